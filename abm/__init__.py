@@ -1,0 +1,52 @@
+"""cpabm: an agent-based model of the child protection system in England.
+
+Workforce and caseflow of children's social care and care proceedings, after the Munro
+Review of Child Protection, Part One (2010). Mesa agents are thin views over
+struct-of-arrays state; the weekly step runs as Numba kernels.
+
+    >>> import abm
+    >>> sc = abm.small_la_scenario(children=20_000, years=1)
+    >>> model = abm.ChildProtectionModel(sc, rng=1)
+    >>> model.run_for(52)
+"""
+
+import hashlib as _hashlib
+import os as _os
+from pathlib import Path as _Path
+
+
+def _numba_cache_dir() -> None:
+    # Numba's on-disk cache keys a kernel on its own file only, not on the constants it
+    # imports (flow indices, state codes). Key the cache folder on the whole package
+    # source instead, so a change anywhere in abm/ can never load a stale kernel.
+    if "NUMBA_CACHE_DIR" in _os.environ:
+        return
+    h = _hashlib.sha1()
+    root = _Path(__file__).parent
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    base = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache"))
+    _os.environ["NUMBA_CACHE_DIR"] = str(base / "cpabm" / f"numba-{h.hexdigest()[:16]}")
+
+
+_numba_cache_dir()
+
+from .errors import ConfigError  # noqa: E402
+from .scenario import Scenario, load_scenario, small_la_scenario  # noqa: E402
+
+__all__ = ["ConfigError", "Scenario", "load_scenario", "small_la_scenario",
+           "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
+           "CourtAgent"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Import the model lazily so `import abm` (the CLI's argument checks) stays fast.
+    if name in ("ChildProtectionModel",):
+        from .model import ChildProtectionModel
+        return ChildProtectionModel
+    if name in ("FamilyAgent", "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"):
+        from . import agents
+        return getattr(agents, name)
+    raise AttributeError(name)

@@ -1,0 +1,245 @@
+"""Casework on every open case, week by week (brief: Caseflow; mechanisms 2, 3, 4, 6).
+
+Initial assessment -> no further action, child-in-need services, or core assessment / s47
+-> conference -> child protection plan -> reviews -> step down, closure, or the LA's
+decision to apply for care proceedings. Every judgment is a Taylor-Russell decision whose
+accuracy comes from the worker (experience, supervision, scope) and from the direct time
+the case actually received.
+
+Timescales (Introduction, §2.39): an assessment is due at its target. Under compliance the
+recording is done first, so it completes on time whatever direct work it got; under
+judgment it completes only once its recording is done, so it may slip, but its direct work
+was protected. Help while a case is open lowers the family's risk by an amount set by the
+direct time given and by the match between needs and the variety of response
+(requisite variety, App2 ¶16).
+"""
+
+import math
+
+from numba import njit
+
+from ..state import (
+    CA,
+    CARE,
+    CIN,
+    COURT,
+    CPP,
+    D_CA,
+    D_CONFERENCE,
+    D_COURT,
+    D_IA,
+    EARLY_HELP,
+    FL_CA_COMPLETED,
+    FL_CA_ON_TIME,
+    FL_CA_STARTS,
+    FL_CA_STARTS_CHILDREN,
+    FL_CIN_STARTS,
+    FL_CLOSURES,
+    FL_CONFERENCES,
+    FL_COURT_APPLICATIONS,
+    FL_COURT_APPLICATIONS_CHILDREN,
+    FL_CPP_STARTS,
+    FL_CPP_STARTS_CHILDREN,
+    FL_EARLY_HELP_ENDS,
+    FL_IA_COMPLETED,
+    FL_IA_ON_TIME,
+    FL_JOURNEY_WEEKS_SUM,
+    FL_JOURNEYS,
+    FL_UNNECESSARY_INVESTIGATIONS,
+    IA,
+    NONE,
+)
+from .core import advance_risk, decide, move, popcount6
+from .workforce import case_direct_demand
+
+
+@njit(cache=True)
+def response_match(needs, p):
+    """Requisite variety: share of the family's need domains the response can meet."""
+    if not p.mech_requisite_variety:
+        return 1.0
+    k = popcount6(needs)
+    if k == 0:
+        return 1.0
+    variety = p.service_range * (0.4 + 0.6 * p.scope_for_judgment)
+    return min(1.0, variety / k)
+
+
+@njit(cache=True)
+def case_sigma(fam, work, i, dq, p):
+    """Estimate noise for a decision on case i: its worker's, widened by missing direct time.
+    A case with no worker in post is decided by a duty manager with no direct time."""
+    w = fam.worker[i]
+    if w >= 0:
+        base = work.sigma[w]
+    else:
+        base = p.worker_sigma_base * (1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
+    return base * (1.0 + p.sigma_low_direct_time * (1.0 - dq))
+
+
+@njit(cache=True)
+def start_help(fam, las, i, t):
+    if fam.help_start[i] < 0 and fam.episode_start[i] >= 0:
+        fam.help_start[i] = t
+        las.flow[fam.la[i], FL_JOURNEY_WEEKS_SUM] += t - fam.episode_start[i]
+        las.flow[fam.la[i], FL_JOURNEYS] += 1
+
+
+@njit(cache=True)
+def close_case(fam, work, las, open_list, i, t):
+    w = fam.worker[i]
+    if w >= 0:
+        work.caseload[w] -= 1
+        fam.worker[i] = -1
+    fam.last_closed[i] = t
+    fam.episode_start[i] = -1
+    fam.help_start[i] = -1
+    las.flow[fam.la[i], FL_CLOSURES] += 1
+    move(fam, las, open_list, i, NONE, t)
+
+
+@njit(cache=True)
+def to_cin(fam, las, open_list, p, i, t):
+    move(fam, las, open_list, i, CIN, t)
+    fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
+    las.flow[fam.la[i], FL_CIN_STARTS] += 1
+    start_help(fam, las, i, t)
+
+
+@njit(cache=True)
+def to_cpp(fam, las, open_list, p, i, t):
+    move(fam, las, open_list, i, CPP, t)
+    fam.due[i] = t + int(math.ceil(p.cpp_review_weeks))
+    las.flow[fam.la[i], FL_CPP_STARTS] += 1
+    las.flow[fam.la[i], FL_CPP_STARTS_CHILDREN] += fam.n_children[i]
+    start_help(fam, las, i, t)
+
+
+@njit(cache=True)
+def assessment_done(fam, work, i, t, required_direct, p):
+    """Is the assessment complete this week? Accumulates this week's hours first."""
+    w = fam.worker[i]
+    d = case_direct_demand(fam.state[i], p)
+    if w >= 0:
+        fam.acc_direct[i] += d * work.direct_ratio[w]
+        fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
+    if t < fam.due[i]:
+        return False
+    if p.compliance_priority or not p.mech_workload_squeeze:
+        return True  # timescale as target: it completes on the day, whatever it contains
+    required_record = required_direct * p.recording_ratio * p.prescription
+    return fam.acc_record[i] >= 0.999 * required_record or t - fam.since[i] > 52
+
+
+@njit(cache=True)
+def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, record):
+    """Advance every open case by one week."""
+    cut = p.significant_harm_cut
+    flow = las.flow
+    dec = las.decisions
+    k = open_list.n[0] - 1
+    while k >= 0:  # downward, so swap-removal never skips a case
+        i = open_list.idx[k]
+        k -= 1
+        s = fam.state[i]
+        la = fam.la[i]
+        z = advance_risk(fam, i, t, p, rng_risk)
+        w = fam.worker[i]
+        dq = work.direct_ratio[w] if w >= 0 else 0.0
+        # help received this week lowers current risk
+        if s == CIN or s == CPP or s == CARE or s == EARLY_HELP:
+            eff = p.help_efficacy * response_match(fam.needs[i], p)
+            if s == EARLY_HELP:
+                eff *= p.early_help_efficacy_factor
+            else:
+                eff *= dq
+            fam.risk[i] = z - eff
+            z = fam.risk[i]
+        if s == EARLY_HELP:
+            if t >= fam.due[i]:
+                las.eh_used[la] -= 1
+                flow[la, FL_EARLY_HELP_ENDS] += 1
+                move(fam, las, open_list, i, NONE, t)
+            continue
+        if s == IA:
+            req = p.ia_target_weeks * p.direct_hours_assessment
+            if not assessment_done(fam, work, i, t, req, p):
+                continue
+            flow[la, FL_IA_COMPLETED] += 1
+            if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
+                flow[la, FL_IA_ON_TIME] += 1
+            dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
+            sig = case_sigma(fam, work, i, dqa, p)
+            s47, score = decide(z, sig, p.ia_threshold_s47 - shift, cut, rng_dec, dec, la,
+                                D_IA, res, t, record)
+            if s47:
+                if z <= cut:
+                    flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
+                move(fam, las, open_list, i, CA, t)
+                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
+                fam.acc_direct[i] = 0.0
+                fam.acc_record[i] = 0.0
+                flow[la, FL_CA_STARTS] += 1
+                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+            elif score > p.ia_threshold_cin - shift:
+                to_cin(fam, las, open_list, p, i, t)
+            else:
+                close_case(fam, work, las, open_list, i, t)
+        elif s == CA:
+            req = p.ca_target_weeks * p.direct_hours_assessment
+            if not assessment_done(fam, work, i, t, req, p):
+                continue
+            flow[la, FL_CA_COMPLETED] += 1
+            if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
+                flow[la, FL_CA_ON_TIME] += 1
+            dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
+            sig = case_sigma(fam, work, i, dqa, p)
+            conf, score = decide(z, sig, p.ca_threshold_conference - shift, cut, rng_dec, dec,
+                                 la, D_CA, res, t, record)
+            if conf:
+                flow[la, FL_CONFERENCES] += 1
+                plan, _ = decide(z, p.conference_sigma, p.conference_threshold - shift, cut,
+                                 rng_dec, dec, la, D_CONFERENCE, res, t, record)
+                if plan:
+                    to_cpp(fam, las, open_list, p, i, t)
+                else:
+                    to_cin(fam, las, open_list, p, i, t)
+            elif score > p.ia_threshold_cin - shift:
+                to_cin(fam, las, open_list, p, i, t)
+            else:
+                close_case(fam, work, las, open_list, i, t)
+        elif s == CIN:
+            if t < fam.due[i]:
+                continue
+            sig = case_sigma(fam, work, i, dq, p)
+            score = z + sig * rng_dec.normal()
+            if score > p.ia_threshold_s47 - shift:
+                # concern has grown: back to a core assessment / s47 enquiry
+                move(fam, las, open_list, i, CA, t)
+                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
+                fam.acc_direct[i] = 0.0
+                fam.acc_record[i] = 0.0
+                flow[la, FL_CA_STARTS] += 1
+                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+            elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
+                close_case(fam, work, las, open_list, i, t)
+            else:
+                fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
+        elif s == CPP:
+            if t < fam.due[i]:
+                continue
+            sig = case_sigma(fam, work, i, dq, p)
+            apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
+                                  cut, rng_dec, dec, la, D_COURT, res, t, record)
+            if apply:
+                move(fam, las, open_list, i, COURT, t)
+                fam.due[i] = t + int(math.ceil(p.court_process_weeks))
+                flow[la, FL_COURT_APPLICATIONS] += 1
+                flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
+            elif score < p.conference_threshold - shift:
+                to_cin(fam, las, open_list, p, i, t)  # step down to child-in-need services
+            else:
+                fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
+        elif s == CARE:
+            if t >= fam.due[i]:
+                close_case(fam, work, las, open_list, i, t)

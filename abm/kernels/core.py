@@ -1,0 +1,139 @@
+"""Shared bookkeeping: state moves, the open-case list, lazy risk, Taylor-Russell decisions.
+
+Every change of a family's caseflow state goes through :func:`move`, which keeps the stock
+counters and the weekly transition matrix, so conservation (stock = opening stock + inflows
+- outflows) holds by construction and is checked by the tests against a full recount.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..state import CARE, FN, FP, NONE, TN, TP
+
+@njit(cache=True)
+def open_add(fam, open_list, i):
+    if fam.open_pos[i] < 0:
+        n = open_list.n[0]
+        open_list.idx[n] = i
+        fam.open_pos[i] = n
+        open_list.n[0] = n + 1
+
+
+@njit(cache=True)
+def open_remove(fam, open_list, i):
+    pos = fam.open_pos[i]
+    if pos >= 0:
+        last = open_list.n[0] - 1
+        j = open_list.idx[last]
+        open_list.idx[pos] = j
+        fam.open_pos[j] = pos
+        fam.open_pos[i] = -1
+        open_list.n[0] = last
+
+
+@njit(cache=True)
+def move(fam, las, open_list, i, new_state, t):
+    """Move family i to new_state at week t, keeping stocks, transitions and the open list."""
+    old = fam.state[i]
+    la = fam.la[i]
+    nc = fam.n_children[i]
+    las.stock_fam[la, old] -= 1
+    las.stock_fam[la, new_state] += 1
+    las.stock_children[la, old] -= nc
+    las.stock_children[la, new_state] += nc
+    las.trans[la, old, new_state] += 1
+    fam.state[i] = new_state
+    fam.since[i] = t
+    if new_state == NONE:
+        open_remove(fam, open_list, i)
+    else:
+        open_add(fam, open_list, i)
+
+
+@njit(cache=True)
+def advance_risk(fam, i, t, p, rng):
+    """Bring family i's latent risk forward to week t: the exact Ornstein-Uhlenbeck transition.
+
+    Risk of families without an open case is advanced lazily, only when something touches
+    them; the exact transition makes that statistically identical to weekly updates.
+    """
+    dt = t - fam.risk_t[i]
+    if dt <= 0:
+        return fam.risk[i]
+    theta = p.risk_reversion
+    mu = fam.base[i]
+    if theta > 0.0:
+        decay = math.exp(-theta * dt)
+        sd = p.risk_volatility * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
+    else:
+        decay = 1.0
+        sd = p.risk_volatility * math.sqrt(dt)
+    z = mu + (fam.risk[i] - mu) * decay + sd * rng.normal()
+    fam.risk[i] = z
+    fam.risk_t[i] = t
+    return z
+
+
+@njit(cache=True)
+def decide(true_risk, sigma, threshold, cut, rng, counts, la, d, res, t, record):
+    """A Taylor-Russell decision: a noisy estimate of true risk against a threshold.
+
+    Returns (positive, score). Scores the decision against the truth (true risk above the
+    significant-harm cut) in counts[la, d, TP/FP/TN/FN] and keeps it in the reservoir of
+    recent decisions (for the Figures I-IV scatter and the AUC).
+    """
+    score = true_risk + sigma * rng.normal()
+    positive = score > threshold
+    truly = true_risk > cut
+    if record:
+        if positive:
+            if truly:
+                counts[la, d, TP] += 1
+            else:
+                counts[la, d, FP] += 1
+        else:
+            if truly:
+                counts[la, d, FN] += 1
+            else:
+                counts[la, d, TN] += 1
+        k = res.count[d] % res.true_risk.shape[1]
+        res.true_risk[d, k] = true_risk
+        res.score[d, k] = score
+        res.threshold[d, k] = threshold
+        res.week[d, k] = t
+        res.count[d] += 1
+    return positive, score
+
+
+@njit(cache=True)
+def geometric_weeks(mean, rng):
+    """Whole weeks (>=1) with the given mean: a geometric waiting time."""
+    if mean <= 1.0:
+        return 1
+    return 1 + int(rng.exponential(mean - 1.0) + 0.5)
+
+
+@njit(cache=True)
+def in_social_care(state):
+    return state >= 2 and state <= CARE
+
+
+@njit(cache=True)
+def popcount6(x):
+    c = 0
+    for k in range(6):
+        if (x >> k) & 1:
+            c += 1
+    return c
+
+
+@njit(cache=True)
+def recount_stocks(fam, n_las, n_states):
+    """Full recount of families per (LA, state): the check on the incremental counters."""
+    out = np.zeros((n_las, n_states), np.int64)
+    for i in range(fam.state.shape[0]):
+        out[fam.la[i], fam.state[i]] += 1
+    return out
+

@@ -1,0 +1,137 @@
+"""Contacts, referral decisions, early help and front-door screening (brief: Caseflow).
+
+Contacts: universal services (police, schools, health, early years, other) meet families
+at a rate rising with current risk, lambda(z) = c0 exp(gamma z), sampled by thinning within
+risk bins. Each contact is a Taylor-Russell decision by the referrer: a noisy signal of
+concern against a threshold that anxiety lowers (§2.9). Some police contacts are passed on
+whatever their signal (every domestic-violence notification). A signal just under the
+threshold gets early help instead, where the universal service has a place (§2.3-2.8).
+Every referral is screened at the front door: no further action, or initial assessment.
+"""
+
+import math
+
+from numba import njit
+
+from ..state import (
+    D_REFERRER,
+    D_SCREEN,
+    EARLY_HELP,
+    FL_CONTACTS,
+    FL_CONTACTS_OPEN_CASE,
+    FL_EARLY_HELP_STARTS,
+    FL_IA_STARTS,
+    FL_REFERRALS,
+    FL_REFERRALS_CHILDREN,
+    FL_REREFERRALS,
+    FL_SCREENED_OUT,
+    IA,
+    NONE,
+)
+from .core import advance_risk, decide, geometric_weeks, in_social_care, move
+from .population import BOUND_SD, stationary_sd
+
+
+@njit(cache=True)
+def referrer_type(u, p):
+    """Which universal service made the contact, from a uniform draw and the shares."""
+    c = p.police_share
+    if u < c:
+        return 0
+    c += p.schools_share
+    if u < c:
+        return 1
+    c += p.health_share
+    if u < c:
+        return 2
+    c += p.early_years_share
+    if u < c:
+        return 3
+    return 4
+
+
+@njit(cache=True)
+def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, record):
+    """A referral of family i reaches children's social care and is screened."""
+    la = fam.la[i]
+    flow = las.flow
+    flow[la, FL_REFERRALS] += 1
+    flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
+    if t - fam.last_closed[i] <= p.rereferral_window_weeks:
+        flow[la, FL_REREFERRALS] += 1
+    fam.n_referrals[i] += 1
+    positive, _ = decide(fam.risk[i], p.screen_sigma, p.screen_threshold - shift,
+                         p.significant_harm_cut, rng_screen, las.decisions, la, D_SCREEN,
+                         res, t, record)
+    if positive or forced:
+        if fam.state[i] == EARLY_HELP:
+            las.eh_used[la] -= 1
+        move(fam, las, open_list, i, IA, t)
+        fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
+        fam.acc_direct[i] = 0.0
+        fam.acc_record[i] = 0.0
+        fam.worker[i] = -1
+        fam.episode_start[i] = t
+        fam.help_start[i] = -1
+        flow[la, FL_IA_STARTS] += 1
+    else:
+        flow[la, FL_SCREENED_OUT] += 1
+
+
+@njit(cache=True)
+def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_risk,
+                           rng_referrer, rng_screen, res, record, forced_list, n_forced):
+    """One week of the front door. Returns the number of referrals made."""
+    n_las = las.fam_start.shape[0]
+    nb = las.bin_start.shape[1]
+    bound = BOUND_SD * stationary_sd(p)
+    flow = las.flow
+    ref_thr = p.referrer_threshold - shift
+    referrals = 0
+    # Referrals forced by severe harm events: the front door cannot screen these out.
+    for k in range(n_forced):
+        i = forced_list[k]
+        if fam.state[i] == NONE or fam.state[i] == EARLY_HELP:
+            referral(fam, las, open_list, p, i, t, shift, True, rng_screen, res, record)
+            referrals += 1
+    for la in range(n_las):
+        for b in range(nb):
+            s, e = las.bin_start[la, b], las.bin_end[la, b]
+            n = e - s
+            if n == 0:
+                continue
+            lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[la, b] + bound))
+            k = rng_contacts.poisson(n * lam_max)
+            for _ in range(k):
+                i = s + rng_contacts.integers(0, n)
+                u_accept = rng_contacts.random()
+                u_type = rng_contacts.random()
+                u_pass = rng_contacts.random()
+                z = advance_risk(fam, i, t, p, rng_risk)
+                lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
+                if u_accept * lam_max >= lam:
+                    continue
+                r = referrer_type(u_type, p)
+                flow[la, FL_CONTACTS] += 1
+                las.referrer_flow[la, r, 0] += 1
+                if in_social_care(fam.state[i]):
+                    flow[la, FL_CONTACTS_OPEN_CASE] += 1
+                    continue
+                positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
+                                         rng_referrer, las.decisions, la, D_REFERRER, res, t,
+                                         record)
+                if r == 0 and u_pass < p.police_pass_all:
+                    positive = True
+                if positive:
+                    las.referrer_flow[la, r, 1] += 1
+                    referral(fam, las, open_list, p, i, t, shift, False, rng_screen, res, record)
+                    referrals += 1
+                elif (p.mech_early_help and fam.state[i] == NONE
+                      and score > ref_thr - p.early_help_offset
+                      and las.eh_used[la] < las.eh_places[la]):
+                    las.referrer_flow[la, r, 2] += 1
+                    las.eh_used[la] += 1
+                    move(fam, las, open_list, i, EARLY_HELP, t)
+                    fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
+                    flow[la, FL_EARLY_HELP_STARTS] += 1
+    return referrals

@@ -1,0 +1,366 @@
+"""The Mesa model: builds the state tables, steps the caseflow weekly, records outputs.
+
+``ChildProtectionModel.step`` reads like the caseflow. Each line is one named mechanism,
+implemented as a Numba kernel over the arrays in ``abm.state``, and can be switched off
+with its ``mech_*`` parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import mesa
+import numpy as np
+
+from . import state as S
+from .calendar import Calendar
+from .kernels.casework import casework
+from .kernels.court_standin import court_standin
+from .kernels.frontdoor import contacts_and_referrals
+from .kernels.population import harm_events, init_families
+from .kernels.workforce import allocate, time_use, turnover_and_recruitment
+from .params import Params, make_params
+from .scenario import Scenario
+
+#: One random stream per mechanism, spawned from one SeedSequence (common random numbers).
+STREAMS = ("population", "risk", "harm", "contacts", "referrer", "screening", "casework",
+           "court", "workforce")
+HOUSEHOLD_SIZES = np.array([1, 2, 3, 4], np.int8)
+HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per household
+WORK_FIELDS = ("posts", "permanent", "agency", "vacant", "caseload", "direct_hours",
+               "record_hours", "demand_hours", "available_hours", "experience_sum",
+               "satisfaction_sum", "stress_sum", "cost")
+RESERVOIR_SIZE = 4096
+CASELOAD_BINS = 61  # caseload histogram 0..60+
+EXPERIENCE_BINS = 21  # experience histogram in years 0..20+
+AGENT_VIEW_MAX_FAMILIES = 400_000
+
+
+class ChildProtectionModel(mesa.Model):
+    """Agent-based model of children's social care and care proceedings in England.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (``abm.load_scenario`` or ``abm.small_la_scenario``).
+    rng : int, optional
+        Root seed. Every mechanism draws from its own stream spawned from
+        ``SeedSequence(rng)``, so two scenarios run with the same seed share random numbers.
+    agent_views : bool or "auto"
+        Create Mesa agent views (families with open cases, workers, referrers, courts).
+        "auto" creates them when the scenario has at most 400,000 families.
+    """
+
+    def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto"):
+        if rng is None:
+            rng = int(np.random.SeedSequence().entropy % (2**63))
+        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+            raise ValueError(f"rng must be a non-negative integer seed, got {rng!r}")
+        super().__init__(rng=int(rng))
+        self.seed = int(rng)
+        self.spec = scenario
+        self.calendar = Calendar(scenario.start, scenario.end)
+        self.p: Params = scenario.params()
+        self.regime = scenario.regime
+        seqs = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
+        self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs)}
+        self._events = list(scenario.events)
+        self._shocks: list[tuple[int, float]] = []
+        self.status_level = 0.0
+        self.turnover_annual = 0.10
+        self._build()
+        self.week = -self.p.warmup_weeks  # calendar week index of the next step
+        self._t = 0  # absolute week counter (warm-up included), the kernels' clock
+        while self.week < 0:
+            self._advance_week()
+        self.agent_views = (self.n_families <= AGENT_VIEW_MAX_FAMILIES
+                            if agent_views == "auto" else bool(agent_views))
+        self._family_views: dict[int, object] = {}
+        if self.agent_views:
+            self._make_agent_views()
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "referrals": lambda m: m.last("referrals"),
+            "open_cases": lambda m: m.children_in_need(),
+            "cp_plans": lambda m: int(m.las.stock_children[:, S.CPP].sum()),
+            "court_open": lambda m: int(m.las.stock_fam[:, S.COURT].sum()),
+            "vacancy_rate": lambda m: m.vacancy_rate(),
+            "anxiety": lambda m: m.anxiety(),
+        })
+
+    # ------------------------------------------------------------------ construction
+    def _build(self) -> None:
+        p, sc = self.p, self.spec
+        rng = self.streams["population"]
+        places = sc.places
+        L = len(places)
+        children = np.array([max(1, round(pl.children * sc.scale)) for pl in places], np.int64)
+        sizes = []
+        for n in children:
+            draw = rng.choice(HOUSEHOLD_SIZES, size=int(n / 1.7) + 64, p=HOUSEHOLD_P)
+            c = np.cumsum(draw)
+            k = int(np.searchsorted(c, n))
+            fam = draw[: k + 1].copy()
+            fam[-1] -= c[k] - n  # last household takes the remainder so children sum exactly
+            if fam[-1] <= 0:
+                fam = fam[:-1]
+            sizes.append(fam)
+        n_fam = np.array([len(s) for s in sizes], np.int64)
+        N = int(n_fam.sum())
+        self.n_families = N
+        fam = S.empty_families(N)
+        fam.n_children[:] = np.concatenate(sizes)
+        fam_end = np.cumsum(n_fam)
+        fam_start = fam_end - n_fam
+        court_codes = sorted({pl.court for pl in places})
+        court_index = {c: k for k, c in enumerate(court_codes)}
+        posts = np.maximum(1, np.round(p.workers_per_10k_children * children / 1e4)).astype(np.int64)
+        w_end = np.cumsum(posts)
+        w_start = w_end - posts
+        B = p.risk_bins
+        las = S.LAState(
+            children=children, families=n_fam, fam_start=fam_start, fam_end=fam_end,
+            court=np.array([court_index[pl.court] for pl in places], np.int64),
+            worker_start=w_start, worker_end=w_end,
+            bin_start=np.zeros((L, B), np.int64), bin_end=np.zeros((L, B), np.int64),
+            bin_base_max=np.zeros((L, B), np.float64),
+            eh_places=np.zeros(L, np.int64), eh_used=np.zeros(L, np.int64),
+            stock_fam=np.zeros((L, S.N_STATES), np.int64),
+            stock_children=np.zeros((L, S.N_STATES), np.int64),
+            trans=np.zeros((L, S.N_STATES, S.N_STATES), np.int64),
+            flow=np.zeros((L, S.N_FLOWS), np.int64),
+            decisions=np.zeros((L, S.N_DECISIONS, 4), np.int64),
+            referrer_flow=np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64),
+        )
+        init_families(fam, las, p, rng)
+        las.stock_fam[:, S.NONE] = n_fam
+        las.stock_children[:, S.NONE] = children
+        W = int(posts.sum())
+        work = S.empty_workers(W)
+        for la in range(L):
+            work.la[w_start[la]:w_end[la]] = la
+            work.team[w_start[la]:w_end[la]] = np.arange(posts[la]) // p.team_size
+        work.status[:] = S.PERMANENT
+        work.experience[:] = rng.exponential(5.0, W).astype(np.float32)
+        C = len(court_codes)
+        served = np.bincount(las.court, weights=children, minlength=C)
+        courts = S.Courts(capacity=np.zeros(C), credit=np.zeros(C), children_served=served,
+                          open_cases=np.zeros(C, np.int64))
+        self.fam, self.las, self.work, self.courts = fam, las, work, courts
+        self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64))
+        self.res = S.Reservoir(
+            true_risk=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
+            score=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
+            threshold=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
+            week=np.full((S.N_DECISIONS, RESERVOIR_SIZE), -1, np.int32),
+            count=np.zeros(S.N_DECISIONS, np.int64),
+        )
+        self._forced = np.zeros(max(1024, N // 1000), np.int64)
+        self._apply_capacities()
+        T = self.calendar.n_weeks
+        self.rec = {
+            "flow": np.zeros((T, L, S.N_FLOWS), np.int64),
+            "stock_fam": np.zeros((T, L, S.N_STATES), np.int64),
+            "stock_children": np.zeros((T, L, S.N_STATES), np.int64),
+            "trans": np.zeros((T, L, S.N_STATES, S.N_STATES), np.int32),
+            "decisions": np.zeros((T, L, S.N_DECISIONS, 4), np.int32),
+            "referrers": np.zeros((T, L, S.N_REFERRER_TYPES, 3), np.int32),
+            "work": np.zeros((T, L, len(WORK_FIELDS))),
+            "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
+            "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
+            "court": np.zeros((T, C, 2)),
+            "national": np.zeros((T, 5)),
+        }
+        self.referrers_total = np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64)
+
+    def _apply_capacities(self) -> None:
+        """Capacities that follow parameters (re-applied when an event changes them)."""
+        p = self.p
+        self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
+        self.courts.capacity[:] = p.court_final_hearings_per_100k * self.courts.children_served / 1e5
+
+    # ------------------------------------------------------------------ time and events
+    def _apply_events(self) -> None:
+        while self._events and self.calendar.week_of(self._events[0].date) <= self.week:
+            ev = self._events.pop(0)
+            if ev.type == "media_shock":
+                self._shocks.append((self.week, ev.magnitude))
+            elif ev.type == "regime_switch":
+                base = make_params(dict(ev.regime_params), self.spec.overrides)
+                self.p = base
+                self.regime = ev.regime
+            elif ev.type == "set_parameter":
+                self.p = self.p._replace(**{ev.parameter: ev.value})
+            elif ev.type == "scale_parameter":
+                from .params import PARAMETERS, coerce_value
+                v = getattr(self.p, ev.parameter) * ev.value
+                v = coerce_value(PARAMETERS[ev.parameter], min(v, PARAMETERS[ev.parameter].hi),
+                                 f"event on {ev.date}")
+                self.p = self.p._replace(**{ev.parameter: v})
+            self._apply_capacities()
+
+    def set_params(self, **values) -> None:
+        """Change parameters from now on (validated; used by the app and experiments)."""
+        from .params import validate_overrides
+        self.p = self.p._replace(**validate_overrides(values, "set_params"))
+        self._apply_capacities()
+
+    def media_shock(self, magnitude: float = 1.0) -> None:
+        """A media shock now (the app's button); same effect as a dated event."""
+        self._shocks.append((self.week, float(magnitude)))
+
+    def anxiety(self, week: int | None = None) -> float:
+        """Public anxiety: the sum of past shocks, each decaying with the half-life."""
+        week = self.week if week is None else week
+        hl = self.p.anxiety_halflife_weeks
+        return float(sum(m * 0.5 ** ((week - w) / hl) for w, m in self._shocks if w <= week))
+
+    # ------------------------------------------------------------------ the weekly step
+    def step(self) -> None:
+        """One week of the caseflow (Mesa calls this once per unit of time)."""
+        if self.week >= self.calendar.n_weeks:
+            self.running = False
+            return
+        self._advance_week()
+        if self.agent_views:
+            self._sync_family_views()
+        self.datacollector.collect(self)
+        if self.week >= self.calendar.n_weeks:
+            self.running = False
+
+    def _advance_week(self) -> None:
+        self._apply_events()
+        p, fam, las, work, t = self.p, self.fam, self.las, self.work, self._t
+        st = self.streams
+        record = self.week >= 0
+        anxiety = self.anxiety()
+        shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
+        for buf in (las.trans, las.flow, las.decisions, las.referrer_flow):
+            buf[...] = 0
+        self.courts.open_cases[:] = 0
+
+        # 1. rare severe harm, at a hazard rising with true risk
+        n_forced = 0
+        if p.mech_harm_events:
+            _, n_forced = harm_events(fam, las, p, t, st["harm"], st["risk"], self._forced)
+        # 2. contacts with universal services -> referral decision / early help -> screening
+        contacts_and_referrals(fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
+                               st["referrer"], st["screening"], self.res, record,
+                               self._forced, n_forced)
+        # 3. workload: each worker's hours split between direct work and recording
+        time_use(fam, work, las, self.open, p, t)
+        # 4. casework: assessments, conference, plans, reviews, court decision, closure
+        casework(fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
+                 record)
+        # 5. care proceedings (STAND-IN queue until the courts issue lands)
+        court_standin(fam, las, self.courts, self.open, p, t, st["court"])
+        # 6. the workforce: quits, agency cover, recruitment
+        turnover_and_recruitment(work, las, p, t, self.status_level, st["workforce"])
+        # 7. allocation of new and orphaned cases, with attention to caseload
+        allocate(fam, work, las, self.open, t)
+        # 8. professional status follows turnover and the blame climate (ripple effect)
+        self._update_status(anxiety)
+        if record:
+            self._record(anxiety, shift)
+        self._t += 1
+        self.week += 1
+
+    def _update_status(self, anxiety: float) -> None:
+        p, work, las = self.p, self.work, self.las
+        permanent = max(1, int((work.status == S.PERMANENT).sum()))
+        leavers = int(las.flow[:, S.FL_LEAVERS].sum())
+        self.turnover_annual += (leavers * 52.0 / permanent - self.turnover_annual) / 26.0
+        if p.mech_status:
+            target = (-p.status_turnover_slope * (self.turnover_annual - 0.10)
+                      - p.status_blame_slope * anxiety)
+            self.status_level += (target - self.status_level) / p.status_adapt_weeks
+
+    def _record(self, anxiety: float, shift: float) -> None:
+        w, las, work, rec, p = self.week, self.las, self.work, self.rec, self.p
+        rec["flow"][w] = las.flow
+        rec["stock_fam"][w] = las.stock_fam
+        rec["stock_children"][w] = las.stock_children
+        rec["trans"][w] = las.trans
+        rec["decisions"][w] = las.decisions
+        rec["referrers"][w] = las.referrer_flow
+        self.referrers_total += las.referrer_flow
+        L = len(las.children)
+        la = work.la
+        filled = work.status != S.VACANT
+        avail = max(0.0, p.worker_hours - p.other_hours)
+        cost = np.where(work.status == S.AGENCY, p.agency_cost_ratio, 1.0) * filled * p.worker_weekly_cost
+
+        def by_la(x):
+            return np.bincount(la, weights=x, minlength=L)
+
+        cols = (np.ones_like(la, float), work.status == S.PERMANENT, work.status == S.AGENCY,
+                ~filled, work.caseload * filled, work.direct_hours, work.record_hours,
+                work.demand_hours, filled * avail, work.experience * filled,
+                work.satisfaction * filled, work.stress * filled, cost)
+        for k, x in enumerate(cols):
+            rec["work"][w, :, k] = by_la(np.asarray(x, float))
+        rec["caseload_hist"][w] = np.bincount(np.minimum(work.caseload[filled], CASELOAD_BINS - 1),
+                                              minlength=CASELOAD_BINS)
+        rec["experience_hist"][w] = np.bincount(
+            np.minimum(work.experience[filled].astype(np.int64), EXPERIENCE_BINS - 1),
+            minlength=EXPERIENCE_BINS)
+        rec["court"][w, :, 0] = self.courts.open_cases
+        rec["court"][w, :, 1] = self.courts.capacity
+        rec["national"][w] = (anxiety, shift, self.status_level, self.turnover_annual,
+                              p.prescription)
+
+    # ------------------------------------------------------------------ convenience
+    def last(self, flow: str) -> int:
+        """National value of a weekly flow in the last recorded week."""
+        w = self.week - 1
+        if w < 0:
+            return 0
+        return int(self.rec["flow"][w, :, S.FLOWS.index(flow)].sum())
+
+    def children_in_need(self) -> int:
+        return int(self.las.stock_children[:, list(S.SOCIAL_CARE_STATES)].sum())
+
+    def vacancy_rate(self) -> float:
+        return float((self.work.status == S.VACANT).mean())
+
+    def run(self, progress=None) -> ChildProtectionModel:
+        """Run to the end of the calendar; ``progress`` is called with (done, total)."""
+        while self.week < self.calendar.n_weeks:
+            self.step()
+            if progress is not None:
+                progress(self.week, self.calendar.n_weeks)
+        return self
+
+    # ------------------------------------------------------------------ Mesa agent views
+    def _make_agent_views(self) -> None:
+        from .agents import CourtAgent, ReferrerAgent, SocialWorkerAgent
+        for row in range(len(self.work.la)):
+            SocialWorkerAgent(self, row)
+        for la in range(len(self.las.children)):
+            for r in range(S.N_REFERRER_TYPES):
+                ReferrerAgent(self, la, r)
+        for c in range(len(self.courts.capacity)):
+            CourtAgent(self, c)
+        self._sync_family_views()
+
+    def _sync_family_views(self) -> None:
+        from .agents import FamilyAgent
+        rows = self.open.idx[: self.open.n[0]]
+        open_rows = set(rows[self.fam.state[rows] != S.EARLY_HELP].tolist())
+        current = self._family_views
+        for row in [r for r in current if r not in open_rows]:
+            current.pop(row).remove()
+        for row in sorted(open_rows - current.keys()):
+            current[row] = FamilyAgent(self, row)
+
+    def describe(self) -> dict:
+        return {
+            "scenario": self.spec.name, "seed": self.seed, "regime": self.regime,
+            "las": len(self.las.children), "children": int(self.las.children.sum()),
+            "families": self.n_families, "posts": len(self.work.la),
+            "courts": len(self.courts.capacity), "weeks": self.calendar.n_weeks,
+            "state_bytes": S.nbytes(self.fam) + S.nbytes(self.work),
+        }
+
+
+_ = (dataclasses, math)

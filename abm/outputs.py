@@ -1,0 +1,186 @@
+"""Outputs: tidy (long) tables with units, aggregation to month / quarter / financial year,
+and the per-financial-year summary under the official definitions.
+
+Definitions
+-----------
+* Flows (referrals, assessments, applications, ...) are summed over the weeks of a period.
+* Census stocks (children in need, CP plans) are read at the last week ending on or before
+  31 March, as the DfE CIN census is; other periods read the period's last week.
+* Mean duration of care cases is over cases *concluded* in the period (MoJ definition).
+* Workforce rates: vacancy rate = vacant / posts (period mean); turnover = leavers over the
+  year / mean permanent staff; agency share = agency / filled posts (period mean).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import state as S
+from .model import WORK_FIELDS
+
+FLOW_UNITS = {name: ("children" if name.endswith("_children") else
+                     "weeks" if name.endswith("weeks_sum") else
+                     "case-weeks" if name == "unallocated_case_weeks" else
+                     "workers" if name in ("joiners", "leavers", "agency_starts") else
+                     "events" if name.startswith("harm") else
+                     "families") for name in S.FLOWS}
+WORK_UNITS = {"posts": "posts", "permanent": "workers", "agency": "workers", "vacant": "posts",
+              "caseload": "cases", "direct_hours": "hours/week", "record_hours": "hours/week",
+              "demand_hours": "hours/week", "available_hours": "hours/week",
+              "experience_sum": "worker-years", "satisfaction_sum": "index", "stress_sum": "index",
+              "cost": "GBP/week"}
+
+
+def weekly_frame(model, per_la: bool = False) -> pd.DataFrame:
+    """Wide weekly table: national (default) or one row per LA and week."""
+    rec, cal = model.rec, model.calendar
+    T = model.week if model.week > 0 else 0
+    T = min(T, cal.n_weeks)
+    L = len(model.las.children)
+    cols = {}
+    flow = rec["flow"][:T]
+    stock = rec["stock_children"][:T]
+    stock_f = rec["stock_fam"][:T]
+    work = rec["work"][:T]
+    if not per_la:
+        flow, stock, stock_f, work = (x.sum(axis=1, keepdims=True) for x in (flow, stock, stock_f, work))
+    n_units = flow.shape[1]
+    for k, name in enumerate(S.FLOWS):
+        cols[name] = flow[:, :, k].ravel()
+    for k, name in enumerate(S.STATE_NAMES):
+        cols[f"stock_{name}_children"] = stock[:, :, k].ravel()
+        cols[f"stock_{name}_families"] = stock_f[:, :, k].ravel()
+    for k, name in enumerate(WORK_FIELDS):
+        cols[f"work_{name}"] = work[:, :, k].ravel()
+    df = pd.DataFrame(cols)
+    week = np.repeat(np.arange(T), n_units)
+    df.insert(0, "week", week)
+    df.insert(1, "date", cal.week_end[week])
+    df.insert(2, "la", np.tile(np.arange(n_units), T) if per_la else -1)
+    df["month"] = cal.month[week]
+    df["quarter"] = cal.quarter[week]
+    df["fy"] = cal.fy[week]
+    if not per_la:
+        nat = rec["national"][:T]
+        for k, name in enumerate(("anxiety", "threshold_shift", "professional_status",
+                                  "turnover_annual_rate", "prescription")):
+            df[name] = nat[:, k]
+    _ = L
+    return df
+
+
+def tidy(model, per_la: bool = False) -> pd.DataFrame:
+    """Long format: one row per (week, LA, indicator) with its unit."""
+    wide = weekly_frame(model, per_la)
+    id_cols = ["week", "date", "la", "month", "quarter", "fy"]
+    long = wide.melt(id_vars=id_cols, var_name="indicator", value_name="value")
+    units = {**FLOW_UNITS, **{f"work_{k}": v for k, v in WORK_UNITS.items()}}
+    for name in S.STATE_NAMES:
+        units[f"stock_{name}_children"] = "children"
+        units[f"stock_{name}_families"] = "families"
+    units.update(anxiety="anxiety units", threshold_shift="latent units",
+                 professional_status="index", turnover_annual_rate="per year",
+                 prescription="multiplier")
+    long["unit"] = long["indicator"].map(units).astype("string")
+    long["scenario"] = model.spec.name
+    long["seed"] = model.seed
+    long["value"] = long["value"].astype(float)
+    return long
+
+
+def period_table(model, period: str = "fy") -> pd.DataFrame:
+    """National indicators aggregated to 'month', 'quarter' or 'fy'."""
+    if period not in ("month", "quarter", "fy"):
+        raise ValueError(f"period must be month, quarter or fy, got {period!r}")
+    w = weekly_frame(model)
+    flows = list(S.FLOWS)
+    g = w.groupby(period, sort=False)
+    out = g[flows].sum()
+    stock_cols = [c for c in w.columns if c.startswith("stock_")]
+    last = g[stock_cols].last()
+    if period == "fy":  # census at 31 March
+        census = model.calendar.census_weeks()
+        for fy in last.index:
+            if fy in census and census[fy] < len(w):
+                last.loc[fy] = w.loc[census[fy], stock_cols].to_numpy()
+            else:
+                last.loc[fy] = np.nan  # period not complete: no census
+    work_cols = [c for c in w.columns if c.startswith("work_")]
+    out = out.join(last).join(g[work_cols].mean()).join(g["week"].count().rename("weeks"))
+    out["anxiety_mean"] = g["anxiety"].mean()
+    return out
+
+
+def fy_summary(model) -> pd.DataFrame:
+    """Per-financial-year indicators under the official definitions (national)."""
+    t = period_table(model, "fy")
+    sc_states = [f"stock_{S.STATE_NAMES[s]}_children" for s in S.SOCIAL_CARE_STATES]
+    out = pd.DataFrame(index=t.index)
+    out["weeks"] = t["weeks"]
+    out["contacts"] = t["contacts"]
+    out["referrals"] = t["referrals_children"]
+    out["rereferral_rate"] = t["rereferrals"] / t["referrals"]
+    out["initial_assessments"] = t["ia_completed"]
+    out["ia_on_time_share"] = t["ia_on_time"] / t["ia_completed"]
+    out["core_assessments"] = t["ca_starts_children"]
+    out["core_assessment_share"] = t["ca_starts_children"] / t["referrals_children"]
+    out["cp_plans_started"] = t["cpp_starts_children"]
+    out["cp_plan_share"] = t["cpp_starts_children"] / t["referrals_children"]
+    out["children_in_need_census"] = t[sc_states].sum(axis=1, min_count=1)
+    out["cp_plans_census"] = t["stock_cp_plan_children"]
+    out["looked_after_census"] = t["stock_looked_after_children"]
+    out["early_help_starts"] = t["early_help_starts"]
+    out["care_applications"] = t["court_applications"]
+    out["care_applications_children"] = t["court_applications_children"]
+    out["care_cases_concluded"] = t["court_concluded"]
+    out["care_mean_duration_weeks"] = t["court_duration_weeks_sum"] / t["court_concluded"]
+    out["social_worker_fte"] = t["work_permanent"] + t["work_agency"]
+    out["vacancy_rate"] = t["work_vacant"] / t["work_posts"]
+    out["turnover_rate"] = t["leavers"] / t["work_permanent"] * 52.0 / t["weeks"]
+    out["agency_share"] = t["work_agency"] / (t["work_permanent"] + t["work_agency"])
+    out["mean_caseload"] = t["work_caseload"] / (t["work_permanent"] + t["work_agency"])
+    out["direct_time_share"] = t["work_direct_hours"] / (t["work_direct_hours"] + t["work_record_hours"])
+    out["worker_changes"] = t["worker_changes"]
+    out["harm_events_known"] = t["harm_known"]
+    out["harm_events_missed"] = t["harm_missed"]
+    out["unnecessary_investigations"] = t["unnecessary_investigations"]
+    out["mean_journey_weeks"] = t["journey_weeks_sum"] / t["journeys"]
+    out["workforce_cost_gbp"] = t["work_cost"] * t["weeks"]
+    out.index.name = "fy"
+    return out
+
+
+SUMMARY_UNITS = {
+    "weeks": "weeks", "contacts": "contacts (families)", "referrals": "children",
+    "rereferral_rate": "share", "initial_assessments": "families",
+    "ia_on_time_share": "share", "core_assessments": "children",
+    "core_assessment_share": "share of referrals", "cp_plans_started": "children",
+    "cp_plan_share": "share of referrals", "children_in_need_census": "children at 31 March",
+    "cp_plans_census": "children at 31 March", "looked_after_census": "children at 31 March",
+    "early_help_starts": "families", "care_applications": "cases (STAND-IN court)",
+    "care_applications_children": "children", "care_cases_concluded": "cases (STAND-IN court)",
+    "care_mean_duration_weeks": "weeks (concluded cases, STAND-IN court)",
+    "social_worker_fte": "FTE (mean)", "vacancy_rate": "share of posts",
+    "turnover_rate": "per year", "agency_share": "share of filled posts",
+    "mean_caseload": "cases per worker", "direct_time_share": "share of case hours",
+    "worker_changes": "changes of social worker", "harm_events_known": "events",
+    "harm_events_missed": "events", "unnecessary_investigations": "families",
+    "mean_journey_weeks": "weeks (referral to help)", "workforce_cost_gbp": "GBP",
+}
+
+
+def decision_table(model) -> pd.DataFrame:
+    """Error matrix (TP/FP/TN/FN) per decision point and financial year, national."""
+    dec = model.rec["decisions"][: model.week].sum(axis=1)  # T x D x 4
+    fy = model.calendar.fy[: model.week]
+    rows = []
+    for f in pd.unique(fy):
+        m = fy == f
+        tot = dec[m].sum(axis=0)
+        for d, name in enumerate(S.DECISION_NAMES):
+            tp, fp, tn, fn = (int(x) for x in tot[d])
+            rows.append({"fy": f, "decision": name, "TP": tp, "FP": fp, "TN": tn, "FN": fn,
+                         "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
+                         "specificity": tn / (tn + fp) if tn + fp else np.nan})
+    return pd.DataFrame(rows)

@@ -1,0 +1,194 @@
+"""Struct-of-arrays state: one table per kind of agent.
+
+Each table is a namedtuple of NumPy arrays, one row per agent. Kernels take these tables
+as explicit arguments and mutate them in place; Mesa agents (``abm.agents``) are thin views
+holding only a row index. Nothing here holds the same value twice.
+
+Caseflow states (``Family.state``)
+---------------------------------
+NONE        in the population, no open episode
+EARLY_HELP  early help from a universal service (not a social-care case)
+IA          initial assessment in progress
+CA          core assessment / s47 enquiry in progress
+CIN         child-in-need services
+CPP         child protection plan
+COURT       care proceedings
+CARE        looked after under a care or placement order
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+NONE, EARLY_HELP, IA, CA, CIN, CPP, COURT, CARE = range(8)
+STATE_NAMES = ("none", "early_help", "initial_assessment", "core_assessment", "child_in_need",
+               "cp_plan", "care_proceedings", "looked_after")
+N_STATES = 8
+#: States that count as an open children's social care case (CIN census definition).
+SOCIAL_CARE_STATES = (IA, CA, CIN, CPP, COURT, CARE)
+
+# Decision points of the Taylor-Russell bookkeeping.
+D_REFERRER, D_SCREEN, D_IA, D_CA, D_CONFERENCE, D_COURT = range(6)
+DECISION_NAMES = ("referrer", "screening", "initial_assessment", "core_assessment",
+                  "conference", "court_application")
+N_DECISIONS = 6
+TP, FP, TN, FN = range(4)
+
+# Referrer types.
+REFERRER_TYPES = ("police", "schools", "health", "early_years", "other")
+N_REFERRER_TYPES = 5
+
+# Worker post status.
+VACANT, PERMANENT, AGENCY = 0, 1, 2
+
+# Weekly flow counters per LA: LAState.flow[la, FL_*]. Kernels use the constants.
+FL_CONTACTS = 0
+FL_CONTACTS_OPEN_CASE = 1
+FL_REFERRALS = 2
+FL_REFERRALS_CHILDREN = 3
+FL_REREFERRALS = 4
+FL_EARLY_HELP_STARTS = 5
+FL_SCREENED_OUT = 6
+FL_IA_STARTS = 7
+FL_IA_COMPLETED = 8
+FL_IA_ON_TIME = 9
+FL_CA_STARTS = 10
+FL_CA_STARTS_CHILDREN = 11
+FL_CA_COMPLETED = 12
+FL_CA_ON_TIME = 13
+FL_CONFERENCES = 14
+FL_CPP_STARTS = 15
+FL_CPP_STARTS_CHILDREN = 16
+FL_CIN_STARTS = 17
+FL_CLOSURES = 18
+FL_COURT_APPLICATIONS = 19
+FL_COURT_APPLICATIONS_CHILDREN = 20
+FL_COURT_CONCLUDED = 21
+FL_COURT_DURATION_WEEKS_SUM = 22
+FL_CARE_ORDERS = 23
+FL_HARM_EVENTS = 24
+FL_HARM_KNOWN = 25
+FL_HARM_MISSED = 26
+FL_WORKER_CHANGES = 27
+FL_JOINERS = 28
+FL_LEAVERS = 29
+FL_AGENCY_STARTS = 30
+FL_UNALLOCATED_CASE_WEEKS = 31
+FL_UNNECESSARY_INVESTIGATIONS = 32
+FL_JOURNEY_WEEKS_SUM = 33
+FL_JOURNEYS = 34
+FL_EARLY_HELP_ENDS = 35
+FLOWS = (
+    "contacts",
+    "contacts_open_case",
+    "referrals",
+    "referrals_children",
+    "rereferrals",
+    "early_help_starts",
+    "screened_out",
+    "ia_starts",
+    "ia_completed",
+    "ia_on_time",
+    "ca_starts",
+    "ca_starts_children",
+    "ca_completed",
+    "ca_on_time",
+    "conferences",
+    "cpp_starts",
+    "cpp_starts_children",
+    "cin_starts",
+    "closures",
+    "court_applications",
+    "court_applications_children",
+    "court_concluded",
+    "court_duration_weeks_sum",
+    "care_orders",
+    "harm_events",
+    "harm_known",
+    "harm_missed",
+    "worker_changes",
+    "joiners",
+    "leavers",
+    "agency_starts",
+    "unallocated_case_weeks",
+    "unnecessary_investigations",
+    "journey_weeks_sum",
+    "journeys",
+    "early_help_ends",
+)
+assert all(globals()["FL_" + n.upper()] == i for i, n in enumerate(FLOWS))
+N_FLOWS = len(FLOWS)
+
+Families = namedtuple("Families", [
+    "la",            # int32  LA row
+    "n_children",    # int8   children in the household
+    "base",          # float32 long-run latent risk (the family's own mean)
+    "risk",          # float32 current latent risk, valid at week risk_t
+    "risk_t",        # int32  week the risk was last advanced to
+    "needs",         # uint8  bitmask of need domains
+    "state",         # int8   caseflow state
+    "since",         # int32  week the current state began
+    "due",           # int32  week of the next scheduled event in this state
+    "worker",        # int32  allocated worker post, -1 if none
+    "acc_direct",    # float32 direct hours received in the current assessment
+    "acc_record",    # float32 recording hours done in the current assessment
+    "last_closed",   # int32  week of the last social-care closure (-1e6 if never)
+    "episode_start", # int32  week the current social-care episode began (-1 if none)
+    "help_start",    # int32  week help first arrived in this episode (-1 if none yet)
+    "n_worker_changes",  # int16 changes of social worker, cumulative
+    "n_referrals",   # int16  referrals, cumulative
+    "n_harm",        # int16  severe harm events, cumulative
+    "open_pos",      # int32  position in the open-case list, -1 if not open
+])
+
+OpenList = namedtuple("OpenList", ["idx", "n"])  # idx: int32[N]; n: int64[1]
+
+Workers = namedtuple("Workers", [
+    "la", "team", "status", "experience", "caseload", "direct_ratio", "record_ratio",
+    "direct_hours", "record_hours", "demand_hours", "satisfaction", "stress",
+    "hire_due", "agency_due", "changed", "sigma",
+])
+
+LAState = namedtuple("LAState", [
+    "children", "families", "fam_start", "fam_end", "court", "worker_start", "worker_end",
+    "bin_start", "bin_end", "bin_base_max", "eh_places", "eh_used",
+    "stock_fam", "stock_children", "trans", "flow", "decisions", "referrer_flow",
+])
+
+Courts = namedtuple("Courts", ["capacity", "credit", "children_served", "open_cases"])
+
+Reservoir = namedtuple("Reservoir", ["true_risk", "score", "threshold", "week", "count"])
+
+
+def empty_families(n: int) -> Families:
+    return Families(
+        la=np.zeros(n, np.int32), n_children=np.ones(n, np.int8),
+        base=np.zeros(n, np.float32), risk=np.zeros(n, np.float32),
+        risk_t=np.zeros(n, np.int32), needs=np.zeros(n, np.uint8),
+        state=np.zeros(n, np.int8), since=np.zeros(n, np.int32),
+        due=np.zeros(n, np.int32), worker=np.full(n, -1, np.int32),
+        acc_direct=np.zeros(n, np.float32), acc_record=np.zeros(n, np.float32),
+        last_closed=np.full(n, -1_000_000, np.int32), episode_start=np.full(n, -1, np.int32),
+        help_start=np.full(n, -1, np.int32), n_worker_changes=np.zeros(n, np.int16),
+        n_referrals=np.zeros(n, np.int16), n_harm=np.zeros(n, np.int16),
+        open_pos=np.full(n, -1, np.int32),
+    )
+
+
+def empty_workers(n: int) -> Workers:
+    f32 = lambda: np.zeros(n, np.float32)  # noqa: E731
+    return Workers(
+        la=np.zeros(n, np.int32), team=np.zeros(n, np.int32), status=np.zeros(n, np.int8),
+        experience=f32(), caseload=np.zeros(n, np.int32), direct_ratio=np.ones(n, np.float32),
+        record_ratio=np.ones(n, np.float32), direct_hours=f32(), record_hours=f32(),
+        demand_hours=f32(), satisfaction=f32(), stress=f32(),
+        hire_due=np.full(n, -1, np.int32), agency_due=np.full(n, -1, np.int32),
+        changed=np.full(n, -1, np.int32),
+        sigma=np.ones(n, np.float32),
+    )
+
+
+def nbytes(table) -> int:
+    return sum(a.nbytes for a in table if isinstance(a, np.ndarray))
