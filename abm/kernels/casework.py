@@ -125,8 +125,11 @@ def assessment_done(fam, work, i, t, required_direct, p):
         fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
     if t < fam.due[i]:
         return False
-    if p.compliance_priority or not p.mech_workload_squeeze:
-        return True  # timescale as target: it completes on the day, whatever it contains
+    if not p.mech_workload_squeeze:
+        return True
+    # It completes once its recording is done. Compliance puts recording first, so
+    # deadlines hold unless recording alone overflows the week; judgment protects direct
+    # work, so recording (and the deadline) is what slips. A year is the backstop.
     required_record = required_direct * p.recording_ratio * p.prescription
     return fam.acc_record[i] >= 0.999 * required_record or t - fam.since[i] > 52
 
