@@ -17,13 +17,14 @@ from pathlib import Path as _Path
 
 def _numba_cache_dir() -> None:
     # Numba's on-disk cache keys a kernel on its own file only, not on the constants it
-    # imports (flow indices, state codes). Key the cache folder on the whole package
-    # source instead, so a change anywhere in abm/ can never load a stale kernel.
+    # imports (flow indices, state codes). Key the cache folder on the source of everything the
+    # kernels import (abm/kernels/*.py and abm/state.py), so a stale kernel can never load.
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
     h = _hashlib.sha1()
     root = _Path(__file__).parent
-    for p in sorted(root.rglob("*.py")):
+    sources = sorted(root.joinpath("kernels").glob("*.py")) + [root / "state.py"]
+    for p in sources:  # everything the kernels import
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     base = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache"))

@@ -136,6 +136,10 @@ def cmd_compare(args) -> int:
     for p in paths:
         if not p.exists():
             raise ConfigError(f"{p}: not found; give two folders written by `cpabm run`")
+    for d in (args.a, args.b):
+        if not (Path(d) / "run.json").exists():
+            raise ConfigError(f"{Path(d) / 'run.json'}: not found; give two folders written by "
+                              f"`cpabm run`")
     runs = [json.loads((Path(d) / "run.json").read_text()) for d in (args.a, args.b)]
     if runs[0]["seed"] != runs[1]["seed"]:
         raise ConfigError(f"runs have different seeds ({runs[0]['seed']} vs {runs[1]['seed']}); "

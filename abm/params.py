@@ -7,6 +7,7 @@ floats/ints/bools built from it, which the Numba kernels take as an explicit arg
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ def coerce_value(spec: ParamSpec, value: Any, where: str) -> Any:
             f"{where}: parameter '{spec.name}' = {value!r} has the wrong type: expected a "
             f"{'whole number' if spec.type == 'int' else 'number'} in {rng} ({spec.unit})"
         )
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: parameter '{spec.name}' = {value!r} is not a finite number; "
+                          f"valid range is {rng} ({spec.unit})")
     if spec.type == "int":
         if float(value) != int(value):
             raise ConfigError(
@@ -78,8 +82,6 @@ def coerce_value(spec: ParamSpec, value: Any, where: str) -> Any:
         value = int(value)
     else:
         value = float(value)
-        if value != value:  # NaN
-            raise ConfigError(f"{where}: parameter '{spec.name}' = nan is not a number in {rng}")
     if not (spec.lo <= value <= spec.hi):
         raise ConfigError(
             f"{where}: parameter '{spec.name}' = {value!r} is out of range: valid range is "

@@ -132,7 +132,10 @@ def _places(value: Any, where: str) -> list[Place]:
             raise ConfigError(f"{where}: places has unknown key '{sorted(unknown)[0]}'; "
                               f"a single synthetic LA takes 'children' and optional 'name'")
         n = value.get("children")
-        if isinstance(n, bool) or not isinstance(n, int) or not (100 <= n <= 2_000_000):
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ConfigError(f"{where}: places.children = {n!r} has the wrong type: expected a "
+                              f"whole number of children in [100, 2000000]")
+        if not (100 <= n <= 2_000_000):
             raise ConfigError(f"{where}: places.children = {n!r} is out of range: valid range is "
                               f"[100, 2000000] (children in the LA)")
         return [Place("LA", str(value.get("name", "Synthetic LA")), n, 0)]
@@ -184,18 +187,23 @@ def _event(raw: Any, i: int, where: str, start: dt.date, end: dt.date) -> Event:
         return Event(date, etype, parameter=key, value=v)
     # scale_parameter: multiply the parameter's current value by factor (capacity changes)
     key, f = raw["parameter"], raw["factor"]
-    if key not in PARAMETERS or PARAMETERS[key].type != "float":
+    if key not in PARAMETERS:
+        validate_overrides({key: f}, w)  # raises with the unknown-name message and suggestion
+    if PARAMETERS[key].type != "float":
         raise ConfigError(f"{w}: parameter = {key!r} must name a numeric (float) parameter")
     if isinstance(f, bool) or not isinstance(f, (int, float)) or not (0 <= f <= 100):
         raise ConfigError(f"{w}: factor = {f!r} is out of range: valid range is [0, 100]")
     return Event(date, etype, parameter=key, value=float(f))
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load and validate a scenario file (following ``base`` if it names one)."""
-    path = Path(path)
-    raw = _read_toml(path)
+def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
+    """Read and check one scenario file, following ``base``: returns the merged [scenario]
+    table, the merged (validated) parameters, the raw events, and the file's name. Errors in
+    a base file are reported against the base file."""
     where = str(path)
+    if path.resolve() in seen:
+        raise ConfigError(f"{where}: 'base' chain loops back to this file")
+    raw = _read_toml(path)
     unknown = set(raw) - TOP_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown section '{sorted(unknown)[0]}'; expected "
@@ -208,15 +216,30 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         k = sorted(unknown)[0]
         raise ConfigError(f"{where}: unknown key '{k}' in [scenario]; allowed keys: "
                           f"{', '.join(sorted(SCENARIO_KEYS))}")
-    base: dict = {}
+    params = raw.get("parameters", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: parameters = {params!r}: [parameters] must be a table of name = value")
+    params = validate_overrides(params, where)
+    events = raw.get("events", [])
+    if not isinstance(events, list):
+        raise ConfigError(f"{where}: events = {events!r} must be an array of tables [[events]]")
+    events = [(e, where) for e in events]
+    sc = dict(sc)
     if "base" in sc:
-        bpath = (path.parent / sc["base"]).resolve()
-        braw = _read_toml(bpath)
-        base = braw
-        merged_sc = dict(braw.get("scenario", {}))
-        merged_sc.pop("base", None)
-        merged_sc.update({k: v for k, v in sc.items() if k != "base"})
-        sc = merged_sc
+        b = sc.pop("base")
+        if not isinstance(b, str) or not b:
+            raise ConfigError(f"{where}: base = {b!r} must be the path of another scenario file")
+        bsc, bparams, bevents, _ = _raw_scenario((path.parent / b), seen + (path.resolve(),))
+        sc = {**bsc, **sc}
+        params = {**bparams, **params}
+        events = bevents + events
+    return sc, params, events, where
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file (following ``base`` if it names one)."""
+    path = Path(path)
+    sc, params, raw_events, where = _raw_scenario(path)
     for key in ("start", "end", "regime", "places"):
         if key not in sc:
             raise ConfigError(f"{where}: [scenario] needs '{key}'")
@@ -228,16 +251,12 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise ConfigError(f"{where}: scale = {scale!r} is out of range: valid range is (0, 1] "
                           f"(fraction of the child population simulated)")
     regime_params = load_regime(sc["regime"], where)
-    params = dict(base.get("parameters", {}))
-    params.update(raw.get("parameters", {}))
-    if not isinstance(params, dict):
-        raise ConfigError(f"{where}: [parameters] must be a table of name = value")
-    ov = validate_overrides(params, where)
+    ov = dict(params)
     ov.update(overrides or {})
-    raw_events = list(base.get("events", [])) + list(raw.get("events", []))
-    events = [_event(e, i, where, start, end) for i, e in enumerate(raw_events)]
+    events = [_event(e, i, w, start, end) for i, (e, w) in enumerate(raw_events)]
     events.sort(key=lambda e: e.date)
     places = _places(sc["places"], where)
+    _check_shares({**make_params(regime_params, ov)._asdict()}, where)
     return Scenario(
         name=str(sc.get("name", path.stem)),
         description=str(sc.get("description", "")),
@@ -253,17 +272,28 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     )
 
 
+def _check_shares(values: dict, where: str) -> None:
+    """Cross-parameter rule: the named referrer shares leave a non-negative 'other' share."""
+    names = ("police_share", "schools_share", "health_share", "early_years_share")
+    total = sum(values[n] for n in names)
+    if total > 1.0 + 1e-9:
+        raise ConfigError(f"{where}: referrer shares {', '.join(names)} sum to {total:.3f}; "
+                          f"valid range of the sum is [0, 1] (the rest are 'other')")
+
+
 def small_la_scenario(children: int = 20_000, years: int = 3, regime: str = "prescriptive",
                       start: dt.date = dt.date(2007, 4, 2), **overrides: Any) -> Scenario:
     """A one-LA scenario built in code (tests, the app, quick experiments)."""
     ov = validate_overrides(overrides, "small_la_scenario")
+    regime_params = load_regime(regime, "small_la_scenario")
+    _check_shares({**make_params(regime_params, ov)._asdict()}, "small_la_scenario")
     return Scenario(
         name=f"la_{children}",
         description="single synthetic LA",
         start=start,
         end=start + dt.timedelta(days=int(365.25 * years)),
         regime=regime,
-        regime_params=load_regime(regime, "small_la_scenario"),
+        regime_params=regime_params,
         overrides=ov,
         places=[Place("LA", "Synthetic LA", children, 0)],
         scale=1.0,

@@ -1,0 +1,24 @@
+"""Shared fixtures: small, fast scenarios built in code."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import abm
+from abm.scenario import Event
+
+
+def small(children=8000, years=1.0, regime="prescriptive", shock=None, warmup=52, **ov):
+    """A one-LA scenario starting 2008-04-07; ``shock`` = (date, magnitude) or None."""
+    sc = abm.small_la_scenario(children=children, years=years, regime=regime,
+                               start=dt.date(2008, 4, 7), warmup_weeks=warmup, **ov)
+    if shock is not None:
+        sc.events = [Event(shock[0], "media_shock", magnitude=shock[1])]
+    return sc
+
+
+@pytest.fixture
+def small_scenario():
+    return small

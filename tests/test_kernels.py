@@ -1,0 +1,228 @@
+"""Kernel unit tests, each against behaviour known in advance."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from abm import ChildProtectionModel
+from abm import state as S
+from abm.kernels.core import advance_risk, decide, geometric_weeks, move, popcount6
+from abm.kernels.court_standin import court_standin
+from abm.kernels.frontdoor import contacts_and_referrals, referrer_type
+from abm.kernels.population import harm_events
+from abm.kernels.workforce import allocate, time_use
+from abm.params import make_params
+from abm.state import Reservoir
+from conftest import small
+
+
+def _res(n=64):
+    return Reservoir(np.zeros((S.N_DECISIONS, n), np.float32), np.zeros((S.N_DECISIONS, n), np.float32),
+                     np.zeros((S.N_DECISIONS, n), np.float32), np.zeros((S.N_DECISIONS, n), np.int32),
+                     np.zeros(S.N_DECISIONS, np.int64))
+
+
+def test_lazy_risk_is_the_exact_ou_transition():
+    """Advancing 26 weeks in one jump has the analytic OU mean and variance, and the same
+    distribution as 26 one-week steps."""
+    p = make_params({"risk_reversion": 0.05, "risk_volatility": 0.3})
+    n = 20000
+    fam_a = S.empty_families(n)
+    fam_a.base[:] = 1.0
+    fam_a.risk[:] = 3.0
+    fam_b = S.empty_families(n)
+    fam_b.base[:] = 1.0
+    fam_b.risk[:] = 3.0
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(2)
+    for i in range(n):
+        advance_risk(fam_a, i, 26, p, rng_a)
+        for t in range(1, 27):
+            advance_risk(fam_b, i, t, p, rng_b)
+    decay = math.exp(-0.05 * 26)
+    mean = 1.0 + 2.0 * decay
+    var = 0.3**2 * (1 - decay**2) / (2 * 0.05)
+    za = fam_a.risk.astype(float)
+    assert abs(za.mean() - mean) < 4 * math.sqrt(var / n)
+    assert abs(za.var() / var - 1) < 0.05
+    assert stats.ks_2samp(za, fam_b.risk.astype(float)).pvalue > 0.001
+    assert (fam_a.risk_t == 26).all()
+    # no time passed: no change and no draw
+    before = fam_a.risk.copy()
+    advance_risk(fam_a, 0, 26, p, rng_a)
+    assert fam_a.risk[0] == before[0]
+
+
+def test_decide_scores_the_error_matrix():
+    cut = 2.0
+    counts = np.zeros((1, S.N_DECISIONS, 4), np.int64)
+    res = _res()
+    rng = np.random.default_rng(0)
+    truth = np.array([1.0, 1.5, 2.5, 3.0, 1.9, 2.1])
+    thr = 1.7
+    for z in truth:  # sigma ~ 0: the decision is the truth against the threshold
+        decide(z, 1e-9, thr, cut, rng, counts, 0, S.D_SCREEN, res, 0, True)
+    tp, fp, tn, fn = counts[0, S.D_SCREEN]
+    assert (tp, fp, tn, fn) == (3, 1, 2, 0)  # 1.9 is above thr but below cut: a false positive
+    assert res.count[S.D_SCREEN] == 6
+    assert counts[0, S.D_IA].sum() == 0
+
+
+def _errors(sigma, thr, seed=7, n=40000):
+    counts = np.zeros((1, S.N_DECISIONS, 4), np.int64)
+    rng_truth = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed + 1)
+    z = rng_truth.normal(0, 1, n)
+    for x in z:
+        decide(x, sigma, thr, 1.5, rng, counts, 0, S.D_IA, _RES, 0, True)
+    return counts[0, S.D_IA]
+
+
+_RES = _res()
+
+
+def test_taylor_russell_threshold_trades_errors_and_accuracy_reduces_both():
+    lo = _errors(0.8, 1.0)
+    hi = _errors(0.8, 2.0)
+    assert lo[S.FP] > hi[S.FP] and lo[S.FN] < hi[S.FN]
+    good = _errors(0.3, 1.5)
+    poor = _errors(0.9, 1.5)
+    assert good[S.FP] < poor[S.FP] and good[S.FN] < poor[S.FN]
+
+
+def test_move_keeps_stocks_transitions_and_open_list():
+    m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
+    fam, las, op = m.fam, m.las, m.open
+    rng = np.random.default_rng(5)
+    for step in range(3000):
+        i = int(rng.integers(0, m.n_families))
+        move(fam, las, op, i, int(rng.integers(0, S.N_STATES)), step)
+    n = op.n[0]
+    assert set(op.idx[:n].tolist()) == set(np.flatnonzero(fam.state != S.NONE).tolist())
+    assert np.array_equal(np.bincount(fam.state, minlength=S.N_STATES), las.stock_fam[0])
+    assert las.trans.sum() == 3000
+
+
+def test_geometric_weeks_mean_and_minimum():
+    rng = np.random.default_rng(3)
+    x = np.array([geometric_weeks(16.0, rng) for _ in range(20000)])
+    assert x.min() >= 1
+    assert abs(x.mean() - 16.0) < 0.3
+    assert geometric_weeks(0.5, rng) == 1
+
+
+def test_referrer_type_follows_shares_and_popcount():
+    p = make_params({"police_share": 0.1, "schools_share": 0.2, "health_share": 0.3,
+                     "early_years_share": 0.1})
+    u = np.random.default_rng(1).random(50000)
+    kinds = np.array([referrer_type(x, p) for x in u])
+    share = np.bincount(kinds, minlength=5) / len(kinds)
+    assert np.allclose(share, [0.1, 0.2, 0.3, 0.1, 0.3], atol=0.01)
+    assert popcount6(0b101101) == 4 and popcount6(0) == 0
+
+
+def _workload_model(**ov):
+    m = ChildProtectionModel(small(children=4000, years=0.2, warmup=0, **ov), rng=2,
+                             agent_views=False)
+    # put 30 CP-plan cases on worker 0 and 1 case on worker 1
+    fam, work = m.fam, m.work
+    for k in range(31):
+        move(fam, m.las, m.open, k, S.CPP, 0)
+        fam.worker[k] = 0 if k < 30 else 1
+    work.caseload[0], work.caseload[1] = 30, 1
+    return m
+
+
+@pytest.mark.parametrize("compliance", [True, False])
+def test_time_use_conserves_hours_and_honours_squeeze_rule(compliance):
+    m = _workload_model(compliance_priority=compliance, prescription=1.5)
+    p = m.p
+    time_use(m.fam, m.work, m.las, m.open, p, 1)
+    w = m.work
+    avail = p.worker_hours - p.other_hours
+    D = 30 * p.direct_hours_cpp
+    R = D * p.recording_ratio * p.prescription
+    assert D + R > avail  # worker 0 is overloaded
+    assert w.direct_hours[0] + w.record_hours[0] <= avail + 1e-9
+    if compliance:  # recording first; direct work gets what is left
+        assert w.record_hours[0] == pytest.approx(min(R, avail))
+        assert w.direct_hours[0] == pytest.approx(avail - min(R, avail))
+    else:  # direct work protected (up to the share kept for recording)
+        assert w.direct_hours[0] == pytest.approx(min(D, avail * (1 - p.judgment_min_recording_share)))
+        assert w.record_hours[0] == pytest.approx(avail - w.direct_hours[0])
+    assert w.direct_ratio[1] == 1.0 and w.record_ratio[1] == 1.0  # worker 1 is not overloaded
+    assert (w.direct_hours >= 0).all() and (w.record_hours >= 0).all()
+
+
+def test_time_use_without_squeeze_gives_every_case_its_time():
+    m = _workload_model(mech_workload_squeeze=False)
+    time_use(m.fam, m.work, m.las, m.open, m.p, 1)
+    assert m.work.direct_ratio[0] == 1.0 and m.work.record_ratio[0] == 1.0
+
+
+def test_allocate_least_loaded_and_counts_changes_after_a_vacancy():
+    m = _workload_model()  # worker 0 has 30 cases, worker 1 has 1, the rest none
+    fam, work = m.fam, m.work
+    move(fam, m.las, m.open, 100, S.IA, 0)  # a new, unallocated case
+    allocate(fam, work, m.las, m.open, 1)
+    assert fam.worker[100] == 2  # the first of the least-loaded workers
+    work.status[0] = S.VACANT  # worker 0 leaves: all 30 cases must move and count a change
+    before = m.las.flow[:, S.FL_WORKER_CHANGES].sum()
+    allocate(fam, work, m.las, m.open, 2)
+    assert (fam.worker[:30] != 0).all() and (fam.worker[:30] >= 0).all()
+    assert m.las.flow[:, S.FL_WORKER_CHANGES].sum() - before == 30
+    assert work.caseload[0] == 0
+    loads = work.caseload[work.status != S.VACANT]
+    assert loads.max() - loads.min() <= 1  # allocation with attention to caseload
+    open_rows = m.open.idx[: m.open.n[0]]
+    active = fam.worker[open_rows]
+    assert np.array_equal(np.bincount(active[active >= 0], minlength=len(work.la)), work.caseload)
+
+
+def test_court_standin_serves_fifo_up_to_capacity():
+    m = ChildProtectionModel(small(children=4000, years=0.2, warmup=0), rng=2, agent_views=False)
+    fam, las, courts = m.fam, m.las, m.courts
+    for k in range(10):
+        move(fam, las, m.open, k, S.COURT, 0)
+        fam.due[k] = 10 - k  # family 9 became ready first
+    courts.capacity[:] = 3.0
+    courts.credit[:] = 0.0
+    court_standin(fam, las, courts, m.open, m.p, 20, np.random.default_rng(1))
+    served = [k for k in range(10) if fam.state[k] != S.COURT]
+    assert sorted(served) == [7, 8, 9]
+    assert las.flow[0, S.FL_COURT_CONCLUDED] == 3
+    assert las.flow[0, S.FL_COURT_DURATION_WEEKS_SUM] == 60
+    courts.capacity[:] = 0.0  # zero capacity: nothing concludes, nothing breaks
+    courts.credit[:] = 0.0
+    court_standin(fam, las, courts, m.open, m.p, 21, np.random.default_rng(1))
+    assert las.flow[0, S.FL_COURT_CONCLUDED] == 3
+
+
+def test_harm_thinning_matches_the_hazard():
+    """With risk frozen, harm events per week are Poisson with mean sum_i h(z_i)."""
+    sc = small(children=30000, years=0.2, warmup=0, risk_volatility=0.0,
+               harm_hazard_base=2e-5, harm_hazard_slope=1.0)
+    m = ChildProtectionModel(sc, rng=9, agent_views=False)
+    p = m.p
+    expected = (p.harm_hazard_base * np.exp(p.harm_hazard_slope * m.fam.risk.astype(float))).sum()
+    rng, rng_r = np.random.default_rng(1), np.random.default_rng(2)
+    forced = np.zeros(10000, np.int64)
+    weeks = 300
+    total = sum(harm_events(m.fam, m.las, p, t, rng, rng_r, forced)[0] for t in range(1, weeks + 1))
+    assert abs(total - expected * weeks) < 4 * math.sqrt(expected * weeks)
+
+
+def test_contact_thinning_matches_the_rate():
+    sc = small(children=20000, years=0.2, warmup=0, risk_volatility=0.0, referrer_threshold=6.0,
+               police_pass_all=0.0, mech_early_help=False)
+    m = ChildProtectionModel(sc, rng=9, agent_views=False)
+    p = m.p
+    expected = (p.contact_rate * np.exp(p.contact_risk_slope * m.fam.risk.astype(float))).sum()
+    rngs = [np.random.default_rng(k) for k in range(4)]
+    weeks = 100
+    for t in range(1, weeks + 1):
+        contacts_and_referrals(m.fam, m.las, m.open, p, t, 0.0, *rngs, _res(), False,
+                               np.zeros(1, np.int64), 0)
+    got = m.las.flow[0, S.FL_CONTACTS]
+    assert abs(got - expected * weeks) < 4 * math.sqrt(expected * weeks)
