@@ -47,9 +47,10 @@ class ChildProtectionModel(mesa.Model):
     rng : int, optional
         Root seed. Every mechanism draws from its own stream spawned from
         ``SeedSequence(rng)``, so two scenarios run with the same seed share random numbers.
-    agent_views : bool or "auto"
-        Create Mesa agent views (families with open cases, workers, referrers, courts).
-        "auto" creates them when the scenario has at most 400,000 families.
+    agent_views : "auto", "all", "no_families" or False
+        Mesa agent views. "all": every worker post, referrer, court and open-case family.
+        "no_families": the same without families (national scale: no per-family Python
+        objects). "auto" (default) picks "all" up to 400,000 families, else "no_families".
     """
 
     def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto"):
@@ -74,8 +75,12 @@ class ChildProtectionModel(mesa.Model):
         self._t = 0  # absolute week counter (warm-up included), the kernels' clock
         while self.week < 0:
             self._advance_week()
-        self.agent_views = (self.n_families <= AGENT_VIEW_MAX_FAMILIES
-                            if agent_views == "auto" else bool(agent_views))
+        if agent_views == "auto":
+            agent_views = "all" if self.n_families <= AGENT_VIEW_MAX_FAMILIES else "no_families"
+        if agent_views not in ("all", "no_families", True, False):
+            raise ValueError(f"agent_views must be 'auto', 'all', 'no_families' or a bool, "
+                             f"got {agent_views!r}")
+        self.agent_views = "all" if agent_views is True else agent_views
         self._family_views: dict[int, object] = {}
         if self.agent_views:
             self._make_agent_views()
@@ -222,7 +227,7 @@ class ChildProtectionModel(mesa.Model):
             self.running = False
             return
         self._advance_week()
-        if self.agent_views:
+        if self.agent_views == "all":
             self._sync_family_views()
         self.datacollector.collect(self)
         if self.week >= self.calendar.n_weeks:
@@ -341,7 +346,8 @@ class ChildProtectionModel(mesa.Model):
                 ReferrerAgent(self, la, r)
         for c in range(len(self.courts.capacity)):
             CourtAgent(self, c)
-        self._sync_family_views()
+        if self.agent_views == "all":
+            self._sync_family_views()
 
     def _sync_family_views(self) -> None:
         from .agents import FamilyAgent

@@ -1,0 +1,24 @@
+"""The exact seeded baseline (regenerate only with `make baseline`)."""
+
+import json
+
+import pytest
+
+from abm import baseline
+
+
+def test_exact_seeded_baseline_matches():
+    stored = json.loads(baseline.BASELINE_FILE.read_text())
+    if stored["lock_sha256"] != baseline.lock_hash():
+        pytest.fail("requirements.lock changed since tests/baseline/baseline.json was made; "
+                    "random streams may legitimately differ: run `make baseline` deliberately")
+    lines = baseline.diff(stored["outputs"], baseline.compute())
+    assert not lines, "baseline outputs moved:\n" + "\n".join(lines)
+
+
+def test_baseline_diff_names_what_moved():
+    """A 10% change in one influential parameter is caught, and the message names outputs."""
+    stored = json.loads(baseline.BASELINE_FILE.read_text())["outputs"]
+    moved = baseline.diff(stored, baseline.compute(contact_rate=0.0036 * 1.1))
+    assert moved
+    assert any("total.referrals" in line for line in moved)
