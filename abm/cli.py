@@ -12,6 +12,7 @@ naming the file, key, value and valid range; nothing is written.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -39,7 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true")
     b = sub.add_parser("baseline", help="check (or --update) the exact seeded baseline")
     b.add_argument("--update", action="store_true")
+    for name, (module, helptext) in EXTENSIONS.items():
+        mod = importlib.import_module(module)
+        mod.configure(sub.add_parser(name, help=helptext))
     return ap
+
+
+#: Subcommands that live in their own modules. Each module has ``configure(parser)`` and
+#: ``run(args) -> int`` and imports nothing heavy at module level.
+EXTENSIONS: dict[str, tuple[str, str]] = {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "baseline":
             from .baseline import main as baseline_main
             return baseline_main(update=args.update)
+        if args.command in EXTENSIONS:
+            return importlib.import_module(EXTENSIONS[args.command][0]).run(args)
     except ConfigError as e:
         print(f"cpabm: error: {e}", file=sys.stderr)
         return 2
