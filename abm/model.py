@@ -20,6 +20,7 @@ from .kernels.court_standin import court_standin
 from .kernels.frontdoor import contacts_and_referrals
 from .kernels.population import harm_events, init_families
 from .kernels.workforce import allocate, time_use, turnover_and_recruitment
+from .loops import LoopState, effective_scope, step_loops
 from .params import Params, make_params
 from .scenario import Scenario
 
@@ -31,6 +32,9 @@ HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per hou
 WORK_FIELDS = ("posts", "permanent", "agency", "vacant", "caseload", "direct_hours",
                "record_hours", "demand_hours", "available_hours", "experience_sum",
                "satisfaction_sum", "stress_sum", "cost")
+NATIONAL_FIELDS = ("anxiety", "threshold_shift", "professional_status", "turnover_annual_rate",
+                   "prescription", "scope_for_judgment", "compliance", "error_rate",
+                   "hidden_error_share", "loop_b1_pull", "loop_b2_pull", "loop_r_pull")
 RESERVOIR_SIZE = 4096
 CASELOAD_BINS = 61  # caseload histogram 0..60+
 EXPERIENCE_BINS = 21  # experience histogram in years 0..20+
@@ -70,6 +74,8 @@ class ChildProtectionModel(mesa.Model):
         self._shocks: list[tuple[int, float]] = []
         self.status_level = 0.0
         self.turnover_annual = 0.10
+        self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
+        self._tracks: dict[int, list[tuple]] = {}
         self._build()
         self.week = -self.p.warmup_weeks  # calendar week index of the next step
         self._t = 0  # absolute week counter (warm-up included), the kernels' clock
@@ -174,7 +180,7 @@ class ChildProtectionModel(mesa.Model):
             "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
             "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
             "court": np.zeros((T, C, 2)),
-            "national": np.zeros((T, 5)),
+            "national": np.zeros((T, len(NATIONAL_FIELDS))),
         }
         self.referrers_total = np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64)
 
@@ -202,13 +208,21 @@ class ChildProtectionModel(mesa.Model):
                 v = coerce_value(PARAMETERS[ev.parameter], min(v, PARAMETERS[ev.parameter].hi),
                                  f"event on {ev.date}")
                 self.p = self.p._replace(**{ev.parameter: v})
-            self._apply_capacities()
+            self._policy_changed()
+
+    def _policy_changed(self) -> None:
+        """After a regime or parameter change: capacities, and the loops' anchor. A policy
+        that sets prescription sets it now; the loops then act from there."""
+        self._apply_capacities()
+        if self.p.prescription != self.loops.anchor:
+            self.loops.anchor = self.p.prescription
+            self.loops.prescription = self.p.prescription
 
     def set_params(self, **values) -> None:
         """Change parameters from now on (validated; used by the app and experiments)."""
         from .params import validate_overrides
         self.p = self.p._replace(**validate_overrides(values, "set_params"))
-        self._apply_capacities()
+        self._policy_changed()
 
     def media_shock(self, magnitude: float = 1.0) -> None:
         """A media shock now (the app's button); same effect as a dated event."""
@@ -235,7 +249,11 @@ class ChildProtectionModel(mesa.Model):
 
     def _advance_week(self) -> None:
         self._apply_events()
-        p, fam, las, work, t = self.p, self.fam, self.las, self.work, self._t
+        # the loops set this week's prescription, and prescription erodes scope
+        self.pk = self.p._replace(
+            prescription=self.loops.prescription,
+            scope_for_judgment=effective_scope(self.p, self.loops.prescription, self.loops.anchor))
+        p, fam, las, work, t = self.pk, self.fam, self.las, self.work, self._t
         st = self.streams
         record = self.week >= 0
         anxiety = self.anxiety()
@@ -252,26 +270,35 @@ class ChildProtectionModel(mesa.Model):
         contacts_and_referrals(fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
                                st["referrer"], st["screening"], self.res, record,
                                self._forced, n_forced)
-        # 3. workload: each worker's hours split between direct work and recording
+        # 3. allocation of new and orphaned cases, with attention to caseload
+        allocate(fam, work, las, self.open, t)
+        # 4. workload: each worker's hours split between direct work and recording
         time_use(fam, work, las, self.open, p, t)
-        # 4. casework: assessments, conference, plans, reviews, court decision, closure
+        # 5. casework: assessments, conference, plans, reviews, court decision, closure
         casework(fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
                  record)
-        # 5. care proceedings (STAND-IN queue until the courts issue lands)
+        # 6. care proceedings (STAND-IN queue until the courts issue lands)
         court_standin(fam, las, self.courts, self.open, p, t, st["court"])
-        # 6. the workforce: quits, agency cover, recruitment
+        # 7. the workforce: quits, agency cover, recruitment
         turnover_and_recruitment(work, las, p, t, self.status_level, st["workforce"])
-        # 7. allocation of new and orphaned cases, with attention to caseload
-        allocate(fam, work, las, self.open, t)
         # 8. professional status follows turnover and the blame climate (ripple effect)
         self._update_status(anxiety)
+        # 9. learning loops B1, B2 and R move prescription (Appendix 2)
+        f = las.flow.sum(axis=0)
+        shocks_now = sum(m for w, m in self._shocks if w == self.week)
+        children = float(las.children.sum())
+        errors = f[S.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * children / 1e5
+        step_loops(self.loops, self.p, int(f[S.FL_IA_ON_TIME] + f[S.FL_CA_ON_TIME]),
+                   int(f[S.FL_IA_COMPLETED] + f[S.FL_CA_COMPLETED]), float(errors), children)
         if record:
             self._record(anxiety, shift)
+        if self._tracks:
+            self._record_tracks()
         self._t += 1
         self.week += 1
 
     def _update_status(self, anxiety: float) -> None:
-        p, work, las = self.p, self.work, self.las
+        p, work, las = self.pk, self.work, self.las
         permanent = max(1, int((work.status == S.PERMANENT).sum()))
         leavers = int(las.flow[:, S.FL_LEAVERS].sum())
         self.turnover_annual += (leavers * 52.0 / permanent - self.turnover_annual) / 26.0
@@ -281,7 +308,7 @@ class ChildProtectionModel(mesa.Model):
             self.status_level += (target - self.status_level) / p.status_adapt_weeks
 
     def _record(self, anxiety: float, shift: float) -> None:
-        w, las, work, rec, p = self.week, self.las, self.work, self.rec, self.p
+        w, las, work, rec, p = self.week, self.las, self.work, self.rec, self.pk
         rec["flow"][w] = las.flow
         rec["stock_fam"][w] = las.stock_fam
         rec["stock_children"][w] = las.stock_children
@@ -311,8 +338,10 @@ class ChildProtectionModel(mesa.Model):
             minlength=EXPERIENCE_BINS)
         rec["court"][w, :, 0] = self.courts.open_cases
         rec["court"][w, :, 1] = self.courts.capacity
+        lp = self.loops
         rec["national"][w] = (anxiety, shift, self.status_level, self.turnover_annual,
-                              p.prescription)
+                              lp.prescription, p.scope_for_judgment, lp.compliance, lp.error_rate,
+                              lp.hidden_share, lp.pull_b1, lp.pull_b2, lp.pull_r)
 
     # ------------------------------------------------------------------ convenience
     def last(self, flow: str) -> int:
@@ -335,6 +364,43 @@ class ChildProtectionModel(mesa.Model):
             if progress is not None:
                 progress(self.week, self.calendar.n_weeks)
         return self
+
+    def loop_activity(self) -> dict[str, float]:
+        """Each learning loop's current pull on prescription (prescription units per year)."""
+        lp = self.loops
+        return {"B1": lp.pull_b1, "B2": lp.pull_b2, "R": lp.pull_r,
+                "prescription": lp.prescription, "compliance": lp.compliance,
+                "hidden_error_share": lp.hidden_share}
+
+    # ------------------------------------------------------------------ one child's journey
+    def track(self, row: int) -> None:
+        """Follow family ``row`` from now on: every change of state is logged (the app's
+        child-journey view)."""
+        if not 0 <= row < self.n_families:
+            raise ValueError(f"row {row} is not a family (0 .. {self.n_families - 1})")
+        self._tracks.setdefault(int(row), [])
+        self._log_track(int(row))
+
+    def _log_track(self, row: int) -> None:
+        fam = self.fam
+        entry = (self.week, S.STATE_NAMES[fam.state[row]], int(fam.worker[row]),
+                 round(float(fam.risk[row]), 3), int(fam.n_harm[row]))
+        log = self._tracks[row]
+        if not log or log[-1][1:3] != entry[1:3] or log[-1][4] != entry[4]:
+            log.append(entry)
+
+    def _record_tracks(self) -> None:
+        for row in self._tracks:
+            self._log_track(row)
+
+    def journey(self, row: int) -> list[dict]:
+        """The logged journey of a tracked family: week, date, state, worker, risk, harm."""
+        out = []
+        for week, state, worker, risk, harm in self._tracks.get(row, []):
+            date = self.calendar.date(week) if week >= 0 else None
+            out.append({"week": week, "date": date, "state": state, "worker": worker,
+                        "true_risk": risk, "harm_events": harm})
+        return out
 
     # ------------------------------------------------------------------ Mesa agent views
     def _make_agent_views(self) -> None:

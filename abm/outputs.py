@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import state as S
-from .model import WORK_FIELDS
+from .model import NATIONAL_FIELDS, WORK_FIELDS
 
 FLOW_UNITS = {name: ("children" if name.endswith("_children") else
                      "weeks" if name.endswith("weeks_sum") else
@@ -63,8 +63,7 @@ def weekly_frame(model, per_la: bool = False) -> pd.DataFrame:
     df["fy"] = cal.fy[week]
     if not per_la:
         nat = rec["national"][:T]
-        for k, name in enumerate(("anxiety", "threshold_shift", "professional_status",
-                                  "turnover_annual_rate", "prescription")):
+        for k, name in enumerate(NATIONAL_FIELDS):
             df[name] = nat[:, k]
     _ = L
     return df
@@ -81,7 +80,10 @@ def tidy(model, per_la: bool = False) -> pd.DataFrame:
         units[f"stock_{name}_families"] = "families"
     units.update(anxiety="anxiety units", threshold_shift="latent units",
                  professional_status="index", turnover_annual_rate="per year",
-                 prescription="multiplier")
+                 prescription="multiplier", scope_for_judgment="0..1",
+                 compliance="share on time", error_rate="errors per 100k children per year",
+                 hidden_error_share="share", loop_b1_pull="prescription per year",
+                 loop_b2_pull="prescription per year", loop_r_pull="prescription per year")
     long["unit"] = long["indicator"].map(units).astype("string")
     long["scenario"] = model.spec.name
     long["seed"] = model.seed
@@ -108,7 +110,8 @@ def period_table(model, period: str = "fy") -> pd.DataFrame:
                 last.loc[fy] = np.nan  # period not complete: no census
     work_cols = [c for c in w.columns if c.startswith("work_")]
     out = out.join(last).join(g[work_cols].mean()).join(g["week"].count().rename("weeks"))
-    out["anxiety_mean"] = g["anxiety"].mean()
+    for c in NATIONAL_FIELDS:
+        out[f"{c}_mean"] = g[c].mean()
     return out
 
 
@@ -147,6 +150,11 @@ def fy_summary(model) -> pd.DataFrame:
     out["unnecessary_investigations"] = t["unnecessary_investigations"]
     out["mean_journey_weeks"] = t["journey_weeks_sum"] / t["journeys"]
     out["workforce_cost_gbp"] = t["work_cost"] * t["weeks"]
+    out["prescription"] = t["prescription_mean"]
+    out["scope_for_judgment"] = t["scope_for_judgment_mean"]
+    out["loop_b1_pull"] = t["loop_b1_pull_mean"]
+    out["loop_b2_pull"] = t["loop_b2_pull_mean"]
+    out["loop_r_pull"] = t["loop_r_pull_mean"]
     out.index.name = "fy"
     return out
 
@@ -167,6 +175,9 @@ SUMMARY_UNITS = {
     "worker_changes": "changes of social worker", "harm_events_known": "events",
     "harm_events_missed": "events", "unnecessary_investigations": "families",
     "mean_journey_weeks": "weeks (referral to help)", "workforce_cost_gbp": "GBP",
+    "prescription": "multiplier (mean)", "scope_for_judgment": "0..1 (mean)",
+    "loop_b1_pull": "prescription per year (mean)", "loop_b2_pull": "prescription per year (mean)",
+    "loop_r_pull": "prescription per year (mean)",
 }
 
 

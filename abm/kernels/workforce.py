@@ -129,8 +129,9 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
         if st != VACANT:
             work.experience[w] += 1.0 / 52.0
         if st == PERMANENT and p.mech_turnover:
-            h = p.quit_hazard_base * math.exp(p.quit_stress_slope * work.stress[w]
-                                               - p.quit_satisfaction_slope * work.satisfaction[w])
+            h = min(p.quit_hazard_max,
+                    p.quit_hazard_base * math.exp(p.quit_stress_slope * work.stress[w]
+                                                  - p.quit_satisfaction_slope * work.satisfaction[w]))
             if u_quit < h:
                 work.status[w] = VACANT
                 las.flow[la, FL_LEAVERS] += 1
