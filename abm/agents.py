@@ -142,8 +142,20 @@ class CourtAgent(mesa.Agent):
         self.row = row
 
     @property
-    def capacity(self) -> float:
-        return float(self.model.courts.capacity[self.row])
+    def hearing_slots(self) -> float:
+        return float(self.model.courts.slots[self.row])
+
+    @property
+    def guardian_capacity(self) -> float:
+        return float(self.model.courts.guardian_capacity[self.row])
+
+    @property
+    def unallocated(self) -> int:
+        return int(self.model.courts.unallocated[self.row])
+
+    @property
+    def ineffective_hearings(self) -> int:
+        return int(self.model.courts.ineffective[self.row])
 
     @property
     def open_cases(self) -> int:

@@ -127,7 +127,7 @@ def _summary_markdown(summary, model) -> str:
     from .outputs import SUMMARY_UNITS
 
     lines = [f"# {model.spec.name}: per financial year (seed {model.seed})", "",
-             f"{model.spec.description}. Court figures come from the STAND-IN court queue.", "",
+             f"{model.spec.description}.", "",
              "| indicator | unit | " + " | ".join(summary.index) + " |",
              "|---|---|" + "---|" * len(summary.index)]
     for col in summary.columns:

@@ -16,7 +16,7 @@ import numpy as np
 from . import state as S
 from .calendar import Calendar
 from .kernels.casework import casework
-from .kernels.court_standin import court_standin
+from .kernels.court import courts_step
 from .kernels.frontdoor import contacts_and_referrals
 from .kernels.population import harm_events, init_families
 from .kernels.workforce import allocate, time_use, turnover_and_recruitment
@@ -95,6 +95,7 @@ class ChildProtectionModel(mesa.Model):
             "open_cases": lambda m: m.children_in_need(),
             "cp_plans": lambda m: int(m.las.stock_children[:, S.CPP].sum()),
             "court_open": lambda m: int(m.las.stock_fam[:, S.COURT].sum()),
+            "guardian_queue": lambda m: int(m.courts.unallocated.sum()),
             "vacancy_rate": lambda m: m.vacancy_rate(),
             "anxiety": lambda m: m.anxiety(),
         })
@@ -155,8 +156,11 @@ class ChildProtectionModel(mesa.Model):
         work.experience[:] = rng.exponential(5.0, W).astype(np.float32)
         C = len(court_codes)
         served = np.bincount(las.court, weights=children, minlength=C)
-        courts = S.Courts(capacity=np.zeros(C), credit=np.zeros(C), children_served=served,
-                          open_cases=np.zeros(C, np.int64))
+        z = lambda: np.zeros(C, np.int64)  # noqa: E731
+        courts = S.Courts(slots=np.zeros(C), guardian_capacity=np.zeros(C), guardians_used=z(),
+                          credit=np.zeros(C), children_served=served, open_cases=z(),
+                          unallocated=z(), listed=z(), held=z(), ineffective=z())
+        self.cases = S.empty_court_cases(max(512, N // 40))
         self.fam, self.las, self.work, self.courts = fam, las, work, courts
         self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64))
         self.res = S.Reservoir(
@@ -167,6 +171,7 @@ class ChildProtectionModel(mesa.Model):
             count=np.zeros(S.N_DECISIONS, np.int64),
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
+        self.week = -p.warmup_weeks
         self._apply_capacities()
         T = self.calendar.n_weeks
         self.rec = {
@@ -179,7 +184,7 @@ class ChildProtectionModel(mesa.Model):
             "work": np.zeros((T, L, len(WORK_FIELDS))),
             "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
             "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
-            "court": np.zeros((T, C, 2)),
+            "court": np.zeros((T, C, len(S.COURT_FIELDS))),
             "national": np.zeros((T, len(NATIONAL_FIELDS))),
         }
         self.referrers_total = np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64)
@@ -188,7 +193,10 @@ class ChildProtectionModel(mesa.Model):
         """Capacities that follow parameters (re-applied when an event changes them)."""
         p = self.p
         self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
-        self.courts.capacity[:] = p.court_final_hearings_per_100k * self.courts.children_served / 1e5
+        served = self.courts.children_served / 1e5
+        boost = p.warmup_court_boost if self.week < -52 else 1.0  # clears the start-up wave
+        self.courts.slots[:] = p.hearing_slots_per_100k * served * boost
+        self.courts.guardian_capacity[:] = p.guardians_per_100k * served * p.guardian_caseload * boost
 
     # ------------------------------------------------------------------ time and events
     def _apply_events(self) -> None:
@@ -248,6 +256,8 @@ class ChildProtectionModel(mesa.Model):
             self.running = False
 
     def _advance_week(self) -> None:
+        if self.week == -52:
+            self._apply_capacities()  # the warm-up court boost ends a year before the start
         self._apply_events()
         # the loops set this week's prescription, and prescription erodes scope
         self.pk = self.p._replace(
@@ -260,7 +270,6 @@ class ChildProtectionModel(mesa.Model):
         shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
         for buf in (las.trans, las.flow, las.decisions, las.referrer_flow):
             buf[...] = 0
-        self.courts.open_cases[:] = 0
 
         # 1. rare severe harm, at a hazard rising with true risk
         n_forced = 0
@@ -277,8 +286,8 @@ class ChildProtectionModel(mesa.Model):
         # 5. casework: assessments, conference, plans, reviews, court decision, closure
         casework(fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
                  record)
-        # 6. care proceedings (STAND-IN queue until the courts issue lands)
-        court_standin(fam, las, self.courts, self.open, p, t, st["court"])
+        # 6. care proceedings: guardians, hearings, experts, outcomes
+        courts_step(fam, work, las, self.courts, self.cases, self.open, p, t, st["court"])
         # 7. the workforce: quits, agency cover, recruitment
         turnover_and_recruitment(work, las, p, t, self.status_level, st["workforce"])
         # 8. professional status follows turnover and the blame climate (ripple effect)
@@ -336,8 +345,8 @@ class ChildProtectionModel(mesa.Model):
         rec["experience_hist"][w] = np.bincount(
             np.minimum(work.experience[filled].astype(np.int64), EXPERIENCE_BINS - 1),
             minlength=EXPERIENCE_BINS)
-        rec["court"][w, :, 0] = self.courts.open_cases
-        rec["court"][w, :, 1] = self.courts.capacity
+        for k, name in enumerate(S.COURT_FIELDS):
+            rec["court"][w, :, k] = getattr(self.courts, name)
         lp = self.loops
         rec["national"][w] = (anxiety, shift, self.status_level, self.turnover_annual,
                               lp.prescription, p.scope_for_judgment, lp.compliance, lp.error_rate,
@@ -410,7 +419,7 @@ class ChildProtectionModel(mesa.Model):
         for la in range(len(self.las.children)):
             for r in range(S.N_REFERRER_TYPES):
                 ReferrerAgent(self, la, r)
-        for c in range(len(self.courts.capacity)):
+        for c in range(len(self.courts.slots)):
             CourtAgent(self, c)
         if self.agent_views == "all":
             self._sync_family_views()
@@ -430,7 +439,7 @@ class ChildProtectionModel(mesa.Model):
             "scenario": self.spec.name, "seed": self.seed, "regime": self.regime,
             "las": len(self.las.children), "children": int(self.las.children.sum()),
             "families": self.n_families, "posts": len(self.work.la),
-            "courts": len(self.courts.capacity), "weeks": self.calendar.n_weeks,
+            "courts": len(self.courts.slots), "weeks": self.calendar.n_weeks,
             "state_bytes": S.nbytes(self.fam) + S.nbytes(self.work),
         }
 

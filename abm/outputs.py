@@ -62,6 +62,9 @@ def weekly_frame(model, per_la: bool = False) -> pd.DataFrame:
     df["quarter"] = cal.quarter[week]
     df["fy"] = cal.fy[week]
     if not per_la:
+        court = rec["court"][:T].sum(axis=1)
+        for k, name in enumerate(S.COURT_FIELDS):
+            df[f"court_{name}"] = court[:, k]
         nat = rec["national"][:T]
         for k, name in enumerate(NATIONAL_FIELDS):
             df[name] = nat[:, k]
@@ -83,7 +86,11 @@ def tidy(model, per_la: bool = False) -> pd.DataFrame:
                  prescription="multiplier", scope_for_judgment="0..1",
                  compliance="share on time", error_rate="errors per 100k children per year",
                  hidden_error_share="share", loop_b1_pull="prescription per year",
-                 loop_b2_pull="prescription per year", loop_r_pull="prescription per year")
+                 loop_b2_pull="prescription per year", loop_r_pull="prescription per year",
+                 court_open_cases="care cases", court_unallocated="care cases without a guardian",
+                 court_listed="hearings listed per week", court_held="hearings held per week",
+                 court_ineffective="ineffective hearings per week",
+                 court_slots="hearing slots per week", court_guardian_capacity="care cases")
     long["unit"] = long["indicator"].map(units).astype("string")
     long["scenario"] = model.spec.name
     long["seed"] = model.seed
@@ -108,7 +115,8 @@ def period_table(model, period: str = "fy") -> pd.DataFrame:
                 last.loc[fy] = w.loc[census[fy], stock_cols].to_numpy()
             else:
                 last.loc[fy] = np.nan  # period not complete: no census
-    work_cols = [c for c in w.columns if c.startswith("work_")]
+    work_cols = [c for c in w.columns if c.startswith("work_") or c.startswith("court_")
+                 and c[6:] in S.COURT_FIELDS]
     out = out.join(last).join(g[work_cols].mean()).join(g["week"].count().rename("weeks"))
     for c in NATIONAL_FIELDS:
         out[f"{c}_mean"] = g[c].mean()
@@ -138,6 +146,18 @@ def fy_summary(model) -> pd.DataFrame:
     out["care_applications_children"] = t["court_applications_children"]
     out["care_cases_concluded"] = t["court_concluded"]
     out["care_mean_duration_weeks"] = t["court_duration_weeks_sum"] / t["court_concluded"]
+    out["care_arrivals_per_closure"] = t["court_applications"] / t["court_concluded"]
+    out["care_open_cases_mean"] = t["court_open_cases"]
+    out["guardian_queue_mean"] = t["court_unallocated"]
+    out["hearings_per_concluded_case"] = t["court_hearings_sum_concluded"] / t["court_concluded"]
+    out["ineffective_hearing_rate"] = t["court_hearings_ineffective"] / t["court_hearings_held"]
+    out["experts_per_concluded_case"] = t["court_experts_sum_concluded"] / t["court_concluded"]
+    out["expert_cost_gbp"] = t["court_expert_cost"]
+    outcomes = t[["outcome_home", "outcome_supervision", "outcome_care_order",
+                  "outcome_placement_order"]]
+    for col in outcomes.columns:
+        out[f"{col}_share"] = outcomes[col] / outcomes.sum(axis=1)
+    out["mean_time_to_permanence_weeks"] = t["permanence_weeks_sum"] / t["permanences"]
     out["social_worker_fte"] = t["work_permanent"] + t["work_agency"]
     out["vacancy_rate"] = t["work_vacant"] / t["work_posts"]
     out["turnover_rate"] = t["leavers"] / t["work_permanent"] * 52.0 / t["weeks"]
@@ -166,9 +186,17 @@ SUMMARY_UNITS = {
     "core_assessment_share": "share of referrals", "cp_plans_started": "children",
     "cp_plan_share": "share of referrals", "children_in_need_census": "children at 31 March",
     "cp_plans_census": "children at 31 March", "looked_after_census": "children at 31 March",
-    "early_help_starts": "families", "care_applications": "cases (STAND-IN court)",
-    "care_applications_children": "children", "care_cases_concluded": "cases (STAND-IN court)",
-    "care_mean_duration_weeks": "weeks (concluded cases, STAND-IN court)",
+    "early_help_starts": "families", "care_applications": "cases",
+    "care_applications_children": "children", "care_cases_concluded": "cases",
+    "care_mean_duration_weeks": "weeks (cases concluded in the period)",
+    "care_arrivals_per_closure": "applications per concluded case",
+    "care_open_cases_mean": "care cases (mean)", "guardian_queue_mean": "cases without a guardian (mean)",
+    "hearings_per_concluded_case": "hearings (incl. ineffective)",
+    "ineffective_hearing_rate": "share of hearings held", "experts_per_concluded_case": "assessments",
+    "expert_cost_gbp": "GBP", "outcome_home_share": "share of outcomes",
+    "outcome_supervision_share": "share of outcomes", "outcome_care_order_share": "share of outcomes",
+    "outcome_placement_order_share": "share of outcomes",
+    "mean_time_to_permanence_weeks": "weeks (application to permanence)",
     "social_worker_fte": "FTE (mean)", "vacancy_rate": "share of posts",
     "turnover_rate": "per year", "agency_share": "share of filled posts",
     "mean_caseload": "cases per worker", "direct_time_share": "share of case hours",

@@ -39,7 +39,7 @@ def caseflow_figure(model, path: Path) -> None:
     ax = axes[1, 0]
     ax.plot(dates, m["court_applications"], label="applications")
     ax.plot(dates, m["court_concluded"], label="concluded")
-    ax.set_title("Care proceedings per month (STAND-IN court)")
+    ax.set_title("Care proceedings per month")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     q = period_table(model, "quarter")

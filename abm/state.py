@@ -80,6 +80,23 @@ FL_UNNECESSARY_INVESTIGATIONS = 32
 FL_JOURNEY_WEEKS_SUM = 33
 FL_JOURNEYS = 34
 FL_EARLY_HELP_ENDS = 35
+FL_COURT_HEARINGS_HELD = 36
+FL_COURT_HEARINGS_INEFFECTIVE = 37
+FL_COURT_EXPERTS_COMMISSIONED = 38
+FL_COURT_EXPERT_COST = 39
+FL_COURT_HEARINGS_SUM_CONCLUDED = 40
+FL_COURT_EXPERTS_SUM_CONCLUDED = 41
+FL_OUTCOME_HOME = 42
+FL_OUTCOME_SUPERVISION = 43
+FL_OUTCOME_CARE_ORDER = 44
+FL_OUTCOME_PLACEMENT_ORDER = 45
+FL_PERMANENCE_WEEKS_SUM = 46
+FL_PERMANENCES = 47
+FL_FDAC_ENGAGED = 48
+FL_GUARDIAN_WAIT_WEEKS_SUM = 49
+FL_GUARDIANS_ALLOCATED = 50
+FL_REUNIFICATIONS = 51
+FL_REUNIFICATION_BREAKDOWNS = 52
 FLOWS = (
     "contacts",
     "contacts_open_case",
@@ -117,6 +134,23 @@ FLOWS = (
     "journey_weeks_sum",
     "journeys",
     "early_help_ends",
+    "court_hearings_held",
+    "court_hearings_ineffective",
+    "court_experts_commissioned",
+    "court_expert_cost",
+    "court_hearings_sum_concluded",
+    "court_experts_sum_concluded",
+    "outcome_home",
+    "outcome_supervision",
+    "outcome_care_order",
+    "outcome_placement_order",
+    "permanence_weeks_sum",
+    "permanences",
+    "fdac_engaged",
+    "guardian_wait_weeks_sum",
+    "guardians_allocated",
+    "reunifications",
+    "reunification_breakdowns",
 )
 assert all(globals()["FL_" + n.upper()] == i for i, n in enumerate(FLOWS))
 N_FLOWS = len(FLOWS)
@@ -141,6 +175,7 @@ Families = namedtuple("Families", [
     "n_referrals",   # int16  referrals, cumulative
     "n_harm",        # int16  severe harm events, cumulative
     "open_pos",      # int32  position in the open-case list, -1 if not open
+    "court_case",    # int32  row in CourtCases while in care proceedings, else -1
 ])
 
 OpenList = namedtuple("OpenList", ["idx", "n"])  # idx: int32[N]; n: int64[1]
@@ -157,7 +192,38 @@ LAState = namedtuple("LAState", [
     "stock_fam", "stock_children", "trans", "flow", "decisions", "referrer_flow",
 ])
 
-Courts = namedtuple("Courts", ["capacity", "credit", "children_served", "open_cases"])
+Courts = namedtuple("Courts", [
+    "slots",              # float64 hearing slots per week
+    "guardian_capacity",  # float64 cases guardians can carry at once
+    "guardians_used",     # int64   cases with a guardian allocated
+    "credit",             # float64 fractional hearing slots carried to next week
+    "children_served",    # float64 children in the LAs the court serves
+    "open_cases",         # int64   weekly: care cases open
+    "unallocated",        # int64   weekly: open cases waiting for a guardian
+    "listed",             # int64   weekly: hearings listed (demand)
+    "held",               # int64   weekly: hearings held (effective + ineffective)
+    "ineffective",        # int64   weekly: ineffective / adjourned hearings
+])
+COURT_FIELDS = ("open_cases", "unallocated", "listed", "held", "ineffective", "slots",
+                "guardian_capacity")
+
+CourtCases = namedtuple("CourtCases", [
+    "fam", "court", "opened", "active", "guardian", "guardian_wait_from", "hearings_needed",
+    "hearings_done", "ineffective", "next_hearing", "experts", "expert_due", "fdac",
+    "free", "n_free",
+])
+
+
+def empty_court_cases(m: int) -> CourtCases:
+    return CourtCases(
+        fam=np.full(m, -1, np.int32), court=np.zeros(m, np.int32), opened=np.zeros(m, np.int32),
+        active=np.zeros(m, np.int8), guardian=np.zeros(m, np.int8),
+        guardian_wait_from=np.zeros(m, np.int32), hearings_needed=np.zeros(m, np.int16),
+        hearings_done=np.zeros(m, np.int16), ineffective=np.zeros(m, np.int16),
+        next_hearing=np.zeros(m, np.int32), experts=np.zeros(m, np.int16),
+        expert_due=np.zeros(m, np.int32), fdac=np.zeros(m, np.int8),
+        free=np.arange(m - 1, -1, -1, dtype=np.int32), n_free=np.array([m], np.int64),
+    )
 
 Reservoir = namedtuple("Reservoir", ["true_risk", "score", "threshold", "week", "count"])
 
@@ -173,7 +239,7 @@ def empty_families(n: int) -> Families:
         last_closed=np.full(n, -1_000_000, np.int32), episode_start=np.full(n, -1, np.int32),
         help_start=np.full(n, -1, np.int32), n_worker_changes=np.zeros(n, np.int16),
         n_referrals=np.zeros(n, np.int16), n_harm=np.zeros(n, np.int16),
-        open_pos=np.full(n, -1, np.int32),
+        open_pos=np.full(n, -1, np.int32), court_case=np.full(n, -1, np.int32),
     )
 
 

@@ -12,6 +12,7 @@ from abm.scenario import Event
 
 def small(children=8000, years=1.0, regime="prescriptive", shock=None, warmup=52, **ov):
     """A one-LA scenario starting 2008-04-07; ``shock`` = (date, magnitude) or None."""
+    warmup = ov.pop("warmup_weeks", warmup)
     sc = abm.small_la_scenario(children=children, years=years, regime=regime,
                                start=dt.date(2008, 4, 7), warmup_weeks=warmup, **ov)
     if shock is not None:

@@ -26,7 +26,7 @@ def test_agent_views_agree_with_arrays():
     refs = by[ReferrerAgent]
     assert len(refs) == S.N_REFERRER_TYPES * len(m.las.children)
     assert refs.agg("contacts", sum) == int(m.rec["flow"][:20, :, S.FL_CONTACTS].sum())
-    assert len(by[CourtAgent]) == len(m.courts.capacity)
+    assert len(by[CourtAgent]) == len(m.courts.slots)
     # a view reads the arrays: change the array, the agent sees it
     a = next(iter(workers))
     m.work.caseload[a.row] += 7

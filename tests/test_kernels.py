@@ -9,7 +9,6 @@ from scipy import stats
 from abm import ChildProtectionModel
 from abm import state as S
 from abm.kernels.core import advance_risk, decide, geometric_weeks, move, popcount6
-from abm.kernels.court_standin import court_standin
 from abm.kernels.frontdoor import contacts_and_referrals, referrer_type
 from abm.kernels.population import harm_events
 from abm.kernels.workforce import allocate, time_use
@@ -178,25 +177,6 @@ def test_allocate_least_loaded_and_counts_changes_after_a_vacancy():
     open_rows = m.open.idx[: m.open.n[0]]
     active = fam.worker[open_rows]
     assert np.array_equal(np.bincount(active[active >= 0], minlength=len(work.la)), work.caseload)
-
-
-def test_court_standin_serves_fifo_up_to_capacity():
-    m = ChildProtectionModel(small(children=4000, years=0.2, warmup=0), rng=2, agent_views=False)
-    fam, las, courts = m.fam, m.las, m.courts
-    for k in range(10):
-        move(fam, las, m.open, k, S.COURT, 0)
-        fam.due[k] = 10 - k  # family 9 became ready first
-    courts.capacity[:] = 3.0
-    courts.credit[:] = 0.0
-    court_standin(fam, las, courts, m.open, m.p, 20, np.random.default_rng(1))
-    served = [k for k in range(10) if fam.state[k] != S.COURT]
-    assert sorted(served) == [7, 8, 9]
-    assert las.flow[0, S.FL_COURT_CONCLUDED] == 3
-    assert las.flow[0, S.FL_COURT_DURATION_WEEKS_SUM] == 60
-    courts.capacity[:] = 0.0  # zero capacity: nothing concludes, nothing breaks
-    courts.credit[:] = 0.0
-    court_standin(fam, las, courts, m.open, m.p, 21, np.random.default_rng(1))
-    assert las.flow[0, S.FL_COURT_CONCLUDED] == 3
 
 
 def test_harm_thinning_matches_the_hazard():

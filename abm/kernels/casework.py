@@ -33,23 +33,18 @@ from ..state import (
     FL_CA_ON_TIME,
     FL_CA_STARTS,
     FL_CA_STARTS_CHILDREN,
-    FL_CIN_STARTS,
-    FL_CLOSURES,
     FL_CONFERENCES,
     FL_COURT_APPLICATIONS,
     FL_COURT_APPLICATIONS_CHILDREN,
-    FL_CPP_STARTS,
-    FL_CPP_STARTS_CHILDREN,
     FL_EARLY_HELP_ENDS,
     FL_IA_COMPLETED,
     FL_IA_ON_TIME,
-    FL_JOURNEY_WEEKS_SUM,
-    FL_JOURNEYS,
     FL_UNNECESSARY_INVESTIGATIONS,
     IA,
     NONE,
 )
 from .core import advance_risk, decide, move, popcount6
+from .transitions import close_case, to_cin, to_cpp
 from .workforce import case_direct_demand
 
 
@@ -75,44 +70,6 @@ def case_sigma(fam, work, i, dq, p):
     else:
         base = p.worker_sigma_base * (1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
     return base * (1.0 + p.sigma_low_direct_time * (1.0 - dq))
-
-
-@njit(cache=True)
-def start_help(fam, las, i, t):
-    if fam.help_start[i] < 0 and fam.episode_start[i] >= 0:
-        fam.help_start[i] = t
-        las.flow[fam.la[i], FL_JOURNEY_WEEKS_SUM] += t - fam.episode_start[i]
-        las.flow[fam.la[i], FL_JOURNEYS] += 1
-
-
-@njit(cache=True)
-def close_case(fam, work, las, open_list, i, t):
-    w = fam.worker[i]
-    if w >= 0:
-        work.caseload[w] -= 1
-        fam.worker[i] = -1
-    fam.last_closed[i] = t
-    fam.episode_start[i] = -1
-    fam.help_start[i] = -1
-    las.flow[fam.la[i], FL_CLOSURES] += 1
-    move(fam, las, open_list, i, NONE, t)
-
-
-@njit(cache=True)
-def to_cin(fam, las, open_list, p, i, t):
-    move(fam, las, open_list, i, CIN, t)
-    fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
-    las.flow[fam.la[i], FL_CIN_STARTS] += 1
-    start_help(fam, las, i, t)
-
-
-@njit(cache=True)
-def to_cpp(fam, las, open_list, p, i, t):
-    move(fam, las, open_list, i, CPP, t)
-    fam.due[i] = t + int(math.ceil(p.cpp_review_weeks))
-    las.flow[fam.la[i], FL_CPP_STARTS] += 1
-    las.flow[fam.la[i], FL_CPP_STARTS_CHILDREN] += fam.n_children[i]
-    start_help(fam, las, i, t)
 
 
 @njit(cache=True)
@@ -235,8 +192,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
                                   cut, rng_dec, dec, la, D_COURT, res, t, record)
             if apply:
-                move(fam, las, open_list, i, COURT, t)
-                fam.due[i] = t + int(math.ceil(p.court_process_weeks))
+                move(fam, las, open_list, i, COURT, t)  # the court opens its case record
+                fam.court_case[i] = -1
                 flow[la, FL_COURT_APPLICATIONS] += 1
                 flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
             elif score < p.conference_threshold - shift:
