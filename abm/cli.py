@@ -89,7 +89,8 @@ def cmd_run(args) -> int:
 
     from .io import atomic_dir, atomic_write_text
     from .model import ChildProtectionModel
-    from .outputs import SUMMARY_UNITS, decision_table, fy_summary, tidy
+    from .outputs import (SUMMARY_UNITS, decision_table, fy_summary, la_fy_summary, tidy,
+                          workforce_distributions)
     from .plots import all_figures
 
     t0 = time.perf_counter()
@@ -107,6 +108,9 @@ def cmd_run(args) -> int:
         tidy(model).to_parquet(tmp / "national_weekly.parquet", index=False)
         if not args.no_per_la:
             tidy(model, per_la=True).to_parquet(tmp / "la_weekly.parquet", index=False)
+        la_fy_summary(model).to_parquet(tmp / "la_summary_fy.parquet", index=False)
+        workforce_distributions(model).to_parquet(tmp / "workforce_distributions.parquet",
+                                                  index=False)
         decision_table(model).to_csv(tmp / "decisions_by_fy.csv", index=False)
         summary.to_csv(tmp / "summary_fy.csv", float_format="%.6g")
         long = summary.reset_index().melt(id_vars="fy", var_name="indicator")

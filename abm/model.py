@@ -31,7 +31,7 @@ HOUSEHOLD_SIZES = np.array([1, 2, 3, 4], np.int8)
 HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per household
 WORK_FIELDS = ("posts", "permanent", "agency", "vacant", "caseload", "direct_hours",
                "record_hours", "demand_hours", "available_hours", "experience_sum",
-               "satisfaction_sum", "stress_sum", "cost")
+               "satisfaction_sum", "stress_sum", "cost", "contracted_hours")
 NATIONAL_FIELDS = ("anxiety", "threshold_shift", "professional_status", "turnover_annual_rate",
                    "prescription", "scope_for_judgment", "compliance", "error_rate",
                    "hidden_error_share", "loop_b1_pull", "loop_b2_pull", "loop_r_pull")
@@ -153,7 +153,8 @@ class ChildProtectionModel(mesa.Model):
             work.la[w_start[la]:w_end[la]] = la
             work.team[w_start[la]:w_end[la]] = np.arange(posts[la]) // p.team_size
         work.status[:] = S.PERMANENT
-        work.experience[:] = rng.exponential(5.0, W).astype(np.float32)
+        # start near the stationary spread: years since qualifying ~ entry + exponential tenure
+        work.experience[:] = rng.exponential(9.0, W).astype(np.float32)
         C = len(court_codes)
         served = np.bincount(las.court, weights=children, minlength=C)
         z = lambda: np.zeros(C, np.int64)  # noqa: E731
@@ -337,7 +338,7 @@ class ChildProtectionModel(mesa.Model):
         cols = (np.ones_like(la, float), work.status == S.PERMANENT, work.status == S.AGENCY,
                 ~filled, work.caseload * filled, work.direct_hours, work.record_hours,
                 work.demand_hours, filled * avail, work.experience * filled,
-                work.satisfaction * filled, work.stress * filled, cost)
+                work.satisfaction * filled, work.stress * filled, cost, filled * p.worker_hours)
         for k, x in enumerate(cols):
             rec["work"][w, :, k] = by_la(np.asarray(x, float))
         rec["caseload_hist"][w] = np.bincount(np.minimum(work.caseload[filled], CASELOAD_BINS - 1),

@@ -29,7 +29,7 @@ WORK_UNITS = {"posts": "posts", "permanent": "workers", "agency": "workers", "va
               "caseload": "cases", "direct_hours": "hours/week", "record_hours": "hours/week",
               "demand_hours": "hours/week", "available_hours": "hours/week",
               "experience_sum": "worker-years", "satisfaction_sum": "index", "stress_sum": "index",
-              "cost": "GBP/week"}
+              "cost": "GBP/week", "contracted_hours": "hours/week"}
 
 
 def weekly_frame(model, per_la: bool = False) -> pd.DataFrame:
@@ -164,6 +164,13 @@ def fy_summary(model) -> pd.DataFrame:
     out["agency_share"] = t["work_agency"] / (t["work_permanent"] + t["work_agency"])
     out["mean_caseload"] = t["work_caseload"] / (t["work_permanent"] + t["work_agency"])
     out["direct_time_share"] = t["work_direct_hours"] / (t["work_direct_hours"] + t["work_record_hours"])
+    filled = t["work_permanent"] + t["work_agency"]
+    out["direct_share_of_contracted_hours"] = t["work_direct_hours"] / t["work_contracted_hours"]
+    out["recording_share_of_contracted_hours"] = t["work_record_hours"] / t["work_contracted_hours"]
+    out["mean_experience_years"] = t["work_experience_sum"] / filled
+    out["mean_satisfaction"] = t["work_satisfaction_sum"] / filled
+    out["mean_stress"] = t["work_stress_sum"] / filled
+    out["worker_changes_per_child_in_need"] = t["worker_changes"] / t[sc_states].sum(axis=1, min_count=1)
     out["worker_changes"] = t["worker_changes"]
     out["harm_events_known"] = t["harm_known"]
     out["harm_events_missed"] = t["harm_missed"]
@@ -200,6 +207,10 @@ SUMMARY_UNITS = {
     "social_worker_fte": "FTE (mean)", "vacancy_rate": "share of posts",
     "turnover_rate": "per year", "agency_share": "share of filled posts",
     "mean_caseload": "cases per worker", "direct_time_share": "share of case hours",
+    "direct_share_of_contracted_hours": "share", "recording_share_of_contracted_hours": "share",
+    "mean_experience_years": "years", "mean_satisfaction": "index (0 = neutral)",
+    "mean_stress": "index (0 = no overload)",
+    "worker_changes_per_child_in_need": "changes per open case at 31 March",
     "worker_changes": "changes of social worker", "harm_events_known": "events",
     "harm_events_missed": "events", "unnecessary_investigations": "families",
     "mean_journey_weeks": "weeks (referral to help)", "workforce_cost_gbp": "GBP",
@@ -223,3 +234,43 @@ def decision_table(model) -> pd.DataFrame:
                          "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
                          "specificity": tn / (tn + fp) if tn + fp else np.nan})
     return pd.DataFrame(rows)
+
+
+def la_fy_summary(model) -> pd.DataFrame:
+    """Per-LA, per-financial-year indicators (caseflow and workforce), long format."""
+    w = weekly_frame(model, per_la=True)
+    g = w.groupby(["la", "fy"], sort=True)
+    s = g[list(S.FLOWS)].sum()
+    m = g[[c for c in w.columns if c.startswith("work_")]].mean()
+    n = g["week"].count()
+    codes = [pl.code for pl in model.spec.places]
+    out = pd.DataFrame(index=s.index)
+    out["referrals"] = s["referrals_children"]
+    out["core_assessment_share"] = s["ca_starts_children"] / s["referrals_children"]
+    out["cp_plan_share"] = s["cpp_starts_children"] / s["referrals_children"]
+    out["care_applications"] = s["court_applications"]
+    filled = m["work_permanent"] + m["work_agency"]
+    out["social_worker_fte"] = filled
+    out["vacancy_rate"] = m["work_vacant"] / m["work_posts"]
+    out["turnover_rate"] = s["leavers"] / m["work_permanent"] * 52.0 / n
+    out["agency_share"] = m["work_agency"] / filled
+    out["mean_caseload"] = m["work_caseload"] / filled
+    out["direct_share_of_contracted_hours"] = m["work_direct_hours"] / m["work_contracted_hours"]
+    out["mean_experience_years"] = m["work_experience_sum"] / filled
+    out["worker_changes"] = s["worker_changes"]
+    out["workforce_cost_gbp"] = m["work_cost"] * n
+    out = out.reset_index()
+    out.insert(1, "la_code", [codes[i] for i in out["la"]])
+    return out.melt(id_vars=["la", "la_code", "fy"], var_name="indicator")
+
+
+def workforce_distributions(model) -> pd.DataFrame:
+    """Weekly national distributions of caseload (cases) and experience (whole years)."""
+    T = model.week
+    rows = []
+    for key, var in (("caseload_hist", "caseload"), ("experience_hist", "experience_years")):
+        h = model.rec[key][:T]
+        t, b = np.nonzero(h)
+        rows.append(pd.DataFrame({"week": t, "date": model.calendar.week_end[t], "variable": var,
+                                  "bin": b, "workers": h[t, b]}))
+    return pd.concat(rows, ignore_index=True)
