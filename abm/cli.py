@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True)
     p = sub.add_parser("params", help="print the parameter table")
     p.add_argument("--markdown", action="store_true")
+    fg = sub.add_parser("figures", help="redraw the review's Figures I-IV (Taylor-Russell) from runs")
+    fg.add_argument("--out", default="results/figures")
+    fg.add_argument("--seed", type=int, default=1)
     b = sub.add_parser("baseline", help="check (or --update) the exact seeded baseline")
     b.add_argument("--update", action="store_true")
     for name, (module, helptext) in EXTENSIONS.items():
@@ -64,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "params":
             return cmd_params(args)
+        if args.command == "figures":
+            from .figures import taylor_russell
+            print(taylor_russell(Path(args.out), seed=args.seed).to_string(index=False))
+            print(f"wrote {args.out}/taylor_russell_*.png")
+            return 0
         if args.command == "baseline":
             from .baseline import main as baseline_main
             return baseline_main(update=args.update)
@@ -89,8 +97,8 @@ def cmd_run(args) -> int:
 
     from .io import atomic_dir, atomic_write_text
     from .model import ChildProtectionModel
-    from .outputs import (SUMMARY_UNITS, decision_table, fy_summary, la_fy_summary, tidy,
-                          workforce_distributions)
+    from .outputs import (SUMMARY_UNITS, decision_table, fy_summary, la_fy_summary,
+                          reunification_table, tidy, workforce_distributions)
     from .plots import all_figures
 
     t0 = time.perf_counter()
@@ -112,6 +120,7 @@ def cmd_run(args) -> int:
         workforce_distributions(model).to_parquet(tmp / "workforce_distributions.parquet",
                                                   index=False)
         decision_table(model).to_csv(tmp / "decisions_by_fy.csv", index=False)
+        reunification_table(model).to_csv(tmp / "reunification_by_skill.csv", index=False)
         summary.to_csv(tmp / "summary_fy.csv", float_format="%.6g")
         long = summary.reset_index().melt(id_vars="fy", var_name="indicator")
         long["unit"] = long["indicator"].map(SUMMARY_UNITS)

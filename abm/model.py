@@ -143,6 +143,7 @@ class ChildProtectionModel(mesa.Model):
             flow=np.zeros((L, S.N_FLOWS), np.int64),
             decisions=np.zeros((L, S.N_DECISIONS, 4), np.int64),
             referrer_flow=np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64),
+            reunify=np.zeros((S.N_SKILL_BINS, 2), np.int64),
         )
         init_families(fam, las, p, rng)
         las.stock_fam[:, S.NONE] = n_fam
@@ -170,6 +171,7 @@ class ChildProtectionModel(mesa.Model):
             threshold=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
             week=np.full((S.N_DECISIONS, RESERVOIR_SIZE), -1, np.int32),
             count=np.zeros(S.N_DECISIONS, np.int64),
+            hist=np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64),
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
         self.week = -p.warmup_weeks
@@ -185,6 +187,8 @@ class ChildProtectionModel(mesa.Model):
             "work": np.zeros((T, L, len(WORK_FIELDS))),
             "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
             "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
+            "reunify": np.zeros((T, S.N_SKILL_BINS, 2), np.int32),
+            "score_hist": np.zeros((T, S.N_DECISIONS, 2, S.SCORE_BINS), np.int32),
             "court": np.zeros((T, C, len(S.COURT_FIELDS))),
             "national": np.zeros((T, len(NATIONAL_FIELDS))),
         }
@@ -269,7 +273,8 @@ class ChildProtectionModel(mesa.Model):
         record = self.week >= 0
         anxiety = self.anxiety()
         shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
-        for buf in (las.trans, las.flow, las.decisions, las.referrer_flow):
+        for buf in (las.trans, las.flow, las.decisions, las.referrer_flow, las.reunify,
+                    self.res.hist):
             buf[...] = 0
 
         # 1. rare severe harm, at a hazard rising with true risk
@@ -325,6 +330,8 @@ class ChildProtectionModel(mesa.Model):
         rec["trans"][w] = las.trans
         rec["decisions"][w] = las.decisions
         rec["referrers"][w] = las.referrer_flow
+        rec["reunify"][w] = las.reunify
+        rec["score_hist"][w] = self.res.hist
         self.referrers_total += las.referrer_flow
         L = len(las.children)
         la = work.la

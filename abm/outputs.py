@@ -176,6 +176,15 @@ def fy_summary(model) -> pd.DataFrame:
     out["harm_events_missed"] = t["harm_missed"]
     out["unnecessary_investigations"] = t["unnecessary_investigations"]
     out["mean_journey_weeks"] = t["journey_weeks_sum"] / t["journeys"]
+    out["delay_weeks"] = t["delay_weeks"]
+    cin = t[sc_states].sum(axis=1, min_count=1)
+    out["delay_weeks_per_child_in_need"] = t["delay_weeks"] / cin
+    out["childhood_lost_pct_per_child_in_need"] = out["delay_weeks_per_child_in_need"] / (18 * 52) * 100
+    out["reunifications"] = t["reunification_attempts"]
+    out["reunification_breakdowns_52w"] = t["reunification_breakdowns"]
+    out["rereferrals"] = t["rereferrals"]
+    out["police_triage_referral_share"] = t["police_triage_referrals"] / t["police_triaged"]
+    out["referral_to_assessment_share"] = t["ia_starts"] / t["referrals"]
     out["workforce_cost_gbp"] = t["work_cost"] * t["weeks"]
     out["prescription"] = t["prescription_mean"]
     out["scope_for_judgment"] = t["scope_for_judgment_mean"]
@@ -214,6 +223,13 @@ SUMMARY_UNITS = {
     "worker_changes": "changes of social worker", "harm_events_known": "events",
     "harm_events_missed": "events", "unnecessary_investigations": "families",
     "mean_journey_weeks": "weeks (referral to help)", "workforce_cost_gbp": "GBP",
+    "delay_weeks": "child-weeks of drift and delay",
+    "delay_weeks_per_child_in_need": "weeks per child in need",
+    "childhood_lost_pct_per_child_in_need": "% of childhood (2 months = 1%)",
+    "reunifications": "children home from care orders",
+    "reunification_breakdowns_52w": "breakdowns within 52 weeks", "rereferrals": "referrals",
+    "police_triage_referral_share": "share of police incidents (triage only)",
+    "referral_to_assessment_share": "initial assessments per referral",
     "prescription": "multiplier (mean)", "scope_for_judgment": "0..1 (mean)",
     "loop_b1_pull": "prescription per year (mean)", "loop_b2_pull": "prescription per year (mean)",
     "loop_r_pull": "prescription per year (mean)",
@@ -223,16 +239,19 @@ SUMMARY_UNITS = {
 def decision_table(model) -> pd.DataFrame:
     """Error matrix (TP/FP/TN/FN) per decision point and financial year, national."""
     dec = model.rec["decisions"][: model.week].sum(axis=1)  # T x D x 4
+    hist = model.rec["score_hist"][: model.week]  # T x D x 2 x bins
     fy = model.calendar.fy[: model.week]
     rows = []
     for f in pd.unique(fy):
         m = fy == f
         tot = dec[m].sum(axis=0)
+        h = hist[m].sum(axis=0)
         for d, name in enumerate(S.DECISION_NAMES):
             tp, fp, tn, fn = (int(x) for x in tot[d])
             rows.append({"fy": f, "decision": name, "TP": tp, "FP": fp, "TN": tn, "FN": fn,
                          "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
-                         "specificity": tn / (tn + fp) if tn + fp else np.nan})
+                         "specificity": tn / (tn + fp) if tn + fp else np.nan,
+                         "auc": auc_from_hist(h[d, 0], h[d, 1])})
     return pd.DataFrame(rows)
 
 
@@ -274,3 +293,23 @@ def workforce_distributions(model) -> pd.DataFrame:
         rows.append(pd.DataFrame({"week": t, "date": model.calendar.week_end[t], "variable": var,
                                   "bin": b, "workers": h[t, b]}))
     return pd.concat(rows, ignore_index=True)
+
+
+def auc_from_hist(neg: np.ndarray, pos: np.ndarray) -> float:
+    """Area under the ROC curve of decision scores against true risk, from binned scores:
+    P(score of a truly-at-risk case > score of a not-at-risk case), ties counted half."""
+    n_neg, n_pos = neg.sum(), pos.sum()
+    if n_neg == 0 or n_pos == 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum() / (n_neg * n_pos))
+
+
+def reunification_table(model) -> pd.DataFrame:
+    """Reunifications from care and breakdowns within 52 weeks, by the skill decile of the
+    worker who decided the return (0 = newly qualified with no direct time, 9 = best)."""
+    r = model.rec["reunify"][: model.week].sum(axis=0)
+    df = pd.DataFrame({"skill_decile": np.arange(r.shape[0]), "reunifications": r[:, 0],
+                       "breakdowns_52w": r[:, 1]})
+    df["success_rate"] = 1 - df["breakdowns_52w"] / df["reunifications"].where(df["reunifications"] > 0)
+    return df

@@ -97,6 +97,11 @@ FL_GUARDIAN_WAIT_WEEKS_SUM = 49
 FL_GUARDIANS_ALLOCATED = 50
 FL_REUNIFICATIONS = 51
 FL_REUNIFICATION_BREAKDOWNS = 52
+FL_POLICE_TRIAGED = 53
+FL_POLICE_TRIAGE_REFERRALS = 54
+FL_DELAY_WEEKS = 55
+FL_REUNIFICATION_ATTEMPTS = 56
+FL_REUNIFICATION_SUCCESSES_52W = 57
 FLOWS = (
     "contacts",
     "contacts_open_case",
@@ -151,6 +156,11 @@ FLOWS = (
     "guardians_allocated",
     "reunifications",
     "reunification_breakdowns",
+    "police_triaged",
+    "police_triage_referrals",
+    "delay_weeks",
+    "reunification_attempts",
+    "reunification_successes_52w",
 )
 assert all(globals()["FL_" + n.upper()] == i for i, n in enumerate(FLOWS))
 N_FLOWS = len(FLOWS)
@@ -176,6 +186,10 @@ Families = namedtuple("Families", [
     "n_harm",        # int16  severe harm events, cumulative
     "open_pos",      # int32  position in the open-case list, -1 if not open
     "court_case",    # int32  row in CourtCases while in care proceedings, else -1
+    "order",         # int8   0 none, 1 care order (before the return review), 2 placement
+                     #        order, 3 care order after a review that kept the child in care
+    "returned",      # int32  week the child went home from care (-1 if not in the window)
+    "return_bin",    # int8   skill decile of the worker who decided the return
 ])
 
 OpenList = namedtuple("OpenList", ["idx", "n"])  # idx: int32[N]; n: int64[1]
@@ -190,7 +204,9 @@ LAState = namedtuple("LAState", [
     "children", "families", "fam_start", "fam_end", "court", "worker_start", "worker_end",
     "bin_start", "bin_end", "bin_base_max", "eh_places", "eh_used",
     "stock_fam", "stock_children", "trans", "flow", "decisions", "referrer_flow",
+    "reunify",       # int64[10, 2] weekly, national: reunifications, breakdowns by skill decile
 ])
+N_SKILL_BINS = 10
 
 Courts = namedtuple("Courts", [
     "slots",              # float64 hearing slots per week
@@ -225,7 +241,11 @@ def empty_court_cases(m: int) -> CourtCases:
         free=np.arange(m - 1, -1, -1, dtype=np.int32), n_free=np.array([m], np.int64),
     )
 
-Reservoir = namedtuple("Reservoir", ["true_risk", "score", "threshold", "week", "count"])
+Reservoir = namedtuple("Reservoir", [
+    "true_risk", "score", "threshold", "week", "count",  # ring buffer of recent decisions
+    "hist",  # int64[D, 2, SCORE_BINS] weekly: decision scores of truly not at risk / at risk
+])
+SCORE_BINS, SCORE_LO, SCORE_HI = 48, -4.0, 8.0
 
 
 def empty_families(n: int) -> Families:
@@ -240,6 +260,8 @@ def empty_families(n: int) -> Families:
         help_start=np.full(n, -1, np.int32), n_worker_changes=np.zeros(n, np.int16),
         n_referrals=np.zeros(n, np.int16), n_harm=np.zeros(n, np.int16),
         open_pos=np.full(n, -1, np.int32), court_case=np.full(n, -1, np.int32),
+        order=np.zeros(n, np.int8), returned=np.full(n, -1, np.int32),
+        return_bin=np.zeros(n, np.int8),
     )
 
 

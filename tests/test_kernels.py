@@ -20,7 +20,8 @@ from conftest import small
 def _res(n=64):
     return Reservoir(np.zeros((S.N_DECISIONS, n), np.float32), np.zeros((S.N_DECISIONS, n), np.float32),
                      np.zeros((S.N_DECISIONS, n), np.float32), np.zeros((S.N_DECISIONS, n), np.int32),
-                     np.zeros(S.N_DECISIONS, np.int64))
+                     np.zeros(S.N_DECISIONS, np.int64),
+                     np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64))
 
 
 def test_lazy_risk_is_the_exact_ou_transition():
@@ -150,7 +151,13 @@ def test_time_use_conserves_hours_and_honours_squeeze_rule(compliance):
     else:  # direct work protected (up to the share kept for recording)
         assert w.direct_hours[0] == pytest.approx(min(D, avail * (1 - p.judgment_min_recording_share)))
         assert w.record_hours[0] == pytest.approx(avail - w.direct_hours[0])
-    assert w.direct_ratio[1] == 1.0 and w.record_ratio[1] == 1.0  # worker 1 is not overloaded
+    # worker 1 is not overloaded: its one case gets all it needs, and the judgment space
+    # rule turns a scope-sized share of the spare hours into extra direct work
+    d1 = p.direct_hours_cpp
+    spare = avail - d1 - d1 * p.recording_ratio * p.prescription
+    assert w.record_ratio[1] == 1.0
+    assert w.direct_hours[1] == pytest.approx(d1 + spare * p.scope_for_judgment * p.spare_time_direct_share)
+    assert w.direct_hours[0] + w.record_hours[0] <= avail + 1e-9
     assert (w.direct_hours >= 0).all() and (w.record_hours >= 0).all()
 
 

@@ -39,8 +39,12 @@ from ..state import (
     FL_EARLY_HELP_ENDS,
     FL_IA_COMPLETED,
     FL_IA_ON_TIME,
+    FL_DELAY_WEEKS,
+    FL_REUNIFICATION_ATTEMPTS,
+    FL_REUNIFICATION_BREAKDOWNS,
     FL_UNNECESSARY_INVESTIGATIONS,
     IA,
+    N_SKILL_BINS,
     NONE,
 )
 from .core import advance_risk, decide, move, popcount6
@@ -78,7 +82,7 @@ def assessment_done(fam, work, i, t, required_direct, p):
     w = fam.worker[i]
     d = case_direct_demand(fam.state[i], p)
     if w >= 0:
-        fam.acc_direct[i] += d * work.direct_ratio[w]
+        fam.acc_direct[i] += d * min(1.0, work.direct_ratio[w])
         fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
     if t < fam.due[i]:
         return False
@@ -89,6 +93,29 @@ def assessment_done(fam, work, i, t, required_direct, p):
     # work, so recording (and the deadline) is what slips. A year is the backstop.
     required_record = required_direct * p.recording_ratio * p.prescription
     return fam.acc_record[i] >= 0.999 * required_record or t - fam.since[i] > 52
+
+
+@njit(cache=True)
+def skill_index(sig, p):
+    """A worker's judgment skill on this case: 0 for a newly qualified worker with no direct
+    time, no scope and no supervision, to just under 1 for an experienced worker with full
+    direct time, full scope and good supervision."""
+    floor = p.worker_sigma_base
+    worst = ((1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_direct_time)
+             * (1.0 + p.sigma_low_scope) * (1.0 + p.sigma_low_supervision))
+    x = 1.0 - (sig / floor - 1.0) / (worst - 1.0) if worst > 1.0 else 1.0
+    return min(0.999, max(0.0, x))
+
+
+@njit(cache=True)
+def breakdown_check(fam, las, i, t):
+    """A new s47 enquiry or care application within 52 weeks of going home from care is a
+    reunification breakdown, scored against the skill of the worker who decided it."""
+    if fam.returned[i] >= 0:
+        if t - fam.returned[i] <= 52:
+            las.reunify[fam.return_bin[i], 1] += 1
+            las.flow[fam.la[i], FL_REUNIFICATION_BREAKDOWNS] += 1
+        fam.returned[i] = -1
 
 
 @njit(cache=True)
@@ -105,14 +132,24 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         la = fam.la[i]
         z = advance_risk(fam, i, t, p, rng_risk)
         w = fam.worker[i]
-        dq = work.direct_ratio[w] if w >= 0 else 0.0
+        ratio = work.direct_ratio[w] if w >= 0 else 0.0
+        dq = min(1.0, ratio)  # judgment needs the direct time the case needs
+        help_dose = min(1.5, ratio)  # help can gain from extra direct work
+        # drift and delay: weeks past a timescale, beyond the court yardstick, or unallocated
+        if s != EARLY_HELP:
+            late = ((s == IA and t - fam.since[i] > math.ceil(p.ia_target_weeks))
+                    or (s == CA and t - fam.since[i] > math.ceil(p.ca_target_weeks))
+                    or (s == COURT and t - fam.since[i] > p.court_delay_norm_weeks)
+                    or w < 0)
+            if late:
+                flow[la, FL_DELAY_WEEKS] += fam.n_children[i]
         # help received this week lowers current risk
         if s == CIN or s == CPP or s == CARE or s == EARLY_HELP:
             eff = p.help_efficacy * response_match(fam.needs[i], p)
             if s == EARLY_HELP:
                 eff *= p.early_help_efficacy_factor
             else:
-                eff *= dq
+                eff *= help_dose
             fam.risk[i] = z - eff
             z = fam.risk[i]
         if s == EARLY_HELP:
@@ -135,6 +172,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             if s47:
                 if z <= cut:
                     flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
+                breakdown_check(fam, las, i, t)
                 move(fam, las, open_list, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
@@ -175,6 +213,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             score = z + sig * rng_dec.normal()
             if score > p.ia_threshold_s47 - shift:
                 # concern has grown: back to a core assessment / s47 enquiry
+                breakdown_check(fam, las, i, t)
                 move(fam, las, open_list, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
@@ -192,6 +231,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
                                   cut, rng_dec, dec, la, D_COURT, res, t, record)
             if apply:
+                breakdown_check(fam, las, i, t)
                 move(fam, las, open_list, i, COURT, t)  # the court opens its case record
                 fam.court_case[i] = -1
                 flow[la, FL_COURT_APPLICATIONS] += 1
@@ -201,5 +241,22 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             else:
                 fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
         elif s == CARE:
-            if t >= fam.due[i]:
+            if t < fam.due[i]:
+                continue
+            if fam.order[i] == 1:
+                # review of a care order: reunification is a judgment under uncertainty
+                sig = case_sigma(fam, work, i, dq, p)
+                if z + sig * rng_dec.normal() < p.reunify_threshold - shift:
+                    b = int(skill_index(sig, p) * N_SKILL_BINS)
+                    fam.returned[i] = t
+                    fam.return_bin[i] = b
+                    las.reunify[b, 0] += 1
+                    flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
+                    fam.order[i] = 0
+                    to_cin(fam, las, open_list, p, i, t)  # home, with support
+                else:
+                    fam.order[i] = 3  # stays in long-term care
+                    fam.due[i] = t + int(math.ceil(p.care_weeks))
+            else:
+                fam.order[i] = 0  # adoption or leaving care: permanence outside the family
                 close_case(fam, work, las, open_list, i, t)

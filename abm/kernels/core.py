@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..state import CARE, FN, FP, NONE, TN, TP
+from ..state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
 
 @njit(cache=True)
 def open_add(fam, open_list, i):
@@ -98,6 +98,8 @@ def decide(true_risk, sigma, threshold, cut, rng, counts, la, d, res, t, record)
                 counts[la, d, FN] += 1
             else:
                 counts[la, d, TN] += 1
+        b = int((score - SCORE_LO) / (SCORE_HI - SCORE_LO) * SCORE_BINS)
+        res.hist[d, 1 if truly else 0, min(SCORE_BINS - 1, max(0, b))] += 1
         k = res.count[d] % res.true_risk.shape[1]
         res.true_risk[d, k] = true_risk
         res.score[d, k] = score

@@ -113,12 +113,14 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
         flow[la, FL_CARE_ORDERS] += 1
         move(fam, las, open_list, i, CARE, t)
         if u < p.placement_order_share:
+            fam.order[i] = 2
             flow[la, FL_OUTCOME_PLACEMENT_ORDER] += 1
             wait = p.permanence_weeks * (0.5 if p.parallel_planning else 1.0)
             perm = geometric_weeks(wait, rng) if wait > 0 else 0
             fam.due[i] = t + perm + geometric_weeks(p.care_weeks, rng)
             flow[la, FL_PERMANENCE_WEEKS_SUM] += age + perm
         else:
+            fam.order[i] = 1
             flow[la, FL_OUTCOME_CARE_ORDER] += 1
             fam.due[i] = t + geometric_weeks(p.care_weeks, rng)
             flow[la, FL_PERMANENCE_WEEKS_SUM] += age

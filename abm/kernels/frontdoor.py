@@ -21,6 +21,8 @@ from ..state import (
     FL_CONTACTS_OPEN_CASE,
     FL_EARLY_HELP_STARTS,
     FL_IA_STARTS,
+    FL_POLICE_TRIAGE_REFERRALS,
+    FL_POLICE_TRIAGED,
     FL_REFERRALS,
     FL_REFERRALS_CHILDREN,
     FL_REREFERRALS,
@@ -60,9 +62,12 @@ def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, recor
     if t - fam.last_closed[i] <= p.rereferral_window_weeks:
         flow[la, FL_REREFERRALS] += 1
     fam.n_referrals[i] += 1
-    positive, _ = decide(fam.risk[i], p.screen_sigma, p.screen_threshold - shift,
-                         p.significant_harm_cut, rng_screen, las.decisions, la, D_SCREEN,
-                         res, t, record)
+    if p.integrated_front_door:  # Case Study 2: specialist, multidisciplinary screening
+        sigma, thr = p.integrated_screen_sigma, p.integrated_screen_threshold
+    else:
+        sigma, thr = p.screen_sigma, p.screen_threshold
+    positive, _ = decide(fam.risk[i], sigma, thr - shift, p.significant_harm_cut, rng_screen,
+                         las.decisions, la, D_SCREEN, res, t, record)
     if positive or forced:
         if fam.state[i] == EARLY_HELP:
             las.eh_used[la] -= 1
@@ -76,6 +81,13 @@ def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, recor
         flow[la, FL_IA_STARTS] += 1
     else:
         flow[la, FL_SCREENED_OUT] += 1
+        # the integrated team signposts what it screens out to early help where it can
+        if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
+                and las.eh_used[la] < las.eh_places[la]):
+            las.eh_used[la] += 1
+            move(fam, las, open_list, i, EARLY_HELP, t)
+            fam.due[i] = t + int(p.early_help_weeks)
+            flow[la, FL_EARLY_HELP_STARTS] += 1
 
 
 @njit(cache=True)
@@ -117,11 +129,20 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 if in_social_care(fam.state[i]):
                     flow[la, FL_CONTACTS_OPEN_CASE] += 1
                     continue
-                positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
-                                         rng_referrer, las.decisions, la, D_REFERRER, res, t,
-                                         record)
-                if r == 0 and u_pass < p.police_pass_all:
-                    positive = True
+                if r == 0 and p.triage_unit:
+                    # Case Study 1: the partnership triage unit decides every police report
+                    flow[la, FL_POLICE_TRIAGED] += 1
+                    positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
+                                             p.significant_harm_cut, rng_referrer, las.decisions,
+                                             la, D_REFERRER, res, t, record)
+                    if positive:
+                        flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
+                else:
+                    positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
+                                             rng_referrer, las.decisions, la, D_REFERRER, res, t,
+                                             record)
+                    if r == 0 and u_pass < p.police_pass_all:
+                        positive = True
                 if positive:
                     las.referrer_flow[la, r, 1] += 1
                     referral(fam, las, open_list, p, i, t, shift, False, rng_screen, res, record)

@@ -97,6 +97,10 @@ def time_use(fam, work, las, open_list, p, t):
         else:
             dg = min(D[w], avail * (1.0 - p.judgment_min_recording_share))
             rg = min(R[w], avail - dg)
+        # judgment space: spare hours go partly to extra direct work with families
+        spare = max(0.0, avail - dg - rg)
+        if D[w] > 0 and dg >= D[w]:
+            dg += spare * p.scope_for_judgment * p.spare_time_direct_share
         work.direct_ratio[w] = dg / D[w] if D[w] > 0 else 1.0
         work.record_ratio[w] = rg / R[w] if R[w] > 0 else 1.0
         work.direct_hours[w] = dg
