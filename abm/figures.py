@@ -34,7 +34,11 @@ GOOD = dict(sigma_inexperience=0.0, sigma_low_direct_time=0.0, scope_for_judgmen
 POOR = dict(sigma_inexperience=3.0, experience_scale_years=20.0, sigma_low_direct_time=1.5,
             scope_for_judgment=0.1, supervision_quality=0.1, prescription=2.2)
 MIDDLE: dict = {}
-LOW_THRESHOLD, HIGH_THRESHOLD = 2.3, 3.5
+#: Figures I and II put the threshold at the significant-harm line, as the review's diagram
+#: does; III and IV move it below and above. (With a threshold far above the line, a more
+#: accurate assessor can miss *more* borderline cases: accuracy reduces both errors only
+#: for a threshold near the line.)
+ALIGNED_THRESHOLD, LOW_THRESHOLD, HIGH_THRESHOLD = 2.0, 1.5, 2.8
 
 
 def decisions_from_run(children=60_000, seed=1, decision=S.D_IA, **overrides):
@@ -87,8 +91,8 @@ def taylor_russell(outdir: Path, children=60_000, seed=1) -> pd.DataFrame:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     runs = {
-        "I_good_system": (GOOD, None),
-        "II_poor_system": (POOR, None),
+        "I_good_system": (GOOD, ALIGNED_THRESHOLD),
+        "II_poor_system": (POOR, ALIGNED_THRESHOLD),
         "III_low_threshold": (MIDDLE, LOW_THRESHOLD),
         "IV_high_threshold": (MIDDLE, HIGH_THRESHOLD),
     }
@@ -110,7 +114,7 @@ def taylor_russell(outdir: Path, children=60_000, seed=1) -> pd.DataFrame:
         c.update(figure=name, threshold=th, accuracy_corr=float(np.corrcoef(x, y)[0, 1]))
         rows.append(c)
         for ax in (ax_all, plt.subplots(figsize=(5.5, 5))[1]):
-            _panel(ax, x, y, th, cut, titles[name], show_errors=thr is not None or True)
+            _panel(ax, x, y, th, cut, titles[name], show_errors=True)
             if ax is not ax_all:
                 ax.figure.tight_layout()
                 ax.figure.savefig(outdir / f"taylor_russell_{name}.png", dpi=110)

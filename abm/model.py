@@ -154,7 +154,8 @@ class ChildProtectionModel(mesa.Model):
             work.la[w_start[la]:w_end[la]] = la
             work.team[w_start[la]:w_end[la]] = np.arange(posts[la]) // p.team_size
         work.status[:] = S.PERMANENT
-        # start near the stationary spread: years since qualifying ~ entry + exponential tenure
+        # experience at the start: exponential with a 9-year mean (assumption, near the
+        # stationary mean the workforce settles to during the warm-up)
         work.experience[:] = rng.exponential(9.0, W).astype(np.float32)
         C = len(court_codes)
         served = np.bincount(las.court, weights=children, minlength=C)
@@ -199,7 +200,7 @@ class ChildProtectionModel(mesa.Model):
         p = self.p
         self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
         served = self.courts.children_served / 1e5
-        boost = p.warmup_court_boost if self.week < -52 else 1.0  # clears the start-up wave
+        boost = p.warmup_court_boost if self.week < -104 else 1.0  # clears the start-up wave
         self.courts.slots[:] = p.hearing_slots_per_100k * served * boost
         self.courts.guardian_capacity[:] = p.guardians_per_100k * served * p.guardian_caseload * boost
 
@@ -261,8 +262,8 @@ class ChildProtectionModel(mesa.Model):
             self.running = False
 
     def _advance_week(self) -> None:
-        if self.week == -52:
-            self._apply_capacities()  # the warm-up court boost ends a year before the start
+        if self.week == -104:
+            self._apply_capacities()  # the warm-up court boost ends two years before the start
         self._apply_events()
         # the loops set this week's prescription, and prescription erodes scope
         self.pk = self.p._replace(

@@ -76,7 +76,8 @@ class Scenario:
 
 
 def england_las() -> list[Place]:
-    """The 152 English LAs (sizes in children aged 0-17) and the court centre of each."""
+    """152 SYNTHETIC LAs standing for England's (sizes in children aged 0-17, totalling 11
+    million) and the court centre of each; see experiments/tools/make_england_las.py."""
     text = resources.files("abm").joinpath("data/england_las.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))
     return [Place(r["code"], r["name"], int(r["children"]), int(r["court"])) for r in rows]

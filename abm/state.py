@@ -101,7 +101,6 @@ FL_POLICE_TRIAGED = 53
 FL_POLICE_TRIAGE_REFERRALS = 54
 FL_DELAY_WEEKS = 55
 FL_REUNIFICATION_ATTEMPTS = 56
-FL_REUNIFICATION_SUCCESSES_52W = 57
 FLOWS = (
     "contacts",
     "contacts_open_case",
@@ -160,7 +159,6 @@ FLOWS = (
     "police_triage_referrals",
     "delay_weeks",
     "reunification_attempts",
-    "reunification_successes_52w",
 )
 assert all(globals()["FL_" + n.upper()] == i for i, n in enumerate(FLOWS))
 N_FLOWS = len(FLOWS)

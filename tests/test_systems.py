@@ -116,7 +116,8 @@ def test_media_shock_amplifies_down_the_chain():
 
 # ---------------------------------------------------------------- Taylor-Russell from runs
 def test_taylor_russell_properties_from_model_runs():
-    from abm.figures import GOOD, HIGH_THRESHOLD, LOW_THRESHOLD, POOR, decisions_from_run, error_counts
+    from abm.figures import (ALIGNED_THRESHOLD, GOOD, HIGH_THRESHOLD, LOW_THRESHOLD, POOR,
+                             decisions_from_run, error_counts)
 
     def counts(**ov):
         x, y, t, cut = decisions_from_run(children=40000, seed=3, **ov)
@@ -124,7 +125,8 @@ def test_taylor_russell_properties_from_model_runs():
 
     lo, hi = counts(ia_threshold_s47=LOW_THRESHOLD), counts(ia_threshold_s47=HIGH_THRESHOLD)
     assert lo["FP"] > hi["FP"] and lo["FN"] < hi["FN"]
-    good, poor = counts(**GOOD), counts(**POOR)
+    good = counts(**GOOD, ia_threshold_s47=ALIGNED_THRESHOLD)
+    poor = counts(**POOR, ia_threshold_s47=ALIGNED_THRESHOLD)
     rate = lambda c, k: c[k] / c["n"]  # noqa: E731
     assert rate(good, "FP") < rate(poor, "FP") and rate(good, "FN") < rate(poor, "FN")
 

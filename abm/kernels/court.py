@@ -4,7 +4,7 @@
 A care case opens when the LA applies (casework moves the family to COURT). Each week:
 
 1. **Intake.** New applications get a case record: how many effective hearings they need
-   (1 + Poisson), how many expert assessments are commissioned at the start (Poisson, capped
+   (a minimum plus Poisson), how many expert assessments are commissioned at the start (Poisson, capped
    by the ``expert_cap`` lever) and when those report. With ``fdac`` on, parents with a
    substance-misuse need may be engaged by the specialist team: fewer experts, and risk that
    falls by the final hearing, so more children go home.
@@ -70,7 +70,7 @@ def open_case(fam, las, cases, p, i, t, rng):
     cases.active[k] = 1
     cases.guardian[k] = 0
     cases.guardian_wait_from[k] = t
-    cases.hearings_needed[k] = 1 + rng.poisson(max(0.0, p.hearings_mean - 1.0))
+    cases.hearings_needed[k] = p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min))
     cases.hearings_done[k] = 0
     cases.ineffective[k] = 0
     cases.next_hearing[k] = t + 1

@@ -181,7 +181,9 @@ def allocate(fam, work, las, open_list, t):
         w = fam.worker[i]
         la = fam.la[i]
         if w >= 0 and work.status[w] != VACANT:
-            if work.changed[w] == t:
+            # a new person took this post at the end of last week (turnover runs after
+            # allocation): the child has a new social worker
+            if work.changed[w] == t - 1:
                 fam.n_worker_changes[i] += 1
                 las.flow[la, FL_WORKER_CHANGES] += 1
             continue

@@ -1,10 +1,10 @@
 """Generate abm/data/england_las.csv: 152 English LAs with child populations and courts.
 
 No per-LA population table can be fetched offline, so the sizes are SYNTHETIC: a
-lognormal spread (median ~55,000 children, from about 8,000 like Rutland to over 300,000
-like Kent or Birmingham) scaled so England totals 11.0 million children aged 0-17
-(ONS mid-2005 estimate, rounded). LAs are grouped, in order, into 44 family court
-centres serving 2-5 LAs each. Deterministic: run it again and the file is identical.
+lognormal spread (median ~55,000 children, clipped to 8,000..330,000 before rescaling;
+after rescaling so England totals 11.0 million children aged 0-17, the ONS mid-2005
+estimate rounded, they run from about 13,000 to 240,000). LAs are grouped, in order, into
+44 family court centres serving 1-9 LAs each. Deterministic: run it again and the file is identical.
 
     python experiments/tools/make_england_las.py
 """

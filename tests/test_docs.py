@@ -1,0 +1,290 @@
+"""The documentation cannot drift from the code: docs/ODD.md and docs/parameters.md.
+
+* The generated parameter tables are exactly what experiments/tools/make_docs.py produces
+  now, and contain every parameter exactly once.
+* The ODD names every ``mech_*`` switch, lists only real parameters in its submodels'
+  ``**Parameters:**`` / ``**Switch:**`` lines, and between them covers every parameter.
+* Every code name and path the ODD quotes in backticks exists; every relative link and
+  in-page anchor resolves.
+* Every parameter in the table is read somewhere in the code.
+
+Fast: no simulation, only text and the parameter table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from abm.params import PARAMETERS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+ODD = DOCS / "ODD.md"
+PARAMS_MD = DOCS / "parameters.md"
+GENERATOR = ROOT / "experiments" / "tools" / "make_docs.py"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("make_docs", GENERATOR)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_docs = _load_generator()
+ODD_TEXT = ODD.read_text(encoding="utf-8")
+
+
+def _hand_written(text: str = ODD_TEXT) -> str:
+    """The ODD without its generated parameter block (which names every parameter)."""
+    head, rest = text.split(make_docs.START, 1)
+    _, tail = rest.split(make_docs.END, 1)
+    return head + tail
+
+
+def _without_fences(text: str) -> str:
+    return re.sub(r"```.*?```", "", text, flags=re.S)
+
+
+PROSE = _hand_written()
+TABLE_ROW = re.compile(r"^\| `([^`]+)` \|", re.M)
+
+
+# ------------------------------------------------------------------ (a) generated = current
+def test_generated_files_are_exactly_what_the_generator_produces():
+    for path, expected in make_docs.targets(ROOT).items():
+        assert path.read_text(encoding="utf-8") == expected, (
+            f"{path.relative_to(ROOT)} is stale: run `python experiments/tools/make_docs.py`")
+
+
+def test_generator_is_idempotent_and_deterministic():
+    once = make_docs.refresh_odd(ODD_TEXT)
+    assert make_docs.refresh_odd(once) == once
+    assert make_docs.render_parameters_md() == make_docs.render_parameters_md()
+    assert make_docs.render_odd_block() == make_docs.render_odd_block()
+
+
+@pytest.mark.parametrize("text", [PARAMS_MD.read_text(encoding="utf-8"),
+                                  ODD_TEXT.split(make_docs.START, 1)[1].split(make_docs.END, 1)[0]],
+                         ids=["parameters.md", "ODD appendix"])
+def test_generated_tables_hold_every_parameter_exactly_once(text):
+    counts = Counter(TABLE_ROW.findall(text))
+    assert set(counts) == set(PARAMETERS), (
+        f"missing: {sorted(set(PARAMETERS) - set(counts))}; "
+        f"unknown: {sorted(set(counts) - set(PARAMETERS))}")
+    assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+    # with a calibrated-status column, filled from the table
+    header = next(line for line in text.splitlines() if line.startswith("| name |"))
+    assert "| calibrated |" in header
+    for line in text.splitlines():
+        m = TABLE_ROW.match(line)
+        if m:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            want = "yes" if PARAMETERS[m.group(1)].calibrated else "no"
+            assert cells[5].startswith(want), (m.group(1), cells[5])
+
+
+def test_check_mode_names_the_stale_file(tmp_path):
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ODD, tmp_path / "docs" / "ODD.md")
+    shutil.copy(PARAMS_MD, tmp_path / "docs" / "parameters.md")
+    cmd = [sys.executable, str(GENERATOR), "--check", "--root", str(tmp_path)]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+
+    # a hand edit inside the generated block of the ODD, and a stale parameters.md
+    odd = (tmp_path / "docs" / "ODD.md")
+    odd.write_text(odd.read_text().replace("| `risk_reversion` |", "| `risk_reversion_x` |"))
+    (tmp_path / "docs" / "parameters.md").write_text("# Parameters\n")
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert "ODD.md" in bad.stderr and "parameters.md" in bad.stderr
+    assert odd.read_text().count("risk_reversion_x") == 1  # --check writes nothing
+
+    # without --check it repairs both, and a second run changes nothing
+    fix = [sys.executable, str(GENERATOR), "--root", str(tmp_path)]
+    assert subprocess.run(fix, capture_output=True, timeout=120).returncode == 0
+    assert subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0
+    assert odd.read_text() == ODD_TEXT
+
+
+def test_missing_markers_are_an_error():
+    with pytest.raises(SystemExit, match="marker"):
+        make_docs.refresh_odd("# ODD without markers\n")
+
+
+# ------------------------------------------------------------------ (b) every switch named
+@pytest.mark.parametrize("name", sorted(n for n in PARAMETERS if n.startswith("mech_")))
+def test_every_mech_switch_is_described_in_the_odd(name):
+    assert f"`{name}`" in PROSE, f"docs/ODD.md (outside the generated table) never names `{name}`"
+
+
+# ------------------------------------------------------------------ (c) claimed parameters exist
+LIST_LINE = re.compile(r"^\*\*(Parameters|Switch):\*\*(.*)$", re.M)
+
+
+def _claimed() -> list[tuple[str, str]]:
+    """(kind, name) for every backticked name in a **Parameters:** or **Switch:** line, and
+    in the first column of the mechanism-switch table of section 3."""
+    out = [(kind, n) for kind, rest in LIST_LINE.findall(PROSE) for n in re.findall(r"`([^`]+)`", rest)]
+    out += [("switch table", n) for n in re.findall(r"^\| `(mech_[a-z0-9_]+)` \|", PROSE, re.M)]
+    return out
+
+
+def test_submodel_parameter_lists_name_only_real_parameters():
+    claimed = _claimed()
+    assert len(claimed) > len(PARAMETERS) / 2  # the lists are really there
+    unknown = sorted({n for _, n in claimed if n not in PARAMETERS})
+    assert not unknown, f"docs/ODD.md lists names that are not parameters: {unknown}"
+    # a switch line names mech_* switches (and, in prose, on/off levers): booleans only
+    switches = [n for kind, n in claimed if kind != "Parameters"]
+    assert all(PARAMETERS[n].type == "bool" for n in switches), switches
+
+
+def test_submodel_parameter_lists_cover_every_parameter():
+    listed = {n for _, n in _claimed()}
+    missing = sorted(set(PARAMETERS) - listed)
+    assert not missing, (f"parameters no ODD submodel lists (add them to a **Parameters:** line "
+                         f"in docs/ODD.md): {missing}")
+
+
+def _submodels() -> list[tuple[str, str]]:
+    parts = re.split(r"^### (7\.\d+ .*)$", PROSE, flags=re.M)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_every_submodel_links_its_code_and_lists_parameters_and_switch():
+    subs = _submodels()
+    assert len(subs) >= 15
+    for title, body in subs:
+        if "Simplifications" in title:
+            continue
+        assert re.search(r"\]\(\.\./abm/[^)]+\.py\)", body), f"{title}: no link to its code"
+        assert "**Parameters:**" in body, f"{title}: no **Parameters:** line"
+        assert "**Switch:**" in body, f"{title}: no **Switch:** line"
+        for _, rest in LIST_LINE.findall(body):
+            for n in re.findall(r"`(mech_[a-z0-9_]+)`", rest):
+                assert PARAMETERS[n].type == "bool"
+
+
+def test_odd_has_the_seven_odd_sections_in_order():
+    heads = re.findall(r"^## (\d)\. (.*)$", PROSE, re.M)
+    assert [h[0] for h in heads] == list("1234567")
+    assert [h[1].split()[0] for h in heads] == ["Purpose", "Entities,", "Process", "Design",
+                                               "Initialization", "Input", "Submodels"]
+    assert PROSE.rstrip().split("\n## ")[-1].startswith("Known limitations and open issues")
+
+
+# ------------------------------------------------------------------ quoted code names exist
+CODE_FILES = ([p for p in (ROOT / "abm").rglob("*.py")]
+              + [p for p in (ROOT / "experiments").rglob("*.py")]
+              + [p for p in (ROOT / "experiments").rglob("*.toml")]
+              + [p for p in (ROOT / "abm" / "data").glob("*")])
+CODE_WORDS = set()
+for _p in CODE_FILES:
+    CODE_WORDS.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _p.read_text(encoding="utf-8")))
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\(\))?$")
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def test_backticked_code_names_and_paths_exist():
+    """A name the ODD quotes as code (`move`, `self.pk`, `FL_HARM_KNOWN`) must exist in the
+    code or the parameter table, and a quoted repository path must exist."""
+    bad = []
+    for token in re.findall(r"`([^`\n]+)`", _without_fences(PROSE)):
+        if "/" in token and " " not in token and not token.startswith("/"):
+            if not (ROOT / token.rstrip("/")).exists():
+                bad.append(token)
+        elif IDENT.match(token):
+            parts = token.removesuffix("()").split(".")
+            if any(p not in CODE_WORDS and p not in PARAMETERS for p in parts):
+                bad.append(token)
+    assert not bad, f"docs/ODD.md quotes names or paths that do not exist: {sorted(set(bad))}"
+
+
+def test_names_in_formulas_exist():
+    """snake_case names in the indented formula blocks are parameters or code names."""
+    formulas = "\n".join(line for line in PROSE.splitlines() if line.startswith("    "))
+    assert "harm_hazard_base" in formulas  # the formula blocks are really there
+    unknown = sorted({w for w in SNAKE.findall(formulas)
+                      if w not in PARAMETERS and w not in CODE_WORDS})
+    assert not unknown, f"formulas in docs/ODD.md use unknown names: {unknown}"
+
+
+# ------------------------------------------------------------------ (d) links resolve
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _anchors(text: str) -> set[str]:
+    ids = set(re.findall(r'<a id="([^"]+)"></a>', text))
+    for head in re.findall(r"^#+ (.*)$", text, re.M):  # GitHub heading slugs
+        slug = re.sub(r"[^\w\- ]", "", head.strip().lower()).replace(" ", "-")
+        ids.add(slug)
+    return ids
+
+
+@pytest.mark.parametrize("doc", [ODD, PARAMS_MD], ids=lambda p: p.name)
+def test_relative_links_and_anchors_resolve(doc):
+    text = doc.read_text(encoding="utf-8")
+    links = LINK.findall(_without_fences(text))
+    assert links
+    bad = []
+    for target in links:
+        if re.match(r"^[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (doc.parent / path).resolve() if path else doc
+        if not dest.exists():
+            bad.append(target)
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest.read_text(encoding="utf-8")):
+            bad.append(target)
+    assert not bad, f"{doc.name}: broken links: {bad}"
+
+
+# ------------------------------------------------------------------ (e) every parameter is read
+def test_every_parameter_is_read_by_the_code():
+    """The model reads parameters as attributes of the ``Params`` namedtuple: ``p.name``,
+    ``pk.name``, ``self.p.name``, ``self.pk.name`` (or ``getattr(p, "name")``). A bare
+    ``.name`` would also match unrelated fields (``cases.fdac``), so it does not count."""
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "abm").rglob("*.py")
+               if p.name != "params.py"]  # the loader itself reads no parameter by name
+    text = "\n".join(sources)
+
+    def read(name):
+        return (re.search(rf"\b(?:p|pk|params|self\.p|self\.pk|model\.p|m\.p)\.{name}\b", text)
+                or re.search(rf"getattr\([^)]*[\"']{name}[\"']", text))
+
+    unused = [name for name in PARAMETERS if not read(name)]
+    assert not unused, f"parameters never read in abm/**/*.py: {unused}"
+
+
+# ------------------------------------------------------------------ the regime table is true
+def test_regime_table_matches_the_regime_files():
+    from abm.scenario import REGIME_DIRS, load_regime
+
+    rows = re.findall(r"^\| \[`([a-z_]+)`\]\(\.\./experiments/regimes/\1\.toml\) \|(.*)$", PROSE, re.M)
+    files = sorted(p.stem for d in REGIME_DIRS for p in d.glob("*.toml"))
+    assert sorted(name for name, _ in rows) == files, "every regime file has one row"
+    cols = ("prescription", "compliance_priority", "scope_for_judgment", "supervision_quality")
+    for name, rest in rows:
+        cells = [c.strip() for c in rest.strip().strip("|").split("|")]
+        documented = {k: v for k, v in zip(cols, cells[:4], strict=True)}
+        documented.update(re.findall(r"`([a-z0-9_]+)`\s*=?\s*([^,`\s]+)", cells[4]))
+        actual = {k: _norm(v) for k, v in load_regime(name, "test").items()}
+        assert {k: _norm(v) for k, v in documented.items()} == actual, name
+
+
+def _norm(v):
+    s = str(v).lower()
+    try:
+        return float(s)
+    except ValueError:
+        return s
