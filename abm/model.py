@@ -15,7 +15,7 @@ import numpy as np
 
 from . import state as S
 from .calendar import Calendar
-from .kernels.casework import casework
+from .kernels.casework import audit_open_cases, casework
 from .kernels.court import courts_step
 from .kernels.frontdoor import contacts_and_referrals
 from .kernels.population import harm_events, init_families
@@ -209,7 +209,7 @@ class ChildProtectionModel(mesa.Model):
         while self._events and self.calendar.week_of(self._events[0].date) <= self.week:
             ev = self._events.pop(0)
             if ev.type == "media_shock":
-                self._shocks.append((self.week, ev.magnitude))
+                self.media_shock(ev.magnitude)
             elif ev.type == "regime_switch":
                 base = make_params(dict(ev.regime_params), self.spec.overrides)
                 self.p = base
@@ -239,8 +239,12 @@ class ChildProtectionModel(mesa.Model):
         self._policy_changed()
 
     def media_shock(self, magnitude: float = 1.0) -> None:
-        """A media shock now (the app's button); same effect as a dated event."""
+        """A media shock now (the app's button); same effect as a dated event: public anxiety
+        jumps and, with the anxiety mechanism on, open plans are audited."""
         self._shocks.append((self.week, float(magnitude)))
+        if self.p.mech_anxiety and magnitude > 0:
+            audit_open_cases(self.fam, self.open, self._t, self.p.shock_audit_weeks,
+                             self.streams["casework"])
 
     def anxiety(self, week: int | None = None) -> float:
         """Public anxiety: the sum of past shocks, each decaying with the half-life."""
@@ -294,7 +298,8 @@ class ChildProtectionModel(mesa.Model):
         casework(fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
                  record)
         # 6. care proceedings: guardians, hearings, experts, outcomes
-        courts_step(fam, work, las, self.courts, self.cases, self.open, p, t, st["court"])
+        courts_step(fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
+                    anxiety if p.mech_anxiety else 0.0)
         # 7. the workforce: quits, agency cover, recruitment
         turnover_and_recruitment(work, las, p, t, self.status_level, st["workforce"])
         # 8. professional status follows turnover and the blame climate (ripple effect)

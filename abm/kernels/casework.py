@@ -260,3 +260,22 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             else:
                 fam.order[i] = 0  # adoption or leaving care: permanence outside the family
                 close_case(fam, work, las, open_list, i, t)
+
+
+@njit(cache=True)
+def audit_open_cases(fam, open_list, t, weeks, rng):
+    """After a media shock, bring forward the review of every open CP plan and child-in-need
+    case to a week drawn uniformly within ``weeks``. Returns the number of cases audited."""
+    n = 0
+    if weeks <= 0:
+        return 0
+    for k in range(open_list.n[0]):
+        i = open_list.idx[k]
+        s = fam.state[i]
+        if s == CPP or s == CIN:
+            due = t + 1 + int(rng.random() * weeks)
+            if due < fam.due[i]:
+                fam.due[i] = due
+            n += 1
+    return n
+

@@ -16,7 +16,8 @@ A care case opens when the LA applies (casework moves the family to COURT). Each
    (adjourned) with a chance that rises with overload (listing demand above capacity) and
    with missing inputs: no guardian, or, at the issues-resolution and final hearings, an
    expert report not yet in. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
-   (the cycle of multiple assessments), unless the case is past its timetable.
+   (the cycle of multiple assessments), unless the case is past its timetable. Public
+   anxiety makes practice defensive: more experts at the start and more late ones.
    Under overload more hearings are wasted, so closures fall while arrivals rise (§2.32).
 4. **Outcomes** at the final hearing, from the court's assessment of risk: a placement
    order (adoption), a care order, a supervision order, or home with support. Duration is
@@ -57,7 +58,7 @@ SUBSTANCE_MISUSE = 1  # need-domain bit 0
 
 
 @njit(cache=True)
-def open_case(fam, las, cases, p, i, t, rng):
+def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     """Give a new application its case record. Returns False if the case table is full."""
     if cases.n_free[0] == 0:
         return False
@@ -74,7 +75,8 @@ def open_case(fam, las, cases, p, i, t, rng):
     cases.hearings_done[k] = 0
     cases.ineffective[k] = 0
     cases.next_hearing[k] = t + 1
-    n_exp = min(p.expert_cap, rng.poisson(p.experts_mean))
+    defensive = 1.0 + p.anxiety_expert_gain * anxiety  # more assessments when anxious
+    n_exp = min(p.expert_cap, rng.poisson(p.experts_mean * defensive))
     engaged = p.fdac and (fam.needs[i] & SUBSTANCE_MISUSE) and rng.random() < p.fdac_engagement
     cases.fdac[k] = 1 if engaged else 0
     if engaged:
@@ -142,7 +144,7 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
 
 
 @njit(cache=True)
-def courts_step(fam, work, las, courts, cases, open_list, p, t, rng):
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0):
     """One week of every family court centre."""
     C = courts.slots.shape[0]
     M = cases.fam.shape[0]
@@ -157,7 +159,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng):
     for kk in range(open_list.n[0]):
         i = open_list.idx[kk]
         if fam.state[i] == COURT and fam.court_case[i] < 0:
-            open_case(fam, las, cases, p, i, t, rng)
+            open_case(fam, las, cases, p, i, t, rng, anxiety)
     # 2. guardians, first come first served
     waiting = np.empty(M, np.int64)
     nw = 0
@@ -229,7 +231,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng):
             continue
         cases.next_hearing[k] = t + int(math.ceil(p.hearing_interval_weeks))
         on_timetable = (t - cases.opened[k]) <= p.timetable_weeks
-        if on_timetable and cases.experts[k] < p.expert_cap and u_late < p.late_expert_probability:
+        p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * anxiety)
+        if on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late:
             cases.experts[k] += 1
             cases.expert_due[k] = max(cases.expert_due[k], t + geometric_weeks(p.expert_weeks, rng))
             flow[la, FL_COURT_EXPERTS_COMMISSIONED] += 1
