@@ -131,6 +131,7 @@ class ChildProtectionModel(mesa.Model):
         w_start = w_end - posts
         B = p.risk_bins
         las = S.LAState(
+            pay=rng.normal(0.0, p.local_pay_sd, L),
             children=children, families=n_fam, fam_start=fam_start, fam_end=fam_end,
             court=np.array([court_index[pl.court] for pl in places], np.int64),
             worker_start=w_start, worker_end=w_end,

@@ -160,6 +160,9 @@ def fy_summary(model) -> pd.DataFrame:
     out["mean_time_to_permanence_weeks"] = t["permanence_weeks_sum"] / t["permanences"]
     out["social_worker_fte"] = t["work_permanent"] + t["work_agency"]
     out["vacancy_rate"] = t["work_vacant"] / t["work_posts"]
+    # workforce surveys (LAWIG, DfE) count a post without a permanent holder as vacant even
+    # when an agency worker covers it
+    out["vacancy_rate_survey"] = (t["work_vacant"] + t["work_agency"]) / t["work_posts"]
     out["turnover_rate"] = t["leavers"] / t["work_permanent"] * 52.0 / t["weeks"]
     out["agency_share"] = t["work_agency"] / (t["work_permanent"] + t["work_agency"])
     out["mean_caseload"] = t["work_caseload"] / (t["work_permanent"] + t["work_agency"])
@@ -213,7 +216,8 @@ SUMMARY_UNITS = {
     "outcome_supervision_share": "share of outcomes", "outcome_care_order_share": "share of outcomes",
     "outcome_placement_order_share": "share of outcomes",
     "mean_time_to_permanence_weeks": "weeks (application to permanence)",
-    "social_worker_fte": "FTE (mean)", "vacancy_rate": "share of posts",
+    "social_worker_fte": "FTE (mean)", "vacancy_rate": "share of posts (unfilled)",
+    "vacancy_rate_survey": "share of posts without a permanent holder (survey definition)",
     "turnover_rate": "per year", "agency_share": "share of filled posts",
     "mean_caseload": "cases per worker", "direct_time_share": "share of case hours",
     "direct_share_of_contracted_hours": "share", "recording_share_of_contracted_hours": "share",

@@ -199,6 +199,7 @@ Workers = namedtuple("Workers", [
 ])
 
 LAState = namedtuple("LAState", [
+    "pay",           # float64 local pay index (log, relative to national)
     "children", "families", "fam_start", "fam_end", "court", "worker_start", "worker_end",
     "bin_start", "bin_end", "bin_base_max", "eh_places", "eh_used",
     "stock_fam", "stock_children", "trans", "flow", "decisions", "referrer_flow",

@@ -10,7 +10,8 @@ work is protected and recording (and so deadlines) slips.
 Ripple effect (App2 ¶14-15): less direct work and less scope lower satisfaction; pressure
 raises stress; both raise the quit hazard; leavers are replaced after a recruitment lag
 that lengthens as the profession's status falls, often by newly qualified staff; agency
-workers cover some vacancies, at higher cost, with shorter stays.
+workers cover some vacancies, at higher cost, with shorter stays. Better-paying LAs
+recruit faster.
 """
 
 import math
@@ -122,9 +123,10 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
     """Quits, agency cover and recruitment for every post. Draws a fixed number of random
     numbers per post per week so regimes keep common random numbers."""
     nw = work.la.shape[0]
-    lag = p.recruitment_weeks * math.exp(-p.status_recruit_slope * status_level)
+    national = p.recruitment_weeks * math.exp(-p.status_recruit_slope * status_level)
     for w in range(nw):
         la = work.la[w]
+        lag = national * math.exp(-p.pay_recruit_slope * las.pay[la])  # local pay
         u_quit = rng.random()
         u_agency = rng.random()
         u_nq = rng.random()
