@@ -81,7 +81,8 @@ def run(repeats: dict[str, int] | None = None, out_dir: Path | None = None) -> d
         env = {**os.environ, "NUMBA_CACHE_DIR": cold}
         cold_run = _child(CASES["one_la_7y"][0], env)
     results = {"date": dt.date.today().isoformat(), "machine": machine(),
-               "command": "cpabm bench", "cold_compile_one_la_7y": cold_run, "cases": {}}
+               "command": "cpabm bench", "cold_compile_one_la_7y": cold_run, "cases": {},
+               "load_average_at_start": os.getloadavg()}
     for name, (scenario, n) in CASES.items():
         n = (repeats or {}).get(name, n)
         runs = [_child(scenario) for _ in range(n)]
@@ -89,6 +90,7 @@ def run(repeats: dict[str, int] | None = None, out_dir: Path | None = None) -> d
         results["cases"][name] = {"scenario": scenario, "repeats": n, "median": med, "runs": runs}
         print(f"{name}: median total {med['total_s']:.1f} s, run {med['run_s']:.1f} s, "
               f"peak {med['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    results["load_average_at_end"] = os.getloadavg()
     out_dir.mkdir(parents=True, exist_ok=True)
     from .io import atomic_write_text
     atomic_write_text(out_dir / f"{results['date']}.json", json.dumps(results, indent=1))
@@ -115,6 +117,11 @@ def readme(r: dict) -> str:
                      f"{d['build_and_warmup_s']:.1f} | {d['run_s']:.1f} | {d['total_s']:.1f} | "
                      f"{d['peak_rss_mib']:.0f} | {d['families']:,.0f} | {d['weeks_simulated']:.0f} | "
                      f"{d['family_weeks_per_s']:.3g} |")
+    if "load_average_at_start" in r:
+        a, b = r["load_average_at_start"], r["load_average_at_end"]
+        lines += ["", f"Load average (1, 5, 15 min) at start {a[0]:.2f}, {a[1]:.2f}, {a[2]:.2f}; at end "
+                  f"{b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f}. On 2 cores a load above 1 means other work "
+                  "competed for the CPU and the times are pessimistic."]
     c = r["cold_compile_one_la_7y"]
     lines += ["", f"Cold start (empty Numba cache, one LA for 7 years): total {c['total_s']:.1f} s, "
               f"of which import {c['import_s']:.1f} s; the compile is paid once per machine and "
