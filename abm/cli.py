@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
 #: Subcommands that live in their own modules. Each module has ``configure(parser)`` and
 #: ``run(args) -> int`` and imports nothing heavy at module level.
-EXTENSIONS: dict[str, tuple[str, str]] = {}
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    "sweep": ("abm.batch.cli", "run a sweep spec, or summarise a results folder"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
