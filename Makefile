@@ -24,8 +24,9 @@ run: $(STAMP)
 	$(BIN)/cpabm run experiments/scenarios/england_counterfactual_pj.toml --seed 2010 --out results/england_counterfactual_pj
 	$(BIN)/cpabm compare-runs results/england_default results/england_counterfactual_pj --out results/england_policy_effect
 
-## The whole test suite, slow tests included (as CI runs it).
-test: $(STAMP)
+## The whole test suite, slow tests included (as CI runs it). The app's browser tests need
+## Chromium and the offline front end: `viz-assets` installs both when missing.
+test: $(STAMP) viz-assets
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -51,3 +52,30 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## The workshop app (docs/app.md): Solara on http://$(VIZ_HOST):$(VIZ_PORT), no internet needed.
+VIZ_HOST ?= 127.0.0.1
+VIZ_PORT ?= 8765
+.PHONY: viz viz-assets viz-frontend viz-chromium viz-bench viz-screenshots
+
+viz: $(STAMP) viz-frontend
+	$(BIN)/cpabm viz --host $(VIZ_HOST) --port $(VIZ_PORT)
+
+## Everything the app's browser tests need: the offline front end and Debian's Chromium.
+viz-assets: viz-frontend viz-chromium
+
+## Solara's front end from the npm registry into its local CDN cache (pinned, checked).
+viz-frontend: $(STAMP)
+	$(BIN)/python viz/offline_assets.py
+
+## Debian's chromium at /usr/bin/chromium (apt-get, as root) when it is missing.
+viz-chromium:
+	bash viz/ensure_chromium.sh
+
+## Measure one step and the first render; writes results/benchmarks/viz.{md,json}.
+viz-bench: $(STAMP) viz-assets
+	$(BIN)/python -m viz.bench
+
+## Screenshots before and after a media shock: results/figures/app_*_shock.png.
+viz-screenshots: $(STAMP) viz-assets
+	$(BIN)/python -m viz.screenshots

@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 #: ``run(args) -> int`` and imports nothing heavy at module level.
 EXTENSIONS: dict[str, tuple[str, str]] = {
     "sweep": ("abm.batch.cli", "run a sweep spec, or summarise a results folder"),
+    "viz": ("abm.viz_cli", "start the workshop app (Solara) on 127.0.0.1"),
 }
 
 

@@ -1,0 +1,166 @@
+"""The workshop app in a real browser: `solara run viz/app.py` on a free 127.0.0.1 port,
+Debian's headless Chromium driven by Playwright, every non-local request blocked (the page
+must render from the local cache, with no internet).
+
+These need Chromium and the offline front end, which `make test` installs first
+(`make viz-assets`); without them they fail, saying so, rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+from abm.scenario import PROJECT_ROOT
+
+os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from viz import browser as B  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+TITLES = {"timeseries": "3 · Over time", "caseflow": "1 · Caseflow",
+          "workers": "2 · Social workers", "loops": "5 · Learning loops",
+          "decisions": "4 · Decisions under uncertainty", "journey": "6 · One child's journey",
+          "compare": "7 · Side by side"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    problems = B.missing_prerequisites()
+    if problems:
+        pytest.fail("browser tests cannot run: " + "; ".join(problems) + f"; {B.INSTALL_HINT}",
+                    pytrace=False)
+    log = tmp_path_factory.mktemp("viz") / "solara.log"
+    with B.app_server(log=log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium(server):
+    with B.browser() as b:
+        yield b
+
+
+class OpenPage:
+    """A fresh page (its own session and model) with the internet blocked and the console
+    recorded."""
+
+    def __init__(self, chromium, url):
+        self.page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+        self.console: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.page.on("console", lambda m: self.console.append((m.type, m.text)))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: None if r.url in self.external else
+                     self.errors.append(f"request failed: {r.url} ({r.failure})"))
+        B.block_internet(self.page, self.external)
+        t0 = time.perf_counter()
+        self.page.goto(url)
+        B.wait_for_views(self.page)
+        self.seconds = time.perf_counter() - t0
+
+    def svg(self, key):
+        return B.view_svg(self.page, key)
+
+    def referrals(self) -> float:
+        m = re.search(r"Referrals: ([\d,]+) a week", self.svg("timeseries"))
+        return float(m.group(1).replace(",", ""))
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def open_page(chromium, server):
+    pages = []
+
+    def make():
+        p = OpenPage(chromium, server)
+        pages.append(p)
+        return p
+    yield make
+    for p in pages:
+        p.close()
+
+
+def test_page_loads_offline_without_console_errors(open_page):
+    p = open_page()
+    time.sleep(0.5)  # anything logged just after the views appear
+    errors = [t for kind, t in p.console if kind == "error"] + p.errors
+    assert errors == [], f"console errors: {errors}"
+    assert p.external == [], f"the page asked the internet for {p.external[:5]}"
+    assert p.seconds < 30
+
+
+def test_every_view_and_control_is_present(open_page):
+    p = open_page()
+    page = p.page
+    for key, title in TITLES.items():
+        card = page.locator(f".cp-view-{key}")
+        assert card.count() == 1, key
+        assert title in card.locator(".cp-view-title").inner_text(), key
+        assert card.is_visible() or key in ("decisions", "journey", "compare")
+        img = B.view_image(page, key)
+        assert img.evaluate("i => i.naturalWidth > 100 && i.src.startsWith('blob:')"), key
+        assert p.svg(key).startswith("<svg"), key
+    for name in ("Reset", "Step", "▶"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 1, name
+    assert page.locator("button.cp-shock").is_visible()
+    assert page.locator(".cp-levers").count() == 1
+    for label in ("Referral threshold", "Prescription level", "Early-help places",
+                  "Time to fill a vacancy", "Court hearing capacity"):
+        assert page.get_by_text(label).count() >= 1, label
+    for name in ("B1 single-loop compliance", "B2 double-loop learning",
+                 "R addiction to prescription"):
+        assert page.get_by_text(name).count() == 1, name
+    for label in ("LA size (children)", "Regime", "Compare with (view 7)", "Seed"):
+        assert page.get_by_text(label, exact=True).count() >= 1, label
+    loops = p.svg("loops")
+    for var in ("Prescription", "Compliance", "Scope for", "Satisfaction", "Turnover",
+                "Experience", "Status", "Quality of", "Errors", "Acknowledged",
+                "rules&#x27; defence", "B1", "B2", ">R<"):
+        assert var in loops, var
+    decisions = p.svg("decisions")
+    for word in ("False positives", "Missed (false neg.)", "threshold for action"):
+        assert word in decisions, word
+    assert "past its timescale" in p.svg("journey")
+
+
+def test_images_change_after_steps(open_page):
+    p = open_page()
+    before_src = B.view_sources(p.page)
+    before = {k: p.svg(k) for k in B.VIEW_KEYS}
+    week = B.banner_week(p.page)
+    B.click_step(p.page, 3)
+    assert B.banner_week(p.page) == week + 3
+    B.wait_for_views(p.page)
+    after_src = B.view_sources(p.page)
+    after = {k: p.svg(k) for k in B.VIEW_KEYS}
+    unchanged = [k for k in B.VIEW_KEYS if before[k] == after[k]]
+    assert unchanged == [], f"views that did not change after 3 steps: {unchanged}"
+    assert all(after_src[k] != before_src[k] for k in B.VIEW_KEYS)
+
+
+def test_media_shock_button_raises_referrals(open_page):
+    """Two sessions with the same seed: one presses the button, one does not."""
+    calm, shocked = open_page(), open_page()
+    shocked.page.locator("button.cp-shock").click()
+    shocked.page.wait_for_function(
+        "() => document.querySelector('.cp-banner-line2').textContent.includes('anxiety 1.00')")
+    assert "media shock" in shocked.svg("timeseries")
+    B.click_step(calm.page, 8)
+    B.click_step(shocked.page, 8)
+    r_calm, r_shocked = calm.referrals(), shocked.referrals()
+    assert r_shocked > r_calm * 1.05, (r_calm, r_shocked)
+    # the caseflow's referral row moves up too
+    row = re.search(r"Referrals \(children\).*?>([\d,.]+)<", shocked.svg("caseflow"))
+    row_calm = re.search(r"Referrals \(children\).*?>([\d,.]+)<", calm.svg("caseflow"))
+    assert float(row.group(1).replace(",", "")) > float(row_calm.group(1).replace(",", ""))

@@ -1,0 +1,292 @@
+"""The workshop app without a browser: Solara widgets rendered in-process (solara.render),
+the app's model wrapper, the view drawings, the offline-asset pins and `cpabm viz`."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from abm.scenario import PROJECT_ROOT
+
+os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")  # no background model builds in tests
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+ipyvuetify = pytest.importorskip("ipyvuetify", reason="the app needs the viz extra (solara)")
+import ipywidgets  # noqa: E402
+import solara  # noqa: E402
+
+from viz import figures as F  # noqa: E402
+from viz import workshop as W  # noqa: E402
+
+v = ipyvuetify
+SMALL = dict(children=10_000, warmup_weeks=52, history_weeks=8)
+
+
+@pytest.fixture(scope="module")
+def app():
+    import viz.app as A
+    return A
+
+
+def small_model(**kw):
+    return W.WorkshopModel(**{**SMALL, **kw})
+
+
+def render_app(app, model):
+    """The whole app (Mesa's SolaraViz inside an AppLayout, so the sidebar renders)."""
+    model_r = solara.reactive(model)
+    box, rc = solara.render(solara.AppLayout(children=[app.Workshop(model_r)]),
+                            handle_error=False)
+    return model_r, rc
+
+
+def button(rc, label):
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def by_class(finder, widget_class, token):
+    """Widgets of a class whose CSS classes include ``token``."""
+    return [w for w in finder.find(widget_class).widgets
+            if token in (getattr(w, "class_", None) or "").split()]
+
+
+def lever_sliders(rc):
+    (card,) = by_class(rc, v.Card, "cp-levers")
+    from reacton.find import Finder
+    return Finder([card]).find(v.Slider).widgets
+
+
+def switch(rc, name):
+    (w,) = by_class(rc, v.Switch, f"cp-switch-{name}")
+    return w
+
+
+def assert_finite_model(m):
+    T = m.week
+    for key in ("flow", "stock_children", "work", "national", "court"):
+        arr = np.asarray(m.rec[key][:T], float)
+        assert np.isfinite(arr).all(), f"non-finite values in rec[{key!r}]"
+    assert (m.las.stock_children >= 0).all()
+    for arr in (m.work.caseload, m.work.stress, m.work.satisfaction, m.work.experience):
+        assert np.isfinite(arr).all()
+
+
+def assert_views_clean(m):
+    for name, svg in F.all_views(m).items():
+        text = svg.decode()
+        assert text.startswith("<svg") and text.endswith("</svg>"), name
+        words = set(re.findall(r"[A-Za-z]+", re.sub(r"<[^>]*>", " ", text)))
+        assert not {"nan", "NaN", "inf", "Infinity"} & words, f"{name} shows NaN/inf"
+
+
+# ---------------------------------------------------------------------------- widgets
+def test_levers_change_the_model_parameters(app):
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    levers = W.available_levers()
+    sliders = lever_sliders(rc)
+    assert len(sliders) == len(levers)
+    for lever, slider in zip(levers, sliders, strict=True):
+        assert slider.v_model == pytest.approx(m.lever_value(lever.param)), lever.key
+        lo, hi, step = lever.bounds()
+        target = W.coerce(lever.param, lo + step * round((hi - lo) / step / 3))
+        assert target != m.lever_value(lever.param)
+        slider.v_model = target
+        assert m.lever_value(lever.param) == pytest.approx(target), lever.key
+        if lever.param in m.regime_keys:
+            assert m.twin.p != m.p  # a regime setting stays with this run
+        else:
+            assert getattr(m.twin.p, lever.param) == pytest.approx(target), lever.key
+    for name, _, _ in W.LOOP_SWITCHES:
+        sw = switch(rc, name)
+        assert sw.v_model is True and getattr(m.p, name) is True
+        sw.v_model = False
+        assert getattr(m.p, name) is False and getattr(m.twin.p, name) is False
+    week = m.week
+    button(rc, "Media shock: a child's death in the news").click()
+    assert m.shock_weeks == [week] and m.anxiety() == pytest.approx(1.0)
+    assert m.twin.anxiety() == pytest.approx(1.0)
+    images = {w.model_id: w.value for w in rc.find(ipywidgets.Image).widgets}
+    assert len(images) == 7
+    button(rc, "Step").click()
+    assert m.week == week + 1 and m.twin.week == week + 1
+    after = {w.model_id: w.value for w in rc.find(ipywidgets.Image).widgets}
+    assert all(after[k] != images[k] for k in images), "every view redraws after a step"
+    before = dict(m.followed_from)
+    button(rc, "Follow another family").click()
+    assert m.followed in m.followed_from and len(m.followed_from) >= len(before)
+
+
+def test_reset_really_resets(app):
+    model = app.new_model(**SMALL)
+    fresh = app.new_model(**SMALL)
+    model_r, rc = render_app(app, model)
+    for _ in range(3):
+        button(rc, "Step").click()
+    button(rc, "Media shock: a child's death in the news").click()
+    lever_sliders(rc)[0].v_model = 0.5
+    switch(rc, "mech_loop_b1").v_model = False
+    assert model.week == SMALL["history_weeks"] + 3 and model.shock_weeks
+    # Mesa's Reset rebuilds from its model parameters; they must give the defaults' model
+    import mesa.visualization.solara_viz as mv
+    mv_params = {**{k: (p.value if isinstance(p, mv.Slider) else p.get("value"))
+                    for k, p in app.MODEL_PARAMS.items() if not mv.check_param_is_fixed(p)},
+                 **{k: p for k, p in app.MODEL_PARAMS.items() if mv.check_param_is_fixed(p)}}
+    app_defaults = {**app.DEFAULTS, **app.FIXED}
+    assert {k: mv_params[k] for k in app_defaults} == app_defaults
+    button(rc, "Reset").click()
+    new = model_r.value
+    assert new is not model and isinstance(new, W.WorkshopModel)
+    # a fresh start: the defaults' week, no shock, every parameter back, same numbers
+    assert new.week == app.FIXED["history_weeks"] and new.shock_weeks == []
+    assert new.anxiety() == 0.0 and new.p.mech_loop_b1 is True
+    ref = app.new_model()
+    assert new.p == ref.p and new.twin.p == ref.twin.p
+    np.testing.assert_array_equal(new.rec["flow"], ref.rec["flow"])
+    np.testing.assert_array_equal(new.twin.rec["flow"], ref.twin.rec["flow"])
+    # the levers now show the new model's values
+    for lever, slider in zip(W.available_levers(), lever_sliders(rc), strict=True):
+        assert slider.v_model == pytest.approx(new.lever_value(lever.param)), lever.key
+    assert fresh.week == SMALL["history_weeks"]
+
+
+@pytest.mark.parametrize("end", ["lo", "hi"])
+def test_extreme_lever_values_neither_crash_nor_give_nan(app, end):
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    for lever, slider in zip(W.available_levers(), lever_sliders(rc), strict=True):
+        lo, hi, _ = lever.bounds()
+        slider.v_model = lo if end == "lo" else hi
+        assert m.lever_value(lever.param) == pytest.approx(lo if end == "lo" else hi)
+    for name, _, _ in W.LOOP_SWITCHES:
+        switch(rc, name).v_model = end == "hi"
+    button(rc, "Media shock: a child's death in the news").click()
+    button(rc, "Step").click()  # the page redraws at the extremes
+    for _ in range(18):  # (stepping through the widget would redraw the page each week)
+        m.step()
+    button(rc, "Step").click()
+    assert m.week == SMALL["history_weeks"] + 20
+    assert_finite_model(m)
+    assert_finite_model(m.twin)
+    assert_views_clean(m)
+    # ratios may have gaps (drawn as gaps); levels and rates must be numbers
+    s = W.series(m)
+    for col in ("referrals", "caseload", "vacancy_pct", "turnover_pct", "experience"):
+        assert np.isfinite(s[col].to_numpy()).all(), col
+
+
+@pytest.mark.parametrize("children", [5_000, 250_000])
+def test_la_size_extremes(children):
+    m = W.WorkshopModel(children=children, warmup_weeks=26, history_weeks=4)
+    for _ in range(4):
+        m.step()
+    assert m.children_n == children
+    assert_finite_model(m)
+    assert_views_clean(m)
+
+
+@pytest.mark.parametrize("text,seed", [("2010", 2010), (" 7 ", 7), ("", None), ("abc", None),
+                                       ("-5", None), (3, 3), ("9" * 30, None)])
+def test_seed_box_gives_a_reproducible_seed(text, seed):
+    got = W.parse_seed(text)
+    assert 0 <= got < 2**63 and got == W.parse_seed(text)
+    if seed is not None:
+        assert got == seed
+
+
+def test_views_redraw_after_steps_and_controls():
+    m = small_model()
+    before = F.all_views(m)
+    for _ in range(3):
+        m.step()
+    after = F.all_views(m)
+    assert {k for k in before if before[k] != after[k]} == set(before)
+    m.set_lever("mech_loop_r", False)
+    assert F.loops_svg(m) != after["loops"]
+    m.media_shock()
+    assert F.timeseries_svg(m) != after["timeseries"]  # the shock line appears at once
+
+
+def test_media_shock_raises_referrals_same_seed():
+    a, b = small_model(children=30_000), small_model(children=30_000)
+    b.media_shock()
+    for _ in range(13):
+        a.step()
+        b.step()
+    ra = W.flow(a, "referrals_children")[-13:].sum()
+    rb = W.flow(b, "referrals_children")[-13:].sum()
+    assert rb > ra * 1.05
+
+
+def test_twin_is_the_same_la_and_seed():
+    m = small_model(regime="prescriptive", compare_regime="prescriptive")
+    for _ in range(5):
+        m.step()
+    np.testing.assert_array_equal(m.rec["flow"], m.twin.rec["flow"])
+    other = small_model()
+    assert other.twin.regime == "professional_judgment" and other.regime == "prescriptive"
+    assert other.twin.n_families == other.n_families and other.twin.seed == other.seed
+
+
+def test_decision_counts_add_up():
+    m = small_model()
+    for point in range(6):
+        dd = W.decision_data(m, point)
+        assert sum(dd["counts"].values()) == dd["n"]
+        assert np.isfinite(dd["threshold"])
+
+
+def test_layout_and_components(app):
+    import mesa.visualization.solara_viz as mv
+    assert mv.make_initial_grid_layout(len(app.COMPONENTS)) == app.LAYOUT
+    assert len(mv.make_initial_grid_layout(2)) == 2  # other apps keep Mesa's layout
+    keys = {pos["i"] for pos in app.LAYOUT}
+    assert keys == set(range(7))
+    # every model parameter is one WorkshopModel accepts (Mesa checks this too)
+    import inspect
+    sig = inspect.signature(W.WorkshopModel.__init__).parameters
+    assert set(app.MODEL_PARAMS) <= set(sig)
+    assert set(app.REGIMES) == {W.regime_label(r) for r in W.regime_files()}
+
+
+def test_each_session_gets_its_own_prepared_model(app):
+    made = []
+
+    def factory():
+        made.append(object())
+        return made[-1]
+    pool = app.ModelPool(size=2, factory=factory)
+    pool.fill()
+    a, b, c = pool.take(), pool.take(), pool.take()  # the third is built on demand
+    assert len({id(a), id(b), id(c)}) == 3
+    assert app.ModelPool(size=0, factory=factory).take() is made[-1]
+
+
+# ---------------------------------------------------------------------------- set-up pieces
+def test_offline_asset_pins_match_the_installed_solara():
+    from viz import offline_assets as OA
+    wanted = OA.required_from_solara()
+    assert {k: v for k, (v, _) in OA.PACKAGES.items()} == wanted
+
+
+def test_cli_registers_viz_and_checks_its_port():
+    import socket
+
+    from abm import cli, viz_cli
+    assert cli.EXTENSIONS["viz"][0] == "abm.viz_cli"
+    args = cli._parser().parse_args(["viz"])
+    assert (args.host, args.port, args.open) == ("127.0.0.1", 8765, None)
+    args = cli._parser().parse_args(["viz", "--port", "9001", "--no-open"])
+    assert (args.port, args.open) == (9001, False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        assert cli.main(["viz", "--port", str(busy)]) == 2
+    assert cli.main(["viz", "--port", "0"]) == 2
+    assert "solara" not in viz_cli.__dict__  # nothing heavy at import
