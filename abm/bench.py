@@ -46,26 +46,37 @@ CASES = {
 }
 
 
-def machine() -> dict:
-    cpu = "unknown"
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo ("unknown" where it cannot be read)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    mem = "unknown"
+    return "unknown"
+
+
+def memory_gib() -> float | None:
+    """Total memory in GiB from /proc/meminfo (None where it cannot be read)."""
     try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 2**20:.1f} GiB"
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 2**20
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def machine() -> dict:
     import numba
     import numpy
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
-            "platform": platform.platform(), "numpy": numpy.__version__, "numba": numba.__version__}
+    mem = memory_gib()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(),
+            "memory": f"{mem:.1f} GiB" if mem is not None else "unknown",
+            "python": platform.python_version(), "platform": platform.platform(),
+            "numpy": numpy.__version__, "numba": numba.__version__}
 
 
 def _child(scenario: str, env: dict | None = None) -> dict:

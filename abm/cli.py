@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}/taylor_russell_*.png")
             return 0
         if args.command == "bench":
-            from .bench import CASES, run as bench_run
+            from .bench import CASES
+            from .bench import run as bench_run
             if args.repeats is not None and args.repeats < 1:
                 raise ConfigError(f"--repeats = {args.repeats} is out of range: valid range is [1, 100]")
             reps = {k: args.repeats for k in CASES} if args.repeats else None
@@ -110,8 +111,15 @@ def cmd_run(args) -> int:
 
     from .io import atomic_dir, atomic_write_text
     from .model import ChildProtectionModel
-    from .outputs import (SUMMARY_UNITS, decision_table, fy_summary, la_fy_summary,
-                          reunification_table, tidy, workforce_distributions)
+    from .outputs import (
+        SUMMARY_UNITS,
+        decision_table,
+        fy_summary,
+        la_fy_summary,
+        reunification_table,
+        tidy,
+        workforce_distributions,
+    )
     from .plots import all_figures
 
     t0 = time.perf_counter()

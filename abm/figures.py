@@ -104,7 +104,7 @@ def taylor_russell(outdir: Path, children=60_000, seed=1) -> pd.DataFrame:
     }
     rows = []
     fig_all, axes = plt.subplots(2, 2, figsize=(11, 10))
-    for ax_all, (name, (ov, thr)) in zip(axes.ravel(), runs.items()):
+    for ax_all, (name, (ov, thr)) in zip(axes.ravel(), runs.items(), strict=True):
         kw = dict(ov)
         if thr is not None:
             kw["ia_threshold_s47"] = thr

@@ -69,7 +69,7 @@ class ChildProtectionModel(mesa.Model):
         self.p: Params = scenario.params()
         self.regime = scenario.regime
         seqs = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
-        self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs)}
+        self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs, strict=True)}
         self._events = list(scenario.events)
         self._shocks: list[tuple[int, float]] = []
         self.status_level = 0.0

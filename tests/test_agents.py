@@ -1,10 +1,10 @@
 """Mesa agents are views onto array rows and agree with the arrays."""
 
 import numpy as np
+from conftest import small
 
 from abm import ChildProtectionModel, CourtAgent, FamilyAgent, ReferrerAgent, SocialWorkerAgent
 from abm import state as S
-from conftest import small
 
 
 def test_agent_views_agree_with_arrays():

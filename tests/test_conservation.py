@@ -4,11 +4,11 @@ stock equals its opening stock plus inflows minus outflows, for every state and 
 import datetime as dt
 
 import numpy as np
+from conftest import small
 
 from abm import ChildProtectionModel
 from abm import state as S
 from abm.kernels.core import recount_stocks
-from conftest import small
 
 
 def _check_week(m):

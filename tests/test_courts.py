@@ -5,6 +5,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from conftest import small
 
 from abm import ChildProtectionModel
 from abm import state as S
@@ -12,7 +13,6 @@ from abm.kernels.core import move
 from abm.kernels.court import courts_step, open_case
 from abm.outputs import fy_summary, period_table
 from abm.scenario import Event
-from conftest import small
 
 
 def _court_model(children=150_000, years=3.0, events=(), seed=3, **ov):

@@ -7,10 +7,10 @@ import sys
 import textwrap
 
 import numpy as np
+from conftest import small
 
 from abm import ChildProtectionModel
 from abm.scenario import Event, load_regime
-from conftest import small
 
 
 def _digest(m) -> str:
@@ -61,9 +61,9 @@ def test_common_random_numbers_identical_until_regime_switch():
         a.step()
         b.step()
     # identical family histories, workforce and outputs up to the switch
-    for x, y in zip(a.fam, b.fam):
+    for x, y in zip(a.fam, b.fam, strict=True):
         assert np.array_equal(x, y)
-    for x, y in zip(a.work, b.work):
+    for x, y in zip(a.work, b.work, strict=True):
         assert np.array_equal(x, y)
     for k in a.rec:
         assert np.array_equal(a.rec[k][:w], b.rec[k][:w]), k

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
@@ -14,7 +15,6 @@ from abm.kernels.population import harm_events
 from abm.kernels.workforce import allocate, time_use
 from abm.params import make_params
 from abm.state import Reservoir
-from conftest import small
 
 
 def _res(n=64):

@@ -5,12 +5,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from conftest import small
 
 from abm import ChildProtectionModel
 from abm import state as S
 from abm.outputs import decision_table, fy_summary, reunification_table, weekly_frame
 from abm.scenario import Event, load_regime
-from conftest import small
 
 SHOCK = dt.date(2008, 10, 6)
 
@@ -105,7 +105,7 @@ def test_media_shock_amplifies_down_the_chain():
         a = _run(children=300000, years=1.5, seed=seed)
         b = _run(children=300000, years=1.5, seed=seed, shock=(dt.date(2008, 4, 7), 1.0))
         fa, fb = a.rec["flow"][:52].sum(axis=(0, 1)), b.rec["flow"][:52].sum(axis=(0, 1))
-        rise = lambda k: fb[k] / fa[k] - 1  # noqa: E731
+        rise = lambda k, fa=fa, fb=fb: fb[k] / fa[k] - 1  # noqa: E731
         rises.append((rise(S.FL_REFERRALS_CHILDREN), rise(S.FL_CA_STARTS_CHILDREN),
                       rise(S.FL_COURT_APPLICATIONS)))
     ref, ca, apps = np.mean(rises, axis=0)
@@ -116,8 +116,15 @@ def test_media_shock_amplifies_down_the_chain():
 
 # ---------------------------------------------------------------- Taylor-Russell from runs
 def test_taylor_russell_properties_from_model_runs():
-    from abm.figures import (ALIGNED_THRESHOLD, GOOD, HIGH_THRESHOLD, LOW_THRESHOLD, POOR,
-                             decisions_from_run, error_counts)
+    from abm.figures import (
+        ALIGNED_THRESHOLD,
+        GOOD,
+        HIGH_THRESHOLD,
+        LOW_THRESHOLD,
+        POOR,
+        decisions_from_run,
+        error_counts,
+    )
 
     def counts(**ov):
         x, y, t, cut = decisions_from_run(children=40000, seed=3, **ov)

@@ -5,13 +5,13 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
 from abm import state as S
 from abm.outputs import fy_summary, weekly_frame
 from abm.scenario import Event
-from conftest import small
 
 
 def test_caseload_accounting_matches_allocation_every_week():

@@ -37,20 +37,11 @@ TARGET_RENDER_S = 5.0
 
 
 def machine() -> dict:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
+    from abm.bench import cpu_model, memory_gib
+
+    cpu = cpu_model()
+    gib = memory_gib()
+    mem = f"{gib:.0f} GiB" if gib is not None else "?"
     osname = platform.platform()
     try:
         for line in Path("/etc/os-release").read_text().splitlines():

@@ -66,21 +66,11 @@ indicators = ["y"]
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        pass
+    from ..bench import cpu_model, memory_gib
+
+    cpu = cpu_model()
+    mem = memory_gib()
+    mem = round(mem, 1) if mem is not None else None
     from .executors import default_workers
     return {"cpu_model": cpu, "nproc": os.cpu_count(), "cpus_available": default_workers(),
             "ram_gib": mem, "platform": platform.platform(), "python": sys.version.split()[0]}

@@ -12,6 +12,7 @@ from numba import njit
 
 from ..state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
 
+
 @njit(cache=True)
 def open_add(fam, open_list, i):
     if fam.open_pos[i] < 0:
