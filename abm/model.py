@@ -7,9 +7,6 @@ with its ``mech_*`` parameter.
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import mesa
 import numpy as np
 
@@ -458,5 +455,3 @@ class ChildProtectionModel(mesa.Model):
             "state_bytes": S.nbytes(self.fam) + S.nbytes(self.work),
         }
 
-
-_ = (dataclasses, math)

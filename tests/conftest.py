@@ -9,6 +9,19 @@ import pytest
 import abm
 from abm.scenario import Event
 
+#: A one-LA scenario file small enough for sweeps in tests (3,000 children, one year).
+TINY_SCENARIO = """\
+[scenario]
+name = "tiny"
+start = 2008-04-07
+end = 2009-03-30
+regime = "prescriptive"
+places = { children = 3000 }
+
+[parameters]
+warmup_weeks = 26
+"""
+
 
 def small(children=8000, years=1.0, regime="prescriptive", shock=None, warmup=52, **ov):
     """A one-LA scenario starting 2008-04-07; ``shock`` = (date, magnitude) or None."""

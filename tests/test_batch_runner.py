@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import TINY_SCENARIO
 
 from abm.batch import cpmodel
 from abm.batch.runner import SweepRunError, run_sweep
@@ -32,17 +33,7 @@ from abm.errors import ConfigError
 
 CPABM = Path(sys.executable).with_name("cpabm")
 
-SCENARIO = """\
-[scenario]
-name = "tiny"
-start = 2008-04-07
-end = 2009-03-30
-regime = "prescriptive"
-places = { children = 3000 }
-
-[parameters]
-warmup_weeks = 26
-"""
+SCENARIO = TINY_SCENARIO
 
 MODEL_SPEC = """\
 [sweep]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_SCENARIO
 
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import load_spec
@@ -19,17 +20,7 @@ from abm.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = ROOT / "experiments" / "sweeps"
 
-SCENARIO = """\
-[scenario]
-name = "tiny"
-start = 2008-04-07
-end = 2009-03-30
-regime = "prescriptive"
-places = { children = 3000 }
-
-[parameters]
-warmup_weeks = 26
-"""
+SCENARIO = TINY_SCENARIO
 
 SPEC = """\
 [sweep]

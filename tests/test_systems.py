@@ -10,7 +10,7 @@ from conftest import small
 from abm import ChildProtectionModel
 from abm import state as S
 from abm.outputs import decision_table, fy_summary, reunification_table, weekly_frame
-from abm.scenario import Event, load_regime
+from abm.scenario import load_regime
 
 SHOCK = dt.date(2008, 10, 6)
 
@@ -210,5 +210,3 @@ def test_regime_files_load_and_are_documented():
         text = Path(f"experiments/regimes/{name}.toml").read_text()
         assert "Sources:" in text or "Sources" in text
 
-
-_unused = (Event,)
