@@ -174,7 +174,7 @@ def _reunification(model) -> dict[str, float]:
         sub = r[r["skill_decile"].isin(deciles)]
         n = sub["reunifications"].sum()
         return float(1 - sub["breakdowns_52w"].sum() / n) if n > 0 else math.nan
-    return {"success_lowest_quintile": rate([0, 1]), "success_highest_quintile": rate([8, 9])}
+    return {"success_low_skill": rate(range(8)), "success_high_skill": rate([8, 9])}
 
 
 def _tables(model, needed: set[str]) -> dict:
@@ -323,7 +323,6 @@ class CalibrationAdapter(_target_adapter_base()):
                                   f"(`cpabm validate` measures it), not a statistic of this run")
         self._specs = [dataclasses.replace(specs[k], weight=float(weights.get(k, specs[k].weight)))
                        for k in use]
-        self._target_files = (tf, mf)
         return [Target(t.id, t.value, t.lo, t.hi, t.weight) for t in self._specs]
 
     def outputs(self, period: str, where: str) -> dict[str, str]:
@@ -338,7 +337,10 @@ class CalibrationAdapter(_target_adapter_base()):
         return ctx
 
     def fingerprint(self, context: dict) -> dict:
-        from .batch.adapter import sha256_file
+        from .batch.adapter import canonical_json, sha256_text
         out = super().fingerprint(context)
-        out["targets_sha256"] = [sha256_file(f) for f in self._target_files]
+        # the targets this calibration uses, as measured (not the files: editing another
+        # target's entry must not invalidate a calibration in progress)
+        out["targets_sha256"] = sha256_text(canonical_json(
+            [dataclasses.asdict(t) for t in context["target_specs"]]))
         return out
