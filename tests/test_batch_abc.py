@@ -252,6 +252,19 @@ def test_serial_and_processes_identical(tmp_path):
         (tmp_path / "procs" / "calibrated.toml").read_text()
 
 
+def test_dask_scheduler_identical(tmp_path):
+    from distributed import LocalCluster
+
+    spec = small(tmp_path, generations=2)
+    a = calibrate(spec, tmp_path / "serial", workers=0, progress=False, log=quiet)
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                      dashboard_address=":0") as cluster:
+        b = calibrate(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                      progress=False, log=quiet)
+    assert "Dask" in b.executor
+    pd.testing.assert_frame_equal(a.posterior, b.posterior, check_exact=True)
+
+
 def test_resume_refusals_and_budget_change(tmp_path):
     spec = small(tmp_path, generations=2)
     out = tmp_path / "out"

@@ -25,8 +25,10 @@ simulation (t, c, r) has seed ``SeedSequence(seed, spawn_key=(1, t, c, r))``; ca
 are judged in candidate order and the generation ends at the candidate that brings the
 ``particles``-th acceptance, whatever the order in which simulations finish. So a
 generation is a deterministic function of the previous one, and a run is a deterministic
-function of the spec. Each finished simulation is written atomically to
-``sims/<key>.json``, key = hash(run identity, t, c, r); a resumed run replays the algorithm,
+function of the spec. Each finished simulation is stored atomically under its key =
+hash(run identity, t, c, r), in ``sims/*.json`` files written whole or not at all (finished
+simulations are grouped into one file at most every second, so a fast model does not pay
+an fsync each; a kill loses at most that second); a resumed run replays the algorithm,
 reading what is on disk instead of simulating it, and gives identical results.
 """
 
@@ -728,6 +730,12 @@ class _Engine:
         self.spec, self.store, self.plan, self.log = spec, store, plan, log
         self.ex = executor
         self.slots = 4 if executor is not None else 1
+        # Dask's concurrent.futures wrapper can race a cancel against a finishing task (the
+        # result is then set on a cancelled future in the client's thread); leftovers are
+        # left to finish there instead (their results are kept)
+        dask = (plan is not None and plan.kind == "dask") or (
+            executor is not None and type(executor).__module__.startswith("distributed"))
+        self.cancel = (lambda futs: None) if dask else (lambda futs: [f.cancel() for f in futs])
         self.progress = progress
         self.ident = spec.identity_hash()
         self.done = store.load_sims()  # key -> statistics
@@ -883,8 +891,7 @@ class _Engine:
                     except Exception as e:  # noqa: BLE001 - reported with its simulation
                         if failure is None:
                             failure = (c, r, seed, e)
-                            for f in inflight:
-                                f.cancel()
+                            self.cancel(list(inflight))
                         continue
                     if not self.pending:
                         self.flushed = time.monotonic()
@@ -900,8 +907,7 @@ class _Engine:
                 judge()
                 postfix()
                 if len(accepted) >= N:  # finished: drop what has not started
-                    for f in inflight:
-                        f.cancel()
+                    self.cancel(list(inflight))
                 else:
                     obtain_more()
                     judge()
