@@ -1,8 +1,8 @@
 """``cpabm knockout``: the loop-knockout experiment (issue 5).
 
     cpabm knockout [--scenario S] [--replications N] [--scale X] [--seed N] [--workers N]
-                   [--scheduler ADDRESS] [--resume] [--out DIR] [--spec TEMPLATE]
-                   [--report-only] [--quiet]
+                   [--scheduler ADDRESS] [--resume | --replace] [--out DIR]
+                   [--spec TEMPLATE] [--report-only] [--quiet]
 
 Runs the default research scenario with each learning loop (B1, B2, R), the ripple effect
 and requisite variety switched off in turn, with common random numbers, and reports each
@@ -93,8 +93,13 @@ def configure(p) -> None:
                    help="local worker processes (default: the CPUs available; 0 or 1: serial)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS if set)")
-    p.add_argument("--resume", action="store_true",
-                   help="finish or extend the knockout in --out (finished runs are kept)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="finish or extend the knockout in --out (finished runs are kept)")
+    again.add_argument("--replace", action="store_true",
+                       help="discard the knockout runs in --out and run afresh (e.g. after "
+                            "the model changed); checked inputs first, so a mistake loses "
+                            "nothing")
     p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
                    help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--spec", default=str(DEFAULT_TEMPLATE), metavar="TEMPLATE",
@@ -131,7 +136,7 @@ def run(args) -> int:
     summarise(out / "sweep", log=log)
     wall = time.perf_counter() - t0
     path = write_report(out, log=log, run_info={
-        "command": "cpabm knockout " + " ".join(shlex.quote(a) for a in _argv(args)),
+        "command": " ".join(["cpabm knockout", *(shlex.quote(a) for a in _argv(args))]),
         "executed_runs": res.executed, "runs_on_disk_before": res.done_before,
         "executor": res.executor, "wall_seconds": round(wall, 1),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None})
@@ -248,17 +253,23 @@ def prepare_inputs(args, out: Path, log) -> Path:
             if checked.design.type != "variants":
                 raise ConfigError(f"--spec = {str(template_path)!r}: not a variants design")
             m = ResultStore(out / "sweep").manifest()
+            if getattr(args, "replace", False):
+                m = None  # the old runs go below, once everything is checked
             if m is not None and not args.resume:
                 raise ConfigError(
                     f"--out = {str(out)!r} already holds a knockout ({out / 'sweep'}); add "
-                    f"--resume to finish or extend it (finished runs are kept), "
-                    f"--report-only to rebuild the report, or choose another --out")
+                    f"--resume to finish or extend it (finished runs are kept), --replace "
+                    f"to run it afresh, --report-only to rebuild the report, or choose "
+                    f"another --out")
             if m is not None and m["identity_sha256"] != checked.identity_hash():
                 from .batch.runner import diff_keys
                 what = ", ".join(diff_keys(m["spec"]["identity"], checked.identity())[:6])
                 raise ConfigError(
                     f"--out = {str(out)!r} holds a knockout of a different model or scenario "
-                    f"(differs in: {what}); cannot resume into it. Choose another --out")
+                    f"(differs in: {what}); cannot resume into it. Use --replace to run it "
+                    f"afresh, or choose another --out")
+            if getattr(args, "replace", False) and (out / "sweep").exists():
+                _discard_sweep(out / "sweep", log)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
@@ -266,6 +277,24 @@ def prepare_inputs(args, out: Path, log) -> Path:
     for n in notes:
         log(n)
     return inputs / SPEC_NAME
+
+
+def _discard_sweep(sweep: Path, log) -> None:
+    """Remove a knockout's sweep folder (only one that is a sweep results folder)."""
+    import shutil
+
+    from .batch.store import OURS
+
+    foreign = [p.name for p in sweep.iterdir() if p.name not in OURS
+               and not p.name.startswith(".")]
+    if foreign:
+        raise ConfigError(f"--replace: {str(sweep)!r} holds files that are not a sweep's "
+                          f"({', '.join(sorted(foreign)[:3])}); remove them yourself")
+    from .batch.store import ResultStore
+
+    with ResultStore(sweep).locked():  # refused while a sweep is writing there
+        shutil.rmtree(sweep)
+    log(f"--replace: removed the earlier runs in {sweep}")
 
 
 def _shown(p: Path) -> str:
@@ -500,8 +529,8 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
               f"numpy {env['versions'].get('numpy')}, numba {env['versions'].get('numba')}, "
               f"mesa {env['versions'].get('mesa')}; created {m.get('created', '')}"]
     if info.get("command"):
-        lines.append(f"- regenerate: `{info['command']} --resume` (or remove "
-                     f"`{_shown(out)}` and run it without --resume)")
+        lines.append(f"- regenerate: `{info['command'].strip()} --replace` (after a model change; "
+                     f"`--resume` instead finishes or extends these runs)")
     lines += ["", "## Variants", "", "| variant | overrides | meaning |", "|---|---|---|"]
     for v, ov in variants.items():
         o = ", ".join(f"`{k} = {str(x).lower() if isinstance(x, bool) else x}`"

@@ -203,6 +203,13 @@ def test_rerun_resume_and_report_only(done, scenario, capsys):
     assert (done / "knockout_table.csv").read_text() == table
     assert knockout.run(args_of("--out", str(done), "--report-only")) == 0
     assert "report.md" in capsys.readouterr().out
+    assert "`cpabm knockout --scenario " in (done / "report.md").read_text()
+    # --replace: a changed knockout runs afresh in the same folder
+    assert run_ko(*argv[:3], "0.5", *argv[4:], "--replace") == 0
+    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 20
+    assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
+        "scale"] == 0.5
+    assert "--scale 0.5" in (done / "report.md").read_text()
 
 
 @pytest.mark.parametrize("argv, message", [
