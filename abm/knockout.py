@@ -486,9 +486,10 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
     conf = m["summary"]["confidence"]
     lo, hi = m["summary"]["band"]
     band = f"{100 * lo:g}-{100 * hi:g}%"
-    done = {r["key"] for r in m["runs"]} & {p.stem for p in (sweep / "runs").glob("*.parquet")}
-    n_done = len(done)
-    seconds = _run_seconds(sweep)
+    import pandas as pd
+
+    # the runs the summary holds (the run files themselves are not committed)
+    n_done = len(pd.read_csv(sweep / "summary" / "metrics_runs.csv", usecols=["run"]))
 
     atomic_write_text(out / "knockout_table.csv", table.to_csv(index=False,
                                                                float_format="%.8g"))
@@ -504,6 +505,10 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
         except json.JSONDecodeError:
             prev = {}
     info = run_info or prev.get("run", {})
+    seconds = _run_seconds(sweep)
+    timing = ({"median_seconds_per_run": round(float(np.median(seconds)), 3),
+               "compute_seconds": round(float(sum(seconds)), 1), "runs_timed": len(seconds)}
+              if seconds else prev.get("timing", {}))
     env = m["environment"]
     lines = [f"# Loop knockout: {m['name']}", "",
              m.get("description", ""), "",
@@ -520,9 +525,9 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
              f"- contribution of a mechanism = full model - knockout, paired by replication; "
              f"[{100 * conf:g}% CI] of the mean; band = {band} of the replicates",
              ]
-    if seconds:
-        lines.append(f"- run time: median {np.median(seconds):.3g} s per run, "
-                     f"{sum(seconds):,.0f} s of compute"
+    if timing:
+        lines.append(f"- run time: median {timing['median_seconds_per_run']:.3g} s per run, "
+                     f"{timing['compute_seconds']:,.0f} s of compute"
                      + (f"; wall clock {info['wall_seconds']:.0f} s on {info.get('executor')}"
                         if info.get("wall_seconds") else ""))
     lines += [f"- code: model fingerprint {m['spec']['identity']['inputs'].get('code_sha256', '')[:12]}, "
@@ -587,7 +592,7 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
               "bands per financial year and paired differences; the per-run parquet files are "
               "not committed).", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
-    record = {"format": "cpabm-knockout/1", "run": info, "scale": scale,
+    record = {"format": "cpabm-knockout/1", "run": info, "timing": timing, "scale": scale,
               "variants": variants, "reference": ref, "replications": m["replications"],
               "runs_finished": n_done, "runs_total": len(m["runs"]),
               "seeds": m["seeds"]["by_replication"],
