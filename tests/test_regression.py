@@ -1,0 +1,45 @@
+"""Regression checks of the calibrated model beyond the exact baseline (issue 9).
+
+* distributional: fresh seeds against the stored replicates of the baseline scenario
+  (``tests/baseline/replicates.json``, regenerated only by ``make baseline``): KS tests and
+  replicate bands, with a designed false-alarm rate, so seed noise passes and drift fails;
+* the same check rejects a 10% change in one influential parameter;
+* calibration bands: the calibrated England scenario, at a 1-in-20 sample, keeps its key
+  targets inside tolerance (see results/calibration/report.md for the full table).
+"""
+
+import json
+
+import pytest
+
+from abm import baseline
+from abm.params import PARAMETERS
+
+
+def _stored():
+    stored = json.loads(baseline.REPLICATES_FILE.read_text())
+    if stored["lock_sha256"] != baseline.lock_hash():
+        pytest.fail("requirements.lock changed since tests/baseline/replicates.json was made: "
+                    "run `make baseline` deliberately")
+    return stored
+
+
+@pytest.mark.slow
+def test_fresh_seeds_match_the_stored_replicates():
+    stored = _stored()
+    assert len(stored["outputs"]["referrals"]) == len(baseline.STORED_SEEDS)
+    assert not set(baseline.FRESH_SEEDS) & set(baseline.STORED_SEEDS)
+    report = baseline.check_replicates(baseline.compute_replicates(baseline.FRESH_SEEDS))
+    assert report.false_alarm_bound < 0.005  # designed: about 1 false alarm in 450 runs
+    assert report.passed, "behaviour drifted from the stored replicates:\n" + str(report)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["contact_rate", "workers_per_10k_children"])
+def test_a_ten_percent_parameter_change_is_caught(name):
+    _stored()
+    fresh = baseline.compute_replicates(baseline.FRESH_SEEDS,
+                                        **{name: PARAMETERS[name].default * 1.1})
+    report = baseline.check_replicates(fresh)
+    assert not report.passed, f"a 10% change in {name} went unnoticed:\n{report}"
+    assert "FAIL" in str(report)
