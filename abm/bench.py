@@ -138,3 +138,104 @@ def readme(r: dict) -> str:
               f"of which import {c['import_s']:.1f} s; the compile is paid once per machine and "
               "source version (the cache is keyed on the kernels' source).", ""]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- fingerprints
+# Exact fingerprints of seeded runs: the guard that a speed-up changed nothing. For a fixed
+# set of runs, the SHA-256 of every recorded weekly array, of every final state table and of
+# every random stream's final state (a change in the number of draws is caught even when the
+# outputs happen to agree). `python -m abm.bench fingerprint --save|--check FILE`.
+
+FINGERPRINT_FILE = PROJECT_ROOT / "results" / "benchmarks" / "fingerprints.json"
+
+
+def fingerprint_cases(full: bool = True) -> list[tuple[str, object, int]]:
+    """(name, scenario, seed) of the runs fingerprinted; ``full`` adds 5% England."""
+    from .scenario import load_scenario, small_la_scenario
+
+    sc = PROJECT_ROOT / "experiments" / "scenarios"
+    cases = [(f"small_la/seed{s}", load_scenario(sc / "small_la.toml"), s) for s in (1, 2, 3)]
+    for regime in ("professional_judgment", "multi_agency_triage", "integrated_front_door",
+                   "early_help", "fdac"):
+        cases.append((f"small_la_{regime}/seed1",
+                      small_la_scenario(children=20_000, years=2, regime=regime), 1))
+    cases.append(("baseline_la/seed12345", load_scenario(sc / "baseline_la.toml"), 12345))
+    if full:
+        cases.append(("england_s05/seed1", load_scenario(sc / "england_2011_2015_s05.toml"), 1))
+    return cases
+
+
+def _sha(a) -> str:
+    import hashlib
+
+    import numpy as np
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()[:20]
+
+
+def fingerprint(model) -> dict[str, str]:
+    """SHA-256 (truncated) of a finished model's records, state tables and stream states."""
+    import hashlib
+
+    out = {f"rec.{k}": _sha(v) for k, v in model.rec.items()}
+    for tname in ("fam", "work", "las", "courts", "cases"):
+        table = getattr(model, tname)
+        for field, arr in zip(table._fields, table, strict=True):
+            out[f"{tname}.{field}"] = _sha(arr)
+    for name, g in model.streams.items():
+        state = json.dumps(g.bit_generator.state, sort_keys=True, default=str).encode()
+        out[f"stream.{name}"] = hashlib.sha256(state).hexdigest()[:20]
+    out["loops"] = repr(model.loops)
+    out["status"] = repr((model.status_level, model.turnover_annual))
+    return out
+
+
+def fingerprints(full: bool = True) -> dict[str, dict[str, str]]:
+    from .model import ChildProtectionModel
+
+    res = {}
+    for name, scenario, seed in fingerprint_cases(full):
+        m = ChildProtectionModel(scenario, rng=seed, agent_views=False)
+        m.run()
+        res[name] = fingerprint(m)
+        print(f"fingerprinted {name}", file=sys.stderr)
+    return res
+
+
+def fingerprint_diff(expected: dict, actual: dict) -> list[str]:
+    lines = []
+    for case in expected:
+        if case not in actual:
+            continue
+        for key, v in expected[case].items():
+            if actual[case].get(key) != v:
+                lines.append(f"{case}: {key}")
+    return lines
+
+
+def _main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m abm.bench")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fingerprint", help="exact fingerprints of seeded runs")
+    f.add_argument("--save", action="store_true")
+    f.add_argument("--quick", action="store_true", help="without 5%% England")
+    f.add_argument("--file", default=str(FINGERPRINT_FILE))
+    args = ap.parse_args(argv)
+    if args.cmd == "fingerprint":
+        from .io import atomic_write_text
+        path = Path(args.file)
+        got = fingerprints(full=not args.quick)
+        if args.save:
+            atomic_write_text(path, json.dumps(got, indent=1, sort_keys=True) + "\n")
+            print(f"wrote {path}")
+            return 0
+        lines = fingerprint_diff(json.loads(path.read_text()), got)
+        print("\n".join(lines) if lines else f"identical ({len(got)} runs)")
+        return 1 if lines else 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
