@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.np.random.generator_core import next_uint32
+from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32
 
 from ..state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
 
@@ -51,6 +53,25 @@ def move(fam, las, open_list, i, new_state, t):
         open_remove(fam, open_list, i)
     else:
         open_add(fam, open_list, i)
+
+
+@njit(cache=True)
+def randbelow(rng, n):
+    """``rng.integers(0, n)`` for n >= 1, bit-identical, at a tenth of the cost.
+
+    Numba's scalar ``Generator.integers`` allocates a one-element array per draw; this calls
+    the same routine (NumPy's Lemire rejection on the bit generator) without the array, so
+    it consumes the stream exactly as ``integers`` does.
+    """
+    r = np.uint64(n - 1)
+    if r == 0:
+        return np.int64(0)  # NumPy draws nothing for a one-value range
+    bitgen = rng.bit_generator
+    if r < np.uint64(0xFFFFFFFF):
+        return np.int64(buffered_bounded_lemire_uint32(bitgen, r))
+    if r == np.uint64(0xFFFFFFFF):
+        return np.int64(next_uint32(bitgen))
+    return np.int64(bounded_lemire_uint64(bitgen, r))
 
 
 @njit(cache=True)
