@@ -17,7 +17,6 @@ from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bound
 
 from ..state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
 
-
 #: How many cases ahead the loops over the open-case list prefetch a family's row.
 PREFETCH_AHEAD = 8
 
