@@ -4,6 +4,9 @@
 compares every recorded output with ``tests/baseline/baseline.json``. Any difference, to the
 last bit, is a change in behaviour; the message names the outputs that moved.
 ``cpabm baseline --update`` (``make baseline``) regenerates it, and is the only way to.
+It also regenerates ``tests/baseline/replicates.json``, the same scenario's key outputs over
+40 seeds: ``tests/test_regression.py`` compares fresh seeds with them (KS tests and
+replicate bands), which catches behavioural drift that is not seed noise.
 
 NumPy's stream-compatibility policy (NEP 19) promises the same stream only for the same
 build, so the baseline records the SHA-256 of requirements.lock: after the lock changes, a
@@ -25,6 +28,11 @@ from .scenario import PROJECT_ROOT, load_scenario
 BASELINE_SCENARIO = PROJECT_ROOT / "experiments" / "scenarios" / "baseline_la.toml"
 BASELINE_FILE = PROJECT_ROOT / "tests" / "baseline" / "baseline.json"
 BASELINE_SEED = 12345
+#: The distributional baseline: key outputs of the same scenario over many seeds, against
+#: which fresh seeds are compared (KS and replicate bands, ``abm.reference.compare``).
+REPLICATES_FILE = PROJECT_ROOT / "tests" / "baseline" / "replicates.json"
+STORED_SEEDS = range(0, 40)
+FRESH_SEEDS = range(100_000, 100_030)  # never in the stored sample
 
 
 def lock_hash() -> str:
@@ -75,6 +83,37 @@ def diff(expected: dict, actual: dict) -> list[str]:
     return lines
 
 
+def compute_replicates(seeds, workers: int = 1, **overrides) -> dict[str, list[float]]:
+    """Key outputs (``abm.reference.compare.KEY_OUTPUTS``) of the baseline scenario, one
+    value per seed."""
+    from .reference.compare import collect_outputs, engine_model
+
+    sc = load_scenario(BASELINE_SCENARIO, overrides)
+    out = collect_outputs(engine_model, sc, seeds, workers=workers)
+    return {k: [float(x) for x in v] for k, v in out.items()}
+
+
+def check_replicates(fresh: dict, alpha: float = 0.001):
+    """Compare fresh-seed outputs with the stored replicates; returns the report
+    (``report.passed``; ``str(report)`` names every output and its verdict)."""
+    from .reference.compare import compare_samples
+
+    stored = json.loads(REPLICATES_FILE.read_text())
+    return compare_samples(stored["outputs"], fresh, alpha=alpha, labels=("stored", "fresh"))
+
+
+def write_replicates() -> None:
+    from .io import atomic_write_text
+
+    outs = compute_replicates(STORED_SEEDS, workers=2)
+    payload = {"scenario": str(BASELINE_SCENARIO.relative_to(PROJECT_ROOT)),
+               "seeds": [STORED_SEEDS.start, STORED_SEEDS.stop], "lock_sha256": lock_hash(),
+               "outputs": outs}
+    atomic_write_text(REPLICATES_FILE, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {REPLICATES_FILE.relative_to(PROJECT_ROOT)} ({len(STORED_SEEDS)} seeds x "
+          f"{len(outs)} outputs)")
+
+
 def main(update: bool = False) -> int:
     from .io import atomic_write_text
 
@@ -84,6 +123,7 @@ def main(update: bool = False) -> int:
     if update:
         atomic_write_text(BASELINE_FILE, json.dumps(payload, indent=1, sort_keys=True) + "\n")
         print(f"wrote {BASELINE_FILE.relative_to(PROJECT_ROOT)} ({len(actual)} outputs)")
+        write_replicates()
         return 0
     if not BASELINE_FILE.exists():
         print(f"no baseline at {BASELINE_FILE}; create it with `make baseline`", file=sys.stderr)

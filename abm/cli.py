@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
 EXTENSIONS: dict[str, tuple[str, str]] = {
     "sweep": ("abm.batch.cli", "run a sweep spec, or summarise a results folder"),
     "viz": ("abm.viz_cli", "start the workshop app (Solara) on 127.0.0.1"),
+    "knockout": ("abm.knockout", "switch each learning loop, the ripple effect and requisite "
+                                 "variety off in turn (common random numbers)"),
+    "calibrate": ("abm.batch.abc_cli", "calibrate parameters to targets by ABC-SMC (resumable)"),
+    "validate": ("abm.validate", "run replicates and check the published figures (exit 1 on a miss)"),
 }
 
 

@@ -69,6 +69,7 @@ class ChildProtectionModel(mesa.Model):
         self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs, strict=True)}
         self._events = list(scenario.events)
         self._shocks: list[tuple[int, float]] = []
+        self.reporting = 0.0  # anxiety as felt in reporting habits (lagged; anxiety_contact_lag_weeks)
         self.status_level = 0.0
         self.turnover_annual = 0.10
         self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
@@ -122,7 +123,11 @@ class ChildProtectionModel(mesa.Model):
         fam_end = np.cumsum(n_fam)
         fam_start = fam_end - n_fam
         court_codes = sorted({pl.court for pl in places})
-        court_index = {c: k for k, c in enumerate(court_codes)}
+        # In a 1-in-N sample of children, N court centres are pooled into one, so that each
+        # simulated court still handles a real court's number of cases at once: queueing
+        # delay depends on that number, so pooling keeps durations scale-free.
+        pool = max(1, round(1.0 / sc.scale))
+        court_index = {c: k // pool for k, c in enumerate(court_codes)}
         posts = np.maximum(1, np.round(p.workers_per_10k_children * children / 1e4)).astype(np.int64)
         w_end = np.cumsum(posts)
         w_start = w_end - posts
@@ -155,7 +160,7 @@ class ChildProtectionModel(mesa.Model):
         # experience at the start: exponential with a 9-year mean (assumption, near the
         # stationary mean the workforce settles to during the warm-up)
         work.experience[:] = rng.exponential(9.0, W).astype(np.float32)
-        C = len(court_codes)
+        C = max(court_index.values()) + 1
         served = np.bincount(las.court, weights=children, minlength=C)
         z = lambda: np.zeros(C, np.int64)  # noqa: E731
         courts = S.Courts(slots=np.zeros(C), guardian_capacity=np.zeros(C), guardians_used=z(),
@@ -267,14 +272,18 @@ class ChildProtectionModel(mesa.Model):
         if self.week == -104:
             self._apply_capacities()  # the warm-up court boost ends two years before the start
         self._apply_events()
-        # the loops set this week's prescription, and prescription erodes scope
+        anxiety = self.anxiety()
+        # the loops set this week's prescription, and prescription erodes scope; publicity
+        # raises the contact rate, with a lag (anxiety_contact_gain, anxiety_contact_lag_weeks)
+        self.reporting += (anxiety - self.reporting) / self.p.anxiety_contact_lag_weeks
+        contact_gain = 1.0 + self.p.anxiety_contact_gain * self.reporting if self.p.mech_anxiety else 1.0
         self.pk = self.p._replace(
             prescription=self.loops.prescription,
-            scope_for_judgment=effective_scope(self.p, self.loops.prescription, self.loops.anchor))
+            scope_for_judgment=effective_scope(self.p, self.loops.prescription, self.loops.anchor),
+            contact_rate=self.p.contact_rate * contact_gain)
         p, fam, las, work, t = self.pk, self.fam, self.las, self.work, self._t
         st = self.streams
         record = self.week >= 0
-        anxiety = self.anxiety()
         shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
         for buf in (las.trans, las.flow, las.decisions, las.referrer_flow, las.reunify,
                     self.res.hist):

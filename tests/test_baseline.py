@@ -5,6 +5,7 @@ import json
 import pytest
 
 from abm import baseline
+from abm.params import PARAMETERS
 
 
 def test_exact_seeded_baseline_matches():
@@ -19,6 +20,6 @@ def test_exact_seeded_baseline_matches():
 def test_baseline_diff_names_what_moved():
     """A 10% change in one influential parameter is caught, and the message names outputs."""
     stored = json.loads(baseline.BASELINE_FILE.read_text())["outputs"]
-    moved = baseline.diff(stored, baseline.compute(contact_rate=0.0036 * 1.1))
+    moved = baseline.diff(stored, baseline.compute(contact_rate=PARAMETERS["contact_rate"].default * 1.1))
     assert moved
     assert any("total.referrals" in line for line in moved)

@@ -1,4 +1,5 @@
-"""Experimental designs: full factorial, Latin hypercube, Sobol' (Saltelli) and Morris.
+"""Experimental designs: full factorial, Latin hypercube, Sobol' (Saltelli), Morris, and
+named variants.
 
 Continuous designs are drawn in the unit hypercube and mapped to factor values with each
 factor's inverse CDF; the unit coordinates are kept (the manifest stores them) because
@@ -19,7 +20,10 @@ DESIGN_KEYS = {
     "lhs": ("type", "samples", "seed"),
     "sobol": ("type", "samples", "second_order", "seed"),
     "morris": ("type", "trajectories", "levels", "seed"),
+    "variants": ("type", "reference"),
 }
+#: the column that names a variants design's points in every result table
+VARIANT = "variant"
 
 
 @dataclass
@@ -29,6 +33,13 @@ class Design:
     points: list[dict]
     unit: np.ndarray | None = None  # n_points x n_factors, for continuous designs
     params: dict = field(default_factory=dict)
+    #: what each point's run receives, when it differs from the point (variants designs)
+    run_inputs: list[dict] | None = None
+
+    @property
+    def inputs(self) -> list[dict]:
+        """Each design point's model input: the overrides a run of that point receives."""
+        return self.points if self.run_inputs is None else self.run_inputs
 
     @property
     def names(self) -> list[str]:
@@ -54,6 +65,8 @@ def build_design(factors: list[Factor], params: dict) -> Design:
         grids = [f.grid() for f in factors]
         points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
         return Design(kind, factors, points, None, params)
+    if kind == "variants":
+        return variants_design(params["variants"], params["reference"])
     problem = {"num_vars": len(factors), "names": names, "bounds": [[0.0, 1.0]] * len(factors)}
     if kind == "lhs":
         from scipy.stats import qmc
@@ -73,3 +86,14 @@ def build_design(factors: list[Factor], params: dict) -> Design:
     columns = [f.ppf(unit[:, j]) for j, f in enumerate(factors)]
     points = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     return Design(kind, factors, points, unit, params)
+
+
+def variants_design(variants: dict[str, dict], reference: str) -> Design:
+    """Named override sets, in the order given; ``variants`` maps name -> {key: value}
+    (already validated; ``{}`` is the unchanged model)."""
+    names = list(variants)
+    factor = Factor(VARIANT, "category", values=tuple(names))
+    params = {"type": "variants", "reference": reference,
+              "variants": {n: dict(v) for n, v in variants.items()}}
+    return Design("variants", [factor], [{VARIANT: n} for n in names], None, params,
+                  [dict(variants[n]) for n in names])

@@ -59,6 +59,8 @@ class SweepResult:
 
 
 def run_key(identity_hash: str, point: dict, replication: int) -> str:
+    """``point`` is the run's model input (for a variants design: the variant's overrides,
+    so renaming a variant keeps its runs)."""
     return sha256_text(canonical_json({"identity": identity_hash, "point": point,
                                        "replication": replication}))[:32]
 
@@ -69,7 +71,7 @@ def plan_runs(spec: Spec) -> list[RunItem]:
     seeds = replication_seeds(spec.seed, spec.replications)
     ident = spec.identity_hash()
     return [RunItem(run_key(ident, p, r), i, r, seeds[r])
-            for r in range(spec.replications) for i, p in enumerate(spec.design.points)]
+            for r in range(spec.replications) for i, p in enumerate(spec.design.inputs)]
 
 
 def build_manifest(spec: Spec, runs: list[RunItem]) -> dict:
@@ -270,7 +272,7 @@ def _drive(spec: Spec, store: ResultStore, ex, pending: list[RunItem], window: i
             item = next(todo, None)
             if item is None:
                 return
-            fut = ex.submit(execute, evaluate, spec.design.points[item.point], item.seed,
+            fut = ex.submit(execute, evaluate, spec.design.inputs[item.point], item.seed,
                             spec.context)
             inflight[fut] = item
 
@@ -297,6 +299,8 @@ def _drive(spec: Spec, store: ResultStore, ex, pending: list[RunItem], window: i
         item, e = failure
         tb = "".join(traceback.format_exception(e)).rstrip()
         point = spec.design.points[item.point]
+        if spec.design.run_inputs is not None:
+            point = {**point, "overrides": spec.design.inputs[item.point]}
         hint = ("a worker process died (killed, or out of memory)"
                 if type(e).__name__ == "BrokenProcessPool" else f"{type(e).__name__}: {e}")
         raise SweepRunError(

@@ -2,7 +2,8 @@
 
 A spec has the sections ``[sweep]`` (name, description, replications, seed), ``[model]``
 (the adapter and its keys, e.g. the base scenario), ``[fixed]`` (values for every run),
-``[factors.NAME]``, ``[design]``, ``[outputs]``, ``[metrics.NAME]`` and ``[summary]``.
+``[factors.NAME]`` or, for a variants design, ``[variants.NAME]`` (named override sets),
+``[design]``, ``[outputs]``, ``[metrics.NAME]`` and ``[summary]``.
 docs/batch.md documents every key. Every error raises :class:`abm.errors.ConfigError`
 naming the spec file, the key, the value and what is valid.
 
@@ -26,10 +27,11 @@ from typing import Any
 
 from ..errors import ConfigError
 from .adapter import Adapter, canonical_json, load_adapter, sha256_text, suggest
-from .design import DESIGN_KEYS, Design, build_design
+from .design import DESIGN_KEYS, VARIANT, Design, build_design
 from .factors import RESERVED, Factor, check_value, parse_factor
 
-SECTIONS = ("sweep", "model", "fixed", "factors", "design", "outputs", "metrics", "summary")
+SECTIONS = ("sweep", "model", "fixed", "factors", "variants", "design", "outputs", "metrics",
+            "summary")
 SWEEP_KEYS = ("name", "description", "replications", "seed")
 OUTPUT_KEYS = ("indicators", "period")
 METRIC_KEYS = ("indicator", "periods", "stat")
@@ -220,8 +222,26 @@ def load_spec(path: str | Path, default_adapter: str = DEFAULT_ADAPTER) -> Spec:
         k = sorted(unknown)[0]
         raise ConfigError(f"{where}: design.{k} = {design_raw[k]!r} is not a key of a {dtype} "
                           f"design; its keys: {', '.join(DESIGN_KEYS[dtype])}")
-    params = _design_params(dtype, design_raw, factors, seed, where)
+    if dtype == "variants":
+        if factors:
+            raise ConfigError(
+                f"{where}: factors.{factors[0].name}: a variants design runs the named override "
+                f"sets of [variants.NAME] and crosses no factors; put '{factors[0].name}' into "
+                f"the variants that change it (or into [fixed]), or use another design.type")
+        variants = _variants(raw, fixed, adapter, where)
+        params = {"type": "variants", "variants": variants,
+                  "reference": _variant_reference(design_raw, variants, where)}
+        # what the adapter sees as varied: every key some variant sets, with its values
+        varied = _varied(variants, adapter, where)
+    else:
+        if "variants" in raw:
+            raise ConfigError(f"{where}: [variants] is only read by a variants design; add "
+                              f"design.type = \"variants\" (and remove [factors]), or remove "
+                              f"[variants]")
+        params = _design_params(dtype, design_raw, factors, seed, where)
+        varied = factors
     design = build_design(factors, params)
+    factors = design.factors  # a variants design has one: the variant's name
 
     # ---- outputs and metrics
     outputs = _table(raw, "outputs", where, OUTPUT_KEYS, required=True)
@@ -260,10 +280,18 @@ def load_spec(path: str | Path, default_adapter: str = DEFAULT_ADAPTER) -> Spec:
                           f"range is (0, 1), e.g. 0.95")
 
     # ---- every design point must be a valid model input, checked before anything runs
-    for i, p in enumerate(design.points):
-        adapter.check_point(p, f"{where}: design point {i} {p}")
-    reference = _reference(summ.get("reference"), design, where)
-    context = adapter.context(fixed, factors, indicators, period)
+    for i, (p, inp) in enumerate(zip(design.points, design.inputs, strict=True)):
+        what = (f"variants.{p[VARIANT]}" if dtype == "variants" else f"design point {i} {p}")
+        adapter.check_point(inp, f"{where}: {what}")
+    if dtype == "variants":
+        if "reference" in summ:
+            raise ConfigError(f"{where}: summary.reference = {summ['reference']!r}: a variants "
+                              f"design names its reference as design.reference = \"NAME\" (a "
+                              f"variant: {', '.join(params['variants'])})")
+        reference = list(params["variants"]).index(params["reference"])
+    else:
+        reference = _reference(summ.get("reference"), design, where)
+    context = adapter.context(fixed, varied, indicators, period)
     units = {k: available[k] for k in indicators}
     return Spec(path=path, text=text, name=name, description=description, replications=reps,
                 seed=seed, adapter_name=adapter_name, adapter=adapter, fixed=fixed,
@@ -331,6 +359,68 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
                               f"number >= 2 (grid levels; 4 is usual)")
         params["levels"] = lv
     return params
+
+
+def _variants(raw: dict, fixed: dict, adapter: Adapter, where: str) -> dict[str, dict]:
+    """``[variants.NAME]`` tables: name -> validated overrides (in file order)."""
+    table = raw.get("variants")
+    example = ("e.g. [variants.full] (empty: the unchanged model) and [variants.no_x] with "
+               "x = false")
+    if table is None or (isinstance(table, dict) and not table):
+        raise ConfigError(f"{where}: a variants design needs at least one [variants.NAME] "
+                          f"table of overrides, {example}")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: variants = {table!r} must be tables [variants.NAME], "
+                          f"{example}")
+    out: dict[str, dict] = {}
+    seen: dict[str, str] = {}
+    for name, ov in table.items():
+        w = f"{where}: variants.{name}"
+        if not name.strip():
+            raise ConfigError(f"{w}: a variant needs a non-blank name")
+        if not isinstance(ov, dict):
+            raise ConfigError(f"{w} = {ov!r} must be a table of overrides ([variants.{name}] "
+                              f"followed by 'name = value' lines; empty for the unchanged "
+                              f"model)")
+        values = {}
+        for k, v in ov.items():
+            if k in fixed:
+                raise ConfigError(f"{w}.{k} = {v!r}: '{k}' is also in [fixed] "
+                                  f"({fixed[k]!r}); a value is either fixed or set by "
+                                  f"variants")
+            info = adapter.factor(k, f"{w}.{k} = {v!r}")
+            values[k] = check_value(info, v, f"{w}.{k}")
+        same = canonical_json(values)
+        if same in seen:
+            raise ConfigError(f"{w} = {ov!r} sets the same values as variants.{seen[same]}; "
+                              f"each variant must differ (replications repeat runs)")
+        seen[same] = name
+        out[name] = values
+    return out
+
+
+def _variant_reference(design_raw: dict, variants: dict, where: str) -> str:
+    names = list(variants)
+    ref = design_raw.get("reference", names[0])
+    if not isinstance(ref, str) or ref not in variants:
+        raise ConfigError(f"{where}: design.reference = {ref!r} is not a variant"
+                          f"{suggest(str(ref), names)}; valid options: {', '.join(names)}")
+    return ref
+
+
+def _varied(variants: dict, adapter: Adapter, where: str) -> list[Factor]:
+    """The keys the variants set, as factors listing the values they take (for
+    ``Adapter.context``, which prepares what every run needs, e.g. regimes)."""
+    values: dict[str, list] = {}
+    for ov in variants.values():
+        for k, v in ov.items():
+            if v not in values.setdefault(k, []):
+                values[k].append(v)
+    out = []
+    for k, vs in values.items():
+        info = adapter.factor(k, f"{where}: variants")
+        out.append(Factor(k, info.kind, values=tuple(vs), unit=info.unit))
+    return out
 
 
 def _metrics(raw: dict, where: str, indicators: list[str], labels: list[str],

@@ -8,7 +8,8 @@ Writes ``OUT/summary/`` (replaced whole, atomically):
   the band quantiles (default 10% and 90%), mean, sd and n;
 * ``metrics_runs.csv``       -- each run's scalar metrics (one column per metric);
 * ``metrics_bands.csv``      -- per design point: median and band of each metric;
-* ``paired_differences.parquet|csv`` -- each point minus the reference point, paired by
+* ``paired_differences.parquet|csv`` -- factorial and variants designs: each point minus
+  the reference point (a variants design: the reference variant), paired by
   replication (same seed, common random numbers): mean difference with a t confidence
   interval, next to the unpaired standard error and the variance ratio
   var(paired difference) / (var(a) + var(b)) (below 1: CRN made the comparison sharper);
@@ -62,7 +63,18 @@ def load_runs(store: ResultStore, manifest: dict) -> tuple[pd.DataFrame, list[fl
     df = pa.concat_tables(parts).to_pandas()
     for c in ("run", "indicator", "period"):
         df[c] = df[c].astype(str)
+    if m_type(manifest) == "variants":  # names from the manifest: a renamed variant's runs
+        names = [p["variant"] for p in manifest["design"]["points"]]  # are reused
+        df["variant"] = np.asarray(names, dtype=object)[df["point"].to_numpy()]
     return df, seconds, len(runs) - len(have)
+
+
+def m_type(manifest: dict) -> str:
+    return manifest["design"]["type"]
+
+
+#: designs with a natural reference point, summarised with paired differences
+PAIRED_DESIGNS = ("factorial", "variants")
 
 
 def _q(p: float) -> str:
@@ -191,9 +203,9 @@ def summarise(out: str | Path, log=None) -> Path:
     mb = bands(mlong, ["point", "metric"], "value", band).merge(points.reset_index(), on="point",
                                                                 how="left")
     # ---- paired differences vs the reference point (replication = seed = pair); for
-    # factorial designs (sampled designs have no natural reference point)
+    # factorial and variants designs (sampled designs have no natural reference point)
     pieces = []
-    factorial = m["design"]["type"] == "factorial"
+    factorial = m_type(m) in PAIRED_DESIGNS
     for (ind, per), g in (df.groupby(["indicator", "period"], sort=False) if factorial else ()):
         w = g.pivot(index="replication", columns="point", values="value")
         d = paired_differences(w, ref, conf)
@@ -259,7 +271,7 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
               f"- seeds: root {m['seeds']['root']}; replication r has the same seed at every "
               f"design point (common random numbers)",
               f"- outputs: {len(m['indicators'])} indicators per {m['period']}; {n_rows:,} rows"]
-    if d["type"] == "factorial" and len(points) > 1:
+    if d["type"] in PAIRED_DESIGNS and len(points) > 1:
         lines.append(f"- reference point for paired differences: {ref} "
                      f"{points.loc[ref].to_dict()}")
     if seconds:
@@ -272,6 +284,14 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
     lines += [f"- environment: Python {env['python']}, numpy {env['versions'].get('numpy')}, "
               f"numba {env['versions'].get('numba')}, mesa {env['versions'].get('mesa')}; "
               f"requirements.lock SHA-256 {str(env.get('lock_sha256'))[:12]}", ""]
+    if d["type"] == "variants":
+        lines += ["## Variants", "", "Each variant's overrides of the base model "
+                  "(everything else as in the base):", ""]
+        lines += _md_table(["point", "variant", "overrides"],
+                           [[i, name, ", ".join(f"{k} = {_fmt(v)}" for k, v in ov.items())
+                             or "(none)"]
+                            for i, (name, ov) in enumerate(d["params"]["variants"].items())])
+        lines.append("")
     # metric bands
     lines += [f"## Metrics by design point: median [{lo}, {hi}] over replications", ""]
     metric_desc = {x["name"]: x for x in m["metrics"]}

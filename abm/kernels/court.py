@@ -13,7 +13,8 @@ A care case opens when the LA applies (casework moves the family to COURT). Each
    capacity is limited; unallocated cases queue first come, first served.
 3. **Hearings.** Cases whose next hearing is due compete for the court's hearing slots
    (cases past the timetable first, then by listing date). A hearing is ineffective
-   (adjourned) with a chance that rises with overload (listing demand above capacity) and
+   (adjourned) with a chance that rises with listing pressure (hearings listed per slot
+   above ``court_load_onset``, saturating) and
    with missing inputs: no guardian, or, at the issues-resolution and final hearings, an
    expert report not yet in. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
    (the cycle of multiple assessments), unless the case is past its timetable. Public
@@ -204,7 +205,10 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         i = cases.fam[k]
         la = fam.la[i]
         flow[la, FL_COURT_HEARINGS_HELD] += 1
-        overload = courts.listed[c] / courts.slots[c] - 1.0 if courts.slots[c] > 0 else 10.0
+        # listing pressure: hearings listed per slot, beyond the utilisation at which lists
+        # start to overrun (court_load_onset; 1.0 = only when more are listed than slots)
+        overload = (courts.listed[c] / courts.slots[c] - p.court_load_onset
+                    if courts.slots[c] > 0 else 10.0)
         experts_in = t >= cases.expert_due[k]
         final = cases.hearings_done[k] + 1 >= cases.hearings_needed[k]
         u = rng.random()

@@ -1,0 +1,227 @@
+"""Write results/calibration/report.md and its figures from the calibration's outputs.
+
+Inputs (each made by a documented command; see the report's "How to reproduce"):
+  results/calibration/abc/            cpabm calibrate experiments/calibration/england.toml
+  results/calibration/validation_*.json
+                                      cpabm validate ... --out results/calibration/validation_<tag>.json
+The explanations of misses are written by people, in EXPLANATIONS below; the numbers all come
+from the files. Run:  .venv/bin/python experiments/tools/calibration_report.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from abm.io import atomic_write_text  # noqa: E402
+
+OUT = ROOT / "results" / "calibration"
+ABC = OUT / "abc"
+FIG = OUT / "figures"
+VALIDATIONS = [("1:1", "validation_1to1.json"), ("10%", "validation_s10.json"),
+               ("5%", "validation_s05.json")]
+TEXT = ROOT / "experiments" / "tools" / "calibration_explanations.toml"
+
+
+def _load(name):
+    p = OUT / name
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3f}"
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        rows.append("| " + " | ".join(_fmt(v) if isinstance(v, float) else str(v)
+                                      for v in r.to_numpy()) + " |")
+    return "\n".join(rows)
+
+
+def target_table(val: dict, explanations: dict) -> str:
+    lines = ["| target | published | tolerance | model median | 10-90% band | result | note |",
+             "|---|---|---|---|---|---|---|"]
+    for r in val["targets"]:
+        checked = r["fitted"] or r["scenario"] != "main"
+        res = "pass" if r["pass"] else ("**FAIL**" if checked else "outside (not fitted)")
+        note = explanations.get(r["id"], "") if not r["pass"] else ""
+        lines.append(f"| `{r['id']}` | {_fmt(r['target'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] "
+                     f"| {_fmt(r['median'])} | [{_fmt(r['p10'])}, {_fmt(r['p90'])}] | {res} "
+                     f"| {note} |")
+    return "\n".join(lines)
+
+
+def scale_table(vals: list[tuple[str, dict]]) -> str:
+    keep = ["referrals_fy2008", "referrals_fy2009", "core_assessment_share", "cp_plan_share",
+            "children_in_need_fy2009", "care_duration_q2_fy2008", "care_duration_q2_fy2010",
+            "care_applications_rise_fy2009", "series:workforce_context:turnover.y2005",
+            "series:workforce_context:vacancy_rate.y2009"]
+    head = "| target | " + " | ".join(f"median at {t} ({v['meta']['replicates']} runs)"
+                                       for t, v in vals) + " |"
+    lines = [head, "|---|" + "---|" * len(vals)]
+    for k in keep:
+        cells = []
+        for _, v in vals:
+            row = next((r for r in v["targets"] if r["id"] == k), None)
+            cells.append(_fmt(row["median"]) if row else "n/a")
+        lines.append(f"| `{k}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure_targets(val: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in val["targets"] if math.isfinite(r["median"])]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
+    for k, r in enumerate(rows):
+        h = (r["hi"] - r["lo"]) / 2 or 1.0
+        z = lambda x: (x - r["target"]) / h  # noqa: E731
+        ax.plot([z(r["p10"]), z(r["p90"])], [k, k], color="tab:blue", lw=3, alpha=0.5)
+        ax.plot(z(r["median"]), k, "o", color="tab:blue" if r["pass"] else "tab:red")
+    ax.axvspan(-1, 1, color="tab:green", alpha=0.12, label="tolerance")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(rows)), [r["id"] for r in rows], fontsize=7)
+    ax.set_xlim(-6, 6)
+    ax.set_xlabel("(model - published) / half-width of tolerance  (median, 10-90% band)")
+    ax.set_title(f"Calibrated model vs published figures ({val['meta']['scenario']}, "
+                 f"scale {val['meta']['scale']:g})")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFrame:
+    """Quarterly care applications, closures and mean duration, against the published
+    durations (Q2 = Jul-Sep of 2008, 2009, 2010)."""
+    import dataclasses
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from abm.calibration import _period_indicators
+    from abm.model import ChildProtectionModel
+    from abm.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "experiments" / "scenarios" / "england_calibrated.toml")
+    sc = dataclasses.replace(sc, scale=scale)
+    qs = []
+    for s in seeds:
+        m = ChildProtectionModel(sc, rng=s, agent_views=False).run()
+        q = _period_indicators(m, "quarter").loc["2006-Q1":"2011-Q4"]
+        q["seed"] = s
+        qs.append(q)
+    q = pd.concat(qs)
+    med = q.groupby(level=0).median()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    x = np.arange(len(med))
+    a1.plot(x, med["care_applications"] / scale, label="applications")
+    a1.plot(x, med["care_cases_concluded"] / scale, label="concluded")
+    a1.set_ylabel("care cases per quarter (1:1)")
+    a1.legend()
+    a2.plot(x, med["care_mean_duration_weeks"], label="model: mean duration of concluded cases")
+    pub = {"2008-Q3": 53.02, "2009-Q3": 54.41, "2010-Q3": 55.7}
+    for k, v in pub.items():
+        if k in med.index:
+            i = list(med.index).index(k)
+            a2.errorbar(i, v, yerr=1.5, fmt="s", color="tab:red",
+                        label="published (MoJ), +/-1.5 weeks" if k == "2008-Q3" else None)
+    a2.set_ylabel("weeks")
+    a2.legend(fontsize=8)
+    a2.set_xticks(x[::2], list(med.index)[::2], rotation=60, fontsize=7)
+    fig.suptitle(f"Care proceedings, calibrated England ({int(scale * 100)}% sample, median "
+                 f"of {len(seeds)} runs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return med
+
+
+def main() -> int:
+    import tomllib
+
+    FIG.mkdir(parents=True, exist_ok=True)
+    text = tomllib.loads(TEXT.read_text())
+    explanations = text.get("misses", {})
+    vals = [(tag, v) for tag, name in VALIDATIONS if (v := _load(name)) is not None]
+    if not vals:
+        print("no validation_*.json in results/calibration: run cpabm validate --out first")
+        return 1
+    main_tag, main_val = vals[0]
+    figure_targets(main_val, FIG / "targets.png")
+    med = figure_court(FIG / "court_quarterly.png")
+    atomic_write_text(OUT / "court_quarterly.csv", med.to_csv())
+    hist = pd.read_csv(ABC / "history.csv") if (ABC / "history.csv").exists() else None
+    post_md = (ABC / "posterior.md").read_text() if (ABC / "posterior.md").exists() else ""
+    n_pass = sum(r["pass"] for r in main_val["targets"] if r["fitted"] or r["scenario"] != "main")
+    n_checked = sum(1 for r in main_val["targets"] if r["fitted"] or r["scenario"] != "main")
+    parts = [
+        "# Calibration report: England 2005-2011",
+        "",
+        text["intro"].strip(),
+        "",
+        f"## Targets: the calibrated England scenario at {main_tag}",
+        "",
+        f"{n_pass} of {n_checked} checked targets pass; the median of "
+        f"{main_val['meta']['replicates']} replicates (root seed {main_val['meta']['seed']}) "
+        f"is compared with the tolerance. Counts are national (a sample is rescaled to 1:1).",
+        "",
+        target_table(main_val, explanations),
+        "",
+        "![targets](figures/targets.png)",
+        "",
+        "## The misses, and why",
+        "",
+        text["misses_discussion"].strip(),
+        "",
+        "## Care proceedings by quarter",
+        "",
+        "![court](figures/court_quarterly.png)",
+        "",
+        text["court_discussion"].strip(),
+        "",
+        "## Does a sample preserve the rates?",
+        "",
+        text["scale_intro"].strip(),
+        "",
+        scale_table(vals),
+        "",
+        "## Method, and what the data pin down",
+        "",
+        text["method"].strip(),
+        "",
+    ]
+    if hist is not None:
+        parts += ["### ABC-SMC generations", "", _md_table(hist), ""]
+    if post_md:
+        parts += ["### Posterior (from `results/calibration/abc/posterior.md`)", "",
+                  post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md, ""]
+    parts += ["### Identifiability", "", text["identifiability"].strip(), "",
+              "## How to reproduce", "", text["reproduce"].strip(), ""]
+    atomic_write_text(OUT / "report.md", "\n".join(parts))
+    print(f"wrote {OUT / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,458 @@
+"""The generic ABC-SMC calibration engine (abm/batch/abc.py) on the toy adapter
+(abm/batch/abc_toy.py): a known Gaussian posterior is recovered, an unidentifiable parameter
+is flagged, serial and process executors agree bit for bit, a run killed with SIGKILL
+resumes to the identical result, bad specs are refused with clear messages."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm.batch import abc, abc_cli
+from abm.batch.abc import (
+    AbcStore,
+    CalibrationRunError,
+    Target,
+    calibrate,
+    distance,
+    importance_weights,
+    load_calibration_spec,
+)
+from abm.errors import ConfigError
+
+GAUSSIAN = """\
+[calibration]
+name = "gauss"
+particles = 200
+generations = 10
+replicates = 3
+seed = 11
+quantile = 0.5
+min_epsilon = 0.25
+
+[model]
+adapter = "abm.batch.abc_toy:Gaussian"
+
+[priors.mu]
+dist = "uniform"
+low = -5.0
+high = 5.0
+
+[priors.nuisance]
+low = 0.0
+high = 1.0
+
+[targets.y]
+value = 1.0
+lo = 0.0
+hi = 2.0
+"""
+
+SMALL = """\
+[calibration]
+name = "small"
+particles = {particles}
+generations = {generations}
+replicates = 2
+seed = 5
+batch_size = 7
+
+[model]
+adapter = "abm.batch.abc_toy:Gaussian"
+{model}
+
+[priors.mu]
+low = -5.0
+high = 5.0
+
+[priors.rate]
+dist = "loguniform"
+low = 0.01
+high = 100.0
+
+[priors.count]
+low = 0
+high = 10
+
+[targets.y]
+value = 1.0
+lo = 0.0
+hi = 2.0
+
+[targets.log_rate]
+value = 1.0986
+lo = 0.0
+hi = 2.2
+
+[targets.count_y]
+value = 4.0
+lo = 2.0
+hi = 6.0
+weight = 0.5
+"""
+
+
+def quiet(_msg):
+    pass
+
+
+def write(folder: Path, text: str, name: str = "spec.toml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    p.write_text(text)
+    return p
+
+
+def small(folder: Path, particles=20, generations=3, model="", name="small.toml") -> Path:
+    return write(folder, SMALL.format(particles=particles, generations=generations,
+                                      model=model), name)
+
+
+def frames(out: Path) -> dict[str, pd.DataFrame]:
+    files = [out / "posterior.parquet", *sorted((out / "generations").glob("*.parquet"))]
+    return {f.name: pd.read_parquet(f) for f in files}
+
+
+# --------------------------------------------------------------------------- maths
+
+def test_distance_formula():
+    ts = [Target("a", 10.0, 8.0, 12.0, 1.0), Target("b", 0.5, 0.0, 1.0, 3.0)]
+    # z_a = (11 - 10) / 2 = 0.5, z_b = (0.75 - 0.5) / 0.5 = 0.5 -> d = 0.5
+    assert distance([11.0, 0.75], ts) == pytest.approx(0.5)
+    # z_a = 1, z_b = 0 -> sqrt(1 * 1 / 4)
+    assert distance([12.0, 0.5], ts) == pytest.approx(0.5)
+    assert distance([8.0, 1.5], ts) == pytest.approx(np.sqrt((1 + 3 * 4) / 4))
+    assert distance([np.nan, 0.5], ts) == np.inf
+    # a weight-0 target is reported, not fitted: its missing value does not matter
+    assert distance([np.nan, 0.75], [Target("a", 10, 8, 12, 0.0), ts[1]]) == pytest.approx(0.5)
+
+
+def test_importance_weights_match_direct_formula():
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(0)
+    prev, new = rng.normal(size=(30, 2)), rng.normal(size=(40, 2))
+    pw = rng.uniform(0.1, 1, 30)
+    pw /= pw.sum()
+    cov = np.array([[0.5, 0.1], [0.1, 0.3]])
+    w = importance_weights(new, prev, pw, cov)
+    mvn = multivariate_normal(np.zeros(2), cov)
+    direct = np.array([1 / np.sum(pw * mvn.pdf(y - prev)) for y in new])
+    np.testing.assert_allclose(w, direct / direct.sum(), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- known posterior
+
+@pytest.fixture(scope="module")
+def gauss(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gauss")
+    res = calibrate(write(folder, GAUSSIAN), folder / "out", workers=1, progress=False,
+                    log=quiet)
+    return res
+
+
+def test_gaussian_posterior_recovered(gauss):
+    """y = mu + e, e ~ N(0, 1), target 1 with half-width 1, median of 3 replicates, flat
+    prior: the ABC posterior of mu has mean 1 and variance var(M_3) + (eps h)^2 / 3."""
+    assert gauss.stop_reason.startswith("epsilon reached min_epsilon")
+    post = gauss.posterior
+    w = post["weight"].to_numpy()
+    assert w.sum() == pytest.approx(1.0) and len(post) == 200
+    mean = float(np.sum(w * post["mu"]))
+    sd = float(np.sqrt(np.sum(w * (post["mu"] - mean) ** 2)))
+    m3 = np.median(np.random.default_rng(1).standard_normal((400_000, 3)), axis=1)
+    expected_sd = np.sqrt(m3.var() + 0.25**2 / 3)  # about 0.68
+    assert abs(mean - 1.0) < 0.15  # ~3 Monte Carlo standard errors
+    assert sd == pytest.approx(expected_sd, rel=0.15)
+    # the tolerance shrank every generation, and the posterior is far narrower than the prior
+    eps = [h["epsilon"] for h in gauss.generations]
+    assert eps[0] == np.inf and all(a > b for a, b in zip(eps, eps[1:], strict=False))
+    assert sd < 0.1 * 10 / np.sqrt(12) * 3
+
+
+def test_unidentifiable_parameter_flagged(gauss):
+    md = (gauss.out / "posterior.md").read_text()
+    rows: dict[str, str] = {}
+    for line in md.splitlines():  # the parameter table comes before the correlations
+        if line.startswith(("| mu |", "| nuisance |")):
+            rows.setdefault(line.split("|")[1].strip(), line)
+    assert rows["mu"].rstrip().endswith("| identified |")
+    assert "not identified" in rows["nuisance"]
+    table = abc.posterior_table(load_calibration_spec(gauss.out.parent / "spec.toml"),
+                                _population(gauss))
+    by = {r["parameter"]: r for r in table}
+    assert by["mu"]["width_ratio"] < 0.35
+    assert by["nuisance"]["width_ratio"] > 0.8
+    assert by["nuisance"]["q10"] == pytest.approx(0.1, abs=0.1)
+    assert by["nuisance"]["q90"] == pytest.approx(0.9, abs=0.1)
+
+
+def _population(res):
+    """The final population rebuilt from posterior.parquet (for posterior_table)."""
+    p = res.posterior
+    y = p[["mu", "nuisance"]].to_numpy()
+    pts = p[["mu", "nuisance"]].to_dict("records")
+    n = len(p)
+    return abc.Population(0, 0.0, y, pts, p["weight"].to_numpy(), p["distance"].to_numpy(),
+                          np.zeros((n, 1)), np.zeros((n, 1, 1)), p["candidate"].to_numpy(),
+                          n, 0)
+
+
+def test_outputs_written(gauss):
+    out = gauss.out
+    gens = sorted((out / "generations").glob("gen_*.parquet"))
+    assert len(gens) == len(gauss.generations) >= 4
+    last = pd.read_parquet(gens[-1])
+    pd.testing.assert_frame_equal(last, pd.read_parquet(out / "posterior.parquet"))
+    assert {"weight", "distance", "mu", "nuisance", "stat.y"} <= set(last.columns)
+    cal = tomllib.loads((out / "calibrated.toml").read_text())
+    assert set(cal["parameters"]) == set(cal["best_particle"]) == {"mu", "nuisance"}
+    assert cal["best_particle_info"]["distance"] == pytest.approx(last["distance"].min())
+    assert cal["parameters"]["mu"] == pytest.approx(gauss.median["mu"])
+    best = pd.read_csv(out / "best_particle.csv")
+    assert list(best["target"]) == ["y"]
+    reps = best[[f"replicate_{i}" for i in range(3)]].to_numpy()[0]
+    assert best["median"][0] == pytest.approx(np.median(reps))
+    assert (out / "marginals.png").read_bytes()[:4] == b"\x89PNG"
+    hist = pd.read_csv(out / "history.csv")
+    assert (hist["particles"] == 200).all() and hist["acceptance"].iloc[0] == 1.0
+    assert (hist["simulations"] == hist["candidates"] * 3).all()
+    # every simulation on disk, keyed; each replicate's statistic kept
+    sims = AbcStore(out).load_sims()
+    assert len(sims) >= hist["simulations"].sum()
+    m = AbcStore(out).manifest()
+    assert m["identity_sha256"] and m["spec_text"].startswith("[calibration]")
+
+
+# --------------------------------------------------------------------------- determinism
+
+def test_serial_and_processes_identical(tmp_path):
+    spec = small(tmp_path)
+    a = calibrate(spec, tmp_path / "serial", workers=1, progress=False, log=quiet)
+    b = calibrate(spec, tmp_path / "procs", workers=2, progress=False, log=quiet)
+    assert b.executor.startswith("2 local processes")
+    fa, fb = frames(tmp_path / "serial"), frames(tmp_path / "procs")
+    assert fa.keys() == fb.keys() and len(fa) == 4
+    for k in fa:
+        pd.testing.assert_frame_equal(fa[k], fb[k], check_exact=True)
+    post = a.posterior
+    assert post["count"].dtype.kind == "i" and post["count"].between(0, 10).all()
+    assert post["rate"].between(0.01, 100).all()
+    assert (tmp_path / "serial" / "calibrated.toml").read_text() == \
+        (tmp_path / "procs" / "calibrated.toml").read_text()
+
+
+def test_dask_scheduler_identical(tmp_path):
+    from distributed import LocalCluster
+
+    spec = small(tmp_path, generations=2)
+    a = calibrate(spec, tmp_path / "serial", workers=0, progress=False, log=quiet)
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                      dashboard_address=":0") as cluster:
+        b = calibrate(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                      progress=False, log=quiet)
+    assert "Dask" in b.executor
+    pd.testing.assert_frame_equal(a.posterior, b.posterior, check_exact=True)
+
+
+def test_resume_refusals_and_budget_change(tmp_path):
+    spec = small(tmp_path, generations=2)
+    out = tmp_path / "out"
+    first = calibrate(spec, out, workers=1, progress=False, log=quiet)
+    with pytest.raises(ConfigError, match="add --resume"):
+        calibrate(spec, out, workers=1, progress=False, log=quiet)
+    # resuming a finished calibration reruns nothing and gives the same result
+    again = calibrate(spec, out, workers=1, resume=True, progress=False, log=quiet)
+    assert again.executed == 0 and again.reused >= first.executed - 8
+    pd.testing.assert_frame_equal(first.posterior, again.posterior, check_exact=True)
+    # a changed prior changes the run identity: refused, naming it
+    other = write(tmp_path, SMALL.format(particles=20, generations=2, model="")
+                  .replace("high = 100.0", "high = 50.0"), "other.toml")
+    with pytest.raises(ConfigError, match=r"different run identity \(differs in: priors.rate"):
+        calibrate(other, out, workers=1, resume=True, progress=False, log=quiet)
+    # the budget may change: more generations continue from the ones on disk
+    more = small(tmp_path, generations=3, name="more.toml")
+    msgs = []
+    cont = calibrate(more, out, workers=1, resume=True, progress=False, log=msgs.append)
+    assert any("settings changed (generations)" in m for m in msgs)
+    assert len(cont.generations) == 3 and cont.reused >= first.executed - 8
+    fresh = calibrate(more, tmp_path / "fresh", workers=1, progress=False, log=quiet)
+    pd.testing.assert_frame_equal(fresh.posterior, cont.posterior, check_exact=True)
+    # a folder that is not a calibration's
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not empty"):
+        calibrate(spec, tmp_path / "junk", workers=1, progress=False, log=quiet)
+
+
+def test_lock_refuses_second_run(tmp_path):
+    spec = small(tmp_path)
+    out = tmp_path / "out"
+    with AbcStore(out).locked():
+        with pytest.raises(ConfigError, match="another calibration"):
+            calibrate(spec, out, workers=1, progress=False, log=quiet)
+
+
+def _count_sims(out: Path) -> int:
+    try:
+        return len(AbcStore(out).load_sims())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _start(spec: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "abm.batch.abc_cli", str(spec), "--out",
+                             str(out), "--quiet", *extra], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _kill_when(proc: subprocess.Popen, out: Path, n: int, timeout: float = 120) -> int:
+    """SIGKILL the run's process group once at least n simulations are on disk."""
+    t0 = time.monotonic()
+    while _count_sims(out) < n and proc.poll() is None and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return _count_sims(out)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
+    # the delay is not part of the run identity: same simulations, slower
+    fast = small(tmp_path, particles=30, generations=4, name="fast.toml")
+    slow = small(tmp_path, particles=30, generations=4, model="delay = 0.004", name="slow.toml")
+    ref = calibrate(fast, tmp_path / "ref", workers=1, progress=False, log=quiet)
+    total = ref.executed
+    out = tmp_path / "killed"
+    p = _start(slow, out, "--workers", "1")
+    n1 = _kill_when(p, out, 100)
+    assert p.returncode == -signal.SIGKILL, p.stderr.read().decode()
+    assert 0 < n1 < total, "the first run should be killed mid-way"
+    (out / "sims" / ".0123.json.xyz.tmp").write_text("[{half a file")  # a killed writer
+    p = _start(slow, out, "--resume", "--workers", "2")
+    n2 = _kill_when(p, out, n1 + 100)
+    assert n2 >= n1
+    p = subprocess.run([sys.executable, "-m", "abm.batch.abc_cli", str(slow), "--out", str(out),
+                        "--resume", "--workers", "2", "--quiet"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    a, b = frames(tmp_path / "ref"), frames(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k], check_exact=True)
+    assert not list((out / "sims").glob(".*.tmp"))
+    # the finished simulations were reused, not rerun: the log says how many ran each time
+    import json
+    ends = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    ends = [e for e in ends if e["event"] == "end"]
+    # (a few simulations in flight when a generation ended are on disk but never needed)
+    assert ends[-1]["reused"] >= 0.9 * n2
+    assert ends[-1]["reused"] + ends[-1]["executed"] <= total + 4 * 4
+
+
+# --------------------------------------------------------------------------- bad specs
+
+@pytest.mark.parametrize("change, message", [
+    (("seed = 11", "seed = 11\nparticle = 5"),
+     "calibration.particle = 5 is not a key of [calibration] (did you mean 'particles'?); "
+     "valid keys: name,"),
+    (("[targets.y]", "[target.y]"), "unknown section [target] (did you mean 'targets'?)"),
+    (("low = -5.0\nhigh = 5.0", "low = -5.0\nhigh = 50.0"),
+     "priors.mu.high = 50.0 is outside the factor's valid range [-10.0, 10.0]"),
+    (("low = -5.0\nhigh = 5.0", "low = 5.0\nhigh = 5.0"),
+     "priors.mu: low = 5.0 must be less than high = 5.0"),
+    (("low = -5.0\nhigh = 5.0", "low = 3.0\nhigh = 1.0"),
+     "priors.mu: low = 3.0 must be less than high = 1.0"),
+    (("[targets.y]", "[targets.yy]"),
+     "targets.yy: 'yy' is not an output of the model (did you mean 'y'?); outputs: y, "),
+    (("[priors.nuisance]", "[priors.nuisanse]"),
+     "priors.nuisanse: unknown factor 'nuisanse' (did you mean 'nuisance'?)"),
+    (('dist = "uniform"', 'dist = "normal"'), "priors.mu.dist = 'normal' is unknown"),
+    (('dist = "uniform"\nlow = -5.0', 'dist = "loguniform"\nlow = -5.0'),
+     "priors.mu.low = -5.0 is out of range for a loguniform prior: needs low > 0"),
+    (("particles = 200", "particles = 1"),
+     "calibration.particles = 1 is out of range: valid range is >= 2"),
+    (("quantile = 0.5", "quantile = 1.5"),
+     "calibration.quantile = 1.5 is out of range: valid range is (0, 1)"),
+    (("replicates = 3\n", ""), "[calibration] needs 'replicates'"),
+    (("lo = 0.0\nhi = 2.0", "lo = 1.5\nhi = 2.0"),
+     "targets.y.value = 1.0 is out of range: it must lie in its tolerance band"),
+    (("hi = 2.0", "hi = 2.0\nwieght = 2"), "targets.y.wieght = 2 is not a target key"),
+    (("[priors.mu]", "[fixed]\nmu = 1.0\n\n[priors.mu]"),
+     "priors.mu: 'mu' is also in [fixed]"),
+])
+def test_bad_spec_refused(tmp_path, change, message):
+    old, new = change
+    assert old in GAUSSIAN
+    p = write(tmp_path, GAUSSIAN.replace(old, new, 1))
+    with pytest.raises(ConfigError) as e:
+        load_calibration_spec(p)
+    assert message in str(e.value)
+    assert str(p) in str(e.value)
+
+
+def test_int_prior_rounding_and_int_check(tmp_path):
+    p = write(tmp_path, SMALL.format(particles=20, generations=1, model="")
+              .replace("low = 0\nhigh = 10", "low = 0.5\nhigh = 10"))
+    with pytest.raises(ConfigError, match=r"priors.count.low = 0.5 has the wrong type: "
+                                          r"expected a whole number in \[0, 50\]"):
+        load_calibration_spec(p)
+    spec = load_calibration_spec(small(tmp_path))
+    count = next(q for q in spec.priors if q.name == "count")
+    assert count.bounds() == (-0.5, 10.5)  # each whole number gets the same prior mass
+    assert [count.to_model(y) for y in (-0.5, -0.01, 0.49, 0.5, 10.49, 10.5)] == \
+        [0, 0, 0, 1, 10, 10]
+
+
+# --------------------------------------------------------------------------- run errors, CLI
+
+def _args(*argv):
+    p = argparse.ArgumentParser()
+    abc_cli.configure(p)
+    return p.parse_args([str(a) for a in argv])
+
+
+def test_missing_target_and_failing_simulation(tmp_path, capsys):
+    p = small(tmp_path, model='omit = ["log_rate"]')
+    assert abc_cli.run(_args(p, "--out", tmp_path / "a", "--workers", "1", "--quiet")) == 1
+    err = capsys.readouterr().err
+    assert "target 'log_rate' is missing from the model's rows" in err
+    assert "generation 0, candidate 0" in err
+    p = small(tmp_path, model="fail_above = 3.0", name="fail.toml")
+    with pytest.raises(CalibrationRunError, match=r"toy model asked to fail: mu = 3\.\d+ > 3\.0"):
+        calibrate(p, tmp_path / "b", workers=1, progress=False, log=quiet)
+    # the simulations that finished before the failure are kept for --resume
+    assert _count_sims(tmp_path / "b") > 0
+
+
+def test_cli_check_runs_nothing(tmp_path, capsys):
+    p = small(tmp_path)
+    out = tmp_path / "out"
+    assert abc_cli.run(_args(p, "--out", out, "--check", "--workers", "1")) == 0
+    text = capsys.readouterr().out
+    assert "spec" in text and "OK" in text
+    assert "prior       rate: loguniform on [0.01, 100.0]" in text
+    assert "prior       count: uniform on [0, 10] (whole numbers)" in text
+    assert "target      count_y = 4 in [2, 6], weight 0.5" in text
+    assert not out.exists()
+    assert abc_cli.main([str(tmp_path / "nope.toml")]) == 2
+    assert "calibration spec not found" in capsys.readouterr().err
+
+
+def test_progress_without_tty(tmp_path, capsys):
+    p = small(tmp_path, generations=2)
+    assert abc_cli.run(_args(p, "--out", tmp_path / "out", "--workers", "1")) == 0
+    cap = capsys.readouterr()
+    assert "small gen 0" in cap.err and "small gen 1" in cap.err  # the tqdm bars
+    assert "eps" in cap.err and "acc" in cap.err
+    assert "calibrated.toml" in cap.out

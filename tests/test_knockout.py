@@ -1,0 +1,252 @@
+"""``cpabm knockout``: the loop-knockout experiment on a tiny scenario.
+
+One LA of 3,000 children for one year with a media shock (errors for B2 and R to act on) and
+a compliance target of 0.99 (a shortfall for B1 to act on), 2 paired replications of the
+shipped template's 10 variants, serial. The runs take a few seconds; the Numba kernels are
+loaded (or compiled, ~45 s the first time ever) once per test process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm import knockout
+from abm.batch import cpmodel
+from abm.batch.spec import load_spec
+from abm.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "experiments" / "sweeps" / "loop_knockout.toml"
+
+TINY_SHOCK = """\
+[scenario]
+name = "tiny_shock"
+start = 2008-04-07
+end = 2009-03-30
+regime = "prescriptive"
+places = { children = 3000 }
+
+[parameters]
+warmup_weeks = 26
+compliance_target = 0.99
+
+[[events]]
+date = 2008-06-02
+type = "media_shock"
+magnitude = 1.0
+"""
+
+KNOCKOUTS = ["no_b1", "no_b2", "no_r", "no_loops", "no_ripple", "no_ripple_quits",
+             "no_ripple_status", "no_quits", "no_requisite_variety"]
+
+
+def args_of(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    knockout.configure(p)
+    return p.parse_args(list(argv))
+
+
+def run_ko(*argv: str) -> int:
+    return knockout.run(args_of(*argv, "--quiet"))
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("scen") / "tiny_shock.toml"
+    p.write_text(TINY_SHOCK)
+    return p
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory, scenario) -> Path:
+    """The shipped template on the tiny scenario: 10 variants x 2 replications."""
+    cpmodel.warm()
+    out = tmp_path_factory.mktemp("ko") / "out"
+    assert run_ko("--scenario", str(scenario), "--scale", "1", "--replications", "2",
+                  "--workers", "0", "--out", str(out)) == 0
+    return out
+
+
+def runs_long(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out / "sweep" / "summary" / "runs_long.parquet")
+
+
+# --------------------------------------------------------------------------- the template
+
+def test_template_is_a_valid_variants_spec():
+    spec = load_spec(TEMPLATE)
+    v = spec.design.params["variants"]
+    assert list(v) == ["full", *KNOCKOUTS] and spec.reference == 0
+    assert v["full"] == {}
+    assert v["no_b1"] == {"mech_loop_b1": False}
+    assert v["no_loops"] == {"mech_loop_b1": False, "mech_loop_b2": False, "mech_loop_r": False}
+    assert v["no_ripple"] == {"quit_stress_slope": 0.0, "quit_satisfaction_slope": 0.0,
+                              "mech_status": False}
+    assert v["no_quits"] == {"mech_turnover": False}
+    assert {m.periods for m in spec.metrics} == {("FY2009", "FY2010", "FY2011")}
+    assert set(knockout.MEANINGS) == set(v)
+
+
+def test_toml_writer_round_trips_the_template():
+    raw = tomllib.loads(TEMPLATE.read_text())
+    assert tomllib.loads(knockout._toml(raw)) == raw
+    odd = {"a": {"key with space": "quote \" and ¶", "x": [1, 2.5e-05, True],
+                 "t": {"inline": 1}}}
+    assert tomllib.loads(knockout._toml(odd)) == odd
+
+
+# --------------------------------------------------------------------------- the command
+
+def test_command_writes_the_table_report_and_figure(done):
+    for f in ("report.md", "knockout_table.csv", "knockout_matrix.csv", "knockout.png",
+              "knockout.json", "inputs/loop_knockout.toml", "inputs/scenario.toml"):
+        assert (done / f).is_file(), f
+    assert (done / "knockout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    t = pd.read_csv(done / "knockout_table.csv")
+    assert list(t["variant"].unique()) == KNOCKOUTS
+    assert len(t) == len(KNOCKOUTS) * 20 and (t["n_pairs"] == 2).all()
+    # contribution = full - knockout, its CI around it, and consistent with the medians
+    assert (t["ci_lo"] <= t["contribution"] + 1e-12).all()
+    assert (t["contribution"] <= t["ci_hi"] + 1e-12).all()
+    r = t.set_index(["variant", "metric"]).loc[("no_loops", "prescription")]
+    assert r["knockout_median"] == pytest.approx(1.6)  # no pull: the regime's level
+    assert r["contribution"] == pytest.approx(r["full_median"] - 1.6)
+    md = (done / "report.md").read_text()
+    assert "## Contributions at a glance" in md and "### no_requisite_variety" in md
+    assert "| no_ripple | `quit_stress_slope = 0.0`, `quit_satisfaction_slope = 0.0`, " \
+           "`mech_status = false` |" in md
+    # the metric window moved to the scenario's only financial year, and says so
+    assert "mean per financial year over FY2008" in md
+    spec = tomllib.loads((done / "inputs" / "loop_knockout.toml").read_text())
+    assert spec["sweep"]["replications"] == 2 and spec["model"]["scenario"] == "scenario.toml"
+    assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
+        "scale"] == 1.0
+
+
+def test_common_random_numbers(done):
+    t = runs_long(done)
+    assert (t.groupby("replication")["seed"].nunique() == 1).all()
+    assert t["seed"].nunique() == 2
+    assert sorted(t["variant"].unique()) == sorted(["full", *KNOCKOUTS])
+
+
+def test_each_loop_knockout_zeroes_its_pull_and_moves_prescription(done):
+    t = runs_long(done)
+    w = t.pivot_table(index=["variant", "replication"], columns="indicator", values="value")
+    full = w.loc["full"]
+    # every loop pulls in the full model, in its direction (App2: B1 and R up, B2 down)
+    assert (full["loop_b1_pull"] > 0).all() and (full["loop_r_pull"] > 0).all()
+    assert (full["loop_b2_pull"] < 0).all()
+    for variant, pull in (("no_b1", "loop_b1_pull"), ("no_b2", "loop_b2_pull"),
+                          ("no_r", "loop_r_pull")):
+        assert (w.loc[variant][pull] == 0).all(), variant
+        others = [c for c in ("loop_b1_pull", "loop_b2_pull", "loop_r_pull") if c != pull]
+        assert (w.loc[variant][others].abs().sum(axis=1) > 0).all()  # only this one stops
+    # replication by replication (same seed): without B1 or R prescription is lower,
+    # without B2 it is higher; without any loop it stays at the regime's level
+    p = w["prescription"].unstack("variant")
+    assert (p["no_b1"] < p["full"]).all()
+    assert (p["no_r"] < p["full"]).all()
+    assert (p["no_b2"] > p["full"]).all()
+    np.testing.assert_allclose(p["no_loops"], 1.6, rtol=1e-12)
+    # R hides errors from B2: without R, B2 pulls harder
+    b2 = w["loop_b2_pull"].unstack("variant")
+    assert (b2["no_r"] < b2["full"]).all()
+
+
+def test_noop_variant_is_identical_to_full(tmp_path, scenario):
+    """Common random numbers: a variant that sets a switch to its default value runs
+    separately (its own run key) but gives exactly the full model's numbers."""
+    raw = tomllib.loads(TEMPLATE.read_text())
+    raw["variants"] = {"full": {}, "noop": {"mech_loop_b1": True},
+                       "no_b2": {"mech_loop_b2": False}}
+    raw["outputs"]["indicators"] = ["referrals", "prescription", "turnover_rate"]
+    raw["metrics"] = {k: {"indicator": k, "periods": ["FY2009"]}
+                      for k in raw["outputs"]["indicators"]}
+    template = tmp_path / "t.toml"
+    template.write_text(knockout._toml(raw))
+    out = tmp_path / "out"
+    assert run_ko("--spec", str(template), "--scenario", str(scenario), "--scale", "1",
+                  "--replications", "2", "--workers", "0", "--out", str(out)) == 0
+    t = runs_long(out)
+    w = t.pivot_table(index=["indicator", "period", "replication"], columns="variant",
+                      values="value")
+    np.testing.assert_array_equal(w["full"].to_numpy(), w["noop"].to_numpy())
+    assert not np.array_equal(w["full"].to_numpy(), w["no_b2"].to_numpy())
+    kt = pd.read_csv(out / "knockout_table.csv")
+    noop = kt[kt["variant"] == "noop"]
+    assert noop["identical"].all() and (noop["contribution"] == 0).all()
+    assert "| noop |" in (out / "report.md").read_text()
+    assert len(list((out / "sweep" / "runs").glob("*.parquet"))) == 6  # no shared runs
+
+
+def test_rerun_resume_and_report_only(done, scenario, capsys):
+    argv = ["--scenario", str(scenario), "--scale", "1", "--replications", "2",
+            "--workers", "0", "--out", str(done)]
+    before = (done / "inputs" / "loop_knockout.toml").read_text()
+    with pytest.raises(ConfigError, match="already holds a knockout .*add --resume"):
+        run_ko(*argv)
+    with pytest.raises(ConfigError, match="holds a knockout of a different model or "
+                                          "scenario .*scenario_sha256"):
+        run_ko(*argv[:3], "0.5", *argv[4:], "--resume")
+    assert (done / "inputs" / "loop_knockout.toml").read_text() == before  # untouched
+    table = (done / "knockout_table.csv").read_text()
+    (done / "report.md").unlink()
+    assert run_ko(*argv, "--resume") == 0  # nothing to run; the report is rebuilt
+    assert (done / "report.md").exists()
+    assert (done / "knockout_table.csv").read_text() == table
+    assert knockout.run(args_of("--out", str(done), "--report-only")) == 0
+    assert "report.md" in capsys.readouterr().out
+    assert "`cpabm knockout --scenario " in (done / "report.md").read_text()
+    # --replace: a changed knockout runs afresh in the same folder
+    assert run_ko(*argv[:3], "0.5", *argv[4:], "--replace") == 0
+    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 20
+    assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
+        "scale"] == 0.5
+    assert "--scale 0.5" in (done / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--replications", "1"], "--replications = 1 is out of range: valid range is >= 2"),
+    (["--scale", "0"], "--scale = 0.0 is out of range: valid range is (0, 1]"),
+    (["--scale", "1.5"], "--scale = 1.5 is out of range: valid range is (0, 1]"),
+    (["--scale", "nan"], "--scale = nan is out of range"),
+    (["--seed", "-3"], "--seed = -3 is out of range: valid range is [0, 2**63)"),
+    (["--workers", "-1"], "--workers = -1 is out of range"),
+    (["--scenario", "no/such.toml"], "--scenario = 'no/such.toml': no such scenario file"),
+    (["--spec", str(ROOT / "experiments" / "sweeps" / "regime_comparison.toml")],
+     "the template must have a variants design"),
+    (["--spec", "no/such.toml"], "--spec = 'no/such.toml': no such file"),
+])
+def test_bad_arguments_are_refused_and_write_nothing(tmp_path, argv, message):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as e:
+        run_ko(*argv, "--out", str(out))
+    assert message in str(e.value)
+    assert not out.exists()
+
+
+def test_bad_template_content_is_refused_naming_the_key(tmp_path, scenario):
+    text = TEMPLATE.read_text().replace("mech_loop_r = false\n\n[variants.no_loops]",
+                                        "mech_loop_r = 2\n\n[variants.no_loops]")
+    (tmp_path / "t.toml").write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as e:
+        run_ko("--spec", str(tmp_path / "t.toml"), "--scenario", str(scenario), "--out",
+               str(out))
+    assert str(e.value).startswith(f"{tmp_path / 't.toml'}: variants.no_r.mech_loop_r = 2 "
+                                   f"has the wrong type: expected true or false"), str(e.value)
+    assert not out.exists()
+
+
+def test_cli_exit_status_and_report_only_without_runs(tmp_path, capsys):
+    assert knockout.main(["--replications", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "cpabm: error: --replications = 0" in capsys.readouterr().err
+    assert knockout.main(["--report-only", "--out", str(tmp_path)]) == 2
+    assert "no knockout sweep here" in capsys.readouterr().err
