@@ -110,7 +110,7 @@ def child(kind: str, desc: dict, seed: int = 1) -> dict:
 
     from .model import ChildProtectionModel
     if kind == "reference":
-        from .reference import ReferenceModel
+        from .reference import ReferenceModel, family_weeks
     t_import = time.perf_counter()
     sc = make_scenario(desc)
     cpu0 = _usage()["cpu_s"]
@@ -142,7 +142,7 @@ def child(kind: str, desc: dict, seed: int = 1) -> dict:
     weeks = m.calendar.n_weeks + warm
     fw = int(m.n_families) * weeks
     if kind == "reference":
-        fw = family_weeks(m)  # noqa: F821 (imported above for this kind)
+        fw = family_weeks(m)  # the reference's own count (the same definition)
     out.update({"build_and_warmup_s": t2 - t1, "run_s": t3 - t2, "wall_s": t3 - t1,
                 "cpu_s": cpu, "peak_rss_mib": _usage()["peak_rss_mib"],
                 "families": int(m.n_families), "las": len(sc.places),
@@ -252,24 +252,8 @@ def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def run(repeats: dict | int | None = None, out_dir: Path | None = None, quick: bool = False,
-        log=print) -> dict:
-    """Run every case; write ``<date>.json`` and ``README.md`` into ``out_dir``."""
-    plan = QUICK if quick else FULL
-    if isinstance(repeats, dict):
-        repeats = max(repeats.values()) if repeats else None
-    n = int(repeats) if repeats else (1 if quick else 3)
-    if n < 1:
-        raise ValueError(f"repeats must be at least 1, got {n}")
-    out_dir = Path(out_dir) if out_dir else PROJECT_ROOT / "results" / "benchmarks"
-    cmd = "python -m abm.bench run" + (" --quick" if quick else "") + (f" --repeats {repeats}" if repeats else "")
-    r: dict = {"date": dt.date.today().isoformat(), "quick": quick, "command": cmd,
-               "machine": machine(), "repeats": n, "load_average_at_start": _load(), "cases": {}}
-    t_start = time.perf_counter()
-    log(f"bench: warming the Numba cache (load {r['load_average_at_start']})")
-    _spawn("startup", plan["startup"])
-
-    # 5. start-up: import, warm-cache build, and the cold compile in a throwaway cache
+def _case_startup(plan: dict, n: int, log) -> dict:
+    """5. Start-up: import, warm-cache build, and the cold compile in a throwaway cache."""
     runs = [_spawn("startup", plan["startup"]) for _ in range(n)]
     start = {"scenario": plan["startup"], "warm": {"median": _median(runs), "runs": runs}}
     if plan["cold_compile"]:
@@ -280,10 +264,11 @@ def run(repeats: dict | int | None = None, out_dir: Path | None = None, quick: b
         start["cold"] = {"median": _median(cold), "runs": cold}
         start["compile_s"] = (start["cold"]["median"]["build_and_first_week_s"]
                               - start["warm"]["median"]["build_and_first_week_s"])
-    r["cases"]["startup"] = start
-    log(f"bench: start-up done ({time.perf_counter() - t_start:.0f} s)")
+    return start
 
-    # 1. engine against reference, interleaved, same scenario and seeds
+
+def _case_reference(plan: dict, n: int, log) -> dict:
+    """1. The engine against the reference: same scenario and seeds, run alternately."""
     eng, ref = [], []
     try:
         for i in range(n):
@@ -291,54 +276,100 @@ def run(repeats: dict | int | None = None, out_dir: Path | None = None, quick: b
             eng.append({**_spawn("engine", plan["reference_la"], seed=i + 1), "load_before": la})
             ref.append({**_spawn("reference", plan["reference_la"], seed=i + 1), "load_before": la})
     except RuntimeError as e:  # the reference implementation is missing or broken here
-        r["cases"]["engine_vs_reference"] = {"scenario": plan["reference_la"],
-                                             "error": str(e).strip().splitlines()[-1]}
-        log(f"bench: engine vs reference not measured: {r['cases']['engine_vs_reference']['error']}")
-    else:
-        em, rm = _median(eng), _median(ref)
-        r["cases"]["engine_vs_reference"] = {
-            "scenario": plan["reference_la"], "engine": {"median": em, "runs": eng},
+        err = str(e).strip().splitlines()[-1]
+        log(f"bench: engine vs reference not measured: {err}")
+        return {"scenario": plan["reference_la"], "error": err}
+    em, rm = _median(eng), _median(ref)
+    return {"scenario": plan["reference_la"], "engine": {"median": em, "runs": eng},
             "reference": {"median": rm, "runs": ref},
             "speedup": em["family_weeks_per_s"] / rm["family_weeks_per_s"],
             "speedup_per_pair": [e["family_weeks_per_s"] / f["family_weeks_per_s"]
                                  for e, f in zip(eng, ref, strict=True)]}
-        log(f"bench: engine/reference {r['cases']['engine_vs_reference']['speedup']:.0f}x "
-            f"({time.perf_counter() - t_start:.0f} s)")
 
-    # 2 and 3. England 1:1, and the floor on the same weeks in the same processes
+
+def _case_england(plan: dict, n: int, log) -> dict:
+    """2 and 3. England 1:1, and the floor on the same weeks in the same processes."""
     runs = []
     for _ in range(n):
         la = _load()
-        runs.append({**_spawn("engine_floor", plan["england"]), "load_before": la, "load_after": _load()})
-    med = _median(runs)
-    r["cases"]["england"] = {"scenario": plan["england"], "median": med, "runs": runs}
-    r["cases"]["floor"] = {"engine_over_floor": med["engine_over_floor"],
-                           "per_run": [x["engine_over_floor"] for x in runs]}
-    log(f"bench: England wall {med['wall_s']:.1f} s, peak {med['peak_rss_mib']:.0f} MiB, "
-        f"engine/floor {med['engine_over_floor']:.2f} ({time.perf_counter() - t_start:.0f} s)")
+        runs.append({**_spawn("engine_floor", plan["england"]), "load_before": la,
+                     "load_after": _load()})
+    return {"scenario": plan["england"], "median": _median(runs), "runs": runs}
 
-    # 4. scaling
+
+def _case_scaling(plan: dict, n: int, log) -> dict:
+    """4. Cost against the number of LAs and against simulated years, with linear fits."""
     sc = {}
-    for name, key, descs in (("las", "las", plan["scaling_las"]),
-                             ("years", "years", plan["scaling_years"])):
+    for name, descs in (("las", plan["scaling_las"]), ("years", plan["scaling_years"])):
         rows = []
         for desc in descs:
-            rr = [_spawn("engine", desc) for _ in range(n)]
-            m = _median(rr)
-            rows.append({key: desc[key], "families": m["families"], "weeks": m["weeks_simulated"],
+            m = _median([_spawn("engine", desc) for _ in range(n)])
+            rows.append({name: desc[name], "families": m["families"], "weeks": m["weeks_simulated"],
                          "family_weeks": m["family_weeks"], "wall_s": m["wall_s"],
                          "run_s": m["run_s"], "build_and_warmup_s": m["build_and_warmup_s"],
                          "cpu_s": m["cpu_s"], "peak_rss_mib": m["peak_rss_mib"],
                          "family_weeks_per_s": m["family_weeks_per_s"]})
         fit = linear_fit([x["family_weeks"] for x in rows], [x["wall_s"] for x in rows])
         sc[name] = {"rows": rows, "fit_wall_vs_family_weeks": fit}
-    r["cases"]["scaling"] = sc
-    r["load_average_at_end"] = _load()
-    r["elapsed_s"] = time.perf_counter() - t_start
-    log(f"bench: done in {r['elapsed_s']:.0f} s")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    return sc
+
+
+CASE_RUNNERS = {"startup": _case_startup, "engine_vs_reference": _case_reference,
+                "england": _case_england, "scaling": _case_scaling}
+
+
+def run(repeats: dict | int | None = None, out_dir: Path | None = None, quick: bool = False,
+        log=print, only: str | None = None) -> dict:
+    """Run every case (or re-run ``only`` one of them into today's existing record); write
+    ``<date>.json`` and ``README.md`` into ``out_dir``."""
+    from .errors import ConfigError
     from .io import atomic_write_text
-    atomic_write_text(out_dir / f"{r['date']}{'-quick' if quick else ''}.json", json.dumps(r, indent=1))
+
+    plan = QUICK if quick else FULL
+    if isinstance(repeats, dict):
+        repeats = max(repeats.values()) if repeats else None
+    n = int(repeats) if repeats else (1 if quick else 3)
+    if n < 1:
+        raise ConfigError(f"repeats = {n} is out of range: valid range is [1, 100]")
+    if only is not None and only not in CASE_RUNNERS:
+        raise ConfigError(f"--only = {only!r}: valid cases are {', '.join(CASE_RUNNERS)}")
+    out_dir = Path(out_dir) if out_dir else PROJECT_ROOT / "results" / "benchmarks"
+    date = dt.date.today().isoformat()
+    json_path = out_dir / f"{date}{'-quick' if quick else ''}.json"
+    cmd = ("python -m abm.bench run" + (" --quick" if quick else "")
+           + (f" --repeats {repeats}" if repeats else ""))
+    if only is not None:
+        if not json_path.exists():
+            raise ConfigError(f"--only {only}: no record {json_path} of today to update; "
+                              "run the whole bench first")
+        r = json.loads(json_path.read_text())
+        if r["repeats"] != n:
+            raise ConfigError(f"--only {only}: today's record has {r['repeats']} repeats, not {n}")
+        r.setdefault("reruns", []).append({"case": only, "command": f"{cmd} --only {only}",
+                                           "load_average_at_start": _load()})
+    else:
+        r = {"date": date, "quick": quick, "command": cmd, "machine": machine(), "repeats": n,
+             "load_average_at_start": _load(), "cases": {}}
+    t_start = time.perf_counter()
+    log(f"bench: warming the Numba cache (load {_load()})")
+    _spawn("startup", plan["startup"])
+    for name, runner in CASE_RUNNERS.items():
+        if only is not None and name != only:
+            continue
+        r["cases"][name] = runner(plan, n, log)
+        log(f"bench: {name} done ({time.perf_counter() - t_start:.0f} s, load {_load()})")
+    e = r["cases"]["england"]
+    r["cases"]["floor"] = {"engine_over_floor": e["median"]["engine_over_floor"],
+                           "per_run": [x["engine_over_floor"] for x in e["runs"]]}
+    if only is None:
+        r["load_average_at_end"] = _load()
+        r["elapsed_s"] = time.perf_counter() - t_start
+    else:
+        r["reruns"][-1].update({"load_average_at_end": _load(),
+                                "elapsed_s": time.perf_counter() - t_start})
+    log(f"bench: done in {time.perf_counter() - t_start:.0f} s")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json_path, json.dumps(r, indent=1))
     atomic_write_text(out_dir / "README.md", readme(r))
     return r
 
@@ -406,7 +437,8 @@ def readme(r: dict) -> str:
         "wall times are then pessimistic (CPU time is the steadier figure).", "",
     ]
     e = c["england"]["median"]
-    L += ["## England at 1:1, 7 years (goal: at most 30 s wall and 4 GiB)", "",
+    L += ["## England at 1:1 over 7 years (goal: at most 30 s wall and 4 GiB)"
+          + (" -- in quick mode a tiny stand-in" if r["quick"] else ""), "",
           f"Scenario: {_desc(c['england']['scenario'])}: {e['children']:,.0f} children in "
           f"{e['families']:,.0f} families, {e['las']:.0f} LAs, {e['warmup_weeks']:.0f} warm-up + "
           f"{e['calendar_weeks']:.0f} calendar weeks.", "",
@@ -485,7 +517,13 @@ def readme(r: dict) -> str:
               "version of the kernels' source (the cache folder is keyed on it)."]
     else:
         L += ["", "(Cold compile not measured in quick mode.)"]
-    L += ["", f"The whole invocation took {r['elapsed_s']:.0f} s.", ""]
+    L += ["", f"The whole invocation took {r['elapsed_s']:.0f} s."]
+    for x in r.get("reruns", []):
+        a, b = x["load_average_at_start"], x["load_average_at_end"]
+        L.append(f"The case `{x['case']}` was run again afterwards by `{x['command']}` "
+                 f"({x['elapsed_s']:.0f} s; load average at start {a[0]:.2f}, {a[1]:.2f}, "
+                 f"{a[2]:.2f}, at end {b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f}).")
+    L.append("")
     return "\n".join(L)
 
 
@@ -496,6 +534,9 @@ def configure(ap) -> None:
                     help="tiny scenarios, one repeat (a smoke check; not a record)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats per case (default 3)")
     ap.add_argument("--out", default=None, help="output folder (default results/benchmarks)")
+    ap.add_argument("--only", default=None, metavar="CASE",
+                    help="re-run one case (startup, engine_vs_reference, england, scaling) "
+                         "into today's record")
 
 
 def main(args) -> int:
@@ -503,7 +544,8 @@ def main(args) -> int:
     if args.repeats is not None and not 1 <= args.repeats <= 100:
         raise ConfigError(f"--repeats = {args.repeats} is out of range: valid range is [1, 100]")
     out = Path(args.out) if args.out else None
-    run(args.repeats, out, quick=args.quick, log=lambda s: print(s, file=sys.stderr))
+    run(args.repeats, out, quick=args.quick, log=lambda s: print(s, file=sys.stderr),
+        only=args.only)
     print(f"wrote {(out or PROJECT_ROOT / 'results' / 'benchmarks') / 'README.md'}")
     return 0
 
