@@ -45,7 +45,8 @@ CASES = {"engine_vs_reference": 3, "england": 3, "scaling": 3}
 
 #: Each case as scenario descriptions (see :func:`make_scenario`).
 FULL = {
-    "reference_la": {"path": SMALL_LA, "children": 10_000, "years": 1},
+    # a typical English LA (60,000 children) for one calendar year after the warm-up
+    "reference_la": {"path": SMALL_LA, "children": 60_000, "years": 1},
     "england": {"path": ENGLAND},
     "scaling_las": [{"path": ENGLAND, "las": k, "years": 1, "overrides": {"warmup_weeks": 52}}
                     for k in (19, 38, 76, 152)],
