@@ -130,7 +130,8 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
                 "engine_over_floor", "random_words"):
         assert e[key] > 0
     assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
-    assert data["cases"]["engine_vs_reference"]["speedup"] > 0
+    v = data["cases"]["engine_vs_reference"]
+    assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
     for series in ("las", "years"):
         assert len(data["cases"]["scaling"][series]["rows"]) == 2
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
@@ -139,3 +140,24 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
                     "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
         assert heading in md
     assert "quick mode" in md and "nan" not in md.lower()
+
+
+def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_changes():
+    """The model's fast kernel calls (compiled entry points) change nothing: a run with
+    them equals a run through Numba's dispatcher, also across a parameter change."""
+    import abm
+    from abm.model import ChildProtectionModel
+
+    sc = abm.small_la_scenario(children=1500, years=1, warmup_weeks=4)
+    fast = ChildProtectionModel(sc, rng=9, agent_views=False)
+    slow = ChildProtectionModel(sc, rng=9, agent_views=False)
+    slow._kernel = lambda kernel, *args: kernel(*args)
+    for m in (fast, slow):
+        for week in range(20):
+            if week == 10:
+                m.set_params(prescription=0.8, early_help_places=60.0)
+            m.step()
+    assert fast._entry_p is fast.p and len(fast._entries) >= 6
+    assert all(e is not k for k, e in fast._entries.items())  # entry points, not dispatchers
+    for key in fast.rec:
+        assert np.array_equal(fast.rec[key], slow.rec[key]), key
