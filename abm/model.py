@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+from numba.core.typing.typeof import Purpose, typeof
 
 from . import state as S
 from .calendar import Calendar
@@ -74,6 +75,8 @@ class ChildProtectionModel(mesa.Model):
         self.turnover_annual = 0.10
         self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
         self._tracks: dict[int, list[tuple]] = {}
+        self._entries: dict = {}  # kernel -> compiled entry point (see _kernel)
+        self._entry_p = None
         self._build()
         self.week = -self.p.warmup_weeks  # calendar week index of the next step
         self._t = 0  # absolute week counter (warm-up included), the kernels' clock
@@ -283,6 +286,7 @@ class ChildProtectionModel(mesa.Model):
             contact_rate=self.p.contact_rate * contact_gain)
         p, fam, las, work, t = self.pk, self.fam, self.las, self.work, self._t
         st = self.streams
+        k = self._kernel
         record = self.week >= 0
         shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
         for buf in (las.trans, las.flow, las.decisions, las.referrer_flow, las.reunify,
@@ -292,23 +296,22 @@ class ChildProtectionModel(mesa.Model):
         # 1. rare severe harm, at a hazard rising with true risk
         n_forced = 0
         if p.mech_harm_events:
-            _, n_forced = harm_events(fam, las, p, t, st["harm"], st["risk"], self._forced)
+            _, n_forced = k(harm_events, fam, las, p, t, st["harm"], st["risk"], self._forced)
         # 2. contacts with universal services -> referral decision / early help -> screening
-        contacts_and_referrals(fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
-                               st["referrer"], st["screening"], self.res, record,
-                               self._forced, n_forced)
+        k(contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
+          st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
         # 3. allocation of new and orphaned cases, with attention to caseload
-        allocate(fam, work, las, self.open, t)
+        k(allocate, fam, work, las, self.open, t)
         # 4. workload: each worker's hours split between direct work and recording
-        time_use(fam, work, las, self.open, p, t)
+        k(time_use, fam, work, las, self.open, p, t)
         # 5. casework: assessments, conference, plans, reviews, court decision, closure
-        casework(fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
-                 record)
+        k(casework, fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
+          record)
         # 6. care proceedings: guardians, hearings, experts, outcomes
-        courts_step(fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
-                    anxiety if p.mech_anxiety else 0.0)
+        k(courts_step, fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
+          anxiety if p.mech_anxiety else 0.0)
         # 7. the workforce: quits, agency cover, recruitment
-        turnover_and_recruitment(work, las, p, t, self.status_level, st["workforce"])
+        k(turnover_and_recruitment, work, las, p, t, self.status_level, st["workforce"])
         # 8. professional status follows turnover and the blame climate (ripple effect)
         self._update_status(anxiety)
         # 9. learning loops B1, B2 and R move prescription (Appendix 2)
@@ -324,6 +327,27 @@ class ChildProtectionModel(mesa.Model):
             self._record_tracks()
         self._t += 1
         self.week += 1
+
+    def _kernel(self, kernel, *args):
+        """Call a Numba kernel; after its first call, through its compiled entry point.
+
+        Numba's dispatcher derives the type of every argument on every call, and for the
+        parameter record (about 200 fields) that alone costs about 55 us, several times a
+        week: at one LA that is most of the week. The entry point for the types of the first
+        call skips it. Types can only change with the parameter record, so a new
+        ``self.p`` (an event, ``set_params``) forgets the entry points.
+        """
+        if self._entry_p is not self.p:
+            self._entries, self._entry_p = {}, self.p
+        entry = self._entries.get(kernel)
+        if entry is not None:
+            return entry(*args)
+        out = kernel(*args)
+        sig = tuple(typeof(a, Purpose.argument) for a in args)
+        self._entries[kernel] = kernel.overloads.get(sig) and kernel.overloads[sig].entry_point
+        if self._entries[kernel] is None:  # not found under these types: always dispatch
+            self._entries[kernel] = kernel
+        return out
 
     def _update_status(self, anxiety: float) -> None:
         p, work, las = self.pk, self.work, self.las

@@ -247,21 +247,45 @@ Reservoir = namedtuple("Reservoir", [
 SCORE_BINS, SCORE_LO, SCORE_HI = 48, -4.0, 8.0
 
 
+#: Memory layout of the family table. Casework, allocation and time use visit the open
+#: cases in list order, i.e. at scattered rows of a table of millions: with one array per
+#: field each visit costs one cache miss per field read. So the fields are stored as rows
+#: of two packed records and each Families field is a strided view into one of them: the
+#: *hot* record (every field the weekly loops over open cases read, 32 bytes, half a cache
+#: line) and the *cold* one (bookkeeping read at state changes). Values and dtypes are the
+#: same as with separate arrays; only the memory layout differs.
+FAMILY_HOT = [("state", np.int8), ("n_children", np.int8), ("needs", np.uint8),
+              ("order", np.int8), ("la", np.int32), ("worker", np.int32), ("since", np.int32),
+              ("due", np.int32), ("risk_t", np.int32), ("risk", np.float32),
+              ("base", np.float32)]
+FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
+               ("court_case", np.int32), ("open_pos", np.int32), ("last_closed", np.int32),
+               ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
+               ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
+               ("return_bin", np.int8)]
+assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
+
+
+def _packed(n: int, fields) -> np.ndarray:
+    """A zeroed structured array of n records, starting on a 64-byte (cache-line) boundary."""
+    dtype = np.dtype(fields, align=True)
+    buf = np.zeros(n * dtype.itemsize + 64, np.uint8)
+    off = (-buf.ctypes.data) % 64
+    return buf[off:off + n * dtype.itemsize].view(dtype)
+
+
 def empty_families(n: int) -> Families:
-    return Families(
-        la=np.zeros(n, np.int32), n_children=np.ones(n, np.int8),
-        base=np.zeros(n, np.float32), risk=np.zeros(n, np.float32),
-        risk_t=np.zeros(n, np.int32), needs=np.zeros(n, np.uint8),
-        state=np.zeros(n, np.int8), since=np.zeros(n, np.int32),
-        due=np.zeros(n, np.int32), worker=np.full(n, -1, np.int32),
-        acc_direct=np.zeros(n, np.float32), acc_record=np.zeros(n, np.float32),
-        last_closed=np.full(n, -1_000_000, np.int32), episode_start=np.full(n, -1, np.int32),
-        help_start=np.full(n, -1, np.int32), n_worker_changes=np.zeros(n, np.int16),
-        n_referrals=np.zeros(n, np.int16), n_harm=np.zeros(n, np.int16),
-        open_pos=np.full(n, -1, np.int32), court_case=np.full(n, -1, np.int32),
-        order=np.zeros(n, np.int8), returned=np.full(n, -1, np.int32),
-        return_bin=np.zeros(n, np.int8),
-    )
+    hot, cold = _packed(n, FAMILY_HOT), _packed(n, FAMILY_COLD)
+    fam = Families(**{f: hot[f] for f, _ in FAMILY_HOT}, **{f: cold[f] for f, _ in FAMILY_COLD})
+    fam.n_children[:] = 1
+    fam.worker[:] = -1
+    fam.last_closed[:] = -1_000_000
+    fam.episode_start[:] = -1
+    fam.help_start[:] = -1
+    fam.open_pos[:] = -1
+    fam.court_case[:] = -1
+    fam.returned[:] = -1
+    return fam
 
 
 def empty_workers(n: int) -> Workers:

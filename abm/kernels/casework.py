@@ -47,7 +47,7 @@ from ..state import (
     N_SKILL_BINS,
     NONE,
 )
-from .core import advance_risk, decide, move, popcount6
+from .core import PREFETCH_AHEAD, advance_risk, decide, move, popcount6, prefetch
 from .transitions import close_case, to_cin, to_cpp
 from .workforce import case_direct_demand
 
@@ -126,6 +126,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     dec = las.decisions
     k = open_list.n[0] - 1
     while k >= 0:  # downward, so swap-removal never skips a case
+        if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
+            prefetch(fam.state, open_list.idx[k - PREFETCH_AHEAD])
         i = open_list.idx[k]
         k -= 1
         s = fam.state[i]

@@ -30,7 +30,7 @@ from ..state import (
     IA,
     NONE,
 )
-from .core import advance_risk, decide, geometric_weeks, in_social_care, move
+from .core import advance_risk, decide, geometric_weeks, in_social_care, move, randbelow
 from .population import BOUND_SD, stationary_sd
 
 
@@ -115,7 +115,7 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
             lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[la, b] + bound))
             k = rng_contacts.poisson(n * lam_max)
             for _ in range(k):
-                i = s + rng_contacts.integers(0, n)
+                i = s + randbelow(rng_contacts, n)
                 u_accept = rng_contacts.random()
                 u_type = rng_contacts.random()
                 u_pass = rng_contacts.random()

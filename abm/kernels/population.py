@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from ..state import FL_HARM_EVENTS, FL_HARM_KNOWN, FL_HARM_MISSED
-from .core import advance_risk, in_social_care
+from .core import advance_risk, in_social_care, randbelow
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -83,7 +83,7 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
             h_max = min(1.0, p.harm_hazard_base * math.exp(p.harm_hazard_slope * (las.bin_base_max[la, b] + bound)))
             k = rng.poisson(n * h_max)
             for _ in range(k):
-                i = s + rng.integers(0, n)
+                i = s + randbelow(rng, n)
                 z = advance_risk(fam, i, t, p, rng_risk)
                 h = p.harm_hazard_base * math.exp(p.harm_hazard_slope * z)
                 if rng.random() * h_max >= h:

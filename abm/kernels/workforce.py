@@ -36,7 +36,7 @@ from ..state import (
     PERMANENT,
     VACANT,
 )
-from .core import geometric_weeks
+from .core import PREFETCH_AHEAD, geometric_weeks, prefetch
 
 
 @njit(cache=True)
@@ -70,7 +70,10 @@ def time_use(fam, work, las, open_list, p, t):
     D = np.zeros(nw)
     R = np.zeros(nw)
     rec_mult = p.recording_ratio * p.prescription
-    for k in range(open_list.n[0]):
+    n_open = open_list.n[0]
+    for k in range(n_open):
+        if k + PREFETCH_AHEAD < n_open:
+            prefetch(fam.state, open_list.idx[k + PREFETCH_AHEAD])
         i = open_list.idx[k]
         w = fam.worker[i]
         s = fam.state[i]
@@ -176,7 +179,10 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
 def allocate(fam, work, las, open_list, t):
     """Allocate every social-care case without a worker in post to the least-loaded worker
     in its LA, and count the children whose social worker changed this week."""
-    for k in range(open_list.n[0]):
+    n_open = open_list.n[0]
+    for k in range(n_open):
+        if k + PREFETCH_AHEAD < n_open:
+            prefetch(fam.state, open_list.idx[k + PREFETCH_AHEAD])
         i = open_list.idx[k]
         if fam.state[i] == EARLY_HELP:
             continue

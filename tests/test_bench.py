@@ -1,0 +1,163 @@
+"""The benchmark machinery (``abm/bench.py``, ``abm/kernels/floor.py``) and the exact
+helpers of the performance work. No timed assertions: speed is recorded by ``cpabm bench``,
+never asserted."""
+
+import json
+
+import numpy as np
+import pytest
+from numba import njit
+
+from abm import bench
+from abm.kernels.core import randbelow
+from abm.kernels.floor import floor_draws
+
+
+@njit(cache=False)
+def _randbelow_many(rng, ns):
+    out = np.empty(ns.shape[0], np.int64)
+    for k in range(ns.shape[0]):
+        out[k] = randbelow(rng, ns[k])
+    return out
+
+
+@njit(cache=False)
+def _integers_many(rng, ns):
+    out = np.empty(ns.shape[0], np.int64)
+    for k in range(ns.shape[0]):
+        out[k] = rng.integers(0, ns[k])
+    return out
+
+
+def test_randbelow_is_bit_identical_to_integers():
+    """Same values and the same stream position afterwards, including n = 1 (no draw) and
+    ranges beyond 32 bits."""
+    ns = np.concatenate([np.random.default_rng(0).integers(1, 5000, 20_000),
+                         [1, 2, 3, 1, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 7, 2**62]]).astype(np.int64)
+    for seed in (1, 2):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert np.array_equal(_randbelow_many(a, ns), _integers_many(b, ns))
+        assert a.bit_generator.state == b.bit_generator.state
+
+
+def test_pcg64_distance_counts_words_of_every_kind_of_draw():
+    g = np.random.default_rng(7)
+    s0 = g.bit_generator.state
+    g.random(1000)          # 1000 words
+    g.integers(0, 10, 4)    # 32-bit draws: two words for four
+    g.exponential(1.0, 5)   # ziggurat: at least one word each
+    d = bench.pcg64_distance(s0, g.bit_generator.state)
+    assert 1000 + 2 + 5 <= d <= 1000 + 2 + 10
+    assert bench.pcg64_distance(s0, s0) == 0
+    h = np.random.default_rng(7)
+    h.random(d)
+    assert h.bit_generator.state["state"] == g.bit_generator.state["state"]
+
+
+def test_pcg64_distance_refuses_other_streams():
+    a, b = np.random.default_rng(1), np.random.default_rng(2)
+    with pytest.raises(ValueError, match="two different PCG64 streams"):
+        bench.pcg64_distance(a.bit_generator.state, b.bit_generator.state)
+
+
+def test_floor_draws_take_exactly_the_requested_words():
+    g = np.random.default_rng(3)
+    s0 = g.bit_generator.state
+    floor_draws(g, 12_345)
+    assert bench.pcg64_distance(s0, g.bit_generator.state) == 12_345
+
+
+def test_floor_takes_the_engines_words_week_by_week():
+    """Run the engine a few weeks recording its streams, then the floor on those weeks:
+    the floor's generators advance by exactly the engine's number of words per stream."""
+    import abm
+    from abm.model import ChildProtectionModel
+
+    m = ChildProtectionModel(abm.small_la_scenario(children=800, years=1, warmup_weeks=2),
+                             rng=4, agent_views=False)
+    states, n_open = [bench._stream_states(m)], []
+    for _ in range(5):
+        n_open.append(int(m.open.n[0]))
+        m.step()
+        states.append(bench._stream_states(m))
+    words = [[bench.pcg64_distance(a[s], b[s]) for s in range(len(a))]
+             for a, b in zip(states, states[1:], strict=False)]
+    assert sum(map(sum, words)) > 0
+    seqs = np.random.SeedSequence(0).spawn(len(m.streams))
+    start = [np.random.default_rng(s).bit_generator.state for s in seqs]
+    res = bench.floor_run(m, words, n_open, seed=0)
+    assert res["floor_s"] >= 0
+    # replay the floor's draws on fresh generators and compare the totals per stream
+    for s, st in enumerate(start):
+        g = np.random.default_rng(seqs[s])
+        assert g.bit_generator.state == st
+        floor_draws(g, sum(w[s] for w in words))
+        total = bench.pcg64_distance(st, g.bit_generator.state)
+        assert total == sum(w[s] for w in words)
+
+
+def test_linear_fit():
+    f = bench.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
+    assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
+    assert f["r2"] == pytest.approx(1.0) and f["max_rel_residual"] == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        bench.linear_fit([1], [2])
+
+
+def test_make_scenario_cuts_and_resizes():
+    sc = bench.make_scenario({"path": bench.ENGLAND, "las": 3, "scale": 0.01, "years": 1})
+    assert len(sc.places) == 3 and sc.scale == 0.01
+    assert (sc.end - sc.start).days == 365
+    assert all(e.date < sc.end for e in sc.events)
+    one = bench.make_scenario({"path": bench.SMALL_LA, "children": 1234})
+    assert one.places[0].children == 1234
+    from abm.errors import ConfigError
+    with pytest.raises(ConfigError, match="unknown key"):
+        bench.make_scenario({"path": bench.SMALL_LA, "chidren": 5})
+    with pytest.raises(ConfigError, match="one-LA"):
+        bench.make_scenario({"path": bench.ENGLAND, "children": 5})
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
+    r = bench.run(out_dir=tmp_path, quick=True, log=lambda s: None)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"{r['date']}-quick.json", "README.md"]
+    data = json.loads((tmp_path / f"{r['date']}-quick.json").read_text())
+    assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor", "scaling"}
+    e = data["cases"]["england"]["median"]
+    for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
+                "engine_over_floor", "random_words"):
+        assert e[key] > 0
+    assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
+    v = data["cases"]["engine_vs_reference"]
+    assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
+    for series in ("las", "years"):
+        assert len(data["cases"]["scaling"][series]["rows"]) == 2
+    assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
+    md = (tmp_path / "README.md").read_text()
+    for heading in ("## England at 1:1", "## Engine against the floor",
+                    "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
+        assert heading in md
+    assert "quick mode" in md and "nan" not in md.lower()
+
+
+def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_changes():
+    """The model's fast kernel calls (compiled entry points) change nothing: a run with
+    them equals a run through Numba's dispatcher, also across a parameter change."""
+    import abm
+    from abm.model import ChildProtectionModel
+
+    sc = abm.small_la_scenario(children=1500, years=1, warmup_weeks=4)
+    fast = ChildProtectionModel(sc, rng=9, agent_views=False)
+    slow = ChildProtectionModel(sc, rng=9, agent_views=False)
+    slow._kernel = lambda kernel, *args: kernel(*args)
+    for m in (fast, slow):
+        for week in range(20):
+            if week == 10:
+                m.set_params(prescription=0.8, early_help_places=60.0)
+            m.step()
+    assert fast._entry_p is fast.p and len(fast._entries) >= 6
+    assert all(e is not k for k, e in fast._entries.items())  # entry points, not dispatchers
+    for key in fast.rec:
+        assert np.array_equal(fast.rec[key], slow.rec[key]), key
