@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     fg = sub.add_parser("figures", help="redraw the review's Figures I-IV (Taylor-Russell) from runs")
     fg.add_argument("--out", default="results/figures")
     fg.add_argument("--seed", type=int, default=1)
-    bn = sub.add_parser("bench", help="benchmarks: wall time and peak memory, with the machine")
-    bn.add_argument("--repeats", type=int, default=None, help="repeats per case (default 5 LA, 3 England)")
+    bn = sub.add_parser("bench", help="benchmarks: England 1:1, engine vs reference and floor, "
+                                      "scaling, start-up, with the machine")
+    from .bench import configure as bench_configure
+    bench_configure(bn)
     b = sub.add_parser("baseline", help="check (or --update) the exact seeded baseline")
     b.add_argument("--update", action="store_true")
     for name, (module, helptext) in EXTENSIONS.items():
@@ -82,14 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}/taylor_russell_*.png")
             return 0
         if args.command == "bench":
-            from .bench import CASES
-            from .bench import run as bench_run
-            if args.repeats is not None and args.repeats < 1:
-                raise ConfigError(f"--repeats = {args.repeats} is out of range: valid range is [1, 100]")
-            reps = {k: args.repeats for k in CASES} if args.repeats else None
-            bench_run(reps)
-            print("wrote results/benchmarks/README.md")
-            return 0
+            from .bench import main as bench_main
+            return bench_main(args)
         if args.command == "baseline":
             from .baseline import main as baseline_main
             return baseline_main(update=args.update)
