@@ -50,7 +50,7 @@ def test_a_ten_percent_parameter_change_is_caught(name):
 #: explains (children in need FY2009, arrivals per closure in June 2010) are not here.
 KEY_TARGETS = ("referrals_fy2009", "core_assessment_share", "cp_plan_share",
                "children_in_need_fy2008", "care_applications_rise_fy2009",
-               "care_duration_q2_fy2008", "care_duration_q2_fy2010",
+               "care_duration_q2_fy2009", "care_duration_q2_fy2010",
                "series:workforce_context:turnover.y2005")
 
 
@@ -59,8 +59,9 @@ def test_calibrated_scenario_keeps_its_key_targets():
     from abm.scenario import PROJECT_ROOT
     from abm.validate import validate
 
-    rows, meta = validate(str(PROJECT_ROOT / "experiments/scenarios/england_calibrated.toml"), replicates=3,
-                          seed=7, scale=0.1, workers=1, variants=False)
+    scenario = PROJECT_ROOT / "experiments" / "scenarios" / "england_calibrated.toml"
+    rows, _ = validate(str(scenario), replicates=8, seed=2010, scale=0.1, workers=2,
+                       variants=False)
     by_id = {r["id"]: r for r in rows}
     missed = [f"{k}: median {by_id[k]['median']:.4g} outside [{by_id[k]['lo']:.4g}, "
               f"{by_id[k]['hi']:.4g}]" for k in KEY_TARGETS if not by_id[k]["pass"]]
@@ -68,3 +69,6 @@ def test_calibrated_scenario_keeps_its_key_targets():
     # the quarterly durations rise in order (issue 4), in the median of the replicates
     d = [by_id[f"care_duration_q2_fy{y}"]["median"] for y in (2008, 2009, 2010)]
     assert d[0] < d[2] and d[1] < d[2], f"durations do not rise to Q2 2010: {d}"
+    # (at a 1-in-10 sample one quarter's mean duration has a replicate sd of about 1.2
+    # weeks, so Q2 2008 is compared by order only; results/calibration/report.md has all
+    # three at 1:1)

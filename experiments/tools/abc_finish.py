@@ -57,7 +57,7 @@ def main(spec_path: str, out: str) -> int:
             candidates=df["candidate"].to_numpy(int), n_candidates=n_cand,
             n_rejected_proposals=0))
     # epsilon_t is the alpha-quantile of generation t-1's distances
-    for prev, pop in zip(pops, pops[1:]):
+    for prev, pop in zip(pops, pops[1:], strict=False):
         pop.epsilon = float(np.quantile(prev.distances, spec.quantile))
     reason = (f"stopped by hand after generation {pops[-1].generation} (the session's compute "
               f"budget); outputs written by experiments/tools/abc_finish.py from the stored "

@@ -94,9 +94,9 @@ def figure_targets(val: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
     for k, r in enumerate(rows):
         h = (r["hi"] - r["lo"]) / 2 or 1.0
-        z = lambda x: (x - r["target"]) / h  # noqa: E731
-        ax.plot([z(r["p10"]), z(r["p90"])], [k, k], color="tab:blue", lw=3, alpha=0.5)
-        ax.plot(z(r["median"]), k, "o", color="tab:blue" if r["pass"] else "tab:red")
+        z10, z50, z90 = ((r[q] - r["target"]) / h for q in ("p10", "median", "p90"))
+        ax.plot([z10, z90], [k, k], color="tab:blue", lw=3, alpha=0.5)
+        ax.plot(z50, k, "o", color="tab:blue" if r["pass"] else "tab:red")
     ax.axvspan(-1, 1, color="tab:green", alpha=0.12, label="tolerance")
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(rows)), [r["id"] for r in rows], fontsize=7)
