@@ -44,7 +44,7 @@ import tomllib
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -534,27 +534,9 @@ class AbcStore:
         self.root = Path(root)
         self.sims = self.root / SIMS
 
-    @contextmanager
     def locked(self):
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"--out = {str(self.root)!r} exists and is not a folder")
-        self.root.mkdir(parents=True, exist_ok=True)
-        import fcntl
-
-        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                raise ConfigError(f"--out = {str(self.root)!r}: another calibration (pid "
-                                  f"{other}) is writing into this folder; wait for it or "
-                                  f"choose another --out") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            yield
-        finally:
-            os.close(fd)
+        from .store import folder_lock
+        return folder_lock(self.root, "calibration")
 
     def manifest(self) -> dict | None:
         p = self.root / MANIFEST

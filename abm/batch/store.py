@@ -37,36 +37,43 @@ OURS = {MANIFEST, RUNS, SUMMARY, LOG, LOCK}
 FORMAT = "cpabm-sweep/1"
 
 
+@contextmanager
+def folder_lock(root: Path, what: str):
+    """Hold an exclusive lock on the results folder ``root`` (created if need be) while a
+    ``what`` ("sweep", "calibration") writes into it; a second writer is refused, naming the
+    pid that holds it. Closing the file, or any death of this process, releases the lock."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out = {str(root)!r} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"--out = {str(root)!r}: another {what} (pid {other}) is "
+                              f"writing into this folder; wait for it or choose another "
+                              f"--out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 class ResultStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.runs = self.root / RUNS
 
     # ------------------------------------------------------------------ locking
-    @contextmanager
     def locked(self):
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"--out = {str(self.root)!r} exists and is not a folder")
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            yield
-            return
-        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                raise ConfigError(f"--out = {str(self.root)!r}: another sweep (pid {other}) is "
-                                  f"writing into this folder; wait for it or choose another "
-                                  f"--out") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock (so does any death of this process)
+        return folder_lock(self.root, "sweep")
 
     # ------------------------------------------------------------------ contents
     def manifest(self) -> dict | None:
