@@ -63,6 +63,7 @@ from .adapter import (
     sha256_text,
     suggest,
 )
+from .store import ResultFolder
 
 SECTIONS = ("calibration", "model", "fixed", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "particles", "generations", "replicates", "seed",
@@ -526,39 +527,17 @@ class CalibrationRunError(RuntimeError):
     """A simulation raised, or its rows lacked a target. Finished simulations are on disk."""
 
 
-class AbcStore:
+class AbcStore(ResultFolder):
     """``OUT/``: manifest.json, sims/<key>.json (one per simulation, atomic),
     generations/gen_NNN.parquet, the outputs, log.jsonl, and .lock while a run writes."""
 
+    KIND = "calibration"
+    FORMAT = FORMAT
+    OURS = OURS
+
     def __init__(self, root):
-        self.root = Path(root)
+        super().__init__(root)
         self.sims = self.root / SIMS
-
-    def locked(self):
-        from .store import folder_lock
-        return folder_lock(self.root, "calibration")
-
-    def manifest(self) -> dict | None:
-        p = self.root / MANIFEST
-        if not p.exists():
-            return None
-        try:
-            m = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{p}: not a valid calibration manifest ({e})") from None
-        if m.get("format") != FORMAT:
-            raise ConfigError(f"{p}: format = {m.get('format')!r}; this is not a calibration "
-                              f"folder of this version ({FORMAT!r}); choose another --out")
-        return m
-
-    def write_manifest(self, m: dict) -> None:
-        atomic_write_text(self.root / MANIFEST, json.dumps(m, indent=1, allow_nan=True) + "\n")
-
-    def foreign_entries(self) -> list[str]:
-        if not self.root.exists():
-            return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.name not in OURS and not _temp(p.name))
 
     def sim_files(self) -> list[Path]:
         if not self.sims.exists():

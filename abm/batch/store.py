@@ -66,16 +66,21 @@ def folder_lock(root: Path, what: str):
         os.close(fd)
 
 
-class ResultStore:
+class ResultFolder:
+    """A results folder written by one run at a time: a locked folder with a versioned
+    manifest; subclasses say what kind of run (``KIND``), the manifest format (``FORMAT``)
+    and which entries belong to them (``OURS``)."""
+
+    KIND = "sweep"
+    FORMAT = FORMAT
+    OURS = OURS
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.runs = self.root / RUNS
 
-    # ------------------------------------------------------------------ locking
     def locked(self):
-        return folder_lock(self.root, "sweep")
+        return folder_lock(self.root, self.KIND)
 
-    # ------------------------------------------------------------------ contents
     def manifest(self) -> dict | None:
         p = self.root / MANIFEST
         if not p.exists():
@@ -83,19 +88,29 @@ class ResultStore:
         try:
             m = json.loads(p.read_text())
         except json.JSONDecodeError as e:
-            raise ConfigError(f"{p}: not a valid sweep manifest ({e})") from None
-        if m.get("format") != FORMAT:
-            raise ConfigError(f"{p}: format = {m.get('format')!r}; this version reads {FORMAT!r}")
+            raise ConfigError(f"{p}: not a valid {self.KIND} manifest ({e})") from None
+        if m.get("format") != self.FORMAT:
+            raise ConfigError(f"{p}: format = {m.get('format')!r}; this is not a {self.KIND} "
+                              f"folder of this version ({self.FORMAT!r}); choose another --out")
         return m
 
     def write_manifest(self, m: dict) -> None:
         atomic_write_text(self.root / MANIFEST, json.dumps(m, indent=1, allow_nan=True) + "\n")
 
     def foreign_entries(self) -> list[str]:
+        """Entries of the folder that no run of this kind wrote (refused before writing)."""
         if not self.root.exists():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if p.name not in OURS and not _is_our_temp(p.name))
+                      if p.name not in self.OURS and not _is_our_temp(p.name))
+
+
+class ResultStore(ResultFolder):
+    """``OUT/`` of a sweep: manifest.json, runs/<key>.parquet, summary/, log.jsonl."""
+
+    def __init__(self, root: str | Path):
+        super().__init__(root)
+        self.runs = self.root / RUNS
 
     def run_path(self, key: str) -> Path:
         return self.runs / f"{key}.parquet"
