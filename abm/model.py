@@ -13,6 +13,7 @@ from numba.core.typing.typeof import Purpose, typeof
 
 from . import state as S
 from .calendar import Calendar
+from .capacity import respond
 from .kernels.casework import audit_open_cases, casework
 from .kernels.court import courts_step
 from .kernels.frontdoor import contacts_and_referrals
@@ -182,6 +183,7 @@ class ChildProtectionModel(mesa.Model):
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
         self.week = -p.warmup_weeks
+        self.court_extra = np.zeros(C)  # extra court capacity, a share of the base slots
         self._apply_capacities()
         T = self.calendar.n_weeks
         self.rec = {
@@ -207,7 +209,8 @@ class ChildProtectionModel(mesa.Model):
         self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
         served = self.courts.children_served / 1e5
         boost = p.warmup_court_boost if self.week < -104 else 1.0  # clears the start-up wave
-        self.courts.slots[:] = p.hearing_slots_per_100k * served * boost
+        self._base_slots = p.hearing_slots_per_100k * served * boost
+        self.courts.slots[:] = self._base_slots * (1.0 + self.court_extra)
         self.courts.guardian_capacity[:] = p.guardians_per_100k * served * p.guardian_caseload * boost
 
     # ------------------------------------------------------------------ time and events
@@ -252,10 +255,11 @@ class ChildProtectionModel(mesa.Model):
             audit_open_cases(self.fam, self.open, self._t, self.p.shock_audit_weeks,
                              self.streams["casework"])
 
-    def anxiety(self, week: int | None = None) -> float:
-        """Public anxiety: the sum of past shocks, each decaying with the half-life."""
+    def anxiety(self, week: int | None = None, halflife: float | None = None) -> float:
+        """Public anxiety: the sum of past shocks, each decaying with the half-life (by
+        default ``anxiety_halflife_weeks``)."""
         week = self.week if week is None else week
-        hl = self.p.anxiety_halflife_weeks
+        hl = self.p.anxiety_halflife_weeks if halflife is None else halflife
         return float(sum(m * 0.5 ** ((week - w) / hl) for w, m in self._shocks if w <= week))
 
     # ------------------------------------------------------------------ the weekly step
@@ -288,7 +292,9 @@ class ChildProtectionModel(mesa.Model):
         st = self.streams
         k = self._kernel
         record = self.week >= 0
-        shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
+        # defensive culture lowers every decision threshold; it fades with its own half-life
+        shift = (p.anxiety_threshold_shift * self.anxiety(halflife=p.defensive_halflife_weeks)
+                 if p.mech_anxiety else 0.0)
         for buf in (las.trans, las.flow, las.decisions, las.referrer_flow, las.reunify,
                     self.res.hist):
             buf[...] = 0
@@ -310,6 +316,9 @@ class ChildProtectionModel(mesa.Model):
         # 6. care proceedings: guardians, hearings, experts, outcomes
         k(courts_step, fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
           anxiety if p.mech_anxiety else 0.0)
+        # 6b. the courts find capacity when their lists overflow, with a lag
+        if p.court_capacity_response > 0:
+            self._respond_court_capacity()
         # 7. the workforce: quits, agency cover, recruitment
         k(turnover_and_recruitment, work, las, p, t, self.status_level, st["workforce"])
         # 8. professional status follows turnover and the blame climate (ripple effect)
@@ -351,6 +360,12 @@ class ChildProtectionModel(mesa.Model):
         if self._entries[kernel] is None:  # not found under these types: always dispatch
             self._entries[kernel] = kernel
         return out
+
+    def _respond_court_capacity(self) -> None:
+        p = self.pk
+        self.court_extra[:] = respond(self.court_extra, self.courts.listed, self._base_slots,
+                                      p.court_capacity_response, p.court_capacity_lag_weeks)
+        self.courts.slots[:] = self._base_slots * (1.0 + self.court_extra)
 
     def _update_status(self, anxiety: float) -> None:
         p, work, las = self.pk, self.work, self.las

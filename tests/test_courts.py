@@ -138,3 +138,118 @@ def test_courts_step_runs_on_empty_tables():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
     courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.p, 0, np.random.default_rng(1))
     assert m.courts.open_cases.sum() == 0
+
+
+def _listed_cases(m, n_new, n_progress):
+    """``n_new`` new applications and ``n_progress`` cases past their first hearing, all
+    due to be heard at week 1 in court 0, with guardians and expert reports in."""
+    fam, las, cases = m.fam, m.las, m.cases
+    rng = np.random.default_rng(0)
+    rows = np.flatnonzero((fam.state == S.NONE) & (las.court[fam.la] == 0))[: n_new + n_progress]
+    ks = []
+    for j, i in enumerate(rows):
+        move(fam, las, m.open, i, S.COURT, 0)
+        assert open_case(fam, las, cases, m.p, i, 0, rng)
+        k = fam.court_case[i]
+        cases.guardian[k] = 1
+        m.courts.guardians_used[0] += 1
+        cases.expert_due[k] = 0
+        cases.hearings_needed[k] = 10
+        if j >= n_new:  # listed a week earlier than the new cases, one hearing already held
+            cases.hearings_done[k] = 1
+            cases.next_hearing[k] = 0
+        ks.append(k)
+    return np.array(ks[:n_new]), np.array(ks[n_new:])
+
+
+def _sure_hearings(m, **ov):
+    """Parameters under which every heard hearing is effective and nothing else competes."""
+    return m.p._replace(ineffective_base=0.0, ineffective_load_slope=0.0,
+                        late_expert_probability=0.0, timetable_weeks=1000.0, **ov)
+
+
+@pytest.mark.parametrize("urgent", [True, False])
+def test_urgent_first_hearings_are_listed_ahead_of_the_rest(urgent):
+    m = _court_model(children=20_000, years=0.2, warmup_weeks=0)
+    new, progress = _listed_cases(m, 3, 3)
+    m.courts.slots[:] = 0.0
+    m.courts.slots[0] = 3.0
+    m.courts.credit[:] = 0.0
+    p = _sure_hearings(m, urgent_first_hearings=urgent)
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, 1, np.random.default_rng(1))
+    heard = lambda ks: m.cases.hearings_done[ks] + m.cases.ineffective[ks]  # noqa: E731
+    if urgent:  # the three first hearings take the three slots
+        assert (heard(new) == 1).all() and (heard(progress) == 1).all()
+    else:  # the cases listed earlier go first: the new ones wait
+        assert (heard(new) == 0).all() and (heard(progress) == 2).all()
+    assert m.courts.held[0] == 3
+
+
+@pytest.mark.parametrize("per_expert, week_heard", [(0.0, 1), (0.5, 2), (1.0, 3)])
+def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
+    """One slot a week: a final hearing with two experts takes 1 + 2 x per_expert slots,
+    so it is heard in the week the carried-over slots reach that."""
+    m = _court_model(children=20_000, years=0.2, warmup_weeks=0)
+    new, progress = _listed_cases(m, 0, 1)
+    k = progress[0]
+    m.cases.hearings_needed[k] = 2  # its next hearing is the final
+    m.cases.experts[k] = 2
+    m.courts.slots[:] = 0.0
+    m.courts.slots[0] = 1.0
+    m.courts.credit[:] = 0.0
+    p = _sure_hearings(m, final_hearing_slots_per_expert=per_expert, expert_cap=3)
+    for t in range(1, 5):
+        courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, t, np.random.default_rng(t))
+        assert m.courts.credit[0] <= 1.0 + 3 * per_expert
+        if m.cases.active[k] == 0:
+            break
+    assert m.cases.active[k] == 0 and t == week_heard
+
+
+def test_capacity_response_is_a_lagged_move_towards_the_excess():
+    from abm.capacity import respond
+    base = np.array([10.0, 10.0, 0.0])
+    listed = np.array([20.0, 5.0, 3.0])  # twice the slots; under them; a court without slots
+    x = respond(np.zeros(3), listed, base, gain=1.0, lag_weeks=4.0)
+    assert x == pytest.approx([0.25, 0.0, 0.0])
+    for _ in range(200):
+        x = respond(x, listed, base, gain=1.0, lag_weeks=4.0)
+    assert x == pytest.approx([1.0, 0.0, 0.0])
+    y = respond(np.array([1.0, 1.0, 0.0]), listed, base, gain=0.5, lag_weeks=2.0)
+    assert y == pytest.approx([0.75, 0.5, 0.0])  # an idle court's extra capacity is withdrawn
+
+
+@pytest.mark.parametrize("response", [0.0, 1.0])
+def test_courts_find_capacity_when_lists_overflow(response):
+    m = _court_model(children=200_000, years=1.5, seed=5, hearing_slots_per_100k=3.0,
+                     court_capacity_response=response, court_capacity_lag_weeks=13.0)
+    m.run()
+    served = m.courts.children_served / 1e5
+    base = 3.0 * served
+    slots = m.rec["court"][:, :, S.COURT_FIELDS.index("slots")]
+    listed = m.rec["court"][:, :, S.COURT_FIELDS.index("listed")]
+    if response == 0:
+        assert np.allclose(slots, base)
+    else:
+        assert (listed[-52:] > base).any()  # the lists overflow...
+        assert (slots[-1] > 1.2 * base).all()  # ...and the courts have found capacity
+        assert np.all(np.diff(slots[:, 0]) != 0)
+
+
+def test_defensive_culture_outlives_the_headlines():
+    shock = (dt.date(2008, 6, 2), 1.0)
+    runs = {}
+    for hl in (60.0, 200.0):
+        m = ChildProtectionModel(small(children=5_000, years=2.0, shock=shock,
+                                       anxiety_halflife_weeks=60.0, defensive_halflife_weeks=hl),
+                                 rng=1, agent_views=False).run()
+        nat = m.rec["national"]
+        runs[hl] = nat
+    col = lambda name: __import__("abm.model", fromlist=["NATIONAL_FIELDS"]).NATIONAL_FIELDS.index(name)  # noqa: E731
+    same, longer = runs[60.0], runs[200.0]
+    p = m.p
+    # equal half-lives: the thresholds follow public anxiety exactly
+    assert np.allclose(same[:, col("threshold_shift")], p.anxiety_threshold_shift * same[:, col("anxiety")])
+    # a longer half-life: the same jump, then a slower fade
+    assert same[8, col("threshold_shift")] == pytest.approx(longer[8, col("threshold_shift")], rel=0.02)
+    assert longer[-1, col("threshold_shift")] > 2 * same[-1, col("threshold_shift")] > 0

@@ -186,9 +186,12 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         if (cases.active[k] and cases.next_hearing[k] <= t
                 and (cases.guardian[k] or cases.hearings_done[k] + cases.ineffective[k] == 0)):
             late = (t - cases.opened[k]) > p.timetable_weeks
-            # priority key: past-timetable cases first, then by listing week, then row;
-            # every term is a multiple of M so that key % M recovers the row
-            rank = np.int64(0 if late else 1) * (np.int64(1) << 31) + np.int64(cases.next_hearing[k])
+            first = cases.hearings_done[k] + cases.ineffective[k] == 0
+            # priority key: urgent first hearings (interim orders) if that lever is on, then
+            # past-timetable cases, then the rest, each by listing week, then row; every
+            # term is a multiple of M so that key % M recovers the row
+            tier = 0 if (first and p.urgent_first_hearings) else (1 if late else 2)
+            rank = np.int64(tier) * (np.int64(1) << 31) + np.int64(cases.next_hearing[k])
             listed[nl] = rank * M + k
             nl += 1
             courts.listed[cases.court[k]] += 1
@@ -198,9 +201,12 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
     for q in range(nl):
         k = listed[q] % M
         c = cases.court[k]
-        if courts.credit[c] < 1.0:
-            continue  # no slot this week: it stays listed
-        courts.credit[c] -= 1.0
+        final = cases.hearings_done[k] + 1 >= cases.hearings_needed[k]
+        # a final hearing runs longer the more expert evidence it must hear
+        cost = 1.0 + p.final_hearing_slots_per_expert * cases.experts[k] if final else 1.0
+        if courts.credit[c] < cost:
+            continue  # no room in this week's list: it stays listed
+        courts.credit[c] -= cost
         courts.held[c] += 1
         i = cases.fam[k]
         la = fam.la[i]
@@ -210,7 +216,6 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         overload = (courts.listed[c] / courts.slots[c] - p.court_load_onset
                     if courts.slots[c] > 0 else 10.0)
         experts_in = t >= cases.expert_due[k]
-        final = cases.hearings_done[k] + 1 >= cases.hearings_needed[k]
         u = rng.random()
         u_late = rng.random()
         ov = max(0.0, overload)
@@ -242,7 +247,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
             flow[la, FL_COURT_EXPERTS_COMMISSIONED] += 1
             flow[la, FL_COURT_EXPERT_COST] += int(p.expert_cost)
     for c in range(C):
-        courts.credit[c] = min(courts.credit[c], 1.0)  # unused slots are lost
+        # unused slots are lost, except what the longest final hearing needs
+        courts.credit[c] = min(courts.credit[c], 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
     # 4. weekly court statistics
     for k in range(M):
         if cases.active[k]:

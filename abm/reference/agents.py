@@ -811,21 +811,31 @@ class Court(mesa.Agent):
                 la.flow[S.FL_GUARDIAN_WAIT_WEEKS_SUM] += t - case.guardian_wait_from
 
     def hold_hearings(self) -> None:
-        """3. Hearings: listed cases compete for slots (past-timetable cases first, then by
-        listing week); a hearing may be ineffective; a final hearing concludes the case."""
+        """3. Hearings: listed cases compete for slots (urgent first hearings first if that
+        lever is on, then past-timetable cases, then by listing week); a final hearing takes
+        one slot plus ``final_hearing_slots_per_expert`` per expert; a hearing may be
+        ineffective; a final hearing concludes
+        the case."""
         m = self.model
         p, t, rng = m.pk, m.t, m.streams["court"]
         # beyond the first hearing, a case is listed only once it has a guardian
         listed = [c for c in self.cases if c.next_hearing <= t
                   and (c.guardian or c.hearings_done + c.ineffective == 0)]
         self.listed = len(listed)
-        listed.sort(key=lambda c: (0 if t - c.opened > p.timetable_weeks else 1,
-                                   c.next_hearing, c.number))
+
+        def tier(c):
+            if p.urgent_first_hearings and c.hearings_done + c.ineffective == 0:
+                return 0
+            return 1 if t - c.opened > p.timetable_weeks else 2
+        listed.sort(key=lambda c: (tier(c), c.next_hearing, c.number))
         self.credit += self.slots
         for case in listed:
-            if self.credit < 1.0:
-                continue  # no slot this week: it stays listed
-            self.credit -= 1.0
+            final = case.hearings_done + 1 >= case.hearings_needed
+            # a final hearing runs longer the more expert evidence it must hear
+            cost = 1.0 + p.final_hearing_slots_per_expert * case.experts if final else 1.0
+            if self.credit < cost:
+                continue  # no room in this week's list: it stays listed
+            self.credit -= cost
             self.held += 1
             la = case.family.la
             la.flow[S.FL_COURT_HEARINGS_HELD] += 1
@@ -833,7 +843,6 @@ class Court(mesa.Agent):
             overload = (max(0.0, self.listed / self.slots - p.court_load_onset) if self.slots > 0
                         else 10.0)
             experts_in = t >= case.expert_due
-            final = case.hearings_done + 1 >= case.hearings_needed
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
             if not case.guardian:
                 p_ineffective += p.ineffective_no_guardian
@@ -862,7 +871,8 @@ class Court(mesa.Agent):
                 case.expert_due = max(case.expert_due, t + geometric_weeks(p.expert_weeks, rng))
                 la.flow[S.FL_COURT_EXPERTS_COMMISSIONED] += 1
                 la.flow[S.FL_COURT_EXPERT_COST] += int(p.expert_cost)
-        self.credit = min(self.credit, 1.0)  # unused slots are lost
+        # unused slots are lost, except what the longest final hearing needs
+        self.credit = min(self.credit, 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
 
     def conclude(self, case: CareCase) -> None:
         """4. The final hearing: record the concluded case and decide its outcome

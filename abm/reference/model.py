@@ -18,6 +18,7 @@ from mesa.agentset import AgentSet
 
 from .. import state as S
 from ..calendar import Calendar
+from ..capacity import respond
 from ..loops import LoopState, effective_scope, step_loops
 from ..model import (
     CASELOAD_BINS,
@@ -83,6 +84,7 @@ class ReferenceModel(mesa.Model):
         self.turnover_annual = 0.10
         self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
         self.forced_referrals: list[Family] = []
+        self.court_extra = 0.0  # extra court capacity, a share of the base slots
         self._build()
         self.week = -self.p.warmup_weeks  # calendar week of the next step
         self._t = 0  # absolute weeks advanced, warm-up included (the engine's kernel clock)
@@ -168,7 +170,8 @@ class ReferenceModel(mesa.Model):
         la.eh_places = round(p.early_help_places * la.children / 1e4)
         served = court.children_served / 1e5
         boost = p.warmup_court_boost if self.week < BOOST_END_WEEK else 1.0
-        court.slots = p.hearing_slots_per_100k * served * boost
+        self.base_slots = p.hearing_slots_per_100k * served * boost
+        court.slots = self.base_slots * (1.0 + self.court_extra)
         court.guardian_capacity = p.guardians_per_100k * served * p.guardian_caseload * boost
 
     # ------------------------------------------------------------------ events and anxiety
@@ -212,10 +215,11 @@ class ReferenceModel(mesa.Model):
                 if family.state in (S.CPP, S.CIN):
                     family.due = min(family.due, self._t + 1 + int(rng.random() * weeks))
 
-    def anxiety(self, week: int | None = None) -> float:
-        """Public anxiety: past shocks, each decaying with the half-life (ODD 7.7)."""
+    def anxiety(self, week: int | None = None, halflife: float | None = None) -> float:
+        """Public anxiety: past shocks, each decaying with the half-life (ODD 7.7); with
+        ``halflife``, the defensive culture that follows them."""
         week = self.week if week is None else week
-        hl = self.p.anxiety_halflife_weeks
+        hl = self.p.anxiety_halflife_weeks if halflife is None else halflife
         return float(sum(m * 0.5 ** ((week - w) / hl) for w, m in self._shocks if w <= week))
 
     # ------------------------------------------------------------------ the weekly step
@@ -257,7 +261,8 @@ class ReferenceModel(mesa.Model):
             contact_rate=self.p.contact_rate * contact_gain)
         p = self.pk
         self.recording = self.week >= 0
-        self.shift = p.anxiety_threshold_shift * anxiety if p.mech_anxiety else 0.0
+        self.shift = (p.anxiety_threshold_shift * self.anxiety(halflife=p.defensive_halflife_weeks)
+                      if p.mech_anxiety else 0.0)
         self.court_anxiety = anxiety if p.mech_anxiety else 0.0
         theta = p.risk_reversion  # the one-week Ornstein-Uhlenbeck transition (7.1)
         self.ou_decay = math.exp(-theta) if theta > 0 else 1.0
@@ -291,6 +296,12 @@ class ReferenceModel(mesa.Model):
             family.casework()
         # 6. care proceedings (7.16)
         self.agents_by_type[Court].do("step")
+        # 6b. the courts find capacity when their lists overflow, with a lag (7.16)
+        if p.court_capacity_response > 0:
+            court = self.court
+            self.court_extra = float(respond(self.court_extra, court.listed, self.base_slots,
+                                             p.court_capacity_response, p.court_capacity_lag_weeks))
+            court.slots = self.base_slots * (1.0 + self.court_extra)
         # 7. the workforce: quits, agency cover, recruitment (7.13-7.14)
         self.recruitment_lag = p.recruitment_weeks * math.exp(-p.status_recruit_slope * self.status_level)
         workers.do("turnover")
