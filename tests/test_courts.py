@@ -278,3 +278,18 @@ def test_overload_makes_closures_fall_while_arrivals_continue():
     assert c1[after].sum() < 0.8 * c0[after].sum()  # closures fall...
     assert a1[after].sum() > 1.25 * c1[after].sum()  # ...well below arrivals
     assert c2[after].sum() > c1[after].sum()  # capacity found: more closures than without
+
+
+def test_switching_the_capacity_response_off_freezes_capacity():
+    """The frozen-courts counterfactual: a dated event sets court_capacity_response to 0,
+    and the courts keep the capacity they had found by then."""
+    ev = [Event(dt.date(2008, 10, 6), "set_parameter", parameter="court_capacity_response",
+                value=0.0)]
+    m = _court_model(children=200_000, years=1.0, events=ev, seed=5, hearing_slots_per_100k=3.0,
+                     court_capacity_response=1.0, court_capacity_lag_weeks=13.0)
+    m.run()
+    slots = m.rec["court"][:, :, S.COURT_FIELDS.index("slots")].sum(axis=1)
+    cut = m.calendar.week_of(dt.date(2008, 10, 6))
+    base = 3.0 * m.courts.children_served.sum() / 1e5
+    assert slots[cut - 1] > 1.2 * base  # capacity found before the event...
+    assert np.all(slots[cut:] == slots[cut])  # ...and frozen from then on
