@@ -77,14 +77,19 @@ def case_sigma(fam, work, i, dq, p):
 
 
 @njit(cache=True)
-def assessment_done(fam, work, i, t, required_direct, p):
-    """Is the assessment complete this week? Accumulates this week's hours first."""
-    w = fam.worker[i]
-    d = case_direct_demand(fam.state[i], p)
+def assessment_done(acc_direct, acc_record, due, since, state, worker, direct_ratio, record_ratio,
+                    i, t, required_direct, p):
+    """Is the assessment complete this week? Accumulates this week's hours first.
+
+    Takes the few columns it uses rather than the family and worker tables: a Numba call
+    that is not inlined takes a reference to every array of every table it is passed (two
+    atomic operations per array), and this runs for every assessment every week."""
+    w = worker[i]
+    d = case_direct_demand(state[i], p)
     if w >= 0:
-        fam.acc_direct[i] += d * min(1.0, work.direct_ratio[w])
-        fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
-    if t < fam.due[i]:
+        acc_direct[i] += d * min(1.0, direct_ratio[w])
+        acc_record[i] += d * p.recording_ratio * p.prescription * record_ratio[w]
+    if t < due[i]:
         return False
     if not p.mech_workload_squeeze:
         return True
@@ -92,7 +97,7 @@ def assessment_done(fam, work, i, t, required_direct, p):
     # deadlines hold unless recording alone overflows the week; judgment protects direct
     # work, so recording (and the deadline) is what slips. A year is the backstop.
     required_record = required_direct * p.recording_ratio * p.prescription
-    return fam.acc_record[i] >= 0.999 * required_record or t - fam.since[i] > 52
+    return acc_record[i] >= 0.999 * required_record or t - since[i] > 52
 
 
 @njit(cache=True)
@@ -162,7 +167,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             continue
         if s == IA:
             req = p.ia_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam, work, i, t, req, p):
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
                 continue
             flow[la, FL_IA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
@@ -187,7 +193,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 close_case(fam, work, las, open_list, i, t)
         elif s == CA:
             req = p.ca_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam, work, i, t, req, p):
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
                 continue
             flow[la, FL_CA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
