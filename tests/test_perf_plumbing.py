@@ -71,3 +71,39 @@ def test_engine_warm_run_measures_a_second_model_in_the_same_process():
     assert r["families"] > 0 and r["weeks_simulated"] == 4 + r["calendar_weeks"]
     assert r["wall_s"] == pytest.approx(r["build_and_warmup_s"] + r["run_s"], rel=1e-6)
     assert r["family_weeks_per_s"] > 0
+
+
+def test_row_forms_of_the_transitions_keep_stocks_flows_and_the_open_list():
+    """to_cin_rows, to_cpp_rows and close_case_rows (the column-wise forms casework uses)
+    do what the caseflow says: state, review week, flows, first help, worker, open list."""
+    from conftest import small
+
+    from abm import ChildProtectionModel
+    from abm.kernels.core import move_columns, move_rows
+    from abm.kernels.transitions import close_case_rows, to_cin_rows, to_cpp_rows
+
+    m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
+    fam, las, op, work = m.fam, m.las, m.open, m.work
+    mc = move_columns(fam, las, op)
+    a, b = 3, 7
+    for i in (a, b):
+        move_rows(mc, i, S.IA, 10)
+        fam.episode_start[i], fam.help_start[i], fam.worker[i] = 8, -1, 0
+        work.caseload[0] += 1
+    flow0 = las.flow.copy()
+    to_cin_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 4.5, a, 12)
+    to_cpp_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 13.0, b, 12)
+    assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + 5, 12)
+    assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + 13)
+    d = las.flow[0] - flow0[0]
+    assert d[S.FL_CIN_STARTS] == 1 and d[S.FL_CPP_STARTS] == 1
+    assert d[S.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
+    assert d[S.FL_JOURNEYS] == 2 and d[S.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
+    assert fam.help_start[a] == 12 and fam.help_start[b] == 12
+    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, fam.episode_start,
+                    fam.help_start, las.flow, a, 20)
+    assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
+    assert work.caseload[0] == 1 and las.flow[0, S.FL_CLOSURES] - flow0[0, S.FL_CLOSURES] == 1
+    n = op.n[0]
+    assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
+    assert np.array_equal(np.bincount(fam.state, minlength=S.N_STATES), las.stock_fam[0])
