@@ -46,6 +46,29 @@ def prefetch(typingctx, arr, idx):
 
 
 @njit(cache=True)
+def open_add(open_pos, idx, n_open, i):
+    """Family i joins the open-case list (if not on it)."""
+    if open_pos[i] < 0:
+        n = n_open[0]
+        idx[n] = i
+        open_pos[i] = n
+        n_open[0] = n + 1
+
+
+@njit(cache=True)
+def open_remove(open_pos, idx, n_open, i):
+    """Family i leaves the open-case list (if on it): the last entry takes its place."""
+    pos = open_pos[i]
+    if pos >= 0:
+        last = n_open[0] - 1
+        j = idx[last]
+        idx[pos] = j
+        open_pos[j] = pos
+        open_pos[i] = -1
+        n_open[0] = last
+
+
+@njit(cache=True)
 def move_columns(fam, las, open_list):
     """The columns a state move touches, as one tuple for :func:`move_rows`."""
     return (fam.state, fam.la, fam.n_children, fam.since, fam.open_pos, las.stock_fam,
@@ -72,20 +95,10 @@ def move_rows(mc, i, new_state, t):
     trans[la, old, new_state] += 1
     state[i] = new_state
     since[i] = t
-    if new_state == NONE:  # leaves the open-case list (swap with the last)
-        pos = open_pos[i]
-        if pos >= 0:
-            last = n_open[0] - 1
-            j = idx[last]
-            idx[pos] = j
-            open_pos[j] = pos
-            open_pos[i] = -1
-            n_open[0] = last
-    elif open_pos[i] < 0:  # joins the open-case list
-        n = n_open[0]
-        idx[n] = i
-        open_pos[i] = n
-        n_open[0] = n + 1
+    if new_state == NONE:
+        open_remove(open_pos, idx, n_open, i)
+    else:
+        open_add(open_pos, idx, n_open, i)
 
 
 @njit(cache=True)
