@@ -47,8 +47,8 @@ from ..state import (
     N_SKILL_BINS,
     NONE,
 )
-from .core import PREFETCH_AHEAD, advance_risk, decide, move, popcount6, prefetch
-from .transitions import close_case, to_cin, to_cpp
+from .core import PREFETCH_AHEAD, advance_risk, decide, move_columns, move_rows, popcount6, prefetch
+from .transitions import close_case_rows, to_cin_rows, to_cpp_rows
 from .workforce import case_direct_demand
 
 
@@ -77,14 +77,19 @@ def case_sigma(fam, work, i, dq, p):
 
 
 @njit(cache=True)
-def assessment_done(fam, work, i, t, required_direct, p):
-    """Is the assessment complete this week? Accumulates this week's hours first."""
-    w = fam.worker[i]
-    d = case_direct_demand(fam.state[i], p)
+def assessment_done(acc_direct, acc_record, due, since, state, worker, direct_ratio, record_ratio,
+                    i, t, required_direct, p):
+    """Is the assessment complete this week? Accumulates this week's hours first.
+
+    Takes the few columns it uses rather than the family and worker tables: a Numba call
+    that is not inlined takes a reference to every array of every table it is passed (two
+    atomic operations per array), and this runs for every assessment every week."""
+    w = worker[i]
+    d = case_direct_demand(state[i], p)
     if w >= 0:
-        fam.acc_direct[i] += d * min(1.0, work.direct_ratio[w])
-        fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
-    if t < fam.due[i]:
+        acc_direct[i] += d * min(1.0, direct_ratio[w])
+        acc_record[i] += d * p.recording_ratio * p.prescription * record_ratio[w]
+    if t < due[i]:
         return False
     if not p.mech_workload_squeeze:
         return True
@@ -92,7 +97,7 @@ def assessment_done(fam, work, i, t, required_direct, p):
     # deadlines hold unless recording alone overflows the week; judgment protects direct
     # work, so recording (and the deadline) is what slips. A year is the backstop.
     required_record = required_direct * p.recording_ratio * p.prescription
-    return fam.acc_record[i] >= 0.999 * required_record or t - fam.since[i] > 52
+    return acc_record[i] >= 0.999 * required_record or t - since[i] > 52
 
 
 @njit(cache=True)
@@ -124,6 +129,9 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     cut = p.significant_harm_cut
     flow = las.flow
     dec = las.decisions
+    # the columns state moves touch, bound once (see core.move_rows)
+    mc = move_columns(fam, las, open_list)
+    due, ep, hs = fam.due, fam.episode_start, fam.help_start
     k = open_list.n[0] - 1
     while k >= 0:  # downward, so swap-removal never skips a case
         if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
@@ -158,11 +166,12 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             if t >= fam.due[i]:
                 las.eh_used[la] -= 1
                 flow[la, FL_EARLY_HELP_ENDS] += 1
-                move(fam, las, open_list, i, NONE, t)
+                move_rows(mc, i, NONE, t)
             continue
         if s == IA:
             req = p.ia_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam, work, i, t, req, p):
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
                 continue
             flow[la, FL_IA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
@@ -175,19 +184,20 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 if z <= cut:
                     flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
                 breakdown_check(fam, las, i, t)
-                move(fam, las, open_list, i, CA, t)
+                move_rows(mc, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
                 fam.acc_record[i] = 0.0
                 flow[la, FL_CA_STARTS] += 1
                 flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
             elif score > p.ia_threshold_cin - shift:
-                to_cin(fam, las, open_list, p, i, t)
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
             else:
-                close_case(fam, work, las, open_list, i, t)
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
         elif s == CA:
             req = p.ca_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam, work, i, t, req, p):
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
                 continue
             flow[la, FL_CA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
@@ -201,13 +211,13 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 plan, _ = decide(z, p.conference_sigma, p.conference_threshold - shift, cut,
                                  rng_dec, dec, la, D_CONFERENCE, res, t, record)
                 if plan:
-                    to_cpp(fam, las, open_list, p, i, t)
+                    to_cpp_rows(mc, due, ep, hs, flow, p.cpp_review_weeks, i, t)
                 else:
-                    to_cin(fam, las, open_list, p, i, t)
+                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
             elif score > p.ia_threshold_cin - shift:
-                to_cin(fam, las, open_list, p, i, t)
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
             else:
-                close_case(fam, work, las, open_list, i, t)
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
         elif s == CIN:
             if t < fam.due[i]:
                 continue
@@ -216,14 +226,14 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             if score > p.ia_threshold_s47 - shift:
                 # concern has grown: back to a core assessment / s47 enquiry
                 breakdown_check(fam, las, i, t)
-                move(fam, las, open_list, i, CA, t)
+                move_rows(mc, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
                 fam.acc_record[i] = 0.0
                 flow[la, FL_CA_STARTS] += 1
                 flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
             elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
-                close_case(fam, work, las, open_list, i, t)
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
             else:
                 fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
         elif s == CPP:
@@ -234,12 +244,13 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                                   cut, rng_dec, dec, la, D_COURT, res, t, record)
             if apply:
                 breakdown_check(fam, las, i, t)
-                move(fam, las, open_list, i, COURT, t)  # the court opens its case record
+                move_rows(mc, i, COURT, t)  # the court opens its case record
                 fam.court_case[i] = -1
                 flow[la, FL_COURT_APPLICATIONS] += 1
                 flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
             elif score < p.conference_threshold - shift:
-                to_cin(fam, las, open_list, p, i, t)  # step down to child-in-need services
+                # step down to child-in-need services
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
             else:
                 fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
         elif s == CARE:
@@ -255,13 +266,14 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                     las.reunify[b, 0] += 1
                     flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
                     fam.order[i] = 0
-                    to_cin(fam, las, open_list, p, i, t)  # home, with support
+                    # home, with support
+                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
                 else:
                     fam.order[i] = 3  # stays in long-term care
                     fam.due[i] = t + int(math.ceil(p.care_weeks))
             else:
                 fam.order[i] = 0  # adoption or leaving care: permanence outside the family
-                close_case(fam, work, las, open_list, i, t)
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
 
 
 @njit(cache=True)

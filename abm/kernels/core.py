@@ -46,43 +46,65 @@ def prefetch(typingctx, arr, idx):
 
 
 @njit(cache=True)
-def open_add(fam, open_list, i):
-    if fam.open_pos[i] < 0:
-        n = open_list.n[0]
-        open_list.idx[n] = i
-        fam.open_pos[i] = n
-        open_list.n[0] = n + 1
+def open_add(open_pos, idx, n_open, i):
+    """Family i joins the open-case list (if not on it)."""
+    if open_pos[i] < 0:
+        n = n_open[0]
+        idx[n] = i
+        open_pos[i] = n
+        n_open[0] = n + 1
 
 
 @njit(cache=True)
-def open_remove(fam, open_list, i):
-    pos = fam.open_pos[i]
+def open_remove(open_pos, idx, n_open, i):
+    """Family i leaves the open-case list (if on it): the last entry takes its place."""
+    pos = open_pos[i]
     if pos >= 0:
-        last = open_list.n[0] - 1
-        j = open_list.idx[last]
-        open_list.idx[pos] = j
-        fam.open_pos[j] = pos
-        fam.open_pos[i] = -1
-        open_list.n[0] = last
+        last = n_open[0] - 1
+        j = idx[last]
+        idx[pos] = j
+        open_pos[j] = pos
+        open_pos[i] = -1
+        n_open[0] = last
+
+
+@njit(cache=True)
+def move_columns(fam, las, open_list):
+    """The columns a state move touches, as one tuple for :func:`move_rows`."""
+    return (fam.state, fam.la, fam.n_children, fam.since, fam.open_pos, las.stock_fam,
+            las.stock_children, las.trans, open_list.idx, open_list.n)
+
+
+@njit(cache=True)
+def move_rows(mc, i, new_state, t):
+    """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list)``.
+
+    A kernel that moves many families builds ``mc`` once and calls this. A Numba call that
+    is not inlined takes and releases a reference to every array of every table it is
+    passed (two atomic operations each): about 45 arrays for the family table, the LA table
+    and the open list, 10 for ``mc``.
+    """
+    state, la_of, n_children, since, open_pos, stock_fam, stock_children, trans, idx, n_open = mc
+    old = state[i]
+    la = la_of[i]
+    nc = n_children[i]
+    stock_fam[la, old] -= 1
+    stock_fam[la, new_state] += 1
+    stock_children[la, old] -= nc
+    stock_children[la, new_state] += nc
+    trans[la, old, new_state] += 1
+    state[i] = new_state
+    since[i] = t
+    if new_state == NONE:
+        open_remove(open_pos, idx, n_open, i)
+    else:
+        open_add(open_pos, idx, n_open, i)
 
 
 @njit(cache=True)
 def move(fam, las, open_list, i, new_state, t):
     """Move family i to new_state at week t, keeping stocks, transitions and the open list."""
-    old = fam.state[i]
-    la = fam.la[i]
-    nc = fam.n_children[i]
-    las.stock_fam[la, old] -= 1
-    las.stock_fam[la, new_state] += 1
-    las.stock_children[la, old] -= nc
-    las.stock_children[la, new_state] += nc
-    las.trans[la, old, new_state] += 1
-    fam.state[i] = new_state
-    fam.since[i] = t
-    if new_state == NONE:
-        open_remove(fam, open_list, i)
-    else:
-        open_add(fam, open_list, i)
+    move_rows(move_columns(fam, las, open_list), i, new_state, t)
 
 
 @njit(cache=True)
@@ -128,13 +150,17 @@ def advance_risk(fam, i, t, p, rng):
     return z
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decide(true_risk, sigma, threshold, cut, rng, counts, la, d, res, t, record):
     """A Taylor-Russell decision: a noisy estimate of true risk against a threshold.
 
     Returns (positive, score). Scores the decision against the truth (true risk above the
     significant-harm cut) in counts[la, d, TP/FP/TN/FN] and keeps it in the reservoir of
     recent decisions (for the Figures I-IV scatter and the AUC).
+
+    Inlined into its callers by Numba (``inline="always"``): as a call, it took and released
+    a reference to each of the reservoir's arrays on every decision, which cost more than
+    the decision itself.
     """
     score = true_risk + sigma * rng.normal()
     positive = score > threshold

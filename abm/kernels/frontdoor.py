@@ -52,9 +52,12 @@ def referrer_type(u, p):
     return 4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, record):
-    """A referral of family i reaches children's social care and is screened."""
+    """A referral of family i reaches children's social care and is screened.
+
+    Inlined by Numba (``inline="always"``): as a call, it took and released a reference to
+    each of the ~50 arrays of the tables it is passed, on every referral."""
     la = fam.la[i]
     flow = las.flow
     flow[la, FL_REFERRALS] += 1

@@ -1,0 +1,109 @@
+"""The plumbing of the second round of performance work (docs/performance.md): the pause of
+Python's collector, the column-wise ``assessment_done``, and the warm-process benchmark run.
+No timed assertions: speed is recorded by ``cpabm bench``."""
+
+import gc
+
+import numpy as np
+import pytest
+
+from abm import bench
+from abm import state as S
+from abm.kernels.casework import assessment_done
+from abm.model import gc_paused
+from abm.params import make_params
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gc_paused_pauses_and_restores_the_collector_even_on_error(enabled):
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError), gc_paused():
+            raise RuntimeError("boom")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def _assessment(state, direct_ratio, record_ratio, due, since, **params):
+    p = make_params(params)
+    fam = S.empty_families(1)
+    work = S.empty_workers(1)
+    fam.state[0], fam.worker[0], fam.due[0], fam.since[0] = state, 0, due, since
+    work.direct_ratio[0], work.record_ratio[0] = direct_ratio, record_ratio
+    return p, fam, work
+
+
+def _done(fam, work, t, req, p):
+    return assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                           fam.worker, work.direct_ratio, work.record_ratio, 0, t, req, p)
+
+
+def test_assessment_done_accumulates_this_weeks_hours_and_waits_for_the_due_week():
+    p, fam, work = _assessment(S.IA, 0.5, 0.25, due=3, since=0, mech_workload_squeeze=False)
+    d = p.direct_hours_assessment
+    assert not _done(fam, work, 1, 10.0, p)  # before the due week
+    assert fam.acc_direct[0] == pytest.approx(d * 0.5)
+    assert fam.acc_record[0] == pytest.approx(d * p.recording_ratio * p.prescription * 0.25)
+    assert not _done(fam, work, 2, 10.0, p)
+    assert fam.acc_direct[0] == pytest.approx(2 * d * 0.5)
+    assert _done(fam, work, 3, 10.0, p)  # no squeeze: due means done
+
+
+def test_assessment_done_under_the_squeeze_waits_for_its_recording_or_a_year():
+    p, fam, work = _assessment(S.CA, 1.0, 0.0, due=0, since=0, mech_workload_squeeze=True)
+    req = 4.0 * p.direct_hours_assessment
+    assert not _done(fam, work, 5, req, p)  # no recording done at all
+    assert _done(fam, work, 53, req, p)  # the backstop: more than 52 weeks in the state
+    p, fam, work = _assessment(S.CA, 1.0, 1.0, due=0, since=0, mech_workload_squeeze=True)
+    fam.acc_record[0] = np.float32(req * p.recording_ratio * p.prescription)  # all recorded
+    assert _done(fam, work, 5, req, p)
+
+
+def test_engine_warm_run_measures_a_second_model_in_the_same_process():
+    desc = {"path": bench.SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
+    r = bench.child("engine_warm", desc, seed=2)
+    assert r["kind"] == "engine_warm"
+    assert r["families"] > 0 and r["weeks_simulated"] == 4 + r["calendar_weeks"]
+    assert r["wall_s"] == pytest.approx(r["build_and_warmup_s"] + r["run_s"], rel=1e-6)
+    assert r["family_weeks_per_s"] > 0
+
+
+def test_row_forms_of_the_transitions_keep_stocks_flows_and_the_open_list():
+    """to_cin_rows, to_cpp_rows and close_case_rows (the column-wise forms casework uses)
+    do what the caseflow says: state, review week, flows, first help, worker, open list."""
+    from conftest import small
+
+    from abm import ChildProtectionModel
+    from abm.kernels.core import move_columns, move_rows
+    from abm.kernels.transitions import close_case_rows, to_cin_rows, to_cpp_rows
+
+    m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
+    fam, las, op, work = m.fam, m.las, m.open, m.work
+    mc = move_columns(fam, las, op)
+    a, b = 3, 7
+    for i in (a, b):
+        move_rows(mc, i, S.IA, 10)
+        fam.episode_start[i], fam.help_start[i], fam.worker[i] = 8, -1, 0
+        work.caseload[0] += 1
+    flow0 = las.flow.copy()
+    to_cin_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 4.5, a, 12)
+    to_cpp_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 13.0, b, 12)
+    assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + 5, 12)
+    assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + 13)
+    d = las.flow[0] - flow0[0]
+    assert d[S.FL_CIN_STARTS] == 1 and d[S.FL_CPP_STARTS] == 1
+    assert d[S.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
+    assert d[S.FL_JOURNEYS] == 2 and d[S.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
+    assert fam.help_start[a] == 12 and fam.help_start[b] == 12
+    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, fam.episode_start,
+                    fam.help_start, las.flow, a, 20)
+    assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
+    assert work.caseload[0] == 1 and las.flow[0, S.FL_CLOSURES] - flow0[0, S.FL_CLOSURES] == 1
+    n = op.n[0]
+    assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
+    assert np.array_equal(np.bincount(fam.state, minlength=S.N_STATES), las.stock_fam[0])
