@@ -161,11 +161,19 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         i = open_list.idx[kk]
         if fam.state[i] == COURT and fam.court_case[i] < 0:
             open_case(fam, las, cases, p, i, t, rng, anxiety)
-    # 2. guardians, first come first served
-    waiting = np.empty(M, np.int64)
-    nw = 0
+    # the active case rows, in row order (a few percent of the table; every later pass
+    # visits only these)
+    act = np.empty(M, np.int64)
+    na = 0
     for k in range(M):
-        if cases.active[k] and not cases.guardian[k]:
+        if cases.active[k]:
+            act[na] = k
+            na += 1
+    # 2. guardians, first come first served
+    waiting = np.empty(na, np.int64)
+    nw = 0
+    for k in act[:na]:
+        if not cases.guardian[k]:
             waiting[nw] = np.int64(cases.opened[k]) * M + k
             nw += 1
     waiting = np.sort(waiting[:nw])
@@ -179,11 +187,11 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
             flow[la, FL_GUARDIANS_ALLOCATED] += 1
             flow[la, FL_GUARDIAN_WAIT_WEEKS_SUM] += t - cases.guardian_wait_from[k]
     # 3. hearings
-    listed = np.empty(M, np.int64)
+    listed = np.empty(na, np.int64)
     nl = 0
-    for k in range(M):
+    for k in act[:na]:
         # beyond the first hearing, a case is listed only once it has a guardian
-        if (cases.active[k] and cases.next_hearing[k] <= t
+        if (cases.next_hearing[k] <= t
                 and (cases.guardian[k] or cases.hearings_done[k] + cases.ineffective[k] == 0)):
             late = (t - cases.opened[k]) > p.timetable_weeks
             first = cases.hearings_done[k] + cases.ineffective[k] == 0
@@ -249,8 +257,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
     for c in range(C):
         # unused slots are lost, except what the longest final hearing needs
         courts.credit[c] = min(courts.credit[c], 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
-    # 4. weekly court statistics
-    for k in range(M):
+    # 4. weekly court statistics (cases concluded this week are no longer active)
+    for k in act[:na]:
         if cases.active[k]:
             c = cases.court[k]
             courts.open_cases[c] += 1
