@@ -146,6 +146,11 @@ class CourtAgent(mesa.Agent):
         return float(self.model.courts.slots[self.row])
 
     @property
+    def extra_capacity(self) -> float:
+        """Capacity found under listing pressure, a share of the base slots (ODD 7.16)."""
+        return float(self.model.courts.extra_capacity[self.row])
+
+    @property
     def guardian_capacity(self) -> float:
         return float(self.model.courts.guardian_capacity[self.row])
 

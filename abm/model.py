@@ -191,7 +191,7 @@ class ChildProtectionModel(mesa.Model):
         served = np.bincount(las.court, weights=children, minlength=C)
         z = lambda: np.zeros(C, np.int64)  # noqa: E731
         courts = S.Courts(slots=np.zeros(C), guardian_capacity=np.zeros(C), guardians_used=z(),
-                          credit=np.zeros(C), children_served=served, open_cases=z(),
+                          credit=np.zeros(C), extra_capacity=np.zeros(C), children_served=served, open_cases=z(),
                           unallocated=z(), listed=z(), held=z(), ineffective=z())
         self.cases = S.empty_court_cases(max(512, N // 40))
         self.fam, self.las, self.work, self.courts = fam, las, work, courts
@@ -206,7 +206,6 @@ class ChildProtectionModel(mesa.Model):
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
         self.week = -p.warmup_weeks
-        self.court_extra = np.zeros(C)  # extra court capacity, a share of the base slots
         self._apply_capacities()
         T = self.calendar.n_weeks
         self.rec = {
@@ -231,10 +230,16 @@ class ChildProtectionModel(mesa.Model):
         p = self.p
         self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
         served = self.courts.children_served / 1e5
-        boost = p.warmup_court_boost if self.week < -104 else 1.0  # clears the start-up wave
-        self._base_slots = p.hearing_slots_per_100k * served * boost
-        self.courts.slots[:] = self._base_slots * (1.0 + self.court_extra)
-        self.courts.guardian_capacity[:] = p.guardians_per_100k * served * p.guardian_caseload * boost
+        self.courts.slots[:] = self._base_slots() * (1.0 + self.courts.extra_capacity)
+        self.courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
+                                            * self._court_boost())
+
+    def _court_boost(self) -> float:
+        return self.p.warmup_court_boost if self.week < -104 else 1.0  # clears the start-up wave
+
+    def _base_slots(self) -> np.ndarray:
+        """Hearing slots per week of each court centre before any capacity it has found."""
+        return self.p.hearing_slots_per_100k * (self.courts.children_served / 1e5) * self._court_boost()
 
     # ------------------------------------------------------------------ time and events
     def _apply_events(self) -> None:
@@ -385,10 +390,10 @@ class ChildProtectionModel(mesa.Model):
         return out
 
     def _respond_court_capacity(self) -> None:
-        p = self.pk
-        self.court_extra[:] = respond(self.court_extra, self.courts.listed, self._base_slots,
-                                      p.court_capacity_response, p.court_capacity_lag_weeks)
-        self.courts.slots[:] = self._base_slots * (1.0 + self.court_extra)
+        p, courts, base = self.pk, self.courts, self._base_slots()
+        courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,
+                                           p.court_capacity_response, p.court_capacity_lag_weeks)
+        courts.slots[:] = base * (1.0 + courts.extra_capacity)
 
     def _update_status(self, anxiety: float) -> None:
         p, work, las = self.pk, self.work, self.las

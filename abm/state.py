@@ -212,6 +212,7 @@ Courts = namedtuple("Courts", [
     "guardian_capacity",  # float64 cases guardians can carry at once
     "guardians_used",     # int64   cases with a guardian allocated
     "credit",             # float64 fractional hearing slots carried to next week
+    "extra_capacity",     # float64 capacity found under listing pressure, a share of base slots
     "children_served",    # float64 children in the LAs the court serves
     "open_cases",         # int64   weekly: care cases open
     "unallocated",        # int64   weekly: open cases waiting for a guardian

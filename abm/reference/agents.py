@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import mesa
 
 from .. import state as S
+from ..capacity import respond
 from ..state import (
     AGENCY,
     CA,
@@ -750,6 +751,8 @@ class Court(mesa.Agent):
         self.las = las
         self.children_served = float(sum(la.children for la in las))
         self.max_cases = max_cases  # the engine's case-table size; beyond it, cases wait
+        self.base_slots = 0.0  # hearing slots a week before any capacity found (7.16)
+        self.extra_capacity = 0.0  # capacity found under listing pressure, a share of base_slots
         self.slots = 0.0
         self.guardian_capacity = 0.0
         self.guardians_used = 0
@@ -766,6 +769,13 @@ class Court(mesa.Agent):
         self.hold_hearings()
         self.open_cases = len(self.cases)
         self.unallocated = sum(1 for case in self.cases if not case.guardian)
+
+    def find_capacity(self, p) -> None:
+        """6b. When more hearings are listed than base slots, the courts find capacity with a
+        lag (7.16; ``abm/capacity.py`` ``respond``, shared with the engine)."""
+        self.extra_capacity = float(respond(self.extra_capacity, self.listed, self.base_slots,
+                                            p.court_capacity_response, p.court_capacity_lag_weeks))
+        self.slots = self.base_slots * (1.0 + self.extra_capacity)
 
     def take_in_applications(self) -> None:
         """1. Intake: each new application gets a case record (``open_case``)."""

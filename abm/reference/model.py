@@ -18,7 +18,6 @@ from mesa.agentset import AgentSet
 
 from .. import state as S
 from ..calendar import Calendar
-from ..capacity import respond
 from ..loops import LoopState, effective_scope, step_loops
 from ..model import (
     CASELOAD_BINS,
@@ -84,7 +83,6 @@ class ReferenceModel(mesa.Model):
         self.turnover_annual = 0.10
         self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
         self.forced_referrals: list[Family] = []
-        self.court_extra = 0.0  # extra court capacity, a share of the base slots
         self._build()
         self.week = -self.p.warmup_weeks  # calendar week of the next step
         self._t = 0  # absolute weeks advanced, warm-up included (the engine's kernel clock)
@@ -170,8 +168,8 @@ class ReferenceModel(mesa.Model):
         la.eh_places = round(p.early_help_places * la.children / 1e4)
         served = court.children_served / 1e5
         boost = p.warmup_court_boost if self.week < BOOST_END_WEEK else 1.0
-        self.base_slots = p.hearing_slots_per_100k * served * boost
-        court.slots = self.base_slots * (1.0 + self.court_extra)
+        court.base_slots = p.hearing_slots_per_100k * served * boost
+        court.slots = court.base_slots * (1.0 + court.extra_capacity)
         court.guardian_capacity = p.guardians_per_100k * served * p.guardian_caseload * boost
 
     # ------------------------------------------------------------------ events and anxiety
@@ -298,10 +296,7 @@ class ReferenceModel(mesa.Model):
         self.agents_by_type[Court].do("step")
         # 6b. the courts find capacity when their lists overflow, with a lag (7.16)
         if p.court_capacity_response > 0:
-            court = self.court
-            self.court_extra = float(respond(self.court_extra, court.listed, self.base_slots,
-                                             p.court_capacity_response, p.court_capacity_lag_weeks))
-            court.slots = self.base_slots * (1.0 + self.court_extra)
+            self.court.find_capacity(p)
         # 7. the workforce: quits, agency cover, recruitment (7.13-7.14)
         self.recruitment_lag = p.recruitment_weeks * math.exp(-p.status_recruit_slope * self.status_level)
         workers.do("turnover")
