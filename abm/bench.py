@@ -293,7 +293,9 @@ def _case_reference(plan: dict, n: int, log) -> dict:
             "speedup": em["family_weeks_per_s"] / rm["family_weeks_per_s"],
             "speedup_warm": wm["family_weeks_per_s"] / rm["family_weeks_per_s"],
             "speedup_per_pair": [e["family_weeks_per_s"] / f["family_weeks_per_s"]
-                                 for e, f in zip(eng, ref, strict=True)]}
+                                 for e, f in zip(eng, ref, strict=True)],
+            "speedup_warm_per_pair": [e["family_weeks_per_s"] / f["family_weeks_per_s"]
+                                      for e, f in zip(warm, ref, strict=True)]}
 
 
 def _case_england(plan: dict, n: int, log) -> dict:
@@ -495,14 +497,20 @@ def readme(r: dict) -> str:
             L += [f"| engine, a second model in the same process | {wm['wall_s']:.2f} | "
                   f"{wm['cpu_s']:.2f} | {wm['family_weeks_per_s']:.3g} |"]
         L += [f"| reference (`abm.reference.ReferenceModel`) | {rm['wall_s']:.2f} | "
-              f"{rm['cpu_s']:.2f} | {rm['family_weeks_per_s']:.3g} |",
-              "", f"Speed-up: **{v['speedup']:.0f}x** (per seed: "
-              + ", ".join(f"{x:.0f}x" for x in v["speedup_per_pair"]) + ")."]
+              f"{rm['cpu_s']:.2f} | {rm['family_weeks_per_s']:.3g} |", ""]
         if "speedup_warm" in v:
-            L += ["", f"The engine's figure includes loading its kernels from the Numba cache "
-                  "(a fixed cost of each fresh process). A second model in the same process, as "
-                  "in sweeps, calibration and replicates, runs "
-                  f"**{v['speedup_warm']:.0f}x** the reference."]
+            per = v.get("speedup_warm_per_pair")
+            L += [f"Speed-up in throughput, kernels loaded: **{v['speedup_warm']:.0f}x**"
+                  + (" (per seed: " + ", ".join(f"{x:.0f}x" for x in per) + ")" if per else "")
+                  + ". This is the goal's measure: family-weeks per second once the code of "
+                  "each side is loaded, as in sweeps, calibration and replicates. The "
+                  "reference's Python code is loaded by its import, which is outside the timed "
+                  "span; the engine's compiled kernels are loaded from the Numba cache by the "
+                  "first model built in a process, so the timed model is the second one.", ""]
+        L += [f"Including that one-off load in a fresh process (the first row): "
+              f"**{v['speedup']:.0f}x** (per seed: "
+              + ", ".join(f"{x:.0f}x" for x in v["speedup_per_pair"]) + "). The load is a "
+              "fixed cost per process, about 0.4 s, measured under Start-up below."]
     s = c["scaling"]
     L += ["", "## Scaling", "",
           "Cost against the number of LAs (England's first *k* LAs at 1:1) and against "

@@ -85,7 +85,9 @@ def test_outcomes_and_case_record():
 def _durations(factor, seed=8):
     ev = [Event(dt.date(2008, 10, 6), "scale_parameter", parameter="hearing_slots_per_100k",
                 value=factor)]
-    m = _court_model(children=200_000, years=2.0, events=ev, seed=seed)
+    # without the courts' own capacity response, which would offset the change after its lag
+    # (that response has its own tests below)
+    m = _court_model(children=200_000, years=2.0, events=ev, seed=seed, court_capacity_response=0.0)
     m.run()
     f = m.rec["flow"].sum(axis=1)[52:]  # the second year
     return f[:, S.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, S.FL_COURT_CONCLUDED].sum()

@@ -213,17 +213,22 @@ def test_views_redraw_after_steps_and_controls():
 
 
 def test_media_shock_raises_referrals_same_seed():
-    a, b = small_model(children=30_000), small_model(children=30_000)
-    b.media_shock()
-    for _ in range(13):
-        a.step()
-        b.step()
-    ra = W.flow(a, "referrals_children")[-13:].sum()
-    rb = W.flow(b, "referrals_children")[-13:].sum()
-    # same seed, so the whole difference is the shock's: thresholds drop at once, while
-    # the calibrated rise in contacts builds over a year (about +3% in the first quarter)
-    assert b.anxiety() > 0.8 and a.anxiety() == 0
-    assert rb > ra * 1.02
+    # Same seed, shock or no shock. Thresholds drop at once, while the calibrated rise in
+    # contacts builds over a year. The two runs share random numbers only until their
+    # caseflows first differ (a different case opens, and the risk and contact streams then
+    # serve other families), so one pair is noisy: the check pools six seeds.
+    ra = rb = 0
+    for seed in range(1, 7):
+        a = small_model(children=30_000, rng=str(seed))
+        b = small_model(children=30_000, rng=str(seed))
+        b.media_shock()
+        for _ in range(13):
+            a.step()
+            b.step()
+        assert b.anxiety() > 0.8 and a.anxiety() == 0
+        ra += W.flow(a, "referrals_children")[-13:].sum()
+        rb += W.flow(b, "referrals_children")[-13:].sum()
+    assert rb > ra * 1.04, (ra, rb)
 
 
 def test_twin_is_the_same_la_and_seed():

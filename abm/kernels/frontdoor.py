@@ -11,6 +11,7 @@ Every referral is screened at the front door: no further action, or initial asse
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ..state import (
@@ -30,7 +31,16 @@ from ..state import (
     IA,
     NONE,
 )
-from .core import advance_risk, decide, geometric_weeks, in_social_care, move, randbelow
+from .core import (
+    PREFETCH_AHEAD,
+    advance_risk,
+    decide,
+    geometric_weeks,
+    in_social_care,
+    move,
+    prefetch,
+    randbelow,
+)
 from .population import BOUND_SD, stationary_sd
 
 
@@ -109,7 +119,13 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
         if fam.state[i] == NONE or fam.state[i] == EARLY_HELP:
             referral(fam, las, open_list, p, i, t, shift, True, rng_screen, res, record)
             referrals += 1
+    # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
+    # so that each row can be prefetched a few proposals ahead: the rows are scattered over
+    # a table of millions of families.
+    cand = np.empty(4096, np.int64)
+    cand_max = np.empty(4096, np.float64)
     for la in range(n_las):
+        m = 0
         for b in range(nb):
             s, e = las.bin_start[la, b], las.bin_end[la, b]
             n = e - s
@@ -117,45 +133,55 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 continue
             lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[la, b] + bound))
             k = rng_contacts.poisson(n * lam_max)
+            if m + k > cand.shape[0]:
+                cand = np.concatenate((cand[:m], np.empty(m + 2 * k, np.int64)))
+                cand_max = np.concatenate((cand_max[:m], np.empty(m + 2 * k, np.float64)))
             for _ in range(k):
-                i = s + randbelow(rng_contacts, n)
-                u_accept = rng_contacts.random()
-                u_type = rng_contacts.random()
-                u_pass = rng_contacts.random()
-                z = advance_risk(fam, i, t, p, rng_risk)
-                lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
-                if u_accept * lam_max >= lam:
-                    continue
-                r = referrer_type(u_type, p)
-                flow[la, FL_CONTACTS] += 1
-                las.referrer_flow[la, r, 0] += 1
-                if in_social_care(fam.state[i]):
-                    flow[la, FL_CONTACTS_OPEN_CASE] += 1
-                    continue
-                if r == 0 and p.triage_unit:
-                    # Case Study 1: the partnership triage unit decides every police report
-                    flow[la, FL_POLICE_TRIAGED] += 1
-                    positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
-                                             p.significant_harm_cut, rng_referrer, las.decisions,
-                                             la, D_REFERRER, res, t, record)
-                    if positive:
-                        flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
-                else:
-                    positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
-                                             rng_referrer, las.decisions, la, D_REFERRER, res, t,
-                                             record)
-                    if r == 0 and u_pass < p.police_pass_all:
-                        positive = True
+                cand[m] = s + randbelow(rng_contacts, n)
+                cand_max[m] = lam_max
+                m += 1
+        for j in range(m):
+            if j + PREFETCH_AHEAD < m:
+                prefetch(fam.risk, cand[j + PREFETCH_AHEAD])
+            i = cand[j]
+            lam_max = cand_max[j]
+            u_accept = rng_contacts.random()
+            u_type = rng_contacts.random()
+            u_pass = rng_contacts.random()
+            z = advance_risk(fam, i, t, p, rng_risk)
+            lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
+            if u_accept * lam_max >= lam:
+                continue
+            r = referrer_type(u_type, p)
+            flow[la, FL_CONTACTS] += 1
+            las.referrer_flow[la, r, 0] += 1
+            if in_social_care(fam.state[i]):
+                flow[la, FL_CONTACTS_OPEN_CASE] += 1
+                continue
+            if r == 0 and p.triage_unit:
+                # Case Study 1: the partnership triage unit decides every police report
+                flow[la, FL_POLICE_TRIAGED] += 1
+                positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
+                                         p.significant_harm_cut, rng_referrer, las.decisions,
+                                         la, D_REFERRER, res, t, record)
                 if positive:
-                    las.referrer_flow[la, r, 1] += 1
-                    referral(fam, las, open_list, p, i, t, shift, False, rng_screen, res, record)
-                    referrals += 1
-                elif (p.mech_early_help and fam.state[i] == NONE
-                      and score > ref_thr - p.early_help_offset
-                      and las.eh_used[la] < las.eh_places[la]):
-                    las.referrer_flow[la, r, 2] += 1
-                    las.eh_used[la] += 1
-                    move(fam, las, open_list, i, EARLY_HELP, t)
-                    fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
-                    flow[la, FL_EARLY_HELP_STARTS] += 1
+                    flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
+            else:
+                positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
+                                         rng_referrer, las.decisions, la, D_REFERRER, res, t,
+                                         record)
+                if r == 0 and u_pass < p.police_pass_all:
+                    positive = True
+            if positive:
+                las.referrer_flow[la, r, 1] += 1
+                referral(fam, las, open_list, p, i, t, shift, False, rng_screen, res, record)
+                referrals += 1
+            elif (p.mech_early_help and fam.state[i] == NONE
+                  and score > ref_thr - p.early_help_offset
+                  and las.eh_used[la] < las.eh_places[la]):
+                las.referrer_flow[la, r, 2] += 1
+                las.eh_used[la] += 1
+                move(fam, las, open_list, i, EARLY_HELP, t)
+                fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
+                flow[la, FL_EARLY_HELP_STARTS] += 1
     return referrals
