@@ -47,7 +47,16 @@ from ..state import (
     N_SKILL_BINS,
     NONE,
 )
-from .core import PREFETCH_AHEAD, advance_risk, decide, move_columns, move_rows, popcount6, prefetch
+from .core import (
+    PREFETCH_AHEAD,
+    advance_risk,
+    decide,
+    move_columns,
+    move_rows,
+    ou_transition,
+    popcount6,
+    prefetch,
+)
 from .transitions import close_case_rows, to_cin_rows, to_cpp_rows
 from .workforce import case_direct_demand
 
@@ -132,6 +141,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     # the columns state moves touch, bound once (see core.move_rows)
     mc = move_columns(fam, las, open_list)
     due, ep, hs = fam.due, fam.episode_start, fam.help_start
+    # every open case steps every week: the one-week OU transition, computed once
+    decay1, sd1 = ou_transition(p.risk_reversion, p.risk_volatility, 1)
     k = open_list.n[0] - 1
     while k >= 0:  # downward, so swap-removal never skips a case
         if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
@@ -140,7 +151,13 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         k -= 1
         s = fam.state[i]
         la = fam.la[i]
-        z = advance_risk(fam, i, t, p, rng_risk)
+        if t - fam.risk_t[i] == 1:  # stepped last week: advance_risk's one-week transition
+            mu = fam.base[i]
+            z = mu + (fam.risk[i] - mu) * decay1 + sd1 * rng_risk.normal()
+            fam.risk[i] = z
+            fam.risk_t[i] = t
+        else:
+            z = advance_risk(fam, i, t, p, rng_risk)
         w = fam.worker[i]
         ratio = work.direct_ratio[w] if w >= 0 else 0.0
         dq = min(1.0, ratio)  # judgment needs the direct time the case needs

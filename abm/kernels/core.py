@@ -126,24 +126,32 @@ def randbelow(rng, n):
     return np.int64(bounded_lemire_uint64(bitgen, r))
 
 
+@njit(cache=True, inline="always")
+def ou_transition(theta, volatility, dt):
+    """Decay and innovation SD of the exact Ornstein-Uhlenbeck transition over dt weeks."""
+    if theta > 0.0:
+        decay = math.exp(-theta * dt)
+        sd = volatility * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
+    else:
+        decay = 1.0
+        sd = volatility * math.sqrt(dt)
+    return decay, sd
+
+
 @njit(cache=True)
 def advance_risk(fam, i, t, p, rng):
     """Bring family i's latent risk forward to week t: the exact Ornstein-Uhlenbeck transition.
 
     Risk of families without an open case is advanced lazily, only when something touches
     them; the exact transition makes that statistically identical to weekly updates.
+    (Casework, which steps every open case every week, computes the one-week transition once
+    per week and applies it with the same arithmetic.)
     """
     dt = t - fam.risk_t[i]
     if dt <= 0:
         return fam.risk[i]
-    theta = p.risk_reversion
+    decay, sd = ou_transition(p.risk_reversion, p.risk_volatility, dt)
     mu = fam.base[i]
-    if theta > 0.0:
-        decay = math.exp(-theta * dt)
-        sd = p.risk_volatility * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
-    else:
-        decay = 1.0
-        sd = p.risk_volatility * math.sqrt(dt)
     z = mu + (fam.risk[i] - mu) * decay + sd * rng.normal()
     fam.risk[i] = z
     fam.risk_t[i] = t
