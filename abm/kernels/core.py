@@ -139,6 +139,18 @@ def ou_transition(theta, volatility, dt):
 
 
 @njit(cache=True)
+def ou_table(theta, volatility, t_max):
+    """:func:`ou_transition` for every elapsed time 0..t_max weeks, as two arrays: loops that
+    advance many families' risk look it up instead of computing ``exp`` and ``sqrt`` each
+    time (the same arithmetic, so the same values)."""
+    decay = np.ones(t_max + 1)
+    sd = np.zeros(t_max + 1)
+    for dt in range(1, t_max + 1):
+        decay[dt], sd[dt] = ou_transition(theta, volatility, dt)
+    return decay, sd
+
+
+@njit(cache=True)
 def advance_risk(fam, i, t, p, rng):
     """Bring family i's latent risk forward to week t: the exact Ornstein-Uhlenbeck transition.
 

@@ -38,6 +38,7 @@ from .core import (
     geometric_weeks,
     in_social_care,
     move,
+    ou_table,
     prefetch,
     randbelow,
 )
@@ -123,6 +124,8 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     # so that each row can be prefetched a few proposals ahead: the rows are scattered over
     # a table of millions of families.
     cand = np.empty(4096, np.int64)
+    # the OU transition over every possible elapsed time (risk clocks start at week 0)
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     cand_max = np.empty(4096, np.float64)
     for la in range(n_las):
         m = 0
@@ -148,7 +151,15 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
             u_accept = rng_contacts.random()
             u_type = rng_contacts.random()
             u_pass = rng_contacts.random()
-            z = advance_risk(fam, i, t, p, rng_risk)
+            # advance_risk, with the transition for the elapsed weeks looked up
+            dt = t - fam.risk_t[i]
+            if 0 < dt <= t:
+                mu = fam.base[i]
+                z = mu + (fam.risk[i] - mu) * ou_decay[dt] + ou_sd[dt] * rng_risk.normal()
+                fam.risk[i] = z
+                fam.risk_t[i] = t
+            else:
+                z = advance_risk(fam, i, t, p, rng_risk)
             lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
             if u_accept * lam_max >= lam:
                 continue
