@@ -16,6 +16,7 @@ direct time given and by the match between needs and the variety of response
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ..state import (
@@ -141,6 +142,10 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     # the columns state moves touch, bound once (see core.move_rows)
     mc = move_columns(fam, las, open_list)
     due, ep, hs = fam.due, fam.episode_start, fam.help_start
+    # requisite variety for each of the 64 need patterns, computed once
+    match = np.empty(64)
+    for needs in range(64):
+        match[needs] = response_match(needs, p)
     # every open case steps every week: the one-week OU transition, computed once
     decay1, sd1 = ou_transition(p.risk_reversion, p.risk_volatility, 1)
     k = open_list.n[0] - 1
@@ -172,7 +177,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 flow[la, FL_DELAY_WEEKS] += fam.n_children[i]
         # help received this week lowers current risk
         if s == CIN or s == CPP or s == CARE or s == EARLY_HELP:
-            eff = p.help_efficacy * response_match(fam.needs[i], p)
+            eff = p.help_efficacy * match[fam.needs[i]]
             if s == EARLY_HELP:
                 eff *= p.early_help_efficacy_factor
             else:
