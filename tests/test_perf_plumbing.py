@@ -1,6 +1,7 @@
-"""The plumbing of the second round of performance work (docs/performance.md): the pause of
-Python's collector, the column-wise ``assessment_done``, and the warm-process benchmark run.
-No timed assertions: speed is recorded by ``cpabm bench``."""
+"""The plumbing of the performance work (docs/performance.md): the pause of Python's
+collector, the column-wise ``assessment_done``, the warm-process benchmark run, and (third
+round) the looked-up OU transition. No timed assertions: speed is recorded by
+``cpabm bench``."""
 
 import gc
 
@@ -10,6 +11,7 @@ import pytest
 from abm import bench
 from abm import state as S
 from abm.kernels.casework import assessment_done
+from abm.kernels.core import advance_risk, ou_table, ou_transition
 from abm.model import gc_paused
 from abm.params import make_params
 
@@ -107,3 +109,34 @@ def test_row_forms_of_the_transitions_keep_stocks_flows_and_the_open_list():
     n = op.n[0]
     assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
     assert np.array_equal(np.bincount(fam.state, minlength=S.N_STATES), las.stock_fam[0])
+
+
+@pytest.mark.parametrize("theta", [0.02, 0.0])
+def test_ou_table_is_the_transition_for_every_elapsed_time(theta):
+    # the front door looks the transition up; casework computes the one-week one once: both
+    # must give advance_risk's values to the last bit
+    decay, sd = ou_table(theta, 0.08, 600)
+    assert decay[0] == 1.0 and sd[0] == 0.0
+    for dt in (1, 2, 7, 52, 599, 600):
+        assert (decay[dt], sd[dt]) == ou_transition(theta, 0.08, dt)
+    assert decay[1] < 1.0 if theta > 0 else decay[1] == 1.0
+
+
+def test_looked_up_transition_equals_advance_risk_bit_for_bit():
+    p = make_params()
+    a, b = S.empty_families(50), S.empty_families(50)
+    for f in (a, b):
+        f.base[:] = np.linspace(-2, 2, 50)
+        f.risk[:] = np.linspace(-1, 3, 50)
+        f.risk_t[:] = np.arange(50) % 9
+    ra, rb = np.random.default_rng(5), np.random.default_rng(5)
+    decay, sd = ou_table(p.risk_reversion, p.risk_volatility, 60)
+    t = 60
+    for i in range(50):
+        za = advance_risk(a, i, t, p, ra)
+        dt = t - b.risk_t[i]
+        mu = b.base[i]
+        zb = mu + (b.risk[i] - mu) * decay[dt] + sd[dt] * rb.normal()
+        b.risk[i], b.risk_t[i] = zb, t
+        assert za == zb
+    assert (a.risk == b.risk).all() and (a.risk_t == b.risk_t).all()

@@ -249,6 +249,17 @@ def test_engine_and_reference_agree_in_distribution(engine_sample, reference_sam
     assert report.passed, f"engine and reference disagree on {report.failures}:\n{report}"
 
 
+@pytest.mark.slow
+def test_risk_bins_change_speed_not_the_distribution(engine_sample):
+    """Thinning is exact for any bound that holds, so the number of risk bins (16 before the
+    third performance round, 128 now) changes the draws and the speed, not the distribution."""
+    sc16 = dataclasses.replace(EQ_SCENARIO, overrides={**EQ_SCENARIO.overrides, "risk_bins": 16})
+    coarse = collect_outputs(engine_model, sc16, range(500, 580))
+    report = compare_samples(coarse, engine_sample, alpha=ALPHA)
+    print(report)
+    assert report.passed, f"16 and 128 risk bins disagree on {report.failures}:\n{report}"
+
+
 def _perturbed(kernel, **changes):
     """The kernel, called with parameters changed by ``changes`` (name -> function)."""
     def wrapper(*args):
