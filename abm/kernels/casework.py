@@ -54,6 +54,7 @@ from .core import (
     decide,
     move_columns,
     move_rows,
+    ou_step,
     ou_transition,
     popcount6,
     prefetch,
@@ -157,8 +158,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         s = fam.state[i]
         la = fam.la[i]
         if t - fam.risk_t[i] == 1:  # stepped last week: advance_risk's one-week transition
-            mu = fam.base[i]
-            z = mu + (fam.risk[i] - mu) * decay1 + sd1 * rng_risk.normal()
+            z = ou_step(fam.base[i], fam.risk[i], decay1, sd1, rng_risk)
             fam.risk[i] = z
             fam.risk_t[i] = t
         else:

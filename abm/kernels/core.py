@@ -138,6 +138,13 @@ def ou_transition(theta, volatility, dt):
     return decay, sd
 
 
+@njit(cache=True, inline="always")
+def ou_step(mu, risk, decay, sd, rng):
+    """Risk after an OU transition with this decay and innovation SD, from ``risk`` around
+    the long-run level ``mu``. Every caller that advances a family's risk uses it."""
+    return mu + (risk - mu) * decay + sd * rng.normal()
+
+
 @njit(cache=True)
 def ou_table(theta, volatility, t_max):
     """:func:`ou_transition` for every elapsed time 0..t_max weeks, as two arrays: loops that
@@ -163,8 +170,7 @@ def advance_risk(fam, i, t, p, rng):
     if dt <= 0:
         return fam.risk[i]
     decay, sd = ou_transition(p.risk_reversion, p.risk_volatility, dt)
-    mu = fam.base[i]
-    z = mu + (fam.risk[i] - mu) * decay + sd * rng.normal()
+    z = ou_step(fam.base[i], fam.risk[i], decay, sd, rng)
     fam.risk[i] = z
     fam.risk_t[i] = t
     return z

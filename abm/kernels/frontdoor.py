@@ -38,6 +38,7 @@ from .core import (
     geometric_weeks,
     in_social_care,
     move,
+    ou_step,
     ou_table,
     prefetch,
     randbelow,
@@ -120,12 +121,12 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
         if fam.state[i] == NONE or fam.state[i] == EARLY_HELP:
             referral(fam, las, open_list, p, i, t, shift, True, rng_screen, res, record)
             referrals += 1
-    # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
-    # so that each row can be prefetched a few proposals ahead: the rows are scattered over
-    # a table of millions of families.
-    cand = np.empty(4096, np.int64)
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
     ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
+    # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
+    # so that each row can be prefetched a few proposals ahead: the rows are scattered over
+    # a table of millions of families. cand_max is each proposal's bin bound.
+    cand = np.empty(4096, np.int64)
     cand_max = np.empty(4096, np.float64)
     for la in range(n_las):
         m = 0
@@ -154,8 +155,7 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
             # advance_risk, with the transition for the elapsed weeks looked up
             dt = t - fam.risk_t[i]
             if 0 < dt <= t:
-                mu = fam.base[i]
-                z = mu + (fam.risk[i] - mu) * ou_decay[dt] + ou_sd[dt] * rng_risk.normal()
+                z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
                 fam.risk[i] = z
                 fam.risk_t[i] = t
             else:
