@@ -37,7 +37,8 @@ from .core import (
     decide,
     geometric_weeks,
     in_social_care,
-    move,
+    move_columns,
+    move_rows,
     ou_step,
     ou_table,
     prefetch,
@@ -65,7 +66,7 @@ def referrer_type(u, p):
 
 
 @njit(cache=True, inline="always")
-def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, record):
+def referral(fam, las, mc, p, i, t, shift, forced, rng_screen, res, record):
     """A referral of family i reaches children's social care and is screened.
 
     Inlined by Numba (``inline="always"``): as a call, it took and released a reference to
@@ -86,7 +87,7 @@ def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, recor
     if positive or forced:
         if fam.state[i] == EARLY_HELP:
             las.eh_used[la] -= 1
-        move(fam, las, open_list, i, IA, t)
+        move_rows(mc, i, IA, t)
         fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
         fam.acc_direct[i] = 0.0
         fam.acc_record[i] = 0.0
@@ -100,7 +101,7 @@ def referral(fam, las, open_list, p, i, t, shift, forced, rng_screen, res, recor
         if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
                 and las.eh_used[la] < las.eh_places[la]):
             las.eh_used[la] += 1
-            move(fam, las, open_list, i, EARLY_HELP, t)
+            move_rows(mc, i, EARLY_HELP, t)
             fam.due[i] = t + int(p.early_help_weeks)
             flow[la, FL_EARLY_HELP_STARTS] += 1
 
@@ -115,11 +116,13 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     flow = las.flow
     ref_thr = p.referrer_threshold - shift
     referrals = 0
+    # the columns state moves touch, bound once (see core.move_rows)
+    mc = move_columns(fam, las, open_list)
     # Referrals forced by severe harm events: the front door cannot screen these out.
     for k in range(n_forced):
         i = forced_list[k]
         if fam.state[i] == NONE or fam.state[i] == EARLY_HELP:
-            referral(fam, las, open_list, p, i, t, shift, True, rng_screen, res, record)
+            referral(fam, las, mc, p, i, t, shift, True, rng_screen, res, record)
             referrals += 1
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
     ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
@@ -185,14 +188,14 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     positive = True
             if positive:
                 las.referrer_flow[la, r, 1] += 1
-                referral(fam, las, open_list, p, i, t, shift, False, rng_screen, res, record)
+                referral(fam, las, mc, p, i, t, shift, False, rng_screen, res, record)
                 referrals += 1
             elif (p.mech_early_help and fam.state[i] == NONE
                   and score > ref_thr - p.early_help_offset
                   and las.eh_used[la] < las.eh_places[la]):
                 las.referrer_flow[la, r, 2] += 1
                 las.eh_used[la] += 1
-                move(fam, las, open_list, i, EARLY_HELP, t)
+                move_rows(mc, i, EARLY_HELP, t)
                 fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
                 flow[la, FL_EARLY_HELP_STARTS] += 1
     return referrals
