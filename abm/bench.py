@@ -507,10 +507,12 @@ def readme(r: dict) -> str:
                   "reference's Python code is loaded by its import, which is outside the timed "
                   "span; the engine's compiled kernels are loaded from the Numba cache by the "
                   "first model built in a process, so the timed model is the second one.", ""]
+        load = (f", here {em['wall_s'] - v['engine_warm']['median']['wall_s']:.2f} s (the "
+                "first row less the second)" if "engine_warm" in v else "")
         L += [f"Including that one-off load in a fresh process (the first row): "
               f"**{v['speedup']:.0f}x** (per seed: "
               + ", ".join(f"{x:.0f}x" for x in v["speedup_per_pair"]) + "). The load is a "
-              "fixed cost per process, about 0.4 s, measured under Start-up below."]
+              f"fixed cost per process{load}; Start-up below measures it on a tiny LA."]
     s = c["scaling"]
     L += ["", "## Scaling", "",
           "Cost against the number of LAs (England's first *k* LAs at 1:1) and against "
