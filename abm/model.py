@@ -17,7 +17,7 @@ from numba.core.typing.typeof import Purpose, typeof
 from . import state as S
 from .calendar import Calendar
 from .capacity import respond
-from .kernels.casework import accrue_help, audit_open_cases, casework
+from .kernels.casework import audit_open_cases, casework
 from .kernels.court import courts_step
 from .kernels.frontdoor import contacts_and_referrals
 from .kernels.population import harm_events, init_families
@@ -76,13 +76,9 @@ class ChildProtectionModel(mesa.Model):
         Mesa agent views. "all": every worker post, referrer, court and open-case family.
         "no_families": the same without families (national scale: no per-family Python
         objects). "auto" (default) picks "all" up to 400,000 families, else "no_families".
-    visit_every_week : bool
-        Casework visits every open case every week instead of only the cases due (the
-        same model, slower; the tests compare the two). Default False.
     """
 
-    def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto",
-                 visit_every_week: bool = False):
+    def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto"):
         if rng is None:
             rng = int(np.random.SeedSequence().entropy % (2**63))
         if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
@@ -104,7 +100,6 @@ class ChildProtectionModel(mesa.Model):
         self._tracks: dict[int, list[tuple]] = {}
         self._entries: dict = {}  # kernel -> compiled entry point (see _kernel)
         self._entry_p = None
-        self.visit_every_week = bool(visit_every_week)
         with gc_paused():  # loading the kernels from the Numba cache (see gc_paused)
             self._build()
             self.week = -self.p.warmup_weeks  # calendar week index of the next step
@@ -200,9 +195,7 @@ class ChildProtectionModel(mesa.Model):
                           unallocated=z(), listed=z(), held=z(), ineffective=z())
         self.cases = S.empty_court_cases(max(512, N // 40))
         self.fam, self.las, self.work, self.courts = fam, las, work, courts
-        self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64),
-                               wake=np.zeros(N, np.int32))
-        self.help = S.empty_help(W, -1)  # the first week is week 0
+        self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64))
         self.res = S.Reservoir(
             true_risk=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
             score=np.zeros((S.N_DECISIONS, RESERVOIR_SIZE), np.float32),
@@ -337,23 +330,20 @@ class ChildProtectionModel(mesa.Model):
         # 1. rare severe harm, at a hazard rising with true risk
         n_forced = 0
         if p.mech_harm_events:
-            _, n_forced = k(harm_events, fam, las, self.help, p, t, st["harm"], st["risk"],
-                            self._forced)
+            _, n_forced = k(harm_events, fam, las, p, t, st["harm"], st["risk"], self._forced)
         # 2. contacts with universal services -> referral decision / early help -> screening
-        k(contacts_and_referrals, fam, las, self.open, self.help, p, t, shift, st["contacts"],
-          st["risk"], st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
+        k(contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
+          st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
         # 3. allocation of new and orphaned cases, with attention to caseload
-        k(allocate, fam, work, las, self.open, self.help, p, t, st["risk"])
+        k(allocate, fam, work, las, self.open, t)
         # 4. workload: each worker's hours split between direct work and recording
         k(time_use, fam, work, las, self.open, p, t)
-        # 4b. help: the direct time given this week becomes help, per worker
-        k(accrue_help, work, self.help, p, t)
         # 5. casework: assessments, conference, plans, reviews, court decision, closure
-        k(casework, fam, work, las, self.open, self.help, p, t, shift, st["risk"],
-          st["casework"], self.res, record, self.visit_every_week)
+        k(casework, fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
+          record)
         # 6. care proceedings: guardians, hearings, experts, outcomes
-        k(courts_step, fam, work, las, self.courts, self.cases, self.open, self.help, p, t,
-          st["court"], anxiety if p.mech_anxiety else 0.0)
+        k(courts_step, fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
+          anxiety if p.mech_anxiety else 0.0)
         # 6b. the courts find capacity when their lists overflow, with a lag
         if p.court_capacity_response > 0:
             self._respond_court_capacity()

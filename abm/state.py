@@ -188,30 +188,9 @@ Families = namedtuple("Families", [
                      #        order, 3 care order after a review that kept the child in care
     "returned",      # int32  week the child went home from care (-1 if not in the window)
     "return_bin",    # int8   skill decile of the worker who decided the return
-    "help_t",        # int32  open cases: last week whose help is in ``risk`` (see Help)
-    "help_snap",     # float64 open cases: the case's help accumulator at week help_t
 ])
 
-#: The open-case list: idx[:n[0]] are the open families' rows, in no particular order.
-#: wake[k] is the week casework must next visit the case at idx[k] (it is skipped before):
-#: its review or due week, or the next week while it needs weekly work (assessments, care
-#: proceedings, no allocated worker). Any change to an open case outside casework's visit
-#: (a state move, a lost worker, an audit) sets its wake to 0, i.e. visit at once.
-OpenList = namedtuple("OpenList", ["idx", "n", "wake"])  # int32[N], int64[1], int32[N]
-
-#: Help, accrued per source and applied when a case is next touched. A case's weekly help
-#: is help_efficacy x match(its number of need domains, k) x a dose: min(1.5, its worker's
-#: direct-time ratio) for child-in-need, plan and care cases with a worker, the early-help
-#: factor for early help. For each source the accumulator A(t) = a A(t-1) + dose(t) x
-#: help_efficacy x match_k(t), with a the one-week OU decay, so the help a case received
-#: from weeks h+1..now, decayed to now, is A(now) - a^(now-h) A(h) (``core.settle``).
-#: ``week`` is the last week accrued (this week's help accrues after time use).
-Help = namedtuple("Help", ["worker", "early", "week"])  # float64[W, 7], float64[7], int64[1]
-
-
-def empty_help(n_workers: int, week: int) -> Help:
-    return Help(worker=np.zeros((n_workers, 7)), early=np.zeros(7),
-                week=np.array([week], np.int64))
+OpenList = namedtuple("OpenList", ["idx", "n"])  # idx: int32[N]; n: int64[1]
 
 Workers = namedtuple("Workers", [
     "la", "team", "status", "experience", "caseload", "direct_ratio", "record_ratio",
@@ -280,13 +259,12 @@ FAMILY_HOT = [("state", np.int8), ("n_children", np.int8), ("needs", np.uint8),
               ("order", np.int8), ("la", np.int32), ("worker", np.int32), ("since", np.int32),
               ("due", np.int32), ("risk_t", np.int32), ("risk", np.float32),
               ("base", np.float32)]
-FAMILY_COLD = [("help_snap", np.float64), ("help_t", np.int32), ("open_pos", np.int32),
-               ("acc_direct", np.float32), ("acc_record", np.float32),
-               ("court_case", np.int32), ("last_closed", np.int32),
+FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
+               ("court_case", np.int32), ("open_pos", np.int32), ("last_closed", np.int32),
                ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
                ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
-               ("return_bin", np.int8), ("_pad", "V9")]  # 64 bytes: one cache line each
-assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD if f != "_pad") == sorted(Families._fields)
+               ("return_bin", np.int8)]
+assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
 
 
 def _packed(n: int, fields) -> np.ndarray:
@@ -299,8 +277,7 @@ def _packed(n: int, fields) -> np.ndarray:
 
 def empty_families(n: int) -> Families:
     hot, cold = _packed(n, FAMILY_HOT), _packed(n, FAMILY_COLD)
-    fam = Families(**{f: hot[f] for f, _ in FAMILY_HOT},
-                   **{f: cold[f] for f, _ in FAMILY_COLD if f != "_pad"})
+    fam = Families(**{f: hot[f] for f, _ in FAMILY_HOT}, **{f: cold[f] for f, _ in FAMILY_COLD})
     fam.n_children[:] = 1
     fam.worker[:] = -1
     fam.last_closed[:] = -1_000_000

@@ -75,7 +75,7 @@ def test_outcomes_and_case_record():
     fam, las, cases = m.fam, m.las, m.cases
     rng = np.random.default_rng(0)
     i = 5
-    move(fam, las, m.open, m.help, i, S.COURT, 0)
+    move(fam, las, m.open, i, S.COURT, 0)
     assert open_case(fam, las, cases, m.p, i, 0, rng)
     k = fam.court_case[i]
     assert cases.active[k] == 1 and cases.fam[k] == i
@@ -138,7 +138,7 @@ def test_expert_cap_and_fdac_levers():
 
 def test_courts_step_runs_on_empty_tables():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.help, m.p, 0, np.random.default_rng(1))
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.p, 0, np.random.default_rng(1))
     assert m.courts.open_cases.sum() == 0
 
 
@@ -150,7 +150,7 @@ def _listed_cases(m, n_new, n_progress):
     rows = np.flatnonzero((fam.state == S.NONE) & (las.court[fam.la] == 0))[: n_new + n_progress]
     ks = []
     for j, i in enumerate(rows):
-        move(fam, las, m.open, m.help, i, S.COURT, 0)
+        move(fam, las, m.open, i, S.COURT, 0)
         assert open_case(fam, las, cases, m.p, i, 0, rng)
         k = fam.court_case[i]
         cases.guardian[k] = 1
@@ -178,7 +178,7 @@ def test_urgent_first_hearings_are_listed_ahead_of_the_rest(urgent):
     m.courts.slots[0] = 3.0
     m.courts.credit[:] = 0.0
     p = _sure_hearings(m, urgent_first_hearings=urgent)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.help, p, 1, np.random.default_rng(1))
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, 1, np.random.default_rng(1))
     heard = lambda ks: m.cases.hearings_done[ks] + m.cases.ineffective[ks]  # noqa: E731
     if urgent:  # the three first hearings take the three slots
         assert (heard(new) == 1).all() and (heard(progress) == 1).all()
@@ -201,7 +201,7 @@ def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
     m.courts.credit[:] = 0.0
     p = _sure_hearings(m, final_hearing_slots_per_expert=per_expert, expert_cap=3)
     for t in range(1, 5):
-        courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.help, p, t, np.random.default_rng(t))
+        courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, t, np.random.default_rng(t))
         assert m.courts.credit[0] <= 1.0 + 3 * per_expert
         if m.cases.active[k] == 0:
             break

@@ -86,7 +86,7 @@ def test_row_forms_of_the_transitions_keep_stocks_flows_and_the_open_list():
 
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
     fam, las, op, work = m.fam, m.las, m.open, m.work
-    mc = move_columns(fam, las, op, m.help)
+    mc = move_columns(fam, las, op)
     a, b = 3, 7
     for i in (a, b):
         move_rows(mc, i, S.IA, 10)

@@ -50,16 +50,14 @@ from ..state import (
 )
 from .core import (
     PREFETCH_AHEAD,
+    advance_risk,
     decide,
-    help_value,
     move_columns,
     move_rows,
     ou_step,
-    ou_table,
     ou_transition,
     popcount6,
     prefetch,
-    settled_risk,
 )
 from .transitions import close_case_rows, to_cin_rows, to_cpp_rows
 from .workforce import case_direct_demand
@@ -77,13 +75,13 @@ def response_match(needs, p):
     return min(1.0, variety / k)
 
 
-@njit(cache=True, inline="always")
-def case_sigma(worker_sigma, dq, p):
-    """Estimate noise for a decision on a case: its worker's (``Workers.sigma``), widened by
-    missing direct time. A case with no worker in post (worker_sigma < 0) is decided by a
-    duty manager with no direct time. Takes values (inlined; see ``core.settled_risk``)."""
-    if worker_sigma >= 0.0:
-        base = worker_sigma
+@njit(cache=True)
+def case_sigma(fam, work, i, dq, p):
+    """Estimate noise for a decision on case i: its worker's, widened by missing direct time.
+    A case with no worker in post is decided by a duty manager with no direct time."""
+    w = fam.worker[i]
+    if w >= 0:
+        base = work.sigma[w]
     else:
         base = p.worker_sigma_base * (1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
     return base * (1.0 + p.sigma_low_direct_time * (1.0 - dq))
@@ -137,112 +135,38 @@ def breakdown_check(fam, las, i, t):
 
 
 @njit(cache=True)
-def accrue_help(work, hacc, p, t):
-    """This week's help, per source (``state.Help``): each worker's dose is their direct-time
-    ratio (capped at 1.5: help can gain from extra direct work), early help's is its factor;
-    both times help_efficacy and the requisite-variety match for k = 0..6 need domains.
-    Runs after time use, so a case touched later this week has this week's help."""
-    decay1, _ = ou_transition(p.risk_reversion, p.risk_volatility, 1)
-    m = np.empty(7)
-    for k in range(7):
-        m[k] = p.help_efficacy * response_match((1 << k) - 1, p)  # k need domains
-    acc = hacc.worker
-    for w in range(acc.shape[0]):
-        dose = min(1.5, np.float64(work.direct_ratio[w]))
-        for k in range(7):
-            acc[w, k] = decay1 * acc[w, k] + m[k] * dose
-    for k in range(7):
-        hacc.early[k] = decay1 * hacc.early[k] + m[k] * p.early_help_efficacy_factor
-    hacc.week[0] = t
-
-
-@njit(cache=True)
-def step_week(fam, hacc, i, t, ou_decay, ou_sd, rng_risk, eff, ratio, p):
-    """The plain weekly step of an open case visited every week (``every_week``): the OU
-    transition since it was last touched, then this week's help, ``eff`` x the dose, taken
-    off directly. It leaves the case as ``core.settle`` would, so the other kernels' reads
-    are unchanged; the tests run it against the event-driven visits."""
-    z = np.float64(fam.risk[i])
-    dt = t - fam.risk_t[i]
-    if dt > 0:
-        z = ou_step(np.float64(fam.base[i]), z, ou_decay[dt], ou_sd[dt], rng_risk)
-    fam.risk[i] = z
-    fam.risk_t[i] = t
-    s = fam.state[i]
-    if fam.help_t[i] < t:  # this week's help is not yet in (it never lags more)
-        if s == EARLY_HELP:
-            z -= eff * p.early_help_efficacy_factor
-        elif s == CIN or s == CPP or s == CARE:
-            z -= eff * min(1.5, ratio)
-        fam.risk[i] = z
-        z = np.float64(fam.risk[i])
-    fam.help_t[i] = t
-    fam.help_snap[i] = help_value(s, fam.worker[i], fam.needs[i], hacc.worker, hacc.early)
-    return z
-
-
-@njit(cache=True, inline="always")
-def next_visit(state, worker, due, i, t):
-    """The week casework must next visit case i: every week while it needs weekly work
-    (an assessment, care proceedings, no worker allocated: weeks of delay are counted),
-    else its review or due week."""
-    s = state[i]
-    if s == IA or s == CA or s == COURT or (worker[i] < 0 and s != EARLY_HELP):
-        return t + 1
-    return due[i]
-
-
-@njit(cache=True)
-def casework(fam, work, las, open_list, hacc, p, t, shift, rng_risk, rng_dec, res, record,
-             every_week=False):
-    """Visit every open case that is due this week (``OpenList.wake``): assessments, reviews,
-    decisions and moves. A case between reviews is not touched: its risk and the help it
-    gets are brought forward when it is next touched (``core.settle``), which is the same
-    law as stepping it weekly. ``every_week`` visits every open case every week instead
-    (the same model: the tests compare the two)."""
+def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, record):
+    """Advance every open case by one week."""
     cut = p.significant_harm_cut
     flow = las.flow
     dec = las.decisions
-    # the columns state moves and settling touch, bound once (see core.move_rows)
-    mc = move_columns(fam, las, open_list, hacc)
+    # the columns state moves touch, bound once (see core.move_rows)
+    mc = move_columns(fam, las, open_list)
     due, ep, hs = fam.due, fam.episode_start, fam.help_start
-    wake = open_list.wake
-    acc_w, acc_e, now = hacc.worker, hacc.early, hacc.week[0]
-    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t + 1)
-    # the cases due this week, in the list's order from the end: a visit that closes a case
-    # moves the list's last entry, which is always one already visited
-    n_open = open_list.n[0]
-    visit = np.empty(n_open, np.int64)
-    m = 0
-    for k in range(n_open - 1, -1, -1):
-        if wake[k] <= t or every_week:
-            visit[m] = open_list.idx[k]
-            m += 1
-    for j in range(m):
-        if j + PREFETCH_AHEAD < m:  # the rows of the case a few visits ahead
-            prefetch(fam.state, visit[j + PREFETCH_AHEAD])
-            prefetch(fam.open_pos, visit[j + PREFETCH_AHEAD])
-        i = visit[j]
+    # requisite variety for each of the 64 need patterns, computed once
+    match = np.empty(64)
+    for needs in range(64):
+        match[needs] = response_match(needs, p)
+    # every open case steps every week: the one-week OU transition, computed once
+    decay1, sd1 = ou_transition(p.risk_reversion, p.risk_volatility, 1)
+    k = open_list.n[0] - 1
+    while k >= 0:  # downward, so swap-removal never skips a case
+        if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
+            prefetch(fam.state, open_list.idx[k - PREFETCH_AHEAD])
+        i = open_list.idx[k]
+        k -= 1
         s = fam.state[i]
         la = fam.la[i]
-        w = fam.worker[i]
-        ratio = work.direct_ratio[w] if w >= 0 else 0.0
-        wsig = np.float64(work.sigma[w]) if w >= 0 else -1.0
-        if every_week:
-            z = step_week(fam, hacc, i, t, ou_decay, ou_sd, rng_risk,
-                          p.help_efficacy * response_match(fam.needs[i], p), ratio, p)
-        else:
-            # core.settle, spelled out (see settled_risk)
-            v = help_value(s, w, fam.needs[i], acc_w, acc_e)
-            z = settled_risk(np.float64(fam.risk[i]), np.float64(fam.base[i]),
-                             t - fam.risk_t[i], v, fam.help_snap[i], fam.help_t[i], now, t,
-                             ou_decay, ou_sd, rng_risk)
+        if t - fam.risk_t[i] == 1:  # stepped last week: advance_risk's one-week transition
+            z = ou_step(fam.base[i], fam.risk[i], decay1, sd1, rng_risk)
             fam.risk[i] = z
             fam.risk_t[i] = t
-            fam.help_t[i] = now
-            fam.help_snap[i] = v
-            z = np.float64(fam.risk[i])
+        else:
+            z = advance_risk(fam, i, t, p, rng_risk)
+        w = fam.worker[i]
+        ratio = work.direct_ratio[w] if w >= 0 else 0.0
         dq = min(1.0, ratio)  # judgment needs the direct time the case needs
+        help_dose = min(1.5, ratio)  # help can gain from extra direct work
         # drift and delay: weeks past a timescale, beyond the court yardstick, or unallocated
         if s != EARLY_HELP:
             late = ((s == IA and t - fam.since[i] > math.ceil(p.ia_target_weeks))
@@ -251,119 +175,127 @@ def casework(fam, work, las, open_list, hacc, p, t, shift, rng_risk, rng_dec, re
                     or w < 0)
             if late:
                 flow[la, FL_DELAY_WEEKS] += fam.n_children[i]
+        # help received this week lowers current risk
+        if s == CIN or s == CPP or s == CARE or s == EARLY_HELP:
+            eff = p.help_efficacy * match[fam.needs[i]]
+            if s == EARLY_HELP:
+                eff *= p.early_help_efficacy_factor
+            else:
+                eff *= help_dose
+            fam.risk[i] = z - eff
+            z = fam.risk[i]
         if s == EARLY_HELP:
             if t >= fam.due[i]:
                 las.eh_used[la] -= 1
                 flow[la, FL_EARLY_HELP_ENDS] += 1
                 move_rows(mc, i, NONE, t)
-        elif s == IA:
+            continue
+        if s == IA:
             req = p.ia_target_weeks * p.direct_hours_assessment
-            if assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
-                               fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
-                flow[la, FL_IA_COMPLETED] += 1
-                if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
-                    flow[la, FL_IA_ON_TIME] += 1
-                dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
-                sig = case_sigma(wsig, dqa, p)
-                s47, score = decide(z, sig, p.ia_threshold_s47 - shift, cut, rng_dec, dec, la,
-                                    D_IA, res, t, record)
-                if s47:
-                    if z <= cut:
-                        flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
-                    breakdown_check(fam, las, i, t)
-                    move_rows(mc, i, CA, t)
-                    fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
-                    fam.acc_direct[i] = 0.0
-                    fam.acc_record[i] = 0.0
-                    flow[la, FL_CA_STARTS] += 1
-                    flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
-                elif score > p.ia_threshold_cin - shift:
-                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
-                else:
-                    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs,
-                                    flow, i, t)
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
+                continue
+            flow[la, FL_IA_COMPLETED] += 1
+            if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
+                flow[la, FL_IA_ON_TIME] += 1
+            dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
+            sig = case_sigma(fam, work, i, dqa, p)
+            s47, score = decide(z, sig, p.ia_threshold_s47 - shift, cut, rng_dec, dec, la,
+                                D_IA, res, t, record)
+            if s47:
+                if z <= cut:
+                    flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
+                breakdown_check(fam, las, i, t)
+                move_rows(mc, i, CA, t)
+                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
+                fam.acc_direct[i] = 0.0
+                fam.acc_record[i] = 0.0
+                flow[la, FL_CA_STARTS] += 1
+                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+            elif score > p.ia_threshold_cin - shift:
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+            else:
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
         elif s == CA:
             req = p.ca_target_weeks * p.direct_hours_assessment
-            if assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
-                               fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
-                flow[la, FL_CA_COMPLETED] += 1
-                if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
-                    flow[la, FL_CA_ON_TIME] += 1
-                dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
-                sig = case_sigma(wsig, dqa, p)
-                conf, score = decide(z, sig, p.ca_threshold_conference - shift, cut, rng_dec,
-                                     dec, la, D_CA, res, t, record)
-                if conf:
-                    flow[la, FL_CONFERENCES] += 1
-                    plan, _ = decide(z, p.conference_sigma, p.conference_threshold - shift, cut,
-                                     rng_dec, dec, la, D_CONFERENCE, res, t, record)
-                    if plan:
-                        to_cpp_rows(mc, due, ep, hs, flow, p.cpp_review_weeks, i, t)
-                    else:
-                        to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
-                elif score > p.ia_threshold_cin - shift:
-                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
+                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
+                continue
+            flow[la, FL_CA_COMPLETED] += 1
+            if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
+                flow[la, FL_CA_ON_TIME] += 1
+            dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
+            sig = case_sigma(fam, work, i, dqa, p)
+            conf, score = decide(z, sig, p.ca_threshold_conference - shift, cut, rng_dec, dec,
+                                 la, D_CA, res, t, record)
+            if conf:
+                flow[la, FL_CONFERENCES] += 1
+                plan, _ = decide(z, p.conference_sigma, p.conference_threshold - shift, cut,
+                                 rng_dec, dec, la, D_CONFERENCE, res, t, record)
+                if plan:
+                    to_cpp_rows(mc, due, ep, hs, flow, p.cpp_review_weeks, i, t)
                 else:
-                    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs,
-                                    flow, i, t)
+                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+            elif score > p.ia_threshold_cin - shift:
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+            else:
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
         elif s == CIN:
-            if t >= fam.due[i]:
-                sig = case_sigma(wsig, dq, p)
-                score = z + sig * rng_dec.normal()
-                if score > p.ia_threshold_s47 - shift:
-                    # concern has grown: back to a core assessment / s47 enquiry
-                    breakdown_check(fam, las, i, t)
-                    move_rows(mc, i, CA, t)
-                    fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
-                    fam.acc_direct[i] = 0.0
-                    fam.acc_record[i] = 0.0
-                    flow[la, FL_CA_STARTS] += 1
-                    flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
-                elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
-                    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs,
-                                    flow, i, t)
-                else:
-                    fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
+            if t < fam.due[i]:
+                continue
+            sig = case_sigma(fam, work, i, dq, p)
+            score = z + sig * rng_dec.normal()
+            if score > p.ia_threshold_s47 - shift:
+                # concern has grown: back to a core assessment / s47 enquiry
+                breakdown_check(fam, las, i, t)
+                move_rows(mc, i, CA, t)
+                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
+                fam.acc_direct[i] = 0.0
+                fam.acc_record[i] = 0.0
+                flow[la, FL_CA_STARTS] += 1
+                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+            elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
+            else:
+                fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
         elif s == CPP:
-            if t >= fam.due[i]:
-                sig = case_sigma(wsig, dq, p)
-                apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
-                                      cut, rng_dec, dec, la, D_COURT, res, t, record)
-                if apply:
-                    breakdown_check(fam, las, i, t)
-                    move_rows(mc, i, COURT, t)  # the court opens its case record
-                    fam.court_case[i] = -1
-                    flow[la, FL_COURT_APPLICATIONS] += 1
-                    flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
-                elif score < p.conference_threshold - shift:
-                    # step down to child-in-need services
+            if t < fam.due[i]:
+                continue
+            sig = case_sigma(fam, work, i, dq, p)
+            apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
+                                  cut, rng_dec, dec, la, D_COURT, res, t, record)
+            if apply:
+                breakdown_check(fam, las, i, t)
+                move_rows(mc, i, COURT, t)  # the court opens its case record
+                fam.court_case[i] = -1
+                flow[la, FL_COURT_APPLICATIONS] += 1
+                flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
+            elif score < p.conference_threshold - shift:
+                # step down to child-in-need services
+                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+            else:
+                fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
+        elif s == CARE:
+            if t < fam.due[i]:
+                continue
+            if fam.order[i] == 1:
+                # review of a care order: reunification is a judgment under uncertainty
+                sig = case_sigma(fam, work, i, dq, p)
+                if z + sig * rng_dec.normal() < p.reunify_threshold - shift:
+                    b = int(skill_index(sig, p) * N_SKILL_BINS)
+                    fam.returned[i] = t
+                    fam.return_bin[i] = b
+                    las.reunify[b, 0] += 1
+                    flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
+                    fam.order[i] = 0
+                    # home, with support
                     to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
                 else:
-                    fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
-        elif s == CARE:
-            if t >= fam.due[i]:
-                if fam.order[i] == 1:
-                    # review of a care order: reunification is a judgment under uncertainty
-                    sig = case_sigma(wsig, dq, p)
-                    if z + sig * rng_dec.normal() < p.reunify_threshold - shift:
-                        b = int(skill_index(sig, p) * N_SKILL_BINS)
-                        fam.returned[i] = t
-                        fam.return_bin[i] = b
-                        las.reunify[b, 0] += 1
-                        flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
-                        fam.order[i] = 0
-                        # home, with support
-                        to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
-                    else:
-                        fam.order[i] = 3  # stays in long-term care
-                        fam.due[i] = t + int(math.ceil(p.care_weeks))
-                else:
-                    fam.order[i] = 0  # adoption or leaving care: permanence outside the family
-                    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs,
-                                    flow, i, t)
-        pos = fam.open_pos[i]
-        if pos >= 0:  # still open: when to come back
-            wake[pos] = next_visit(fam.state, fam.worker, fam.due, i, t)
+                    fam.order[i] = 3  # stays in long-term care
+                    fam.due[i] = t + int(math.ceil(p.care_weeks))
+            else:
+                fam.order[i] = 0  # adoption or leaving care: permanence outside the family
+                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
 
 
 @njit(cache=True)
@@ -380,7 +312,6 @@ def audit_open_cases(fam, open_list, t, weeks, rng):
             due = t + 1 + int(rng.random() * weeks)
             if due < fam.due[i]:
                 fam.due[i] = due
-                open_list.wake[k] = min(open_list.wake[k], due)
             n += 1
     return n
 

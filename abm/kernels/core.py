@@ -15,7 +15,7 @@ from numba.extending import intrinsic
 from numba.np.random.generator_core import next_uint32
 from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32
 
-from ..state import CARE, CIN, CPP, EARLY_HELP, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
+from ..state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
 
 #: How many cases ahead the loops over the open-case list prefetch a family's row.
 PREFETCH_AHEAD = 8
@@ -37,80 +37,54 @@ def prefetch(typingctx, arr, idx):
         i = context.cast(builder, args[1], signature.args[1], types.intp)
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
         i32 = ir.IntType(32)
-        i8p = ir.IntType(8).as_pointer()  # one declaration serves every element type
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
-                          ir.Constant(i32, 1)])
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-@njit(cache=True, inline="always")
-def open_add(open_pos, idx, wake, n_open, i):
-    """Family i joins the open-case list (if not on it), to be visited at once."""
+@njit(cache=True)
+def open_add(open_pos, idx, n_open, i):
+    """Family i joins the open-case list (if not on it)."""
     if open_pos[i] < 0:
         n = n_open[0]
         idx[n] = i
-        wake[n] = 0
         open_pos[i] = n
         n_open[0] = n + 1
-    else:
-        wake[open_pos[i]] = 0
 
 
-@njit(cache=True, inline="always")
-def open_remove(open_pos, idx, wake, n_open, i):
+@njit(cache=True)
+def open_remove(open_pos, idx, n_open, i):
     """Family i leaves the open-case list (if on it): the last entry takes its place."""
     pos = open_pos[i]
     if pos >= 0:
         last = n_open[0] - 1
         j = idx[last]
         idx[pos] = j
-        wake[pos] = wake[last]
         open_pos[j] = pos
         open_pos[i] = -1
         n_open[0] = last
 
 
-@njit(cache=True, inline="always")
-def help_value(s, w, needs, acc_worker, acc_early):
-    """The accumulator (``state.Help``) of the help source of a case in state s with worker
-    w and these needs; 0 if it gets no help."""
-    if s == CIN or s == CPP or s == CARE:
-        if w >= 0:
-            return acc_worker[w, popcount6(needs)]
-        return 0.0
-    if s == EARLY_HELP:
-        return acc_early[popcount6(needs)]
-    return 0.0
+@njit(cache=True)
+def move_columns(fam, las, open_list):
+    """The columns a state move touches, as one tuple for :func:`move_rows`."""
+    return (fam.state, fam.la, fam.n_children, fam.since, fam.open_pos, las.stock_fam,
+            las.stock_children, las.trans, open_list.idx, open_list.n)
 
 
 @njit(cache=True)
-def move_columns(fam, las, open_list, hacc):
-    """The columns a state move touches, as one tuple for :func:`move_rows`."""
-    return (fam.state, fam.la, fam.n_children, fam.since, fam.open_pos, las.stock_fam,
-            las.stock_children, las.trans, open_list.idx, open_list.n, open_list.wake,
-            fam.worker, fam.needs, fam.help_t, fam.help_snap, hacc.worker, hacc.early,
-            hacc.week)
-
-
-@njit(cache=True, inline="always")
 def move_rows(mc, i, new_state, t):
-    """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list, hacc)``.
-
-    The case's help is re-based on its new state's source (:func:`rebase`), so the caller
-    must have settled it first (:func:`settle`), as every caller does: a move follows a
-    visit or a read of the family's risk. An open case is visited by casework at once.
+    """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list)``.
 
     A kernel that moves many families builds ``mc`` once and calls this. A Numba call that
     is not inlined takes and releases a reference to every array of every table it is
     passed (two atomic operations each): about 45 arrays for the family table, the LA table
-    and the open list, 18 for ``mc``.
+    and the open list, 10 for ``mc``.
     """
-    (state, la_of, n_children, since, open_pos, stock_fam, stock_children, trans, idx, n_open,
-     wake, worker, needs, help_t, help_snap, acc_worker, acc_early, week) = mc
+    state, la_of, n_children, since, open_pos, stock_fam, stock_children, trans, idx, n_open = mc
     old = state[i]
     la = la_of[i]
     nc = n_children[i]
@@ -122,66 +96,15 @@ def move_rows(mc, i, new_state, t):
     state[i] = new_state
     since[i] = t
     if new_state == NONE:
-        open_remove(open_pos, idx, wake, n_open, i)
+        open_remove(open_pos, idx, n_open, i)
     else:
-        open_add(open_pos, idx, wake, n_open, i)
-        help_t[i] = week[0]
-        help_snap[i] = help_value(new_state, worker[i], needs[i], acc_worker, acc_early)
+        open_add(open_pos, idx, n_open, i)
 
 
 @njit(cache=True)
-def move(fam, las, open_list, hacc, i, new_state, t):
+def move(fam, las, open_list, i, new_state, t):
     """Move family i to new_state at week t, keeping stocks, transitions and the open list."""
-    move_rows(move_columns(fam, las, open_list, hacc), i, new_state, t)
-
-
-@njit(cache=True, inline="always")
-def settled_risk(z, mu, dt, v, snap, h, now, t, decay, sd, rng):
-    """An open case's risk brought from its last touch to week t (see :func:`settle`):
-    z at week t - dt with help in through week h; v and snap are its help accumulator now
-    (week ``now``) and at week h. Takes values, not the family table: an inlined function's
-    array arguments are copied references, and with the table's 25 arrays the reference
-    counting cost more than the rest of a casework visit."""
-    if dt > 0:
-        z = ou_step(mu, z, decay[dt], sd[dt], rng)
-    if now > h:
-        z -= decay[t - now] * (v - decay[now - h] * snap)
-    return z
-
-
-@njit(cache=True)
-def settle(fam, hacc, i, t, decay, sd, rng):
-    """Bring open case i's risk to week t: the exact OU transition since ``risk_t`` (one
-    normal draw) less the help it received since ``help_t``, through the last week accrued.
-
-    Weekly, z(s) = mu + a (z(s-1) - mu) + noise(s) - help(s). Over weeks t0+1..t the noise
-    sums to one normal with the OU transition's SD, and the help of weeks h+1..now, decayed
-    to week t, is a^(t-now) (A(now) - a^(now-h) A(h)) for the case's help source's
-    accumulator A (``state.Help``): the same law as stepping every week, whatever the gap.
-    The source (state, worker, needs) must not have changed since ``help_t``: every change
-    settles first and re-bases after (``move_rows``, :func:`rebase`). ``decay`` and ``sd``
-    are ``ou_table`` arrays covering t + 1 weeks. Returns the risk.
-
-    A call, for kernels that settle a few cases; casework's visit loop spells out the same
-    reads and writes around :func:`settled_risk`.
-    """
-    now = hacc.week[0]
-    v = help_value(fam.state[i], fam.worker[i], fam.needs[i], hacc.worker, hacc.early)
-    z = settled_risk(np.float64(fam.risk[i]), np.float64(fam.base[i]), t - fam.risk_t[i], v,
-                     fam.help_snap[i], fam.help_t[i], now, t, decay, sd, rng)
-    fam.risk[i] = z
-    fam.risk_t[i] = t
-    fam.help_t[i] = now
-    fam.help_snap[i] = v
-    return np.float64(fam.risk[i])
-
-
-@njit(cache=True)
-def rebase(fam, hacc, i):
-    """After a settled case's help source changed (its worker): help counts from now on."""
-    fam.help_t[i] = hacc.week[0]
-    fam.help_snap[i] = help_value(fam.state[i], fam.worker[i], fam.needs[i], hacc.worker,
-                                  hacc.early)
+    move_rows(move_columns(fam, las, open_list), i, new_state, t)
 
 
 @njit(cache=True)

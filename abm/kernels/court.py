@@ -95,7 +95,7 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
 
 
 @njit(cache=True)
-def conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng):
+def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
     """Final hearing held: record the case and move the family to its outcome."""
     i = cases.fam[k]
     la = fam.la[i]
@@ -107,7 +107,6 @@ def conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng):
     flow[la, FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
     if cases.guardian[k]:
         courts.guardians_used[c] -= 1
-    # (casework visits a family in care proceedings every week, so its risk is current)
     if cases.fdac[k]:
         fam.risk[i] -= p.fdac_risk_reduction
     score = fam.risk[i] + p.court_sigma * rng.normal()
@@ -115,7 +114,7 @@ def conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng):
     age = t - fam.since[i]
     if score > p.order_threshold:
         flow[la, FL_CARE_ORDERS] += 1
-        move(fam, las, open_list, hacc, i, CARE, t)
+        move(fam, las, open_list, i, CARE, t)
         if u < p.placement_order_share:
             fam.order[i] = 2
             flow[la, FL_OUTCOME_PLACEMENT_ORDER] += 1
@@ -134,10 +133,10 @@ def conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng):
         flow[la, FL_PERMANENCES] += 1
         if u < p.supervision_share:
             flow[la, FL_OUTCOME_SUPERVISION] += 1
-            to_cin(fam, las, open_list, hacc, p, i, t)
+            to_cin(fam, las, open_list, p, i, t)
         else:
             flow[la, FL_OUTCOME_HOME] += 1
-            to_cpp(fam, las, open_list, hacc, p, i, t)
+            to_cpp(fam, las, open_list, p, i, t)
     cases.active[k] = 0
     cases.fam[k] = -1
     cases.free[cases.n_free[0]] = k
@@ -146,7 +145,7 @@ def conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng):
 
 
 @njit(cache=True)
-def courts_step(fam, work, las, courts, cases, open_list, hacc, p, t, rng, anxiety=0.0):
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0):
     """One week of every family court centre."""
     C = courts.slots.shape[0]
     M = cases.fam.shape[0]
@@ -245,7 +244,7 @@ def courts_step(fam, work, las, courts, cases, open_list, hacc, p, t, rng, anxie
             continue
         cases.hearings_done[k] += 1
         if final:
-            conclude(fam, work, las, courts, cases, open_list, hacc, p, k, t, rng)
+            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng)
             continue
         cases.next_hearing[k] = t + int(math.ceil(p.hearing_interval_weeks))
         on_timetable = (t - cases.opened[k]) <= p.timetable_weeks

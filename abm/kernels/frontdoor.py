@@ -36,7 +36,6 @@ from .core import (
     advance_risk,
     decide,
     geometric_weeks,
-    help_value,
     in_social_care,
     move_columns,
     move_rows,
@@ -44,7 +43,6 @@ from .core import (
     ou_table,
     prefetch,
     randbelow,
-    settled_risk,
 )
 from .population import BOUND_SD, stationary_sd
 
@@ -109,7 +107,7 @@ def referral(fam, las, mc, p, i, t, shift, forced, rng_screen, res, record):
 
 
 @njit(cache=True)
-def contacts_and_referrals(fam, las, open_list, hacc, p, t, shift, rng_contacts, rng_risk,
+def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_risk,
                            rng_referrer, rng_screen, res, record, forced_list, n_forced):
     """One week of the front door. Returns the number of referrals made."""
     n_las = las.fam_start.shape[0]
@@ -119,7 +117,7 @@ def contacts_and_referrals(fam, las, open_list, hacc, p, t, shift, rng_contacts,
     ref_thr = p.referrer_threshold - shift
     referrals = 0
     # the columns state moves touch, bound once (see core.move_rows)
-    mc = move_columns(fam, las, open_list, hacc)
+    mc = move_columns(fam, las, open_list)
     # Referrals forced by severe harm events: the front door cannot screen these out.
     for k in range(n_forced):
         i = forced_list[k]
@@ -127,8 +125,7 @@ def contacts_and_referrals(fam, las, open_list, hacc, p, t, shift, rng_contacts,
             referral(fam, las, mc, p, i, t, shift, True, rng_screen, res, record)
             referrals += 1
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
-    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t + 1)
-    acc_w, acc_e, now = hacc.worker, hacc.early, hacc.week[0]
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
     # so that each row can be prefetched a few proposals ahead: the rows are scattered over
     # a table of millions of families. cand_max is each proposal's bin bound.
@@ -158,18 +155,9 @@ def contacts_and_referrals(fam, las, open_list, hacc, p, t, shift, rng_contacts,
             u_accept = rng_contacts.random()
             u_type = rng_contacts.random()
             u_pass = rng_contacts.random()
+            # advance_risk, with the transition for the elapsed weeks looked up
             dt = t - fam.risk_t[i]
-            if fam.state[i] != NONE:  # an open case: core.settle, spelled out (settled_risk)
-                v = help_value(fam.state[i], fam.worker[i], fam.needs[i], acc_w, acc_e)
-                z = settled_risk(np.float64(fam.risk[i]), np.float64(fam.base[i]), dt, v,
-                                 fam.help_snap[i], fam.help_t[i], now, t, ou_decay, ou_sd,
-                                 rng_risk)
-                fam.risk[i] = z
-                fam.risk_t[i] = t
-                fam.help_t[i] = now
-                fam.help_snap[i] = v
-                z = np.float64(fam.risk[i])
-            elif 0 < dt <= t:  # advance_risk, with the transition looked up
+            if 0 < dt <= t:
                 z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
                 fam.risk[i] = z
                 fam.risk_t[i] = t

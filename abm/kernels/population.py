@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..state import FL_HARM_EVENTS, FL_HARM_KNOWN, FL_HARM_MISSED, NONE
-from .core import advance_risk, in_social_care, ou_table, randbelow, settle
+from ..state import FL_HARM_EVENTS, FL_HARM_KNOWN, FL_HARM_MISSED
+from .core import advance_risk, in_social_care, randbelow
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -61,7 +61,7 @@ def stationary_sd(p):
 
 
 @njit(cache=True)
-def harm_events(fam, las, hacc, p, t, rng, rng_risk, referred):
+def harm_events(fam, las, p, t, rng, rng_risk, referred):
     """Severe harm events by thinning. Returns the number of events.
 
     Each event is counted as known (the family has an open social-care case) or missed.
@@ -74,7 +74,6 @@ def harm_events(fam, las, hacc, p, t, rng, rng_risk, referred):
     flow = las.flow
     total = 0
     nref = 0
-    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t + 1)
     for la in range(n_las):
         for b in range(nb):
             s, e = las.bin_start[la, b], las.bin_end[la, b]
@@ -85,10 +84,7 @@ def harm_events(fam, las, hacc, p, t, rng, rng_risk, referred):
             k = rng.poisson(n * h_max)
             for _ in range(k):
                 i = s + randbelow(rng, n)
-                if fam.state[i] == NONE:
-                    z = advance_risk(fam, i, t, p, rng_risk)
-                else:  # an open case: with the help it has had since it was last touched
-                    z = settle(fam, hacc, i, t, ou_decay, ou_sd, rng_risk)
+                z = advance_risk(fam, i, t, p, rng_risk)
                 h = p.harm_hazard_base * math.exp(p.harm_hazard_slope * z)
                 if rng.random() * h_max >= h:
                     continue

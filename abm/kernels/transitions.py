@@ -18,7 +18,7 @@ from ..state import (
 from .core import move_columns, move_rows
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def start_help_rows(la_of, episode_start, help_start, flow, i, t):
     """First help of the episode: the child's journey from referral to help ends here."""
     if help_start[i] < 0 and episode_start[i] >= 0:
@@ -36,7 +36,7 @@ def start_help(fam, las, i, t):
 # more), for kernels that make many moves: see core.move_rows. The table forms are the
 # same code, for callers that make few.
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def close_case_rows(mc, worker, caseload, last_closed, episode_start, help_start, flow, i, t):
     w = worker[i]
     if w >= 0:
@@ -50,12 +50,12 @@ def close_case_rows(mc, worker, caseload, last_closed, episode_start, help_start
 
 
 @njit(cache=True)
-def close_case(fam, work, las, open_list, hacc, i, t):
-    close_case_rows(move_columns(fam, las, open_list, hacc), fam.worker, work.caseload,
+def close_case(fam, work, las, open_list, i, t):
+    close_case_rows(move_columns(fam, las, open_list), fam.worker, work.caseload,
                     fam.last_closed, fam.episode_start, fam.help_start, las.flow, i, t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def to_cin_rows(mc, due, episode_start, help_start, flow, review_weeks, i, t):
     move_rows(mc, i, CIN, t)
     due[i] = t + int(math.ceil(review_weeks))
@@ -64,12 +64,12 @@ def to_cin_rows(mc, due, episode_start, help_start, flow, review_weeks, i, t):
 
 
 @njit(cache=True)
-def to_cin(fam, las, open_list, hacc, p, i, t):
-    to_cin_rows(move_columns(fam, las, open_list, hacc), fam.due, fam.episode_start, fam.help_start,
+def to_cin(fam, las, open_list, p, i, t):
+    to_cin_rows(move_columns(fam, las, open_list), fam.due, fam.episode_start, fam.help_start,
                 las.flow, p.cin_review_weeks, i, t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def to_cpp_rows(mc, due, episode_start, help_start, flow, review_weeks, i, t):
     move_rows(mc, i, CPP, t)
     due[i] = t + int(math.ceil(review_weeks))
@@ -79,6 +79,6 @@ def to_cpp_rows(mc, due, episode_start, help_start, flow, review_weeks, i, t):
 
 
 @njit(cache=True)
-def to_cpp(fam, las, open_list, hacc, p, i, t):
-    to_cpp_rows(move_columns(fam, las, open_list, hacc), fam.due, fam.episode_start, fam.help_start,
+def to_cpp(fam, las, open_list, p, i, t):
+    to_cpp_rows(move_columns(fam, las, open_list), fam.due, fam.episode_start, fam.help_start,
                 las.flow, p.cpp_review_weeks, i, t)

@@ -36,7 +36,7 @@ from ..state import (
     PERMANENT,
     VACANT,
 )
-from .core import PREFETCH_AHEAD, geometric_weeks, ou_table, prefetch, rebase, settle
+from .core import PREFETCH_AHEAD, geometric_weeks, prefetch
 
 
 @njit(cache=True)
@@ -176,13 +176,10 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
 
 
 @njit(cache=True)
-def allocate(fam, work, las, open_list, hacc, p, t, rng_risk):
+def allocate(fam, work, las, open_list, t):
     """Allocate every social-care case without a worker in post to the least-loaded worker
-    in its LA, and count the children whose social worker changed this week. A case whose
-    worker changes is settled first (``core.settle``: its help so far came from the old
-    worker) and re-based after; a case left without a worker is visited weekly again."""
+    in its LA, and count the children whose social worker changed this week."""
     n_open = open_list.n[0]
-    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t + 1)
     for k in range(n_open):
         if k + PREFETCH_AHEAD < n_open:
             prefetch(fam.state, open_list.idx[k + PREFETCH_AHEAD])
@@ -204,22 +201,13 @@ def allocate(fam, work, las, open_list, hacc, p, t, rng_risk):
             if work.status[w2] != VACANT and work.caseload[w2] < best_load:
                 best = w2
                 best_load = work.caseload[w2]
-        if best == w:  # (w < 0 and nobody in post): stays unallocated
-            continue
-        # help comes from the worker only on child-in-need, plan and care cases
-        helped = fam.state[i] == CIN or fam.state[i] == CPP or fam.state[i] == CARE
-        if helped:
-            settle(fam, hacc, i, t, ou_decay, ou_sd, rng_risk)
         if w >= 0:
             work.caseload[w] -= 1
             fam.worker[i] = -1
-        if best >= 0:
-            if w >= 0:
-                fam.n_worker_changes[i] += 1
-                las.flow[la, FL_WORKER_CHANGES] += 1
-            fam.worker[i] = best
-            work.caseload[best] += 1
-        else:
-            open_list.wake[k] = 0
-        if helped:
-            rebase(fam, hacc, i)
+        if best < 0:
+            continue
+        if w >= 0:
+            fam.n_worker_changes[i] += 1
+            las.flow[la, FL_WORKER_CHANGES] += 1
+        fam.worker[i] = best
+        work.caseload[best] += 1
