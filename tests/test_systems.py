@@ -142,8 +142,11 @@ def test_auc_is_reported_per_decision_point():
     m = _run(children=40000)
     d = decision_table(m)
     assert set(d["decision"]) == set(S.DECISION_NAMES)
-    ia = d[d["decision"] == "initial_assessment"]["auc"].dropna()
-    assert len(ia) >= 1 and ((ia > 0.55) & (ia < 1.0)).all()
+    ia = d[d["decision"] == "initial_assessment"]
+    # years with enough decisions to estimate an AUC (a run's last, stub year has a handful)
+    n = ia[["TP", "FP", "TN", "FN"]].sum(axis=1)
+    auc = ia[n >= 100]["auc"].dropna()
+    assert len(auc) >= 1 and ((auc > 0.55) & (auc < 1.0)).all()
 
 
 # ---------------------------------------------------------------- front-door variants
