@@ -28,7 +28,17 @@ def _numba_cache_dir() -> None:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     base = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache"))
-    _os.environ["NUMBA_CACHE_DIR"] = str(base / "cpabm" / f"numba-{h.hexdigest()[:16]}")
+    folder = str(base / "cpabm" / f"numba-{h.hexdigest()[:16]}")
+    _os.environ["NUMBA_CACHE_DIR"] = folder
+    import sys
+
+    if "numba" in sys.modules:
+        # Numba read its configuration when it was imported, before this: without this line
+        # the kernels would be cached beside their sources, keyed on each file alone, and an
+        # index written by other kernel sources can crash the load instead of recompiling.
+        from numba.core import config
+
+        config.CACHE_DIR = folder
 
 
 _numba_cache_dir()
