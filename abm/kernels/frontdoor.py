@@ -65,80 +65,46 @@ def referrer_type(u, p):
     return 4
 
 
-@njit(cache=True, inline="always")
-def referral(fam, las, mc, p, i, t, shift, forced, rng_screen, res, record):
-    """A referral of family i reaches children's social care and is screened.
-
-    Inlined by Numba (``inline="always"``): as a call, it took and released a reference to
-    each of the ~50 arrays of the tables it is passed, on every referral."""
-    la = fam.la[i]
-    flow = las.flow
-    flow[la, FL_REFERRALS] += 1
-    flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
-    if t - fam.last_closed[i] <= p.rereferral_window_weeks:
-        flow[la, FL_REREFERRALS] += 1
-    fam.n_referrals[i] += 1
-    if p.integrated_front_door:  # Case Study 2: specialist, multidisciplinary screening
-        sigma, thr = p.integrated_screen_sigma, p.integrated_screen_threshold
-    else:
-        sigma, thr = p.screen_sigma, p.screen_threshold
-    positive, _ = decide(fam.risk[i], sigma, thr - shift, p.significant_harm_cut, rng_screen,
-                         las.decisions, la, D_SCREEN, res, t, record)
-    if positive or forced:
-        if fam.state[i] == EARLY_HELP:
-            las.eh_used[la] -= 1
-        move_rows(mc, i, IA, t)
-        fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
-        fam.acc_direct[i] = 0.0
-        fam.acc_record[i] = 0.0
-        fam.worker[i] = -1
-        fam.episode_start[i] = t
-        fam.help_start[i] = -1
-        flow[la, FL_IA_STARTS] += 1
-    else:
-        flow[la, FL_SCREENED_OUT] += 1
-        # the integrated team signposts what it screens out to early help where it can
-        if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
-                and las.eh_used[la] < las.eh_places[la]):
-            las.eh_used[la] += 1
-            move_rows(mc, i, EARLY_HELP, t)
-            fam.due[i] = t + int(p.early_help_weeks)
-            flow[la, FL_EARLY_HELP_STARTS] += 1
-
-
 @njit(cache=True)
 def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_risk,
                            rng_referrer, rng_screen, res, record, forced_list, n_forced):
-    """One week of the front door. Returns the number of referrals made."""
+    """One week of the front door. Returns the number of referrals made.
+
+    First the referrals forced by severe harm events (the front door cannot screen these
+    out), then the contacts, LA by LA. Every referral is screened by the code at the end of
+    the loop, written out there rather than in a helper: an inlined helper taking the family
+    and LA tables took and released a reference to each of their ~50 arrays on every
+    referral (docs/performance.md, section 8)."""
     n_las = las.fam_start.shape[0]
     nb = las.bin_start.shape[1]
     bound = BOUND_SD * stationary_sd(p)
     flow = las.flow
     ref_thr = p.referrer_threshold - shift
+    if p.integrated_front_door:  # Case Study 2: specialist, multidisciplinary screening
+        screen_sigma, screen_thr = p.integrated_screen_sigma, p.integrated_screen_threshold
+    else:
+        screen_sigma, screen_thr = p.screen_sigma, p.screen_threshold
     referrals = 0
     # the columns state moves touch, bound once (see core.move_rows)
     mc = move_columns(fam, las, open_list)
-    # Referrals forced by severe harm events: the front door cannot screen these out.
-    for k in range(n_forced):
-        i = forced_list[k]
-        if fam.state[i] == NONE or fam.state[i] == EARLY_HELP:
-            referral(fam, las, mc, p, i, t, shift, True, rng_screen, res, record)
-            referrals += 1
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
     ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
     # so that each row can be prefetched a few proposals ahead: the rows are scattered over
     # a table of millions of families. cand_max is each proposal's bin bound.
-    cand = np.empty(4096, np.int64)
-    cand_max = np.empty(4096, np.float64)
-    for la in range(n_las):
+    cand = np.empty(max(4096, n_forced), np.int64)
+    cand_max = np.empty(cand.shape[0], np.float64)
+    for seg in range(-1, n_las):  # seg -1: the forced referrals
         m = 0
-        for b in range(nb):
-            s, e = las.bin_start[la, b], las.bin_end[la, b]
+        if seg < 0:
+            cand[:n_forced] = forced_list[:n_forced]
+            m = n_forced
+        for b in range(nb if seg >= 0 else 0):
+            s, e = las.bin_start[seg, b], las.bin_end[seg, b]
             n = e - s
             if n == 0:
                 continue
-            lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[la, b] + bound))
+            lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[seg, b] + bound))
             k = rng_contacts.poisson(n * lam_max)
             if m + k > cand.shape[0]:
                 cand = np.concatenate((cand[:m], np.empty(m + 2 * k, np.int64)))
@@ -148,54 +114,89 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 cand_max[m] = lam_max
                 m += 1
         for j in range(m):
-            if j + PREFETCH_AHEAD < m:
-                prefetch(fam.risk, cand[j + PREFETCH_AHEAD])
             i = cand[j]
-            lam_max = cand_max[j]
-            u_accept = rng_contacts.random()
-            u_type = rng_contacts.random()
-            u_pass = rng_contacts.random()
-            # advance_risk, with the transition for the elapsed weeks looked up
-            dt = t - fam.risk_t[i]
-            if 0 < dt <= t:
-                z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
-                fam.risk[i] = z
-                fam.risk_t[i] = t
+            la = fam.la[i]
+            forced = seg < 0
+            if forced:
+                if fam.state[i] != NONE and fam.state[i] != EARLY_HELP:
+                    continue
             else:
-                z = advance_risk(fam, i, t, p, rng_risk)
-            lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
-            if u_accept * lam_max >= lam:
-                continue
-            r = referrer_type(u_type, p)
-            flow[la, FL_CONTACTS] += 1
-            las.referrer_flow[la, r, 0] += 1
-            if in_social_care(fam.state[i]):
-                flow[la, FL_CONTACTS_OPEN_CASE] += 1
-                continue
-            if r == 0 and p.triage_unit:
-                # Case Study 1: the partnership triage unit decides every police report
-                flow[la, FL_POLICE_TRIAGED] += 1
-                positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
-                                         p.significant_harm_cut, rng_referrer, las.decisions,
-                                         la, D_REFERRER, res, t, record)
-                if positive:
-                    flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
-            else:
-                positive, score = decide(z, p.referrer_sigma, ref_thr, p.significant_harm_cut,
-                                         rng_referrer, las.decisions, la, D_REFERRER, res, t,
-                                         record)
-                if r == 0 and u_pass < p.police_pass_all:
-                    positive = True
-            if positive:
+                if j + PREFETCH_AHEAD < m:
+                    prefetch(fam.risk, cand[j + PREFETCH_AHEAD])
+                lam_max = cand_max[j]
+                u_accept = rng_contacts.random()
+                u_type = rng_contacts.random()
+                u_pass = rng_contacts.random()
+                # advance_risk, with the transition for the elapsed weeks looked up
+                dt = t - fam.risk_t[i]
+                if 0 < dt <= t:
+                    z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
+                    fam.risk[i] = z
+                    fam.risk_t[i] = t
+                else:
+                    z = advance_risk(fam, i, t, p, rng_risk)
+                lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
+                if u_accept * lam_max >= lam:
+                    continue
+                r = referrer_type(u_type, p)
+                flow[la, FL_CONTACTS] += 1
+                las.referrer_flow[la, r, 0] += 1
+                if in_social_care(fam.state[i]):
+                    flow[la, FL_CONTACTS_OPEN_CASE] += 1
+                    continue
+                if r == 0 and p.triage_unit:
+                    # Case Study 1: the partnership triage unit decides every police report
+                    flow[la, FL_POLICE_TRIAGED] += 1
+                    positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
+                                             p.significant_harm_cut, rng_referrer,
+                                             las.decisions, la, D_REFERRER, res, t, record)
+                    if positive:
+                        flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
+                else:
+                    positive, score = decide(z, p.referrer_sigma, ref_thr,
+                                             p.significant_harm_cut, rng_referrer,
+                                             las.decisions, la, D_REFERRER, res, t, record)
+                    if r == 0 and u_pass < p.police_pass_all:
+                        positive = True
+                if not positive:
+                    if (p.mech_early_help and fam.state[i] == NONE
+                            and score > ref_thr - p.early_help_offset
+                            and las.eh_used[la] < las.eh_places[la]):
+                        las.referrer_flow[la, r, 2] += 1
+                        las.eh_used[la] += 1
+                        move_rows(mc, i, EARLY_HELP, t)
+                        fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
+                        flow[la, FL_EARLY_HELP_STARTS] += 1
+                    continue
                 las.referrer_flow[la, r, 1] += 1
-                referral(fam, las, mc, p, i, t, shift, False, rng_screen, res, record)
-                referrals += 1
-            elif (p.mech_early_help and fam.state[i] == NONE
-                  and score > ref_thr - p.early_help_offset
-                  and las.eh_used[la] < las.eh_places[la]):
-                las.referrer_flow[la, r, 2] += 1
-                las.eh_used[la] += 1
-                move_rows(mc, i, EARLY_HELP, t)
-                fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
-                flow[la, FL_EARLY_HELP_STARTS] += 1
+            # A referral of family i reaches children's social care and is screened.
+            referrals += 1
+            flow[la, FL_REFERRALS] += 1
+            flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
+            if t - fam.last_closed[i] <= p.rereferral_window_weeks:
+                flow[la, FL_REREFERRALS] += 1
+            fam.n_referrals[i] += 1
+            screened_in, _ = decide(fam.risk[i], screen_sigma, screen_thr - shift,
+                                    p.significant_harm_cut, rng_screen, las.decisions, la,
+                                    D_SCREEN, res, t, record)
+            if screened_in or forced:
+                if fam.state[i] == EARLY_HELP:
+                    las.eh_used[la] -= 1
+                move_rows(mc, i, IA, t)
+                fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
+                fam.acc_direct[i] = 0.0
+                fam.acc_record[i] = 0.0
+                fam.worker[i] = -1
+                fam.episode_start[i] = t
+                fam.help_start[i] = -1
+                flow[la, FL_IA_STARTS] += 1
+            else:
+                flow[la, FL_SCREENED_OUT] += 1
+                # the integrated team signposts what it screens out to early help where it can
+                if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
+                        and las.eh_used[la] < las.eh_places[la]):
+                    las.eh_used[la] += 1
+                    move_rows(mc, i, EARLY_HELP, t)
+                    fam.due[i] = t + int(p.early_help_weeks)
+                    flow[la, FL_EARLY_HELP_STARTS] += 1
     return referrals
