@@ -531,8 +531,9 @@ class LocalAuthority(mesa.Agent):
         self.flow[S.FL_EARLY_HELP_STARTS] += 1
 
     def receive_referral(self, family: Family, forced: bool) -> None:
-        """The front door (ODD 7.5; ``kernels/frontdoor.py`` ``referral``): count the
-        referral, screen it, and open an initial assessment or take no further action.
+        """The front door (ODD 7.5; the screening in ``kernels/frontdoor.py``
+        ``contacts_and_referrals``): count the referral, screen it, and open an initial
+        assessment or take no further action.
         A referral forced by severe harm cannot be screened out."""
         m = self.model
         p, t, shift = m.pk, m.t, m.shift
