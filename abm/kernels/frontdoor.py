@@ -94,29 +94,30 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     # a table of millions of families. cand_max is each proposal's bin bound.
     cand = np.empty(max(4096, n_forced), np.int64)
     cand_max = np.empty(cand.shape[0], np.float64)
-    for seg in range(-1, n_las):  # seg -1: the forced referrals
+    for seg in range(-1, n_las):  # segment -1: the forced referrals; then LA by LA
+        forced = seg < 0
         m = 0
-        if seg < 0:
+        if forced:
             cand[:n_forced] = forced_list[:n_forced]
             m = n_forced
-        for b in range(nb if seg >= 0 else 0):
-            s, e = las.bin_start[seg, b], las.bin_end[seg, b]
-            n = e - s
-            if n == 0:
-                continue
-            lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[seg, b] + bound))
-            k = rng_contacts.poisson(n * lam_max)
-            if m + k > cand.shape[0]:
-                cand = np.concatenate((cand[:m], np.empty(m + 2 * k, np.int64)))
-                cand_max = np.concatenate((cand_max[:m], np.empty(m + 2 * k, np.float64)))
-            for _ in range(k):
-                cand[m] = s + randbelow(rng_contacts, n)
-                cand_max[m] = lam_max
-                m += 1
+        else:
+            for b in range(nb):
+                s, e = las.bin_start[seg, b], las.bin_end[seg, b]
+                n = e - s
+                if n == 0:
+                    continue
+                lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[seg, b] + bound))
+                k = rng_contacts.poisson(n * lam_max)
+                if m + k > cand.shape[0]:
+                    cand = np.concatenate((cand[:m], np.empty(m + 2 * k, np.int64)))
+                    cand_max = np.concatenate((cand_max[:m], np.empty(m + 2 * k, np.float64)))
+                for _ in range(k):
+                    cand[m] = s + randbelow(rng_contacts, n)
+                    cand_max[m] = lam_max
+                    m += 1
         for j in range(m):
             i = cand[j]
-            la = fam.la[i]
-            forced = seg < 0
+            la = fam.la[i] if forced else seg
             if forced:
                 if fam.state[i] != NONE and fam.state[i] != EARLY_HELP:
                     continue
