@@ -1,5 +1,5 @@
 """The plumbing of the performance work (docs/performance.md): the pause of Python's
-collector, the column-wise ``assessment_done``, the warm-process benchmark run, and (third
+collector, the scalar ``assessment_done`` and casework's hours, the warm-process benchmark run, and (third
 round) the looked-up OU transition. No timed assertions: speed is recorded by
 ``cpabm bench``."""
 
@@ -31,39 +31,48 @@ def test_gc_paused_pauses_and_restores_the_collector_even_on_error(enabled):
         (gc.enable if was else gc.disable)()
 
 
-def _assessment(state, direct_ratio, record_ratio, due, since, **params):
-    p = make_params(params)
-    fam = S.empty_families(1)
-    work = S.empty_workers(1)
-    fam.state[0], fam.worker[0], fam.due[0], fam.since[0] = state, 0, due, since
-    work.direct_ratio[0], work.record_ratio[0] = direct_ratio, record_ratio
-    return p, fam, work
-
-
-def _done(fam, work, t, req, p):
-    return assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
-                           fam.worker, work.direct_ratio, work.record_ratio, 0, t, req, p)
-
-
-def test_assessment_done_accumulates_this_weeks_hours_and_waits_for_the_due_week():
-    p, fam, work = _assessment(S.IA, 0.5, 0.25, due=3, since=0, mech_workload_squeeze=False)
-    d = p.direct_hours_assessment
-    assert not _done(fam, work, 1, 10.0, p)  # before the due week
-    assert fam.acc_direct[0] == pytest.approx(d * 0.5)
-    assert fam.acc_record[0] == pytest.approx(d * p.recording_ratio * p.prescription * 0.25)
-    assert not _done(fam, work, 2, 10.0, p)
-    assert fam.acc_direct[0] == pytest.approx(2 * d * 0.5)
-    assert _done(fam, work, 3, 10.0, p)  # no squeeze: due means done
+def test_assessment_done_waits_for_the_due_week():
+    p = make_params({"mech_workload_squeeze": False})
+    assert not assessment_done(0.0, 1, 3, 0, 10.0, p)  # before the due week
+    assert not assessment_done(1e9, 2, 3, 0, 10.0, p)
+    assert assessment_done(0.0, 3, 3, 0, 10.0, p)  # no squeeze: due means done
 
 
 def test_assessment_done_under_the_squeeze_waits_for_its_recording_or_a_year():
-    p, fam, work = _assessment(S.CA, 1.0, 0.0, due=0, since=0, mech_workload_squeeze=True)
+    p = make_params({"mech_workload_squeeze": True})
     req = 4.0 * p.direct_hours_assessment
-    assert not _done(fam, work, 5, req, p)  # no recording done at all
-    assert _done(fam, work, 53, req, p)  # the backstop: more than 52 weeks in the state
-    p, fam, work = _assessment(S.CA, 1.0, 1.0, due=0, since=0, mech_workload_squeeze=True)
-    fam.acc_record[0] = np.float32(req * p.recording_ratio * p.prescription)  # all recorded
-    assert _done(fam, work, 5, req, p)
+    recorded = float(np.float32(req * p.recording_ratio * p.prescription))
+    assert not assessment_done(0.0, 5, 0, 0, req, p)  # no recording done at all
+    assert not assessment_done(0.9 * recorded, 52, 0, 0, req, p)
+    assert assessment_done(0.0, 53, 0, 0, req, p)  # the backstop: over 52 weeks in the state
+    assert assessment_done(recorded, 5, 0, 0, req, p)  # all recorded
+
+
+def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
+    """The assessment's direct and recording hours accumulate in the casework loop: the
+    demand capped by the worker's direct ratio, and the recording share of it."""
+    from conftest import small
+
+    from abm import ChildProtectionModel
+    from abm.kernels.casework import casework
+    from abm.kernels.core import move
+
+    m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
+    fam, work, las, op, p = m.fam, m.work, m.las, m.open, m.p
+    t = m._t
+    i = int(np.flatnonzero(fam.state == S.NONE)[0])
+    move(fam, las, op, i, S.IA, t)
+    fam.due[i], fam.worker[i], fam.risk_t[i] = t + 3, 0, t
+    fam.acc_direct[i] = fam.acc_record[i] = 0.0
+    work.direct_ratio[0], work.record_ratio[0] = 0.5, 0.25
+    rng = np.random.default_rng(0)
+    for week in (1, 2):
+        casework(fam, work, las, op, p, t + week, 0.0, rng, rng, m.res, False)
+        assert fam.state[i] == S.IA  # not due yet
+        d = p.direct_hours_assessment
+        assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)
+        assert fam.acc_record[i] == pytest.approx(
+            week * d * p.recording_ratio * p.prescription * 0.25, rel=1e-6)
 
 
 def test_engine_warm_run_measures_a_second_model_in_the_same_process():

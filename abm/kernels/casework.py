@@ -75,32 +75,29 @@ def response_match(needs, p):
     return min(1.0, variety / k)
 
 
-@njit(cache=True)
-def case_sigma(fam, work, i, dq, p):
-    """Estimate noise for a decision on case i: its worker's, widened by missing direct time.
-    A case with no worker in post is decided by a duty manager with no direct time."""
-    w = fam.worker[i]
-    if w >= 0:
-        base = work.sigma[w]
-    else:
-        base = p.worker_sigma_base * (1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
+@njit(cache=True, inline="always")
+def duty_sigma(p):
+    """Estimate noise of a duty manager deciding a case with no worker in post."""
+    return p.worker_sigma_base * (1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
+
+
+@njit(cache=True, inline="always")
+def case_sigma(base, dq, p):
+    """Estimate noise for a decision on a case: ``base``, its worker's (or the duty
+    manager's, :func:`duty_sigma`), widened by the direct time ``dq`` (0 to 1) it missed.
+
+    Takes scalars: a helper given the family and worker tables takes and releases a
+    reference to each of their arrays on every call (docs/performance.md, section 8)."""
     return base * (1.0 + p.sigma_low_direct_time * (1.0 - dq))
 
 
-@njit(cache=True)
-def assessment_done(acc_direct, acc_record, due, since, state, worker, direct_ratio, record_ratio,
-                    i, t, required_direct, p):
-    """Is the assessment complete this week? Accumulates this week's hours first.
+@njit(cache=True, inline="always")
+def assessment_done(acc_record, t, due, since, required_direct, p):
+    """Is the assessment complete this week? ``acc_record`` is its recording hours so far,
+    this week's included; ``due`` and ``since`` its due week and the week it began.
 
-    Takes the few columns it uses rather than the family and worker tables: a Numba call
-    that is not inlined takes a reference to every array of every table it is passed (two
-    atomic operations per array), and this runs for every assessment every week."""
-    w = worker[i]
-    d = case_direct_demand(state[i], p)
-    if w >= 0:
-        acc_direct[i] += d * min(1.0, direct_ratio[w])
-        acc_record[i] += d * p.recording_ratio * p.prescription * record_ratio[w]
-    if t < due[i]:
+    Takes scalars, for the reason given in :func:`case_sigma`."""
+    if t < due:
         return False
     if not p.mech_workload_squeeze:
         return True
@@ -108,7 +105,7 @@ def assessment_done(acc_direct, acc_record, due, since, state, worker, direct_ra
     # deadlines hold unless recording alone overflows the week; judgment protects direct
     # work, so recording (and the deadline) is what slips. A year is the backstop.
     required_record = required_direct * p.recording_ratio * p.prescription
-    return acc_record[i] >= 0.999 * required_record or t - since[i] > 52
+    return acc_record >= 0.999 * required_record or t - since > 52
 
 
 @njit(cache=True)
@@ -149,6 +146,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         match[needs] = response_match(needs, p)
     # every open case steps every week: the one-week OU transition, computed once
     decay1, sd1 = ou_transition(p.risk_reversion, p.risk_volatility, 1)
+    duty = duty_sigma(p)
     k = open_list.n[0] - 1
     while k >= 0:  # downward, so swap-removal never skips a case
         if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
@@ -157,10 +155,13 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         k -= 1
         s = fam.state[i]
         la = fam.la[i]
-        if t - fam.risk_t[i] == 1:  # stepped last week: advance_risk's one-week transition
+        dt = t - fam.risk_t[i]
+        if dt == 1:  # stepped last week: advance_risk's one-week transition
             z = ou_step(fam.base[i], fam.risk[i], decay1, sd1, rng_risk)
             fam.risk[i] = z
             fam.risk_t[i] = t
+        elif dt <= 0:  # already advanced this week (a referral this week)
+            z = fam.risk[i]
         else:
             z = advance_risk(fam, i, t, p, rng_risk)
         w = fam.worker[i]
@@ -190,22 +191,26 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 flow[la, FL_EARLY_HELP_ENDS] += 1
                 move_rows(mc, i, NONE, t)
             continue
+        if (s == IA or s == CA) and w >= 0:  # this week's hours on the assessment
+            d = case_direct_demand(s, p)
+            fam.acc_direct[i] += d * min(1.0, ratio)
+            fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
         if s == IA:
             req = p.ia_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
-                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
+            if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
                 continue
             flow[la, FL_IA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
                 flow[la, FL_IA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
-            sig = case_sigma(fam, work, i, dqa, p)
+            sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             s47, score = decide(z, sig, p.ia_threshold_s47 - shift, cut, rng_dec, dec, la,
                                 D_IA, res, t, record)
             if s47:
                 if z <= cut:
                     flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
-                breakdown_check(fam, las, i, t)
+                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
+                    breakdown_check(fam, las, i, t)
                 move_rows(mc, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
@@ -218,14 +223,13 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
         elif s == CA:
             req = p.ca_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam.acc_direct, fam.acc_record, fam.due, fam.since, fam.state,
-                                   fam.worker, work.direct_ratio, work.record_ratio, i, t, req, p):
+            if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
                 continue
             flow[la, FL_CA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
                 flow[la, FL_CA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
-            sig = case_sigma(fam, work, i, dqa, p)
+            sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             conf, score = decide(z, sig, p.ca_threshold_conference - shift, cut, rng_dec, dec,
                                  la, D_CA, res, t, record)
             if conf:
@@ -243,11 +247,12 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         elif s == CIN:
             if t < fam.due[i]:
                 continue
-            sig = case_sigma(fam, work, i, dq, p)
+            sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
             score = z + sig * rng_dec.normal()
             if score > p.ia_threshold_s47 - shift:
                 # concern has grown: back to a core assessment / s47 enquiry
-                breakdown_check(fam, las, i, t)
+                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
+                    breakdown_check(fam, las, i, t)
                 move_rows(mc, i, CA, t)
                 fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
                 fam.acc_direct[i] = 0.0
@@ -261,11 +266,12 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
         elif s == CPP:
             if t < fam.due[i]:
                 continue
-            sig = case_sigma(fam, work, i, dq, p)
+            sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
             apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
                                   cut, rng_dec, dec, la, D_COURT, res, t, record)
             if apply:
-                breakdown_check(fam, las, i, t)
+                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
+                    breakdown_check(fam, las, i, t)
                 move_rows(mc, i, COURT, t)  # the court opens its case record
                 fam.court_case[i] = -1
                 flow[la, FL_COURT_APPLICATIONS] += 1
@@ -280,7 +286,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 continue
             if fam.order[i] == 1:
                 # review of a care order: reunification is a judgment under uncertainty
-                sig = case_sigma(fam, work, i, dq, p)
+                sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
                 if z + sig * rng_dec.normal() < p.reunify_threshold - shift:
                     b = int(skill_index(sig, p) * N_SKILL_BINS)
                     fam.returned[i] = t

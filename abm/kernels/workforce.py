@@ -39,7 +39,7 @@ from ..state import (
 from .core import PREFETCH_AHEAD, geometric_weeks, prefetch
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def case_direct_demand(state, p):
     """Direct-work hours per week a case needs in this caseflow state."""
     if state == IA or state == CA:
