@@ -9,7 +9,15 @@ from scipy import stats
 
 from abm import ChildProtectionModel
 from abm import state as S
-from abm.kernels.core import advance_risk, decide, geometric_weeks, move, popcount6
+from abm.kernels.core import (
+    advance_risk,
+    decision_log,
+    geometric_weeks,
+    judge,
+    move,
+    popcount6,
+    score_decisions,
+)
 from abm.kernels.frontdoor import contacts_and_referrals, referrer_type
 from abm.kernels.population import harm_events
 from abm.kernels.workforce import allocate, time_use
@@ -54,19 +62,40 @@ def test_lazy_risk_is_the_exact_ou_transition():
     assert fam_a.risk[0] == before[0]
 
 
-def test_decide_scores_the_error_matrix():
+def _decide(truth, sigma, thr, cut, rng, counts, kind, res, la=0):
+    """Judge each true risk in turn, then score the log, as the kernels do."""
+    log = decision_log(len(truth))
+    out = [judge(z, sigma, thr, rng, log, n, kind, la) for n, z in enumerate(truth)]
+    score_decisions(log, len(truth), cut, counts, res, 0)
+    return out
+
+
+def test_judge_and_score_decisions_score_the_error_matrix():
     cut = 2.0
     counts = np.zeros((1, S.N_DECISIONS, 4), np.int64)
     res = _res()
     rng = np.random.default_rng(0)
     truth = np.array([1.0, 1.5, 2.5, 3.0, 1.9, 2.1])
     thr = 1.7
-    for z in truth:  # sigma ~ 0: the decision is the truth against the threshold
-        decide(z, 1e-9, thr, cut, rng, counts, 0, S.D_SCREEN, res, 0, True)
+    # sigma ~ 0: the decision is the truth against the threshold
+    out = _decide(truth, 1e-9, thr, cut, rng, counts, S.D_SCREEN, res)
+    assert [pos for pos, _ in out] == [z > thr for z in truth]
     tp, fp, tn, fn = counts[0, S.D_SCREEN]
     assert (tp, fp, tn, fn) == (3, 1, 2, 0)  # 1.9 is above thr but below cut: a false positive
     assert res.count[S.D_SCREEN] == 6
     assert counts[0, S.D_IA].sum() == 0
+    # the reservoir keeps them in the order made, with the score each was judged on
+    assert res.true_risk[S.D_SCREEN, :6] == pytest.approx(truth)
+    assert res.score[S.D_SCREEN, :6] == pytest.approx([sc for _, sc in out])
+
+
+def test_judge_draws_one_normal_and_logs_the_decision():
+    log = decision_log(3)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    pos, score = judge(1.0, 0.5, 1.2, a, log, 1, S.D_CA, 3)
+    assert score == 1.0 + 0.5 * b.normal() and pos == (score > 1.2)
+    assert a.random() == b.random()  # one draw, no more
+    assert log[1].tolist() == [S.D_CA, 3, 1.0, score, 1.2]
 
 
 def _errors(sigma, thr, seed=7, n=40000):
@@ -74,8 +103,7 @@ def _errors(sigma, thr, seed=7, n=40000):
     rng_truth = np.random.default_rng(seed)
     rng = np.random.default_rng(seed + 1)
     z = rng_truth.normal(0, 1, n)
-    for x in z:
-        decide(x, sigma, thr, 1.5, rng, counts, 0, S.D_IA, _RES, 0, True)
+    _decide(z, sigma, thr, 1.5, rng, counts, S.D_IA, _RES)
     return counts[0, S.D_IA]
 
 

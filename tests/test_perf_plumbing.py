@@ -4,6 +4,7 @@ round) the looked-up OU transition. No timed assertions: speed is recorded by
 ``cpabm bench``."""
 
 import gc
+import math
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from abm import bench
 from abm import state as S
 from abm.kernels.casework import assessment_done
-from abm.kernels.core import advance_risk, ou_table, ou_transition
 from abm.model import gc_paused
 from abm.params import make_params
 
@@ -84,68 +84,37 @@ def test_engine_warm_run_measures_a_second_model_in_the_same_process():
     assert r["family_weeks_per_s"] > 0
 
 
-def test_row_forms_of_the_transitions_keep_stocks_flows_and_the_open_list():
-    """to_cin_rows, to_cpp_rows and close_case_rows (the column-wise forms casework uses)
-    do what the caseflow says: state, review week, flows, first help, worker, open list."""
+def test_apply_moves_keeps_stocks_flows_and_the_open_list():
+    """transitions.apply_moves (the moves casework decides, applied after its loop) does
+    what the caseflow says: state, review week, flows, first help, worker, open list."""
     from conftest import small
 
     from abm import ChildProtectionModel
-    from abm.kernels.core import move_columns, move_rows
-    from abm.kernels.transitions import close_case_rows, to_cin_rows, to_cpp_rows
+    from abm.kernels import transitions as T
+    from abm.kernels.core import move, recount_stocks
 
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
-    fam, las, op, work = m.fam, m.las, m.open, m.work
-    mc = move_columns(fam, las, op)
-    a, b = 3, 7
-    for i in (a, b):
-        move_rows(mc, i, S.IA, 10)
+    fam, las, op, work, p = m.fam, m.las, m.open, m.work, m.p
+    a, b, c = (int(x) for x in np.flatnonzero(fam.state == S.NONE)[:3])
+    for i in (a, b, c):
+        move(fam, las, op, i, S.IA, 10)
         fam.episode_start[i], fam.help_start[i], fam.worker[i] = 8, -1, 0
         work.caseload[0] += 1
-    flow0 = las.flow.copy()
-    to_cin_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 4.5, a, 12)
-    to_cpp_rows(mc, fam.due, fam.episode_start, fam.help_start, las.flow, 13.0, b, 12)
-    assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + 5, 12)
-    assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + 13)
+    load0, flow0 = int(work.caseload[0]), las.flow.copy()
+    moves = np.array([[a, T.GO_CIN], [b, T.GO_CPP], [c, T.GO_CA]], np.int64)
+    T.apply_moves(fam, work, las, op, p, moves, 3, 12)
+    assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + math.ceil(p.cin_review_weeks), 12)
+    assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + math.ceil(p.cpp_review_weeks))
+    assert (fam.state[c], fam.due[c]) == (S.CA, 12 + math.ceil(p.ca_target_weeks))
     d = las.flow[0] - flow0[0]
-    assert d[S.FL_CIN_STARTS] == 1 and d[S.FL_CPP_STARTS] == 1
+    assert d[S.FL_CIN_STARTS] == 1 and d[S.FL_CPP_STARTS] == 1 and d[S.FL_CA_STARTS] == 1
     assert d[S.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
     assert d[S.FL_JOURNEYS] == 2 and d[S.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
-    assert fam.help_start[a] == 12 and fam.help_start[b] == 12
-    close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, fam.episode_start,
-                    fam.help_start, las.flow, a, 20)
+    assert fam.help_start[a] == 12 and fam.help_start[b] == 12 and fam.help_start[c] == -1
+    T.apply_move(fam, work, las, op, p, a, T.GO_CLOSE, 20)
     assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
-    assert work.caseload[0] == 1 and las.flow[0, S.FL_CLOSURES] - flow0[0, S.FL_CLOSURES] == 1
+    assert work.caseload[0] == load0 - 1
+    assert las.flow[0, S.FL_CLOSURES] - flow0[0, S.FL_CLOSURES] == 1
     n = op.n[0]
     assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
-    assert np.array_equal(np.bincount(fam.state, minlength=S.N_STATES), las.stock_fam[0])
-
-
-@pytest.mark.parametrize("theta", [0.02, 0.0])
-def test_ou_table_is_the_transition_for_every_elapsed_time(theta):
-    # the front door looks the transition up; casework computes the one-week one once: both
-    # must give advance_risk's values to the last bit
-    decay, sd = ou_table(theta, 0.08, 600)
-    assert decay[0] == 1.0 and sd[0] == 0.0
-    for dt in (1, 2, 7, 52, 599, 600):
-        assert (decay[dt], sd[dt]) == ou_transition(theta, 0.08, dt)
-    assert decay[1] < 1.0 if theta > 0 else decay[1] == 1.0
-
-
-def test_looked_up_transition_equals_advance_risk_bit_for_bit():
-    p = make_params()
-    a, b = S.empty_families(50), S.empty_families(50)
-    for f in (a, b):
-        f.base[:] = np.linspace(-2, 2, 50)
-        f.risk[:] = np.linspace(-1, 3, 50)
-        f.risk_t[:] = np.arange(50) % 9
-    ra, rb = np.random.default_rng(5), np.random.default_rng(5)
-    decay, sd = ou_table(p.risk_reversion, p.risk_volatility, 60)
-    t = 60
-    for i in range(50):
-        za = advance_risk(a, i, t, p, ra)
-        dt = t - b.risk_t[i]
-        mu = b.base[i]
-        zb = mu + (b.risk[i] - mu) * decay[dt] + sd[dt] * rb.normal()
-        b.risk[i], b.risk_t[i] = zb, t
-        assert za == zb
-    assert (a.risk == b.risk).all() and (a.risk_t == b.risk_t).all()
+    assert (recount_stocks(fam, len(las.children), S.N_STATES) == las.stock_fam).all()

@@ -32,34 +32,27 @@ from ..state import (
     EARLY_HELP,
     FL_CA_COMPLETED,
     FL_CA_ON_TIME,
-    FL_CA_STARTS,
-    FL_CA_STARTS_CHILDREN,
     FL_CONFERENCES,
-    FL_COURT_APPLICATIONS,
-    FL_COURT_APPLICATIONS_CHILDREN,
     FL_DELAY_WEEKS,
-    FL_EARLY_HELP_ENDS,
     FL_IA_COMPLETED,
     FL_IA_ON_TIME,
     FL_REUNIFICATION_ATTEMPTS,
-    FL_REUNIFICATION_BREAKDOWNS,
     FL_UNNECESSARY_INVESTIGATIONS,
     IA,
     N_SKILL_BINS,
-    NONE,
 )
 from .core import (
     PREFETCH_AHEAD,
     advance_risk,
-    decide,
-    move_columns,
-    move_rows,
+    decision_log,
+    judge,
     ou_step,
     ou_transition,
     popcount6,
     prefetch,
+    score_decisions,
 )
-from .transitions import close_case_rows, to_cin_rows, to_cpp_rows
+from .transitions import GO_CA, GO_CIN, GO_CLOSE, GO_COURT, GO_CPP, GO_EH_END, apply_moves
 from .workforce import case_direct_demand
 
 
@@ -121,25 +114,19 @@ def skill_index(sig, p):
 
 
 @njit(cache=True)
-def breakdown_check(fam, las, i, t):
-    """A new s47 enquiry or care application within 52 weeks of going home from care is a
-    reunification breakdown, scored against the skill of the worker who decided it."""
-    if fam.returned[i] >= 0:
-        if t - fam.returned[i] <= 52:
-            las.reunify[fam.return_bin[i], 1] += 1
-            las.flow[fam.la[i], FL_REUNIFICATION_BREAKDOWNS] += 1
-        fam.returned[i] = -1
-
-
-@njit(cache=True)
 def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, record):
-    """Advance every open case by one week."""
+    """Advance every open case by one week: casework decides each case's week (its risk,
+    the help it gets, assessments, decisions, reviews), then the moves decided are applied
+    in the order decided (``transitions.apply_moves``) and the decisions are scored
+    (``core.score_decisions``). The loop hands no helper a table or an array it does not
+    need: see docs/performance.md, sections 8 and 9."""
     cut = p.significant_harm_cut
     flow = las.flow
-    dec = las.decisions
-    # the columns state moves touch, bound once (see core.move_rows)
-    mc = move_columns(fam, las, open_list)
-    due, ep, hs = fam.due, fam.episode_start, fam.help_start
+    n_open = open_list.n[0]
+    moves = np.empty((n_open, 2), np.int64)  # family, GO_* code: at most one per case
+    nm = 0
+    log = decision_log(2 * n_open)  # at most two decisions per case: assessment, conference
+    nd = 0
     # requisite variety for each of the 64 need patterns, computed once
     match = np.empty(64)
     for needs in range(64):
@@ -147,8 +134,8 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     # every open case steps every week: the one-week OU transition, computed once
     decay1, sd1 = ou_transition(p.risk_reversion, p.risk_volatility, 1)
     duty = duty_sigma(p)
-    k = open_list.n[0] - 1
-    while k >= 0:  # downward, so swap-removal never skips a case
+    k = n_open - 1
+    while k >= 0:  # downward, as the moves applied after the loop remove cases by swapping
         if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
             prefetch(fam.state, open_list.idx[k - PREFETCH_AHEAD])
         i = open_list.idx[k]
@@ -185,17 +172,15 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 eff *= help_dose
             fam.risk[i] = z - eff
             z = fam.risk[i]
-        if s == EARLY_HELP:
-            if t >= fam.due[i]:
-                las.eh_used[la] -= 1
-                flow[la, FL_EARLY_HELP_ENDS] += 1
-                move_rows(mc, i, NONE, t)
-            continue
         if (s == IA or s == CA) and w >= 0:  # this week's hours on the assessment
             d = case_direct_demand(s, p)
             fam.acc_direct[i] += d * min(1.0, ratio)
             fam.acc_record[i] += d * p.recording_ratio * p.prescription * work.record_ratio[w]
-        if s == IA:
+        go = 0  # the move decided this week (transitions.GO_*), none by default
+        if s == EARLY_HELP:
+            if t >= fam.due[i]:
+                go = GO_EH_END
+        elif s == IA:
             req = p.ia_target_weeks * p.direct_hours_assessment
             if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
                 continue
@@ -204,23 +189,16 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 flow[la, FL_IA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
-            s47, score = decide(z, sig, p.ia_threshold_s47 - shift, cut, rng_dec, dec, la,
-                                D_IA, res, t, record)
+            s47, score = judge(z, sig, p.ia_threshold_s47 - shift, rng_dec, log, nd, D_IA, la)
+            nd += 1
             if s47:
                 if z <= cut:
                     flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
-                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
-                    breakdown_check(fam, las, i, t)
-                move_rows(mc, i, CA, t)
-                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
-                fam.acc_direct[i] = 0.0
-                fam.acc_record[i] = 0.0
-                flow[la, FL_CA_STARTS] += 1
-                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+                go = GO_CA
             elif score > p.ia_threshold_cin - shift:
-                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+                go = GO_CIN
             else:
-                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
+                go = GO_CLOSE
         elif s == CA:
             req = p.ca_target_weeks * p.direct_hours_assessment
             if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
@@ -230,55 +208,41 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                 flow[la, FL_CA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
-            conf, score = decide(z, sig, p.ca_threshold_conference - shift, cut, rng_dec, dec,
-                                 la, D_CA, res, t, record)
+            conf, score = judge(z, sig, p.ca_threshold_conference - shift, rng_dec, log, nd,
+                                D_CA, la)
+            nd += 1
             if conf:
                 flow[la, FL_CONFERENCES] += 1
-                plan, _ = decide(z, p.conference_sigma, p.conference_threshold - shift, cut,
-                                 rng_dec, dec, la, D_CONFERENCE, res, t, record)
-                if plan:
-                    to_cpp_rows(mc, due, ep, hs, flow, p.cpp_review_weeks, i, t)
-                else:
-                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+                plan, _ = judge(z, p.conference_sigma, p.conference_threshold - shift, rng_dec,
+                                log, nd, D_CONFERENCE, la)
+                nd += 1
+                go = GO_CPP if plan else GO_CIN
             elif score > p.ia_threshold_cin - shift:
-                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+                go = GO_CIN
             else:
-                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
+                go = GO_CLOSE
         elif s == CIN:
             if t < fam.due[i]:
                 continue
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
             score = z + sig * rng_dec.normal()
             if score > p.ia_threshold_s47 - shift:
-                # concern has grown: back to a core assessment / s47 enquiry
-                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
-                    breakdown_check(fam, las, i, t)
-                move_rows(mc, i, CA, t)
-                fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
-                fam.acc_direct[i] = 0.0
-                fam.acc_record[i] = 0.0
-                flow[la, FL_CA_STARTS] += 1
-                flow[la, FL_CA_STARTS_CHILDREN] += fam.n_children[i]
+                go = GO_CA  # concern has grown: back to a core assessment / s47 enquiry
             elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
-                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
+                go = GO_CLOSE
             else:
                 fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
         elif s == CPP:
             if t < fam.due[i]:
                 continue
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
-            apply, score = decide(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
-                                  cut, rng_dec, dec, la, D_COURT, res, t, record)
+            apply, score = judge(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
+                                 rng_dec, log, nd, D_COURT, la)
+            nd += 1
             if apply:
-                if fam.returned[i] >= 0:  # (a call taking the tables: only when needed)
-                    breakdown_check(fam, las, i, t)
-                move_rows(mc, i, COURT, t)  # the court opens its case record
-                fam.court_case[i] = -1
-                flow[la, FL_COURT_APPLICATIONS] += 1
-                flow[la, FL_COURT_APPLICATIONS_CHILDREN] += fam.n_children[i]
+                go = GO_COURT
             elif score < p.conference_threshold - shift:
-                # step down to child-in-need services
-                to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+                go = GO_CIN  # step down to child-in-need services
             else:
                 fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
         elif s == CARE:
@@ -294,14 +258,20 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                     las.reunify[b, 0] += 1
                     flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
                     fam.order[i] = 0
-                    # home, with support
-                    to_cin_rows(mc, due, ep, hs, flow, p.cin_review_weeks, i, t)
+                    go = GO_CIN  # home, with support
                 else:
                     fam.order[i] = 3  # stays in long-term care
                     fam.due[i] = t + int(math.ceil(p.care_weeks))
             else:
                 fam.order[i] = 0  # adoption or leaving care: permanence outside the family
-                close_case_rows(mc, fam.worker, work.caseload, fam.last_closed, ep, hs, flow, i, t)
+                go = GO_CLOSE
+        if go != 0:
+            moves[nm, 0] = i
+            moves[nm, 1] = go
+            nm += 1
+    apply_moves(fam, work, las, open_list, p, moves, nm, t)
+    if record:
+        score_decisions(log, nd, cut, las.decisions, res, t)
 
 
 @njit(cache=True)

@@ -176,22 +176,48 @@ def advance_risk(fam, i, t, p, rng):
     return z
 
 
+#: A decision log: one row per Taylor-Russell decision a kernel's loop makes, with these
+#: columns, scored after the loop by :func:`score_decisions`. One float64 array, so that the
+#: loop hands :func:`judge` one array rather than the seven of the confusion counts and the
+#: reservoir: an inlined helper takes and releases a reference to every array it is given,
+#: on every call (docs/performance.md, sections 8 and 9).
+LOG_KIND, LOG_LA, LOG_TRUE, LOG_SCORE, LOG_THRESHOLD = 0, 1, 2, 3, 4
+
+
+@njit(cache=True)
+def decision_log(n):
+    """An empty decision log with room for ``n`` decisions."""
+    return np.empty((n, 5))
+
+
 @njit(cache=True, inline="always")
-def decide(true_risk, sigma, threshold, cut, rng, counts, la, d, res, t, record):
-    """A Taylor-Russell decision: a noisy estimate of true risk against a threshold.
-
-    Returns (positive, score). Scores the decision against the truth (true risk above the
-    significant-harm cut) in counts[la, d, TP/FP/TN/FN] and keeps it in the reservoir of
-    recent decisions (for the Figures I-IV scatter and the AUC).
-
-    Inlined into its callers by Numba (``inline="always"``): as a call, it took and released
-    a reference to each of the reservoir's arrays on every decision, which cost more than
-    the decision itself.
-    """
+def judge(true_risk, sigma, threshold, rng, log, n, kind, la):
+    """A Taylor-Russell decision of kind ``kind`` in LA ``la``: a noisy estimate of true risk
+    against a threshold. Returns (positive, score), and writes the decision to row ``n`` of
+    ``log`` (the caller then counts it) for :func:`score_decisions`."""
     score = true_risk + sigma * rng.normal()
-    positive = score > threshold
-    truly = true_risk > cut
-    if record:
+    log[n, LOG_KIND] = kind
+    log[n, LOG_LA] = la
+    log[n, LOG_TRUE] = true_risk
+    log[n, LOG_SCORE] = score
+    log[n, LOG_THRESHOLD] = threshold
+    return score > threshold, score
+
+
+@njit(cache=True)
+def score_decisions(log, n, cut, counts, res, t):
+    """Score the first ``n`` decisions of ``log``, in the order made, against the truth (true
+    risk above the significant-harm cut): counts[la, kind, TP/FP/TN/FN], the score
+    histograms, and the reservoir of recent decisions (for the Figures I-IV scatter and the
+    AUC). Decisions made at week ``t``."""
+    for j in range(n):
+        d = int(log[j, LOG_KIND])
+        la = int(log[j, LOG_LA])
+        true_risk = log[j, LOG_TRUE]
+        score = log[j, LOG_SCORE]
+        threshold = log[j, LOG_THRESHOLD]
+        positive = score > threshold
+        truly = true_risk > cut
         if positive:
             if truly:
                 counts[la, d, TP] += 1
@@ -210,7 +236,6 @@ def decide(true_risk, sigma, threshold, cut, rng, counts, la, d, res, t, record)
         res.threshold[d, k] = threshold
         res.week[d, k] = t
         res.count[d] += 1
-    return positive, score
 
 
 @njit(cache=True)

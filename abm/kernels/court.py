@@ -53,7 +53,7 @@ from ..state import (
     FL_PERMANENCES,
 )
 from .core import geometric_weeks, move
-from .transitions import to_cin, to_cpp
+from .transitions import GO_CIN, GO_CPP, apply_move
 
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
 
@@ -133,10 +133,10 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
         flow[la, FL_PERMANENCES] += 1
         if u < p.supervision_share:
             flow[la, FL_OUTCOME_SUPERVISION] += 1
-            to_cin(fam, las, open_list, p, i, t)
+            apply_move(fam, work, las, open_list, p, i, GO_CIN, t)
         else:
             flow[la, FL_OUTCOME_HOME] += 1
-            to_cpp(fam, las, open_list, p, i, t)
+            apply_move(fam, work, las, open_list, p, i, GO_CPP, t)
     cases.active[k] = 0
     cases.fam[k] = -1
     cases.free[cases.n_free[0]] = k

@@ -34,15 +34,17 @@ from ..state import (
 from .core import (
     PREFETCH_AHEAD,
     advance_risk,
-    decide,
+    decision_log,
     geometric_weeks,
     in_social_care,
+    judge,
     move_columns,
     move_rows,
     ou_step,
     ou_table,
     prefetch,
     randbelow,
+    score_decisions,
 )
 from .population import BOUND_SD, stationary_sd
 
@@ -94,6 +96,7 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     # a table of millions of families. cand_max is each proposal's bin bound.
     cand = np.empty(max(4096, n_forced), np.int64)
     cand_max = np.empty(cand.shape[0], np.float64)
+    log = decision_log(2 * cand.shape[0])  # the decisions of a segment (core.judge)
     for seg in range(-1, n_las):  # segment -1: the forced referrals; then LA by LA
         forced = seg < 0
         m = 0
@@ -115,6 +118,9 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     cand[m] = s + randbelow(rng_contacts, n)
                     cand_max[m] = lam_max
                     m += 1
+        if log.shape[0] < 2 * m:  # at most two decisions per proposal: referrer, screening
+            log = decision_log(2 * m)
+        nd = 0
         for j in range(m):
             i = cand[j]
             la = fam.la[i] if forced else seg
@@ -148,15 +154,15 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 if r == 0 and p.triage_unit:
                     # Case Study 1: the partnership triage unit decides every police report
                     flow[la, FL_POLICE_TRIAGED] += 1
-                    positive, score = decide(z, p.triage_sigma, p.triage_threshold - shift,
-                                             p.significant_harm_cut, rng_referrer,
-                                             las.decisions, la, D_REFERRER, res, t, record)
+                    positive, score = judge(z, p.triage_sigma, p.triage_threshold - shift,
+                                            rng_referrer, log, nd, D_REFERRER, la)
+                    nd += 1
                     if positive:
                         flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
                 else:
-                    positive, score = decide(z, p.referrer_sigma, ref_thr,
-                                             p.significant_harm_cut, rng_referrer,
-                                             las.decisions, la, D_REFERRER, res, t, record)
+                    positive, score = judge(z, p.referrer_sigma, ref_thr, rng_referrer, log, nd,
+                                            D_REFERRER, la)
+                    nd += 1
                     if r == 0 and u_pass < p.police_pass_all:
                         positive = True
                 if not positive:
@@ -177,9 +183,9 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
             if t - fam.last_closed[i] <= p.rereferral_window_weeks:
                 flow[la, FL_REREFERRALS] += 1
             fam.n_referrals[i] += 1
-            screened_in, _ = decide(fam.risk[i], screen_sigma, screen_thr - shift,
-                                    p.significant_harm_cut, rng_screen, las.decisions, la,
-                                    D_SCREEN, res, t, record)
+            screened_in, _ = judge(fam.risk[i], screen_sigma, screen_thr - shift, rng_screen,
+                                   log, nd, D_SCREEN, la)
+            nd += 1
             if screened_in or forced:
                 if fam.state[i] == EARLY_HELP:
                     las.eh_used[la] -= 1
@@ -200,4 +206,6 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     move_rows(mc, i, EARLY_HELP, t)
                     fam.due[i] = t + int(p.early_help_weeks)
                     flow[la, FL_EARLY_HELP_STARTS] += 1
+        if record:  # the segment's decisions, in the order made
+            score_decisions(log, nd, p.significant_harm_cut, las.decisions, res, t)
     return referrals
