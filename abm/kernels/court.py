@@ -52,7 +52,7 @@ from ..state import (
     FL_PERMANENCE_WEEKS_SUM,
     FL_PERMANENCES,
 )
-from .core import geometric_weeks, move
+from .core import PREFETCH_AHEAD, geometric_weeks, move, prefetch
 from .transitions import GO_CIN, GO_CPP, apply_move
 
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
@@ -157,7 +157,10 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         courts.held[c] = 0
         courts.ineffective[c] = 0
     # 1. intake of new applications
-    for kk in range(open_list.n[0]):
+    n_open = open_list.n[0]
+    for kk in range(n_open):
+        if kk + PREFETCH_AHEAD < n_open:
+            prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
         i = open_list.idx[kk]
         if fam.state[i] == COURT and fam.court_case[i] < 0:
             open_case(fam, las, cases, p, i, t, rng, anxiety)

@@ -49,7 +49,7 @@ from .core import (
 from .population import BOUND_SD, stationary_sd
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def referrer_type(u, p):
     """Which universal service made the contact, from a uniform draw and the shares."""
     c = p.police_share

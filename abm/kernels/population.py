@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from ..state import FL_HARM_EVENTS, FL_HARM_KNOWN, FL_HARM_MISSED
-from .core import advance_risk, in_social_care, randbelow
+from .core import advance_risk, in_social_care, ou_step, ou_table, randbelow
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -74,6 +74,8 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
     flow = las.flow
     total = 0
     nref = 0
+    # the OU transition over every possible elapsed time, looked up (as the front door does)
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     for la in range(n_las):
         for b in range(nb):
             s, e = las.bin_start[la, b], las.bin_end[la, b]
@@ -84,7 +86,14 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
             k = rng.poisson(n * h_max)
             for _ in range(k):
                 i = s + randbelow(rng, n)
-                z = advance_risk(fam, i, t, p, rng_risk)
+                # advance_risk, with the transition for the elapsed weeks looked up
+                dt = t - fam.risk_t[i]
+                if 0 < dt <= t:
+                    z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
+                    fam.risk[i] = z
+                    fam.risk_t[i] = t
+                else:
+                    z = advance_risk(fam, i, t, p, rng_risk)
                 h = p.harm_hazard_base * math.exp(p.harm_hazard_slope * z)
                 if rng.random() * h_max >= h:
                     continue

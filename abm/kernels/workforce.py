@@ -53,7 +53,7 @@ def case_direct_demand(state, p):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def worker_sigma(experience, p):
     """Noise of a worker's risk estimates before the per-case direct-time factor."""
     return (p.worker_sigma_base
