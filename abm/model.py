@@ -21,7 +21,7 @@ from .kernels.casework import audit_open_cases, casework
 from .kernels.court import courts_step
 from .kernels.frontdoor import contacts_and_referrals
 from .kernels.population import harm_events, init_families
-from .kernels.workforce import allocate, time_use, turnover_and_recruitment
+from .kernels.workforce import allocate, record_workforce, time_use, turnover_and_recruitment
 from .loops import LoopState, effective_scope, step_loops
 from .params import Params, make_params
 from .scenario import Scenario
@@ -416,26 +416,9 @@ class ChildProtectionModel(mesa.Model):
         rec["reunify"][w] = las.reunify
         rec["score_hist"][w] = self.res.hist
         self.referrers_total += las.referrer_flow
-        L = len(las.children)
-        la = work.la
-        filled = work.status != S.VACANT
-        avail = max(0.0, p.worker_hours - p.other_hours)
-        cost = np.where(work.status == S.AGENCY, p.agency_cost_ratio, 1.0) * filled * p.worker_weekly_cost
-
-        def by_la(x):
-            return np.bincount(la, weights=x, minlength=L)
-
-        cols = (np.ones_like(la, float), work.status == S.PERMANENT, work.status == S.AGENCY,
-                ~filled, work.caseload * filled, work.direct_hours, work.record_hours,
-                work.demand_hours, filled * avail, work.experience * filled,
-                work.satisfaction * filled, work.stress * filled, cost, filled * p.worker_hours)
-        for k, x in enumerate(cols):
-            rec["work"][w, :, k] = by_la(np.asarray(x, float))
-        rec["caseload_hist"][w] = np.bincount(np.minimum(work.caseload[filled], CASELOAD_BINS - 1),
-                                              minlength=CASELOAD_BINS)
-        rec["experience_hist"][w] = np.bincount(
-            np.minimum(work.experience[filled].astype(np.int64), EXPERIENCE_BINS - 1),
-            minlength=EXPERIENCE_BINS)
+        self._kernel(record_workforce, work, max(0.0, p.worker_hours - p.other_hours),
+                     p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec["work"][w],
+                     rec["caseload_hist"][w], rec["experience_hist"][w])
         for k, name in enumerate(S.COURT_FIELDS):
             rec["court"][w, :, k] = getattr(self.courts, name)
         lp = self.loops

@@ -211,3 +211,37 @@ def allocate(fam, work, las, open_list, t):
             las.flow[la, FL_WORKER_CHANGES] += 1
         fam.worker[i] = best
         work.caseload[best] += 1
+
+
+@njit(cache=True)
+def record_workforce(work, avail, agency_cost_ratio, weekly_cost, worker_hours, out,
+                     caseload_hist, experience_hist):
+    """The week's workforce record: per LA (``out[la, k]``, ``model.WORK_FIELDS``) the posts,
+    permanent, agency and vacant posts, and the filled posts' caseload, hours, experience,
+    satisfaction, stress, cost and contracted hours; and the filled posts' caseload and
+    experience histograms (the last bin holds everything above it). Sums in post order."""
+    out[:] = 0.0
+    caseload_hist[:] = 0
+    experience_hist[:] = 0
+    nc, ne = caseload_hist.shape[0], experience_hist.shape[0]
+    for w in range(work.la.shape[0]):
+        la = work.la[w]
+        st = work.status[w]
+        f = 0.0 if st == VACANT else 1.0
+        out[la, 0] += 1.0
+        out[la, 1] += 1.0 if st == PERMANENT else 0.0
+        out[la, 2] += 1.0 if st == AGENCY else 0.0
+        out[la, 3] += 1.0 - f
+        out[la, 4] += work.caseload[w] * f
+        out[la, 5] += work.direct_hours[w]
+        out[la, 6] += work.record_hours[w]
+        out[la, 7] += work.demand_hours[w]
+        out[la, 8] += f * avail
+        out[la, 9] += work.experience[w] * f
+        out[la, 10] += work.satisfaction[w] * f
+        out[la, 11] += work.stress[w] * f
+        out[la, 12] += (agency_cost_ratio if st == AGENCY else 1.0) * f * weekly_cost
+        out[la, 13] += f * worker_hours
+        if st != VACANT:
+            caseload_hist[min(work.caseload[w], nc - 1)] += 1
+            experience_hist[min(int(work.experience[w]), ne - 1)] += 1
