@@ -205,6 +205,8 @@ class ChildProtectionModel(mesa.Model):
             hist=np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64),
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
+        # each post's demand for direct and recording hours this week (allocate -> time_use)
+        self._demand = np.zeros((2, len(self.work.la)))
         self.week = -p.warmup_weeks
         self._apply_capacities()
         T = self.calendar.n_weeks
@@ -334,10 +336,12 @@ class ChildProtectionModel(mesa.Model):
         # 2. contacts with universal services -> referral decision / early help -> screening
         k(contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
           st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
-        # 3. allocation of new and orphaned cases, with attention to caseload
-        k(allocate, fam, work, las, self.open, t)
+        # 3. allocation of new and orphaned cases, with attention to caseload; each post's
+        #    demand for hours follows
+        D, R = self._demand
+        k(allocate, fam, work, las, self.open, p, t, D, R)
         # 4. workload: each worker's hours split between direct work and recording
-        k(time_use, fam, work, las, self.open, p, t)
+        k(time_use, work, p, D, R)
         # 5. casework: assessments, conference, plans, reviews, court decision, closure
         k(casework, fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
           record)

@@ -162,11 +162,19 @@ def _workload_model(**ov):
     return m
 
 
+def _allocate_and_use_time(m, t):
+    """The model's steps 3 and 4: allocation sums each post's demand, time use splits it."""
+    D, R = np.zeros(len(m.work.la)), np.zeros(len(m.work.la))
+    allocate(m.fam, m.work, m.las, m.open, m.p, t, D, R)
+    time_use(m.work, m.p, D, R)
+    return D, R
+
+
 @pytest.mark.parametrize("compliance", [True, False])
 def test_time_use_conserves_hours_and_honours_squeeze_rule(compliance):
     m = _workload_model(compliance_priority=compliance, prescription=1.5)
     p = m.p
-    time_use(m.fam, m.work, m.las, m.open, p, 1)
+    _allocate_and_use_time(m, 1)
     w = m.work
     avail = p.worker_hours - p.other_hours
     D = 30 * p.direct_hours_cpp
@@ -191,7 +199,7 @@ def test_time_use_conserves_hours_and_honours_squeeze_rule(compliance):
 
 def test_time_use_without_squeeze_gives_every_case_its_time():
     m = _workload_model(mech_workload_squeeze=False)
-    time_use(m.fam, m.work, m.las, m.open, m.p, 1)
+    _allocate_and_use_time(m, 1)
     assert m.work.direct_ratio[0] == 1.0 and m.work.record_ratio[0] == 1.0
 
 
@@ -199,11 +207,11 @@ def test_allocate_least_loaded_and_counts_changes_after_a_vacancy():
     m = _workload_model()  # worker 0 has 30 cases, worker 1 has 1, the rest none
     fam, work = m.fam, m.work
     move(fam, m.las, m.open, 100, S.IA, 0)  # a new, unallocated case
-    allocate(fam, work, m.las, m.open, 1)
+    _allocate_and_use_time(m, 1)
     assert fam.worker[100] == 2  # the first of the least-loaded workers
     work.status[0] = S.VACANT  # worker 0 leaves: all 30 cases must move and count a change
     before = m.las.flow[:, S.FL_WORKER_CHANGES].sum()
-    allocate(fam, work, m.las, m.open, 2)
+    _allocate_and_use_time(m, 2)
     assert (fam.worker[:30] != 0).all() and (fam.worker[:30] >= 0).all()
     assert m.las.flow[:, S.FL_WORKER_CHANGES].sum() - before == 30
     assert work.caseload[0] == 0
@@ -241,3 +249,19 @@ def test_contact_thinning_matches_the_rate():
                                np.zeros(1, np.int64), 0)
     got = m.las.flow[0, S.FL_CONTACTS]
     assert abs(got - expected * weeks) < 4 * math.sqrt(expected * weeks)
+
+
+def test_allocate_sums_each_posts_demand_and_counts_cases_left_unallocated():
+    m = _workload_model()  # worker 0 has 30 CP plans, worker 1 has 1
+    p = m.p
+    D, R = _allocate_and_use_time(m, 1)
+    assert D[0] == pytest.approx(30 * p.direct_hours_cpp)
+    assert R[0] == pytest.approx(D[0] * p.recording_ratio * p.prescription)
+    assert D[1] == pytest.approx(p.direct_hours_cpp) and (D[2:] == 0).all()
+    # every post vacant: nobody can take the cases, which count unallocated weeks, no demand
+    m.work.status[:] = S.VACANT
+    before = m.las.flow[:, S.FL_UNALLOCATED_CASE_WEEKS].sum()
+    D, R = _allocate_and_use_time(m, 2)
+    assert (D == 0).all() and (R == 0).all()
+    assert m.las.flow[:, S.FL_UNALLOCATED_CASE_WEEKS].sum() - before == 31
+    assert (m.fam.worker[:31] == -1).all() and (m.work.caseload == 0).all()

@@ -16,7 +16,6 @@ recruit faster.
 
 import math
 
-import numpy as np
 from numba import njit
 
 from ..state import (
@@ -63,28 +62,11 @@ def worker_sigma(experience, p):
 
 
 @njit(cache=True)
-def time_use(fam, work, las, open_list, p, t):
-    """Split each worker's hours between direct work and recording; update satisfaction,
+def time_use(work, p, D, R):
+    """Split each worker's hours between direct work and recording, given the week's demand
+    for each (``D``, ``R``: summed over its cases by :func:`allocate`); update satisfaction,
     stress and judgment accuracy. Returns nothing; writes the Workers table."""
     nw = work.la.shape[0]
-    D = np.zeros(nw)
-    R = np.zeros(nw)
-    rec_mult = p.recording_ratio * p.prescription
-    n_open = open_list.n[0]
-    for k in range(n_open):
-        if k + PREFETCH_AHEAD < n_open:
-            prefetch(fam.state, open_list.idx[k + PREFETCH_AHEAD])
-        i = open_list.idx[k]
-        w = fam.worker[i]
-        s = fam.state[i]
-        if s == EARLY_HELP:
-            continue
-        if w < 0:
-            las.flow[fam.la[i], FL_UNALLOCATED_CASE_WEEKS] += 1
-            continue
-        d = case_direct_demand(s, p)
-        D[w] += d
-        R[w] += d * rec_mult
     avail = max(0.0, p.worker_hours - p.other_hours)
     alpha = 1.0 / p.satisfaction_adapt_weeks
     for w in range(nw):
@@ -176,15 +158,25 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
 
 
 @njit(cache=True)
-def allocate(fam, work, las, open_list, t):
+def allocate(fam, work, las, open_list, p, t, D, R):
     """Allocate every social-care case without a worker in post to the least-loaded worker
-    in its LA, and count the children whose social worker changed this week."""
+    in its LA, and count the children whose social worker changed this week.
+
+    Once a case's worker is settled it adds the hours the case needs this week to its
+    worker's demand: direct hours to ``D[w]`` and recording hours to ``R[w]``, for
+    :func:`time_use`. (Summing them here spares a second pass over the open cases, each at
+    a scattered row of the family table.) A case left without a worker counts an
+    unallocated case-week."""
+    D[:] = 0.0
+    R[:] = 0.0
+    rec_mult = p.recording_ratio * p.prescription
     n_open = open_list.n[0]
     for k in range(n_open):
         if k + PREFETCH_AHEAD < n_open:
             prefetch(fam.state, open_list.idx[k + PREFETCH_AHEAD])
         i = open_list.idx[k]
-        if fam.state[i] == EARLY_HELP:
+        s = fam.state[i]
+        if s == EARLY_HELP:
             continue
         w = fam.worker[i]
         la = fam.la[i]
@@ -194,23 +186,29 @@ def allocate(fam, work, las, open_list, t):
             if work.changed[w] == t - 1:
                 fam.n_worker_changes[i] += 1
                 las.flow[la, FL_WORKER_CHANGES] += 1
+        else:
+            best = -1
+            best_load = 1 << 30
+            for w2 in range(las.worker_start[la], las.worker_end[la]):
+                if work.status[w2] != VACANT and work.caseload[w2] < best_load:
+                    best = w2
+                    best_load = work.caseload[w2]
+            if w >= 0:
+                work.caseload[w] -= 1
+                fam.worker[i] = -1
+            if best >= 0:
+                if w >= 0:
+                    fam.n_worker_changes[i] += 1
+                    las.flow[la, FL_WORKER_CHANGES] += 1
+                fam.worker[i] = best
+                work.caseload[best] += 1
+            w = best
+        if w < 0:
+            las.flow[la, FL_UNALLOCATED_CASE_WEEKS] += 1
             continue
-        best = -1
-        best_load = 1 << 30
-        for w2 in range(las.worker_start[la], las.worker_end[la]):
-            if work.status[w2] != VACANT and work.caseload[w2] < best_load:
-                best = w2
-                best_load = work.caseload[w2]
-        if w >= 0:
-            work.caseload[w] -= 1
-            fam.worker[i] = -1
-        if best < 0:
-            continue
-        if w >= 0:
-            fam.n_worker_changes[i] += 1
-            las.flow[la, FL_WORKER_CHANGES] += 1
-        fam.worker[i] = best
-        work.caseload[best] += 1
+        d = case_direct_demand(s, p)
+        D[w] += d
+        R[w] += d * rec_mult
 
 
 @njit(cache=True)
