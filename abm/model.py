@@ -205,6 +205,8 @@ class ChildProtectionModel(mesa.Model):
             hist=np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64),
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
+        #: contact proposals the front door drew last week (thinning's candidate rows)
+        self.contact_proposals = 0
         # each post's demand for direct and recording hours this week (allocate -> time_use)
         self._demand = np.zeros((2, len(self.work.la)))
         self.week = -p.warmup_weeks
@@ -334,8 +336,9 @@ class ChildProtectionModel(mesa.Model):
         if p.mech_harm_events:
             _, n_forced = k(harm_events, fam, las, p, t, st["harm"], st["risk"], self._forced)
         # 2. contacts with universal services -> referral decision / early help -> screening
-        k(contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
-          st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
+        _, self.contact_proposals = k(
+            contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
+            st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
         # 3. allocation of new and orphaned cases, with attention to caseload; each post's
         #    demand for hours follows
         D, R = self._demand

@@ -10,7 +10,7 @@ from numba import njit
 
 from abm import bench
 from abm.kernels.core import randbelow
-from abm.kernels.floor import floor_draws
+from abm.kernels.floor import floor_draws, floor_rows
 
 
 @njit(cache=False)
@@ -96,6 +96,42 @@ def test_floor_takes_the_engines_words_week_by_week():
         assert total == sum(w[s] for w in words)
 
 
+def test_floor_rows_reads_the_given_rows_and_stamps_their_clock():
+    from abm import state as S
+
+    fam = S.empty_families(50)
+    fam.risk[:] = np.arange(50) / 10
+    rows = np.array([3, 7, 7, 40, 11], np.int64)
+    check = floor_rows(fam, rows, 1, 3, 9)  # rows[1:4]: 7, 7, 40
+    assert check == pytest.approx(sum(float(fam.risk[i]) + fam.base[i] + fam.state[i] for i in (7, 7, 40)))
+    assert set(np.flatnonzero(fam.risk_t == 9)) == {7, 40}
+
+
+def test_front_door_reports_the_contact_proposals_it_drew():
+    """Thinning draws Poisson(n x bound) proposals per risk bin, so over many weeks their
+    number matches the sum of the bins' bounds; every contact was a proposal."""
+    import abm
+    from abm import state as S
+    from abm.kernels.population import BOUND_SD, stationary_sd
+    from abm.model import ChildProtectionModel
+
+    m = ChildProtectionModel(abm.small_la_scenario(children=4000, years=1, warmup_weeks=0),
+                             rng=5, agent_views=False)
+    p, las = m.p, m.las
+    n = las.bin_end[0] - las.bin_start[0]
+    bound = BOUND_SD * stationary_sd(p)
+    expected = float((n * p.contact_rate * np.exp(p.contact_risk_slope
+                                                  * (las.bin_base_max[0] + bound))).sum())
+    total, contacts = 0, 0
+    weeks = 30
+    for _ in range(weeks):
+        m.step()
+        total += m.contact_proposals
+        contacts += int(las.flow[0, S.FL_CONTACTS])
+    assert abs(total - expected * weeks) < 4 * np.sqrt(expected * weeks)
+    assert 0 < contacts < total
+
+
 def test_linear_fit():
     f = bench.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
@@ -127,8 +163,10 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor", "scaling"}
     e = data["cases"]["england"]["median"]
     for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
-                "engine_over_floor", "random_words"):
+                "engine_over_floor", "random_words", "contact_proposals", "proposal_rows_s",
+                "engine_over_floor_with_proposals"):
         assert e[key] > 0
+    assert e["engine_over_floor_with_proposals"] < e["engine_over_floor"]
     assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
     v = data["cases"]["engine_vs_reference"]
     assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
@@ -136,6 +174,7 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
         assert len(data["cases"]["scaling"][series]["rows"]) == 2
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
     md = (tmp_path / "README.md").read_text()
+    assert "that fuller floor" in md
     for heading in ("## England at 1:1", "## Engine against the floor",
                     "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
         assert heading in md

@@ -70,7 +70,8 @@ def referrer_type(u, p):
 @njit(cache=True)
 def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_risk,
                            rng_referrer, rng_screen, res, record, forced_list, n_forced):
-    """One week of the front door. Returns the number of referrals made.
+    """One week of the front door. Returns the number of referrals made and the number of
+    contact proposals drawn (the rows thinning read, accepted or not).
 
     First the referrals forced by severe harm events (the front door cannot screen these
     out), then the contacts, LA by LA. Every referral is screened by the code at the end of
@@ -87,6 +88,7 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     else:
         screen_sigma, screen_thr = p.screen_sigma, p.screen_threshold
     referrals = 0
+    proposals = 0
     # the columns state moves touch, bound once (see core.move_rows)
     mc = move_columns(fam, las, open_list)
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
@@ -118,6 +120,8 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     cand[m] = s + randbelow(rng_contacts, n)
                     cand_max[m] = lam_max
                     m += 1
+        if not forced:
+            proposals += m
         if log.shape[0] < 2 * m:  # at most two decisions per proposal: referrer, screening
             log = decision_log(2 * m)
         nd = 0
@@ -208,4 +212,4 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     flow[la, FL_EARLY_HELP_STARTS] += 1
         if record:  # the segment's decisions, in the order made
             score_decisions(log, nd, p.significant_harm_cut, las.decisions, res, t)
-    return referrals
+    return referrals, proposals
