@@ -103,7 +103,8 @@ def test_floor_rows_reads_the_given_rows_and_stamps_their_clock():
     fam.risk[:] = np.arange(50) / 10
     rows = np.array([3, 7, 7, 40, 11], np.int64)
     check = floor_rows(fam, rows, 1, 3, 9)  # rows[1:4]: 7, 7, 40
-    assert check == pytest.approx(sum(float(fam.risk[i]) + fam.base[i] + fam.state[i] for i in (7, 7, 40)))
+    # risk 0.7 + 0.7 + 4.0, and the clocks as read: 0, then 9 (row 7 again, stamped), 0
+    assert check == pytest.approx(float(fam.risk[7]) * 2 + float(fam.risk[40]) + 9)
     assert set(np.flatnonzero(fam.risk_t == 9)) == {7, 40}
 
 
