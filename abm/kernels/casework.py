@@ -137,7 +137,9 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     k = n_open - 1
     while k >= 0:  # downward, as the moves applied after the loop remove cases by swapping
         if k >= PREFETCH_AHEAD:  # (inline: a call passing the tables costs more than a miss)
-            prefetch(fam.state, open_list.idx[k - PREFETCH_AHEAD])
+            ahead = open_list.idx[k - PREFETCH_AHEAD]
+            prefetch(fam.state, ahead)  # the hot record (every visit reads it)
+            prefetch(fam.acc_direct, ahead)  # the cold one (assessments and moves read it)
         i = open_list.idx[k]
         k -= 1
         s = fam.state[i]
