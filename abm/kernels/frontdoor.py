@@ -133,7 +133,9 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     continue
             else:
                 if j + PREFETCH_AHEAD < m:
-                    prefetch(fam.risk, cand[j + PREFETCH_AHEAD])
+                    ahead = cand[j + PREFETCH_AHEAD]
+                    prefetch(fam.risk, ahead)  # the hot record (every proposal reads it)
+                    prefetch(fam.last_closed, ahead)  # the cold one (a referral reads it)
                 lam_max = cand_max[j]
                 u_accept = rng_contacts.random()
                 u_type = rng_contacts.random()
