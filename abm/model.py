@@ -205,6 +205,8 @@ class ChildProtectionModel(mesa.Model):
             hist=np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64),
         )
         self._forced = np.zeros(max(1024, N // 1000), np.int64)
+        # the families whose LA applied for care proceedings this week (casework -> courts)
+        self._applied = np.zeros(max(256, N // 2000), np.int64)
         #: contact proposals the front door drew last week (thinning's candidate rows)
         self.contact_proposals = 0
         # each post's demand for direct and recording hours this week (allocate -> time_use)
@@ -346,11 +348,11 @@ class ChildProtectionModel(mesa.Model):
         # 4. workload: each worker's hours split between direct work and recording
         k(time_use, work, p, D, R)
         # 5. casework: assessments, conference, plans, reviews, court decision, closure
-        k(casework, fam, work, las, self.open, p, t, shift, st["risk"], st["casework"], self.res,
-          record)
+        n_applied = k(casework, fam, work, las, self.open, p, t, shift, st["risk"],
+                      st["casework"], self.res, record, self._applied)
         # 6. care proceedings: guardians, hearings, experts, outcomes
         k(courts_step, fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
-          anxiety if p.mech_anxiety else 0.0)
+          anxiety if p.mech_anxiety else 0.0, self._applied, n_applied)
         # 6b. the courts find capacity when their lists overflow, with a lag
         if p.court_capacity_response > 0:
             self._respond_court_capacity()

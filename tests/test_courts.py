@@ -136,9 +136,14 @@ def test_expert_cap_and_fdac_levers():
     assert home(c) > home(a)
 
 
+#: courts_step's list of this week's applications, when a test does not know it
+NOT_KNOWN = np.zeros(0, np.int64)
+
+
 def test_courts_step_runs_on_empty_tables():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.p, 0, np.random.default_rng(1))
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.p, 0, np.random.default_rng(1),
+                0.0, NOT_KNOWN, -1)
     assert m.courts.open_cases.sum() == 0
 
 
@@ -178,7 +183,8 @@ def test_urgent_first_hearings_are_listed_ahead_of_the_rest(urgent):
     m.courts.slots[0] = 3.0
     m.courts.credit[:] = 0.0
     p = _sure_hearings(m, urgent_first_hearings=urgent)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, 1, np.random.default_rng(1))
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, 1, np.random.default_rng(1),
+                0.0, NOT_KNOWN, -1)
     heard = lambda ks: m.cases.hearings_done[ks] + m.cases.ineffective[ks]  # noqa: E731
     if urgent:  # the three first hearings take the three slots
         assert (heard(new) == 1).all() and (heard(progress) == 1).all()
@@ -201,7 +207,8 @@ def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
     m.courts.credit[:] = 0.0
     p = _sure_hearings(m, final_hearing_slots_per_expert=per_expert, expert_cap=3)
     for t in range(1, 5):
-        courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, t, np.random.default_rng(t))
+        courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, t, np.random.default_rng(t),
+                    0.0, NOT_KNOWN, -1)
         assert m.courts.credit[0] <= 1.0 + 3 * per_expert
         if m.cases.active[k] == 0:
             break
@@ -295,3 +302,42 @@ def test_switching_the_capacity_response_off_freezes_capacity():
     base = 3.0 * m.courts.children_served.sum() / 1e5
     assert slots[cut - 1] > 1.2 * base  # capacity found before the event...
     assert np.all(slots[cut:] == slots[cut])  # ...and frozen from then on
+
+
+def _copy_tables(m):
+    return {name: type(t)(*(a.copy() for a in t))
+            for name, t in (("fam", m.fam), ("work", m.work), ("las", m.las),
+                            ("courts", m.courts), ("cases", m.cases), ("open", m.open))}
+
+
+def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_cases():
+    """The courts take casework's list of this week's applications, in open-list order, or
+    (list not known, or a full case table left some waiting) look through every open case:
+    the two give the same week, draw for draw."""
+    from abm.kernels.casework import casework
+
+    m = _court_model(children=60_000, years=1, warmup_weeks=0)
+    for _ in range(20):
+        m.step()
+    applied = np.zeros(64, np.int64)
+    n = 0
+    for t in range(m._t, m._t + 30):  # casework until a week with several applications
+        n = casework(m.fam, m.work, m.las, m.open, m.p, t, 0.0, np.random.default_rng(t),
+                     np.random.default_rng(t + 1), m.res, False, applied)
+        if n >= 2:
+            break
+    assert n >= 2
+    a, b = _copy_tables(m), _copy_tables(m)
+    for tabs, lst, k in ((a, applied, n), (b, NOT_KNOWN, -1)):
+        courts_step(tabs["fam"], tabs["work"], tabs["las"], tabs["courts"], tabs["cases"],
+                    tabs["open"], m.p, t, np.random.default_rng(99), 0.0, lst, k)
+    for name in a:
+        for field, x, y in zip(a[name]._fields, a[name], b[name], strict=True):
+            assert np.array_equal(x, y), f"{name}.{field}"
+    assert (a["fam"].court_case[applied[:n]] >= 0).all()  # every application has its record
+    # families wait that the list does not name (as after a week when the case table was
+    # full): the count shows it, and the look through the open cases finds them all
+    c = _copy_tables(m)
+    courts_step(c["fam"], c["work"], c["las"], c["courts"], c["cases"], c["open"], m.p, t,
+                np.random.default_rng(99), 0.0, applied, 0)
+    assert (c["fam"].court_case[applied[:n]] >= 0).all()

@@ -67,7 +67,8 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
     work.direct_ratio[0], work.record_ratio[0] = 0.5, 0.25
     rng = np.random.default_rng(0)
     for week in (1, 2):
-        casework(fam, work, las, op, p, t + week, 0.0, rng, rng, m.res, False)
+        casework(fam, work, las, op, p, t + week, 0.0, rng, rng, m.res, False,
+                 np.zeros(8, np.int64))
         assert fam.state[i] == S.IA  # not due yet
         d = p.direct_hours_assessment
         assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)

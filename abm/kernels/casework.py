@@ -114,12 +114,15 @@ def skill_index(sig, p):
 
 
 @njit(cache=True)
-def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, record):
+def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, record, applied):
     """Advance every open case by one week: casework decides each case's week (its risk,
     the help it gets, assessments, decisions, reviews), then the moves decided are applied
     in the order decided (``transitions.apply_moves``) and the decisions are scored
     (``core.score_decisions``). The loop hands no helper a table or an array it does not
-    need: see docs/performance.md, sections 8 and 9."""
+    need: see docs/performance.md, sections 8 and 9.
+
+    Returns the number of applications for care proceedings made, whose families it lists in
+    ``applied`` (as many as fit) for the courts' intake."""
     cut = p.significant_harm_cut
     flow = las.flow
     n_open = open_list.n[0]
@@ -127,6 +130,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
     nm = 0
     log = decision_log(2 * n_open)  # at most two decisions per case: assessment, conference
     nd = 0
+    n_applied = 0
     # requisite variety for each of the 64 need patterns, computed once
     match = np.empty(64)
     for needs in range(64):
@@ -271,9 +275,14 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             moves[nm, 0] = i
             moves[nm, 1] = go
             nm += 1
+            if go == GO_COURT:
+                if n_applied < applied.shape[0]:
+                    applied[n_applied] = i
+                n_applied += 1
     apply_moves(fam, work, las, open_list, p, moves, nm, t)
     if record:
         score_decisions(log, nd, cut, las.decisions, res, t)
+    return n_applied
 
 
 @njit(cache=True)

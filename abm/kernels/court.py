@@ -145,8 +145,10 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
 
 
 @njit(cache=True)
-def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0):
-    """One week of every family court centre."""
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied):
+    """One week of every family court centre. ``applied[:n_applied]`` are the families whose
+    LA applied for care proceedings this week (casework's return; ``n_applied`` < 0: not
+    known, which makes the intake look through the open cases)."""
     C = courts.slots.shape[0]
     M = cases.fam.shape[0]
     flow = las.flow
@@ -156,14 +158,23 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety=0.0
         courts.listed[c] = 0
         courts.held[c] = 0
         courts.ineffective[c] = 0
-    # 1. intake of new applications
-    n_open = open_list.n[0]
-    for kk in range(n_open):
-        if kk + PREFETCH_AHEAD < n_open:
-            prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
-        i = open_list.idx[kk]
-        if fam.state[i] == COURT and fam.court_case[i] < 0:
-            open_case(fam, las, cases, p, i, t, rng, anxiety)
+    # 1. intake of every family in proceedings without a case record, in open-list order.
+    #    These are this week's applications, unless a full case table left some waiting
+    #    (families in proceedings less the records in use tells): then look through the
+    #    open cases for them all.
+    waiting = las.stock_fam[:, COURT].sum() - (M - cases.n_free[0])
+    if 0 <= n_applied <= applied.shape[0] and waiting == n_applied:
+        new = applied[:n_applied]
+        for q in np.argsort(fam.open_pos[new]):
+            open_case(fam, las, cases, p, new[q], t, rng, anxiety)
+    else:
+        n_open = open_list.n[0]
+        for kk in range(n_open):
+            if kk + PREFETCH_AHEAD < n_open:
+                prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
+            i = open_list.idx[kk]
+            if fam.state[i] == COURT and fam.court_case[i] < 0:
+                open_case(fam, las, cases, p, i, t, rng, anxiety)
     # the active case rows, in row order (a few percent of the table; every later pass
     # visits only these)
     act = np.empty(M, np.int64)
