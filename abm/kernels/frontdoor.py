@@ -38,8 +38,6 @@ from .core import (
     geometric_weeks,
     in_social_care,
     judge,
-    move_columns,
-    move_rows,
     ou_step,
     ou_table,
     prefetch,
@@ -74,10 +72,11 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     contact proposals drawn (the rows thinning read, accepted or not).
 
     First the referrals forced by severe harm events (the front door cannot screen these
-    out), then the contacts, LA by LA. Every referral is screened by the code at the end of
-    the loop, written out there rather than in a helper: an inlined helper taking the family
-    and LA tables took and released a reference to each of their ~50 arrays on every
-    referral (docs/performance.md, section 8)."""
+    out), then the contacts, LA by LA. Every referral is screened by one block of the loop,
+    and every move (to an initial assessment or early help) is made by one block at the end
+    of the visit: both are written out there rather than in helpers, because a helper given
+    the tables' arrays takes and releases a reference to each of them on every call
+    (docs/performance.md, sections 8 and 9)."""
     n_las = las.fam_start.shape[0]
     nb = las.bin_start.shape[1]
     bound = BOUND_SD * stationary_sd(p)
@@ -89,8 +88,10 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
         screen_sigma, screen_thr = p.screen_sigma, p.screen_threshold
     referrals = 0
     proposals = 0
-    # the columns state moves touch, bound once (see core.move_rows)
-    mc = move_columns(fam, las, open_list)
+    # the columns state moves touch, bound once
+    state, n_children, since, open_pos = fam.state, fam.n_children, fam.since, fam.open_pos
+    stock_fam, stock_children, trans = las.stock_fam, las.stock_children, las.trans
+    open_idx = open_list.idx
     # the OU transition over every possible elapsed time (risk clocks start at week 0)
     ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     # One LA at a time, every proposal's row is drawn first (bin by bin, lowest risk first),
@@ -128,6 +129,8 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
         for j in range(m):
             i = cand[j]
             la = fam.la[i] if forced else seg
+            to = -1  # the state the family moves to, if it does (the move ends the visit)
+            refer = True
             if forced:
                 if fam.state[i] != NONE and fam.state[i] != EARLY_HELP:
                     continue
@@ -172,46 +175,68 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     if r == 0 and u_pass < p.police_pass_all:
                         positive = True
                 if not positive:
+                    refer = False
                     if (p.mech_early_help and fam.state[i] == NONE
                             and score > ref_thr - p.early_help_offset
                             and las.eh_used[la] < las.eh_places[la]):
                         las.referrer_flow[la, r, 2] += 1
                         las.eh_used[la] += 1
-                        move_rows(mc, i, EARLY_HELP, t)
+                        to = EARLY_HELP
                         fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
                         flow[la, FL_EARLY_HELP_STARTS] += 1
-                    continue
-                las.referrer_flow[la, r, 1] += 1
-            # A referral of family i reaches children's social care and is screened.
-            referrals += 1
-            flow[la, FL_REFERRALS] += 1
-            flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
-            if t - fam.last_closed[i] <= p.rereferral_window_weeks:
-                flow[la, FL_REREFERRALS] += 1
-            fam.n_referrals[i] += 1
-            screened_in, _ = judge(fam.risk[i], screen_sigma, screen_thr - shift, rng_screen,
-                                   log, nd, D_SCREEN, la)
-            nd += 1
-            if screened_in or forced:
-                if fam.state[i] == EARLY_HELP:
-                    las.eh_used[la] -= 1
-                move_rows(mc, i, IA, t)
-                fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
-                fam.acc_direct[i] = 0.0
-                fam.acc_record[i] = 0.0
-                fam.worker[i] = -1
-                fam.episode_start[i] = t
-                fam.help_start[i] = -1
-                flow[la, FL_IA_STARTS] += 1
-            else:
-                flow[la, FL_SCREENED_OUT] += 1
-                # the integrated team signposts what it screens out to early help where it can
-                if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
-                        and las.eh_used[la] < las.eh_places[la]):
-                    las.eh_used[la] += 1
-                    move_rows(mc, i, EARLY_HELP, t)
-                    fam.due[i] = t + int(p.early_help_weeks)
-                    flow[la, FL_EARLY_HELP_STARTS] += 1
+                else:
+                    las.referrer_flow[la, r, 1] += 1
+            if refer:
+                # A referral of family i reaches children's social care and is screened.
+                referrals += 1
+                flow[la, FL_REFERRALS] += 1
+                flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
+                if t - fam.last_closed[i] <= p.rereferral_window_weeks:
+                    flow[la, FL_REREFERRALS] += 1
+                fam.n_referrals[i] += 1
+                screened_in, _ = judge(fam.risk[i], screen_sigma, screen_thr - shift,
+                                       rng_screen, log, nd, D_SCREEN, la)
+                nd += 1
+                if screened_in or forced:
+                    if fam.state[i] == EARLY_HELP:
+                        las.eh_used[la] -= 1
+                    to = IA
+                    fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
+                    fam.acc_direct[i] = 0.0
+                    fam.acc_record[i] = 0.0
+                    fam.worker[i] = -1
+                    fam.episode_start[i] = t
+                    fam.help_start[i] = -1
+                    flow[la, FL_IA_STARTS] += 1
+                else:
+                    flow[la, FL_SCREENED_OUT] += 1
+                    # the integrated team signposts what it screens out to early help where
+                    # it can
+                    if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
+                            and las.eh_used[la] < las.eh_places[la]):
+                        las.eh_used[la] += 1
+                        to = EARLY_HELP
+                        fam.due[i] = t + int(p.early_help_weeks)
+                        flow[la, FL_EARLY_HELP_STARTS] += 1
+            if to >= 0:
+                # The move, from no case or early help: core.move_rows' bookkeeping, written
+                # out (a call taking its ten columns costs 100-300 ns a move in reference
+                # counting; docs/performance.md, section 9). Written here, at the end of
+                # the visit, once for every move the front door makes.
+                old = state[i]
+                nc = n_children[i]
+                stock_fam[la, old] -= 1
+                stock_fam[la, to] += 1
+                stock_children[la, old] -= nc
+                stock_children[la, to] += nc
+                trans[la, old, to] += 1
+                state[i] = to
+                since[i] = t
+                if open_pos[i] < 0:  # joins the open-case list
+                    last = open_list.n[0]
+                    open_idx[last] = i
+                    open_pos[i] = last
+                    open_list.n[0] = last + 1
         if record:  # the segment's decisions, in the order made
             score_decisions(log, nd, p.significant_harm_cut, las.decisions, res, t)
     return referrals, proposals
