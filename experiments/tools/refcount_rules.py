@@ -164,7 +164,7 @@ def main() -> None:
               for f in (generator_to_helper, generator_in_loop)]
     groups = [(cases, N_CALLS)]
     groups.append(_moves())
-    for group, n in groups:
+    for group, _n in groups:
         for _, run in group:
             run()  # compile
     for rep in range(3):
