@@ -96,16 +96,40 @@ def test_floor_takes_the_engines_words_week_by_week():
         assert total == sum(w[s] for w in words)
 
 
-def test_floor_rows_reads_the_given_rows_and_stamps_their_clock():
+def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
     from abm import state as S
 
     fam = S.empty_families(50)
     fam.risk[:] = np.arange(50) / 10
-    rows = np.array([3, 7, 7, 40, 11], np.int64)
-    check = floor_rows(fam, rows, 1, 3, 9)  # rows[1:4]: 7, 7, 40
-    # risk 0.7 + 0.7 + 4.0, and the clocks as read: 0, then 9 (row 7 again, stamped), 0
-    assert check == pytest.approx(float(fam.risk[7]) * 2 + float(fam.risk[40]) + 9)
-    assert set(np.flatnonzero(fam.risk_t == 9)) == {7, 40}
+    fam.risk_t[:] = np.arange(50) * 2
+    before = fam.risk_t.copy()
+    rows = np.array([3, 7, 7, 40, 11], np.int32)
+    check = floor_rows(fam, rows, 1, 3, 0)  # rows[1:4]: 7, 7, 40
+    assert check == pytest.approx(sum(float(fam.risk[i]) + 2 * i for i in (7, 7, 40)))
+    assert np.array_equal(fam.risk_t, before)
+
+
+def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
+    """The bench times the floor's week right after each engine week; its writes put back
+    what they read, so the engine's run is the same to the last bit."""
+    import abm
+    from abm.model import ChildProtectionModel
+
+    def run(with_floor):
+        m = ChildProtectionModel(abm.small_la_scenario(children=3000, years=0.3, warmup_weeks=2),
+                                 rng=6, agent_views=False)
+        fl = bench.Floor(m) if with_floor else None
+        while m.week < m.calendar.n_weeks:
+            k = int(m.open.n[0])
+            m.step()
+            if fl is not None:
+                fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, [500] * len(m.streams),
+                        m.contact_proposals)
+        if fl is not None:
+            assert fl.floor_s > 0 and fl.rows_s > 0
+        return bench.fingerprint(m)
+
+    assert run(True) == run(False)
 
 
 def test_front_door_reports_the_contact_proposals_it_drew():

@@ -22,17 +22,24 @@ from .core import PREFETCH_AHEAD, prefetch
 
 
 @njit(cache=True)
-def floor_touch(fam, work, open_idx, n_open, t):
-    """Read each open case's row (state, LA, worker, risk, due) and write its risk clock;
-    read each post's status and caseload and write its hours. Returns a checksum."""
+def floor_touch(fam, work, rows, n, zero, one):
+    """Read ``n`` open cases' rows, ``rows[:n]``, prefetched as the engine's loops prefetch
+    them (state, LA, worker, risk, due) and write each row's risk clock; read each post's
+    status and caseload and write its hours. Returns a checksum.
+
+    The writes put back the value read (plus ``zero``, times ``one``: arguments, so that the
+    compiler must still store them), so the floor can run between the engine's weeks
+    without changing its state."""
     s = 0.0
-    for k in range(n_open):
-        i = open_idx[k]
+    for k in range(n):
+        if k + PREFETCH_AHEAD < n:
+            prefetch(fam.state, rows[k + PREFETCH_AHEAD])
+        i = rows[k]
         s += fam.state[i] + fam.la[i] + fam.worker[i] + fam.risk[i] + fam.due[i]
-        fam.risk_t[i] = t
+        fam.risk_t[i] = fam.risk_t[i] + zero
     for w in range(work.la.shape[0]):
-        work.direct_hours[w] = np.float32(work.caseload[w])
-        s += work.status[w]
+        work.direct_hours[w] = work.direct_hours[w] * one
+        s += work.status[w] + work.caseload[w]
     return s
 
 
@@ -47,16 +54,17 @@ def floor_draws(rng, n_words):
 
 
 @njit(cache=True)
-def floor_rows(fam, rows, start, n, t):
+def floor_rows(fam, rows, start, n, zero):
     """Read ``n`` scattered family rows, ``rows[start:start + n]``, prefetched as the front door
     prefetches its proposals' rows (risk, clock, long-run risk, state), and write each row's
-    risk clock: the part of the front door's work that any engine must do, for the floor
-    that also reads the contact proposals' rows. Returns a checksum."""
+    risk clock (the value read, as :func:`floor_touch` does): the part of the front door's
+    work that any engine must do, for the floor that also reads the contact proposals'
+    rows. Returns a checksum."""
     s = 0.0
     for j in range(start, start + n):
         if j + PREFETCH_AHEAD < start + n:
             prefetch(fam.risk, rows[j + PREFETCH_AHEAD])
         i = rows[j]
         s += fam.risk[i] + fam.risk_t[i] + fam.base[i] + fam.state[i]
-        fam.risk_t[i] = t
+        fam.risk_t[i] = fam.risk_t[i] + zero
     return s
