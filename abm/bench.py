@@ -153,8 +153,21 @@ def child(kind: str, desc: dict, seed: int = 1) -> dict:
             fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, words[-1], n_prop[-1])
             aside_s += time.perf_counter() - b
             aside_cpu += time.process_time() - c
-    else:
+    elif kind == "reference":
         m.run()
+    else:
+        # the calendar weeks, with the time taken so far at the end of each simulated year
+        # (one process, so the years are timed in the same spells of the machine)
+        a = time.perf_counter()
+        weeks_at, at = [], []
+
+        def progress(done: int, total: int) -> None:
+            if done % 52 == 0 or done == total:
+                weeks_at.append(done)
+                at.append(time.perf_counter() - a)
+
+        m.run(progress=progress)
+        out.update({"weeks_at": weeks_at, "calendar_s_at": at})
     t3 = time.perf_counter()
     cpu = _usage()["cpu_s"] - cpu0
     if kind == "engine_floor":
@@ -381,6 +394,14 @@ def _case_scaling(plan: dict, n: int, log) -> dict:
                          "family_weeks_per_s": m["family_weeks_per_s"]})
         fit = linear_fit([x["family_weeks"] for x in rows], [x["wall_s"] for x in rows])
         sc[name] = {"rows": rows, "fit_wall_vs_family_weeks": fit}
+        if name == "years":  # within the longest runs: time so far against weeks so far
+            longest = [r for r in runs[-1] if len(r.get("weeks_at", [])) >= 2]
+            if longest:
+                weeks = longest[0]["weeks_at"]
+                at = [statistics.median(r["calendar_s_at"][j] for r in longest)
+                      for j in range(len(weeks))]
+                sc[name]["within_run"] = {"weeks": weeks, "calendar_s": at,
+                                          "fit": linear_fit(weeks, at)}
     return sc
 
 
@@ -603,6 +624,16 @@ def readme(r: dict) -> str:
         L += ["", f"Linear fit wall = a + b x family-weeks: a = {f['intercept']:.2f} s, "
               f"b = {f['slope'] * 1e9:.2f} s per 10^9 family-weeks, R^2 = {f['r2']:.4f}, "
               f"largest relative residual {f['max_rel_residual']:.1%}.", ""]
+        wr = s[name].get("within_run")
+        if wr:
+            g = wr["fit"]
+            L += ["Each run above is its own process, so a slow spell of the shared machine "
+                  "moves one point of this series. Within the longest runs, the time the "
+                  "calendar weeks had taken at the end of each simulated year (median of the "
+                  "runs): " + ", ".join(f"{s_:.2f} s at week {w_}" for w_, s_ in
+                                        zip(wr["weeks"], wr["calendar_s"], strict=True))
+                  + f". Linear fit: {g['slope'] * 1e3:.2f} ms a week, R^2 = {g['r2']:.4f}, "
+                  f"largest relative residual {g['max_rel_residual']:.1%}.", ""]
     st = c["startup"]
     w = st["warm"]["median"]
     L += ["## Start-up", "",

@@ -197,9 +197,12 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
     for series in ("las", "years"):
         assert len(data["cases"]["scaling"][series]["rows"]) == 2
+    within = data["cases"]["scaling"]["years"]["within_run"]  # time so far, year by year
+    assert within["weeks"][0] == 52 and len(within["weeks"]) == len(within["calendar_s"]) >= 2
+    assert within["calendar_s"] == sorted(within["calendar_s"]) and within["fit"]["slope"] > 0
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
     md = (tmp_path / "README.md").read_text()
-    assert "that fuller floor" in md
+    assert "that fuller floor" in md and "Within the longest runs" in md
     for heading in ("## England at 1:1", "## Engine against the floor",
                     "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
         assert heading in md
