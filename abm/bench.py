@@ -274,17 +274,6 @@ class Floor:
         self.floor_s += t1 - t0
 
 
-def floor_run(model, words: list[list[int]], n_open: list[int], n_prop: list[int] | None = None,
-              seed: int = 0) -> dict:
-    """The floor over the weeks of a finished engine run, after it (its final open rows, each
-    week's counts): see :class:`Floor`. Returns floor_s, proposal_rows_s and the checksum."""
-    fl = Floor(model, seed)
-    rows = model.open.idx[:max(1, int(model.open.n[0]))]
-    for ws, k, kp in zip(words, n_open, n_prop or [0] * len(words), strict=True):
-        fl.week(rows, k, ws, kp)
-    return {"floor_s": fl.floor_s, "proposal_rows_s": fl.rows_s, "checksum": fl.check}
-
-
 # ---------------------------------------------------------------------------- the driver
 def _spawn(kind: str, desc: dict, env: dict | None = None, seed: int = 1) -> dict:
     cmd = [sys.executable, "-m", "abm.bench", "child", kind, json.dumps(desc), str(seed)]
