@@ -1,8 +1,10 @@
 """Shared bookkeeping: state moves, the open-case list, lazy risk, Taylor-Russell decisions.
 
-Every change of a family's caseflow state goes through :func:`move`, which keeps the stock
-counters and the weekly transition matrix, so conservation (stock = opening stock + inflows
-- outflows) holds by construction and is checked by the tests against a full recount.
+Every change of a family's caseflow state does the bookkeeping of :func:`move_rows`, which
+keeps the stock counters, the weekly transition matrix and the open list, so conservation
+(stock = opening stock + inflows - outflows) holds by construction and is checked by the
+tests against a full recount. :func:`move` calls it (the courts' care orders, the tests);
+the front door and ``transitions.apply_moves`` write the same lines out in their loops.
 """
 
 import math
@@ -82,12 +84,13 @@ def move_columns(fam, las, open_list):
 
 @njit(cache=True)
 def move_rows(mc, i, new_state, t):
-    """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list)``.
+    """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list)``: the
+    bookkeeping of a state move, defined once here.
 
-    A kernel that moves many families builds ``mc`` once and calls this. A Numba call that
-    is not inlined takes and releases a reference to every array of every table it is
-    passed (two atomic operations each): about 45 arrays for the family table, the LA table
-    and the open list, 10 for ``mc``.
+    The loops that make many moves (the front door, ``transitions.apply_moves``) write these
+    lines out instead of calling this: a Numba call takes and releases a reference to every
+    array it is given (two atomic operations each), 100-300 ns a move against about 10 ns
+    for the lines (``experiments/tools/refcount_rules.py``; docs/performance.md, section 9).
     """
     state, la_of, n_children, since, open_pos, stock_fam, stock_children, trans, idx, n_open = mc
     old = state[i]
