@@ -10,7 +10,7 @@ from numba import njit
 
 from abm import bench
 from abm.kernels.core import randbelow
-from abm.kernels.floor import floor_draws, floor_rows
+from abm.kernels.floor import floor_draws, floor_families, floor_rows
 
 
 @njit(cache=False)
@@ -111,6 +111,26 @@ def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
     assert np.array_equal(fam.risk_t, before)
 
 
+def test_floor_families_reads_every_row_and_post_and_writes_back_what_it_read():
+    from abm import state as S
+
+    fam = S.empty_families(40)
+    fam.state[:] = np.arange(40) % 8
+    fam.la[:] = 3
+    fam.worker[:] = np.arange(40) - 5
+    fam.risk[:] = np.arange(40) / 4
+    fam.due[:] = 2 * np.arange(40)
+    fam.risk_t[:] = np.arange(40) * 3
+    work = S.empty_workers(6)
+    work.status[:] = 1
+    work.caseload[:] = np.arange(6)
+    work.direct_hours[:] = np.arange(6) * 1.5
+    before = (fam.risk_t.copy(), work.direct_hours.copy())
+    expected = sum(i % 8 + 3 + (i - 5) + i / 4 + 2 * i for i in range(40)) + sum(1 + w for w in range(6))
+    assert floor_families(fam, work, 0, 1.0) == pytest.approx(expected)
+    assert np.array_equal(fam.risk_t, before[0]) and np.array_equal(work.direct_hours, before[1])
+
+
 def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
     """The bench times the floor's week right after each engine week; its writes put back
     what they read, so the engine's run is the same to the last bit."""
@@ -128,7 +148,9 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
                 fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, [500] * len(m.streams),
                         m.contact_proposals)
         if fl is not None:
-            assert fl.floor_s > 0 and fl.rows_s > 0
+            assert min(fl.touch_s, fl.draws_s, fl.rows_s, fl.families_s) > 0
+            assert fl.floor_s == fl.touch_s + fl.draws_s
+            assert fl.family_floor_s == fl.families_s + fl.draws_s
         return bench.fingerprint(m)
 
     assert run(True) == run(False)
@@ -191,9 +213,15 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     e = data["cases"]["england"]["median"]
     for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
                 "engine_over_floor", "random_words", "contact_proposals", "proposal_rows_s",
-                "engine_over_floor_with_proposals"):
+                "engine_over_floor_with_proposals", "family_floor_s", "floor_families_touch_s",
+                "floor_draws_s", "engine_over_family_floor"):
         assert e[key] > 0
     assert e["engine_over_floor_with_proposals"] < e["engine_over_floor"]
+    for run in data["cases"]["england"]["runs"]:  # the parts add up, run by run
+        assert run["family_floor_s"] == pytest.approx(run["floor_families_touch_s"]
+                                                      + run["floor_draws_s"])
+        assert run["floor_draws_s"] < run["floor_s"]
+    assert data["cases"]["floor"]["per_run_family_floor"]
     assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
     v = data["cases"]["engine_vs_reference"]
     assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
@@ -205,6 +233,7 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
     md = (tmp_path / "README.md").read_text()
     assert "that fuller floor" in md and "Within the longest runs" in md
+    assert "time-stepped" in md
     for heading in ("## England at 1:1", "## Engine against the floor",
                     "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
         assert heading in md
