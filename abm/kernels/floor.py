@@ -44,6 +44,14 @@ def floor_touch(fam, work, rows, n, zero, one):
         i = rows[k]
         s += fam.state[i] + fam.la[i] + fam.worker[i] + fam.risk[i] + fam.due[i]
         fam.risk_t[i] = fam.risk_t[i] + zero
+    return s + floor_posts(work, one)
+
+
+@njit(cache=True)
+def floor_posts(work, one):
+    """Read each post's status and caseload and write its hours back (times ``one``).
+    Returns a checksum."""
+    s = 0.0
     for w in range(work.la.shape[0]):
         work.direct_hours[w] = work.direct_hours[w] * one
         s += work.status[w] + work.caseload[w]
@@ -87,7 +95,4 @@ def floor_families(fam, work, zero, one):
     for i in range(fam.state.shape[0]):
         s += fam.state[i] + fam.la[i] + fam.worker[i] + fam.risk[i] + fam.due[i]
         fam.risk_t[i] = fam.risk_t[i] + zero
-    for w in range(work.la.shape[0]):
-        work.direct_hours[w] = work.direct_hours[w] * one
-        s += work.status[w] + work.caseload[w]
-    return s
+    return s + floor_posts(work, one)
