@@ -239,7 +239,8 @@ class Floor:
     (``touch_s``); then takes that week's number of words from each stream, from the floor's
     own generators (``draws_s``); then reads as many scattered family rows as the front door
     drew contact proposals, from a pool of random rows far larger than the cache
-    (``rows_s``). Each part is timed apart. The floor the goal names is ``floor_s`` = touch
+    (``rows_s``). Each part is timed apart. The floor as first defined (the goal has been judged
+    against it; which floor the goal means is the owner's call) is ``floor_s`` = touch
     + draws; the fuller floor adds the proposal rows; the time-stepped floor is every
     family's row + draws (docs/performance.md, sections 5, 9 and 10). It writes back the
     values it reads, so it can run between the engine's weeks: both are then timed in the
@@ -293,7 +294,7 @@ class Floor:
 
     @property
     def floor_s(self) -> float:
-        """The floor the goal names: the open rows, the posts and the random words."""
+        """The floor as first defined: the open rows, the posts and the random words."""
         return self.touch_s + self.draws_s
 
     @property

@@ -11,7 +11,7 @@ minimum for the same work (issue 8, goal: within 3x).
 The front door also reads (and advances the risk of) every contact proposal's row: about
 130,000 scattered rows a week at England, which the floor above does not touch.
 :func:`floor_rows` reads as many scattered rows, so the benchmark also reports a floor that
-includes them, beside the floor the goal is stated against.
+includes them, beside the floor as first defined (the goal has been judged against it).
 
 :func:`floor_families` is the floor read as a *time-stepped* trivial kernel: it touches every
 family's row every week (about 6.2 million at England), as a kernel that steps every family
