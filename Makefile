@@ -74,7 +74,7 @@ viz-chromium:
 
 ## Measure one step and the first render; writes results/benchmarks/viz.{md,json}.
 viz-bench: $(STAMP) viz-assets
-	$(BIN)/python -m viz.bench
+	$(BIN)/python -m benchmarks.app
 
 ## Screenshots before and after a media shock: results/figures/app_*_shock.png.
 viz-screenshots: $(STAMP) viz-assets

@@ -18,12 +18,14 @@ from pathlib import Path as _Path
 def _numba_cache_dir() -> None:
     # Numba's on-disk cache keys a kernel on its own file only, not on the constants it
     # imports (flow indices, state codes). Key the cache folder on the source of everything the
-    # kernels import (abm/kernels/*.py and abm/state.py), so a stale kernel can never load.
+    # kernels import (abm/mechanisms/*.py, abm/core/kernels.py and abm/core/state.py), so a
+    # stale kernel can never load.
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
     h = _hashlib.sha1()
     root = _Path(__file__).parent
-    sources = sorted(root.joinpath("kernels").glob("*.py")) + [root / "state.py"]
+    sources = sorted(root.joinpath("mechanisms").glob("*.py")) + [root / "core" / "kernels.py",
+                                                                  root / "core" / "state.py"]
     for p in sources:  # everything the kernels import
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
@@ -43,8 +45,8 @@ def _numba_cache_dir() -> None:
 
 _numba_cache_dir()
 
-from .errors import ConfigError  # noqa: E402
-from .scenario import Scenario, load_scenario, small_la_scenario  # noqa: E402
+from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.scenario import Scenario, load_scenario, small_la_scenario  # noqa: E402
 
 __all__ = ["ConfigError", "Scenario", "load_scenario", "small_la_scenario",
            "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
@@ -55,9 +57,9 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Import the model lazily so `import abm` (the CLI's argument checks) stays fast.
     if name in ("ChildProtectionModel",):
-        from .model import ChildProtectionModel
+        from abm.core.model import ChildProtectionModel
         return ChildProtectionModel
     if name in ("FamilyAgent", "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"):
-        from . import agents
+        from abm.core import agents
         return getattr(agents, name)
     raise AttributeError(name)

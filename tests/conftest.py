@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import pytest
 
 import abm
-from abm.scenario import Event
+from abm.core.scenario import Event
+
+#: The checkout; the benchmarks (experiments/benchmarks, outside the packages) import as
+#: ``benchmarks.*`` from experiments/.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "experiments") not in sys.path:
+    sys.path.insert(0, str(ROOT / "experiments"))
 
 #: A one-LA scenario file small enough for sweeps in tests (3,000 children, one year).
 TINY_SCENARIO = """\

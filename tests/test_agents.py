@@ -4,7 +4,7 @@ import numpy as np
 from conftest import small
 
 from abm import ChildProtectionModel, CourtAgent, FamilyAgent, ReferrerAgent, SocialWorkerAgent
-from abm import state as S
+from abm.core import state as S
 
 
 def test_agent_views_agree_with_arrays():

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from abm import baseline
-from abm.params import PARAMETERS
+from abm.core.params import PARAMETERS
+from abm.studies import baseline
 
 
 def test_exact_seeded_baseline_matches():
-    stored = json.loads(baseline.BASELINE_FILE.read_text())
+    stored = json.loads(baseline.baseline_file().read_text())
     if stored["lock_sha256"] != baseline.lock_hash():
         pytest.fail("requirements.lock changed since tests/baseline/baseline.json was made; "
                     "random streams may legitimately differ: run `make baseline` deliberately")
@@ -19,7 +19,7 @@ def test_exact_seeded_baseline_matches():
 
 def test_baseline_diff_names_what_moved():
     """A 10% change in one influential parameter is caught, and the message names outputs."""
-    stored = json.loads(baseline.BASELINE_FILE.read_text())["outputs"]
+    stored = json.loads(baseline.baseline_file().read_text())["outputs"]
     moved = baseline.diff(stored, baseline.compute(contact_rate=PARAMETERS["contact_rate"].default * 1.1))
     assert moved
     assert any("total.referrals" in line for line in moved)

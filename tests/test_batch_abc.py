@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm.batch import abc, abc_cli
+from abm.batch import abc
 from abm.batch.abc import (
     AbcStore,
     CalibrationRunError,
@@ -28,7 +28,8 @@ from abm.batch.abc import (
     importance_weights,
     load_calibration_spec,
 )
-from abm.errors import ConfigError
+from abm.cli import calibrate as abc_cli
+from abm.core.errors import ConfigError
 
 GAUSSIAN = """\
 [calibration]
@@ -311,7 +312,7 @@ def _count_sims(out: Path) -> int:
 
 
 def _start(spec: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "abm.batch.abc_cli", str(spec), "--out",
+    return subprocess.Popen([sys.executable, "-m", "abm.cli.calibrate", str(spec), "--out",
                              str(out), "--quiet", *extra], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -343,7 +344,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     p = _start(slow, out, "--resume", "--workers", "2")
     n2 = _kill_when(p, out, n1 + 100)
     assert n2 >= n1
-    p = subprocess.run([sys.executable, "-m", "abm.batch.abc_cli", str(slow), "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "abm.cli.calibrate", str(slow), "--out", str(out),
                         "--resume", "--workers", "2", "--quiet"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     a, b = frames(tmp_path / "ref"), frames(out)

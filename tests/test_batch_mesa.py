@@ -15,7 +15,7 @@ import pytest
 from mesa.batchrunner import batch_run
 
 import abm
-from abm.model import ChildProtectionModel
+from abm.core.model import ChildProtectionModel
 
 
 def tiny(regime="prescriptive"):

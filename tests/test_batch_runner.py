@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import TINY_SCENARIO
 
-from abm.batch import cpmodel
 from abm.batch.runner import SweepRunError, run_sweep
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import load_spec
 from abm.batch.store import ResultStore
 from abm.batch.summary import summarise
 from abm.cli import main
-from abm.errors import ConfigError
+from abm.core.errors import ConfigError
+from abm.studies import adapter as cpmodel
 
 CPABM = Path(sys.executable).with_name("cpabm")
 
@@ -425,7 +425,7 @@ def test_crn_with_the_model(tmp_path, warmed):
 
 def test_adapter_outputs_match_the_model(warmed):
     """The adapter's lists of outputs are the columns the model's tables really have."""
-    from abm.outputs import fy_summary, period_table
+    from abm.outputs.tables import fy_summary, period_table
 
     model = cpmodel._tiny_run()
     assert set(cpmodel.fy_outputs()) == set(fy_summary(model).columns)

@@ -15,7 +15,7 @@ from conftest import TINY_SCENARIO
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import load_spec
 from abm.cli import main
-from abm.errors import ConfigError
+from abm.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = ROOT / "experiments" / "sweeps"
@@ -285,20 +285,19 @@ def test_cli_check_prints_plan(tmp_path, capsys):
 def test_code_fingerprint_covers_the_model_not_the_front_ends():
     """The run identity fingerprints the code a run executes: the model, everything it
     imports (kernels included), the data files; not post-processing or front ends."""
-    from abm.batch.cpmodel import code_files
+    from abm.studies.adapter import code_files
 
     files = {p.relative_to(ROOT / "abm").as_posix() for p in code_files()}
-    for f in ("model.py", "outputs.py", "scenario.py", "params.py", "state.py",
-              "kernels/core.py", "kernels/casework.py", "data/parameters.toml",
-              "batch/cpmodel.py", "batch/runner.py", "batch/seeds.py"):
+    for f in ("core/model.py", "outputs/tables.py", "core/scenario.py", "core/params.py",
+              "core/state.py", "core/kernels.py", "mechanisms/casework.py",
+              "data/parameters.toml", "data/regimes/prescriptive.toml",
+              "studies/adapter.py", "batch/runner.py", "batch/seeds.py"):
         assert f in files, f
-    kernels = {p.relative_to(ROOT / "abm").as_posix()
-               for p in (ROOT / "abm" / "kernels").glob("*.py")}
-    # every model kernel module is reached through the imports; the benchmark's floor kernel
-    # is not part of the model, so it must not change a run's identity
-    assert kernels - {"kernels/floor.py"} <= files
-    assert "kernels/floor.py" not in files
-    for f in ("cli.py", "plots.py", "batch/summary.py", "batch/cli.py", "batch/bench.py"):
+    mechanisms = {p.relative_to(ROOT / "abm").as_posix()
+                  for p in (ROOT / "abm" / "mechanisms").glob("*.py")}
+    # every mechanism module is reached through the imports
+    assert mechanisms <= files
+    for f in ("cli/__init__.py", "outputs/plots.py", "batch/summary.py", "cli/sweep.py"):
         assert f not in files, f
 
 

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from conftest import TINY_SCENARIO
 
-from abm.batch import cpmodel
 from abm.batch.runner import plan_runs, run_sweep
 from abm.batch.spec import load_spec
 from abm.batch.summary import summarise
 from abm.cli import main
-from abm.errors import ConfigError
+from abm.core.errors import ConfigError
+from abm.studies import adapter as cpmodel
 
 ISHI = """\
 [sweep]

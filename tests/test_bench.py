@@ -1,4 +1,4 @@
-"""The benchmark machinery (``abm/bench.py``, ``abm/kernels/floor.py``) and the exact
+"""The benchmark machinery (``experiments/benchmarks/engine.py``, ``experiments/benchmarks/floor.py``) and the exact
 helpers of the performance work. No timed assertions: speed is recorded by ``cpabm bench``,
 never asserted."""
 
@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from benchmarks import engine as bench
+from benchmarks.floor import floor_draws, floor_families, floor_rows
 from numba import njit
 
-from abm import bench
-from abm.kernels.core import randbelow
-from abm.kernels.floor import floor_draws, floor_families, floor_rows
+from abm.core.kernels import randbelow
 
 
 @njit(cache=False)
@@ -71,7 +71,7 @@ def test_floor_takes_the_engines_words_week_by_week():
     """Run the engine a few weeks recording its streams, then the floor on those weeks:
     the floor's generators advance by exactly the engine's number of words per stream."""
     import abm
-    from abm.model import ChildProtectionModel
+    from abm.core.model import ChildProtectionModel
 
     m = ChildProtectionModel(abm.small_la_scenario(children=800, years=1, warmup_weeks=2),
                              rng=4, agent_views=False)
@@ -99,7 +99,7 @@ def test_floor_takes_the_engines_words_week_by_week():
 
 
 def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
-    from abm import state as S
+    from abm.core import state as S
 
     fam = S.empty_families(50)
     fam.risk[:] = np.arange(50) / 10
@@ -112,7 +112,7 @@ def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
 
 
 def test_floor_families_reads_every_row_and_post_and_writes_back_what_it_read():
-    from abm import state as S
+    from abm.core import state as S
 
     fam = S.empty_families(40)
     fam.state[:] = np.arange(40) % 8
@@ -135,7 +135,7 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
     """The bench times the floor's week right after each engine week; its writes put back
     what they read, so the engine's run is the same to the last bit."""
     import abm
-    from abm.model import ChildProtectionModel
+    from abm.core.model import ChildProtectionModel
 
     def run(with_floor):
         m = ChildProtectionModel(abm.small_la_scenario(children=3000, years=0.3, warmup_weeks=2),
@@ -151,7 +151,8 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
             assert min(fl.touch_s, fl.draws_s, fl.rows_s, fl.families_s) > 0
             assert fl.floor_s == fl.touch_s + fl.draws_s
             assert fl.family_floor_s == fl.families_s + fl.draws_s
-        return bench.fingerprint(m)
+        from abm.studies.baseline import fingerprint
+        return fingerprint(m)
 
     assert run(True) == run(False)
 
@@ -160,9 +161,9 @@ def test_front_door_reports_the_contact_proposals_it_drew():
     """Thinning draws Poisson(n x bound) proposals per risk bin, so over many weeks their
     number matches the sum of the bins' bounds; every contact was a proposal."""
     import abm
-    from abm import state as S
-    from abm.kernels.population import BOUND_SD, stationary_sd
-    from abm.model import ChildProtectionModel
+    from abm.core import state as S
+    from abm.core.model import ChildProtectionModel
+    from abm.mechanisms.population import BOUND_SD, stationary_sd
 
     m = ChildProtectionModel(abm.small_la_scenario(children=4000, years=1, warmup_weeks=0),
                              rng=5, agent_views=False)
@@ -196,7 +197,7 @@ def test_make_scenario_cuts_and_resizes():
     assert all(e.date < sc.end for e in sc.events)
     one = bench.make_scenario({"path": bench.SMALL_LA, "children": 1234})
     assert one.places[0].children == 1234
-    from abm.errors import ConfigError
+    from abm.core.errors import ConfigError
     with pytest.raises(ConfigError, match="unknown key"):
         bench.make_scenario({"path": bench.SMALL_LA, "chidren": 5})
     with pytest.raises(ConfigError, match="one-LA"):
@@ -244,7 +245,7 @@ def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_c
     """The model's fast kernel calls (compiled entry points) change nothing: a run with
     them equals a run through Numba's dispatcher, also across a parameter change."""
     import abm
-    from abm.model import ChildProtectionModel
+    from abm.core.model import ChildProtectionModel
 
     sc = abm.small_la_scenario(children=1500, years=1, warmup_weeks=4)
     fast = ChildProtectionModel(sc, rng=9, agent_views=False)

@@ -5,9 +5,9 @@ import tomllib
 
 import pytest
 
-from abm import calibration as C
 from abm.cli import main
-from abm.errors import ConfigError
+from abm.core.errors import ConfigError
+from abm.studies import targets as C
 
 SPEC_SCENARIO = """\
 [scenario]
@@ -42,7 +42,7 @@ def test_every_target_in_the_copied_file_is_mapped_and_tolerances_follow_it():
 
 
 def test_the_copied_targets_are_verbatim():
-    from abm.scenario import PROJECT_ROOT
+    from conftest import ROOT as PROJECT_ROOT
     shared = PROJECT_ROOT.parent / "shared" / "targets" / "england_2005_2011.toml"
     if not shared.exists():
         pytest.skip("the shared targets are not beside this checkout")
@@ -64,16 +64,16 @@ def test_bad_map_entries_are_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from abm.model import ChildProtectionModel
-    from abm.scenario import load_scenario
+    from abm.core.model import ChildProtectionModel
+    from abm.core.scenario import load_scenario
     p = tmp_path_factory.mktemp("cal") / "cal_tiny.toml"
     p.write_text(SPEC_SCENARIO)
     return p, ChildProtectionModel(load_scenario(p), rng=3, agent_views=False).run()
 
 
 def test_statistics_follow_the_official_definitions(tiny_run):
-    from abm.calibration import _period_indicators
-    from abm.outputs import fy_summary
+    from abm.outputs.tables import fy_summary
+    from abm.studies.targets import _period_indicators
     _, m = tiny_run
     targets = C.load_targets()
     st = C.target_statistics(m, targets)
@@ -101,7 +101,7 @@ generations = 1
 replicates = 1
 seed = 1
 [model]
-adapter = "abm.calibration:CalibrationAdapter"
+adapter = "abm.studies.targets:CalibrationAdapter"
 scenario = "cal_tiny.toml"
 [targets]
 use = ["referrals_fy2008", "cp_plan_share", "care_applications_rise_fy2009"]

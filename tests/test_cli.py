@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from abm.cli import main
-from abm.params import PARAMETERS
+from abm.core.params import PARAMETERS
 
 CPABM = Path(sys.executable).with_name("cpabm")
 

@@ -7,8 +7,8 @@ import numpy as np
 from conftest import small
 
 from abm import ChildProtectionModel
-from abm import state as S
-from abm.kernels.core import recount_stocks
+from abm.core import state as S
+from abm.core.kernels import recount_stocks
 
 
 def _check_week(m):

@@ -8,11 +8,11 @@ import pytest
 from conftest import small
 
 from abm import ChildProtectionModel
-from abm import state as S
-from abm.kernels.core import move
-from abm.kernels.court import courts_step, open_case
-from abm.outputs import fy_summary, period_table
-from abm.scenario import Event
+from abm.core import state as S
+from abm.core.kernels import move
+from abm.core.scenario import Event
+from abm.mechanisms.courts import courts_step, open_case
+from abm.outputs.tables import fy_summary, period_table
 
 
 def _court_model(children=150_000, years=3.0, events=(), seed=3, **ov):
@@ -216,7 +216,7 @@ def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
 
 
 def test_capacity_response_is_a_lagged_move_towards_the_excess():
-    from abm.capacity import respond
+    from abm.mechanisms.court_capacity import respond
     base = np.array([10.0, 10.0, 0.0])
     listed = np.array([20.0, 5.0, 3.0])  # twice the slots; under them; a court without slots
     x = respond(np.zeros(3), listed, base, gain=1.0, lag_weeks=4.0)
@@ -254,7 +254,7 @@ def test_defensive_culture_outlives_the_headlines():
                                  rng=1, agent_views=False).run()
         nat = m.rec["national"]
         runs[hl] = nat
-    col = lambda name: __import__("abm.model", fromlist=["NATIONAL_FIELDS"]).NATIONAL_FIELDS.index(name)  # noqa: E731
+    col = lambda name: __import__("abm.core.model", fromlist=["NATIONAL_FIELDS"]).NATIONAL_FIELDS.index(name)  # noqa: E731
     same, longer = runs[60.0], runs[200.0]
     p = m.p
     # equal half-lives: the thresholds follow public anxiety exactly
@@ -314,7 +314,7 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     """The courts take casework's list of this week's applications, in open-list order, or
     (list not known, or a full case table left some waiting) look through every open case:
     the two give the same week, draw for draw."""
-    from abm.kernels.casework import casework
+    from abm.mechanisms.casework import casework
 
     m = _court_model(children=60_000, years=1, warmup_weeks=0)
     for _ in range(20):

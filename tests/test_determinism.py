@@ -10,7 +10,7 @@ import numpy as np
 from conftest import small
 
 from abm import ChildProtectionModel
-from abm.scenario import Event, load_regime
+from abm.core.scenario import Event, load_regime
 
 
 def _digest(m) -> str:

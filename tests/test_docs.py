@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from abm.params import PARAMETERS
+from abm.core.params import PARAMETERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -187,7 +187,7 @@ def test_odd_has_the_seven_odd_sections_in_order():
 CODE_FILES = ([p for p in (ROOT / "abm").rglob("*.py")]
               + [p for p in (ROOT / "experiments").rglob("*.py")]
               + [p for p in (ROOT / "experiments").rglob("*.toml")]
-              + [p for p in (ROOT / "abm" / "data").glob("*")])
+              + [p for p in (ROOT / "abm" / "data").rglob("*") if p.is_file()])
 CODE_WORDS = set()
 for _p in CODE_FILES:
     CODE_WORDS.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _p.read_text(encoding="utf-8")))
@@ -268,9 +268,9 @@ def test_every_parameter_is_read_by_the_code():
 
 # ------------------------------------------------------------------ the regime table is true
 def test_regime_table_matches_the_regime_files():
-    from abm.scenario import REGIME_DIRS, load_regime
+    from abm.core.scenario import REGIME_DIRS, load_regime
 
-    rows = re.findall(r"^\| \[`([a-z_]+)`\]\(\.\./experiments/regimes/\1\.toml\) \|(.*)$", PROSE, re.M)
+    rows = re.findall(r"^\| \[`([a-z_]+)`\]\(\.\./abm/data/regimes/\1\.toml\) \|(.*)$", PROSE, re.M)
     files = sorted(p.stem for d in REGIME_DIRS for p in d.glob("*.toml"))
     assert sorted(name for name, _ in rows) == files, "every regime file has one row"
     cols = ("prescription", "compliance_priority", "scope_for_judgment", "supervision_quality")

@@ -8,8 +8,8 @@ from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
-from abm import state as S
-from abm.kernels.core import (
+from abm.core import state as S
+from abm.core.kernels import (
     advance_risk,
     decision_log,
     geometric_weeks,
@@ -18,11 +18,11 @@ from abm.kernels.core import (
     popcount6,
     score_decisions,
 )
-from abm.kernels.frontdoor import contacts_and_referrals, referrer_type
-from abm.kernels.population import harm_events
-from abm.kernels.workforce import allocate, time_use
-from abm.params import make_params
-from abm.state import Reservoir
+from abm.core.params import make_params
+from abm.core.state import Reservoir
+from abm.mechanisms.frontdoor import contacts_and_referrals, referrer_type
+from abm.mechanisms.population import harm_events
+from abm.mechanisms.workforce import allocate, time_use
 
 
 def _res(n=64):

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm import knockout
-from abm.batch import cpmodel
 from abm.batch.spec import load_spec
-from abm.errors import ConfigError
+from abm.core.errors import ConfigError
+from abm.studies import adapter as cpmodel
+from abm.studies import knockout
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "experiments" / "sweeps" / "loop_knockout.toml"

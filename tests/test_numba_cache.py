@@ -12,7 +12,7 @@ import sys
 if sys.argv[1] == "numba-first":
     import numba  # noqa: F401
 import abm
-from abm.kernels import core
+from abm.core import kernels as core
 from numba.core import config
 loc = core.ou_table._cache._cache_path
 print(os.environ["NUMBA_CACHE_DIR"], config.CACHE_DIR, loc, sep="\\n")

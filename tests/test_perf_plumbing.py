@@ -8,12 +8,12 @@ import math
 
 import numpy as np
 import pytest
+from benchmarks import engine as bench
 
-from abm import bench
-from abm import state as S
-from abm.kernels.casework import assessment_done
-from abm.model import gc_paused
-from abm.params import make_params
+from abm.core import state as S
+from abm.core.model import gc_paused
+from abm.core.params import make_params
+from abm.mechanisms.casework import assessment_done
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -54,8 +54,8 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
     from conftest import small
 
     from abm import ChildProtectionModel
-    from abm.kernels.casework import casework
-    from abm.kernels.core import move
+    from abm.core.kernels import move
+    from abm.mechanisms.casework import casework
 
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
     fam, work, las, op, p = m.fam, m.work, m.las, m.open, m.p
@@ -91,8 +91,8 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
     from conftest import small
 
     from abm import ChildProtectionModel
-    from abm.kernels import transitions as T
-    from abm.kernels.core import move, recount_stocks
+    from abm.core.kernels import move, recount_stocks
+    from abm.mechanisms import transitions as T
 
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
     fam, las, op, work, p = m.fam, m.las, m.open, m.work, m.p

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 import abm
-import abm.model
-from abm import state as S
-from abm.model import ChildProtectionModel
-from abm.outputs import decision_table, fy_summary, weekly_frame
-from abm.params import Params
+import abm.core.model
+from abm.core import state as S
+from abm.core.model import ChildProtectionModel
+from abm.core.params import Params
+from abm.core.scenario import Event, Place
+from abm.outputs.tables import decision_table, fy_summary, weekly_frame
 from abm.reference import (
     Court,
     Family,
@@ -40,7 +41,6 @@ from abm.reference.compare import (
     key_outputs,
     reference_model,
 )
-from abm.scenario import Event, Place
 
 SHOCK = Event(date=dt.date(2008, 4, 7), type="media_shock", magnitude=1.0)
 
@@ -140,7 +140,7 @@ def test_family_weeks_is_defined_alike_for_both_models(tiny_run):
 
 
 def test_throughput_measures_both_side_by_side():
-    from abm.reference.speed import throughput
+    from benchmarks.reference_speed import throughput
     sc = tiny()
     res = throughput(sc, repeats=1, seed=4)
     for name, model in (("engine", ChildProtectionModel(sc, rng=4, agent_views=False)),
@@ -275,8 +275,8 @@ def _perturbed(kernel, **changes):
 @pytest.mark.slow
 def test_check_rejects_engine_with_perturbed_contacts_kernel(monkeypatch, reference_sample):
     """20% more contacts of concern in the front-door kernel: about 15% more referrals."""
-    monkeypatch.setattr(abm.model, "contacts_and_referrals",
-                        _perturbed(abm.model.contacts_and_referrals, contact_rate=lambda v: v * 1.2))
+    monkeypatch.setattr(abm.core.model, "contacts_and_referrals",
+                        _perturbed(abm.core.model.contacts_and_referrals, contact_rate=lambda v: v * 1.2))
     perturbed = collect_outputs(engine_model, EQ_SCENARIO, ENGINE_SEEDS)
     report = compare_samples(perturbed, reference_sample, alpha=ALPHA)
     print(report)
@@ -287,8 +287,8 @@ def test_check_rejects_engine_with_perturbed_contacts_kernel(monkeypatch, refere
 def test_check_rejects_engine_with_perturbed_court_kernel(monkeypatch, reference_sample):
     """Care cases that need one more effective hearing on average (hearings_mean 5 -> 6) in
     the court kernel: about 20% longer care proceedings."""
-    monkeypatch.setattr(abm.model, "courts_step",
-                        _perturbed(abm.model.courts_step, hearings_mean=lambda v: v + 1))
+    monkeypatch.setattr(abm.core.model, "courts_step",
+                        _perturbed(abm.core.model.courts_step, hearings_mean=lambda v: v + 1))
     perturbed = collect_outputs(engine_model, EQ_SCENARIO, ENGINE_SEEDS)
     report = compare_samples(perturbed, reference_sample, alpha=ALPHA)
     print(report)

@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from abm import baseline
-from abm.params import PARAMETERS
+from abm.core.params import PARAMETERS
+from abm.studies import baseline
 
 
 def _stored():
-    stored = json.loads(baseline.REPLICATES_FILE.read_text())
+    stored = json.loads(baseline.replicates_file().read_text())
     if stored["lock_sha256"] != baseline.lock_hash():
         pytest.fail("requirements.lock changed since tests/baseline/replicates.json was made: "
                     "run `make baseline` deliberately")
@@ -56,8 +56,9 @@ KEY_TARGETS = ("referrals_fy2009", "core_assessment_share", "cp_plan_share",
 
 @pytest.mark.slow
 def test_calibrated_scenario_keeps_its_key_targets():
-    from abm.scenario import PROJECT_ROOT
-    from abm.validate import validate
+    from conftest import ROOT as PROJECT_ROOT
+
+    from abm.studies.validate import validate
 
     scenario = PROJECT_ROOT / "experiments" / "scenarios" / "england_calibrated.toml"
     rows, _ = validate(str(scenario), replicates=8, seed=2010, scale=0.1, workers=2,

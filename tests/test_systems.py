@@ -8,9 +8,9 @@ import pytest
 from conftest import small
 
 from abm import ChildProtectionModel
-from abm import state as S
-from abm.outputs import decision_table, fy_summary, reunification_table, weekly_frame
-from abm.scenario import load_regime
+from abm.core import state as S
+from abm.core.scenario import load_regime
+from abm.outputs.tables import decision_table, fy_summary, reunification_table, weekly_frame
 
 SHOCK = dt.date(2008, 10, 6)
 
@@ -116,7 +116,7 @@ def test_media_shock_amplifies_down_the_chain():
 
 # ---------------------------------------------------------------- Taylor-Russell from runs
 def test_taylor_russell_properties_from_model_runs():
-    from abm.figures import (
+    from abm.studies.taylor_russell import (
         ALIGNED_THRESHOLD,
         GOOD,
         HIGH_THRESHOLD,
@@ -166,7 +166,7 @@ def test_reunification_success_rises_with_team_skill():
     """Going home from care is a judgment: teams that judge better return the right
     children, so fewer returns break down (§1.4: 64% success in the best areas, 10% in the
     worst). Compared across a poor, the default and a good team, same seed."""
-    from abm.figures import GOOD, POOR
+    from abm.studies.taylor_russell import GOOD, POOR
 
     rates = []
     for ov in (POOR, {}, GOOD):
@@ -205,11 +205,11 @@ def test_professional_judgment_differs_in_the_direction_the_review_argues():
 
 def test_regime_files_load_and_are_documented():
     from pathlib import Path
-    regimes = sorted(p.stem for p in Path("experiments/regimes").glob("*.toml"))
+    regimes = sorted(p.stem for p in Path("abm/data/regimes").glob("*.toml"))
     for name in ("prescriptive", "professional_judgment", "multi_agency_triage",
                  "integrated_front_door", "early_help", "fdac"):
         assert name in regimes
         assert load_regime(name, "test")
-        text = Path(f"experiments/regimes/{name}.toml").read_text()
+        text = Path(f"abm/data/regimes/{name}.toml").read_text()
         assert "Sources:" in text or "Sources" in text
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-import abm.scenario as scenario_mod
-from abm.errors import ConfigError
-from abm.params import PARAMETERS, parse_assignment
-from abm.scenario import load_scenario
+import abm.core.scenario as scenario_mod
+from abm.core.errors import ConfigError
+from abm.core.params import PARAMETERS, parse_assignment
+from abm.core.scenario import load_scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
-SCENARIO_FILES = sorted(SCENARIO_DIR.glob("*.toml"))
+PACKAGED_SCENARIOS = scenario_mod.SCENARIO_DIR
+SCENARIO_FILES = sorted([*SCENARIO_DIR.glob("*.toml"), *PACKAGED_SCENARIOS.glob("*.toml")])
 
 # The valid minimal scenario every bad case is derived from. Every line that a case changes
 # occurs exactly once (checked in _mutate), so each case differs from VALID in one thing.

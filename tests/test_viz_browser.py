@@ -14,8 +14,7 @@ import sys
 import time
 
 import pytest
-
-from abm.scenario import PROJECT_ROOT
+from conftest import ROOT as PROJECT_ROOT
 
 os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")
 if str(PROJECT_ROOT) not in sys.path:

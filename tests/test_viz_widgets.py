@@ -9,8 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from abm.scenario import PROJECT_ROOT
+from conftest import ROOT as PROJECT_ROOT
 
 os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")  # no background model builds in tests
 if str(PROJECT_ROOT) not in sys.path:
@@ -285,8 +284,9 @@ def test_offline_asset_pins_match_the_installed_solara():
 def test_cli_registers_viz_and_checks_its_port():
     import socket
 
-    from abm import cli, viz_cli
-    assert cli.EXTENSIONS["viz"][0] == "abm.viz_cli"
+    from abm import cli
+    from abm.cli import viz as viz_cli
+    assert cli.EXTENSIONS["viz"][0] == "abm.cli.viz"
     args = cli._parser().parse_args(["viz"])
     assert (args.host, args.port, args.open) == ("127.0.0.1", 8765, None)
     args = cli._parser().parse_args(["viz", "--port", "9001", "--no-open"])

@@ -9,9 +9,9 @@ from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
-from abm import state as S
-from abm.outputs import fy_summary, weekly_frame
-from abm.scenario import Event
+from abm.core import state as S
+from abm.core.scenario import Event
+from abm.outputs.tables import fy_summary, weekly_frame
 
 
 def test_caseload_accounting_matches_allocation_every_week():
@@ -35,7 +35,7 @@ def test_hours_never_exceed_what_workers_have():
                              agent_views=False)
     m.run()
     w = m.rec["work"]
-    F = {n: i for i, n in enumerate(__import__("abm.model", fromlist=["x"]).WORK_FIELDS)}
+    F = {n: i for i, n in enumerate(__import__("abm.core.model", fromlist=["x"]).WORK_FIELDS)}
     used = w[:, :, F["direct_hours"]] + w[:, :, F["record_hours"]]
     assert (used <= w[:, :, F["available_hours"]] + 1e-6).all()
 
@@ -51,7 +51,7 @@ def test_turnover_matches_the_configured_hazard():
                                  rng=seed, agent_views=False)
         m.run()
         quits += int(m.rec["flow"][:, :, S.FL_LEAVERS].sum())
-        from abm.model import WORK_FIELDS
+        from abm.core.model import WORK_FIELDS
         exposure += int(m.rec["work"][:, :, WORK_FIELDS.index("permanent")].sum())
     res = stats.binomtest(quits, exposure, 0.004)
     assert res.pvalue > 0.001, (quits, exposure, quits / exposure)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import solara
 from mesa.visualization.utils import force_update, update_counter
 
-from abm import state as S
-
-from . import figures as F
-from . import workshop as W
+from abm.core import state as S
+from viz import figures as F
+from viz import workshop as W
 
 v = solara.v
 

@@ -12,10 +12,9 @@ import math
 
 import numpy as np
 
-from abm import state as S
-
-from . import workshop as W
-from .svg import Axes, Svg, nice_ticks, ramp, tick_label
+from abm.core import state as S
+from viz import workshop as W
+from viz.svg import Axes, Svg, nice_ticks, ramp, tick_label
 
 MAIN = "#1f4e79"  # the main run
 TWIN = "#e66101"  # the comparison regime

@@ -1,6 +1,6 @@
 """The model as the workshop app drives it, and the numbers each view shows.
 
-:class:`WorkshopModel` is a :class:`abm.model.ChildProtectionModel` of one synthetic LA whose
+:class:`WorkshopModel` is a :class:`abm.core.model.ChildProtectionModel` of one synthetic LA whose
 constructor takes only keyword arguments with defaults, as Mesa's ``SolaraViz`` needs to
 rebuild it on Reset. It also runs a *twin*: the same LA, same seed, under a second regime,
 stepped in lock-step (the side-by-side view), and it follows one family (the child's-journey
@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 import abm
-from abm import state as S
-from abm.model import NATIONAL_FIELDS, WORK_FIELDS, ChildProtectionModel
-from abm.params import PARAMETERS
-from abm.scenario import REGIME_DIRS, load_regime
+from abm.core import state as S
+from abm.core.model import NATIONAL_FIELDS, WORK_FIELDS, ChildProtectionModel
+from abm.core.params import PARAMETERS
+from abm.core.scenario import load_regime, regime_names
 
 #: Calendar start of a workshop session (the model's weeks carry real dates).
 START = dt.date(2007, 4, 2)
@@ -38,8 +38,8 @@ CHILDHOOD_WEEKS = 18 * 52.18
 
 # ---------------------------------------------------------------------------- regimes, seeds
 def regime_files() -> list[str]:
-    """Regime names available as data files (experiments/regimes/*.toml)."""
-    return sorted({p.stem for d in REGIME_DIRS if d.exists() for p in d.glob("*.toml")})
+    """Regime names available as data files (abm/data/regimes/*.toml)."""
+    return regime_names()
 
 
 def regime_label(name: str) -> str:
@@ -291,7 +291,7 @@ def recorded_weeks(model) -> int:
 
 def flow(model, name: str) -> np.ndarray:
     """A weekly flow summed over the LAs, for the recorded weeks (from ``model.rec``, as
-    ``abm.outputs.weekly_frame`` reads it, without building the whole table)."""
+    ``abm.outputs.tables.weekly_frame`` reads it, without building the whole table)."""
     T = recorded_weeks(model)
     return model.rec["flow"][:T, :, S.FLOWS.index(name)].sum(axis=1).astype(float)
 
@@ -401,7 +401,7 @@ def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
 @_cached
 def worker_data(model: ChildProtectionModel) -> dict:
     """One entry per social-work post, read through the Mesa agent views."""
-    from abm.agents import SocialWorkerAgent
+    from abm.core.agents import SocialWorkerAgent
     try:
         agents = list(model.agents_by_type[SocialWorkerAgent])
     except KeyError:

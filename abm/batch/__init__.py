@@ -5,7 +5,7 @@ The machinery is generic. It knows factors, designs, seeds, executors and tables
 ``(indicator, period, value)``; it knows nothing about child protection. A model enters
 through an *adapter* (see :mod:`abm.batch.adapter`): a small object that validates factor
 names and outputs, and names a picklable top-level ``evaluate(point, seed, context)``.
-The one adapter that knows this model is :mod:`abm.batch.cpmodel`;
+The one adapter that knows this model is :mod:`abm.studies.adapter`;
 :mod:`abm.batch.testfunctions` routes analytic test functions (Ishigami, Sobol' G)
 through the same machinery.
 
@@ -18,7 +18,7 @@ through the same machinery.
     summary.py      tidy table, replicate bands, paired differences (CRN)
     sensitivity.py  Morris and Sobol' indices with SALib, table and plot
     cli.py          ``cpabm sweep``
-    bench.py        ``python -m abm.batch.bench``: speed-up and overhead benchmarks
+    bench.py        ``python -m benchmarks.batch``: speed-up and overhead benchmarks
 
 Nothing heavy is imported here.
 """
@@ -30,12 +30,12 @@ __all__ = ["load_spec", "run_sweep", "summarise"]
 
 def __getattr__(name):
     if name == "load_spec":
-        from .spec import load_spec
+        from abm.batch.spec import load_spec
         return load_spec
     if name == "run_sweep":
-        from .runner import run_sweep
+        from abm.batch.runner import run_sweep
         return run_sweep
     if name == "summarise":
-        from .summary import summarise
+        from abm.batch.summary import summarise
         return summarise
     raise AttributeError(name)

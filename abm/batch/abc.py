@@ -51,9 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..io import atomic_write_bytes, atomic_write_text
-from .adapter import (
+from abm.batch.adapter import (
     Adapter,
     FactorInfo,
     canonical_json,
@@ -63,7 +61,9 @@ from .adapter import (
     sha256_text,
     suggest,
 )
-from .store import ResultFolder
+from abm.batch.store import ResultFolder
+from abm.core.errors import ConfigError
+from abm.core.io import atomic_write_bytes, atomic_write_text
 
 SECTIONS = ("calibration", "model", "fixed", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "particles", "generations", "replicates", "seed",
@@ -83,7 +83,7 @@ MAX_SEED = 2**63
 #: finished simulations are written together at most this often (a kill loses at most this)
 FLUSH_SECONDS = 1.0
 FORMAT = "cpabm-abc/1"
-DEFAULT_ADAPTER = "abm.batch.cpmodel"
+DEFAULT_ADAPTER = "abm.studies.adapter"
 #: identifiability labels by the posterior's 10-90% width relative to the prior's
 IDENTIFIED, WEAK = 0.5, 0.8
 
@@ -359,7 +359,7 @@ def load_calibration_spec(path: str | Path,
                           default_adapter: str = DEFAULT_ADAPTER) -> CalibrationSpec:
     """Read and validate a calibration spec (TOML). Raises ConfigError naming the file, the
     key, the value and what is valid; runs nothing, writes nothing."""
-    from .factors import Factor, check_value
+    from abm.batch.factors import Factor, check_value
 
     path = Path(path)
     where = str(path)
@@ -595,7 +595,7 @@ def build_manifest(spec: CalibrationSpec) -> dict:
 
 
 def _prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
-    from .runner import diff_keys
+    from abm.batch.runner import diff_keys
 
     m = store.manifest()
     root = store.root
@@ -634,7 +634,7 @@ def _prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
 # ================================================================== simulation
 def run_one(evaluate: Callable, point: dict, seed: int, context: dict):
     """One simulation in a worker: rows as plain lists, and timing."""
-    from .runner import execute
+    from abm.batch.runner import execute
 
     return execute(evaluate, point, seed, context)
 
@@ -714,7 +714,7 @@ class _Engine:
                 t0 = time.perf_counter()
                 warm(self.spec.context)
                 self.log(f"warmed the model's caches in {time.perf_counter() - t0:.1f} s")
-            from .executors import open_executor
+            from abm.batch.executors import open_executor
             self.ex, self.slots = self.stack.enter_context(
                 open_executor(self.plan, self.spec.adapter.preload, warm, (self.spec.context,)))
         return self.ex
@@ -920,7 +920,7 @@ def calibrate(spec_path, out=None, *, workers: int | None = None, scheduler: str
     """Run (or resume) an ABC-SMC calibration into ``out`` (default
     ``results/calibration/<name>``). ``spec_path`` is a path or a loaded spec; ``executor``
     an already open ``concurrent.futures.Executor`` instead of ``workers``/``scheduler``."""
-    from .executors import choose
+    from abm.batch.executors import choose
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     spec = spec_path if isinstance(spec_path, CalibrationSpec) else load_calibration_spec(spec_path)

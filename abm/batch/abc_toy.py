@@ -27,8 +27,8 @@ import math
 import time
 from pathlib import Path
 
-from ..errors import ConfigError
-from .adapter import Adapter, FactorInfo, sha256_file, suggest
+from abm.batch.adapter import Adapter, FactorInfo, sha256_file, suggest
+from abm.core.errors import ConfigError
 
 FACTORS = {"mu": FactorInfo("float", lo=-10.0, hi=10.0),
            "rate": FactorInfo("float", lo=1e-4, hi=1e4, unit="per unit time"),

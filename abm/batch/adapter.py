@@ -27,7 +27,6 @@ import hashlib
 import importlib
 import json
 import platform
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from abm.core.errors import ConfigError
 
 KINDS = ("float", "int", "bool", "category")
 
@@ -139,7 +138,7 @@ def load_adapter(name: str, where: str) -> type[Adapter]:
     """``package.module:Class`` or ``package.module`` (its ``Adapter``)."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: model.adapter = {name!r} must name an adapter, e.g. "
-                          f"\"abm.batch.cpmodel\"")
+                          f"\"abm.studies.adapter\"")
     module, _, attr = name.partition(":")
     try:
         mod = importlib.import_module(module)
@@ -183,13 +182,32 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]+)", re.M)
+def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules a source file imports (relative imports resolved;
+    imports inside functions included), with ``from X import y`` giving both X and X.y."""
+    import ast
+
+    out: set[str] = set()
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+    return out
 
 
 def import_closure(root: Path, entries: list[str], skip: tuple[str, ...] = ()) -> list[Path]:
     """The package's source files reachable from ``entries`` (paths relative to the package
-    ``root``) through relative imports, including imports inside functions; files in
-    ``skip`` are neither included nor followed."""
+    ``root``) through its imports, including imports inside functions; files in ``skip``
+    are neither included nor followed."""
+    package = root.name
     seen: set[Path] = set()
     skipped = {root / s for s in skip}
     todo = [root / e for e in entries]
@@ -198,21 +216,19 @@ def import_closure(root: Path, entries: list[str], skip: tuple[str, ...] = ()) -
         if f in seen or f in skipped or not f.is_file():
             continue
         seen.add(f)
-        init = f.parent / "__init__.py"
-        if init.is_file():
-            todo.append(init)
-        for dots, mod, names in _IMPORT.findall(f.read_text()):
-            base = f.parent
-            for _ in range(len(dots) - 1):
-                base = base.parent
-            parts = [x for x in mod.split(".") if x]
-            target = base.joinpath(*parts)
-            if parts:
-                todo += [target.with_suffix(".py"), target / "__init__.py"]
-            for n in names.split("#")[0].replace("(", " ").replace(")", " ").split(","):
-                n = n.split()[0] if n.split() else ""
-                if n:  # "from . import state" / "from .kernels import core"
-                    todo += [target / f"{n}.py", target / n / "__init__.py"]
+        rel = f.relative_to(root).with_suffix("").parts
+        is_package = rel[-1] == "__init__"
+        module = ".".join((package, *(rel[:-1] if is_package else rel)))
+        for parent in (f.parent, *f.parent.parents):  # the packages it sits in run first
+            if parent == root.parent:
+                break
+            todo.append(parent / "__init__.py")
+        for name in _imported_modules(f.read_text(), module, is_package):
+            parts = name.split(".")
+            if parts[0] != package:
+                continue
+            target = root.joinpath(*parts[1:])
+            todo += [target.with_suffix(".py"), target / "__init__.py"]
     return sorted(p for p in seen if p.resolve().is_relative_to(root.resolve()))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .factors import Factor
+from abm.batch.factors import Factor
 
 DESIGN_KEYS = {
     "factorial": ("type",),

@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from abm.core.errors import ConfigError
 
 
 def default_workers() -> int:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
-from .adapter import FactorInfo
+from abm.batch.adapter import FactorInfo
+from abm.core.errors import ConfigError
 
 FACTOR_KEYS = ("values", "range", "levels", "distribution", "mode", "mean", "sd")
 DISTRIBUTIONS = ("uniform", "loguniform", "triangular", "truncnormal")

@@ -24,12 +24,12 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
-from .adapter import canonical_json, recorded_environment, sha256_text
-from .executors import choose, open_executor
-from .seeds import replication_seeds
-from .spec import Spec
-from .store import FORMAT, ResultStore
+from abm.batch.adapter import canonical_json, recorded_environment, sha256_text
+from abm.batch.executors import choose, open_executor
+from abm.batch.seeds import replication_seeds
+from abm.batch.spec import Spec
+from abm.batch.store import FORMAT, ResultStore
+from abm.core.errors import ConfigError
 
 SEED_RULE = ("seed of replication r = int(SeedSequence(root).spawn(R)[r].generate_state(1, "
              "uint64)[0] >> 1), the same for every design point (common random numbers)")

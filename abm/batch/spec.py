@@ -4,7 +4,7 @@ A spec has the sections ``[sweep]`` (name, description, replications, seed), ``[
 (the adapter and its keys, e.g. the base scenario), ``[fixed]`` (values for every run),
 ``[factors.NAME]`` or, for a variants design, ``[variants.NAME]`` (named override sets),
 ``[design]``, ``[outputs]``, ``[metrics.NAME]`` and ``[summary]``.
-docs/batch.md documents every key. Every error raises :class:`abm.errors.ConfigError`
+docs/batch.md documents every key. Every error raises :class:`abm.core.errors.ConfigError`
 naming the spec file, the key, the value and what is valid.
 
 Two digests come out of a spec:
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .adapter import Adapter, canonical_json, load_adapter, sha256_text, suggest
-from .design import DESIGN_KEYS, VARIANT, Design, build_design
-from .factors import RESERVED, Factor, check_value, parse_factor
+from abm.batch.adapter import Adapter, canonical_json, load_adapter, sha256_text, suggest
+from abm.batch.design import DESIGN_KEYS, VARIANT, Design, build_design
+from abm.batch.factors import RESERVED, Factor, check_value, parse_factor
+from abm.core.errors import ConfigError
 
 SECTIONS = ("sweep", "model", "fixed", "factors", "variants", "design", "outputs", "metrics",
             "summary")
@@ -37,7 +37,7 @@ OUTPUT_KEYS = ("indicators", "period")
 METRIC_KEYS = ("indicator", "periods", "stat")
 SUMMARY_KEYS = ("reference", "band", "confidence")
 STATS = ("mean", "sum", "min", "max", "first", "last")
-DEFAULT_ADAPTER = "abm.batch.cpmodel"
+DEFAULT_ADAPTER = "abm.studies.adapter"
 MAX_SEED = 2**63
 
 

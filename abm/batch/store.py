@@ -25,8 +25,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..io import atomic_write_bytes, atomic_write_text
+from abm.core.errors import ConfigError
+from abm.core.io import atomic_write_bytes, atomic_write_text
 
 MANIFEST = "manifest.json"
 RUNS = "runs"

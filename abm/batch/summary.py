@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from ..io import atomic_dir, atomic_write_text
-from .store import SUMMARY, ResultStore
+from abm.batch.store import SUMMARY, ResultStore
+from abm.core.errors import ConfigError
+from abm.core.io import atomic_dir, atomic_write_text
 
 MAX_MD_ROWS = 60
 
@@ -232,7 +232,7 @@ def summarise(out: str | Path, log=None) -> Path:
     sens = None
     dtype = m["design"]["type"]
     if dtype in ("sobol", "morris"):
-        from .sensitivity import analyse
+        from abm.batch.sensitivity import analyse
         sens = analyse(m, mt, names, log)
 
     summary_dir = store.root / SUMMARY

@@ -21,8 +21,8 @@ import math
 import time
 from pathlib import Path
 
-from ..errors import ConfigError
-from .adapter import Adapter, FactorInfo, sha256_file, suggest
+from abm.batch.adapter import Adapter, FactorInfo, sha256_file, suggest
+from abm.core.errors import ConfigError
 
 ISHIGAMI_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
 ISHIGAMI_ST = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}

@@ -1,7 +1,7 @@
 """Plain-Mesa agents of the reference implementation: state as Python attributes, behaviour as
 ordinary Python methods.
 
-Each method says which engine kernel (``abm/kernels/*.py``) and which ODD submodel
+Each method says which engine kernel (``abm/mechanisms/*.py``) and which ODD submodel
 (``docs/ODD.md`` section 7.x) it mirrors. The code follows the kernels line by line where
 the order of operations matters, and is written to be read as the executable specification.
 Nothing here uses Numba or vectorised NumPy: NumPy only supplies the random streams.
@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 import mesa
 
-from .. import state as S
-from ..capacity import respond
-from ..state import (
+from abm.core import state as S
+from abm.core.state import (
     AGENCY,
     CA,
     CARE,
@@ -40,8 +39,9 @@ from ..state import (
     PERMANENT,
     VACANT,
 )
+from abm.mechanisms.court_capacity import respond
 
-POLICE = 0  # referrer type 0 (abm.state.REFERRER_TYPES)
+POLICE = 0  # referrer type 0 (abm.core.state.REFERRER_TYPES)
 SUBSTANCE_MISUSE = 1  # need-domain bit 0 (FDAC eligibility)
 
 
@@ -119,7 +119,7 @@ def referrer_type(u: float, p) -> int:
 class Family(mesa.Agent):
     """A household (all its children share one caseflow state; ODD 2.1-2.2).
 
-    Attributes mirror the engine's ``Families`` table (``abm/state.py``); ``worker`` is a
+    Attributes mirror the engine's ``Families`` table (``abm/core/state.py``); ``worker`` is a
     :class:`SocialWorker` (or None) and ``court_case`` a :class:`CareCase` (or None).
     """
 
@@ -480,7 +480,7 @@ class LocalAuthority(mesa.Agent):
     """A local authority's children's social care: front door, early-help places, the
     allocation of cases to its workers, and its weekly counters (the engine's ``LAState``).
 
-    Weekly counters are plain lists indexed by the constants of ``abm/state.py``
+    Weekly counters are plain lists indexed by the constants of ``abm/core/state.py``
     (``flow[S.FL_REFERRALS]``, ...), so the model records them under the engine's names."""
 
     def __init__(self, model, code: str, children: int, pay: float):
@@ -773,7 +773,7 @@ class Court(mesa.Agent):
 
     def find_capacity(self, p) -> None:
         """6b. When more hearings are listed than base slots, the courts find capacity with a
-        lag (7.16; ``abm/capacity.py`` ``respond``, shared with the engine)."""
+        lag (7.16; ``abm/mechanisms/court_capacity.py`` ``respond``, shared with the engine)."""
         self.extra_capacity = float(respond(self.extra_capacity, self.listed, self.base_slots,
                                             p.court_capacity_response, p.court_capacity_lag_weeks))
         self.slots = self.base_slots * (1.0 + self.extra_capacity)

@@ -1,7 +1,7 @@
 """Distributional equivalence of two model implementations (the engine and the reference).
 
 Both are run on the same scenario with many seeds; each run is reduced to a few key outputs
-(:data:`KEY_OUTPUTS`, read with the same summary code, ``abm.outputs.fy_summary``); and the
+(:data:`KEY_OUTPUTS`, read with the same summary code, ``abm.outputs.tables.fy_summary``); and the
 two samples of every output are compared by
 
 1. a **two-sample Kolmogorov-Smirnov test** (``scipy.stats.ks_2samp``), and
@@ -55,11 +55,11 @@ _WEEK_MEANS = ("mean_caseload", "turnover_rate", "vacancy_rate", "care_open_case
 
 
 def key_outputs(model) -> dict[str, float]:
-    """Reduce one finished run to :data:`KEY_OUTPUTS`, from ``abm.outputs.fy_summary``:
+    """Reduce one finished run to :data:`KEY_OUTPUTS`, from ``abm.outputs.tables.fy_summary``:
     flows summed over the financial years, rates averaged with the weeks as weights, the
     census at the last complete year, and the duration over all concluded cases (NaN if
     none concluded)."""
-    from ..outputs import fy_summary
+    from abm.outputs.tables import fy_summary
 
     fy = fy_summary(model)
     weeks = fy["weeks"].to_numpy(float)
@@ -77,13 +77,13 @@ def key_outputs(model) -> dict[str, float]:
 
 def engine_model(scenario, seed: int):
     """A finished engine run (no Mesa agent views: they do not change the outputs)."""
-    from ..model import ChildProtectionModel
+    from abm.core.model import ChildProtectionModel
     return ChildProtectionModel(scenario, rng=seed, agent_views=False).run()
 
 
 def reference_model(scenario, seed: int):
     """A finished reference run."""
-    from .model import ReferenceModel
+    from abm.reference.model import ReferenceModel
     return ReferenceModel(scenario, rng=seed).run()
 
 

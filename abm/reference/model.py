@@ -3,7 +3,7 @@ written as ordinary agent methods (see ``docs/reference.md``).
 
 It supports one local authority (``abm.small_la_scenario(...)`` or a scenario file with
 ``places = { children = N }``) and records the same weekly outputs, under the same names and
-in the same ``rec`` arrays, as the engine, so ``abm.outputs`` (``fy_summary``,
+in the same ``rec`` arrays, as the engine, so ``abm.outputs.tables`` (``fy_summary``,
 ``period_table``, ``tidy``, ``decision_table``) reads either model.
 """
 
@@ -16,10 +16,9 @@ import mesa
 import numpy as np
 from mesa.agentset import AgentSet
 
-from .. import state as S
-from ..calendar import Calendar
-from ..loops import LoopState, effective_scope, step_loops
-from ..model import (
+from abm.core import state as S
+from abm.core.calendar import Calendar
+from abm.core.model import (
     CASELOAD_BINS,
     EXPERIENCE_BINS,
     HOUSEHOLD_P,
@@ -28,9 +27,10 @@ from ..model import (
     STREAMS,
     WORK_FIELDS,
 )
-from ..params import PARAMETERS, Params, coerce_value, make_params, validate_overrides
-from ..scenario import Scenario
-from .agents import Court, Family, LocalAuthority, Referrer, SocialWorker
+from abm.core.params import PARAMETERS, Params, coerce_value, make_params, validate_overrides
+from abm.core.scenario import Scenario
+from abm.mechanisms.loops import LoopState, effective_scope, step_loops
+from abm.reference.agents import Court, Family, LocalAuthority, Referrer, SocialWorker
 
 #: Weeks before the calendar start at which the warm-up court boost ends (as the engine).
 BOOST_END_WEEK = -104
@@ -140,7 +140,7 @@ class ReferenceModel(mesa.Model):
         self.court = Court(self, [la], max_cases=max(512, self.n_families // 40))
         la.court = self.court
         T = self.calendar.n_weeks
-        self.rec = {  # the engine's recording arrays (abm/model.py _build), one LA, one court
+        self.rec = {  # the engine's recording arrays (abm/core/model.py _build), one LA, one court
             "flow": np.zeros((T, 1, S.N_FLOWS), np.int64),
             "stock_fam": np.zeros((T, 1, S.N_STATES), np.int64),
             "stock_children": np.zeros((T, 1, S.N_STATES), np.int64),
@@ -158,7 +158,7 @@ class ReferenceModel(mesa.Model):
 
     @property
     def las(self):
-        """What ``abm.outputs`` reads of the engine's LA table: children per LA."""
+        """What ``abm.outputs.tables`` reads of the engine's LA table: children per LA."""
         return SimpleNamespace(children=np.array([self.la.children], np.int64))
 
     def _apply_capacities(self) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.io import atomic_write_text  # noqa: E402
+from abm.core.io import atomic_write_text  # noqa: E402
 
 OUT = ROOT / "results" / "calibration"
 ABC = OUT / "abc"
@@ -119,9 +119,9 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from abm.calibration import _period_indicators
-    from abm.model import ChildProtectionModel
-    from abm.scenario import load_scenario
+    from abm.core.model import ChildProtectionModel
+    from abm.core.scenario import load_scenario
+    from abm.studies.targets import _period_indicators
 
     sc = load_scenario(ROOT / "experiments" / "scenarios" / "england_calibrated.toml")
     sc = dataclasses.replace(sc, scale=scale)

@@ -3,7 +3,7 @@ section 10).
 
 Runs the England scenario at 1:1 (default: 2 calendar years after the warm-up) with every
 kernel call timed, and after each engine week the same week of the benchmark's floor
-(``abm.bench.Floor``), whose parts are timed apart: the open rows and posts, the random
+(``benchmarks.engine.Floor``), whose parts are timed apart: the open rows and posts, the random
 words the engine took, the contact proposals' rows, and every family's row. Prints the
 engine's milliseconds a week by kernel, the floors' parts, and the engine against each
 floor. Then, on their own, the cost of a raw 64-bit word against the variates the kernels
@@ -19,11 +19,11 @@ import sys
 import time
 
 import numpy as np
+from benchmarks.engine import ENGLAND, Floor, _stream_states, make_scenario, pcg64_distance
+from benchmarks.floor import floor_draws
 from numba import njit
 
-from abm.bench import ENGLAND, Floor, _stream_states, make_scenario, pcg64_distance
-from abm.kernels.floor import floor_draws
-from abm.model import ChildProtectionModel
+from abm.core.model import ChildProtectionModel
 
 
 def engine_and_floors(years: int) -> None:

@@ -2,7 +2,7 @@
 
 Writes ``docs/parameters.md`` and refreshes the generated block of ``docs/ODD.md`` (between
 ``<!-- parameter-table:start -->`` and ``<!-- parameter-table:end -->``). Both come from
-``abm.params.parameter_table_markdown()``, split into one table per mechanism group, so each
+``abm.core.params.parameter_table_markdown()``, split into one table per mechanism group, so each
 parameter appears exactly once in each file. Deterministic and idempotent: a second run
 changes nothing.
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script from anywhere without installing
     sys.path.insert(0, str(REPO))
 
-from abm.params import PARAMETERS, parameter_table_markdown  # noqa: E402
+from abm.core.params import PARAMETERS, parameter_table_markdown  # noqa: E402
 
 START = "<!-- parameter-table:start -->"
 END = "<!-- parameter-table:end -->"

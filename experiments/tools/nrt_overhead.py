@@ -1,5 +1,5 @@
 """How much of the engine's time is Numba's atomic reference counting (docs/performance.md
-section 8). Runs the England 1:1 engine benchmark (``abm.bench child engine``) in fresh
+section 8). Runs the England 1:1 engine benchmark (``benchmarks.engine child engine``) in fresh
 processes, alternately with Numba's diagnostic switch that makes reference counts plain
 increments (``numba.core.runtime.nrtdynmod._disable_atomicity``) and without it, and prints
 each run. A measurement only: the switch is private and process-wide, and the model never
@@ -17,8 +17,8 @@ CHILD = """
 import sys, runpy
 import numba.core.runtime.nrtdynmod as n
 n._disable_atomicity = int(sys.argv[1])
-sys.argv = ["abm.bench", "child", "engine", sys.argv[2]]
-runpy.run_module("abm.bench", run_name="__main__")
+sys.argv = ["benchmarks.engine", "child", "engine", sys.argv[2]]
+runpy.run_module("benchmarks.engine", run_name="__main__")
 """
 
 

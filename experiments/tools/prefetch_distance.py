@@ -10,12 +10,12 @@ worker's status) with the rows prefetched 0, 4, 8, 16, 32 and 64 cases ahead, in
 import argparse
 import time
 
+from benchmarks.engine import ENGLAND, make_scenario
 from numba import njit
 
-from abm.bench import ENGLAND, make_scenario
-from abm.kernels.core import prefetch
-from abm.model import ChildProtectionModel
-from abm.state import EARLY_HELP
+from abm.core.kernels import prefetch
+from abm.core.model import ChildProtectionModel
+from abm.core.state import EARLY_HELP
 
 
 def make_pass(dist: int):

@@ -111,9 +111,9 @@ def generator_in_loop(x, rng):
 def _moves():
     """core.move_rows against its bookkeeping written out, on a small LA's tables."""
     import abm
-    from abm import state as S
-    from abm.kernels.core import move_columns, move_rows
-    from abm.model import ChildProtectionModel
+    from abm.core import state as S
+    from abm.core.kernels import move_columns, move_rows
+    from abm.core.model import ChildProtectionModel
 
     @njit
     def via_move_rows(fam, las, op, rows, reps):

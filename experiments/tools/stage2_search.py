@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.calibration import _period_indicators  # noqa: E402
-from abm.model import ChildProtectionModel  # noqa: E402
-from abm.outputs import period_table  # noqa: E402
-from abm.scenario import load_scenario  # noqa: E402
+from abm.core.model import ChildProtectionModel  # noqa: E402
+from abm.core.scenario import load_scenario  # noqa: E402
+from abm.outputs.tables import period_table  # noqa: E402
+from abm.studies.targets import _period_indicators  # noqa: E402
 
 QUARTERS = ["2008-Q3", "2009-Q3", "2010-Q3", "2011-Q3"]
 SUMMER_2010 = ["2010-05", "2010-06", "2010-07"]

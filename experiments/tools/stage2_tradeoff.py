@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.io import atomic_write_text  # noqa: E402
+from abm.core.io import atomic_write_text  # noqa: E402
 
 STAGE2 = ROOT / "results" / "calibration" / "stage2"
 MEAN = re.compile(r"MEAN dur08 ([\d.]+) dur09 ([\d.]+) dur10 ([\d.]+) dur11 ([\d.]+) \| "

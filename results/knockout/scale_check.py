@@ -14,10 +14,10 @@ import dataclasses
 import time
 
 import pandas as pd
-
 from abm.model import ChildProtectionModel
-from abm.outputs import fy_summary
 from abm.scenario import load_scenario
+
+from abm.outputs import fy_summary
 
 BASE = "experiments/scenarios/england_default.toml"
 YEARS = ["FY2009", "FY2010", "FY2011"]
