@@ -36,8 +36,9 @@ test-fast: $(STAMP)
 baseline: $(STAMP)
 	$(BIN)/cpabm baseline --update
 
+## Benchmarks live outside the packages (experiments/benchmarks); results/benchmarks/.
 bench: $(STAMP)
-	$(BIN)/cpabm bench
+	PYTHONPATH=experiments $(BIN)/python -m benchmarks.engine run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -74,7 +75,7 @@ viz-chromium:
 
 ## Measure one step and the first render; writes results/benchmarks/viz.{md,json}.
 viz-bench: $(STAMP) viz-assets
-	$(BIN)/python -m benchmarks.app
+	PYTHONPATH=experiments $(BIN)/python -m benchmarks.app
 
 ## Screenshots before and after a media shock: results/figures/app_*_shock.png.
 viz-screenshots: $(STAMP) viz-assets
