@@ -18,14 +18,14 @@ from pathlib import Path as _Path
 def _numba_cache_dir() -> None:
     # Numba's on-disk cache keys a kernel on its own file only, not on the constants it
     # imports (flow indices, state codes). Key the cache folder on the source of everything the
-    # kernels import (abm/mechanisms/*.py, abm/core/kernels.py and abm/core/state.py), so a
+    # kernels import (abm/mechanisms/*.py and abm/core/{kernels,state,indicators}.py), so a
     # stale kernel can never load.
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
     h = _hashlib.sha1()
     root = _Path(__file__).parent
-    sources = sorted(root.joinpath("mechanisms").glob("*.py")) + [root / "core" / "kernels.py",
-                                                                  root / "core" / "state.py"]
+    sources = sorted(root.joinpath("mechanisms").glob("*.py")) + [
+        root / "core" / f for f in ("kernels.py", "state.py", "indicators.py")]
     for p in sources:  # everything the kernels import
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())

@@ -4,6 +4,7 @@ import numpy as np
 from conftest import small
 
 from abm import ChildProtectionModel, CourtAgent, FamilyAgent, ReferrerAgent, SocialWorkerAgent
+from abm.core import indicators as I
 from abm.core import state as S
 
 
@@ -25,7 +26,7 @@ def test_agent_views_agree_with_arrays():
     assert fams.agg("n_children", sum) == m.children_in_need()
     refs = by[ReferrerAgent]
     assert len(refs) == S.N_REFERRER_TYPES * len(m.las.children)
-    assert refs.agg("contacts", sum) == int(m.rec["flow"][:20, :, S.FL_CONTACTS].sum())
+    assert refs.agg("contacts", sum) == int(m.record.flow[:20, :, I.FL_CONTACTS].sum())
     assert len(by[CourtAgent]) == len(m.courts.slots)
     # a view reads the arrays: change the array, the agent sees it
     a = next(iter(workers))
@@ -49,5 +50,5 @@ def test_datacollector_feeds_model_outputs():
     m.run_for(10)
     df = m.datacollector.get_model_vars_dataframe()
     assert len(df) == 10
-    assert df["referrals"].sum() == m.rec["flow"][:10, :, S.FL_REFERRALS].sum()
+    assert df["referrals"].sum() == m.record.flow[:10, :, I.FL_REFERRALS].sum()
     assert df["open_cases"].iloc[-1] == m.children_in_need()

@@ -48,7 +48,7 @@ scenario = "tiny.toml"
 values = {values}
 
 [outputs]
-indicators = ["referrals", "initial_assessments", "cp_plans_census", "vacancy_rate",
+indicators = ["referrals_children", "ia_completed", "stock_cp_plan_children", "vacancy_rate",
               "care_mean_duration_weeks"]
 """
 
@@ -137,7 +137,7 @@ def test_serial_processes_dask_inprocess_identical(tmp_path, warmed):
     seeds = replication_seeds(99, 3)
     assert (ref["seed"] == ref["replication"].map(dict(enumerate(seeds)))).all()
     assert ref.groupby("replication")["seed"].nunique().eq(1).all()
-    assert ref.loc[ref["indicator"] == "referrals", "value"].gt(0).all()
+    assert ref.loc[ref["indicator"] == "referrals_children", "value"].gt(0).all()
 
 
 @pytest.fixture(scope="module")
@@ -418,15 +418,17 @@ def test_crn_with_the_model(tmp_path, warmed):
     table(tmp_path / "cost")
     d = pd.read_csv(tmp_path / "cost" / "summary" / "paired_differences.csv")
     d = d[d["kind"] == "metric"].set_index("name")
-    assert d.loc["referrals", "sd_diff"] == 0 and d.loc["referrals", "diff_mean"] == 0
-    assert d.loc["referrals", "se_unpaired"] > 0
+    assert d.loc["referrals_children", "sd_diff"] == 0 and d.loc["referrals_children", "diff_mean"] == 0
+    assert d.loc["referrals_children", "se_unpaired"] > 0
     assert d.loc["workforce_cost_gbp", "relative_diff"] == pytest.approx(200 / 900, rel=1e-9)
 
 
-def test_adapter_outputs_match_the_model(warmed):
-    """The adapter's lists of outputs are the columns the model's tables really have."""
-    from abm.outputs.tables import fy_summary, period_table
+def test_adapter_outputs_are_the_summary_columns_at_every_period(warmed):
+    """The adapter offers (without running the model) exactly the outputs a run's summary has,
+    at every period, each with its unit."""
+    from abm.outputs.tables import summary
 
     model = cpmodel._tiny_run()
-    assert set(cpmodel.fy_outputs()) == set(fy_summary(model).columns)
-    assert list(cpmodel.period_outputs()) == list(period_table(model, "month").columns)
+    for period in ("fy", "quarter", "month"):
+        assert set(cpmodel.outputs()) == set(summary(model, period).columns), period
+    assert all(cpmodel.outputs().values())

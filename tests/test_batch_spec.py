@@ -41,7 +41,7 @@ values = [1.7, 1.9]
 type = "factorial"
 
 [outputs]
-indicators = ["referrals", "vacancy_rate"]
+indicators = ["referrals_children", "vacancy_rate"]
 """
 
 
@@ -86,7 +86,7 @@ def test_factorial_design_and_defaults(tmp_path):
         {"regime": "professional_judgment", "referrer_threshold": 1.9}]
     # without [metrics], each indicator is a metric: its mean over all periods
     assert [(m.name, m.indicator, m.periods, m.stat) for m in spec.metrics] == [
-        ("referrals", "referrals", None, "mean"), ("vacancy_rate", "vacancy_rate", None, "mean")]
+        ("referrals_children", "referrals_children", None, "mean"), ("vacancy_rate", "vacancy_rate", None, "mean")]
     assert spec.reference == 0
     # canonical form ignores comments and formatting
     again = load_spec(write(tmp_path, "# a comment\n" + SPEC.replace(" = ", "=")))
@@ -198,7 +198,7 @@ BAD = [
      ["design.levels = 3 is out of range", "even"]),
     ("levels in a sampled design", ('type = "factorial"', 'type = "lhs"\nsamples = 8'),
      ["factors.referrer_threshold.levels: 'levels' is for factorial designs"]),
-    ("unknown output, with a suggestion", ('"referrals", "vacancy_rate"', '"referals"'),
+    ("unknown output, with a suggestion", ('"referrals_children", "vacancy_rate"', '"referals"'),
      ["outputs.indicators[0] = 'referals' is not an output", "did you mean 'referrals'"]),
     ("unknown output period", ('[outputs]\n', '[outputs]\nperiod = "week"\n'),
      ["outputs.period = 'week'", "fy, quarter, month"]),
@@ -218,7 +218,7 @@ BAD = [
     ("metric of an indicator not in outputs", ('[outputs]', '[metrics.m]\nindicator = "contacts"\n\n[outputs]'),
      ["metrics.m.indicator = 'contacts' is not among outputs.indicators"]),
     ("metric over a period the runs do not have",
-     ('[outputs]', '[metrics.m]\nindicator = "referrals"\nperiods = ["FY2020"]\n\n[outputs]'),
+     ('[outputs]', '[metrics.m]\nindicator = "referrals_children"\nperiods = ["FY2020"]\n\n[outputs]'),
      ["metrics.m.periods: 'FY2020' is not a period", "FY2008"]),
     ("factor both fixed and varied", ('[design]', '[fixed]\nreferrer_threshold = 1.8\n\n[design]'),
      ["'referrer_threshold' is also in [fixed]"]),

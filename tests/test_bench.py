@@ -10,6 +10,7 @@ from benchmarks import engine as bench
 from benchmarks.floor import floor_draws, floor_families, floor_rows
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import randbelow
 
 
@@ -161,7 +162,6 @@ def test_front_door_reports_the_contact_proposals_it_drew():
     """Thinning draws Poisson(n x bound) proposals per risk bin, so over many weeks their
     number matches the sum of the bins' bounds; every contact was a proposal."""
     import abm
-    from abm.core import state as S
     from abm.core.model import ChildProtectionModel
     from abm.mechanisms.population import BOUND_SD, stationary_sd
 
@@ -177,7 +177,7 @@ def test_front_door_reports_the_contact_proposals_it_drew():
     for _ in range(weeks):
         m.step()
         total += m.contact_proposals
-        contacts += int(las.flow[0, S.FL_CONTACTS])
+        contacts += int(las.flow[0, I.FL_CONTACTS])
     assert abs(total - expected * weeks) < 4 * np.sqrt(expected * weeks)
     assert 0 < contacts < total
 
@@ -258,5 +258,5 @@ def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_c
             m.step()
     assert fast._entry_p is fast.p and len(fast._entries) >= 6
     assert all(e is not k for k, e in fast._entries.items())  # entry points, not dispatchers
-    for key in fast.rec:
-        assert np.array_equal(fast.rec[key], slow.rec[key]), key
+    for key in fast.record.arrays():
+        assert np.array_equal(fast.record.arrays()[key], slow.record.arrays()[key]), key

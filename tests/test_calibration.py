@@ -51,13 +51,13 @@ def test_the_copied_targets_are_verbatim():
 
 def test_bad_map_entries_are_refused(tmp_path):
     bad = tmp_path / "map.toml"
-    bad.write_text('[referrals_fy2008]\ntable = "fy"\nindicator = "referrals"\nperiod = ["FY2008"]\n')
+    bad.write_text('[referrals_fy2008]\ntable = "fy"\nindicator = "referrals_children"\nperiod = ["FY2008"]\n')
     with pytest.raises(ConfigError, match="unknown key 'period'"):
         C.load_targets(C.TARGETS_FILE, bad)
-    bad.write_text('[no_such]\ntable = "fy"\nindicator = "referrals"\n')
+    bad.write_text('[no_such]\ntable = "fy"\nindicator = "referrals_children"\n')
     with pytest.raises(ConfigError, match="no \\[\\[target\\]\\] with id 'no_such'"):
         C.load_targets(C.TARGETS_FILE, bad)
-    bad.write_text('[referrals_fy2008]\ntable = "week"\nindicator = "referrals"\n')
+    bad.write_text('[referrals_fy2008]\ntable = "week"\nindicator = "referrals_children"\n')
     with pytest.raises(ConfigError, match="table = 'week'"):
         C.load_targets(C.TARGETS_FILE, bad)
 
@@ -72,18 +72,17 @@ def tiny_run(tmp_path_factory):
 
 
 def test_statistics_follow_the_official_definitions(tiny_run):
-    from abm.outputs.tables import fy_summary
-    from abm.studies.targets import _period_indicators
+    from abm.outputs.tables import summary
     _, m = tiny_run
     targets = C.load_targets()
     st = C.target_statistics(m, targets)
-    fy = fy_summary(m)
+    fy = summary(m, "fy")
     # counts are rescaled from the 1-in-2 sample to 1:1
-    assert st["referrals_fy2008"] == pytest.approx(fy.at["FY2008", "referrals"] / 0.5)
+    assert st["referrals_fy2008"] == pytest.approx(fy.at["FY2008", "referrals_children"] / 0.5)
     assert st["cp_plan_share"] == pytest.approx(fy.loc[["FY2008", "FY2009"], "cp_plan_share"].mean())
-    rise = fy.at["FY2009", "care_applications"] / fy.at["FY2008", "care_applications"] - 1
+    rise = fy.at["FY2009", "court_applications"] / fy.at["FY2008", "court_applications"] - 1
     assert st["care_applications_rise_fy2009"] == pytest.approx(rise)
-    q = _period_indicators(m, "quarter")
+    q = summary(m, "quarter")
     assert st["care_duration_q2_fy2009"] == pytest.approx(q.at["2009-Q3", "care_mean_duration_weeks"],
                                                           nan_ok=True)
     # periods before the run are missing, not zero

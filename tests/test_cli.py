@@ -106,14 +106,14 @@ def test_run_smoke_summary(runs):
     summary = pd.read_csv(out / "summary_fy.csv", index_col="fy")
     assert "FY2008" in summary.index
     assert summary.loc["FY2008", "referrals"] > 0
-    assert summary.loc["FY2008", "contacts"] >= summary.loc["FY2008", "initial_assessments"]
+    assert summary.loc["FY2008", "contacts"] >= summary.loc["FY2008", "ia_completed"]
     long = pd.read_parquet(out / "summary_fy.parquet")
     assert {"fy", "indicator", "value", "unit"} <= set(long.columns)
     ref = long[(long["fy"] == "FY2008") & (long["indicator"] == "referrals")]
     assert ref["value"].tolist() == [summary.loc["FY2008", "referrals"]]
     md = (out / "summary_fy.md").read_text()
     assert md.startswith("# tiny: per financial year (seed 1)")
-    assert "| referrals | children |" in md
+    assert "| referrals_children | children |" in md and "| referrals | families |" in md
     dec = pd.read_csv(out / "decisions_by_fy.csv")
     assert {"fy", "decision", "TP", "FP", "TN", "FN"} <= set(dec.columns)
     meta = json.loads((out / "run.json").read_text())

@@ -7,6 +7,7 @@ import numpy as np
 from conftest import small
 
 from abm import ChildProtectionModel
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.kernels import recount_stocks
 
@@ -45,7 +46,7 @@ def test_every_family_in_one_state_every_week():
 def test_stock_flow_identity_every_state_every_week():
     m = ChildProtectionModel(small(children=10000, years=1.5), rng=4, agent_views=False)
     m.run()
-    stock, trans = m.rec["stock_fam"].astype(np.int64), m.rec["trans"].astype(np.int64)
+    stock, trans = m.record.stock_fam.astype(np.int64), m.record.trans.astype(np.int64)
     # trans[t, la, old, new]: inflow to s sums trans[..., :, s]; outflow sums trans[..., s, :]
     diag = np.einsum("tlss->tls", trans)
     inflow = trans.sum(axis=2) - diag
@@ -57,7 +58,7 @@ def test_stock_flow_identity_every_state_every_week():
         moved += int(outflow[t].sum())
     assert moved > 500  # the identity was exercised by real traffic
     # flows in the FLOWS table agree with transitions where they name one
-    f = m.rec["flow"]
-    assert f[:, :, S.FL_IA_STARTS].sum() == trans[:, :, [S.NONE, S.EARLY_HELP], S.IA].sum()
-    assert f[:, :, S.FL_CARE_ORDERS].sum() == trans[:, :, S.COURT, S.CARE].sum()
-    assert f[:, :, S.FL_COURT_APPLICATIONS].sum() == trans[:, :, S.CPP, S.COURT].sum()
+    f = m.record.flow
+    assert f[:, :, I.FL_IA_STARTS].sum() == trans[:, :, [S.NONE, S.EARLY_HELP], S.IA].sum()
+    assert f[:, :, I.FL_CARE_ORDERS].sum() == trans[:, :, S.COURT, S.CARE].sum()
+    assert f[:, :, I.FL_COURT_APPLICATIONS].sum() == trans[:, :, S.CPP, S.COURT].sum()

@@ -8,11 +8,12 @@ import pytest
 from conftest import small
 
 from abm import ChildProtectionModel
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.kernels import move
 from abm.core.scenario import Event
 from abm.mechanisms.courts import courts_step, open_case
-from abm.outputs.tables import fy_summary, period_table
+from abm.outputs.tables import summary
 
 
 def _court_model(children=150_000, years=3.0, events=(), seed=3, **ov):
@@ -31,8 +32,8 @@ def test_queue_conservation_every_week():
     while m.week < m.calendar.n_weeks:
         m.step()
         f = m.las.flow.sum(axis=0)
-        opened += int(f[S.FL_COURT_APPLICATIONS])
-        closed += int(f[S.FL_COURT_CONCLUDED])
+        opened += int(f[I.FL_COURT_APPLICATIONS])
+        closed += int(f[I.FL_COURT_CONCLUDED])
         active = int(m.cases.active.sum())
         assert opened0 + opened == closed + active
         in_court = np.flatnonzero(m.fam.state == S.COURT)
@@ -49,24 +50,24 @@ def test_littles_law_in_steady_state():
     m = _court_model(children=400_000, years=4.0, mech_anxiety=False, mech_loop_b1=False,
                      mech_loop_b2=False, mech_loop_r=False, warmup_weeks=260)
     m.run()
-    f = m.rec["flow"].sum(axis=1)
+    f = m.record.flow.sum(axis=1)
     weeks = f.shape[0]
-    lam = f[:, S.FL_COURT_APPLICATIONS].sum() / weeks
-    w = f[:, S.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, S.FL_COURT_CONCLUDED].sum()
-    L = m.rec["court"][:, :, S.COURT_FIELDS.index("open_cases")].sum(axis=1).mean()
+    lam = f[:, I.FL_COURT_APPLICATIONS].sum() / weeks
+    w = f[:, I.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, I.FL_COURT_CONCLUDED].sum()
+    L = m.record.court[:, :, I.COURT_NAMES.index("court_open_cases")].sum(axis=1).mean()
     assert L == pytest.approx(lam * w, rel=0.10)
 
 
 def test_durations_are_measured_on_concluded_cases():
     m = _court_model(children=60_000, years=1.0)
     m.run()
-    q = period_table(m, "quarter")
+    q = summary(m, "quarter")
     # the recorded sum of durations equals the sum over cases that concluded
-    f = m.rec["flow"].sum(axis=1)
-    assert q["court_duration_weeks_sum"].sum() == f[:, S.FL_COURT_DURATION_WEEKS_SUM].sum()
-    fy = fy_summary(m)
-    expect = (f[:, S.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, S.FL_COURT_CONCLUDED].sum())
-    got = (fy["care_mean_duration_weeks"] * fy["care_cases_concluded"]).sum() / fy["care_cases_concluded"].sum()
+    f = m.record.flow.sum(axis=1)
+    assert q["court_duration_weeks_sum"].sum() == f[:, I.FL_COURT_DURATION_WEEKS_SUM].sum()
+    fy = summary(m, "fy")
+    expect = (f[:, I.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, I.FL_COURT_CONCLUDED].sum())
+    got = (fy["care_mean_duration_weeks"] * fy["court_concluded"]).sum() / fy["court_concluded"].sum()
     assert got == pytest.approx(expect)
 
 
@@ -89,8 +90,8 @@ def _durations(factor, seed=8):
     # (that response has its own tests below)
     m = _court_model(children=200_000, years=2.0, events=ev, seed=seed, court_capacity_response=0.0)
     m.run()
-    f = m.rec["flow"].sum(axis=1)[52:]  # the second year
-    return f[:, S.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, S.FL_COURT_CONCLUDED].sum()
+    f = m.record.flow.sum(axis=1)[52:]  # the second year
+    return f[:, I.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, I.FL_COURT_CONCLUDED].sum()
 
 
 @pytest.mark.slow
@@ -105,16 +106,16 @@ def test_capacity_cut_raises_and_increase_lowers_durations_with_crn():
 def test_zero_capacity_saturates_without_nans():
     m = _court_model(children=50_000, years=1.0, hearing_slots_per_100k=0.0, guardians_per_100k=0.0)
     m.run()
-    fy = fy_summary(m)
-    f = m.rec["flow"].sum(axis=(0, 1))
-    assert f[S.FL_COURT_APPLICATIONS] > 0
-    assert f[S.FL_COURT_CONCLUDED] == 0  # nothing can conclude
-    open_cases = m.rec["court"][:, :, S.COURT_FIELDS.index("open_cases")].sum(axis=1)
+    fy = summary(m, "fy")
+    f = m.record.flow.sum(axis=(0, 1))
+    assert f[I.FL_COURT_APPLICATIONS] > 0
+    assert f[I.FL_COURT_CONCLUDED] == 0  # nothing can conclude
+    open_cases = m.record.court[:, :, I.COURT_NAMES.index("court_open_cases")].sum(axis=1)
     assert open_cases[-1] > open_cases[0]  # saturation is visible as a growing queue
-    unalloc = m.rec["court"][:, :, S.COURT_FIELDS.index("unallocated")].sum(axis=1)
+    unalloc = m.record.court[:, :, I.COURT_NAMES.index("court_unallocated")].sum(axis=1)
     assert unalloc[-1] == open_cases[-1]
-    assert not np.isnan(m.rec["court"]).any()
-    assert (m.rec["stock_fam"] >= 0).all()
+    assert not np.isnan(m.record.court).any()
+    assert (m.record.stock_fam >= 0).all()
     assert np.isnan(fy["care_mean_duration_weeks"]).all()  # no concluded cases: undefined, not 0
 
 
@@ -126,13 +127,13 @@ def test_expert_cap_and_fdac_levers():
     c = _court_model(children=300_000, years=1.0, seed=4, fdac=True, fdac_engagement=1.0)
     for m in (a, b, c):
         m.run()
-    ea = fy_summary(a)["experts_per_concluded_case"].mean()
-    eb = fy_summary(b)["experts_per_concluded_case"].mean()
+    ea = summary(a, "fy")["experts_per_concluded_case"].mean()
+    eb = summary(b, "fy")["experts_per_concluded_case"].mean()
     assert eb <= 1.0 + 1e-9 < ea
-    fc = c.rec["flow"].sum(axis=(0, 1))
-    assert fc[S.FL_FDAC_ENGAGED] > 0
-    home = lambda m: (lambda f: (f[S.FL_OUTCOME_HOME] + f[S.FL_OUTCOME_SUPERVISION]) / f[S.FL_COURT_CONCLUDED])(  # noqa: E731
-        m.rec["flow"].sum(axis=(0, 1)))
+    fc = c.record.flow.sum(axis=(0, 1))
+    assert fc[I.FL_FDAC_ENGAGED] > 0
+    home = lambda m: (lambda f: (f[I.FL_OUTCOME_HOME] + f[I.FL_OUTCOME_SUPERVISION]) / f[I.FL_COURT_CONCLUDED])(  # noqa: E731
+        m.record.flow.sum(axis=(0, 1)))
     assert home(c) > home(a)
 
 
@@ -235,8 +236,8 @@ def test_courts_find_capacity_when_lists_overflow(response):
     m.run()
     served = m.courts.children_served / 1e5
     base = 3.0 * served
-    slots = m.rec["court"][:, :, S.COURT_FIELDS.index("slots")]
-    listed = m.rec["court"][:, :, S.COURT_FIELDS.index("listed")]
+    slots = m.record.court[:, :, I.COURT_NAMES.index("court_slots")]
+    listed = m.record.court[:, :, I.COURT_NAMES.index("court_listed")]
     if response == 0:
         assert np.allclose(slots, base)
     else:
@@ -252,9 +253,9 @@ def test_defensive_culture_outlives_the_headlines():
         m = ChildProtectionModel(small(children=5_000, years=2.0, shock=shock,
                                        anxiety_halflife_weeks=60.0, defensive_halflife_weeks=hl),
                                  rng=1, agent_views=False).run()
-        nat = m.rec["national"]
+        nat = m.record.national
         runs[hl] = nat
-    col = lambda name: __import__("abm.core.model", fromlist=["NATIONAL_FIELDS"]).NATIONAL_FIELDS.index(name)  # noqa: E731
+    col = I.NATIONAL_NAMES.index
     same, longer = runs[60.0], runs[200.0]
     p = m.p
     # equal half-lives: the thresholds follow public anxiety exactly
@@ -276,8 +277,8 @@ def test_overload_makes_closures_fall_while_arrivals_continue():
                          urgent_first_hearings=True, court_capacity_response=response,
                          court_capacity_lag_weeks=13.0)
         m.run()
-        f = m.rec["flow"].sum(axis=1)
-        return f[:, S.FL_COURT_APPLICATIONS], f[:, S.FL_COURT_CONCLUDED]
+        f = m.record.flow.sum(axis=1)
+        return f[:, I.FL_COURT_APPLICATIONS], f[:, I.FL_COURT_CONCLUDED]
 
     a0, c0 = run(1.0)
     a1, c1 = run(0.4)
@@ -297,7 +298,7 @@ def test_switching_the_capacity_response_off_freezes_capacity():
     m = _court_model(children=200_000, years=1.0, events=ev, seed=5, hearing_slots_per_100k=3.0,
                      court_capacity_response=1.0, court_capacity_lag_weeks=13.0)
     m.run()
-    slots = m.rec["court"][:, :, S.COURT_FIELDS.index("slots")].sum(axis=1)
+    slots = m.record.court[:, :, I.COURT_NAMES.index("court_slots")].sum(axis=1)
     cut = m.calendar.week_of(dt.date(2008, 10, 6))
     base = 3.0 * m.courts.children_served.sum() / 1e5
     assert slots[cut - 1] > 1.2 * base  # capacity found before the event...

@@ -15,8 +15,8 @@ from abm.core.scenario import Event, load_regime
 
 def _digest(m) -> str:
     h = hashlib.sha256()
-    for k in sorted(m.rec):
-        h.update(np.ascontiguousarray(m.rec[k]).tobytes())
+    for k in sorted(m.record.arrays()):
+        h.update(np.ascontiguousarray(m.record.arrays()[k]).tobytes())
     for a in m.fam:
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
@@ -65,10 +65,10 @@ def test_common_random_numbers_identical_until_regime_switch():
         assert np.array_equal(x, y)
     for x, y in zip(a.work, b.work, strict=True):
         assert np.array_equal(x, y)
-    for k in a.rec:
-        assert np.array_equal(a.rec[k][:w], b.rec[k][:w]), k
+    for k in a.record.arrays():
+        assert np.array_equal(a.record.arrays()[k][:w], b.record.arrays()[k][:w]), k
     # and the policy then makes a difference
     a.run()
     b.run()
     assert b.regime == "professional_judgment" and a.regime == "prescriptive"
-    assert not np.array_equal(a.rec["work"][w:], b.rec["work"][w:])
+    assert not np.array_equal(a.record.work[w:], b.record.work[w:])

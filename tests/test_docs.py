@@ -96,6 +96,7 @@ def test_check_mode_names_the_stale_file(tmp_path):
     (tmp_path / "docs").mkdir()
     shutil.copy(ODD, tmp_path / "docs" / "ODD.md")
     shutil.copy(PARAMS_MD, tmp_path / "docs" / "parameters.md")
+    shutil.copy(ROOT / "docs" / "outputs.md", tmp_path / "docs" / "outputs.md")
     cmd = [sys.executable, str(GENERATOR), "--check", "--root", str(tmp_path)]
     ok = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr

@@ -8,6 +8,7 @@ from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.kernels import (
     advance_risk,
@@ -19,7 +20,9 @@ from abm.core.kernels import (
     score_decisions,
 )
 from abm.core.params import make_params
-from abm.core.state import Reservoir
+from abm.core.state import (
+    Reservoir,
+)
 from abm.mechanisms.frontdoor import contacts_and_referrals, referrer_type
 from abm.mechanisms.population import harm_events
 from abm.mechanisms.workforce import allocate, time_use
@@ -210,10 +213,10 @@ def test_allocate_least_loaded_and_counts_changes_after_a_vacancy():
     _allocate_and_use_time(m, 1)
     assert fam.worker[100] == 2  # the first of the least-loaded workers
     work.status[0] = S.VACANT  # worker 0 leaves: all 30 cases must move and count a change
-    before = m.las.flow[:, S.FL_WORKER_CHANGES].sum()
+    before = m.las.flow[:, I.FL_WORKER_CHANGES].sum()
     _allocate_and_use_time(m, 2)
     assert (fam.worker[:30] != 0).all() and (fam.worker[:30] >= 0).all()
-    assert m.las.flow[:, S.FL_WORKER_CHANGES].sum() - before == 30
+    assert m.las.flow[:, I.FL_WORKER_CHANGES].sum() - before == 30
     assert work.caseload[0] == 0
     loads = work.caseload[work.status != S.VACANT]
     assert loads.max() - loads.min() <= 1  # allocation with attention to caseload
@@ -247,7 +250,7 @@ def test_contact_thinning_matches_the_rate():
     for t in range(1, weeks + 1):
         contacts_and_referrals(m.fam, m.las, m.open, p, t, 0.0, *rngs, _res(), False,
                                np.zeros(1, np.int64), 0)
-    got = m.las.flow[0, S.FL_CONTACTS]
+    got = m.las.flow[0, I.FL_CONTACTS]
     assert abs(got - expected * weeks) < 4 * math.sqrt(expected * weeks)
 
 
@@ -260,8 +263,8 @@ def test_allocate_sums_each_posts_demand_and_counts_cases_left_unallocated():
     assert D[1] == pytest.approx(p.direct_hours_cpp) and (D[2:] == 0).all()
     # every post vacant: nobody can take the cases, which count unallocated weeks, no demand
     m.work.status[:] = S.VACANT
-    before = m.las.flow[:, S.FL_UNALLOCATED_CASE_WEEKS].sum()
+    before = m.las.flow[:, I.FL_UNALLOCATED_CASE_WEEKS].sum()
     D, R = _allocate_and_use_time(m, 2)
     assert (D == 0).all() and (R == 0).all()
-    assert m.las.flow[:, S.FL_UNALLOCATED_CASE_WEEKS].sum() - before == 31
+    assert m.las.flow[:, I.FL_UNALLOCATED_CASE_WEEKS].sum() - before == 31
     assert (m.fam.worker[:31] == -1).all() and (m.work.caseload == 0).all()

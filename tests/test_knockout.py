@@ -166,7 +166,7 @@ def test_noop_variant_is_identical_to_full(tmp_path, scenario):
     raw = tomllib.loads(TEMPLATE.read_text())
     raw["variants"] = {"full": {}, "noop": {"mech_loop_b1": True},
                        "no_b2": {"mech_loop_b2": False}}
-    raw["outputs"]["indicators"] = ["referrals", "prescription", "turnover_rate"]
+    raw["outputs"]["indicators"] = ["referrals_children", "prescription", "turnover_rate"]
     raw["metrics"] = {k: {"indicator": k, "periods": ["FY2009"]}
                       for k in raw["outputs"]["indicators"]}
     template = tmp_path / "t.toml"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from benchmarks import engine as bench
 
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.model import gc_paused
 from abm.core.params import make_params
@@ -108,14 +109,14 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
     assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + math.ceil(p.cpp_review_weeks))
     assert (fam.state[c], fam.due[c]) == (S.CA, 12 + math.ceil(p.ca_target_weeks))
     d = las.flow[0] - flow0[0]
-    assert d[S.FL_CIN_STARTS] == 1 and d[S.FL_CPP_STARTS] == 1 and d[S.FL_CA_STARTS] == 1
-    assert d[S.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
-    assert d[S.FL_JOURNEYS] == 2 and d[S.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
+    assert d[I.FL_CIN_STARTS] == 1 and d[I.FL_CPP_STARTS] == 1 and d[I.FL_CA_STARTS] == 1
+    assert d[I.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
+    assert d[I.FL_JOURNEYS] == 2 and d[I.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
     assert fam.help_start[a] == 12 and fam.help_start[b] == 12 and fam.help_start[c] == -1
     T.apply_move(fam, work, las, op, p, a, T.GO_CLOSE, 20)
     assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
     assert work.caseload[0] == load0 - 1
-    assert las.flow[0, S.FL_CLOSURES] - flow0[0, S.FL_CLOSURES] == 1
+    assert las.flow[0, I.FL_CLOSURES] - flow0[0, I.FL_CLOSURES] == 1
     n = op.n[0]
     assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
     assert (recount_stocks(fam, len(las.children), S.N_STATES) == las.stock_fam).all()

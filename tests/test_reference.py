@@ -17,11 +17,12 @@ import pytest
 
 import abm
 import abm.core.model
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.model import ChildProtectionModel
 from abm.core.params import Params
 from abm.core.scenario import Event, Place
-from abm.outputs.tables import decision_table, fy_summary, weekly_frame
+from abm.outputs.tables import decision_table, summary, weekly_frame
 from abm.reference import (
     Court,
     Family,
@@ -100,8 +101,8 @@ def test_books_balance(tiny_run):
     assert sum(w.caseload for w in la.workers) == len(allocated)
     assert m.court.guardians_used == sum(c.guardian for c in m.court.cases)
     assert all(c.family.state == S.COURT and c.family.court_case is c for c in m.court.cases)
-    trans = m.rec["trans"][:, 0].astype(np.int64)
-    stock = m.rec["stock_fam"][:, 0]
+    trans = m.record.trans[:, 0].astype(np.int64)
+    stock = m.record.stock_fam[:, 0]
     flow_in, flow_out = trans.sum(axis=1), trans.sum(axis=2)
     assert (stock[1:] == stock[:-1] + flow_in[1:] - flow_out[1:]).all()
     assert trans.sum() > 40  # the check had something to check
@@ -111,20 +112,20 @@ def test_same_seed_same_run_different_seed_different_run():
     a = ReferenceModel(tiny(), rng=11).run()
     b = ReferenceModel(tiny(), rng=11).run()
     c = ReferenceModel(tiny(), rng=12).run()
-    for key in a.rec:
-        np.testing.assert_array_equal(a.rec[key], b.rec[key], err_msg=key)
-    assert not np.array_equal(a.rec["flow"], c.rec["flow"])
+    for key in a.record.arrays():
+        np.testing.assert_array_equal(a.record.arrays()[key], b.record.arrays()[key], err_msg=key)
+    assert not np.array_equal(a.record.flow, c.record.flow)
 
 
 def test_summary_code_reads_both_models_alike(tiny_run):
     engine = ChildProtectionModel(tiny(), rng=3, agent_views=False).run()
     assert list(weekly_frame(tiny_run).columns) == list(weekly_frame(engine).columns)
-    ref_fy, eng_fy = fy_summary(tiny_run), fy_summary(engine)
+    ref_fy, eng_fy = summary(tiny_run, "fy"), summary(engine, "fy")
     assert list(ref_fy.columns) == list(eng_fy.columns)
     assert list(ref_fy.index) == list(eng_fy.index)
     out = key_outputs(tiny_run)
     assert list(out) == list(KEY_OUTPUTS)
-    assert out["referrals"] > 0 and out["initial_assessments"] > 0 and out["mean_caseload"] > 0
+    assert out["referrals_children"] > 0 and out["ia_completed"] > 0 and out["mean_caseload"] > 0
     assert len(decision_table(tiny_run)) == len(decision_table(engine))
     # the media shock reached anxiety in the recorded national series
     anxiety = weekly_frame(tiny_run)["anxiety"]
@@ -165,9 +166,9 @@ def test_mechanism_switches(switch, flows):
     on = ReferenceModel(tiny(**extra), rng=5).run()
     off = ReferenceModel(tiny(**extra, **{switch: False}), rng=5).run()
     for name in flows:
-        k = S.FLOWS.index(name)
-        assert on.rec["flow"][:, 0, k].sum() > 0, name
-        assert off.rec["flow"][:, 0, k].sum() == 0, name
+        k = I.FLOW_NAMES.index(name)
+        assert on.record.flow[:, 0, k].sum() > 0, name
+        assert off.record.flow[:, 0, k].sum() == 0, name
 
 
 # ------------------------------------------------------------------ the comparison code

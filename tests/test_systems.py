@@ -8,9 +8,10 @@ import pytest
 from conftest import small
 
 from abm import ChildProtectionModel
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.scenario import load_regime
-from abm.outputs.tables import decision_table, fy_summary, reunification_table, weekly_frame
+from abm.outputs.tables import decision_table, reunification_table, summary, weekly_frame
 
 SHOCK = dt.date(2008, 10, 6)
 
@@ -28,7 +29,7 @@ def full_years(df):
 
 
 def _same(a, b):
-    return all(np.array_equal(a.rec[k], b.rec[k]) for k in ("flow", "stock_fam", "work"))
+    return all(np.array_equal(a.record.arrays()[k], b.record.arrays()[k]) for k in ("flow", "stock_fam", "work"))
 
 
 # ---------------------------------------------------------------- each switch removes its effect
@@ -54,16 +55,16 @@ def test_requisite_variety_switch_makes_needs_irrelevant():
 
 
 @pytest.mark.parametrize("switch, flow", [
-    ("mech_early_help", S.FL_EARLY_HELP_STARTS),
-    ("mech_harm_events", S.FL_HARM_EVENTS),
-    ("mech_turnover", S.FL_LEAVERS),
+    ("mech_early_help", I.FL_EARLY_HELP_STARTS),
+    ("mech_harm_events", I.FL_HARM_EVENTS),
+    ("mech_turnover", I.FL_LEAVERS),
 ])
 def test_switch_off_means_none_of_its_events(switch, flow):
     kw = dict(children=40000, harm_hazard_base=2e-5)  # harm is rare: make it visible here
     on = _run(**kw)
     off = _run(**kw, **{switch: False})
-    assert on.rec["flow"][:, :, flow].sum() > 0
-    assert off.rec["flow"][:, :, flow].sum() == 0
+    assert on.record.flow[:, :, flow].sum() > 0
+    assert off.record.flow[:, :, flow].sum() == 0
 
 
 def test_squeeze_switch_gives_every_case_its_time():
@@ -104,10 +105,10 @@ def test_media_shock_amplifies_down_the_chain():
     for seed in (1, 2):
         a = _run(children=300000, years=1.5, seed=seed)
         b = _run(children=300000, years=1.5, seed=seed, shock=(dt.date(2008, 4, 7), 1.0))
-        fa, fb = a.rec["flow"][:52].sum(axis=(0, 1)), b.rec["flow"][:52].sum(axis=(0, 1))
+        fa, fb = a.record.flow[:52].sum(axis=(0, 1)), b.record.flow[:52].sum(axis=(0, 1))
         rise = lambda k, fa=fa, fb=fb: fb[k] / fa[k] - 1  # noqa: E731
-        rises.append((rise(S.FL_REFERRALS_CHILDREN), rise(S.FL_CA_STARTS_CHILDREN),
-                      rise(S.FL_COURT_APPLICATIONS)))
+        rises.append((rise(I.FL_REFERRALS_CHILDREN), rise(I.FL_CA_STARTS_CHILDREN),
+                      rise(I.FL_COURT_APPLICATIONS)))
     ref, ca, apps = np.mean(rises, axis=0)
     # referrals rise least; the rise grows as it travels deeper into the system
     assert 0.02 < ref < min(ca, apps), (ref, ca, apps)
@@ -152,7 +153,7 @@ def test_auc_is_reported_per_decision_point():
 # ---------------------------------------------------------------- front-door variants
 def test_front_door_variants_near_the_case_studies():
     def fy(regime):
-        return full_years(fy_summary(_run(children=150000, years=1.0, seed=3, regime=regime))).iloc[-1]
+        return full_years(summary(_run(children=150000, years=1.0, seed=3, regime=regime), "fy")).iloc[-1]
 
     base, triage, ipst = fy("prescriptive"), fy("multi_agency_triage"), fy("integrated_front_door")
     assert triage["police_triage_referral_share"] == pytest.approx(0.154, abs=0.04)
@@ -180,10 +181,10 @@ def test_reunification_success_rises_with_team_skill():
 
 
 def test_outcome_measures_are_reported():
-    f = full_years(fy_summary(_run(children=60000, years=1.0))).iloc[-1]
+    f = full_years(summary(_run(children=60000, years=1.0), "fy")).iloc[-1]
     for col in ("mean_journey_weeks", "delay_weeks_per_child_in_need",
                 "childhood_lost_pct_per_child_in_need", "unnecessary_investigations",
-                "rereferrals", "worker_changes", "harm_events_known", "harm_events_missed"):
+                "rereferrals", "worker_changes", "harm_known", "harm_missed"):
         assert np.isfinite(f[col]) and f[col] >= 0, col
     assert f["childhood_lost_pct_per_child_in_need"] == pytest.approx(
         f["delay_weeks_per_child_in_need"] / (18 * 52) * 100)
@@ -194,7 +195,7 @@ def test_outcome_measures_are_reported():
 def test_professional_judgment_differs_in_the_direction_the_review_argues():
     a = _run(children=200000, years=2.0, seed=11)
     b = _run(children=200000, years=2.0, seed=11, regime="professional_judgment")
-    fa, fb = full_years(fy_summary(a)).iloc[-1], full_years(fy_summary(b)).iloc[-1]
+    fa, fb = full_years(summary(a, "fy")).iloc[-1], full_years(summary(b, "fy")).iloc[-1]
     assert fb["direct_share_of_contracted_hours"] > fa["direct_share_of_contracted_hours"]
     assert fb["turnover_rate"] < fa["turnover_rate"]
     assert fb["mean_journey_weeks"] < fa["mean_journey_weeks"]

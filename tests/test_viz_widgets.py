@@ -68,7 +68,7 @@ def switch(rc, name):
 def assert_finite_model(m):
     T = m.week
     for key in ("flow", "stock_children", "work", "national", "court"):
-        arr = np.asarray(m.rec[key][:T], float)
+        arr = np.asarray(m.record.arrays()[key][:T], float)
         assert np.isfinite(arr).all(), f"non-finite values in rec[{key!r}]"
     assert (m.las.stock_children >= 0).all()
     for arr in (m.work.caseload, m.work.stress, m.work.satisfaction, m.work.experience):
@@ -146,8 +146,8 @@ def test_reset_really_resets(app):
     assert new.anxiety() == 0.0 and new.p.mech_loop_b1 is True
     ref = app.new_model()
     assert new.p == ref.p and new.twin.p == ref.twin.p
-    np.testing.assert_array_equal(new.rec["flow"], ref.rec["flow"])
-    np.testing.assert_array_equal(new.twin.rec["flow"], ref.twin.rec["flow"])
+    np.testing.assert_array_equal(new.record.flow, ref.record.flow)
+    np.testing.assert_array_equal(new.twin.record.flow, ref.twin.record.flow)
     # the levers now show the new model's values
     for lever, slider in zip(W.available_levers(), lever_sliders(rc), strict=True):
         assert slider.v_model == pytest.approx(new.lever_value(lever.param)), lever.key
@@ -234,7 +234,7 @@ def test_twin_is_the_same_la_and_seed():
     m = small_model(regime="prescriptive", compare_regime="prescriptive")
     for _ in range(5):
         m.step()
-    np.testing.assert_array_equal(m.rec["flow"], m.twin.rec["flow"])
+    np.testing.assert_array_equal(m.record.flow, m.twin.record.flow)
     other = small_model()
     assert other.twin.regime == "professional_judgment" and other.regime == "prescriptive"
     assert other.twin.n_families == other.n_families and other.twin.seed == other.seed

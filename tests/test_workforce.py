@@ -9,9 +9,10 @@ from conftest import small
 from scipy import stats
 
 from abm import ChildProtectionModel
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.scenario import Event
-from abm.outputs.tables import fy_summary, weekly_frame
+from abm.outputs.tables import summary, weekly_frame
 
 
 def test_caseload_accounting_matches_allocation_every_week():
@@ -34,10 +35,10 @@ def test_hours_never_exceed_what_workers_have():
     m = ChildProtectionModel(small(children=20000, years=0.5, prescription=3.0), rng=1,
                              agent_views=False)
     m.run()
-    w = m.rec["work"]
-    F = {n: i for i, n in enumerate(__import__("abm.core.model", fromlist=["x"]).WORK_FIELDS)}
-    used = w[:, :, F["direct_hours"]] + w[:, :, F["record_hours"]]
-    assert (used <= w[:, :, F["available_hours"]] + 1e-6).all()
+    def w(name):
+        return m.record.series(f"work_{name}", by_unit=True)
+    used = w("direct_hours") + w("record_hours")
+    assert (used <= w("available_hours") + 1e-6).all()
 
 
 def test_turnover_matches_the_configured_hazard():
@@ -50,9 +51,8 @@ def test_turnover_matches_the_configured_hazard():
                                        quit_hazard_base=0.004),
                                  rng=seed, agent_views=False)
         m.run()
-        quits += int(m.rec["flow"][:, :, S.FL_LEAVERS].sum())
-        from abm.core.model import WORK_FIELDS
-        exposure += int(m.rec["work"][:, :, WORK_FIELDS.index("permanent")].sum())
+        quits += int(m.record.flow[:, :, I.FL_LEAVERS].sum())
+        exposure += int(m.record.work[:, :, I.WORK_NAMES.index("work_permanent")].sum())
     res = stats.binomtest(quits, exposure, 0.004)
     assert res.pvalue > 0.001, (quits, exposure, quits / exposure)
 
@@ -63,7 +63,7 @@ def _paired(prescription_b, seed=5, **ov):
                              rng=seed, agent_views=False)
     a.run()
     b.run()
-    return fy_summary(a), fy_summary(b)
+    return summary(a, "fy"), summary(b, "fy")
 
 
 def test_more_prescription_means_less_direct_time_and_more_turnover():
@@ -82,12 +82,12 @@ def test_more_prescription_means_less_direct_time_and_more_turnover():
 def test_extreme_inputs_saturate_without_nans_or_negative_stocks(ov):
     m = ChildProtectionModel(small(children=10000, years=1.0, **ov), rng=3, agent_views=False)
     m.run()
-    for k, a in m.rec.items():
+    for k, a in m.record.arrays().items():
         assert not np.isnan(a).any(), k
-    assert (m.rec["stock_fam"] >= 0).all() and (m.work.caseload >= 0).all()
+    assert (m.record.stock_fam >= 0).all() and (m.work.caseload >= 0).all()
     w = weekly_frame(m)
     assert (w["work_vacant"] <= w["work_posts"]).all()
-    fy = fy_summary(m)
+    fy = summary(m, "fy")
     assert fy["referrals"].notna().all()
     if "quit_hazard_base" in ov:
         assert fy["vacancy_rate"].iloc[-1] > 0.5  # saturation is reported, not hidden

@@ -22,7 +22,7 @@ import pandas as pd
 
 import abm
 from abm.core import state as S
-from abm.core.model import NATIONAL_FIELDS, WORK_FIELDS, ChildProtectionModel
+from abm.core.model import ChildProtectionModel
 from abm.core.params import PARAMETERS
 from abm.core.scenario import load_regime, regime_names
 
@@ -286,24 +286,21 @@ def _div(a, b) -> np.ndarray:
 
 
 def recorded_weeks(model) -> int:
-    return int(min(max(model.week, 0), model.calendar.n_weeks))
+    return model.weeks_recorded
 
 
 def flow(model, name: str) -> np.ndarray:
-    """A weekly flow summed over the LAs, for the recorded weeks (from ``model.rec``, as
-    ``abm.outputs.tables.weekly_frame`` reads it, without building the whole table)."""
-    T = recorded_weeks(model)
-    return model.rec["flow"][:T, :, S.FLOWS.index(name)].sum(axis=1).astype(float)
+    """A weekly flow summed over the LAs, for the recorded weeks."""
+    return model.series(name).astype(float)
 
 
 def work(model, name: str) -> np.ndarray:
-    T = recorded_weeks(model)
-    return model.rec["work"][:T, :, WORK_FIELDS.index(name)].sum(axis=1)
+    """A weekly workforce series (``work_<name>``) summed over the LAs."""
+    return model.series(f"work_{name}")
 
 
 def national(model, name: str) -> np.ndarray:
-    T = recorded_weeks(model)
-    return model.rec["national"][:T, NATIONAL_FIELDS.index(name)]
+    return model.series(name)
 
 
 def _cached(fn):
@@ -391,7 +388,7 @@ def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
                       "beyond_chance": beyond_chance(a.sum(), b.sum(), len(a), len(b))})
     stocks = []
     cur = model.las.stock_children.sum(axis=0)
-    first = model.rec["stock_children"][0].sum(axis=0) if n else cur
+    first = model.record.stock_children[0].sum(axis=0) if n else cur
     for label, code in STOCK_STAGES:
         stocks.append({"label": label, "now": int(cur[code]), "base": int(first[code]),
                        "beyond_chance": beyond_chance(cur[code], first[code], 1, 1)})
@@ -422,9 +419,10 @@ def worker_data(model: ChildProtectionModel) -> dict:
     filled = status != "vacant"
     exp0 = None
     if model.week > 0:
-        first = model.rec["work"][0].sum(axis=0)
-        f0 = first[WORK_FIELDS.index("permanent")] + first[WORK_FIELDS.index("agency")]
-        exp0 = float(first[WORK_FIELDS.index("experience_sum")] / f0) if f0 > 0 else None
+        first = {name: model.series(name)[0] for name in ("work_permanent", "work_agency",
+                                                          "work_experience_sum")}
+        f0 = first["work_permanent"] + first["work_agency"]
+        exp0 = float(first["work_experience_sum"] / f0) if f0 > 0 else None
     return {
         "status": status, "caseload": caseload, "stress": stress, "experience": experience,
         "team": team, "posts": len(status), "vacant": int((~filled).sum()),

@@ -113,11 +113,11 @@ def cmd_run(args) -> int:
     from abm.core.model import ChildProtectionModel
     from abm.outputs.plots import all_figures
     from abm.outputs.tables import (
-        SUMMARY_UNITS,
         decision_table,
-        fy_summary,
-        la_fy_summary,
+        la_summary,
         reunification_table,
+        summary,
+        summary_long,
         tidy,
         workforce_distributions,
     )
@@ -132,34 +132,37 @@ def cmd_run(args) -> int:
     if bar:
         bar.close()
     elapsed = time.perf_counter() - t0
-    summary = fy_summary(model)
+    fy = summary(model, "fy")
     with atomic_dir(out) as tmp:
         tidy(model).to_parquet(tmp / "national_weekly.parquet", index=False)
         if not args.no_per_la:
             tidy(model, per_la=True).to_parquet(tmp / "la_weekly.parquet", index=False)
-        la_fy_summary(model).to_parquet(tmp / "la_summary_fy.parquet", index=False)
+        la_summary(model, "fy").to_parquet(tmp / "la_summary_fy.parquet", index=False)
         workforce_distributions(model).to_parquet(tmp / "workforce_distributions.parquet",
                                                   index=False)
         decision_table(model).to_csv(tmp / "decisions_by_fy.csv", index=False)
         reunification_table(model).to_csv(tmp / "reunification_by_skill.csv", index=False)
-        summary.to_csv(tmp / "summary_fy.csv", float_format="%.6g")
-        long = summary.reset_index().melt(id_vars="fy", var_name="indicator")
-        long["unit"] = long["indicator"].map(SUMMARY_UNITS)
-        long.to_parquet(tmp / "summary_fy.parquet", index=False)
-        atomic_write_text(tmp / "summary_fy.md", _summary_markdown(summary, model))
+        fy.to_csv(tmp / "summary_fy.csv", float_format="%.6g")
+        summary_long(fy).to_parquet(tmp / "summary_fy.parquet", index=False)
+        atomic_write_text(tmp / "summary_fy.md", _summary_markdown(fy, model))
         all_figures(model, tmp)
         meta = {**model.describe(), "source": scenario.source, "seconds": round(elapsed, 2),
                 "overrides": {k: v for k, v in overrides.items()}}
         atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str))
     if not args.quiet:
-        print(summary.T.to_string(float_format=lambda x: f"{x:,.3f}" if abs(x) < 10 else f"{x:,.0f}"))
-        print(f"\nwrote {out}/ in {elapsed:.1f} s (seed {args.seed})")
+        from abm.core.indicators import INDICATORS
+
+        headline = fy[[ind.name for ind in INDICATORS]]  # every series too: summary_fy.md
+        print(headline.T.to_string(float_format=lambda x: f"{x:,.3f}" if abs(x) < 10 else f"{x:,.0f}"))
+        print(f"\nwrote {out}/ in {elapsed:.1f} s (seed {args.seed}); every output per "
+              f"financial year: {out}/summary_fy.md")
     return 0
 
 
 def _summary_markdown(summary, model) -> str:
-    from abm.outputs.tables import SUMMARY_UNITS
+    from abm.core.indicators import units
 
+    unit = units()
     lines = [f"# {model.spec.name}: per financial year (seed {model.seed})", "",
              f"{model.spec.description}.", "",
              "| indicator | unit | " + " | ".join(summary.index) + " |",
@@ -168,7 +171,7 @@ def _summary_markdown(summary, model) -> str:
         vals = []
         for v in summary[col]:
             vals.append("" if v != v else (f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"))
-        lines.append(f"| {col} | {SUMMARY_UNITS.get(col, '')} | " + " | ".join(vals) + " |")
+        lines.append(f"| {col} | {unit.get(col, '')} | " + " | ".join(vals) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,17 @@ from numba.extending import intrinsic
 from numba.np.random.generator_core import next_uint32
 from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32
 
-from abm.core.state import CARE, FN, FP, NONE, SCORE_BINS, SCORE_HI, SCORE_LO, TN, TP
+from abm.core.state import (
+    CARE,
+    FN,
+    FP,
+    NONE,
+    SCORE_BINS,
+    SCORE_HI,
+    SCORE_LO,
+    TN,
+    TP,
+)
 
 #: How many cases ahead the loops over the open-case list prefetch a family's row. At
 #: England a light loop (allocation) visits a case in 20 to 30 ns, so 8 ahead did not cover

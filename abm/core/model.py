@@ -14,9 +14,11 @@ import mesa
 import numpy as np
 from numba.core.typing.typeof import Purpose, typeof
 
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.calendar import Calendar
 from abm.core.params import Params, make_params
+from abm.core.record import WeeklyRecord
 from abm.core.scenario import Scenario
 from abm.mechanisms.casework import audit_open_cases, casework
 from abm.mechanisms.court_capacity import respond
@@ -31,15 +33,7 @@ STREAMS = ("population", "risk", "harm", "contacts", "referrer", "screening", "c
            "court", "workforce")
 HOUSEHOLD_SIZES = np.array([1, 2, 3, 4], np.int8)
 HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per household
-WORK_FIELDS = ("posts", "permanent", "agency", "vacant", "caseload", "direct_hours",
-               "record_hours", "demand_hours", "available_hours", "experience_sum",
-               "satisfaction_sum", "stress_sum", "cost", "contracted_hours")
-NATIONAL_FIELDS = ("anxiety", "threshold_shift", "professional_status", "turnover_annual_rate",
-                   "prescription", "scope_for_judgment", "compliance", "error_rate",
-                   "hidden_error_share", "loop_b1_pull", "loop_b2_pull", "loop_r_pull")
 RESERVOIR_SIZE = 4096
-CASELOAD_BINS = 61  # caseload histogram 0..60+
-EXPERIENCE_BINS = 21  # experience histogram in years 0..20+
 AGENT_VIEW_MAX_FAMILIES = 400_000
 
 
@@ -170,7 +164,7 @@ class ChildProtectionModel(mesa.Model):
             stock_fam=np.zeros((L, S.N_STATES), np.int64),
             stock_children=np.zeros((L, S.N_STATES), np.int64),
             trans=np.zeros((L, S.N_STATES, S.N_STATES), np.int64),
-            flow=np.zeros((L, S.N_FLOWS), np.int64),
+            flow=np.zeros((L, I.N_FLOWS), np.int64),
             decisions=np.zeros((L, S.N_DECISIONS, 4), np.int64),
             referrer_flow=np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64),
             reunify=np.zeros((S.N_SKILL_BINS, 2), np.int64),
@@ -213,22 +207,7 @@ class ChildProtectionModel(mesa.Model):
         self._demand = np.zeros((2, len(self.work.la)))
         self.week = -p.warmup_weeks
         self._apply_capacities()
-        T = self.calendar.n_weeks
-        self.rec = {
-            "flow": np.zeros((T, L, S.N_FLOWS), np.int64),
-            "stock_fam": np.zeros((T, L, S.N_STATES), np.int64),
-            "stock_children": np.zeros((T, L, S.N_STATES), np.int64),
-            "trans": np.zeros((T, L, S.N_STATES, S.N_STATES), np.int32),
-            "decisions": np.zeros((T, L, S.N_DECISIONS, 4), np.int32),
-            "referrers": np.zeros((T, L, S.N_REFERRER_TYPES, 3), np.int32),
-            "work": np.zeros((T, L, len(WORK_FIELDS))),
-            "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
-            "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
-            "reunify": np.zeros((T, S.N_SKILL_BINS, 2), np.int32),
-            "score_hist": np.zeros((T, S.N_DECISIONS, 2, S.SCORE_BINS), np.int32),
-            "court": np.zeros((T, C, len(S.COURT_FIELDS))),
-            "national": np.zeros((T, len(NATIONAL_FIELDS))),
-        }
+        self.record = WeeklyRecord(self.calendar.n_weeks, L, C)
         self.referrers_total = np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64)
 
     def _apply_capacities(self) -> None:
@@ -364,9 +343,9 @@ class ChildProtectionModel(mesa.Model):
         f = las.flow.sum(axis=0)
         shocks_now = sum(m for w, m in self._shocks if w == self.week)
         children = float(las.children.sum())
-        errors = f[S.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * children / 1e5
-        step_loops(self.loops, self.p, int(f[S.FL_IA_ON_TIME] + f[S.FL_CA_ON_TIME]),
-                   int(f[S.FL_IA_COMPLETED] + f[S.FL_CA_COMPLETED]), float(errors), children)
+        errors = f[I.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * children / 1e5
+        step_loops(self.loops, self.p, int(f[I.FL_IA_ON_TIME] + f[I.FL_CA_ON_TIME]),
+                   int(f[I.FL_IA_COMPLETED] + f[I.FL_CA_COMPLETED]), float(errors), children)
         if record:
             self._record(anxiety, shift)
         if self._tracks:
@@ -407,7 +386,7 @@ class ChildProtectionModel(mesa.Model):
     def _update_status(self, anxiety: float) -> None:
         p, work, las = self.pk, self.work, self.las
         permanent = max(1, int((work.status == S.PERMANENT).sum()))
-        leavers = int(las.flow[:, S.FL_LEAVERS].sum())
+        leavers = int(las.flow[:, I.FL_LEAVERS].sum())
         self.turnover_annual += (leavers * 52.0 / permanent - self.turnover_annual) / 26.0
         if p.mech_status:
             target = (-p.status_turnover_slope * (self.turnover_annual - 0.10)
@@ -415,33 +394,47 @@ class ChildProtectionModel(mesa.Model):
             self.status_level += (target - self.status_level) / p.status_adapt_weeks
 
     def _record(self, anxiety: float, shift: float) -> None:
-        w, las, work, rec, p = self.week, self.las, self.work, self.rec, self.pk
-        rec["flow"][w] = las.flow
-        rec["stock_fam"][w] = las.stock_fam
-        rec["stock_children"][w] = las.stock_children
-        rec["trans"][w] = las.trans
-        rec["decisions"][w] = las.decisions
-        rec["referrers"][w] = las.referrer_flow
-        rec["reunify"][w] = las.reunify
-        rec["score_hist"][w] = self.res.hist
+        w, las, rec, p = self.week, self.las, self.record, self.pk
+        rec.flow[w] = las.flow
+        rec.stock_fam[w] = las.stock_fam
+        rec.stock_children[w] = las.stock_children
+        rec.trans[w] = las.trans
+        rec.decisions[w] = las.decisions
+        rec.referrers[w] = las.referrer_flow
+        rec.reunify[w] = las.reunify
+        rec.score_hist[w] = self.res.hist
         self.referrers_total += las.referrer_flow
-        self._kernel(record_workforce, work, max(0.0, p.worker_hours - p.other_hours),
-                     p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec["work"][w],
-                     rec["caseload_hist"][w], rec["experience_hist"][w])
-        for k, name in enumerate(S.COURT_FIELDS):
-            rec["court"][w, :, k] = getattr(self.courts, name)
+        self._kernel(record_workforce, self.work, max(0.0, p.worker_hours - p.other_hours),
+                     p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec.work[w],
+                     rec.caseload_hist[w], rec.experience_hist[w])
+        for k, s in enumerate(I.COURT):
+            rec.court[w, :, k] = getattr(self.courts, s.name[len("court_"):])
         lp = self.loops
-        rec["national"][w] = (anxiety, shift, self.status_level, self.turnover_annual,
-                              lp.prescription, p.scope_for_judgment, lp.compliance, lp.error_rate,
-                              lp.hidden_share, lp.pull_b1, lp.pull_b2, lp.pull_r)
+        values = {"anxiety": anxiety, "threshold_shift": shift,
+                  "professional_status": self.status_level,
+                  "turnover_annual_rate": self.turnover_annual, "prescription": lp.prescription,
+                  "scope_for_judgment": p.scope_for_judgment, "compliance": lp.compliance,
+                  "error_rate": lp.error_rate, "hidden_error_share": lp.hidden_share,
+                  "loop_b1_pull": lp.pull_b1, "loop_b2_pull": lp.pull_b2, "loop_r_pull": lp.pull_r}
+        rec.national[w] = [values[name] for name in I.NATIONAL_NAMES]
 
     # ------------------------------------------------------------------ convenience
+    @property
+    def weeks_recorded(self) -> int:
+        """Calendar weeks stepped so far (the rows of the weekly record in use)."""
+        return min(max(self.week, 0), self.calendar.n_weeks)
+
+    def series(self, name: str, by_unit: bool = False) -> np.ndarray:
+        """A registered series (``abm.core.indicators``), week by week so far: national, or
+        with ``by_unit`` one column per LA or court centre."""
+        return self.record.series(name, self.weeks_recorded, by_unit)
+
     def last(self, flow: str) -> int:
         """National value of a weekly flow in the last recorded week."""
         w = self.week - 1
         if w < 0:
             return 0
-        return int(self.rec["flow"][w, :, S.FLOWS.index(flow)].sum())
+        return int(self.record.flow[w, :, I.FLOW_NAMES.index(flow)].sum())
 
     def children_in_need(self) -> int:
         return int(self.las.stock_children[:, list(S.SOCIAL_CARE_STATES)].sum())

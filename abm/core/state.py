@@ -22,10 +22,10 @@ from collections import namedtuple
 
 import numpy as np
 
+from abm.core.indicators import STATE_NAMES
+
 NONE, EARLY_HELP, IA, CA, CIN, CPP, COURT, CARE = range(8)
-STATE_NAMES = ("none", "early_help", "initial_assessment", "core_assessment", "child_in_need",
-               "cp_plan", "care_proceedings", "looked_after")
-N_STATES = 8
+N_STATES = len(STATE_NAMES)
 #: States that count as an open children's social care case (CIN census definition).
 SOCIAL_CARE_STATES = (IA, CA, CIN, CPP, COURT, CARE)
 
@@ -43,125 +43,6 @@ N_REFERRER_TYPES = 5
 # Worker post status.
 VACANT, PERMANENT, AGENCY = 0, 1, 2
 
-# Weekly flow counters per LA: LAState.flow[la, FL_*]. Kernels use the constants.
-FL_CONTACTS = 0
-FL_CONTACTS_OPEN_CASE = 1
-FL_REFERRALS = 2
-FL_REFERRALS_CHILDREN = 3
-FL_REREFERRALS = 4
-FL_EARLY_HELP_STARTS = 5
-FL_SCREENED_OUT = 6
-FL_IA_STARTS = 7
-FL_IA_COMPLETED = 8
-FL_IA_ON_TIME = 9
-FL_CA_STARTS = 10
-FL_CA_STARTS_CHILDREN = 11
-FL_CA_COMPLETED = 12
-FL_CA_ON_TIME = 13
-FL_CONFERENCES = 14
-FL_CPP_STARTS = 15
-FL_CPP_STARTS_CHILDREN = 16
-FL_CIN_STARTS = 17
-FL_CLOSURES = 18
-FL_COURT_APPLICATIONS = 19
-FL_COURT_APPLICATIONS_CHILDREN = 20
-FL_COURT_CONCLUDED = 21
-FL_COURT_DURATION_WEEKS_SUM = 22
-FL_CARE_ORDERS = 23
-FL_HARM_EVENTS = 24
-FL_HARM_KNOWN = 25
-FL_HARM_MISSED = 26
-FL_WORKER_CHANGES = 27
-FL_JOINERS = 28
-FL_LEAVERS = 29
-FL_AGENCY_STARTS = 30
-FL_UNALLOCATED_CASE_WEEKS = 31
-FL_UNNECESSARY_INVESTIGATIONS = 32
-FL_JOURNEY_WEEKS_SUM = 33
-FL_JOURNEYS = 34
-FL_EARLY_HELP_ENDS = 35
-FL_COURT_HEARINGS_HELD = 36
-FL_COURT_HEARINGS_INEFFECTIVE = 37
-FL_COURT_EXPERTS_COMMISSIONED = 38
-FL_COURT_EXPERT_COST = 39
-FL_COURT_HEARINGS_SUM_CONCLUDED = 40
-FL_COURT_EXPERTS_SUM_CONCLUDED = 41
-FL_OUTCOME_HOME = 42
-FL_OUTCOME_SUPERVISION = 43
-FL_OUTCOME_CARE_ORDER = 44
-FL_OUTCOME_PLACEMENT_ORDER = 45
-FL_PERMANENCE_WEEKS_SUM = 46
-FL_PERMANENCES = 47
-FL_FDAC_ENGAGED = 48
-FL_GUARDIAN_WAIT_WEEKS_SUM = 49
-FL_GUARDIANS_ALLOCATED = 50
-FL_REUNIFICATIONS = 51
-FL_REUNIFICATION_BREAKDOWNS = 52
-FL_POLICE_TRIAGED = 53
-FL_POLICE_TRIAGE_REFERRALS = 54
-FL_DELAY_WEEKS = 55
-FL_REUNIFICATION_ATTEMPTS = 56
-FLOWS = (
-    "contacts",
-    "contacts_open_case",
-    "referrals",
-    "referrals_children",
-    "rereferrals",
-    "early_help_starts",
-    "screened_out",
-    "ia_starts",
-    "ia_completed",
-    "ia_on_time",
-    "ca_starts",
-    "ca_starts_children",
-    "ca_completed",
-    "ca_on_time",
-    "conferences",
-    "cpp_starts",
-    "cpp_starts_children",
-    "cin_starts",
-    "closures",
-    "court_applications",
-    "court_applications_children",
-    "court_concluded",
-    "court_duration_weeks_sum",
-    "care_orders",
-    "harm_events",
-    "harm_known",
-    "harm_missed",
-    "worker_changes",
-    "joiners",
-    "leavers",
-    "agency_starts",
-    "unallocated_case_weeks",
-    "unnecessary_investigations",
-    "journey_weeks_sum",
-    "journeys",
-    "early_help_ends",
-    "court_hearings_held",
-    "court_hearings_ineffective",
-    "court_experts_commissioned",
-    "court_expert_cost",
-    "court_hearings_sum_concluded",
-    "court_experts_sum_concluded",
-    "outcome_home",
-    "outcome_supervision",
-    "outcome_care_order",
-    "outcome_placement_order",
-    "permanence_weeks_sum",
-    "permanences",
-    "fdac_engaged",
-    "guardian_wait_weeks_sum",
-    "guardians_allocated",
-    "reunifications",
-    "reunification_breakdowns",
-    "police_triaged",
-    "police_triage_referrals",
-    "delay_weeks",
-    "reunification_attempts",
-)
-assert all(globals()["FL_" + n.upper()] == i for i, n in enumerate(FLOWS))
-N_FLOWS = len(FLOWS)
 
 Families = namedtuple("Families", [
     "la",            # int32  LA row
@@ -220,8 +101,6 @@ Courts = namedtuple("Courts", [
     "held",               # int64   weekly: hearings held (effective + ineffective)
     "ineffective",        # int64   weekly: ineffective / adjourned hearings
 ])
-COURT_FIELDS = ("open_cases", "unallocated", "listed", "held", "ineffective", "slots",
-                "guardian_capacity")
 
 CourtCases = namedtuple("CourtCases", [
     "fam", "court", "opened", "active", "guardian", "guardian_wait_from", "hearings_needed",

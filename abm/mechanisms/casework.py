@@ -19,6 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import (
     PREFETCH_AHEAD,
     advance_risk,
@@ -41,14 +42,6 @@ from abm.core.state import (
     D_COURT,
     D_IA,
     EARLY_HELP,
-    FL_CA_COMPLETED,
-    FL_CA_ON_TIME,
-    FL_CONFERENCES,
-    FL_DELAY_WEEKS,
-    FL_IA_COMPLETED,
-    FL_IA_ON_TIME,
-    FL_REUNIFICATION_ATTEMPTS,
-    FL_UNNECESSARY_INVESTIGATIONS,
     IA,
     N_SKILL_BINS,
 )
@@ -176,7 +169,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                     or (s == COURT and t - fam.since[i] > p.court_delay_norm_weeks)
                     or w < 0)
             if late:
-                flow[la, FL_DELAY_WEEKS] += fam.n_children[i]
+                flow[la, I.FL_DELAY_WEEKS] += fam.n_children[i]
         # help received this week lowers current risk
         if s == CIN or s == CPP or s == CARE or s == EARLY_HELP:
             eff = p.help_efficacy * match[fam.needs[i]]
@@ -198,16 +191,16 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             req = p.ia_target_weeks * p.direct_hours_assessment
             if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
                 continue
-            flow[la, FL_IA_COMPLETED] += 1
+            flow[la, I.FL_IA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
-                flow[la, FL_IA_ON_TIME] += 1
+                flow[la, I.FL_IA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             s47, score = judge(z, sig, p.ia_threshold_s47 - shift, rng_dec, log, nd, D_IA, la)
             nd += 1
             if s47:
                 if z <= cut:
-                    flow[la, FL_UNNECESSARY_INVESTIGATIONS] += 1
+                    flow[la, I.FL_UNNECESSARY_INVESTIGATIONS] += 1
                 go = GO_CA
             elif score > p.ia_threshold_cin - shift:
                 go = GO_CIN
@@ -217,16 +210,16 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
             req = p.ca_target_weeks * p.direct_hours_assessment
             if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p):
                 continue
-            flow[la, FL_CA_COMPLETED] += 1
+            flow[la, I.FL_CA_COMPLETED] += 1
             if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
-                flow[la, FL_CA_ON_TIME] += 1
+                flow[la, I.FL_CA_ON_TIME] += 1
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             conf, score = judge(z, sig, p.ca_threshold_conference - shift, rng_dec, log, nd,
                                 D_CA, la)
             nd += 1
             if conf:
-                flow[la, FL_CONFERENCES] += 1
+                flow[la, I.FL_CONFERENCES] += 1
                 plan, _ = judge(z, p.conference_sigma, p.conference_threshold - shift, rng_dec,
                                 log, nd, D_CONFERENCE, la)
                 nd += 1
@@ -270,7 +263,7 @@ def casework(fam, work, las, open_list, p, t, shift, rng_risk, rng_dec, res, rec
                     fam.returned[i] = t
                     fam.return_bin[i] = b
                     las.reunify[b, 0] += 1
-                    flow[la, FL_REUNIFICATION_ATTEMPTS] += 1
+                    flow[la, I.FL_REUNIFICATION_ATTEMPTS] += 1
                     fam.order[i] = 0
                     go = GO_CIN  # home, with support
                 else:

@@ -30,28 +30,11 @@ import math
 import numpy as np
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, move, prefetch
 from abm.core.state import (
     CARE,
     COURT,
-    FL_CARE_ORDERS,
-    FL_COURT_CONCLUDED,
-    FL_COURT_DURATION_WEEKS_SUM,
-    FL_COURT_EXPERT_COST,
-    FL_COURT_EXPERTS_COMMISSIONED,
-    FL_COURT_EXPERTS_SUM_CONCLUDED,
-    FL_COURT_HEARINGS_HELD,
-    FL_COURT_HEARINGS_INEFFECTIVE,
-    FL_COURT_HEARINGS_SUM_CONCLUDED,
-    FL_FDAC_ENGAGED,
-    FL_GUARDIAN_WAIT_WEEKS_SUM,
-    FL_GUARDIANS_ALLOCATED,
-    FL_OUTCOME_CARE_ORDER,
-    FL_OUTCOME_HOME,
-    FL_OUTCOME_PLACEMENT_ORDER,
-    FL_OUTCOME_SUPERVISION,
-    FL_PERMANENCE_WEEKS_SUM,
-    FL_PERMANENCES,
 )
 from abm.mechanisms.transitions import GO_CIN, GO_CPP, apply_move
 
@@ -82,14 +65,14 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     cases.fdac[k] = 1 if engaged else 0
     if engaged:
         n_exp = min(n_exp, 1)  # the FDAC team does the assessment work
-        las.flow[la, FL_FDAC_ENGAGED] += 1
+        las.flow[la, I.FL_FDAC_ENGAGED] += 1
     cases.experts[k] = n_exp
     due = t
     for _ in range(n_exp):
         due = max(due, t + geometric_weeks(p.expert_weeks, rng))
     cases.expert_due[k] = due
-    las.flow[la, FL_COURT_EXPERTS_COMMISSIONED] += n_exp
-    las.flow[la, FL_COURT_EXPERT_COST] += int(n_exp * p.expert_cost)
+    las.flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += n_exp
+    las.flow[la, I.FL_COURT_EXPERT_COST] += int(n_exp * p.expert_cost)
     fam.court_case[i] = k
     return True
 
@@ -101,10 +84,10 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
     la = fam.la[i]
     c = cases.court[k]
     flow = las.flow
-    flow[la, FL_COURT_CONCLUDED] += 1
-    flow[la, FL_COURT_DURATION_WEEKS_SUM] += t - fam.since[i]
-    flow[la, FL_COURT_HEARINGS_SUM_CONCLUDED] += cases.hearings_done[k] + cases.ineffective[k]
-    flow[la, FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
+    flow[la, I.FL_COURT_CONCLUDED] += 1
+    flow[la, I.FL_COURT_DURATION_WEEKS_SUM] += t - fam.since[i]
+    flow[la, I.FL_COURT_HEARINGS_SUM_CONCLUDED] += cases.hearings_done[k] + cases.ineffective[k]
+    flow[la, I.FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
     if cases.guardian[k]:
         courts.guardians_used[c] -= 1
     if cases.fdac[k]:
@@ -113,29 +96,29 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
     u = rng.random()
     age = t - fam.since[i]
     if score > p.order_threshold:
-        flow[la, FL_CARE_ORDERS] += 1
+        flow[la, I.FL_CARE_ORDERS] += 1
         move(fam, las, open_list, i, CARE, t)
         if u < p.placement_order_share:
             fam.order[i] = 2
-            flow[la, FL_OUTCOME_PLACEMENT_ORDER] += 1
+            flow[la, I.FL_OUTCOME_PLACEMENT_ORDER] += 1
             wait = p.permanence_weeks * (0.5 if p.parallel_planning else 1.0)
             perm = geometric_weeks(wait, rng) if wait > 0 else 0
             fam.due[i] = t + perm + geometric_weeks(p.care_weeks, rng)
-            flow[la, FL_PERMANENCE_WEEKS_SUM] += age + perm
+            flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age + perm
         else:
             fam.order[i] = 1
-            flow[la, FL_OUTCOME_CARE_ORDER] += 1
+            flow[la, I.FL_OUTCOME_CARE_ORDER] += 1
             fam.due[i] = t + geometric_weeks(p.care_weeks, rng)
-            flow[la, FL_PERMANENCE_WEEKS_SUM] += age
-        flow[la, FL_PERMANENCES] += 1
+            flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age
+        flow[la, I.FL_PERMANENCES] += 1
     else:
-        flow[la, FL_PERMANENCE_WEEKS_SUM] += age
-        flow[la, FL_PERMANENCES] += 1
+        flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age
+        flow[la, I.FL_PERMANENCES] += 1
         if u < p.supervision_share:
-            flow[la, FL_OUTCOME_SUPERVISION] += 1
+            flow[la, I.FL_OUTCOME_SUPERVISION] += 1
             apply_move(fam, work, las, open_list, p, i, GO_CIN, t)
         else:
-            flow[la, FL_OUTCOME_HOME] += 1
+            flow[la, I.FL_OUTCOME_HOME] += 1
             apply_move(fam, work, las, open_list, p, i, GO_CPP, t)
     cases.active[k] = 0
     cases.fam[k] = -1
@@ -198,8 +181,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             courts.guardians_used[c] += 1
             cases.guardian[k] = 1
             la = fam.la[cases.fam[k]]
-            flow[la, FL_GUARDIANS_ALLOCATED] += 1
-            flow[la, FL_GUARDIAN_WAIT_WEEKS_SUM] += t - cases.guardian_wait_from[k]
+            flow[la, I.FL_GUARDIANS_ALLOCATED] += 1
+            flow[la, I.FL_GUARDIAN_WAIT_WEEKS_SUM] += t - cases.guardian_wait_from[k]
     # 3. hearings
     listed = np.empty(na, np.int64)
     nl = 0
@@ -232,7 +215,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         courts.held[c] += 1
         i = cases.fam[k]
         la = fam.la[i]
-        flow[la, FL_COURT_HEARINGS_HELD] += 1
+        flow[la, I.FL_COURT_HEARINGS_HELD] += 1
         # listing pressure: hearings listed per slot, beyond the utilisation at which lists
         # start to overrun (court_load_onset; 1.0 = only when more are listed than slots)
         overload = (courts.listed[c] / courts.slots[c] - p.court_load_onset
@@ -250,7 +233,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if (final and not experts_in) or u < min(0.95, pin):
             cases.ineffective[k] += 1
             courts.ineffective[c] += 1
-            flow[la, FL_COURT_HEARINGS_INEFFECTIVE] += 1
+            flow[la, I.FL_COURT_HEARINGS_INEFFECTIVE] += 1
             relist = t + int(math.ceil(p.adjourn_weeks))
             if final and not experts_in:
                 relist = max(relist, cases.expert_due[k])
@@ -266,8 +249,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late:
             cases.experts[k] += 1
             cases.expert_due[k] = max(cases.expert_due[k], t + geometric_weeks(p.expert_weeks, rng))
-            flow[la, FL_COURT_EXPERTS_COMMISSIONED] += 1
-            flow[la, FL_COURT_EXPERT_COST] += int(p.expert_cost)
+            flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += 1
+            flow[la, I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
     for c in range(C):
         # unused slots are lost, except what the longest final hearing needs
         courts.credit[c] = min(courts.credit[c], 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)

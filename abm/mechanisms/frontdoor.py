@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import (
     PREFETCH_AHEAD,
     advance_risk,
@@ -31,16 +32,6 @@ from abm.core.state import (
     D_REFERRER,
     D_SCREEN,
     EARLY_HELP,
-    FL_CONTACTS,
-    FL_CONTACTS_OPEN_CASE,
-    FL_EARLY_HELP_STARTS,
-    FL_IA_STARTS,
-    FL_POLICE_TRIAGE_REFERRALS,
-    FL_POLICE_TRIAGED,
-    FL_REFERRALS,
-    FL_REFERRALS_CHILDREN,
-    FL_REREFERRALS,
-    FL_SCREENED_OUT,
     IA,
     NONE,
 )
@@ -155,19 +146,19 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 if u_accept * lam_max >= lam:
                     continue
                 r = referrer_type(u_type, p)
-                flow[la, FL_CONTACTS] += 1
+                flow[la, I.FL_CONTACTS] += 1
                 las.referrer_flow[la, r, 0] += 1
                 if in_social_care(fam.state[i]):
-                    flow[la, FL_CONTACTS_OPEN_CASE] += 1
+                    flow[la, I.FL_CONTACTS_OPEN_CASE] += 1
                     continue
                 if r == 0 and p.triage_unit:
                     # Case Study 1: the partnership triage unit decides every police report
-                    flow[la, FL_POLICE_TRIAGED] += 1
+                    flow[la, I.FL_POLICE_TRIAGED] += 1
                     positive, score = judge(z, p.triage_sigma, p.triage_threshold - shift,
                                             rng_referrer, log, nd, D_REFERRER, la)
                     nd += 1
                     if positive:
-                        flow[la, FL_POLICE_TRIAGE_REFERRALS] += 1
+                        flow[la, I.FL_POLICE_TRIAGE_REFERRALS] += 1
                 else:
                     positive, score = judge(z, p.referrer_sigma, ref_thr, rng_referrer, log, nd,
                                             D_REFERRER, la)
@@ -183,16 +174,16 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                         las.eh_used[la] += 1
                         to = EARLY_HELP
                         fam.due[i] = t + geometric_weeks(p.early_help_weeks, rng_contacts)
-                        flow[la, FL_EARLY_HELP_STARTS] += 1
+                        flow[la, I.FL_EARLY_HELP_STARTS] += 1
                 else:
                     las.referrer_flow[la, r, 1] += 1
             if refer:
                 # A referral of family i reaches children's social care and is screened.
                 referrals += 1
-                flow[la, FL_REFERRALS] += 1
-                flow[la, FL_REFERRALS_CHILDREN] += fam.n_children[i]
+                flow[la, I.FL_REFERRALS] += 1
+                flow[la, I.FL_REFERRALS_CHILDREN] += fam.n_children[i]
                 if t - fam.last_closed[i] <= p.rereferral_window_weeks:
-                    flow[la, FL_REREFERRALS] += 1
+                    flow[la, I.FL_REREFERRALS] += 1
                 fam.n_referrals[i] += 1
                 screened_in, _ = judge(fam.risk[i], screen_sigma, screen_thr - shift,
                                        rng_screen, log, nd, D_SCREEN, la)
@@ -207,9 +198,9 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     fam.worker[i] = -1
                     fam.episode_start[i] = t
                     fam.help_start[i] = -1
-                    flow[la, FL_IA_STARTS] += 1
+                    flow[la, I.FL_IA_STARTS] += 1
                 else:
-                    flow[la, FL_SCREENED_OUT] += 1
+                    flow[la, I.FL_SCREENED_OUT] += 1
                     # the integrated team signposts what it screens out to early help where
                     # it can
                     if (p.integrated_front_door and p.mech_early_help and fam.state[i] == NONE
@@ -217,7 +208,7 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                         las.eh_used[la] += 1
                         to = EARLY_HELP
                         fam.due[i] = t + int(p.early_help_weeks)
-                        flow[la, FL_EARLY_HELP_STARTS] += 1
+                        flow[la, I.FL_EARLY_HELP_STARTS] += 1
             if to >= 0:
                 # The move, from no case or early help: core.move_rows' bookkeeping, written
                 # out (a call taking its ten columns costs 100-300 ns a move in reference

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import advance_risk, in_social_care, ou_step, ou_table, randbelow
-from abm.core.state import FL_HARM_EVENTS, FL_HARM_KNOWN, FL_HARM_MISSED
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -99,11 +99,11 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
                     continue
                 total += 1
                 fam.n_harm[i] += 1
-                flow[la, FL_HARM_EVENTS] += 1
+                flow[la, I.FL_HARM_EVENTS] += 1
                 if in_social_care(fam.state[i]):
-                    flow[la, FL_HARM_KNOWN] += 1
+                    flow[la, I.FL_HARM_KNOWN] += 1
                 else:
-                    flow[la, FL_HARM_MISSED] += 1
+                    flow[la, I.FL_HARM_MISSED] += 1
                     if nref < referred.shape[0]:
                         referred[nref] = i
                         nref += 1

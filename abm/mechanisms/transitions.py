@@ -14,23 +14,12 @@ import math
 import numpy as np
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.state import (
     CA,
     CIN,
     COURT,
     CPP,
-    FL_CA_STARTS,
-    FL_CA_STARTS_CHILDREN,
-    FL_CIN_STARTS,
-    FL_CLOSURES,
-    FL_COURT_APPLICATIONS,
-    FL_COURT_APPLICATIONS_CHILDREN,
-    FL_CPP_STARTS,
-    FL_CPP_STARTS_CHILDREN,
-    FL_EARLY_HELP_ENDS,
-    FL_JOURNEY_WEEKS_SUM,
-    FL_JOURNEYS,
-    FL_REUNIFICATION_BREAKDOWNS,
     NONE,
 )
 
@@ -70,7 +59,7 @@ def apply_moves(fam, work, las, open_list, p, moves, n, t):
             # is a reunification breakdown, scored against the skill of who decided it
             if t - fam.returned[i] <= 52:
                 las.reunify[fam.return_bin[i], 1] += 1
-                flow[la, FL_REUNIFICATION_BREAKDOWNS] += 1
+                flow[la, I.FL_REUNIFICATION_BREAKDOWNS] += 1
             fam.returned[i] = -1
         elif go == GO_CLOSE:
             w = fam.worker[i]
@@ -80,10 +69,10 @@ def apply_moves(fam, work, las, open_list, p, moves, n, t):
             fam.last_closed[i] = t
             fam.episode_start[i] = -1
             fam.help_start[i] = -1
-            flow[la, FL_CLOSURES] += 1
+            flow[la, I.FL_CLOSURES] += 1
         elif go == GO_EH_END:
             las.eh_used[la] -= 1
-            flow[la, FL_EARLY_HELP_ENDS] += 1
+            flow[la, I.FL_EARLY_HELP_ENDS] += 1
         # the move (core.move_rows): stocks, transitions, state; a closed case leaves the
         # open list, the last entry taking its place (every other move is between open states)
         old = state[i]
@@ -108,25 +97,25 @@ def apply_moves(fam, work, las, open_list, p, moves, n, t):
             fam.due[i] = t + int(math.ceil(p.ca_target_weeks))
             fam.acc_direct[i] = 0.0
             fam.acc_record[i] = 0.0
-            flow[la, FL_CA_STARTS] += 1
-            flow[la, FL_CA_STARTS_CHILDREN] += nc
+            flow[la, I.FL_CA_STARTS] += 1
+            flow[la, I.FL_CA_STARTS_CHILDREN] += nc
         elif go == GO_COURT:
             fam.court_case[i] = -1  # the court opens its case record
-            flow[la, FL_COURT_APPLICATIONS] += 1
-            flow[la, FL_COURT_APPLICATIONS_CHILDREN] += nc
+            flow[la, I.FL_COURT_APPLICATIONS] += 1
+            flow[la, I.FL_COURT_APPLICATIONS_CHILDREN] += nc
         elif go == GO_CIN or go == GO_CPP:
             if go == GO_CIN:
                 fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
-                flow[la, FL_CIN_STARTS] += 1
+                flow[la, I.FL_CIN_STARTS] += 1
             else:
                 fam.due[i] = t + int(math.ceil(p.cpp_review_weeks))
-                flow[la, FL_CPP_STARTS] += 1
-                flow[la, FL_CPP_STARTS_CHILDREN] += nc
+                flow[la, I.FL_CPP_STARTS] += 1
+                flow[la, I.FL_CPP_STARTS_CHILDREN] += nc
             if fam.help_start[i] < 0 and fam.episode_start[i] >= 0:
                 # first help of the episode: the child's journey from referral to help ends
                 fam.help_start[i] = t
-                flow[la, FL_JOURNEY_WEEKS_SUM] += t - fam.episode_start[i]
-                flow[la, FL_JOURNEYS] += 1
+                flow[la, I.FL_JOURNEY_WEEKS_SUM] += t - fam.episode_start[i]
+                flow[la, I.FL_JOURNEYS] += 1
 
 
 @njit(cache=True)

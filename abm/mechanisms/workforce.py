@@ -18,6 +18,7 @@ import math
 
 from numba import njit
 
+from abm.core import indicators as I
 from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, prefetch
 from abm.core.state import (
     AGENCY,
@@ -27,11 +28,6 @@ from abm.core.state import (
     COURT,
     CPP,
     EARLY_HELP,
-    FL_AGENCY_STARTS,
-    FL_JOINERS,
-    FL_LEAVERS,
-    FL_UNALLOCATED_CASE_WEEKS,
-    FL_WORKER_CHANGES,
     IA,
     PERMANENT,
     VACANT,
@@ -125,7 +121,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
                                                   - p.quit_satisfaction_slope * work.satisfaction[w]))
             if u_quit < h:
                 work.status[w] = VACANT
-                las.flow[la, FL_LEAVERS] += 1
+                las.flow[la, I.FL_LEAVERS] += 1
                 work.hire_due[w] = t + geometric_weeks(lag, rng)
                 work.agency_due[w] = t + 2 if u_agency < p.agency_fill_share else -1
                 continue
@@ -146,7 +142,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
                 work.hire_due[w] = -1
                 work.agency_due[w] = -1
                 work.changed[w] = t
-                las.flow[la, FL_JOINERS] += 1
+                las.flow[la, I.FL_JOINERS] += 1
             elif st == VACANT and work.agency_due[w] >= 0 and t >= work.agency_due[w]:
                 work.status[w] = AGENCY
                 work.experience[w] = e_draw
@@ -154,7 +150,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
                 work.stress[w] = 0.0
                 work.agency_due[w] = -1
                 work.changed[w] = t
-                las.flow[la, FL_AGENCY_STARTS] += 1
+                las.flow[la, I.FL_AGENCY_STARTS] += 1
 
 
 @njit(cache=True)
@@ -185,7 +181,7 @@ def allocate(fam, work, las, open_list, p, t, D, R):
             # allocation): the child has a new social worker
             if work.changed[w] == t - 1:
                 fam.n_worker_changes[i] += 1
-                las.flow[la, FL_WORKER_CHANGES] += 1
+                las.flow[la, I.FL_WORKER_CHANGES] += 1
         else:
             best = -1
             best_load = 1 << 30
@@ -199,12 +195,12 @@ def allocate(fam, work, las, open_list, p, t, D, R):
             if best >= 0:
                 if w >= 0:
                     fam.n_worker_changes[i] += 1
-                    las.flow[la, FL_WORKER_CHANGES] += 1
+                    las.flow[la, I.FL_WORKER_CHANGES] += 1
                 fam.worker[i] = best
                 work.caseload[best] += 1
             w = best
         if w < 0:
-            las.flow[la, FL_UNALLOCATED_CASE_WEEKS] += 1
+            las.flow[la, I.FL_UNALLOCATED_CASE_WEEKS] += 1
             continue
         d = case_direct_demand(s, p)
         D[w] += d
@@ -214,7 +210,7 @@ def allocate(fam, work, las, open_list, p, t, D, R):
 @njit(cache=True)
 def record_workforce(work, avail, agency_cost_ratio, weekly_cost, worker_hours, out,
                      caseload_hist, experience_hist):
-    """The week's workforce record: per LA (``out[la, k]``, ``model.WORK_FIELDS``) the posts,
+    """The week's workforce record: per LA (``out[la, W_*]``, the registry's workforce series) the posts,
     permanent, agency and vacant posts, and the filled posts' caseload, hours, experience,
     satisfaction, stress, cost and contracted hours; and the filled posts' caseload and
     experience histograms (the last bin holds everything above it). Sums in post order."""
@@ -226,20 +222,20 @@ def record_workforce(work, avail, agency_cost_ratio, weekly_cost, worker_hours, 
         la = work.la[w]
         st = work.status[w]
         f = 0.0 if st == VACANT else 1.0
-        out[la, 0] += 1.0
-        out[la, 1] += 1.0 if st == PERMANENT else 0.0
-        out[la, 2] += 1.0 if st == AGENCY else 0.0
-        out[la, 3] += 1.0 - f
-        out[la, 4] += work.caseload[w] * f
-        out[la, 5] += work.direct_hours[w]
-        out[la, 6] += work.record_hours[w]
-        out[la, 7] += work.demand_hours[w]
-        out[la, 8] += f * avail
-        out[la, 9] += work.experience[w] * f
-        out[la, 10] += work.satisfaction[w] * f
-        out[la, 11] += work.stress[w] * f
-        out[la, 12] += (agency_cost_ratio if st == AGENCY else 1.0) * f * weekly_cost
-        out[la, 13] += f * worker_hours
+        out[la, I.W_POSTS] += 1.0
+        out[la, I.W_PERMANENT] += 1.0 if st == PERMANENT else 0.0
+        out[la, I.W_AGENCY] += 1.0 if st == AGENCY else 0.0
+        out[la, I.W_VACANT] += 1.0 - f
+        out[la, I.W_CASELOAD] += work.caseload[w] * f
+        out[la, I.W_DIRECT_HOURS] += work.direct_hours[w]
+        out[la, I.W_RECORD_HOURS] += work.record_hours[w]
+        out[la, I.W_DEMAND_HOURS] += work.demand_hours[w]
+        out[la, I.W_AVAILABLE_HOURS] += f * avail
+        out[la, I.W_EXPERIENCE_SUM] += work.experience[w] * f
+        out[la, I.W_SATISFACTION_SUM] += work.satisfaction[w] * f
+        out[la, I.W_STRESS_SUM] += work.stress[w] * f
+        out[la, I.W_COST] += (agency_cost_ratio if st == AGENCY else 1.0) * f * weekly_cost
+        out[la, I.W_CONTRACTED_HOURS] += f * worker_hours
         if st != VACANT:
             caseload_hist[min(work.caseload[w], nc - 1)] += 1
             experience_hist[min(int(work.experience[w]), ne - 1)] += 1

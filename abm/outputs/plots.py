@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from abm.core import state as S  # noqa: E402
-from abm.outputs.tables import period_table, weekly_frame  # noqa: E402
+from abm.outputs.tables import summary, weekly_frame  # noqa: E402
 
 
 def _shock_lines(ax, model):
@@ -22,7 +22,7 @@ def _shock_lines(ax, model):
 
 def caseflow_figure(model, path: Path) -> None:
     w = weekly_frame(model)
-    m = period_table(model, "month")
+    m = summary(model, "month")
     dates = w.groupby("month")["date"].last().reindex(m.index)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     ax = axes[0, 0]
@@ -42,9 +42,9 @@ def caseflow_figure(model, path: Path) -> None:
     ax.set_title("Care proceedings per month")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
-    q = period_table(model, "quarter")
+    q = summary(model, "quarter")
     qd = w.groupby("quarter")["date"].last().reindex(q.index)
-    ax.plot(qd, q["court_duration_weeks_sum"] / q["court_concluded"], marker="o", ms=3)
+    ax.plot(qd, q["care_mean_duration_weeks"], marker="o", ms=3)
     ax.set_title("Mean duration of concluded care cases (weeks)")
     for a in axes.ravel():
         _shock_lines(a, model)

@@ -9,8 +9,8 @@ parameters. It is the executable specification, and the baseline for the engine'
     >>> import abm
     >>> from abm.reference import ReferenceModel, family_weeks
     >>> model = ReferenceModel(abm.small_la_scenario(children=2000, years=1), rng=1).run()
-    >>> from abm.outputs.tables import fy_summary
-    >>> fy_summary(model)  # the same summary code as for the engine
+    >>> from abm.outputs.tables import summary
+    >>> summary(model, "fy")  # the same summary code as for the engine
 """
 
 from abm.reference.agents import CareCase, Court, Family, LocalAuthority, Referrer, SocialWorker

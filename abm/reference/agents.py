@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import mesa
 
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.state import (
     AGENCY,
@@ -172,8 +173,8 @@ class Family(mesa.Agent):
         if self.help_start < 0 and self.episode_start >= 0:
             t = self.model.t
             self.help_start = t
-            self.la.flow[S.FL_JOURNEY_WEEKS_SUM] += t - self.episode_start
-            self.la.flow[S.FL_JOURNEYS] += 1
+            self.la.flow[I.FL_JOURNEY_WEEKS_SUM] += t - self.episode_start
+            self.la.flow[I.FL_JOURNEYS] += 1
 
     def close_case(self) -> None:
         """Closure: the worker is freed, the closure week kept for re-referrals (7.11)."""
@@ -183,20 +184,20 @@ class Family(mesa.Agent):
         self.last_closed = self.model.t
         self.episode_start = -1
         self.help_start = -1
-        self.la.flow[S.FL_CLOSURES] += 1
+        self.la.flow[I.FL_CLOSURES] += 1
         self.move_to(NONE)
 
     def to_child_in_need(self) -> None:
         self.move_to(CIN)
         self.due = self.model.t + math.ceil(self.model.pk.cin_review_weeks)
-        self.la.flow[S.FL_CIN_STARTS] += 1
+        self.la.flow[I.FL_CIN_STARTS] += 1
         self.start_help()
 
     def to_cp_plan(self) -> None:
         self.move_to(CPP)
         self.due = self.model.t + math.ceil(self.model.pk.cpp_review_weeks)
-        self.la.flow[S.FL_CPP_STARTS] += 1
-        self.la.flow[S.FL_CPP_STARTS_CHILDREN] += self.n_children
+        self.la.flow[I.FL_CPP_STARTS] += 1
+        self.la.flow[I.FL_CPP_STARTS_CHILDREN] += self.n_children
         self.start_help()
 
     def to_core_assessment(self) -> None:
@@ -206,8 +207,8 @@ class Family(mesa.Agent):
         self.due = self.model.t + math.ceil(self.model.pk.ca_target_weeks)
         self.acc_direct = 0.0
         self.acc_record = 0.0
-        self.la.flow[S.FL_CA_STARTS] += 1
-        self.la.flow[S.FL_CA_STARTS_CHILDREN] += self.n_children
+        self.la.flow[I.FL_CA_STARTS] += 1
+        self.la.flow[I.FL_CA_STARTS_CHILDREN] += self.n_children
 
     def reunification_breakdown_check(self) -> None:
         """A new s47 enquiry or care application within 52 weeks of going home from care is a
@@ -215,7 +216,7 @@ class Family(mesa.Agent):
         if self.returned >= 0:
             if self.model.t - self.returned <= 52:
                 self.la.reunify[self.return_bin][1] += 1
-                self.la.flow[S.FL_REUNIFICATION_BREAKDOWNS] += 1
+                self.la.flow[I.FL_REUNIFICATION_BREAKDOWNS] += 1
             self.returned = -1
 
     # ---- step 1: risk, severe harm and contacts (ODD 7.1-7.3; kernels/population.py
@@ -250,11 +251,11 @@ class Family(mesa.Agent):
         """A severe harm event: known if the family has an open social-care case, else
         missed, and then a forced referral the front door cannot screen out (ODD 7.2)."""
         self.n_harm += 1
-        self.la.flow[S.FL_HARM_EVENTS] += 1
+        self.la.flow[I.FL_HARM_EVENTS] += 1
         if in_social_care(self.state):
-            self.la.flow[S.FL_HARM_KNOWN] += 1
+            self.la.flow[I.FL_HARM_KNOWN] += 1
         else:
-            self.la.flow[S.FL_HARM_MISSED] += 1
+            self.la.flow[I.FL_HARM_MISSED] += 1
             self.model.forced_referrals.append(self)
 
     # ---- step 2: contacts with universal services (ODD 7.3; contacts_and_referrals)
@@ -277,7 +278,7 @@ class Family(mesa.Agent):
         w = self.worker
         ratio = w.direct_ratio if w is not None else 0.0
         if s != EARLY_HELP and self._is_late(s, w):
-            self.la.flow[S.FL_DELAY_WEEKS] += self.n_children
+            self.la.flow[I.FL_DELAY_WEEKS] += self.n_children
         # help received this week lowers current risk (7.12)
         if s in (CIN, CPP, CARE, EARLY_HELP):
             efficacy = p.help_efficacy * response_match(self.needs, p)
@@ -286,7 +287,7 @@ class Family(mesa.Agent):
         if s == EARLY_HELP:
             if t >= self.due:  # the episode ends, the place is freed (7.4)
                 self.la.eh_used -= 1
-                self.la.flow[S.FL_EARLY_HELP_ENDS] += 1
+                self.la.flow[I.FL_EARLY_HELP_ENDS] += 1
                 self.move_to(NONE)
         elif s == IA:
             self._initial_assessment(p, t, shift)
@@ -338,15 +339,15 @@ class Family(mesa.Agent):
         required = p.ia_target_weeks * p.direct_hours_assessment
         if not self._assessment_done(required):
             return
-        la.flow[S.FL_IA_COMPLETED] += 1
+        la.flow[I.FL_IA_COMPLETED] += 1
         if t - self.since <= math.ceil(p.ia_target_weeks):
-            la.flow[S.FL_IA_ON_TIME] += 1
+            la.flow[I.FL_IA_ON_TIME] += 1
         dq = min(1.0, self.acc_direct / required) if required > 0 else 1.0
         s47, score = la.judge(S.D_IA, self.risk, self.case_sigma(dq),
                               p.ia_threshold_s47 - shift, self.model.streams["casework"])
         if s47:
             if self.risk <= p.significant_harm_cut:
-                la.flow[S.FL_UNNECESSARY_INVESTIGATIONS] += 1
+                la.flow[I.FL_UNNECESSARY_INVESTIGATIONS] += 1
             self.to_core_assessment()
         elif score > p.ia_threshold_cin - shift:
             self.to_child_in_need()
@@ -359,14 +360,14 @@ class Family(mesa.Agent):
         required = p.ca_target_weeks * p.direct_hours_assessment
         if not self._assessment_done(required):
             return
-        la.flow[S.FL_CA_COMPLETED] += 1
+        la.flow[I.FL_CA_COMPLETED] += 1
         if t - self.since <= math.ceil(p.ca_target_weeks):
-            la.flow[S.FL_CA_ON_TIME] += 1
+            la.flow[I.FL_CA_ON_TIME] += 1
         dq = min(1.0, self.acc_direct / required) if required > 0 else 1.0
         conference, score = la.judge(S.D_CA, self.risk, self.case_sigma(dq),
                                      p.ca_threshold_conference - shift, rng)
         if conference:  # the child protection conference decides with its own noise
-            la.flow[S.FL_CONFERENCES] += 1
+            la.flow[I.FL_CONFERENCES] += 1
             plan, _ = la.judge(S.D_CONFERENCE, self.risk, p.conference_sigma,
                                p.conference_threshold - shift, rng)
             if plan:
@@ -397,8 +398,8 @@ class Family(mesa.Agent):
             self.reunification_breakdown_check()
             self.move_to(COURT)  # the court opens its case record this week
             self.court_case = None
-            la.flow[S.FL_COURT_APPLICATIONS] += 1
-            la.flow[S.FL_COURT_APPLICATIONS_CHILDREN] += self.n_children
+            la.flow[I.FL_COURT_APPLICATIONS] += 1
+            la.flow[I.FL_COURT_APPLICATIONS_CHILDREN] += self.n_children
         elif score < p.conference_threshold - shift:
             self.to_child_in_need()  # step down
         else:
@@ -414,7 +415,7 @@ class Family(mesa.Agent):
                 self.returned = t
                 self.return_bin = decile
                 la.reunify[decile][0] += 1
-                la.flow[S.FL_REUNIFICATION_ATTEMPTS] += 1
+                la.flow[I.FL_REUNIFICATION_ATTEMPTS] += 1
                 self.order = 0
                 self.to_child_in_need()  # home, with support
             else:
@@ -447,20 +448,20 @@ class Referrer(mesa.Agent):
         Taylor-Russell decision), then refer, offer early help, or do nothing."""
         m, la = self.model, self.la
         p, shift = m.pk, m.shift
-        la.flow[S.FL_CONTACTS] += 1
+        la.flow[I.FL_CONTACTS] += 1
         self.weekly[0] += 1
         if in_social_care(family.state):
-            la.flow[S.FL_CONTACTS_OPEN_CASE] += 1
+            la.flow[I.FL_CONTACTS_OPEN_CASE] += 1
             return
         rng = m.streams["referrer"]
         threshold = p.referrer_threshold - shift
         if self.kind_code == POLICE and p.triage_unit:
             # Case Study 1: the partnership triage unit decides every police report
-            la.flow[S.FL_POLICE_TRIAGED] += 1
+            la.flow[I.FL_POLICE_TRIAGED] += 1
             refer, score = la.judge(S.D_REFERRER, family.risk, p.triage_sigma,
                                     p.triage_threshold - shift, rng)
             if refer:
-                la.flow[S.FL_POLICE_TRIAGE_REFERRALS] += 1
+                la.flow[I.FL_POLICE_TRIAGE_REFERRALS] += 1
         else:
             refer, score = la.judge(S.D_REFERRER, family.risk, p.referrer_sigma, threshold, rng)
             # some police reports are passed on whatever their signal (domestic violence)
@@ -481,7 +482,7 @@ class LocalAuthority(mesa.Agent):
     allocation of cases to its workers, and its weekly counters (the engine's ``LAState``).
 
     Weekly counters are plain lists indexed by the constants of ``abm/core/state.py``
-    (``flow[S.FL_REFERRALS]``, ...), so the model records them under the engine's names."""
+    (``flow[I.FL_REFERRALS]``, ...), so the model records them under the engine's names."""
 
     def __init__(self, model, code: str, children: int, pay: float):
         super().__init__(model)
@@ -501,7 +502,7 @@ class LocalAuthority(mesa.Agent):
 
     def start_week(self) -> None:
         """Zero the weekly counters (ODD 3, step 4)."""
-        self.flow = [0] * S.N_FLOWS
+        self.flow = [0] * I.N_FLOWS
         self.trans = [[0] * S.N_STATES for _ in range(S.N_STATES)]
         self.decisions = [[0] * 4 for _ in range(S.N_DECISIONS)]
         self.score_hist = [[[0] * S.SCORE_BINS, [0] * S.SCORE_BINS] for _ in range(S.N_DECISIONS)]
@@ -528,7 +529,7 @@ class LocalAuthority(mesa.Agent):
         self.eh_used += 1
         family.move_to(EARLY_HELP)
         family.due = self.model.t + weeks
-        self.flow[S.FL_EARLY_HELP_STARTS] += 1
+        self.flow[I.FL_EARLY_HELP_STARTS] += 1
 
     def receive_referral(self, family: Family, forced: bool) -> None:
         """The front door (ODD 7.5; the screening in ``kernels/frontdoor.py``
@@ -537,10 +538,10 @@ class LocalAuthority(mesa.Agent):
         A referral forced by severe harm cannot be screened out."""
         m = self.model
         p, t, shift = m.pk, m.t, m.shift
-        self.flow[S.FL_REFERRALS] += 1
-        self.flow[S.FL_REFERRALS_CHILDREN] += family.n_children
+        self.flow[I.FL_REFERRALS] += 1
+        self.flow[I.FL_REFERRALS_CHILDREN] += family.n_children
         if t - family.last_closed <= p.rereferral_window_weeks:
-            self.flow[S.FL_REREFERRALS] += 1
+            self.flow[I.FL_REREFERRALS] += 1
         family.n_referrals += 1
         if p.integrated_front_door:  # Case Study 2: specialist, multidisciplinary screening
             sigma, threshold = p.integrated_screen_sigma, p.integrated_screen_threshold
@@ -558,9 +559,9 @@ class LocalAuthority(mesa.Agent):
             family.worker = None
             family.episode_start = t
             family.help_start = -1
-            self.flow[S.FL_IA_STARTS] += 1
+            self.flow[I.FL_IA_STARTS] += 1
         else:
-            self.flow[S.FL_SCREENED_OUT] += 1
+            self.flow[I.FL_SCREENED_OUT] += 1
             # the integrated team signposts what it screens out to early help where it can
             if (p.integrated_front_door and p.mech_early_help and family.state == NONE
                     and self.eh_used < self.eh_places):
@@ -579,7 +580,7 @@ class LocalAuthority(mesa.Agent):
                 # a new person took this post at the end of last week: a new social worker
                 if old.changed == t - 1:
                     family.n_worker_changes += 1
-                    self.flow[S.FL_WORKER_CHANGES] += 1
+                    self.flow[I.FL_WORKER_CHANGES] += 1
                 continue
             best = None
             for w in self.workers:
@@ -592,7 +593,7 @@ class LocalAuthority(mesa.Agent):
                 continue  # every post in the LA is vacant: the case waits
             if old is not None:
                 family.n_worker_changes += 1
-                self.flow[S.FL_WORKER_CHANGES] += 1
+                self.flow[I.FL_WORKER_CHANGES] += 1
             family.worker = best
             best.cases[family] = None
 
@@ -600,7 +601,7 @@ class LocalAuthority(mesa.Agent):
         """Case-weeks without a worker in post (part of ``time_use`` in the engine)."""
         for family in self.open_cases:
             if family.state != EARLY_HELP and family.worker is None:
-                self.flow[S.FL_UNALLOCATED_CASE_WEEKS] += 1
+                self.flow[I.FL_UNALLOCATED_CASE_WEEKS] += 1
 
 
 # ---------------------------------------------------------------------------------- workers
@@ -692,7 +693,7 @@ class SocialWorker(mesa.Agent):
                                                        - p.quit_satisfaction_slope * self.satisfaction))
             if rng.random() < hazard:
                 self.status = VACANT
-                la.flow[S.FL_LEAVERS] += 1
+                la.flow[I.FL_LEAVERS] += 1
                 self.hire_due = t + geometric_weeks(lag, rng)
                 self.agency_due = t + 2 if rng.random() < p.agency_fill_share else -1
                 return
@@ -710,12 +711,12 @@ class SocialWorker(mesa.Agent):
             self.experience = 0.0 if rng.random() < p.newly_qualified_share else rng.exponential(5.0)
             self._new_person(t)
             self.hire_due = -1
-            la.flow[S.FL_JOINERS] += 1
+            la.flow[I.FL_JOINERS] += 1
         elif self.status == VACANT and self.agency_due >= 0 and t >= self.agency_due:
             self.status = AGENCY
             self.experience = rng.exponential(5.0)
             self._new_person(t)
-            la.flow[S.FL_AGENCY_STARTS] += 1
+            la.flow[I.FL_AGENCY_STARTS] += 1
 
     def _new_person(self, t: int) -> None:
         self.satisfaction = 0.0
@@ -794,7 +795,7 @@ class Court(mesa.Agent):
                             and rng.random() < p.fdac_engagement)
                 if fdac:
                     n_experts = min(n_experts, 1)  # the FDAC team does the assessment work
-                    la.flow[S.FL_FDAC_ENGAGED] += 1
+                    la.flow[I.FL_FDAC_ENGAGED] += 1
                 expert_due = t
                 for _ in range(n_experts):
                     expert_due = max(expert_due, t + geometric_weeks(p.expert_weeks, rng))
@@ -804,8 +805,8 @@ class Court(mesa.Agent):
                     experts=n_experts, expert_due=expert_due, fdac=fdac, next_hearing=t + 1,
                     guardian_wait_from=t)
                 self.opened_total += 1
-                la.flow[S.FL_COURT_EXPERTS_COMMISSIONED] += n_experts
-                la.flow[S.FL_COURT_EXPERT_COST] += int(n_experts * p.expert_cost)
+                la.flow[I.FL_COURT_EXPERTS_COMMISSIONED] += n_experts
+                la.flow[I.FL_COURT_EXPERT_COST] += int(n_experts * p.expert_cost)
                 family.court_case = case
                 self.cases.append(case)
 
@@ -818,8 +819,8 @@ class Court(mesa.Agent):
                 self.guardians_used += 1
                 case.guardian = True
                 la = case.family.la
-                la.flow[S.FL_GUARDIANS_ALLOCATED] += 1
-                la.flow[S.FL_GUARDIAN_WAIT_WEEKS_SUM] += t - case.guardian_wait_from
+                la.flow[I.FL_GUARDIANS_ALLOCATED] += 1
+                la.flow[I.FL_GUARDIAN_WAIT_WEEKS_SUM] += t - case.guardian_wait_from
 
     def hold_hearings(self) -> None:
         """3. Hearings: listed cases compete for slots (urgent first hearings first if that
@@ -849,7 +850,7 @@ class Court(mesa.Agent):
             self.credit -= cost
             self.held += 1
             la = case.family.la
-            la.flow[S.FL_COURT_HEARINGS_HELD] += 1
+            la.flow[I.FL_COURT_HEARINGS_HELD] += 1
             # listing pressure: hearings listed per slot beyond the onset of overrunning lists
             overload = (max(0.0, self.listed / self.slots - p.court_load_onset) if self.slots > 0
                         else 10.0)
@@ -864,7 +865,7 @@ class Court(mesa.Agent):
             if (final and not experts_in) or u_ineffective < min(0.95, p_ineffective):
                 case.ineffective += 1
                 self.ineffective += 1
-                la.flow[S.FL_COURT_HEARINGS_INEFFECTIVE] += 1
+                la.flow[I.FL_COURT_HEARINGS_INEFFECTIVE] += 1
                 relist = t + math.ceil(p.adjourn_weeks)
                 if final and not experts_in:
                     relist = max(relist, case.expert_due)
@@ -880,8 +881,8 @@ class Court(mesa.Agent):
                     and u_late_expert < p_late):  # the cycle of multiple assessments
                 case.experts += 1
                 case.expert_due = max(case.expert_due, t + geometric_weeks(p.expert_weeks, rng))
-                la.flow[S.FL_COURT_EXPERTS_COMMISSIONED] += 1
-                la.flow[S.FL_COURT_EXPERT_COST] += int(p.expert_cost)
+                la.flow[I.FL_COURT_EXPERTS_COMMISSIONED] += 1
+                la.flow[I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
         # unused slots are lost, except what the longest final hearing needs
         self.credit = min(self.credit, 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
 
@@ -893,39 +894,39 @@ class Court(mesa.Agent):
         family = case.family
         flow = family.la.flow
         age = t - family.since  # weeks since the application
-        flow[S.FL_COURT_CONCLUDED] += 1
-        flow[S.FL_COURT_DURATION_WEEKS_SUM] += age
-        flow[S.FL_COURT_HEARINGS_SUM_CONCLUDED] += case.hearings_done + case.ineffective
-        flow[S.FL_COURT_EXPERTS_SUM_CONCLUDED] += case.experts
+        flow[I.FL_COURT_CONCLUDED] += 1
+        flow[I.FL_COURT_DURATION_WEEKS_SUM] += age
+        flow[I.FL_COURT_HEARINGS_SUM_CONCLUDED] += case.hearings_done + case.ineffective
+        flow[I.FL_COURT_EXPERTS_SUM_CONCLUDED] += case.experts
         if case.guardian:
             self.guardians_used -= 1
         if case.fdac:
             family.risk -= p.fdac_risk_reduction  # treatment has taken hold
         score = family.risk + p.court_sigma * rng.standard_normal()
         u = rng.random()
-        flow[S.FL_PERMANENCES] += 1
+        flow[I.FL_PERMANENCES] += 1
         if score > p.order_threshold:
-            flow[S.FL_CARE_ORDERS] += 1
+            flow[I.FL_CARE_ORDERS] += 1
             family.move_to(CARE)
             if u < p.placement_order_share:
                 family.order = 2
-                flow[S.FL_OUTCOME_PLACEMENT_ORDER] += 1
+                flow[I.FL_OUTCOME_PLACEMENT_ORDER] += 1
                 wait = p.permanence_weeks * (0.5 if p.parallel_planning else 1.0)
                 permanence = geometric_weeks(wait, rng) if wait > 0 else 0
                 family.due = t + permanence + geometric_weeks(p.care_weeks, rng)
-                flow[S.FL_PERMANENCE_WEEKS_SUM] += age + permanence
+                flow[I.FL_PERMANENCE_WEEKS_SUM] += age + permanence
             else:
                 family.order = 1
-                flow[S.FL_OUTCOME_CARE_ORDER] += 1
+                flow[I.FL_OUTCOME_CARE_ORDER] += 1
                 family.due = t + geometric_weeks(p.care_weeks, rng)
-                flow[S.FL_PERMANENCE_WEEKS_SUM] += age
+                flow[I.FL_PERMANENCE_WEEKS_SUM] += age
         else:
-            flow[S.FL_PERMANENCE_WEEKS_SUM] += age
+            flow[I.FL_PERMANENCE_WEEKS_SUM] += age
             if u < p.supervision_share:
-                flow[S.FL_OUTCOME_SUPERVISION] += 1
+                flow[I.FL_OUTCOME_SUPERVISION] += 1
                 family.to_child_in_need()
             else:
-                flow[S.FL_OUTCOME_HOME] += 1
+                flow[I.FL_OUTCOME_HOME] += 1
                 family.to_cp_plan()
         self.cases.remove(case)
         family.court_case = None

@@ -1,7 +1,7 @@
 """Distributional equivalence of two model implementations (the engine and the reference).
 
 Both are run on the same scenario with many seeds; each run is reduced to a few key outputs
-(:data:`KEY_OUTPUTS`, read with the same summary code, ``abm.outputs.tables.fy_summary``); and the
+(:data:`KEY_OUTPUTS`, read with the same summary code, ``abm.outputs.tables.summary``); and the
 two samples of every output are compared by
 
 1. a **two-sample Kolmogorov-Smirnov test** (``scipy.stats.ks_2samp``), and
@@ -36,39 +36,39 @@ import numpy as np
 
 #: Per-run key outputs compared between implementations (see :func:`key_outputs`).
 KEY_OUTPUTS = (
-    "referrals",                 # children referred, whole run
-    "initial_assessments",       # initial assessments completed
-    "core_assessments",          # children with a core assessment started
-    "cp_plans_started",          # children starting a CP plan
-    "children_in_need_census",   # children in need at the last 31 March census
+    "referrals_children",        # children referred, whole run
+    "ia_completed",              # initial assessments completed
+    "ca_starts_children",        # children with a core assessment started
+    "cpp_starts_children",       # children starting a CP plan
+    "children_in_need",          # children in need at the last 31 March census
     "mean_caseload",             # cases per filled post, mean over the run
     "turnover_rate",             # leavers per permanent worker per year, mean over the run
     "vacancy_rate",              # share of posts unfilled, mean over the run
-    "care_applications",         # care applications (cases)
-    "care_cases_concluded",      # care cases concluded
+    "court_applications",        # care applications (cases)
+    "court_concluded",           # care cases concluded
     "care_mean_duration_weeks",  # mean duration of the concluded care cases
-    "care_open_cases_mean",      # care cases open in court, mean over the run
+    "court_open_cases",          # care cases open in court, mean over the run
 )
-_SUMMED = ("referrals", "initial_assessments", "core_assessments", "cp_plans_started",
-           "care_applications", "care_cases_concluded")
-_WEEK_MEANS = ("mean_caseload", "turnover_rate", "vacancy_rate", "care_open_cases_mean")
+_SUMMED = ("referrals_children", "ia_completed", "ca_starts_children", "cpp_starts_children",
+           "court_applications", "court_concluded")
+_WEEK_MEANS = ("mean_caseload", "turnover_rate", "vacancy_rate", "court_open_cases")
 
 
 def key_outputs(model) -> dict[str, float]:
-    """Reduce one finished run to :data:`KEY_OUTPUTS`, from ``abm.outputs.tables.fy_summary``:
+    """Reduce one finished run to :data:`KEY_OUTPUTS`, from ``abm.outputs.tables.summary``:
     flows summed over the financial years, rates averaged with the weeks as weights, the
     census at the last complete year, and the duration over all concluded cases (NaN if
     none concluded)."""
-    from abm.outputs.tables import fy_summary
+    from abm.outputs.tables import summary
 
-    fy = fy_summary(model)
+    fy = summary(model, "fy")
     weeks = fy["weeks"].to_numpy(float)
     out = {name: float(fy[name].sum()) for name in _SUMMED}
     for name in _WEEK_MEANS:
         out[name] = float(np.nansum(fy[name].to_numpy(float) * weeks) / weeks.sum())
-    census = fy["children_in_need_census"].dropna()
-    out["children_in_need_census"] = float(census.iloc[-1]) if len(census) else math.nan
-    concluded = fy["care_cases_concluded"].to_numpy(float)
+    census = fy["children_in_need"].dropna()
+    out["children_in_need"] = float(census.iloc[-1]) if len(census) else math.nan
+    concluded = fy["court_concluded"].to_numpy(float)
     total_weeks = np.nansum(fy["care_mean_duration_weeks"].to_numpy(float) * concluded)
     out["care_mean_duration_weeks"] = (float(total_weeks / concluded.sum()) if concluded.sum() > 0
                                        else math.nan)

@@ -3,8 +3,8 @@ written as ordinary agent methods (see ``docs/reference.md``).
 
 It supports one local authority (``abm.small_la_scenario(...)`` or a scenario file with
 ``places = { children = N }``) and records the same weekly outputs, under the same names and
-in the same ``rec`` arrays, as the engine, so ``abm.outputs.tables`` (``fy_summary``,
-``period_table``, ``tidy``, ``decision_table``) reads either model.
+in the same weekly record (``abm.core.record.WeeklyRecord``), as the engine, so
+``abm.outputs.tables`` (``summary``, ``tidy``, ``decision_table``) reads either model.
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ import mesa
 import numpy as np
 from mesa.agentset import AgentSet
 
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.calendar import Calendar
-from abm.core.model import (
-    CASELOAD_BINS,
-    EXPERIENCE_BINS,
-    HOUSEHOLD_P,
-    HOUSEHOLD_SIZES,
-    NATIONAL_FIELDS,
-    STREAMS,
-    WORK_FIELDS,
-)
+from abm.core.model import HOUSEHOLD_P, HOUSEHOLD_SIZES, STREAMS
 from abm.core.params import PARAMETERS, Params, coerce_value, make_params, validate_overrides
+from abm.core.record import CASELOAD_BINS, EXPERIENCE_BINS, WeeklyRecord
 from abm.core.scenario import Scenario
 from abm.mechanisms.loops import LoopState, effective_scope, step_loops
 from abm.reference.agents import Court, Family, LocalAuthority, Referrer, SocialWorker
@@ -140,21 +134,7 @@ class ReferenceModel(mesa.Model):
         self.court = Court(self, [la], max_cases=max(512, self.n_families // 40))
         la.court = self.court
         T = self.calendar.n_weeks
-        self.rec = {  # the engine's recording arrays (abm/core/model.py _build), one LA, one court
-            "flow": np.zeros((T, 1, S.N_FLOWS), np.int64),
-            "stock_fam": np.zeros((T, 1, S.N_STATES), np.int64),
-            "stock_children": np.zeros((T, 1, S.N_STATES), np.int64),
-            "trans": np.zeros((T, 1, S.N_STATES, S.N_STATES), np.int32),
-            "decisions": np.zeros((T, 1, S.N_DECISIONS, 4), np.int32),
-            "referrers": np.zeros((T, 1, S.N_REFERRER_TYPES, 3), np.int32),
-            "work": np.zeros((T, 1, len(WORK_FIELDS))),
-            "caseload_hist": np.zeros((T, CASELOAD_BINS), np.int32),
-            "experience_hist": np.zeros((T, EXPERIENCE_BINS), np.int32),
-            "reunify": np.zeros((T, S.N_SKILL_BINS, 2), np.int32),
-            "score_hist": np.zeros((T, S.N_DECISIONS, 2, S.SCORE_BINS), np.int32),
-            "court": np.zeros((T, 1, len(S.COURT_FIELDS))),
-            "national": np.zeros((T, len(NATIONAL_FIELDS))),
-        }
+        self.record = WeeklyRecord(T, 1, 1)  # the engine's weekly record: one LA, one court
 
     @property
     def las(self):
@@ -305,9 +285,9 @@ class ReferenceModel(mesa.Model):
         # 9. the learning loops move prescription (7.15)
         f = la.flow
         shocks_now = sum(m for w, m in self._shocks if w == self.week)
-        errors = f[S.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * la.children / 1e5
-        step_loops(self.loops, self.p, f[S.FL_IA_ON_TIME] + f[S.FL_CA_ON_TIME],
-                   f[S.FL_IA_COMPLETED] + f[S.FL_CA_COMPLETED], float(errors), float(la.children))
+        errors = f[I.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * la.children / 1e5
+        step_loops(self.loops, self.p, f[I.FL_IA_ON_TIME] + f[I.FL_CA_ON_TIME],
+                   f[I.FL_IA_COMPLETED] + f[I.FL_CA_COMPLETED], float(errors), float(la.children))
         if self.recording:
             self._record(anxiety)
         self._t += 1
@@ -317,7 +297,7 @@ class ReferenceModel(mesa.Model):
         """National turnover EMA (26 weeks) and professional status (7.14)."""
         p = self.pk
         permanent = max(1, sum(1 for w in self.la.workers if w.status == S.PERMANENT))
-        leavers = self.la.flow[S.FL_LEAVERS]
+        leavers = self.la.flow[I.FL_LEAVERS]
         self.turnover_annual += (leavers * 52.0 / permanent - self.turnover_annual) / 26.0
         if p.mech_status:
             target = (-p.status_turnover_slope * (self.turnover_annual - 0.10)
@@ -325,43 +305,57 @@ class ReferenceModel(mesa.Model):
             self.status_level += (target - self.status_level) / p.status_adapt_weeks
 
     def _record(self, anxiety: float) -> None:
-        """This week's outputs into the engine's ``rec`` arrays (``ChildProtectionModel._record``)."""
-        w, la, rec, p = self.week, self.la, self.rec, self.pk
-        rec["flow"][w, 0] = la.flow
-        rec["stock_fam"][w, 0] = la.stock_fam
-        rec["stock_children"][w, 0] = la.stock_children
-        rec["trans"][w, 0] = la.trans
-        rec["decisions"][w, 0] = la.decisions
-        rec["referrers"][w, 0] = [r.weekly for r in la.referrers]
-        rec["reunify"][w] = la.reunify
-        rec["score_hist"][w] = la.score_hist
+        """This week's outputs into the engine's weekly record (``ChildProtectionModel._record``)."""
+        w, la, rec, p = self.week, self.la, self.record, self.pk
+        rec.flow[w, 0] = la.flow
+        rec.stock_fam[w, 0] = la.stock_fam
+        rec.stock_children[w, 0] = la.stock_children
+        rec.trans[w, 0] = la.trans
+        rec.decisions[w, 0] = la.decisions
+        rec.referrers[w, 0] = [r.weekly for r in la.referrers]
+        rec.reunify[w] = la.reunify
+        rec.score_hist[w] = la.score_hist
         for r in la.referrers:
             r.total = [a + b for a, b in zip(r.total, r.weekly, strict=True)]
         avail = max(0.0, p.worker_hours - p.other_hours)
-        work = np.zeros(len(WORK_FIELDS))
+        work = np.zeros(I.N_WORK)
         for wk in la.workers:
             filled = wk.filled
             cost = (p.agency_cost_ratio if wk.status == S.AGENCY else 1.0) * filled * p.worker_weekly_cost
-            work += (1.0, wk.status == S.PERMANENT, wk.status == S.AGENCY, not filled,
-                     wk.caseload * filled, wk.direct_hours, wk.record_hours, wk.demand_hours,
-                     filled * avail, wk.experience * filled, wk.satisfaction * filled,
-                     wk.stress * filled, cost, filled * p.worker_hours)
+            values = {"posts": 1.0, "permanent": wk.status == S.PERMANENT,
+                      "agency": wk.status == S.AGENCY, "vacant": not filled,
+                      "caseload": wk.caseload * filled, "direct_hours": wk.direct_hours,
+                      "record_hours": wk.record_hours, "demand_hours": wk.demand_hours,
+                      "available_hours": filled * avail, "experience_sum": wk.experience * filled,
+                      "satisfaction_sum": wk.satisfaction * filled,
+                      "stress_sum": wk.stress * filled, "cost": cost,
+                      "contracted_hours": filled * p.worker_hours}
+            work += [values[name[len("work_"):]] for name in I.WORK_NAMES]
             if filled:
-                rec["caseload_hist"][w, min(wk.caseload, CASELOAD_BINS - 1)] += 1
-                rec["experience_hist"][w, min(int(wk.experience), EXPERIENCE_BINS - 1)] += 1
-        rec["work"][w, 0] = work
+                rec.caseload_hist[w, min(wk.caseload, CASELOAD_BINS - 1)] += 1
+                rec.experience_hist[w, min(int(wk.experience), EXPERIENCE_BINS - 1)] += 1
+        rec.work[w, 0] = work
         court = self.court
-        rec["court"][w, 0] = [getattr(court, name) for name in S.COURT_FIELDS]
+        rec.court[w, 0] = [getattr(court, name[len("court_"):]) for name in I.COURT_NAMES]
         lp = self.loops
-        rec["national"][w] = (anxiety, self.shift, self.status_level, self.turnover_annual,
-                              lp.prescription, p.scope_for_judgment, lp.compliance, lp.error_rate,
-                              lp.hidden_share, lp.pull_b1, lp.pull_b2, lp.pull_r)
+        values = {"anxiety": anxiety, "threshold_shift": self.shift,
+                  "professional_status": self.status_level,
+                  "turnover_annual_rate": self.turnover_annual, "prescription": lp.prescription,
+                  "scope_for_judgment": p.scope_for_judgment, "compliance": lp.compliance,
+                  "error_rate": lp.error_rate, "hidden_error_share": lp.hidden_share,
+                  "loop_b1_pull": lp.pull_b1, "loop_b2_pull": lp.pull_b2, "loop_r_pull": lp.pull_r}
+        rec.national[w] = [values[name] for name in I.NATIONAL_NAMES]
 
     # ------------------------------------------------------------------ convenience
     def last(self, flow: str) -> int:
         """Value of a weekly flow in the last recorded week."""
         w = self.week - 1
-        return int(self.rec["flow"][w, 0, S.FLOWS.index(flow)]) if w >= 0 else 0
+        return int(self.record.flow[w, 0, I.FLOW_NAMES.index(flow)]) if w >= 0 else 0
+
+    @property
+    def weeks_recorded(self) -> int:
+        """Calendar weeks stepped so far (the rows of the weekly record in use)."""
+        return min(max(self.week, 0), self.calendar.n_weeks)
 
     def children_in_need(self) -> int:
         return sum(self.la.stock_children[s] for s in S.SOCIAL_CARE_STATES)

@@ -11,10 +11,10 @@ are regime names (``abm/data/regimes/*.toml``). A factor's value is a scenario o
 so it wins over the regime and holds through ``regime_switch`` events; ``regime`` replaces
 the scenario's regime from the start of the warm-up.
 
-Outputs: at ``period = "fy"`` the indicators of :func:`abm.outputs.tables.fy_summary` (official
-definitions, census at 31 March); at ``"quarter"`` or ``"month"`` the columns of
-:func:`abm.outputs.tables.period_table` (flows summed, stocks at the period's last week, workforce
-means).
+Outputs: every output of the indicator registry (``abm.core.indicators``) at the sweep's
+period (``"fy"``, ``"quarter"`` or ``"month"``), under its official definition (flows summed,
+stocks on census day or at the period's end, levels averaged, derived indicators from those),
+read with :func:`abm.outputs.tables.summary`.
 """
 
 from __future__ import annotations
@@ -54,32 +54,10 @@ def _regime_names() -> tuple[str, ...]:
     return tuple(regime_names())
 
 
-def fy_outputs() -> dict[str, str]:
-    from abm.outputs.tables import SUMMARY_UNITS
-    return dict(SUMMARY_UNITS)
-
-
-_PERIOD_COLUMNS: list[str] = []
-
-
-def period_outputs() -> dict[str, str]:
-    """The columns of ``period_table`` with their units. The table grows as the model does,
-    so the columns are read off one tiny run (cached for the process) rather than listed."""
-    from abm.outputs.tables import FLOW_UNITS, WORK_UNITS, period_table
-
-    if not _PERIOD_COLUMNS:
-        _PERIOD_COLUMNS.extend(period_table(_tiny_run(), "quarter").columns)
-    out = {}
-    for c in _PERIOD_COLUMNS:
-        if c in FLOW_UNITS:
-            out[c] = FLOW_UNITS[c]
-        elif c.startswith("stock_"):
-            out[c] = c.rsplit("_", 1)[-1]
-        elif c.startswith("work_") and c[5:] in WORK_UNITS:
-            out[c] = f"{WORK_UNITS[c[5:]]} (period mean)"
-        else:
-            out[c] = ""
-    return out
+def outputs() -> dict[str, str]:
+    """Every output the adapter can report, with its unit (the same at every period)."""
+    from abm.core.indicators import units
+    return units()
 
 
 # ------------------------------------------------------------------ per run (workers)
@@ -107,12 +85,11 @@ def evaluate(point: dict, seed: int, context: dict):
     import pandas as pd
 
     from abm.core.model import ChildProtectionModel
-    from abm.outputs.tables import fy_summary, period_table
+    from abm.outputs.tables import summary
 
     model = ChildProtectionModel(build_scenario(point, context), rng=seed, agent_views=False)
     model.run()
-    period = context["period"]
-    table = fy_summary(model) if period == "fy" else period_table(model, period)
+    table = summary(model, context["period"])
     inds = list(context["indicators"])
     values = table[inds].to_numpy(dtype=float).T  # indicators x periods
     periods = [str(p) for p in table.index]
@@ -224,7 +201,7 @@ class CPModelAdapter(Adapter):
 
     # -- outputs ----------------------------------------------------------------------
     def outputs(self, period: str, where: str) -> dict[str, str]:
-        return fy_outputs() if period == "fy" else period_outputs()
+        return outputs()
 
     def period_labels(self, period: str) -> list[str]:
         import pandas as pd

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.errors import ConfigError
 from abm.core.io import project_root
@@ -62,32 +63,31 @@ def lock_hash() -> str:
 
 def compute(scenario_path: str | Path = BASELINE_SCENARIO, seed: int = BASELINE_SEED, **overrides) -> dict:
     """Run the baseline scenario and reduce it to named numbers (exact integers or floats)."""
-    from abm.core.model import WORK_FIELDS, ChildProtectionModel
-    from abm.outputs.tables import fy_summary
+    from abm.core.model import ChildProtectionModel
+    from abm.outputs.tables import summary
 
     model = ChildProtectionModel(load_scenario(scenario_path, overrides), rng=seed,
                                  agent_views=False)
     model.run()
-    rec = model.rec
+    rec = model.record
     out: dict[str, float] = {}
-    flows = rec["flow"].sum(axis=1)
-    for k, name in enumerate(S.FLOWS):
-        out[f"total.{name}"] = int(flows[:, k].sum())
+    for name in I.FLOW_NAMES:
+        out[f"total.{name}"] = int(model.series(name).sum())
     for k, name in enumerate(S.STATE_NAMES):
-        out[f"final_stock.{name}"] = int(rec["stock_children"][-1, :, k].sum())
-    dec = rec["decisions"].sum(axis=(0, 1))
+        out[f"final_stock.{name}"] = int(rec.stock_children[-1, :, k].sum())
+    dec = rec.decisions.sum(axis=(0, 1))
     for d, name in enumerate(S.DECISION_NAMES):
         for j, m in enumerate(("TP", "FP", "TN", "FN")):
             out[f"decisions.{name}.{m}"] = int(dec[d, j])
-    for k, name in enumerate(WORK_FIELDS):
-        out[f"work_mean.{name}"] = float(rec["work"][:, :, k].sum(axis=1).mean())
-    summ = fy_summary(model)
+    for name in I.WORK_NAMES:
+        out[f"work_mean.{name[len('work_'):]}"] = float(model.series(name).mean())
+    summ = summary(model, "fy")
     for fy, row in summ.iterrows():
         for col, v in row.items():
             out[f"fy.{fy}.{col}"] = None if v != v else float(v)
-    out["weekly_flow_sha256"] = hashlib.sha256(np.ascontiguousarray(rec["flow"]).tobytes()).hexdigest()
+    out["weekly_flow_sha256"] = hashlib.sha256(np.ascontiguousarray(rec.flow).tobytes()).hexdigest()
     out["weekly_stock_sha256"] = hashlib.sha256(
-        np.ascontiguousarray(rec["stock_children"]).tobytes()).hexdigest()
+        np.ascontiguousarray(rec.stock_children).tobytes()).hexdigest()
     return out
 
 
@@ -192,21 +192,16 @@ def _sha(a) -> str:
 
 def fingerprint(model) -> dict[str, str]:
     """SHA-256 (truncated) of a finished model's recorded series, state tables and streams."""
-    from abm.core.model import NATIONAL_FIELDS, WORK_FIELDS
-
-    rec = model.rec
+    rec = model.record
     out = {}
-    for k, n in enumerate(S.FLOWS):
-        out[f"flow.{n}"] = _sha(rec["flow"][:, :, k])
-    for k, n in enumerate(WORK_FIELDS):
-        out[f"work.{n}"] = _sha(rec["work"][:, :, k])
-    for k, n in enumerate(NATIONAL_FIELDS):
-        out[f"national.{n}"] = _sha(rec["national"][:, k])
-    for k, n in enumerate(S.COURT_FIELDS):
-        out[f"court.{n}"] = _sha(rec["court"][:, :, k])
+    for s in I.SERIES:  # by name (stocks are hashed whole below)
+        if s.table in ("flow", "work", "court", "national"):
+            prefix = {"flow": "flow.", "work": "work.", "court": "court.", "national": "national."}[s.table]
+            short = s.name.split("_", 1)[1] if s.table in ("work", "court") else s.name
+            out[prefix + short] = _sha(rec.series(s.name, by_unit=s.table != "national"))
     for key in ("stock_fam", "stock_children", "trans", "decisions", "referrers",
                 "caseload_hist", "experience_hist", "reunify", "score_hist"):
-        out[f"rec.{key}"] = _sha(rec[key])
+        out[f"rec.{key}"] = _sha(getattr(rec, key))
     for tname in ("fam", "work", "las", "courts", "cases"):
         table = getattr(model, tname)
         for field, arr in zip(table._fields, table, strict=True):

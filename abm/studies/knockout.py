@@ -66,7 +66,7 @@ MEANINGS = {
 #: units (abm.outputs.tables.SUMMARY_UNITS) of counts, which grow with the sample: the report
 #: shows them for all of England (divided by the scale)
 EXTENSIVE_UNITS = {"contacts (families)", "children", "families", "children at 31 March",
-                   "cases", "GBP", "events", "changes of social worker", "referrals",
+                   "cases", "GBP", "events", "changes of social worker", "referrals_children",
                    "child-weeks of drift and delay", "children home from care orders",
                    "breakdowns within 52 weeks", "FTE (mean)", "care cases (mean)",
                    "cases without a guardian (mean)"}

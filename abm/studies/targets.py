@@ -151,21 +151,6 @@ def load_targets(targets_file: str | Path = TARGETS_FILE, map_file: str | Path =
 
 
 # ------------------------------------------------------------------ measuring a run
-def _period_indicators(model, period: str):
-    """Court and flow indicators for quarters or months (official definitions: duration
-    and arrivals per closure of the cases concluded in the period)."""
-    from abm.outputs.tables import period_table
-
-    t = period_table(model, period)
-    out = t[[]].copy()
-    out["care_applications"] = t["court_applications"]
-    out["care_cases_concluded"] = t["court_concluded"]
-    out["care_mean_duration_weeks"] = t["court_duration_weeks_sum"] / t["court_concluded"]
-    out["care_arrivals_per_closure"] = t["court_applications"] / t["court_concluded"]
-    out["referrals"] = t["referrals_children"]
-    return out
-
-
 def _reunification(model) -> dict[str, float]:
     from abm.outputs.tables import reunification_table
 
@@ -178,21 +163,9 @@ def _reunification(model) -> dict[str, float]:
 
 
 def _tables(model, needed: set[str]) -> dict:
-    from abm.outputs.tables import fy_summary, period_table
+    from abm.outputs.tables import summary
 
-    tables = {}
-    if "fy" in needed:
-        fy = fy_summary(model)
-        fy["agency_fte"] = fy["agency_share"] * fy["social_worker_fte"]
-        # initial assessments are of families; the DfE counts children: children per
-        # referred family converts (an approximation, so this point is checked, not fitted)
-        t = period_table(model, "fy")
-        fy["initial_assessments_children"] = (fy["initial_assessments"] * t["referrals_children"]
-                                              / t["referrals"])
-        tables["fy"] = fy
-    for p in ("quarter", "month"):
-        if p in needed:
-            tables[p] = _period_indicators(model, p)
+    tables = {p: summary(model, p) for p in ("fy", "quarter", "month") if p in needed}
     if "reunification" in needed:
         tables["reunification"] = _reunification(model)
     return tables
@@ -241,7 +214,7 @@ def variant_statistics(targets: list[TargetSpec], seed: int, overrides: dict | N
                        children: int = VARIANT_CHILDREN) -> dict[str, float]:
     """Measure the one-LA variant targets (each under its regime, prescriptive as 'before')."""
     from abm.core.model import ChildProtectionModel
-    from abm.outputs.tables import fy_summary
+    from abm.outputs.tables import summary
 
     wanted = [t for t in targets if t.scenario != "main"]
     if not wanted:
@@ -250,7 +223,7 @@ def variant_statistics(targets: list[TargetSpec], seed: int, overrides: dict | N
     for regime in {"prescriptive", *(VARIANTS[t.scenario] for t in wanted)}:
         m = ChildProtectionModel(variant_scenario(regime, children, overrides), rng=seed,
                                  agent_views=False).run()
-        runs[regime] = fy_summary(m)
+        runs[regime] = summary(m, "fy")
     out = {}
     for t in wanted:
         fy = runs[VARIANTS[t.scenario]]

@@ -45,8 +45,9 @@ seed = {seed}
 [model]
 scenario = "{scenario}"
 [outputs]
-indicators = ["referrals", "cp_plans_census", "looked_after_census", "vacancy_rate",
-              "turnover_rate", "direct_time_share", "care_applications", "workforce_cost_gbp"]
+indicators = ["referrals_children", "stock_cp_plan_children", "stock_looked_after_children",
+              "vacancy_rate", "turnover_rate", "direct_time_share", "court_applications",
+              "workforce_cost_gbp"]
 """
 TRIVIAL_SPEC = """\
 [sweep]

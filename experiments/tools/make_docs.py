@@ -1,10 +1,11 @@
-"""Regenerate the parameter documentation from the single source, abm/data/parameters.toml.
+"""Regenerate the generated documentation from its single sources.
 
 Writes ``docs/parameters.md`` and refreshes the generated block of ``docs/ODD.md`` (between
-``<!-- parameter-table:start -->`` and ``<!-- parameter-table:end -->``). Both come from
-``abm.core.params.parameter_table_markdown()``, split into one table per mechanism group, so each
-parameter appears exactly once in each file. Deterministic and idempotent: a second run
-changes nothing.
+``<!-- parameter-table:start -->`` and ``<!-- parameter-table:end -->``), both from
+``abm/data/parameters.toml`` (``abm.core.params.parameter_table_markdown()``, split into one
+table per mechanism group, so each parameter appears exactly once in each file); and
+``docs/outputs.md``, every output of the indicator registry (``abm/core/indicators.py``).
+Deterministic and idempotent: a second run changes nothing.
 
     python experiments/tools/make_docs.py            # write both files
     python experiments/tools/make_docs.py --check    # exit 1 and name each stale file
@@ -170,6 +171,40 @@ def refresh_odd(text: str, where: str = "docs/ODD.md") -> str:
     return head + START + "\n" + render_odd_block() + END + tail
 
 
+def render_outputs_md() -> str:
+    """Every output of the indicator registry, with its unit and definition."""
+    from abm.core import indicators as I
+
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    out = ["# Outputs", "",
+           f"Generated from the indicator registry [`abm/core/indicators.py`]"
+           f"(../abm/core/indicators.py) by [`{GENERATOR}`](../{GENERATOR}); do not edit by "
+           f"hand. Every run records the series week by week (`national_weekly.parquet`, "
+           f"`la_weekly.parquet`); every summary (`summary_fy.*`, a sweep's outcomes at "
+           f"`period = \"fy\"`, `\"quarter\"` or `\"month\"`) holds every series aggregated "
+           f"by its rule and every derived indicator. {len(I.SERIES)} series and "
+           f"{len(I.INDICATORS)} derived indicators.", ""]
+    tables = (("Flows (per LA, per week)", "flow"), ("Stocks (per LA)", "stock"),
+              ("Workforce (per LA, per week)", "work"), ("Courts (per court centre)", "court"),
+              ("National (one value a week)", "national"))
+    for title, table in tables:
+        rows = [s for s in I.SERIES if s.table == table]
+        out += [f"## {title}", "", f"Aggregated over a period: {rows[0].aggregation}.", "",
+                "| name | unit | mechanism | definition |", "|---|---|---|---|"]
+        out += [f"| `{s.name}` | {esc(s.unit)} | {s.mechanism} | {esc(s.description)} |"
+                for s in rows]
+        out.append("")
+    out += ["## Derived indicators", "",
+            "Computed from the period's aggregates, in this order (a formula may use the ones "
+            "above it; `weeks` is the number of weeks in the period).", "",
+            "| name | unit | formula | definition |", "|---|---|---|---|"]
+    out += [f"| `{i.name}` | {esc(i.unit)} | `{i.formula}` | {esc(i.description)} |"
+            for i in I.INDICATORS]
+    return "\n".join(out) + "\n"
+
+
 def targets(root: Path) -> dict[Path, str]:
     """Each generated file and the content it should have."""
     docs = root / "docs"
@@ -178,6 +213,7 @@ def targets(root: Path) -> dict[Path, str]:
         raise SystemExit(f"{odd}: not found (the ODD is hand-written; only its parameter "
                          f"block is generated)")
     return {docs / "parameters.md": render_parameters_md(),
+            docs / "outputs.md": render_outputs_md(),
             odd: refresh_odd(odd.read_text(encoding="utf-8"), str(odd))}
 
 
