@@ -1,0 +1,106 @@
+"""The batch machinery is generic: nothing in abm/batch imports the child protection model.
+
+The model enters only through an adapter named in a spec (``abm.studies.adapter`` by
+default, loaded by name at run time). Checked twice: statically (every import statement of
+every module, including those inside functions) and by importing every module of
+abm.batch in a fresh interpreter and looking at what came with it.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = ROOT / "abm" / "batch"
+#: the model and everything specific to it
+FORBIDDEN = ("abm.core.model", "abm.core.state", "abm.core.kernels", "abm.core.agents",
+             "abm.mechanisms", "abm.outputs", "abm.studies", "abm.reference", "abm.cli")
+
+
+def _modules() -> list[str]:
+    return sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                  for p in BATCH.rglob("*.py"))
+
+
+def _forbidden(name: str) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+
+
+def imports_of(source: str, module: str) -> set[str]:
+    """Every module an import statement of ``source`` names (relative imports resolved)."""
+    out = set()
+    package = module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return out
+
+
+def test_the_checks_see_a_forbidden_import():
+    """The checker itself: it finds imports at any depth, relative ones included."""
+    src = ("import numpy\n"
+           "def f():\n    from abm.outputs.tables import fy_summary\n"
+           "def g():\n    import abm.studies.adapter as a\n"
+           "from ..core import model\n")
+    found = {n for n in imports_of(src, "abm.batch.x") if _forbidden(n)}
+    assert found == {"abm.outputs.tables", "abm.outputs.tables.fy_summary",
+                     "abm.studies.adapter", "abm.core.model"}
+
+
+def test_no_module_of_abm_batch_imports_the_model():
+    mods = _modules()
+    assert "abm.batch.abc.smc" in mods and "abm.batch.testfunctions" in mods
+    bad = {}
+    for p in BATCH.rglob("*.py"):
+        mod = ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        hits = sorted(n for n in imports_of(p.read_text(), mod) if _forbidden(n))
+        if hits:
+            bad[str(p.relative_to(ROOT))] = hits
+    assert not bad, f"abm/batch must not import the model: {bad}"
+
+
+@pytest.mark.parametrize("adapter", [None, "abm.batch.testfunctions:Gaussian"])
+def test_importing_abm_batch_loads_nothing_of_the_model(adapter):
+    """Every module of abm.batch imported (and, with the toy, a calibration spec loaded and
+    its adapter built): the model's modules stay unloaded."""
+    code = ["import sys, importlib",
+            f"for m in {_modules()!r}: importlib.import_module(m)"]
+    if adapter:
+        code += ["import pathlib, tempfile",
+                 "d = pathlib.Path(tempfile.mkdtemp())",
+                 "(d / 's.toml').write_text('''[calibration]\\nparticles = 2\\ngenerations = 1"
+                 f"\\nreplicates = 1\\nseed = 1\\n[model]\\nadapter = \"{adapter}\"\\n"
+                 "[priors.mu]\\nlow = 0.0\\nhigh = 1.0\\n[targets.y]\\nvalue = 0.5\\nlo = 0.0"
+                 "\\nhi = 1.0\\n''')",
+                 "from abm.batch.abc import load_calibration_spec",
+                 "load_calibration_spec(d / 's.toml')"]
+    code += ["print('\\n'.join(sorted(sys.modules)))"]
+    p = subprocess.run([sys.executable, "-c", "\n".join(code)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    loaded = p.stdout.split()
+    assert "abm.batch.abc.smc" in loaded
+    bad = [m for m in loaded if _forbidden(m)]
+    assert not bad, f"importing abm.batch loaded the model: {bad}"
+
+
+def test_abc_engine_modules_are_classified():
+    """The calibration's run identity hashes the engine's modules (ENGINE_MODULES); every
+    module of abm/batch/abc is either one of them or only re-exports or reports."""
+    from abm.batch.abc.spec import ENGINE_MODULES, PACKAGE
+
+    files = {p.name for p in PACKAGE.glob("*.py")}
+    assert set(ENGINE_MODULES) <= files
+    assert files - set(ENGINE_MODULES) == {"__init__.py", "report.py"}
