@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from abm.core import tomlio  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.io import atomic_write_text  # noqa: E402
 
 TABLE = ROOT / "abm" / "data" / "parameters.toml"
 NOTE = "calibrated by ABC-SMC to the review's figures (results/calibration/report.md)"
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"apply_calibration: error: {e}") from None
     values = doc[args.use]
     values = {k: v for k, v in values.items() if not isinstance(v, dict)}
-    TABLE.write_text(apply(values, TABLE.read_text()))
+    atomic_write_text(TABLE, apply(values, TABLE.read_text()))
     print(f"set {len(values)} calibrated defaults in {TABLE.relative_to(ROOT)}: "
           + ", ".join(f"{k}={_round(v)}" for k, v in values.items()))
     subprocess.run([sys.executable, str(ROOT / "experiments" / "tools" / "make_docs.py")], check=True)
