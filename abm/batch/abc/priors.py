@@ -77,7 +77,6 @@ def importance_weights(Y: np.ndarray, prevY: np.ndarray, prevw: np.ndarray,
     return w / w.sum()
 
 
-
 def weighted_quantile(x, w, q):
     """Quantile(s) of the weighted sample (midpoint rule, linear interpolation)."""
     x, w = np.asarray(x, float), np.asarray(w, float)

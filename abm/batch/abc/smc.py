@@ -42,7 +42,6 @@ class CalibrationRunError(RuntimeError):
     """A simulation raised, or its rows lacked a target. Finished simulations are on disk."""
 
 
-
 def seed_for(root: int, *key: int) -> int:
     """A seed in [0, 2**63) from the root seed and a spawn key."""
     ss = np.random.SeedSequence(root, spawn_key=tuple(int(k) for k in key))
@@ -54,13 +53,11 @@ def sim_key(identity_hash: str, generation: int, candidate: int, replicate: int)
                                        "candidate": candidate, "replicate": replicate}))[:32]
 
 
-
 def run_one(evaluate: Callable, point: dict, seed: int, context: dict):
     """One simulation in a worker: rows as plain lists, and timing."""
     from abm.batch.runner import execute
 
     return execute(evaluate, point, seed, context)
-
 
 
 @dataclass
@@ -383,4 +380,3 @@ def calibrate(spec_path, out=None, *, workers: int | None = None, scheduler: str
         log(f"stopped: {reason}; ran {eng.executed} simulations, reused {eng.reused} from disk")
         return CalibrationResult(out, res["history"], reason, res["posterior"], res["best"],
                                  res["median"], eng.executed, eng.reused, seconds, desc)
-

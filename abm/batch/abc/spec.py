@@ -166,7 +166,6 @@ def _float(t: dict, key: str, where: str, lo: float, hi: float, lo_open: bool, h
     return float(v)
 
 
-
 def _prior(name: str, raw, info: FactorInfo, where: str) -> Prior:
     w = f"{where}: priors.{name}"
     if name in COLUMNS:
@@ -300,4 +299,3 @@ def load_calibration_spec(path: str | Path,
         min_epsilon_decrease=min_dec, min_epsilon=min_eps, adapter_name=adapter_name,
         adapter=adapter, fixed=fixed, priors=priors, targets=targets, period=period,
         context=context)
-

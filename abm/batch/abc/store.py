@@ -94,7 +94,6 @@ def build_manifest(spec: CalibrationSpec) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname()}
 
 
-
 def prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
     """Make ``store`` ready for ``spec``: a new manifest in an empty folder; the same
     calibration only with ``resume`` (the manifest updated if only the budget changed);
@@ -133,4 +132,3 @@ def prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
         log(f"settings changed ({changed}); manifest updated, simulations reused")
         new["created"] = m.get("created", new["created"])
         store.write_manifest(new)
-

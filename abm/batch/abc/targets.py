@@ -118,7 +118,6 @@ def target_stats(rows: dict, targets: list[Target]) -> list[float]:
     return out
 
 
-
 def distance(stats, targets: list[Target]) -> float:
     """d = sqrt(sum w_i z_i^2 / sum w_i), z_i = (s_i - value_i) / ((hi_i - lo_i) / 2).
     A missing (NaN) statistic of a weighted target gives an infinite distance."""
@@ -131,4 +130,3 @@ def distance(stats, targets: list[Target]) -> float:
     if np.isnan(z[use]).any():
         return math.inf
     return float(math.sqrt(np.sum(w[use] * z[use] ** 2) / np.sum(w[use])))
-
