@@ -96,3 +96,26 @@ def test_abc_engine_modules_are_classified():
     files = {p.name for p in PACKAGE.glob("*.py")}
     assert set(ENGINE_MODULES) <= files
     assert files - set(ENGINE_MODULES) == {"__init__.py", "report.py"}
+
+
+#: the public names of the engine before it became a package of modules
+ABC_NAMES = ("AbcStore BUDGET_KEYS CALIBRATION_KEYS COLUMNS CalibrationResult "
+             "CalibrationRunError CalibrationSpec DEFAULTS DEFAULT_ADAPTER DISTS FLUSH_SECONDS "
+             "FORMAT GENS IDENTIFIED LOCK LOG MANIFEST MAX_SEED OURS OUTPUTS PRIOR_KEYS "
+             "Population Prior SECTIONS SIMS TARGET_KEYS Target WEAK build_manifest calibrate "
+             "check_targets default_targets distance identifiability importance_weights "
+             "kernel_cov load_calibration_spec population_frame posterior_table run_one "
+             "seed_for sim_key target_stats weighted_quantile").split()
+
+
+def test_abc_public_names_importable_from_the_package():
+    import abm.batch.abc as abc
+
+    missing = [n for n in ABC_NAMES if not hasattr(abc, n)]
+    assert not missing, missing
+    assert set(abc.__all__) >= set(ABC_NAMES)
+    assert all(hasattr(abc, n) for n in abc.__all__)
+    # each name is the one object its module defines (re-exported, not copied)
+    from abm.batch.abc import smc, spec, targets
+    assert abc.calibrate is smc.calibrate and abc.Target is targets.Target
+    assert abc.load_calibration_spec is spec.load_calibration_spec

@@ -31,9 +31,18 @@ The modules, by concern (every public name is importable from here):
 
 from __future__ import annotations
 
-from abm.batch.abc.priors import Prior, importance_weights, kernel_cov, weighted_quantile
-from abm.batch.abc.report import identifiability, population_frame, posterior_table, write_outputs
+from abm.batch.abc.priors import DISTS, Prior, importance_weights, kernel_cov, weighted_quantile
+from abm.batch.abc.report import (
+    IDENTIFIED,
+    WEAK,
+    identifiability,
+    population_frame,
+    posterior_table,
+    write_generation,
+    write_outputs,
+)
 from abm.batch.abc.smc import (
+    FLUSH_SECONDS,
     CalibrationResult,
     CalibrationRunError,
     Population,
@@ -42,14 +51,50 @@ from abm.batch.abc.smc import (
     seed_for,
     sim_key,
 )
-from abm.batch.abc.spec import CalibrationSpec, load_calibration_spec
-from abm.batch.abc.store import AbcStore
-from abm.batch.abc.targets import Target, check_targets, default_targets, distance, target_stats
+from abm.batch.abc.spec import (
+    BUDGET_KEYS,
+    CALIBRATION_KEYS,
+    COLUMNS,
+    DEFAULT_ADAPTER,
+    DEFAULTS,
+    ENGINE_MODULES,
+    FORMAT,
+    MAX_SEED,
+    PRIOR_KEYS,
+    SECTIONS,
+    CalibrationSpec,
+    engine_sha256,
+    load_calibration_spec,
+)
+from abm.batch.abc.store import (
+    GENS,
+    LOCK,
+    LOG,
+    MANIFEST,
+    OURS,
+    OUTPUTS,
+    SIMS,
+    AbcStore,
+    build_manifest,
+    prepare,
+)
+from abm.batch.abc.targets import (
+    TARGET_KEYS,
+    Target,
+    check_targets,
+    default_targets,
+    distance,
+    target_stats,
+)
 
 __all__ = [
-    "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec", "Population",
-    "Prior", "Target", "calibrate", "check_targets", "default_targets", "distance",
-    "identifiability", "importance_weights", "kernel_cov", "load_calibration_spec",
-    "population_frame", "posterior_table", "run_one", "seed_for", "sim_key", "target_stats",
-    "weighted_quantile", "write_outputs",
+    "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
+    "ENGINE_MODULES", "FLUSH_SECONDS", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
+    "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
+    "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",
+    "default_targets", "distance", "engine_sha256", "identifiability", "importance_weights",
+    "kernel_cov", "load_calibration_spec", "population_frame", "posterior_table", "prepare",
+    "run_one", "seed_for", "sim_key", "target_stats", "weighted_quantile", "write_generation",
+    "write_outputs",
 ]
