@@ -1,7 +1,8 @@
-"""The generic ABC-SMC calibration engine (abm/batch/abc.py) on the toy adapter
-(abm/batch/abc_toy.py): a known Gaussian posterior is recovered, an unidentifiable parameter
-is flagged, serial and process executors agree bit for bit, a run killed with SIGKILL
-resumes to the identical result, bad specs are refused with clear messages."""
+"""The generic ABC-SMC calibration engine (abm/batch/abc/) on the toy adapter
+(abm.batch.testfunctions:Gaussian): a known Gaussian posterior is recovered, an
+unidentifiable parameter is flagged, serial and process executors agree bit for bit, a run
+killed with SIGKILL resumes to the identical result, bad specs are refused with clear
+messages."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ quantile = 0.5
 min_epsilon = 0.25
 
 [model]
-adapter = "abm.batch.abc_toy:Gaussian"
+adapter = "abm.batch.testfunctions:Gaussian"
 
 [priors.mu]
 dist = "uniform"
@@ -69,7 +70,7 @@ seed = 5
 batch_size = 7
 
 [model]
-adapter = "abm.batch.abc_toy:Gaussian"
+adapter = "abm.batch.testfunctions:Gaussian"
 {model}
 
 [priors.mu]
@@ -447,7 +448,7 @@ def test_cli_check_runs_nothing(tmp_path, capsys):
     assert "target      count_y = 4 in [2, 6], weight 0.5" in text
     assert not out.exists()
     assert abc_cli.main([str(tmp_path / "nope.toml")]) == 2
-    assert "calibration spec not found" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"cpabm: error: {tmp_path / 'nope.toml'}: file not found\n"
 
 
 def test_progress_without_tty(tmp_path, capsys):

@@ -5,7 +5,7 @@ No model runs here (fast): specs are only loaded and their designs built.
 
 from __future__ import annotations
 
-import math
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import pytest
 from conftest import TINY_SCENARIO
 
 from abm.batch.seeds import replication_seeds
-from abm.batch.spec import load_spec
+from abm.batch.spec import build_spec, load_spec
 from abm.cli import main
 from abm.core.errors import ConfigError
 
@@ -184,8 +184,9 @@ BAD = [
     ("Sobol' with a categorical factor", ('type = "factorial"', 'type = "sobol"\nsamples = 8'),
      ["factors.regime", "a sobol design samples every factor from a range", "category"]),
     ("Morris with a fixed list of values",
-     ('[factors.regime]\nvalues = ["prescriptive", "professional_judgment"]\n', "")
-     , ["factors.referrer_threshold", "a factorial design", ""]),
+     ('[factors.regime]\nvalues = ["prescriptive", "professional_judgment"]\n', ""),
+     ["factors.referrer_threshold", "a morris design samples every factor from a range",
+      "a factor with a fixed list of values"]),
     ("LHS with a categorical factor", ('type = "factorial"', 'type = "lhs"\nsamples = 10'),
      ["factors.regime", "a lhs design samples every factor from a range"]),
     ("factorial range without levels", ("values = [1.7, 1.9]", "range = [1.0, 2.0]"),
@@ -239,8 +240,6 @@ def test_bad_spec_clear_error(tmp_path, what, change, fragments):
                                         + ("\nlevels = 3" if what == "levels in a sampled design" else ""))
     if what == "Morris with a fixed list of values":
         spec = spec.replace('type = "factorial"', 'type = "morris"\ntrajectories = 4')
-        fragments = ["factors.referrer_threshold", "a morris design samples every factor from a "
-                     "range", "a factor with a fixed list of values"]
     msg = error_of(tmp_path, spec)
     for frag in fragments:
         assert frag in msg, f"{what}: {frag!r} not in {msg!r}"
@@ -275,11 +274,15 @@ def test_cli_bad_spec_exit_2(tmp_path, capsys):
 
 
 def test_cli_check_prints_plan(tmp_path, capsys):
-    assert main(["sweep", str(write(tmp_path, SPEC)), "--check", "--workers", "0"]) == 0
+    out_dir = tmp_path / "out"
+    assert main(["sweep", str(write(tmp_path, SPEC)), "--check", "--workers", "0", "--out",
+                 str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "factorial: 4 points x 3 replications = 12 runs" in out
     assert "serial" in out and str(replication_seeds(11, 3)[0]) in out
-    assert not math.isnan(len(out))
+    assert "factor     regime: values ['prescriptive', 'professional_judgment']" in out
+    assert f"out        {out_dir}" in out
+    assert not out_dir.exists()  # --check runs nothing and writes nothing
 
 
 def test_code_fingerprint_covers_the_model_not_the_front_ends():
@@ -324,3 +327,50 @@ def test_docs_examples_are_true(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_spec(p)
     assert str(e.value).replace(str(p), "experiments/sweeps/x.toml") == shown
+
+
+# --------------------------------------------------------------------------- specs in memory
+
+def test_spec_built_in_memory_equals_the_file(tmp_path):
+    """build_spec takes the document and a base folder: the same spec as the file, with the
+    same run identity and canonical form; errors name what the caller calls it."""
+    path = write(tmp_path, SPEC)
+    from_file = load_spec(path)
+    doc = tomllib.loads(SPEC)
+    built = build_spec(doc, tmp_path, where="in memory")
+    assert built.path is None and tomllib.loads(built.text) == doc
+    assert built.identity_hash() == from_file.identity_hash()
+    assert built.canonical_hash() == from_file.canonical_hash()
+    assert built.design.points == from_file.design.points
+    # the base folder resolves the scenario; paths relative to the current folder do not
+    with pytest.raises(ConfigError, match=r"^in memory: model.scenario = 'tiny.toml': no such"):
+        build_spec(doc, tmp_path / "elsewhere", where="in memory")
+    # without a file there is no name to fall back on
+    del doc["sweep"]["name"]
+    with pytest.raises(ConfigError, match=r"^mine: \[sweep\] needs 'name'"):
+        build_spec(doc, tmp_path, where="mine")
+    assert build_spec(doc, tmp_path, where="mine", name="given").name == "given"
+    assert load_spec(write(tmp_path, SPEC.replace('name = "t"\n', ""))).name == "spec"
+    with pytest.raises(ConfigError, match=r"^x: sweep.replications = 0 is out of range"):
+        build_spec({**tomllib.loads(SPEC), "sweep": {"replications": 0, "seed": 1}},
+                   tmp_path, where="x", name="n")
+
+
+def test_spec_built_in_memory_runs_and_records_itself(tmp_path):
+    from abm.batch.runner import run_sweep
+    from abm.batch.store import ResultStore
+
+    doc = {"sweep": {"name": "mem", "replications": 2, "seed": 4},
+           "model": {"adapter": "abm.batch.testfunctions:Ishigami"},
+           "fixed": {"x2": 0.5, "x3": 1.0},
+           "factors": {"x1": {"values": [0.0, 1.0]}},
+           "outputs": {"indicators": ["y"]}}
+    spec = build_spec(doc, tmp_path, where="mem")
+    res = run_sweep(spec, tmp_path / "out", workers=0, progress=False, log=lambda m: None)
+    assert res.executed == 4
+    m = ResultStore(tmp_path / "out").manifest()
+    assert m["spec_path"] is None and tomllib.loads(m["spec_text"]) == doc
+    from abm.batch.summary import summarise
+
+    summary = summarise(tmp_path / "out", log=lambda m: None)
+    assert "- spec: built in memory" in (summary / "summary.md").read_text()

@@ -289,3 +289,82 @@ def _norm(v):
         return float(s)
     except ValueError:
         return s
+
+
+# ------------------------------------------------------------------ the batch and calibration docs
+BATCH_DOCS = [DOCS / "batch.md", DOCS / "knockout.md", DOCS / "calibration_method.md"]
+REPO_PATH = re.compile(r"^(abm|experiments|tests|docs)/[^\s:]*$")
+MODULE_TABLE = re.compile(r"^\| module of `([^`]+)` \|", re.M)
+
+
+def _resolves(dotted: str) -> bool:
+    """``abm.x.y.name`` or ``abm.x.y:Name``: a module, then attributes of it."""
+    import importlib
+
+    parts = dotted.replace(":", ".").split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def _doc_code_refs(text: str) -> list[str]:
+    """Repository paths and ``abm.`` names the text quotes, and the modules its "module of
+    `folder/`" tables list (as paths under that folder)."""
+    refs = []
+    for token in re.findall(r"`([^`\n]+)`", _without_fences(text)):
+        name = token.split("(")[0]
+        if REPO_PATH.match(token) or re.match(r"^abm\.[A-Za-z_][\w.:]*$", name):
+            refs.append(name)
+    for table in re.finditer(r"^\| module of `([^`]+)` \|.*\n\|[-|]+\|\n((?:\|.*\n)+)", text,
+                             re.M):
+        folder = table.group(1)
+        for row in table.group(2).splitlines():
+            first = row.strip("|").split("|")[0]
+            refs += [folder.rstrip("/") + "/" + m for m in re.findall(r"`([^`]+)`", first)]
+    return refs
+
+
+@pytest.mark.parametrize("doc", BATCH_DOCS, ids=lambda p: p.name)
+def test_batch_docs_quote_real_code_and_links(doc):
+    """docs/batch.md, knockout.md and calibration_method.md: every repository path they
+    quote exists (a glob matches something), every ``abm.`` name imports, every module their
+    module tables list exists, and every relative link and anchor resolves."""
+    text = doc.read_text(encoding="utf-8")
+    refs = _doc_code_refs(text)
+    assert any(r.startswith("abm.") for r in refs) and any("/" in r for r in refs)
+    bad = []
+    for ref in refs:
+        if "/" in ref:
+            if not (list(ROOT.glob(ref.rstrip("/"))) if "*" in ref else (ROOT / ref).exists()):
+                bad.append(ref)
+        elif not _resolves(ref):
+            bad.append(ref)
+    for target in LINK.findall(_without_fences(text)):
+        if re.match(r"^[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (doc.parent / path).resolve() if path else doc
+        if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in
+                                 _anchors(dest.read_text(encoding="utf-8"))):
+            bad.append(target)
+    assert not bad, f"{doc.name} quotes code or links that do not exist: {bad}"
+
+
+def test_batch_docs_check_sees_stale_references():
+    refs = _doc_code_refs("`abm/batch/abc_toy.py` and `abm.batch.abc_toy:Gaussian`\n\n"
+                          "| module of `abm/batch/` | role |\n|---|---|\n"
+                          "| `cpmodel.py` | gone |\n| `spec.py`, `seeds.py` | here |\n")
+    assert refs == ["abm/batch/abc_toy.py", "abm.batch.abc_toy:Gaussian", "abm/batch/",
+                    "abm/batch/cpmodel.py", "abm/batch/spec.py", "abm/batch/seeds.py"]
+    assert [r for r in refs if "/" in r and not (ROOT / r).exists()] == [
+        "abm/batch/abc_toy.py", "abm/batch/cpmodel.py"]
+    assert not _resolves("abm.batch.abc_toy:Gaussian")
+    assert _resolves("abm.batch.testfunctions:Gaussian") and _resolves("abm.batch.abc.Target")

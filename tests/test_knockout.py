@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 
 from abm.batch.spec import load_spec
+from abm.batch.store import ResultStore
+from abm.core import tomlio
 from abm.core.errors import ConfigError
 from abm.studies import adapter as cpmodel
 from abm.studies import knockout
@@ -93,14 +95,6 @@ def test_template_is_a_valid_variants_spec():
     assert set(knockout.MEANINGS) == set(v)
 
 
-def test_toml_writer_round_trips_the_template():
-    raw = tomllib.loads(TEMPLATE.read_text())
-    assert tomllib.loads(knockout._toml(raw)) == raw
-    odd = {"a": {"key with space": "quote \" and ¶", "x": [1, 2.5e-05, True],
-                 "t": {"inline": 1}}}
-    assert tomllib.loads(knockout._toml(odd)) == odd
-
-
 # --------------------------------------------------------------------------- the command
 
 def test_command_writes_the_table_report_and_figure(done):
@@ -125,6 +119,13 @@ def test_command_writes_the_table_report_and_figure(done):
     assert "mean per financial year over FY2008" in md
     spec = tomllib.loads((done / "inputs" / "loop_knockout.toml").read_text())
     assert spec["sweep"]["replications"] == 2 and spec["model"]["scenario"] == "scenario.toml"
+    # the record of the spec is the sweep that ran: `cpabm sweep` on it resumes the same runs
+    m = ResultStore(done / "sweep").manifest()
+    recorded = load_spec(done / "inputs" / "loop_knockout.toml")
+    assert recorded.identity_hash() == m["identity_sha256"]
+    assert recorded.canonical_hash() == m["canonical_sha256"]
+    assert m["spec_path"] == str(done / "inputs" / "loop_knockout.toml")
+    assert m["spec_text"] == (done / "inputs" / "loop_knockout.toml").read_text()
     assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
         "scale"] == 1.0
 
@@ -160,9 +161,16 @@ def test_each_loop_knockout_zeroes_its_pull_and_moves_prescription(done):
     assert (b2["no_r"] < b2["full"]).all()
 
 
-def test_noop_variant_is_identical_to_full(tmp_path, scenario):
+def test_noop_variant_is_identical_to_full(tmp_path, scenario, monkeypatch):
     """Common random numbers: a variant that sets a switch to its default value runs
-    separately (its own run key) but gives exactly the full model's numbers."""
+    separately (its own run key) but gives exactly the full model's numbers. The knockout
+    builds its spec in memory: it never reads a spec file back."""
+    import abm.batch.spec
+
+    def no_reading(*a, **k):
+        raise AssertionError("the knockout read a spec file back instead of building it")
+
+    monkeypatch.setattr(abm.batch.spec, "load_spec", no_reading)
     raw = tomllib.loads(TEMPLATE.read_text())
     raw["variants"] = {"full": {}, "noop": {"mech_loop_b1": True},
                        "no_b2": {"mech_loop_b2": False}}
@@ -170,7 +178,7 @@ def test_noop_variant_is_identical_to_full(tmp_path, scenario):
     raw["metrics"] = {k: {"indicator": k, "periods": ["FY2009"]}
                       for k in raw["outputs"]["indicators"]}
     template = tmp_path / "t.toml"
-    template.write_text(knockout._toml(raw))
+    template.write_text(tomlio.dumps(raw))
     out = tmp_path / "out"
     assert run_ko("--spec", str(template), "--scenario", str(scenario), "--scale", "1",
                   "--replications", "2", "--workers", "0", "--out", str(out)) == 0
@@ -222,7 +230,7 @@ def test_rerun_resume_and_report_only(done, scenario, capsys):
     (["--scenario", "no/such.toml"], "--scenario = 'no/such.toml': no such scenario file"),
     (["--spec", str(ROOT / "experiments" / "sweeps" / "regime_comparison.toml")],
      "the template must have a variants design"),
-    (["--spec", "no/such.toml"], "--spec = 'no/such.toml': no such file"),
+    (["--spec", "no/such.toml"], "--spec = 'no/such.toml': file not found"),
 ])
 def test_bad_arguments_are_refused_and_write_nothing(tmp_path, argv, message):
     out = tmp_path / "out"

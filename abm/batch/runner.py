@@ -83,7 +83,7 @@ def build_manifest(spec: Spec, runs: list[RunItem]) -> dict:
         "format": FORMAT,
         "name": spec.name,
         "description": spec.description,
-        "spec_path": str(spec.path),
+        "spec_path": None if spec.path is None else str(spec.path),
         "spec_text": spec.text,
         "identity_sha256": spec.identity_hash(),
         "canonical_sha256": spec.canonical_hash(),

@@ -1,4 +1,5 @@
-"""Sweep specs (TOML): read, validate with clear errors, and normalise.
+"""Sweep specs: read (:func:`load_spec`, a TOML file) or build (:func:`build_spec`, a
+document in memory), validate with clear errors, and normalise.
 
 A spec has the sections ``[sweep]`` (name, description, replications, seed), ``[model]``
 (the adapter and its keys, e.g. the base scenario), ``[fixed]`` (values for every run),
@@ -20,7 +21,6 @@ Two digests come out of a spec:
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from abm.batch.adapter import Adapter, canonical_json, load_adapter, sha256_text, suggest
 from abm.batch.design import DESIGN_KEYS, VARIANT, Design, build_design
 from abm.batch.factors import RESERVED, Factor, check_value, parse_factor
+from abm.core import tomlio
 from abm.core.errors import ConfigError
 
 SECTIONS = ("sweep", "model", "fixed", "factors", "variants", "design", "outputs", "metrics",
@@ -57,7 +58,7 @@ class Metric:
 
 @dataclass
 class Spec:
-    path: Path
+    path: Path | None  # the spec's file; None for a spec built in memory
     text: str
     name: str
     description: str
@@ -148,25 +149,31 @@ def _int(value, key: str, where: str, lo: int, hi: int | None = None, what: str 
     return value
 
 
-def _read(path: Path) -> tuple[dict, str]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sweep spec not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a sweep spec (.toml)") from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-
-
 # ------------------------------------------------------------------ the loader
 def load_spec(path: str | Path, default_adapter: str = DEFAULT_ADAPTER) -> Spec:
-    """Read and validate a sweep spec. Raises ConfigError; starts nothing, writes nothing."""
+    """Read and validate a sweep spec file. Paths in it are relative to its folder; its
+    name defaults to the file's stem. Raises ConfigError; starts nothing, writes nothing."""
     path = Path(path)
-    raw, text = _read(path)
-    where = str(path)
+    raw, text = tomlio.read_with_text(path)
+    return build_spec(raw, path.resolve().parent, where=str(path), name=path.stem, path=path, text=text,
+                      default_adapter=default_adapter)
+
+
+def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = None,
+               path: Path | None = None, text: str | None = None,
+               default_adapter: str = DEFAULT_ADAPTER) -> Spec:
+    """Validate a sweep spec given as a document in memory (the sections as nested dicts,
+    as TOML would read them). Raises ConfigError; starts nothing, writes nothing.
+
+    ``base`` is the folder its relative paths start from; ``where`` names the spec in error
+    messages; ``name`` is the sweep's name when ``[sweep]`` gives none; ``path`` is the file
+    the manifest names as the spec (none: built in memory), and ``text`` the spec's text
+    for the manifest (default: the document written by :func:`abm.core.tomlio.dumps`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a sweep spec is a table of sections, not "
+                          f"{type(raw).__name__}")
+    text = tomlio.dumps(raw) if text is None else text
+    base = Path(base).resolve()
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         k = sorted(unknown)[0]
@@ -174,7 +181,10 @@ def load_spec(path: str | Path, default_adapter: str = DEFAULT_ADAPTER) -> Spec:
                           f"{', '.join('[' + s + ']' for s in SECTIONS)}")
 
     sweep = _table(raw, "sweep", where, SWEEP_KEYS, required=True)
-    name = sweep.get("name", path.stem)
+    if "name" not in sweep and name is None:
+        raise ConfigError(f"{where}: [sweep] needs 'name' (a spec built in memory has no file "
+                          f"name to take it from)")
+    name = sweep.get("name", name)
     if not isinstance(name, str) or not name or "/" in name:
         raise ConfigError(f"{where}: sweep.name = {name!r} must be a non-empty name without '/'")
     description = sweep.get("description", "")
@@ -193,7 +203,7 @@ def load_spec(path: str | Path, default_adapter: str = DEFAULT_ADAPTER) -> Spec:
     model = _table(raw, "model", where)
     adapter_name = model.get("adapter", default_adapter)
     cls = load_adapter(adapter_name, where)
-    adapter = cls(model, path.resolve().parent, where)
+    adapter = cls(model, base, where)
 
     # ---- fixed values and factors
     fixed_raw = _table(raw, "fixed", where)

@@ -264,7 +264,8 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
     lines = [f"# Sweep {m['name']}", ""]
     if m.get("description"):
         lines += [m["description"], ""]
-    lines += [f"- spec: `{m['spec_path']}` (canonical SHA-256 {m['canonical_sha256'][:12]})",
+    shown = f"`{m['spec_path']}`" if m.get("spec_path") else "built in memory"
+    lines += [f"- spec: {shown} (canonical SHA-256 {m['canonical_sha256'][:12]})",
               f"- design: {d['type']}, {len(d['points'])} design points x {m['replications']} "
               f"replications = {n_runs} runs; finished: {n_runs - missing}"
               + (" **(PARTIAL)**" if missing else ""),

@@ -1,7 +1,11 @@
-"""Analytic test functions with known sensitivity indices, as sweep adapters.
+"""Known-answer models for checking the batch machinery, as adapters (like
+``SALib.test_functions``).
 
-They go through exactly the machinery a model sweep uses (spec, design, seeds, executor,
-per-run files, summary, SALib), so the machinery can be checked against known answers:
+They go through exactly the machinery a model uses (spec, design, seeds, executor, per-run
+files, summary, SALib; the ABC-SMC engine), so the machinery can be checked against known
+answers.
+
+Sensitivity (sweeps):
 
 * ``abm.batch.testfunctions:Ishigami`` -- f = sin x1 + a sin^2 x2 + b x3^4 sin x1 on
   [-pi, pi]^3. For a = 7, b = 0.1: S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437).
@@ -13,6 +17,28 @@ per-run files, summary, SALib), so the machinery can be checked against known an
 and common random numbers matter); ``delay`` sleeps that many seconds per run (a stand-in
 for a slow model in tests and benchmarks); ``fail_above`` makes a run raise when x1 exceeds
 it (to test failure handling).
+
+Calibration (ABC-SMC):
+
+* ``abm.batch.testfunctions:Gaussian`` -- a stochastic simulator with known ABC posteriors.
+  Factors (all optional; unset ones take the default in brackets):
+
+  * ``mu`` in [-10, 10] (0): output ``y = mu + sigma * e1``;
+  * ``rate`` in [1e-4, 1e4] (1): output ``log_rate = ln(rate) + sigma * e2`` (for
+    log-uniform priors);
+  * ``count``, a whole number in [0, 50] (0): output ``count_y = count + sigma * e3``;
+  * ``nuisance`` in [0, 1] (0.5): changes **no** output, so it is unidentifiable and its
+    posterior is its prior.
+
+  ``e1, e2, e3`` are independent standard normal draws from the run's seed. With a flat
+  prior on ``mu``, target ``y`` = v with band half-width h, R replicates summarised by their
+  median and tolerance epsilon, the ABC posterior of ``mu`` is exactly the law of
+  ``v - sigma * M_R + U``, M_R the median of R standard normals and U uniform on
+  [-epsilon h, epsilon h]: mean v, variance sigma^2 var(M_R) + (epsilon h)^2 / 3.
+
+  ``[model]`` keys: ``sigma`` (noise sd, default 1), ``delay`` (seconds of sleep per run;
+  not part of the run identity), ``fail_above`` (raise when mu exceeds it), ``omit`` (a list
+  of outputs to leave out of the rows, to test the engine's error for a missing target).
 """
 
 from __future__ import annotations
@@ -151,6 +177,78 @@ class SobolG(_TestFunction):
 
     def _constants(self):
         return {"a": self.a}
+
+
+# ------------------------------------------------------------------ calibration
+GAUSSIAN_FACTORS = {"mu": FactorInfo("float", lo=-10.0, hi=10.0),
+                    "rate": FactorInfo("float", lo=1e-4, hi=1e4, unit="per unit time"),
+                    "count": FactorInfo("int", lo=0, hi=50),
+                    "nuisance": FactorInfo("float", lo=0.0, hi=1.0)}
+GAUSSIAN_DEFAULTS = {"mu": 0.0, "rate": 1.0, "count": 0, "nuisance": 0.5}
+GAUSSIAN_OUTPUTS = {"y": "1", "log_rate": "1", "count_y": "1"}
+
+
+def gaussian_evaluate(point: dict, seed: int, context: dict):
+    import numpy as np
+
+    p = {**GAUSSIAN_DEFAULTS, **context["fixed"], **point}
+    if context.get("fail_above") is not None and p["mu"] > context["fail_above"]:
+        raise ValueError(f"toy model asked to fail: mu = {p['mu']} > {context['fail_above']}")
+    e = np.random.default_rng(seed).standard_normal(3)
+    s = context["sigma"]
+    rows = [("y", "all", p["mu"] + s * e[0]),
+            ("log_rate", "all", math.log(p["rate"]) + s * e[1]),
+            ("count_y", "all", p["count"] + s * e[2])]
+    if context.get("delay"):
+        time.sleep(context["delay"])
+    keep = set(context["indicators"]) - set(context["omit"])
+    return [(i, per, float(v)) for i, per, v in rows if i in keep]
+
+
+class Gaussian(Adapter):
+    model_keys = frozenset({"sigma", "delay", "fail_above", "omit"})
+    evaluate = staticmethod(gaussian_evaluate)
+
+    def __init__(self, table: dict, spec_dir: Path, where: str):
+        super().__init__(table, spec_dir, where)
+        for k, default in (("sigma", 1.0), ("delay", 0.0)):
+            v = table.get(k, default)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"{where}: model.{k} = {v!r} is out of range: a number >= 0")
+        v = table.get("fail_above", 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: model.fail_above = {v!r} must be a number")
+        omit = table.get("omit", [])
+        if not isinstance(omit, list) or not all(o in GAUSSIAN_OUTPUTS for o in omit):
+            raise ConfigError(f"{where}: model.omit = {omit!r} must be a list of outputs "
+                              f"({', '.join(GAUSSIAN_OUTPUTS)})")
+
+    def factor_names(self) -> list[str]:
+        return list(GAUSSIAN_FACTORS)
+
+    def factor(self, name: str, where: str) -> FactorInfo:
+        if name not in GAUSSIAN_FACTORS:
+            raise ConfigError(f"{where}: unknown factor '{name}'"
+                              f"{suggest(name, GAUSSIAN_FACTORS)}; factors: "
+                              f"{', '.join(GAUSSIAN_FACTORS)}")
+        return GAUSSIAN_FACTORS[name]
+
+    def outputs(self, period: str, where: str) -> dict[str, str]:
+        return dict(GAUSSIAN_OUTPUTS)
+
+    def context(self, fixed, factors, indicators, period) -> dict:
+        fail = self.table.get("fail_above")
+        return {"fixed": dict(fixed), "indicators": list(indicators),
+                "sigma": float(self.table.get("sigma", 1.0)),
+                "delay": float(self.table.get("delay", 0.0)),
+                "fail_above": None if fail is None else float(fail),
+                "omit": list(self.table.get("omit", []))}
+
+    def config(self) -> dict:
+        return {k: v for k, v in self.table.items() if k != "delay"}  # delay: timing only
+
+    def fingerprint(self, context: dict) -> dict:
+        return {"code_sha256": sha256_file(Path(__file__))}
 
 
 Adapter = Ishigami

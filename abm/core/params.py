@@ -8,12 +8,12 @@ floats/ints/bools built from it, which the Numba kernels take as an explicit arg
 from __future__ import annotations
 
 import math
-import tomllib
 from collections import namedtuple
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from abm.core import tomlio
 from abm.core.errors import ConfigError
 
 
@@ -33,7 +33,7 @@ class ParamSpec:
 
 def _load_table() -> dict[str, ParamSpec]:
     text = resources.files("abm").joinpath("data/parameters.toml").read_text()
-    raw = tomllib.loads(text)
+    raw = tomlio.loads(text, "abm/data/parameters.toml")
     table: dict[str, ParamSpec] = {}
     for name, d in raw.items():
         lo, hi = d["range"]

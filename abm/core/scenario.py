@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from abm.core import tomlio
 from abm.core.errors import ConfigError
 from abm.core.params import PARAMETERS, Params, make_params, validate_overrides
 
@@ -91,7 +91,7 @@ def load_regime(name: str, where: str) -> dict[str, Any]:
     for d in REGIME_DIRS:
         path = d / f"{name}.toml"
         if path.exists():
-            raw = _read_toml(path)
+            raw = tomlio.read(path)
             unknown = set(raw) - {"regime", "parameters"}
             if unknown:
                 k = sorted(unknown)[0]
@@ -99,18 +99,6 @@ def load_regime(name: str, where: str) -> dict[str, Any]:
             return validate_overrides(raw.get("parameters", {}), str(path))
     raise ConfigError(f"{where}: unknown regime '{name}'; known regimes: "
                       f"{', '.join(regime_names())}")
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a .toml file") from None
 
 
 def _date(value: Any, key: str, where: str) -> dt.date:
@@ -206,7 +194,7 @@ def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
     where = str(path)
     if path.resolve() in seen:
         raise ConfigError(f"{where}: 'base' chain loops back to this file")
-    raw = _read_toml(path)
+    raw = tomlio.read(path)
     unknown = set(raw) - TOP_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown section '{sorted(unknown)[0]}'; expected "

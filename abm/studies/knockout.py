@@ -9,10 +9,12 @@ and requisite variety switched off in turn, with common random numbers, and repo
 mechanism's contribution to key outcomes (full model minus knockout, paired by seed) with
 confidence intervals and replicate bands. The variants, outputs and metrics come from a
 sweep spec used as a template (``experiments/sweeps/loop_knockout.toml``); the command
-writes a copy of it with a scaled copy of the scenario, runs it through the generic batch
-machinery (:mod:`abm.batch`) and writes::
+builds the sweep spec in memory from it (:func:`abm.batch.spec.build_spec`), on a scaled
+copy of the scenario, runs it through the generic batch machinery (:mod:`abm.batch`) and
+writes::
 
-    OUT/inputs/      scenario.toml (base = S, scale = X) and loop_knockout.toml (the spec)
+    OUT/inputs/      scenario.toml (base = S, scale = X; the scenario the runs read) and
+                     loop_knockout.toml (a record of the spec that ran, for `cpabm sweep`)
     OUT/sweep/       the sweep's results folder (manifest, per-run parquet, summary/)
     OUT/report.md    the knockout tables
     OUT/knockout_table.csv, OUT/knockout_matrix.csv, OUT/knockout.png, OUT/knockout.json
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shlex
 import sys
 import time
@@ -120,13 +121,12 @@ def run(args) -> int:
         return 0
     _check_args(args)
     t0 = time.perf_counter()
-    spec_path = prepare_inputs(args, out, log)
+    doc, text = prepare_inputs(args, out, log)
 
     from abm.batch.runner import SweepRunError, run_sweep
-    from abm.batch.spec import load_spec
     from abm.batch.summary import summarise
 
-    spec = load_spec(spec_path)
+    spec = _build(doc, text, out / "inputs", Path(args.spec))
     try:
         res = run_sweep(spec, out / "sweep", workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
@@ -180,24 +180,36 @@ def _check_args(args) -> None:
 
 # ------------------------------------------------------------------ inputs
 def _read_toml(path: Path, what: str) -> dict:
-    import tomllib
+    from abm.core import tomlio
+    return tomlio.read(path, f"{what} = {str(path)!r}")
+
+
+def _build(doc: dict, text: str, base: Path, template_path: Path):
+    """The sweep spec from its document, with relative paths from ``base`` (OUT/inputs, or
+    the folder it is being built in); errors name the template."""
+    from abm.batch.spec import build_spec
+
+    inputs = base.parent / "inputs"
     try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{what} = {str(path)!r}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} = {str(path)!r} is a folder, expected a .toml file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{what} = {str(path)!r}: not valid TOML: {e}") from None
+        return build_spec(doc, base, where=str(template_path), name=Path(SPEC_NAME).stem,
+                          path=inputs / SPEC_NAME, text=text)
+    except ConfigError as e:  # name OUT/inputs, not the folder it is checked in
+        msg = str(e)
+        for b in (str(base.resolve()), str(base)):
+            msg = msg.replace(b, str(inputs))
+        raise ConfigError(msg) from None
 
 
-def prepare_inputs(args, out: Path, log) -> Path:
-    """Write OUT/inputs/ (the scaled scenario and the spec); return the spec's path.
+def prepare_inputs(args, out: Path, log) -> tuple[dict, str]:
+    """Check every input and write OUT/inputs/: the scaled scenario (which the runs read)
+    and a record of the sweep spec. Return the spec's document and that record's text.
 
-    Everything is validated first (in a temporary folder next to OUT/inputs, so relative
-    paths are the same); nothing in OUT changes when an input or the folder is refused."""
-    from abm.batch.spec import load_spec
+    The spec is built in memory from the template; the record is for provenance and for
+    ``cpabm sweep``, and is never read back. Everything is validated first (in a temporary
+    folder next to OUT/inputs, so relative paths are the same); nothing in OUT changes
+    when an input or the folder is refused."""
     from abm.batch.store import ResultStore
+    from abm.core import tomlio
     from abm.core.io import atomic_dir, atomic_write_text
 
     template_path = Path(args.spec)
@@ -222,10 +234,7 @@ def prepare_inputs(args, out: Path, log) -> Path:
 
     inputs = out / "inputs"
     rel = os.path.relpath(scenario.resolve(), inputs.resolve())
-    scenario_text = (
-        "# Written by `cpabm knockout`: the base scenario at a sample of each LA's children.\n"
-        f"[scenario]\nbase = {_toml_value(rel)}\nname = {_toml_value(base.name)}\n"
-        f"scale = {_toml_value(float(args.scale))}\n")
+    scenario_doc = {"scenario": {"base": rel, "name": base.name, "scale": float(args.scale)}}
     spec = {k: v for k, v in template.items()}
     spec["sweep"] = dict(spec.get("sweep", {}))
     if args.replications is not None:
@@ -234,22 +243,19 @@ def prepare_inputs(args, out: Path, log) -> Path:
         spec["sweep"]["seed"] = args.seed
     spec["model"] = {**(model if isinstance(model, dict) else {}), "scenario": SCENARIO_NAME}
     notes = _fit_metric_periods(spec, base)
-    header = ("# Written by `cpabm knockout` from "
-              f"{_shown(template_path)}; to rerun the same sweep:\n"
-              f"#   cpabm sweep {_shown(inputs / SPEC_NAME)} --out {_shown(out / 'sweep')} "
-              f"--resume\n")
-    spec_text = header + _toml(spec)
+    text = tomlio.comment(
+        f"Written by `cpabm knockout` from {_shown(template_path)}: the sweep it ran. To "
+        f"rerun the same sweep:\n"
+        f"  cpabm sweep {_shown(inputs / SPEC_NAME)} --out {_shown(out / 'sweep')} --resume"
+    ) + tomlio.dumps(spec)
 
     created = not out.exists()
     try:
         with atomic_dir(inputs) as tmp:
-            atomic_write_text(tmp / SCENARIO_NAME, scenario_text)
-            atomic_write_text(tmp / SPEC_NAME, spec_text)
-            try:
-                checked = load_spec(tmp / SPEC_NAME)
-            except ConfigError as e:  # name the template, not the temporary copy
-                raise ConfigError(str(e).replace(str(tmp / SPEC_NAME), str(template_path))
-                                  .replace(str(tmp), str(inputs))) from None
+            tomlio.write(tmp / SCENARIO_NAME, scenario_doc, note="Written by `cpabm knockout`: "
+                         "the base scenario at a sample of each LA's children.")
+            atomic_write_text(tmp / SPEC_NAME, text)
+            checked = _build(spec, text, tmp, template_path)
             if checked.design.type != "variants":
                 raise ConfigError(f"--spec = {str(template_path)!r}: not a variants design")
             m = ResultStore(out / "sweep").manifest()
@@ -276,7 +282,7 @@ def prepare_inputs(args, out: Path, log) -> Path:
         raise
     for n in notes:
         log(n)
-    return inputs / SPEC_NAME
+    return spec, text
 
 
 def _discard_sweep(sweep: Path, log) -> None:
@@ -326,51 +332,6 @@ def _fit_metric_periods(spec: dict, scenario) -> list[str]:
             metrics[name] = {**m, "periods": window}
     return notes[:1] + ([f"... and {len(notes) - 1} more metrics likewise"] if len(notes) > 1
                         else [])
-
-
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(k: str) -> str:
-    return k if _BARE.match(k) else json.dumps(k)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ValueError(f"cannot write {v!r} to TOML")
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a TOML basic string
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _toml(doc: dict, prefix: str = "") -> str:
-    """A TOML document from nested dicts (tables) of scalars and lists."""
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in doc.items()
-             if not isinstance(v, dict) or not _is_table(v, prefix)]
-    text = "\n".join(lines) + ("\n" if lines else "")
-    for k, v in doc.items():
-        if isinstance(v, dict) and _is_table(v, prefix):
-            name = f"{prefix}{_toml_key(k)}"
-            sub = _toml(v, name + ".")
-            only_tables = v and all(isinstance(x, dict) for x in v.values()) and \
-                _is_table(next(iter(v.values())), name + ".")
-            text += sub if only_tables else f"\n[{name}]\n" + sub.lstrip("\n")
-    return text
-
-
-def _is_table(v: dict, prefix: str) -> bool:
-    # top-level sections and the tables inside [variants] / [metrics] are written as [a.b]
-    return prefix == "" or prefix in ("variants.", "metrics.")
 
 
 # ------------------------------------------------------------------ the report

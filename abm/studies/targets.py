@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from abm.core import tomlio
 from abm.core.errors import ConfigError
 from abm.core.scenario import DATA_DIR
 
@@ -99,14 +99,8 @@ def load_targets(targets_file: str | Path = TARGETS_FILE, map_file: str | Path =
                  ) -> list[TargetSpec]:
     """Every mapped target, in the map file's order."""
     tf, mf = Path(targets_file), Path(map_file)
-    for f in (tf, mf):
-        if not f.is_file():
-            raise ConfigError(f"targets: no such file {f}")
-    try:
-        raw = tomllib.loads(tf.read_text())
-        mapping = tomllib.loads(mf.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"targets: cannot parse {tf.name} / {mf.name}: {e}") from None
+    raw = tomlio.read(tf, f"targets: {tf}")
+    mapping = tomlio.read(mf, f"targets: {mf}")
     by_id = {t["id"]: t for t in raw.get("target", [])}
     series = {s["id"]: s for s in raw.get("series", [])}
     out = []

@@ -62,7 +62,7 @@ def main(spec_path: str, out: str) -> int:
     reason = (f"stopped by hand after generation {pops[-1].generation} (the session's compute "
               f"budget); outputs written by experiments/tools/abc_finish.py from the stored "
               f"generations")
-    abc._write_outputs(_Store(root), spec, pops, reason)
+    abc.write_outputs(_Store(root), spec, pops, reason)
     print(f"wrote the outputs of {len(pops)} generations to {root}")
     return 0
 

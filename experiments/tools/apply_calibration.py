@@ -14,10 +14,15 @@ import argparse
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from abm.core import tomlio  # noqa: E402
+from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.io import atomic_write_text  # noqa: E402
+
 TABLE = ROOT / "abm" / "data" / "parameters.toml"
 NOTE = "calibrated by ABC-SMC to the review's figures (results/calibration/report.md)"
 
@@ -56,10 +61,13 @@ def main(argv=None) -> int:
                     help="which candidate: the best particle (lowest distance) or the "
                          "posterior medians ([parameters])")
     args = ap.parse_args(argv)
-    doc = tomllib.loads(Path(args.calibrated).read_text())
+    try:
+        doc = tomlio.read(args.calibrated)
+    except ConfigError as e:
+        raise SystemExit(f"apply_calibration: error: {e}") from None
     values = doc[args.use]
     values = {k: v for k, v in values.items() if not isinstance(v, dict)}
-    TABLE.write_text(apply(values, TABLE.read_text()))
+    atomic_write_text(TABLE, apply(values, TABLE.read_text()))
     print(f"set {len(values)} calibrated defaults in {TABLE.relative_to(ROOT)}: "
           + ", ".join(f"{k}={_round(v)}" for k, v in values.items()))
     subprocess.run([sys.executable, str(ROOT / "experiments" / "tools" / "make_docs.py")], check=True)

@@ -21,6 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from abm.core import tomlio  # noqa: E402
 from abm.core.io import atomic_write_text  # noqa: E402
 
 OUT = ROOT / "results" / "calibration"
@@ -158,10 +159,8 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
 
 
 def main() -> int:
-    import tomllib
-
     FIG.mkdir(parents=True, exist_ok=True)
-    text = tomllib.loads(TEXT.read_text())
+    text = tomlio.read(TEXT)
     explanations = text.get("misses", {})
     vals = [(tag, v) for tag, name in VALIDATIONS if (v := _load(name)) is not None]
     if not vals:
