@@ -217,7 +217,7 @@ def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
 
 
 def test_capacity_response_is_a_lagged_move_towards_the_excess():
-    from abm.mechanisms.court_capacity import respond
+    from abm.mechanisms.courts import respond
     base = np.array([10.0, 10.0, 0.0])
     listed = np.array([20.0, 5.0, 3.0])  # twice the slots; under them; a court without slots
     x = respond(np.zeros(3), listed, base, gain=1.0, lag_weeks=4.0)

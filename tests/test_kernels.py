@@ -10,22 +10,20 @@ from scipy import stats
 from abm import ChildProtectionModel
 from abm.core import indicators as I
 from abm.core import state as S
-from abm.core.kernels import (
-    advance_risk,
-    decision_log,
-    geometric_weeks,
-    judge,
-    move,
-    popcount6,
-    score_decisions,
-)
-from abm.core.params import make_params
-from abm.core.state import (
-    Reservoir,
-)
-from abm.mechanisms.frontdoor import contacts_and_referrals, referrer_type
-from abm.mechanisms.population import harm_events
-from abm.mechanisms.workforce import allocate, time_use
+from abm.core.kernels import geometric_weeks, move, popcount6
+from abm.core.params import Drivers, make_params
+from abm.core.state import Reservoir
+from abm.mechanisms.frontdoor import FrontDoorParams, contacts_and_referrals, referrer_type
+from abm.mechanisms.population import FamilyParams, advance_risk, harm_events
+from abm.mechanisms.taylor_russell import decision_log, judge, score_decisions
+from abm.mechanisms.workload import WorkloadParams, allocate, time_use
+
+
+def _drivers(p, **changes):
+    """Drivers with no anxiety and the regime's prescription and scope in force."""
+    return Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
+                   prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
+                   status_level=0.0)._replace(**changes)
 
 
 def _res(n=64):
@@ -48,9 +46,9 @@ def test_lazy_risk_is_the_exact_ou_transition():
     fam_b.risk[:] = 3.0
     rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(2)
     for i in range(n):
-        advance_risk(fam_a, i, 26, p, rng_a)
+        advance_risk(fam_a, i, 26, p.risk_reversion, p.risk_volatility, rng_a)
         for t in range(1, 27):
-            advance_risk(fam_b, i, t, p, rng_b)
+            advance_risk(fam_b, i, t, p.risk_reversion, p.risk_volatility, rng_b)
     decay = math.exp(-0.05 * 26)
     mean = 1.0 + 2.0 * decay
     var = 0.3**2 * (1 - decay**2) / (2 * 0.05)
@@ -61,7 +59,7 @@ def test_lazy_risk_is_the_exact_ou_transition():
     assert (fam_a.risk_t == 26).all()
     # no time passed: no change and no draw
     before = fam_a.risk.copy()
-    advance_risk(fam_a, 0, 26, p, rng_a)
+    advance_risk(fam_a, 0, 26, p.risk_reversion, p.risk_volatility, rng_a)
     assert fam_a.risk[0] == before[0]
 
 
@@ -147,7 +145,8 @@ def test_referrer_type_follows_shares_and_popcount():
     p = make_params({"police_share": 0.1, "schools_share": 0.2, "health_share": 0.3,
                      "early_years_share": 0.1})
     u = np.random.default_rng(1).random(50000)
-    kinds = np.array([referrer_type(x, p) for x in u])
+    fp = FrontDoorParams.of(p)
+    kinds = np.array([referrer_type(x, fp) for x in u])
     share = np.bincount(kinds, minlength=5) / len(kinds)
     assert np.allclose(share, [0.1, 0.2, 0.3, 0.1, 0.3], atol=0.01)
     assert popcount6(0b101101) == 4 and popcount6(0) == 0
@@ -168,8 +167,9 @@ def _workload_model(**ov):
 def _allocate_and_use_time(m, t):
     """The model's steps 3 and 4: allocation sums each post's demand, time use splits it."""
     D, R = np.zeros(len(m.work.la)), np.zeros(len(m.work.la))
-    allocate(m.fam, m.work, m.las, m.open, m.p, t, D, R)
-    time_use(m.work, m.p, D, R)
+    wp, drv = WorkloadParams.of(m.p), _drivers(m.p)
+    allocate(m.fam, m.work, m.las, m.open, wp, drv, t, D, R)
+    time_use(m.work, wp, drv, D, R)
     return D, R
 
 
@@ -235,7 +235,8 @@ def test_harm_thinning_matches_the_hazard():
     rng, rng_r = np.random.default_rng(1), np.random.default_rng(2)
     forced = np.zeros(10000, np.int64)
     weeks = 300
-    total = sum(harm_events(m.fam, m.las, p, t, rng, rng_r, forced)[0] for t in range(1, weeks + 1))
+    fp = FamilyParams.of(p)
+    total = sum(harm_events(m.fam, m.las, fp, t, rng, rng_r, forced)[0] for t in range(1, weeks + 1))
     assert abs(total - expected * weeks) < 4 * math.sqrt(expected * weeks)
 
 
@@ -248,8 +249,8 @@ def test_contact_thinning_matches_the_rate():
     rngs = [np.random.default_rng(k) for k in range(4)]
     weeks = 100
     for t in range(1, weeks + 1):
-        contacts_and_referrals(m.fam, m.las, m.open, p, t, 0.0, *rngs, _res(), False,
-                               np.zeros(1, np.int64), 0)
+        contacts_and_referrals(m.fam, m.las, m.open, FrontDoorParams.of(p), _drivers(p), t,
+                               *rngs, _res(), False, np.zeros(1, np.int64), 0)
     got = m.las.flow[0, I.FL_CONTACTS]
     assert abs(got - expected * weeks) < 4 * math.sqrt(expected * weeks)
 

@@ -1,13 +1,12 @@
-"""Shared bookkeeping: state moves, the open-case list, lazy risk, Taylor-Russell decisions.
+"""Kernel code every mechanism shares: the caseflow's bookkeeping and a few Numba tools.
 
 Every change of a family's caseflow state does the bookkeeping of :func:`move_rows`, which
 keeps the stock counters, the weekly transition matrix and the open list, so conservation
 (stock = opening stock + inflows - outflows) holds by construction and is checked by the
 tests against a full recount. :func:`move` calls it (the courts' care orders, the tests);
-the front door and ``transitions.apply_moves`` write the same lines out in their loops.
+the front door and ``casework.apply_moves`` write the same lines out in their loops. The
+tools: :func:`prefetch`, :func:`randbelow`, :func:`geometric_weeks`, :func:`sort_int64`.
 """
-
-import math
 
 import numpy as np
 from llvmlite import ir
@@ -17,17 +16,7 @@ from numba.extending import intrinsic
 from numba.np.random.generator_core import next_uint32
 from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32
 
-from abm.core.state import (
-    CARE,
-    FN,
-    FP,
-    NONE,
-    SCORE_BINS,
-    SCORE_HI,
-    SCORE_LO,
-    TN,
-    TP,
-)
+from abm.core.state import CARE, NONE
 
 #: How many cases ahead the loops over the open-case list prefetch a family's row. At
 #: England a light loop (allocation) visits a case in 20 to 30 ns, so 8 ahead did not cover
@@ -97,10 +86,10 @@ def move_rows(mc, i, new_state, t):
     """:func:`move` on its columns, ``mc = move_columns(fam, las, open_list)``: the
     bookkeeping of a state move, defined once here.
 
-    The loops that make many moves (the front door, ``transitions.apply_moves``) write these
+    The loops that make many moves (the front door, ``casework.apply_moves``) write these
     lines out instead of calling this: a Numba call takes and releases a reference to every
     array it is given (two atomic operations each), 100-300 ns a move against about 10 ns
-    for the lines (``experiments/tools/refcount_rules.py``; docs/performance.md, section 9).
+    for the lines (docs/performance.md).
     """
     state, la_of, n_children, since, open_pos, stock_fam, stock_children, trans, idx, n_open = mc
     old = state[i]
@@ -144,118 +133,6 @@ def randbelow(rng, n):
     return np.int64(bounded_lemire_uint64(bitgen, r))
 
 
-@njit(cache=True, inline="always")
-def ou_transition(theta, volatility, dt):
-    """Decay and innovation SD of the exact Ornstein-Uhlenbeck transition over dt weeks."""
-    if theta > 0.0:
-        decay = math.exp(-theta * dt)
-        sd = volatility * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
-    else:
-        decay = 1.0
-        sd = volatility * math.sqrt(dt)
-    return decay, sd
-
-
-@njit(cache=True, inline="always")
-def ou_step(mu, risk, decay, sd, rng):
-    """Risk after an OU transition with this decay and innovation SD, from ``risk`` around
-    the long-run level ``mu``. Every caller that advances a family's risk uses it."""
-    return mu + (risk - mu) * decay + sd * rng.normal()
-
-
-@njit(cache=True)
-def ou_table(theta, volatility, t_max):
-    """:func:`ou_transition` for every elapsed time 0..t_max weeks, as two arrays: loops that
-    advance many families' risk look it up instead of computing ``exp`` and ``sqrt`` each
-    time (the same arithmetic, so the same values)."""
-    decay = np.ones(t_max + 1)
-    sd = np.zeros(t_max + 1)
-    for dt in range(1, t_max + 1):
-        decay[dt], sd[dt] = ou_transition(theta, volatility, dt)
-    return decay, sd
-
-
-@njit(cache=True)
-def advance_risk(fam, i, t, p, rng):
-    """Bring family i's latent risk forward to week t: the exact Ornstein-Uhlenbeck transition.
-
-    Risk of families without an open case is advanced lazily, only when something touches
-    them; the exact transition makes that statistically identical to weekly updates.
-    (Casework, which steps every open case every week, computes the one-week transition once
-    per week and applies it with the same arithmetic.)
-    """
-    dt = t - fam.risk_t[i]
-    if dt <= 0:
-        return fam.risk[i]
-    decay, sd = ou_transition(p.risk_reversion, p.risk_volatility, dt)
-    z = ou_step(fam.base[i], fam.risk[i], decay, sd, rng)
-    fam.risk[i] = z
-    fam.risk_t[i] = t
-    return z
-
-
-#: A decision log: one row per Taylor-Russell decision a kernel's loop makes, with these
-#: columns, scored after the loop by :func:`score_decisions`. One float64 array, so that the
-#: loop hands :func:`judge` one array rather than the seven of the confusion counts and the
-#: reservoir: an inlined helper takes and releases a reference to every array it is given,
-#: on every call (docs/performance.md, sections 8 and 9).
-LOG_KIND, LOG_LA, LOG_TRUE, LOG_SCORE, LOG_THRESHOLD = 0, 1, 2, 3, 4
-
-
-@njit(cache=True)
-def decision_log(n):
-    """An empty decision log with room for ``n`` decisions."""
-    return np.empty((n, 5))
-
-
-@njit(cache=True, inline="always")
-def judge(true_risk, sigma, threshold, rng, log, n, kind, la):
-    """A Taylor-Russell decision of kind ``kind`` in LA ``la``: a noisy estimate of true risk
-    against a threshold. Returns (positive, score), and writes the decision to row ``n`` of
-    ``log`` (the caller then counts it) for :func:`score_decisions`."""
-    score = true_risk + sigma * rng.normal()
-    log[n, LOG_KIND] = kind
-    log[n, LOG_LA] = la
-    log[n, LOG_TRUE] = true_risk
-    log[n, LOG_SCORE] = score
-    log[n, LOG_THRESHOLD] = threshold
-    return score > threshold, score
-
-
-@njit(cache=True)
-def score_decisions(log, n, cut, counts, res, t):
-    """Score the first ``n`` decisions of ``log``, in the order made, against the truth (true
-    risk above the significant-harm cut): counts[la, kind, TP/FP/TN/FN], the score
-    histograms, and the reservoir of recent decisions (for the Figures I-IV scatter and the
-    AUC). Decisions made at week ``t``."""
-    for j in range(n):
-        d = int(log[j, LOG_KIND])
-        la = int(log[j, LOG_LA])
-        true_risk = log[j, LOG_TRUE]
-        score = log[j, LOG_SCORE]
-        threshold = log[j, LOG_THRESHOLD]
-        positive = score > threshold
-        truly = true_risk > cut
-        if positive:
-            if truly:
-                counts[la, d, TP] += 1
-            else:
-                counts[la, d, FP] += 1
-        else:
-            if truly:
-                counts[la, d, FN] += 1
-            else:
-                counts[la, d, TN] += 1
-        b = int((score - SCORE_LO) / (SCORE_HI - SCORE_LO) * SCORE_BINS)
-        res.hist[d, 1 if truly else 0, min(SCORE_BINS - 1, max(0, b))] += 1
-        k = res.count[d] % res.true_risk.shape[1]
-        res.true_risk[d, k] = true_risk
-        res.score[d, k] = score
-        res.threshold[d, k] = threshold
-        res.week[d, k] = t
-        res.count[d] += 1
-
-
 @njit(cache=True)
 def geometric_weeks(mean, rng):
     """Whole weeks (>=1) with the given mean: a geometric waiting time."""
@@ -286,3 +163,31 @@ def recount_stocks(fam, n_las, n_states):
         out[fam.la[i], fam.state[i]] += 1
     return out
 
+
+
+@njit(cache=True)
+def sort_int64(a):
+    """Sort ``a`` (int64) in place, ascending: a heapsort. The kernels sort only unique keys
+    (a row index is folded into every key), so any correct sort gives the same order; this
+    one compiles in a fraction of the time of NumPy's sort, whose Numba version is compiled
+    anew for every array type."""
+    n = a.shape[0]
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down(a, start, n)
+    for end in range(n - 1, 0, -1):
+        a[0], a[end] = a[end], a[0]
+        _sift_down(a, 0, end)
+
+
+@njit(cache=True, inline="always")
+def _sift_down(a, root, n):
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and a[child] < a[child + 1]:
+            child += 1
+        if a[root] >= a[child]:
+            return
+        a[root], a[child] = a[child], a[root]
+        root = child

@@ -1,8 +1,12 @@
 """The Mesa model: builds the state tables, steps the caseflow weekly, records outputs.
 
-``ChildProtectionModel.step`` reads like the caseflow. Each line is one named mechanism,
-implemented as a Numba kernel over the arrays in ``abm.core.state``, and can be switched off
-with its ``mech_*`` parameter.
+The week is an ordered loop over the mechanisms (``abm/mechanisms``), in the order of the
+caseflow (:data:`CASEFLOW`): each owns its parameter record, its Numba kernels over the
+arrays in ``abm.core.state`` and its driver state, and can be switched off with its
+``mech_*`` parameter. What varies week to week (anxiety, the prescription in force, the
+profession's status) reaches the kernels as one :class:`abm.core.params.Drivers` record,
+set at the start of the week; the parameters themselves change only when a dated event or
+the app changes a policy.
 """
 
 from __future__ import annotations
@@ -12,21 +16,28 @@ import gc
 
 import mesa
 import numpy as np
-from numba.core.typing.typeof import Purpose, typeof
 
 from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.calendar import Calendar
-from abm.core.params import Params, make_params
+from abm.core.params import Drivers, Params, make_params
 from abm.core.record import WeeklyRecord
 from abm.core.scenario import Scenario
-from abm.mechanisms.casework import audit_open_cases, casework
-from abm.mechanisms.court_capacity import respond
-from abm.mechanisms.courts import courts_step
-from abm.mechanisms.frontdoor import contacts_and_referrals
-from abm.mechanisms.loops import LoopState, effective_scope, step_loops
-from abm.mechanisms.population import harm_events, init_families
-from abm.mechanisms.workforce import allocate, record_workforce, time_use, turnover_and_recruitment
+from abm.mechanisms.anxiety import Anxiety
+from abm.mechanisms.casework import Casework
+from abm.mechanisms.courts import Courts
+from abm.mechanisms.frontdoor import FrontDoor
+from abm.mechanisms.loops import LearningLoops
+from abm.mechanisms.population import HarmEvents, init_families
+from abm.mechanisms.ripple import Ripple
+from abm.mechanisms.workload import Workload, record_workforce
+
+#: The week, in the order of the caseflow: anxiety (drivers only: it has no weekly step),
+#: severe harm, the front door (contacts, referrals, early help, screening), allocation and
+#: each worker's time, casework on every open case, care proceedings, the workforce's quits
+#: and recruitment and the profession's status (the ripple effect), and the learning loops
+#: acting on prescription.
+CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, Casework, Courts, Ripple, LearningLoops)
 
 #: One random stream per mechanism, spawned from one SeedSequence (common random numbers).
 STREAMS = ("population", "risk", "harm", "contacts", "referrer", "screening", "casework",
@@ -86,18 +97,15 @@ class ChildProtectionModel(mesa.Model):
         seqs = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
         self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs, strict=True)}
         self._events = list(scenario.events)
-        self._shocks: list[tuple[int, float]] = []
-        self.reporting = 0.0  # anxiety as felt in reporting habits (lagged; anxiety_contact_lag_weeks)
-        self.status_level = 0.0
-        self.turnover_annual = 0.10
-        self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
         self._tracks: dict[int, list[tuple]] = {}
-        self._entries: dict = {}  # kernel -> compiled entry point (see _kernel)
-        self._entry_p = None
+        self.week = -self.p.warmup_weeks  # calendar week index of the next step
+        self._t = 0  # absolute week counter (warm-up included), the kernels' clock
         with gc_paused():  # loading the kernels from the Numba cache (see gc_paused)
             self._build()
-            self.week = -self.p.warmup_weeks  # calendar week index of the next step
-            self._t = 0  # absolute week counter (warm-up included), the kernels' clock
+            self.mechanisms = {}
+            for mechanism in CASEFLOW:
+                self.mechanisms[mechanism.name] = mechanism(self)
+            self.drivers: Drivers | None = None  # this week's, once a week has begun
             while self.week < 0:
                 self._advance_week()
         if agent_views == "auto":
@@ -198,33 +206,8 @@ class ChildProtectionModel(mesa.Model):
             count=np.zeros(S.N_DECISIONS, np.int64),
             hist=np.zeros((S.N_DECISIONS, 2, S.SCORE_BINS), np.int64),
         )
-        self._forced = np.zeros(max(1024, N // 1000), np.int64)
-        # the families whose LA applied for care proceedings this week (casework -> courts)
-        self._applied = np.zeros(max(256, N // 2000), np.int64)
-        #: contact proposals the front door drew last week (thinning's candidate rows)
-        self.contact_proposals = 0
-        # each post's demand for direct and recording hours this week (allocate -> time_use)
-        self._demand = np.zeros((2, len(self.work.la)))
-        self.week = -p.warmup_weeks
-        self._apply_capacities()
         self.record = WeeklyRecord(self.calendar.n_weeks, L, C)
         self.referrers_total = np.zeros((L, S.N_REFERRER_TYPES, 3), np.int64)
-
-    def _apply_capacities(self) -> None:
-        """Capacities that follow parameters (re-applied when an event changes them)."""
-        p = self.p
-        self.las.eh_places[:] = np.round(p.early_help_places * self.las.children / 1e4)
-        served = self.courts.children_served / 1e5
-        self.courts.slots[:] = self._base_slots() * (1.0 + self.courts.extra_capacity)
-        self.courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
-                                            * self._court_boost())
-
-    def _court_boost(self) -> float:
-        return self.p.warmup_court_boost if self.week < -104 else 1.0  # clears the start-up wave
-
-    def _base_slots(self) -> np.ndarray:
-        """Hearing slots per week of each court centre before any capacity it has found."""
-        return self.p.hearing_slots_per_100k * (self.courts.children_served / 1e5) * self._court_boost()
 
     # ------------------------------------------------------------------ time and events
     def _apply_events(self) -> None:
@@ -233,8 +216,7 @@ class ChildProtectionModel(mesa.Model):
             if ev.type == "media_shock":
                 self.media_shock(ev.magnitude)
             elif ev.type == "regime_switch":
-                base = make_params(dict(ev.regime_params), self.spec.overrides)
-                self.p = base
+                self.p = make_params(dict(ev.regime_params), self.spec.overrides)
                 self.regime = ev.regime
             elif ev.type == "set_parameter":
                 self.p = self.p._replace(**{ev.parameter: ev.value})
@@ -247,12 +229,10 @@ class ChildProtectionModel(mesa.Model):
             self._policy_changed()
 
     def _policy_changed(self) -> None:
-        """After a regime or parameter change: capacities, and the loops' anchor. A policy
-        that sets prescription sets it now; the loops then act from there."""
-        self._apply_capacities()
-        if self.p.prescription != self.loops.anchor:
-            self.loops.anchor = self.p.prescription
-            self.loops.prescription = self.p.prescription
+        """After a regime or parameter change, every mechanism rebuilds its parameter
+        record and what follows from the parameters (capacities, the loops' anchor)."""
+        for mechanism in self.mechanisms.values():
+            mechanism.configure(self.p)
 
     def set_params(self, **values) -> None:
         """Change parameters from now on (validated; used by the app and experiments)."""
@@ -263,17 +243,37 @@ class ChildProtectionModel(mesa.Model):
     def media_shock(self, magnitude: float = 1.0) -> None:
         """A media shock now (the app's button); same effect as a dated event: public anxiety
         jumps and, with the anxiety mechanism on, open plans are audited."""
-        self._shocks.append((self.week, float(magnitude)))
-        if self.p.mech_anxiety and magnitude > 0:
-            audit_open_cases(self.fam, self.open, self._t, self.p.shock_audit_weeks,
-                             self.streams["casework"])
+        self.mechanisms["anxiety"].shock(magnitude)
 
     def anxiety(self, week: int | None = None, halflife: float | None = None) -> float:
         """Public anxiety: the sum of past shocks, each decaying with the half-life (by
         default ``anxiety_halflife_weeks``)."""
         week = self.week if week is None else week
         hl = self.p.anxiety_halflife_weeks if halflife is None else halflife
-        return float(sum(m * 0.5 ** ((week - w) / hl) for w, m in self._shocks if w <= week))
+        return self.mechanisms["anxiety"].level(week, hl)
+
+    @property
+    def shocks(self) -> list[tuple[int, float]]:
+        """The media shocks so far: (calendar week, magnitude)."""
+        return self.mechanisms["anxiety"].shocks
+
+    @property
+    def loops(self):
+        """The learning loops' state (prescription, compliance, each loop's pull)."""
+        return self.mechanisms["loops"].state
+
+    @property
+    def status_level(self) -> float:
+        return self.mechanisms["ripple"].status_level
+
+    @property
+    def turnover_annual(self) -> float:
+        return self.mechanisms["ripple"].turnover_annual
+
+    @property
+    def contact_proposals(self) -> int:
+        """Contact proposals the front door drew last week (thinning's candidate rows)."""
+        return self.mechanisms["front_door"].proposals
 
     # ------------------------------------------------------------------ the weekly step
     def step(self) -> None:
@@ -289,112 +289,30 @@ class ChildProtectionModel(mesa.Model):
             self.running = False
 
     def _advance_week(self) -> None:
-        if self.week == -104:
-            self._apply_capacities()  # the warm-up court boost ends two years before the start
         self._apply_events()
-        anxiety = self.anxiety()
-        # the loops set this week's prescription, and prescription erodes scope; publicity
-        # raises the contact rate, with a lag (anxiety_contact_gain, anxiety_contact_lag_weeks)
-        self.reporting += (anxiety - self.reporting) / self.p.anxiety_contact_lag_weeks
-        contact_gain = 1.0 + self.p.anxiety_contact_gain * self.reporting if self.p.mech_anxiety else 1.0
-        self.pk = self.p._replace(
-            prescription=self.loops.prescription,
-            scope_for_judgment=effective_scope(self.p, self.loops.prescription, self.loops.anchor),
-            contact_rate=self.p.contact_rate * contact_gain)
-        p, fam, las, work, t = self.pk, self.fam, self.las, self.work, self._t
-        st = self.streams
-        k = self._kernel
-        record = self.week >= 0
-        # defensive culture lowers every decision threshold; it fades with its own half-life
-        shift = (p.anxiety_threshold_shift * self.anxiety(halflife=p.defensive_halflife_weeks)
-                 if p.mech_anxiety else 0.0)
-        for buf in (las.trans, las.flow, las.decisions, las.referrer_flow, las.reunify,
-                    self.res.hist):
+        self.drivers = d = self._week_drivers()
+        for buf in (self.las.trans, self.las.flow, self.las.decisions, self.las.referrer_flow,
+                    self.las.reunify, self.res.hist):
             buf[...] = 0
-
-        # 1. rare severe harm, at a hazard rising with true risk
-        n_forced = 0
-        if p.mech_harm_events:
-            _, n_forced = k(harm_events, fam, las, p, t, st["harm"], st["risk"], self._forced)
-        # 2. contacts with universal services -> referral decision / early help -> screening
-        _, self.contact_proposals = k(
-            contacts_and_referrals, fam, las, self.open, p, t, shift, st["contacts"], st["risk"],
-            st["referrer"], st["screening"], self.res, record, self._forced, n_forced)
-        # 3. allocation of new and orphaned cases, with attention to caseload; each post's
-        #    demand for hours follows
-        D, R = self._demand
-        k(allocate, fam, work, las, self.open, p, t, D, R)
-        # 4. workload: each worker's hours split between direct work and recording
-        k(time_use, work, p, D, R)
-        # 5. casework: assessments, conference, plans, reviews, court decision, closure
-        n_applied = k(casework, fam, work, las, self.open, p, t, shift, st["risk"],
-                      st["casework"], self.res, record, self._applied)
-        # 6. care proceedings: guardians, hearings, experts, outcomes
-        k(courts_step, fam, work, las, self.courts, self.cases, self.open, p, t, st["court"],
-          anxiety if p.mech_anxiety else 0.0, self._applied, n_applied)
-        # 6b. the courts find capacity when their lists overflow, with a lag
-        if p.court_capacity_response > 0:
-            self._respond_court_capacity()
-        # 7. the workforce: quits, agency cover, recruitment
-        k(turnover_and_recruitment, work, las, p, t, self.status_level, st["workforce"])
-        # 8. professional status follows turnover and the blame climate (ripple effect)
-        self._update_status(anxiety)
-        # 9. learning loops B1, B2 and R move prescription (Appendix 2)
-        f = las.flow.sum(axis=0)
-        shocks_now = sum(m for w, m in self._shocks if w == self.week)
-        children = float(las.children.sum())
-        errors = f[I.FL_HARM_KNOWN] + shocks_now * self.p.media_error_weight * children / 1e5
-        step_loops(self.loops, self.p, int(f[I.FL_IA_ON_TIME] + f[I.FL_CA_ON_TIME]),
-                   int(f[I.FL_IA_COMPLETED] + f[I.FL_CA_COMPLETED]), float(errors), children)
-        if record:
-            self._record(anxiety, shift)
+        for mechanism in self.mechanisms.values():
+            mechanism.step(d)
+        if self.week >= 0:
+            self._record(d)
         if self._tracks:
             self._record_tracks()
         self._t += 1
         self.week += 1
 
-    def _kernel(self, kernel, *args):
-        """Call a Numba kernel; after its first call, through its compiled entry point.
+    def _week_drivers(self) -> Drivers:
+        """This week's drivers, from the mechanisms that own them."""
+        anxiety, shift, gain = self.mechanisms["anxiety"].week_drivers()
+        prescription, scope = self.mechanisms["loops"].in_force()
+        return Drivers(anxiety=anxiety, threshold_shift=shift, contact_gain=gain,
+                       prescription=prescription, scope_for_judgment=scope,
+                       status_level=self.mechanisms["ripple"].status_level)
 
-        Numba's dispatcher derives the type of every argument on every call, and for the
-        parameter record (about 200 fields) that alone costs about 55 us, several times a
-        week: at one LA that is most of the week. The entry point for the types of the first
-        call skips it. Types can only change with the parameter record, so a new
-        ``self.p`` (an event, ``set_params``) forgets the entry points.
-        """
-        if self._entry_p is not self.p:
-            self._entries, self._entry_p = {}, self.p
-        entry = self._entries.get(kernel)
-        if entry is not None:
-            return entry(*args)
-        out = kernel(*args)
-        overloads = getattr(kernel, "overloads", None)  # None: a plain Python stand-in (tests)
-        if overloads is None:
-            return out
-        sig = tuple(typeof(a, Purpose.argument) for a in args)
-        self._entries[kernel] = overloads.get(sig) and overloads[sig].entry_point
-        if self._entries[kernel] is None:  # not found under these types: always dispatch
-            self._entries[kernel] = kernel
-        return out
-
-    def _respond_court_capacity(self) -> None:
-        p, courts, base = self.pk, self.courts, self._base_slots()
-        courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,
-                                           p.court_capacity_response, p.court_capacity_lag_weeks)
-        courts.slots[:] = base * (1.0 + courts.extra_capacity)
-
-    def _update_status(self, anxiety: float) -> None:
-        p, work, las = self.pk, self.work, self.las
-        permanent = max(1, int((work.status == S.PERMANENT).sum()))
-        leavers = int(las.flow[:, I.FL_LEAVERS].sum())
-        self.turnover_annual += (leavers * 52.0 / permanent - self.turnover_annual) / 26.0
-        if p.mech_status:
-            target = (-p.status_turnover_slope * (self.turnover_annual - 0.10)
-                      - p.status_blame_slope * anxiety)
-            self.status_level += (target - self.status_level) / p.status_adapt_weeks
-
-    def _record(self, anxiety: float, shift: float) -> None:
-        w, las, rec, p = self.week, self.las, self.record, self.pk
+    def _record(self, d: Drivers) -> None:
+        w, las, rec, p = self.week, self.las, self.record, self.p
         rec.flow[w] = las.flow
         rec.stock_fam[w] = las.stock_fam
         rec.stock_children[w] = las.stock_children
@@ -404,16 +322,17 @@ class ChildProtectionModel(mesa.Model):
         rec.reunify[w] = las.reunify
         rec.score_hist[w] = self.res.hist
         self.referrers_total += las.referrer_flow
-        self._kernel(record_workforce, self.work, max(0.0, p.worker_hours - p.other_hours),
-                     p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec.work[w],
-                     rec.caseload_hist[w], rec.experience_hist[w])
+        self.mechanisms["workload"].call(
+            record_workforce, self.work, max(0.0, p.worker_hours - p.other_hours),
+            p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec.work[w],
+            rec.caseload_hist[w], rec.experience_hist[w])
         for k, s in enumerate(I.COURT):
             rec.court[w, :, k] = getattr(self.courts, s.name[len("court_"):])
         lp = self.loops
-        values = {"anxiety": anxiety, "threshold_shift": shift,
+        values = {"anxiety": d.anxiety, "threshold_shift": d.threshold_shift,
                   "professional_status": self.status_level,
                   "turnover_annual_rate": self.turnover_annual, "prescription": lp.prescription,
-                  "scope_for_judgment": p.scope_for_judgment, "compliance": lp.compliance,
+                  "scope_for_judgment": d.scope_for_judgment, "compliance": lp.compliance,
                   "error_rate": lp.error_rate, "hidden_error_share": lp.hidden_share,
                   "loop_b1_pull": lp.pull_b1, "loop_b2_pull": lp.pull_b2, "loop_r_pull": lp.pull_r}
         rec.national[w] = [values[name] for name in I.NATIONAL_NAMES]

@@ -1,8 +1,12 @@
-"""The single parameter table: loading, validation and the typed parameter record.
+"""The single parameter table: loading, validation and the typed parameter records.
 
 Every parameter lives in ``abm/data/parameters.toml`` with its unit, default, valid range,
-mechanism, description and source. :class:`Params` is an immutable namedtuple of plain
-floats/ints/bools built from it, which the Numba kernels take as an explicit argument.
+mechanism, description and source. :class:`Params` is an immutable namedtuple of every value
+(the scenario's, after its regime and overrides); it changes only when a dated event or the
+app changes a policy. Each mechanism's kernels take a small record of just the parameters
+they read (:func:`param_record`), built from it, and the week's :class:`Drivers` (what
+varies from week to week: anxiety, the prescription in force, ...). Parameters are never
+rewritten in flight.
 """
 
 from __future__ import annotations
@@ -95,6 +99,29 @@ PARAM_NAMES: tuple[str, ...] = tuple(PARAMETERS)
 
 #: Immutable record of every parameter value; passed to kernels as one explicit argument.
 Params = namedtuple("Params", PARAM_NAMES)
+
+
+def param_record(name: str, fields: str) -> type:
+    """The record type a mechanism's kernels take: the named parameters (space-separated)
+    from the one table. ``Record.of(p)`` builds it from a :class:`Params`. A small record
+    keeps the kernels' signatures (and so their compile time and call overhead) small."""
+    names = tuple(fields.split())
+    unknown = [n for n in names if n not in PARAMETERS]
+    if unknown:
+        raise ValueError(f"{name}: not in the parameter table: {', '.join(unknown)}")
+    record = namedtuple(name, names)
+    record.of = classmethod(lambda cls, p: cls(*(getattr(p, n) for n in cls._fields)))
+    return record
+
+
+#: What changes week by week, set at the start of each week by the mechanisms that own it
+#: and taken by the kernels beside their parameters:
+#: anxiety (public anxiety, ``anxiety``), threshold_shift (how far defensive practice lowers
+#: every decision threshold, ``anxiety``), contact_gain (publicity's lagged multiplier on the
+#: contact rate, ``anxiety``), prescription and scope_for_judgment (in force, ``loops``),
+#: status_level (the profession's status, ``ripple``).
+Drivers = namedtuple("Drivers", ["anxiety", "threshold_shift", "contact_gain", "prescription",
+                                 "scope_for_judgment", "status_level"])
 
 
 def _suggest(name: str) -> str:

@@ -1,5 +1,6 @@
-"""Care proceedings: courts, children's guardians, hearings, experts, timetables, FDAC
-(brief mechanism 10; §2.30-2.36, Case Study 3).
+"""Care proceedings: courts, children's guardians, hearings, experts, timetables, FDAC, and
+court capacity that responds to listing pressure (brief mechanism 10; §2.30-2.36, Case
+Study 3).
 
 A care case opens when the LA applies (casework moves the family to COURT). Each week:
 
@@ -31,12 +32,21 @@ import numpy as np
 from numba import njit
 
 from abm.core import indicators as I
-from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, move, prefetch
-from abm.core.state import (
-    CARE,
-    COURT,
-)
-from abm.mechanisms.transitions import GO_CIN, GO_CPP, apply_move
+from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, move, prefetch, sort_int64
+from abm.core.mechanism import Mechanism
+from abm.core.params import param_record
+from abm.core.state import CARE, COURT
+from abm.mechanisms.casework import GO_CIN, GO_CPP, apply_move, due_weeks
+
+#: The parameters of the courts' kernel (capacities are set from the table in Python).
+CourtParams = param_record("CourtParams", """
+    hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
+    anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
+    timetable_weeks urgent_first_hearings hearing_interval_weeks adjourn_weeks
+    final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
+    ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
+    placement_order_share supervision_share permanence_weeks parallel_planning care_weeks
+    ca_target_weeks cin_review_weeks cpp_review_weeks""")
 
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
 
@@ -116,10 +126,11 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
         flow[la, I.FL_PERMANENCES] += 1
         if u < p.supervision_share:
             flow[la, I.FL_OUTCOME_SUPERVISION] += 1
-            apply_move(fam, work, las, open_list, p, i, GO_CIN, t)
+            go = GO_CIN
         else:
             flow[la, I.FL_OUTCOME_HOME] += 1
-            apply_move(fam, work, las, open_list, p, i, GO_CPP, t)
+            go = GO_CPP
+        apply_move(fam, work, las, open_list, i, go, t, due_weeks(p))
     cases.active[k] = 0
     cases.fam[k] = -1
     cases.free[cases.n_free[0]] = k
@@ -148,8 +159,12 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
     waiting = las.stock_fam[:, COURT].sum() - (M - cases.n_free[0])
     if 0 <= n_applied <= applied.shape[0] and waiting == n_applied:
         new = applied[:n_applied]
-        for q in np.argsort(fam.open_pos[new]):
-            open_case(fam, las, cases, p, new[q], t, rng, anxiety)
+        order = np.empty(n_applied, np.int64)  # in open-list order (positions are unique)
+        for q in range(n_applied):
+            order[q] = np.int64(fam.open_pos[new[q]]) * n_applied + q
+        sort_int64(order)
+        for q in order:
+            open_case(fam, las, cases, p, new[q % n_applied], t, rng, anxiety)
     else:
         n_open = open_list.n[0]
         for kk in range(n_open):
@@ -157,7 +172,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
                 prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
             i = open_list.idx[kk]
             if fam.state[i] == COURT and fam.court_case[i] < 0:
-                open_case(fam, las, cases, p, i, t, rng, anxiety)
+                open_case(fam, las, cases, p, np.int64(i), t, rng, anxiety)
     # the active case rows, in row order (a few percent of the table; every later pass
     # visits only these)
     act = np.empty(M, np.int64)
@@ -173,7 +188,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if not cases.guardian[k]:
             waiting[nw] = np.int64(cases.opened[k]) * M + k
             nw += 1
-    waiting = np.sort(waiting[:nw])
+    waiting = waiting[:nw]
+    sort_int64(waiting)
     for q in range(nw):
         k = waiting[q] % M
         c = cases.court[k]
@@ -200,7 +216,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             listed[nl] = rank * M + k
             nl += 1
             courts.listed[cases.court[k]] += 1
-    listed = np.sort(listed[:nl])
+    listed = listed[:nl]
+    sort_int64(listed)
     for c in range(C):
         courts.credit[c] += courts.slots[c]
     for q in range(nl):
@@ -261,3 +278,64 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             courts.open_cases[c] += 1
             if not cases.guardian[k]:
                 courts.unallocated[c] += 1
+
+
+# ------------------------------------------------------------------ capacity
+# When more hearings are listed than a court centre has slots, the courts find capacity:
+# extra sitting days, deputy and part-time judges. They do so with a lag: the extra capacity
+# moves towards ``court_capacity_response`` x the excess of listings over the base slots, as
+# a first-order lag with time constant ``court_capacity_lag_weeks``. With a response of 0
+# (the neutral setting) capacity is what ``hearing_slots_per_100k`` says; with a lag, a surge
+# first crowds the lists (closures fall while arrivals rise) and then capacity catches up.
+# One function serves the engine (arrays of court centres) and the reference (one court).
+def respond(extra, listed, base_slots, gain: float, lag_weeks: float):
+    """This week's extra capacity (a share of the base slots), from last week's ``extra``
+    and this week's hearings ``listed`` against ``base_slots``."""
+    pressure = np.where(base_slots > 0, listed / np.maximum(base_slots, 1e-12), 0.0)
+    target = gain * np.maximum(0.0, pressure - 1.0)
+    return extra + (target - extra) / lag_weeks
+
+
+#: Before this calendar week the warm-up boosts court capacity, to clear the start-up wave.
+BOOST_END_WEEK = -104
+
+
+class Courts(Mechanism):
+    """Every court centre's week, then the capacity it finds under listing pressure."""
+
+    name = "courts"
+    Params = CourtParams
+
+    def configure(self, p) -> None:
+        super().configure(p)
+        self.apply_capacities()
+
+    def boost(self) -> float:
+        return self.model.p.warmup_court_boost if self.model.week < BOOST_END_WEEK else 1.0
+
+    def base_slots(self) -> np.ndarray:
+        """Hearing slots per week of each court centre before any capacity it has found."""
+        courts = self.model.courts
+        return self.model.p.hearing_slots_per_100k * (courts.children_served / 1e5) * self.boost()
+
+    def apply_capacities(self) -> None:
+        """Hearing slots and guardian capacity, from the parameters."""
+        p, courts = self.model.p, self.model.courts
+        served = courts.children_served / 1e5
+        courts.slots[:] = self.base_slots() * (1.0 + courts.extra_capacity)
+        courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
+                                       * self.boost())
+
+    def step(self, d) -> None:
+        m, cw = self.model, self.model.mechanisms["casework"]
+        if m.week == BOOST_END_WEEK:
+            self.apply_capacities()  # the warm-up boost ends
+        anxiety = d.anxiety if m.p.mech_anxiety else 0.0
+        self.call(courts_step, m.fam, m.work, m.las, m.courts, m.cases, m.open, self.p, m._t,
+                  m.streams["court"], anxiety, cw.applied, cw.n_applied)
+        if m.p.court_capacity_response > 0:
+            courts, base = m.courts, self.base_slots()
+            courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,
+                                               m.p.court_capacity_response,
+                                               m.p.court_capacity_lag_weeks)
+            courts.slots[:] = base * (1.0 + courts.extra_capacity)

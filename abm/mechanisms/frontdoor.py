@@ -15,19 +15,9 @@ import numpy as np
 from numba import njit
 
 from abm.core import indicators as I
-from abm.core.kernels import (
-    PREFETCH_AHEAD,
-    advance_risk,
-    decision_log,
-    geometric_weeks,
-    in_social_care,
-    judge,
-    ou_step,
-    ou_table,
-    prefetch,
-    randbelow,
-    score_decisions,
-)
+from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, in_social_care, prefetch, randbelow
+from abm.core.mechanism import Mechanism
+from abm.core.params import param_record
 from abm.core.state import (
     D_REFERRER,
     D_SCREEN,
@@ -35,7 +25,18 @@ from abm.core.state import (
     IA,
     NONE,
 )
-from abm.mechanisms.population import BOUND_SD, stationary_sd
+from abm.mechanisms.population import BOUND_SD, advance_risk, ou_step, ou_table, stationary_sd
+from abm.mechanisms.taylor_russell import decision_log, judge, score_decisions
+
+#: The parameters of contacts, referral decisions, early help and screening.
+FrontDoorParams = param_record("FrontDoorParams", """
+    contact_rate contact_risk_slope risk_reversion risk_volatility
+    police_share schools_share health_share early_years_share police_pass_all
+    referrer_sigma referrer_threshold rereferral_window_weeks
+    mech_early_help early_help_offset early_help_weeks
+    screen_sigma screen_threshold integrated_front_door integrated_screen_sigma
+    integrated_screen_threshold triage_unit triage_sigma triage_threshold
+    ia_target_weeks significant_harm_cut""")
 
 
 @njit(cache=True, inline="always")
@@ -57,7 +58,7 @@ def referrer_type(u, p):
 
 
 @njit(cache=True)
-def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_risk,
+def contacts_and_referrals(fam, las, open_list, p, drv, t, rng_contacts, rng_risk,
                            rng_referrer, rng_screen, res, record, forced_list, n_forced):
     """One week of the front door. Returns the number of referrals made and the number of
     contact proposals drawn (the rows thinning read, accepted or not).
@@ -67,11 +68,13 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
     and every move (to an initial assessment or early help) is made by one block at the end
     of the visit: both are written out there rather than in helpers, because a helper given
     the tables' arrays takes and releases a reference to each of them on every call
-    (docs/performance.md, sections 8 and 9)."""
+    (docs/performance.md)."""
     n_las = las.fam_start.shape[0]
     nb = las.bin_start.shape[1]
-    bound = BOUND_SD * stationary_sd(p)
+    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
     flow = las.flow
+    shift = drv.threshold_shift  # defensive practice lowers every threshold
+    contact_rate = p.contact_rate * drv.contact_gain  # publicity raises contacts, with a lag
     ref_thr = p.referrer_threshold - shift
     if p.integrated_front_door:  # Case Study 2: specialist, multidisciplinary screening
         screen_sigma, screen_thr = p.integrated_screen_sigma, p.integrated_screen_threshold
@@ -103,11 +106,15 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                 n = e - s
                 if n == 0:
                     continue
-                lam_max = p.contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[seg, b] + bound))
+                lam_max = contact_rate * math.exp(p.contact_risk_slope * (las.bin_base_max[seg, b] + bound))
                 k = rng_contacts.poisson(n * lam_max)
-                if m + k > cand.shape[0]:
-                    cand = np.concatenate((cand[:m], np.empty(m + 2 * k, np.int64)))
-                    cand_max = np.concatenate((cand_max[:m], np.empty(m + 2 * k, np.float64)))
+                if m + k > cand.shape[0]:  # grow (np.concatenate compiles slowly)
+                    grown = np.empty(2 * (m + k), np.int64)
+                    grown[:m] = cand[:m]
+                    cand = grown
+                    grown_max = np.empty(2 * (m + k), np.float64)
+                    grown_max[:m] = cand_max[:m]
+                    cand_max = grown_max
                 for _ in range(k):
                     cand[m] = s + randbelow(rng_contacts, n)
                     cand_max[m] = lam_max
@@ -141,8 +148,8 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     fam.risk[i] = z
                     fam.risk_t[i] = t
                 else:
-                    z = advance_risk(fam, i, t, p, rng_risk)
-                lam = p.contact_rate * math.exp(p.contact_risk_slope * z)
+                    z = advance_risk(fam, i, t, p.risk_reversion, p.risk_volatility, rng_risk)
+                lam = contact_rate * math.exp(p.contact_risk_slope * z)
                 if u_accept * lam_max >= lam:
                     continue
                 r = referrer_type(u_type, p)
@@ -229,5 +236,31 @@ def contacts_and_referrals(fam, las, open_list, p, t, shift, rng_contacts, rng_r
                     open_pos[i] = last
                     open_list.n[0] = last + 1
         if record:  # the segment's decisions, in the order made
-            score_decisions(log, nd, p.significant_harm_cut, las.decisions, res, t)
+            score_decisions(log, np.int64(nd), p.significant_harm_cut, las.decisions, res, t)
     return referrals, proposals
+
+
+class FrontDoor(Mechanism):
+    """Contacts with universal services, the referrer's decision or early help, and the
+    front door's screening (switch for early help: ``mech_early_help``). Its early-help
+    places follow the parameters (``early_help_places`` per 10,000 children)."""
+
+    name = "front_door"
+    Params = FrontDoorParams
+
+    def __init__(self, model):
+        self.proposals = 0  # contact proposals drawn last week (thinning's candidate rows)
+        super().__init__(model)
+
+    def configure(self, p) -> None:
+        super().configure(p)
+        las = self.model.las
+        las.eh_places[:] = np.round(p.early_help_places * las.children / 1e4)
+
+    def step(self, d) -> None:
+        m, harm = self.model, self.model.mechanisms["harm"]
+        st = m.streams
+        _, self.proposals = self.call(
+            contacts_and_referrals, m.fam, m.las, m.open, self.p, d, m._t, st["contacts"],
+            st["risk"], st["referrer"], st["screening"], m.res, m.week >= 0, harm.forced,
+            harm.n_forced)

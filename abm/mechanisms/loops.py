@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from abm.core import indicators as I
+from abm.core.mechanism import Mechanism
+
 
 @dataclass
 class LoopState:
@@ -55,3 +58,37 @@ def step_loops(ls: LoopState, p, on_time: int, completed: int, errors: float,
 def effective_scope(p, prescription: float, anchor: float) -> float:
     """Scope for judgment after prescription above the regime's level has eroded it."""
     return min(1.0, max(0.0, p.scope_for_judgment - p.scope_prescription_slope * (prescription - anchor)))
+
+
+class LearningLoops(Mechanism):
+    """The loops of Appendix 2 acting on prescription (switches ``mech_loop_b1``,
+    ``mech_loop_b2``, ``mech_loop_r``). Sets the prescription and scope for judgment in
+    force (:meth:`in_force`, read into each week's drivers)."""
+
+    name = "loops"
+
+    def __init__(self, model):
+        p = model.p
+        self.state = LoopState(prescription=p.prescription, anchor=p.prescription)
+        super().__init__(model)
+
+    def configure(self, p) -> None:
+        """A policy that sets prescription sets it now; the loops then act from there."""
+        super().configure(p)
+        if p.prescription != self.state.anchor:
+            self.state.anchor = p.prescription
+            self.state.prescription = p.prescription
+
+    def in_force(self) -> tuple[float, float]:
+        """(prescription, scope for judgment) in force this week."""
+        ls = self.state
+        return ls.prescription, effective_scope(self.model.p, ls.prescription, ls.anchor)
+
+    def step(self, d) -> None:
+        m = self.model
+        f = m.las.flow.sum(axis=0)
+        children = float(m.las.children.sum())
+        shocks = m.mechanisms["anxiety"].shocks_at(m.week)  # high-profile errors
+        errors = f[I.FL_HARM_KNOWN] + shocks * m.p.media_error_weight * children / 1e5
+        step_loops(self.state, m.p, int(f[I.FL_IA_ON_TIME] + f[I.FL_CA_ON_TIME]),
+                   int(f[I.FL_IA_COMPLETED] + f[I.FL_CA_COMPLETED]), float(errors), children)

@@ -15,7 +15,7 @@ from abm.outputs.tables import summary, weekly_frame  # noqa: E402
 
 
 def _shock_lines(ax, model):
-    for w, _m in model._shocks:
+    for w, _m in model.shocks:
         if 0 <= w < model.calendar.n_weeks:
             ax.axvline(model.calendar.week_end[w], color="tab:red", lw=0.8, ls="--")
 

@@ -40,7 +40,7 @@ from abm.core.state import (
     PERMANENT,
     VACANT,
 )
-from abm.mechanisms.court_capacity import respond
+from abm.mechanisms.courts import respond
 
 POLICE = 0  # referrer type 0 (abm.core.state.REFERRER_TYPES)
 SUBSTANCE_MISUSE = 1  # need-domain bit 0 (FDAC eligibility)
