@@ -1,13 +1,16 @@
-"""The benchmark machinery (``experiments/benchmarks/engine.py``, ``experiments/benchmarks/floor.py``) and the exact
-helpers of the performance work. No timed assertions: speed is recorded by ``cpabm bench``,
-never asserted."""
+"""The engine benchmark's machinery (``experiments/benchmarks``: the driver, the floors, the
+word counts, the scenarios, the report) and the exact helpers of the performance work. No
+timed assertions: speed is recorded by ``make bench``, never asserted."""
 
 import json
 
 import numpy as np
 import pytest
 from benchmarks import engine as bench
-from benchmarks.floor import floor_draws, floor_families, floor_rows
+from benchmarks.floor import Floor, floor_draws, floor_families, floor_rows
+from benchmarks.plans import ENGLAND, SMALL_LA, make_scenario
+from benchmarks.stats import linear_fit
+from benchmarks.words import pcg64_distance, stream_states
 from numba import njit
 
 from abm.core.kernels import randbelow
@@ -46,9 +49,9 @@ def test_pcg64_distance_counts_words_of_every_kind_of_draw():
     g.random(1000)          # 1000 words
     g.integers(0, 10, 4)    # 32-bit draws: two words for four
     g.exponential(1.0, 5)   # ziggurat: at least one word each
-    d = bench.pcg64_distance(s0, g.bit_generator.state)
+    d = pcg64_distance(s0, g.bit_generator.state)
     assert 1000 + 2 + 5 <= d <= 1000 + 2 + 10
-    assert bench.pcg64_distance(s0, s0) == 0
+    assert pcg64_distance(s0, s0) == 0
     h = np.random.default_rng(7)
     h.random(d)
     assert h.bit_generator.state["state"] == g.bit_generator.state["state"]
@@ -57,14 +60,14 @@ def test_pcg64_distance_counts_words_of_every_kind_of_draw():
 def test_pcg64_distance_refuses_other_streams():
     a, b = np.random.default_rng(1), np.random.default_rng(2)
     with pytest.raises(ValueError, match="two different PCG64 streams"):
-        bench.pcg64_distance(a.bit_generator.state, b.bit_generator.state)
+        pcg64_distance(a.bit_generator.state, b.bit_generator.state)
 
 
 def test_floor_draws_take_exactly_the_requested_words():
     g = np.random.default_rng(3)
     s0 = g.bit_generator.state
     floor_draws(g, 12_345)
-    assert bench.pcg64_distance(s0, g.bit_generator.state) == 12_345
+    assert pcg64_distance(s0, g.bit_generator.state) == 12_345
 
 
 def test_floor_takes_the_engines_words_week_by_week():
@@ -75,17 +78,17 @@ def test_floor_takes_the_engines_words_week_by_week():
 
     m = ChildProtectionModel(abm.small_la_scenario(children=800, years=1, warmup_weeks=2),
                              rng=4, agent_views=False)
-    states, n_open = [bench._stream_states(m)], []
+    states, n_open = [stream_states(m)], []
     for _ in range(5):
         n_open.append(int(m.open.n[0]))
         m.step()
-        states.append(bench._stream_states(m))
-    words = [[bench.pcg64_distance(a[s], b[s]) for s in range(len(a))]
+        states.append(stream_states(m))
+    words = [[pcg64_distance(a[s], b[s]) for s in range(len(a))]
              for a, b in zip(states, states[1:], strict=False)]
     assert sum(map(sum, words)) > 0
     seqs = np.random.SeedSequence(0).spawn(len(m.streams))
     start = [np.random.default_rng(s).bit_generator.state for s in seqs]
-    fl = bench.Floor(m, seed=0)
+    fl = Floor(m, seed=0)
     for ws, k in zip(words, n_open, strict=True):
         fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, ws, 0)
     assert fl.floor_s > 0
@@ -94,7 +97,7 @@ def test_floor_takes_the_engines_words_week_by_week():
         g = np.random.default_rng(seqs[s])
         assert g.bit_generator.state == st
         floor_draws(g, sum(w[s] for w in words))
-        total = bench.pcg64_distance(st, g.bit_generator.state)
+        total = pcg64_distance(st, g.bit_generator.state)
         assert total == sum(w[s] for w in words)
 
 
@@ -140,7 +143,7 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
     def run(with_floor):
         m = ChildProtectionModel(abm.small_la_scenario(children=3000, years=0.3, warmup_weeks=2),
                                  rng=6, agent_views=False)
-        fl = bench.Floor(m) if with_floor else None
+        fl = Floor(m) if with_floor else None
         while m.week < m.calendar.n_weeks:
             k = int(m.open.n[0])
             m.step()
@@ -183,25 +186,25 @@ def test_front_door_reports_the_contact_proposals_it_drew():
 
 
 def test_linear_fit():
-    f = bench.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
+    f = linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
     assert f["r2"] == pytest.approx(1.0) and f["max_rel_residual"] == pytest.approx(0.0)
     with pytest.raises(ValueError):
-        bench.linear_fit([1], [2])
+        linear_fit([1], [2])
 
 
 def test_make_scenario_cuts_and_resizes():
-    sc = bench.make_scenario({"path": bench.ENGLAND, "las": 3, "scale": 0.01, "years": 1})
+    sc = make_scenario({"path": ENGLAND, "las": 3, "scale": 0.01, "years": 1})
     assert len(sc.places) == 3 and sc.scale == 0.01
     assert (sc.end - sc.start).days == 365
     assert all(e.date < sc.end for e in sc.events)
-    one = bench.make_scenario({"path": bench.SMALL_LA, "children": 1234})
+    one = make_scenario({"path": SMALL_LA, "children": 1234})
     assert one.places[0].children == 1234
     from abm.core.errors import ConfigError
     with pytest.raises(ConfigError, match="unknown key"):
-        bench.make_scenario({"path": bench.SMALL_LA, "chidren": 5})
+        make_scenario({"path": SMALL_LA, "chidren": 5})
     with pytest.raises(ConfigError, match="one-LA"):
-        bench.make_scenario({"path": bench.ENGLAND, "children": 5})
+        make_scenario({"path": ENGLAND, "children": 5})
 
 
 @pytest.mark.slow
@@ -210,7 +213,8 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"{r['date']}-quick.json", "README.md"]
     data = json.loads((tmp_path / f"{r['date']}-quick.json").read_text())
-    assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor", "scaling"}
+    assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor",
+                                  "scaling", "loop"}
     e = data["cases"]["england"]["median"]
     for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
                 "engine_over_floor", "random_words", "contact_proposals", "proposal_rows_s",
@@ -236,7 +240,8 @@ def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
     assert "that fuller floor" in md and "Within the longest runs" in md
     assert "time-stepped" in md
     for heading in ("## England at 1:1", "## Engine against the floor",
-                    "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
+                    "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up",
+                    "## Cold start and the development loop"):
         assert heading in md
     assert "quick mode" in md and "nan" not in md.lower()
 
@@ -260,3 +265,102 @@ def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_c
     assert all(e is not k for k, e in fast._entries.items())  # entry points, not dispatchers
     for key in fast.rec:
         assert np.array_equal(fast.rec[key], slow.rec[key]), key
+
+
+# ------------------------------------------------------------------ cold start and the loop
+def test_loop_environment_empties_the_kernel_cache_and_keeps_pips_cache(tmp_path):
+    """Each loop measurement gets an empty kernel cache (under its own cache home, nothing of
+    the invoking shell's Numba folder, Python path or make) but the invoking pip cache."""
+    from benchmarks.loop import clean_env
+
+    base = {"PATH": "/bin", "NUMBA_CACHE_DIR": "/old", "PYTHONPATH": "experiments",
+            "MAKEFLAGS": "-j2", "VIRTUAL_ENV": "/v", "XDG_CACHE_HOME": "/home/me/cache"}
+    env = clean_env(tmp_path, base)
+    assert env == {"PATH": "/bin", "XDG_CACHE_HOME": str(tmp_path),
+                   "PIP_CACHE_DIR": "/home/me/cache/pip"}
+    assert clean_env(tmp_path, {"PIP_CACHE_DIR": "/p"})["PIP_CACHE_DIR"] == "/p"
+    from pathlib import Path
+    assert clean_env(tmp_path, {})["PIP_CACHE_DIR"] == str(Path.home() / ".cache" / "pip")
+
+
+def test_loop_environment_makes_abm_compile_into_the_empty_cache_home(tmp_path):
+    import subprocess
+    import sys
+
+    from benchmarks.loop import clean_env
+
+    out = subprocess.run([sys.executable, "-c", "import abm, os; print(os.environ['NUMBA_CACHE_DIR'])"],
+                         env=clean_env(tmp_path / "home"), capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out.startswith(str(tmp_path / "home" / "cpabm" / "numba-"))
+
+
+def test_loop_fresh_clone_holds_the_commit_clean_and_without_a_venv(tmp_path):
+    import subprocess
+
+    from benchmarks.loop import fresh_clone, source_commit
+
+    sha, _ = source_commit()
+    dest = fresh_clone(tmp_path / "clone", sha)
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(dest), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert git("rev-parse", "HEAD") == sha
+    assert git("status", "--porcelain", "--ignored") == ""  # nothing but the commit's files
+    assert (dest / "abm" / "__init__.py").exists() and not (dest / ".venv").exists()
+
+
+def test_loop_reads_each_sweep_runs_start_from_its_file_time_less_its_seconds(tmp_path):
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from benchmarks.loop import run_starts
+
+    (tmp_path / "runs").mkdir()
+    t_launch = 1_000_000.0
+    for key, seconds, written, pid in (("b", 2.0, 7.5, 11), ("a", 1.0, 9.0, 12)):
+        table = pa.table({"value": [1.0]}).replace_schema_metadata(
+            {"cpabm.run": json.dumps({"seconds": seconds, "cpu_seconds": seconds, "pid": pid})})
+        pq.write_table(table, tmp_path / "runs" / f"{key}.parquet")
+        os.utime(tmp_path / "runs" / f"{key}.parquet", (t_launch + written, t_launch + written))
+    runs = run_starts(tmp_path, t_launch)
+    assert [(r["pid"], r["start_s"]) for r in runs] == [(11, pytest.approx(5.5)),
+                                                        (12, pytest.approx(8.0))]
+
+
+def test_loop_figures_are_missing_and_unmet_where_a_measurement_failed():
+    from benchmarks.loop import GOALS, figures
+
+    ok = {"rc": 0, "wall_s": 100.0}
+    r = {"compile": {"compile_s": 20.0}, "make_run": {"run": ok},
+         "make_test": {"test": {"rc": 1, "wall_s": 50.0}},
+         "sweep": {"first": {"rc": 0, "first_run_start_s": 4.0}}}
+    f = figures(r)
+    assert f == {"compile_s": 20.0, "make_run_s": 100.0, "make_test_s": None, "sweep_warm_s": 4.0}
+    assert set(f) == set(GOALS)
+    assert figures({"compile": {"error": "clone failed"}})["compile_s"] is None
+
+
+@pytest.mark.slow
+def test_only_loop_adds_the_loop_case_to_the_latest_record_and_its_readme(tmp_path):
+    """``--only loop`` (quick: no clone, tiny stand-in commands, a real tiny sweep) updates
+    the latest record in place, lists the re-run, and the README shows the section."""
+    from benchmarks.machine import machine
+
+    rec = {"date": "2026-01-02", "quick": True, "command": "python -m benchmarks.engine run --quick",
+           "machine": machine(), "repeats": 1, "load_average_at_start": [0.1, 0.1, 0.1],
+           "load_average_at_end": [0.1, 0.1, 0.1], "cases": {}}
+    (tmp_path / "2026-01-02-quick.json").write_text(json.dumps(rec))
+    (tmp_path / "2025-12-31-quick.json").write_text(json.dumps({**rec, "date": "2025-12-31"}))
+    bench.run(out_dir=tmp_path, quick=True, only="loop", log=lambda s: None)
+    data = json.loads((tmp_path / "2026-01-02-quick.json").read_text())
+    assert list(data["cases"]) == ["loop"] and data["reruns"][0]["case"] == "loop"
+    assert "loop" not in json.loads((tmp_path / "2025-12-31-quick.json").read_text())["cases"]
+    lp = data["cases"]["loop"]
+    assert lp["compile"]["cold"]["cache_files"] > 0 and lp["make_test"]["test"]["summary"]
+    assert lp["sweep"]["first"]["runs"] and lp["sweep"]["second"]["runs"]
+    md = (tmp_path / "README.md").read_text()
+    assert "## Cold start and the development loop" in md and "was run again" in md

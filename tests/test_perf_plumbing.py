@@ -1,14 +1,15 @@
 """The plumbing of the performance work (docs/performance.md): the pause of Python's
 collector, the scalar ``assessment_done`` and casework's hours, the warm-process benchmark run, and (third
 round) the looked-up OU transition. No timed assertions: speed is recorded by
-``cpabm bench``."""
+``make bench``."""
 
 import gc
 import math
 
 import numpy as np
 import pytest
-from benchmarks import engine as bench
+from benchmarks.measure import measure
+from benchmarks.plans import SMALL_LA
 
 from abm.core import state as S
 from abm.core.model import gc_paused
@@ -77,8 +78,8 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
 
 
 def test_engine_warm_run_measures_a_second_model_in_the_same_process():
-    desc = {"path": bench.SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
-    r = bench.child("engine_warm", desc, seed=2)
+    desc = {"path": SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
+    r = measure("engine_warm", desc, seed=2)
     assert r["kind"] == "engine_warm"
     assert r["families"] > 0 and r["weeks_simulated"] == 4 + r["calendar_weeks"]
     assert r["wall_s"] == pytest.approx(r["build_and_warmup_s"] + r["run_s"], rel=1e-6)
