@@ -3,6 +3,7 @@ word counts, the scenarios, the report) and the exact helpers of the performance
 timed assertions: speed is recorded by ``make bench``, never asserted."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from benchmarks import engine as bench
 from benchmarks.floor import Floor, floor_draws, floor_families, floor_rows
 from benchmarks.plans import ENGLAND, SMALL_LA, make_scenario
 from benchmarks.stats import linear_fit
-from benchmarks.words import pcg64_distance, stream_states
+from benchmarks.words import pcg64_distance, stream_states, words_between
 from numba import njit
 
 from abm.core.kernels import randbelow
@@ -70,9 +71,10 @@ def test_floor_draws_take_exactly_the_requested_words():
     assert pcg64_distance(s0, g.bit_generator.state) == 12_345
 
 
-def test_floor_takes_the_engines_words_week_by_week():
-    """Run the engine a few weeks recording its streams, then the floor on those weeks:
-    the floor's generators advance by exactly the engine's number of words per stream."""
+def test_floor_generators_advance_by_the_engines_words_stream_by_stream():
+    """Run the engine a few weeks counting its words per stream, then the floor on those
+    weeks: each of the floor's own generators has advanced by exactly its stream's words
+    (which differ between streams, so words taken from the wrong generator are caught)."""
     import abm
     from abm.core.model import ChildProtectionModel
 
@@ -83,22 +85,15 @@ def test_floor_takes_the_engines_words_week_by_week():
         n_open.append(int(m.open.n[0]))
         m.step()
         states.append(stream_states(m))
-    words = [[pcg64_distance(a[s], b[s]) for s in range(len(a))]
-             for a, b in zip(states, states[1:], strict=False)]
-    assert sum(map(sum, words)) > 0
-    seqs = np.random.SeedSequence(0).spawn(len(m.streams))
-    start = [np.random.default_rng(s).bit_generator.state for s in seqs]
+    words = [words_between(a, b) for a, b in zip(states, states[1:], strict=False)]
+    per_stream = [sum(w[s] for w in words) for s in range(len(m.streams))]
+    assert len(set(per_stream)) > 1 and sum(per_stream) > 0
     fl = Floor(m, seed=0)
+    start = [g.bit_generator.state for g in fl.gens]
     for ws, k in zip(words, n_open, strict=True):
         fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, ws, 0)
-    assert fl.floor_s > 0
-    # replay the floor's draws on fresh generators and compare the totals per stream
-    for s, st in enumerate(start):
-        g = np.random.default_rng(seqs[s])
-        assert g.bit_generator.state == st
-        floor_draws(g, sum(w[s] for w in words))
-        total = pcg64_distance(st, g.bit_generator.state)
-        assert total == sum(w[s] for w in words)
+    taken = [pcg64_distance(a, g.bit_generator.state) for a, g in zip(start, fl.gens, strict=True)]
+    assert taken == per_stream
 
 
 def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
@@ -152,12 +147,46 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
                         m.contact_proposals)
         if fl is not None:
             assert min(fl.touch_s, fl.draws_s, fl.rows_s, fl.families_s) > 0
-            assert fl.floor_s == fl.touch_s + fl.draws_s
-            assert fl.family_floor_s == fl.families_s + fl.draws_s
         from abm.studies.baseline import fingerprint
         return fingerprint(m)
 
     assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("part, floors", [
+    ("touch", {"floor_s", "fuller_floor_s"}),
+    ("draws", {"floor_s", "fuller_floor_s", "family_floor_s"}),
+    ("rows", {"fuller_floor_s"}),
+    ("families", {"family_floor_s"}),
+])
+def test_floor_times_each_part_apart_and_counts_it_only_in_its_floors(part, floors):
+    """Slow one part of the floor down (a 0.1 s pause per call): its own time and the floors
+    that include it grow by at least that, and the other parts and floors stay far below it,
+    so a part timed in the wrong span, or a floor summing the wrong parts, is caught."""
+    import abm
+    from abm.core.model import ChildProtectionModel
+
+    m = ChildProtectionModel(abm.small_la_scenario(children=500, years=0.2, warmup_weeks=2),
+                             rng=3, agent_views=False)
+    fl = Floor(m)
+    kernel = getattr(fl, part)
+
+    def paused(*args):
+        time.sleep(0.1)
+        return kernel(*args)
+
+    setattr(fl, part, paused)
+    weeks = 2
+    for _ in range(weeks):
+        fl.week(m.open.idx[:max(1, int(m.open.n[0]))], 40, [100] * len(m.streams), 50)
+    calls = weeks * (len(m.streams) if part == "draws" else 1)
+    parts = {"touch": fl.touch_s, "draws": fl.draws_s, "rows": fl.rows_s,
+             "families": fl.families_s}
+    assert parts.pop(part) >= 0.1 * calls
+    assert all(t < 0.05 * weeks for t in parts.values()), parts
+    for name in ("floor_s", "fuller_floor_s", "family_floor_s"):
+        t = getattr(fl, name)
+        assert (t >= 0.1 * calls) if name in floors else (t < 0.1 * weeks), (name, t)
 
 
 def test_front_door_reports_the_contact_proposals_it_drew():
@@ -208,33 +237,41 @@ def test_make_scenario_cuts_and_resizes():
 
 
 @pytest.mark.slow
-def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
+def test_quick_bench_records_every_case_with_consistent_counts_and_a_readme(tmp_path):
     r = bench.run(out_dir=tmp_path, quick=True, log=lambda s: None)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"{r['date']}-quick.json", "README.md"]
     data = json.loads((tmp_path / f"{r['date']}-quick.json").read_text())
     assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor",
                                   "scaling", "loop"}
+    desc = data["cases"]["england"]["scenario"]
+    sc = make_scenario(desc)
     e = data["cases"]["england"]["median"]
-    for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
-                "engine_over_floor", "random_words", "contact_proposals", "proposal_rows_s",
-                "engine_over_floor_with_proposals", "family_floor_s", "floor_families_touch_s",
-                "floor_draws_s", "engine_over_family_floor"):
+    # what was run is what the description says: LAs, children, warm-up, every calendar week
+    assert e["las"] == len(sc.places) == desc["las"]
+    assert e["children"] == sum(max(1, round(p.children * sc.scale)) for p in sc.places)
+    assert e["warmup_weeks"] == desc["overrides"]["warmup_weeks"]
+    assert e["weeks_simulated"] == e["warmup_weeks"] + e["calendar_weeks"]
+    assert e["family_weeks"] == e["families"] * e["weeks_simulated"]
+    for key in ("wall_s", "cpu_s", "peak_rss_mib", "engine_over_floor", "random_words",
+                "contact_proposals", "proposal_rows_s", "family_floor_s",
+                "engine_over_family_floor"):
         assert e[key] > 0
+    # the proposal rows are real work: the fuller floor is slower, so the ratio smaller
     assert e["engine_over_floor_with_proposals"] < e["engine_over_floor"]
-    for run in data["cases"]["england"]["runs"]:  # the parts add up, run by run
-        assert run["family_floor_s"] == pytest.approx(run["floor_families_touch_s"]
-                                                      + run["floor_draws_s"])
-        assert run["floor_draws_s"] < run["floor_s"]
-    assert data["cases"]["floor"]["per_run_family_floor"]
-    assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
     v = data["cases"]["engine_vs_reference"]
-    assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
+    assert v["engine"]["median"]["family_weeks"] == v["reference"]["median"]["family_weeks"]
     for series in ("las", "years"):
-        assert len(data["cases"]["scaling"][series]["rows"]) == 2
+        rows = data["cases"]["scaling"][series]["rows"]
+        assert len(rows) == 2 and rows[0]["family_weeks"] < rows[1]["family_weeks"]
     within = data["cases"]["scaling"]["years"]["within_run"]  # time so far, year by year
     assert within["weeks"][0] == 52 and len(within["weeks"]) == len(within["calendar_s"]) >= 2
     assert within["calendar_s"] == sorted(within["calendar_s"]) and within["fit"]["slope"] > 0
+    loop = data["cases"]["loop"]
+    assert not loop["fresh_clone"] and set(loop["figures"]) == set(loop["goals"])
+    assert all(x is not None for x in loop["figures"].values())
+    first = loop["sweep"]["first"]  # the run starts after the parent's warm-up, within the sweep
+    assert first["parent_warm_s"] < first["first_run_start_s"] < first["wall_s"]
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
     md = (tmp_path / "README.md").read_text()
     assert "that fuller floor" in md and "Within the longest runs" in md
