@@ -381,6 +381,36 @@ def test_loop_figures_are_missing_and_unmet_where_a_measurement_failed():
     assert figures({"compile": {"error": "clone failed"}})["compile_s"] is None
 
 
+def _stub_spawn(kind, desc, env=None, seed=1):
+    return {"kind": kind, "import_s": 0.5, "build_and_first_week_s": 0.25, "total_s": 0.75,
+            "cpu_s": 1.0, "peak_rss_mib": 100.0, "process_s": 1.0}
+
+
+def test_only_one_case_updates_this_machines_latest_record_and_never_anothers(tmp_path,
+                                                                              monkeypatch):
+    """``--only CASE`` adds the case to the latest record of this machine and lists the
+    re-run; a record of another machine is left alone and today's record holds the case
+    alone (runs stubbed: no subprocess)."""
+    from benchmarks.machine import machine
+
+    monkeypatch.setattr(bench, "spawn", _stub_spawn)
+    here = machine()
+    base = {"quick": True, "command": "c", "repeats": 1, "load_average_at_start": [0, 0, 0],
+            "load_average_at_end": [0, 0, 0], "elapsed_s": 1.0, "cases": {"x": {}}}
+    other = {**base, "date": "2026-01-03", "machine": {**here, "cpu": "another CPU"}}
+    (tmp_path / "2026-01-03-quick.json").write_text(json.dumps(other))
+    r = bench.run(out_dir=tmp_path, quick=True, only="startup", log=lambda s: None)
+    assert json.loads((tmp_path / "2026-01-03-quick.json").read_text()) == other
+    today = tmp_path / f"{r['date']}-quick.json"
+    assert list(json.loads(today.read_text())["cases"]) == ["startup"] and "reruns" not in r
+    assert "This record holds only `startup`" in (tmp_path / "README.md").read_text()
+    r2 = bench.run(out_dir=tmp_path, quick=True, only="startup", log=lambda s: None)
+    assert [x["case"] for x in r2["reruns"]] == ["startup"]
+    assert json.loads(today.read_text())["reruns"][0]["date"] == r["date"]
+    with pytest.raises(Exception, match="repeats"):
+        bench.run(out_dir=tmp_path, quick=True, only="startup", repeats=2, log=lambda s: None)
+
+
 @pytest.mark.slow
 def test_only_loop_adds_the_loop_case_to_the_latest_record_and_its_readme(tmp_path):
     """``--only loop`` (quick: no clone, tiny stand-in commands, a real tiny sweep) updates

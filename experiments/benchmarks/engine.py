@@ -178,9 +178,10 @@ def latest_record(out_dir: Path, quick: bool = False) -> Path | None:
 
 def run(repeats: int | None = None, out_dir: Path | None = None, quick: bool = False,
         log=print, only: str | None = None) -> dict:
-    """Run every case into a new record of today, or re-run ``only`` one case into the
-    latest record (same machine; the record lists the re-run); write the record's JSON and
-    ``README.md`` into ``out_dir``."""
+    """Run every case into a new record of today, or run ``only`` one case into the latest
+    record of this machine (the record lists the re-run), or, without one, into a new record
+    of today holding that case alone; write the record's JSON and ``README.md`` into
+    ``out_dir``."""
     from abm.core.errors import ConfigError
     from abm.core.io import atomic_write_text
     from benchmarks.report import readme
@@ -195,26 +196,27 @@ def run(repeats: int | None = None, out_dir: Path | None = None, quick: bool = F
     date = dt.date.today().isoformat()
     cmd = ("python -m benchmarks.engine run" + (" --quick" if quick else "")
            + (f" --repeats {repeats}" if repeats else ""))
-    if only is not None:
-        json_path = latest_record(out_dir, quick)
-        if json_path is None:
-            raise ConfigError(f"--only {only}: no record in {out_dir} to update; run the whole "
-                              "bench first")
-        r = json.loads(json_path.read_text())
+    here = machine()
+    json_path = latest_record(out_dir, quick) if only is not None else None
+    r = json.loads(json_path.read_text()) if json_path else None
+    if r is not None and (r["machine"]["cpu"], r["machine"]["cores"]) != (here["cpu"],
+                                                                          here["cores"]):
+        log(f"bench: {json_path.name} was recorded on another machine ({r['machine']['cpu']}); "
+            f"starting a record of {date} with the case {only} alone")
+        r = None
+    rerun = r is not None  # --only CASE into the latest record of this machine
+    if rerun:
         if r["repeats"] != n:
             raise ConfigError(f"--only {only}: {json_path.name} has {r['repeats']} repeats, "
                               f"not {n}")
-        here = machine()
-        if (r["machine"]["cpu"], r["machine"]["cores"]) != (here["cpu"], here["cores"]):
-            raise ConfigError(f"--only {only}: {json_path.name} was recorded on another machine "
-                              f"({r['machine']['cpu']}); run the whole bench")
         r.setdefault("reruns", []).append({"case": only, "date": date,
                                            "command": f"{cmd} --only {only}",
                                            "load_average_at_start": load_average()})
     else:
         json_path = out_dir / f"{date}{'-quick' if quick else ''}.json"
-        r = {"date": date, "quick": quick, "command": cmd, "machine": machine(), "repeats": n,
-             "load_average_at_start": load_average(), "cases": {}}
+        r = {"date": date, "quick": quick, "command": cmd + (f" --only {only}" if only else ""),
+             "machine": here, "repeats": n, "load_average_at_start": load_average(),
+             "cases": {}}
     t_start = time.perf_counter()
     if only != "loop":
         log(f"bench: warming the Numba cache (load {load_average()})")
@@ -226,12 +228,12 @@ def run(repeats: int | None = None, out_dir: Path | None = None, quick: bool = F
         log(f"bench: {name} done ({time.perf_counter() - t_start:.0f} s, load {load_average()})")
     if "england" in r["cases"]:
         r["cases"]["floor"] = floor_summary(r["cases"]["england"])
-    if only is None:
-        r["load_average_at_end"] = load_average()
-        r["elapsed_s"] = time.perf_counter() - t_start
-    else:
+    if rerun:
         r["reruns"][-1].update({"load_average_at_end": load_average(),
                                 "elapsed_s": time.perf_counter() - t_start})
+    else:
+        r["load_average_at_end"] = load_average()
+        r["elapsed_s"] = time.perf_counter() - t_start
     log(f"bench: done in {time.perf_counter() - t_start:.0f} s")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(json_path, json.dumps(r, indent=1))
@@ -255,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", default=None, help="output folder (default results/benchmarks; "
                    "quick: tmp/benchmarks-quick)")
     r.add_argument("--only", default=None, metavar="CASE", choices=list(CASES),
-                   help="re-run one case (" + ", ".join(CASES) + ") into the latest record")
+                   help="run one case (" + ", ".join(CASES) + ") into the latest record of "
+                   "this machine (a new record if there is none)")
     p = sub.add_parser("report", help="write README.md again from the latest record")
     p.add_argument("--out", default=None, help="the record's folder (default results/benchmarks)")
     args = ap.parse_args(argv)

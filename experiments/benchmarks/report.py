@@ -38,6 +38,11 @@ def readme(r: dict) -> str:
         "other sessions: a load above the core count means other work competed for the CPU, and "
         "wall times are then pessimistic (CPU time is the steadier figure).", "",
     ]
+    missing = [k for k in ("england", "engine_vs_reference", "scaling", "startup", "loop")
+               if k not in c]
+    if missing:
+        L += ["This record holds only " + ", ".join(f"`{k}`" for k in c if k != "floor")
+              + "; `make bench` records every case.", ""]
     if "england" in c:
         L += _england(r)
     if "engine_vs_reference" in c:
