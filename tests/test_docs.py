@@ -237,7 +237,8 @@ def _anchors(text: str) -> set[str]:
     return ids
 
 
-@pytest.mark.parametrize("doc", [ODD, PARAMS_MD], ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", [ODD, PARAMS_MD, DOCS / "performance.md", DOCS / "CHANGELOG.md"],
+                         ids=lambda p: p.name)
 def test_relative_links_and_anchors_resolve(doc):
     text = doc.read_text(encoding="utf-8")
     links = LINK.findall(_without_fences(text))
