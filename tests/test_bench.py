@@ -1,13 +1,17 @@
-"""The benchmark machinery (``experiments/benchmarks/engine.py``, ``experiments/benchmarks/floor.py``) and the exact
-helpers of the performance work. No timed assertions: speed is recorded by ``cpabm bench``,
-never asserted."""
+"""The engine benchmark's machinery (``experiments/benchmarks``: the driver, the floors, the
+word counts, the scenarios, the report) and the exact helpers of the performance work. No
+timed assertions: speed is recorded by ``make bench``, never asserted."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 from benchmarks import engine as bench
-from benchmarks.floor import floor_draws, floor_families, floor_rows
+from benchmarks.floor import Floor, floor_draws, floor_families, floor_rows
+from benchmarks.plans import ENGLAND, SMALL_LA, make_scenario
+from benchmarks.stats import linear_fit
+from benchmarks.words import pcg64_distance, stream_states, words_between
 from numba import njit
 
 from abm.core import indicators as I
@@ -47,9 +51,9 @@ def test_pcg64_distance_counts_words_of_every_kind_of_draw():
     g.random(1000)          # 1000 words
     g.integers(0, 10, 4)    # 32-bit draws: two words for four
     g.exponential(1.0, 5)   # ziggurat: at least one word each
-    d = bench.pcg64_distance(s0, g.bit_generator.state)
+    d = pcg64_distance(s0, g.bit_generator.state)
     assert 1000 + 2 + 5 <= d <= 1000 + 2 + 10
-    assert bench.pcg64_distance(s0, s0) == 0
+    assert pcg64_distance(s0, s0) == 0
     h = np.random.default_rng(7)
     h.random(d)
     assert h.bit_generator.state["state"] == g.bit_generator.state["state"]
@@ -58,45 +62,39 @@ def test_pcg64_distance_counts_words_of_every_kind_of_draw():
 def test_pcg64_distance_refuses_other_streams():
     a, b = np.random.default_rng(1), np.random.default_rng(2)
     with pytest.raises(ValueError, match="two different PCG64 streams"):
-        bench.pcg64_distance(a.bit_generator.state, b.bit_generator.state)
+        pcg64_distance(a.bit_generator.state, b.bit_generator.state)
 
 
 def test_floor_draws_take_exactly_the_requested_words():
     g = np.random.default_rng(3)
     s0 = g.bit_generator.state
     floor_draws(g, 12_345)
-    assert bench.pcg64_distance(s0, g.bit_generator.state) == 12_345
+    assert pcg64_distance(s0, g.bit_generator.state) == 12_345
 
 
-def test_floor_takes_the_engines_words_week_by_week():
-    """Run the engine a few weeks recording its streams, then the floor on those weeks:
-    the floor's generators advance by exactly the engine's number of words per stream."""
+def test_floor_generators_advance_by_the_engines_words_stream_by_stream():
+    """Run the engine a few weeks counting its words per stream, then the floor on those
+    weeks: each of the floor's own generators has advanced by exactly its stream's words
+    (which differ between streams, so words taken from the wrong generator are caught)."""
     import abm
     from abm.core.model import ChildProtectionModel
 
     m = ChildProtectionModel(abm.small_la_scenario(children=800, years=1, warmup_weeks=2),
                              rng=4, agent_views=False)
-    states, n_open = [bench._stream_states(m)], []
+    states, n_open = [stream_states(m)], []
     for _ in range(5):
         n_open.append(int(m.open.n[0]))
         m.step()
-        states.append(bench._stream_states(m))
-    words = [[bench.pcg64_distance(a[s], b[s]) for s in range(len(a))]
-             for a, b in zip(states, states[1:], strict=False)]
-    assert sum(map(sum, words)) > 0
-    seqs = np.random.SeedSequence(0).spawn(len(m.streams))
-    start = [np.random.default_rng(s).bit_generator.state for s in seqs]
-    fl = bench.Floor(m, seed=0)
+        states.append(stream_states(m))
+    words = [words_between(a, b) for a, b in zip(states, states[1:], strict=False)]
+    per_stream = [sum(w[s] for w in words) for s in range(len(m.streams))]
+    assert len(set(per_stream)) > 1 and sum(per_stream) > 0
+    fl = Floor(m, seed=0)
+    start = [g.bit_generator.state for g in fl.gens]
     for ws, k in zip(words, n_open, strict=True):
         fl.week(m.open.idx[:max(1, int(m.open.n[0]))], k, ws, 0)
-    assert fl.floor_s > 0
-    # replay the floor's draws on fresh generators and compare the totals per stream
-    for s, st in enumerate(start):
-        g = np.random.default_rng(seqs[s])
-        assert g.bit_generator.state == st
-        floor_draws(g, sum(w[s] for w in words))
-        total = bench.pcg64_distance(st, g.bit_generator.state)
-        assert total == sum(w[s] for w in words)
+    taken = [pcg64_distance(a, g.bit_generator.state) for a, g in zip(start, fl.gens, strict=True)]
+    assert taken == per_stream
 
 
 def test_floor_rows_reads_the_given_rows_and_writes_back_what_it_read():
@@ -141,7 +139,7 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
     def run(with_floor):
         m = ChildProtectionModel(abm.small_la_scenario(children=3000, years=0.3, warmup_weeks=2),
                                  rng=6, agent_views=False)
-        fl = bench.Floor(m) if with_floor else None
+        fl = Floor(m) if with_floor else None
         while m.week < m.calendar.n_weeks:
             k = int(m.open.n[0])
             m.step()
@@ -150,12 +148,46 @@ def test_the_floor_between_the_engines_weeks_changes_nothing_in_the_engine():
                         m.contact_proposals)
         if fl is not None:
             assert min(fl.touch_s, fl.draws_s, fl.rows_s, fl.families_s) > 0
-            assert fl.floor_s == fl.touch_s + fl.draws_s
-            assert fl.family_floor_s == fl.families_s + fl.draws_s
         from abm.studies.baseline import fingerprint
         return fingerprint(m)
 
     assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("part, floors", [
+    ("touch", {"floor_s", "fuller_floor_s"}),
+    ("draws", {"floor_s", "fuller_floor_s", "family_floor_s"}),
+    ("rows", {"fuller_floor_s"}),
+    ("families", {"family_floor_s"}),
+])
+def test_floor_times_each_part_apart_and_counts_it_only_in_its_floors(part, floors):
+    """Slow one part of the floor down (a 0.1 s pause per call): its own time and the floors
+    that include it grow by at least that, and the other parts and floors stay far below it,
+    so a part timed in the wrong span, or a floor summing the wrong parts, is caught."""
+    import abm
+    from abm.core.model import ChildProtectionModel
+
+    m = ChildProtectionModel(abm.small_la_scenario(children=500, years=0.2, warmup_weeks=2),
+                             rng=3, agent_views=False)
+    fl = Floor(m)
+    kernel = getattr(fl, part)
+
+    def paused(*args):
+        time.sleep(0.1)
+        return kernel(*args)
+
+    setattr(fl, part, paused)
+    weeks = 2
+    for _ in range(weeks):
+        fl.week(m.open.idx[:max(1, int(m.open.n[0]))], 40, [100] * len(m.streams), 50)
+    calls = weeks * (len(m.streams) if part == "draws" else 1)
+    parts = {"touch": fl.touch_s, "draws": fl.draws_s, "rows": fl.rows_s,
+             "families": fl.families_s}
+    assert parts.pop(part) >= 0.1 * calls
+    assert all(t < 0.05 * weeks for t in parts.values()), parts
+    for name in ("floor_s", "fuller_floor_s", "family_floor_s"):
+        t = getattr(fl, name)
+        assert (t >= 0.1 * calls) if name in floors else (t < 0.1 * weeks), (name, t)
 
 
 def test_front_door_reports_the_contact_proposals_it_drew():
@@ -183,60 +215,70 @@ def test_front_door_reports_the_contact_proposals_it_drew():
 
 
 def test_linear_fit():
-    f = bench.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
+    f = linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
     assert f["r2"] == pytest.approx(1.0) and f["max_rel_residual"] == pytest.approx(0.0)
     with pytest.raises(ValueError):
-        bench.linear_fit([1], [2])
+        linear_fit([1], [2])
 
 
 def test_make_scenario_cuts_and_resizes():
-    sc = bench.make_scenario({"path": bench.ENGLAND, "las": 3, "scale": 0.01, "years": 1})
+    sc = make_scenario({"path": ENGLAND, "las": 3, "scale": 0.01, "years": 1})
     assert len(sc.places) == 3 and sc.scale == 0.01
     assert (sc.end - sc.start).days == 365
     assert all(e.date < sc.end for e in sc.events)
-    one = bench.make_scenario({"path": bench.SMALL_LA, "children": 1234})
+    one = make_scenario({"path": SMALL_LA, "children": 1234})
     assert one.places[0].children == 1234
     from abm.core.errors import ConfigError
     with pytest.raises(ConfigError, match="unknown key"):
-        bench.make_scenario({"path": bench.SMALL_LA, "chidren": 5})
+        make_scenario({"path": SMALL_LA, "chidren": 5})
     with pytest.raises(ConfigError, match="one-LA"):
-        bench.make_scenario({"path": bench.ENGLAND, "children": 5})
+        make_scenario({"path": ENGLAND, "children": 5})
 
 
 @pytest.mark.slow
-def test_quick_bench_writes_well_formed_json_and_markdown(tmp_path):
+def test_quick_bench_records_every_case_with_consistent_counts_and_a_readme(tmp_path):
     r = bench.run(out_dir=tmp_path, quick=True, log=lambda s: None)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"{r['date']}-quick.json", "README.md"]
     data = json.loads((tmp_path / f"{r['date']}-quick.json").read_text())
-    assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor", "scaling"}
+    assert set(data["cases"]) == {"startup", "engine_vs_reference", "england", "floor",
+                                  "scaling", "loop"}
+    desc = data["cases"]["england"]["scenario"]
+    sc = make_scenario(desc)
     e = data["cases"]["england"]["median"]
-    for key in ("wall_s", "build_and_warmup_s", "run_s", "cpu_s", "peak_rss_mib",
-                "engine_over_floor", "random_words", "contact_proposals", "proposal_rows_s",
-                "engine_over_floor_with_proposals", "family_floor_s", "floor_families_touch_s",
-                "floor_draws_s", "engine_over_family_floor"):
+    # what was run is what the description says: LAs, children, warm-up, every calendar week
+    assert e["las"] == len(sc.places) == desc["las"]
+    assert e["children"] == sum(max(1, round(p.children * sc.scale)) for p in sc.places)
+    assert e["warmup_weeks"] == desc["overrides"]["warmup_weeks"]
+    assert e["weeks_simulated"] == e["warmup_weeks"] + e["calendar_weeks"]
+    assert e["family_weeks"] == e["families"] * e["weeks_simulated"]
+    for key in ("wall_s", "cpu_s", "peak_rss_mib", "engine_over_floor", "random_words",
+                "contact_proposals", "proposal_rows_s", "family_floor_s",
+                "engine_over_family_floor"):
         assert e[key] > 0
+    # the proposal rows are real work: the fuller floor is slower, so the ratio smaller
     assert e["engine_over_floor_with_proposals"] < e["engine_over_floor"]
-    for run in data["cases"]["england"]["runs"]:  # the parts add up, run by run
-        assert run["family_floor_s"] == pytest.approx(run["floor_families_touch_s"]
-                                                      + run["floor_draws_s"])
-        assert run["floor_draws_s"] < run["floor_s"]
-    assert data["cases"]["floor"]["per_run_family_floor"]
-    assert e["wall_s"] == pytest.approx(e["build_and_warmup_s"] + e["run_s"], rel=1e-6)
     v = data["cases"]["engine_vs_reference"]
-    assert v.get("speedup", 0) > 0 or v["error"]  # the reference may be absent on a branch
+    assert v["engine"]["median"]["family_weeks"] == v["reference"]["median"]["family_weeks"]
     for series in ("las", "years"):
-        assert len(data["cases"]["scaling"][series]["rows"]) == 2
+        rows = data["cases"]["scaling"][series]["rows"]
+        assert len(rows) == 2 and rows[0]["family_weeks"] < rows[1]["family_weeks"]
     within = data["cases"]["scaling"]["years"]["within_run"]  # time so far, year by year
     assert within["weeks"][0] == 52 and len(within["weeks"]) == len(within["calendar_s"]) >= 2
     assert within["calendar_s"] == sorted(within["calendar_s"]) and within["fit"]["slope"] > 0
+    loop = data["cases"]["loop"]
+    assert not loop["fresh_clone"] and set(loop["figures"]) == set(loop["goals"])
+    assert all(x is not None for x in loop["figures"].values())
+    first = loop["sweep"]["first"]  # the run starts after the parent's warm-up, within the sweep
+    assert first["parent_warm_s"] < first["first_run_start_s"] < first["wall_s"]
     assert len(data["load_average_at_start"]) == 3 and len(data["load_average_at_end"]) == 3
     md = (tmp_path / "README.md").read_text()
     assert "that fuller floor" in md and "Within the longest runs" in md
     assert "time-stepped" in md
     for heading in ("## England at 1:1", "## Engine against the floor",
-                    "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up"):
+                    "## Engine against the plain-Mesa reference", "## Scaling", "## Start-up",
+                    "## Cold start and the development loop"):
         assert heading in md
     assert "quick mode" in md and "nan" not in md.lower()
 
@@ -258,5 +300,139 @@ def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_c
             m.step()
     assert fast._entry_p is fast.p and len(fast._entries) >= 6
     assert all(e is not k for k, e in fast._entries.items())  # entry points, not dispatchers
+<<<<<<< HEAD
     for key in fast.record.arrays():
         assert np.array_equal(fast.record.arrays()[key], slow.record.arrays()[key]), key
+=======
+    for key in fast.rec:
+        assert np.array_equal(fast.rec[key], slow.rec[key]), key
+
+
+# ------------------------------------------------------------------ cold start and the loop
+def test_loop_environment_empties_the_kernel_cache_and_keeps_pips_cache(tmp_path):
+    """Each loop measurement gets an empty kernel cache (under its own cache home, nothing of
+    the invoking shell's Numba folder, Python path or make) but the invoking pip cache."""
+    from benchmarks.loop import clean_env
+
+    base = {"PATH": "/bin", "NUMBA_CACHE_DIR": "/old", "PYTHONPATH": "experiments",
+            "MAKEFLAGS": "-j2", "VIRTUAL_ENV": "/v", "XDG_CACHE_HOME": "/home/me/cache"}
+    env = clean_env(tmp_path, base)
+    assert env == {"PATH": "/bin", "XDG_CACHE_HOME": str(tmp_path),
+                   "PIP_CACHE_DIR": "/home/me/cache/pip"}
+    assert clean_env(tmp_path, {"PIP_CACHE_DIR": "/p"})["PIP_CACHE_DIR"] == "/p"
+    from pathlib import Path
+    assert clean_env(tmp_path, {})["PIP_CACHE_DIR"] == str(Path.home() / ".cache" / "pip")
+
+
+def test_loop_environment_makes_abm_compile_into_the_empty_cache_home(tmp_path):
+    import subprocess
+    import sys
+
+    from benchmarks.loop import clean_env
+
+    out = subprocess.run([sys.executable, "-c", "import abm, os; print(os.environ['NUMBA_CACHE_DIR'])"],
+                         env=clean_env(tmp_path / "home"), capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out.startswith(str(tmp_path / "home" / "cpabm" / "numba-"))
+
+
+def test_loop_fresh_clone_holds_the_commit_clean_and_without_a_venv(tmp_path):
+    import subprocess
+
+    from benchmarks.loop import fresh_clone, source_commit
+
+    sha, _ = source_commit()
+    dest = fresh_clone(tmp_path / "clone", sha)
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(dest), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert git("rev-parse", "HEAD") == sha
+    assert git("status", "--porcelain", "--ignored") == ""  # nothing but the commit's files
+    assert (dest / "abm" / "__init__.py").exists() and not (dest / ".venv").exists()
+
+
+def test_loop_reads_each_sweep_runs_start_from_its_file_time_less_its_seconds(tmp_path):
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from benchmarks.loop import run_starts
+
+    (tmp_path / "runs").mkdir()
+    t_launch = 1_000_000.0
+    for key, seconds, written, pid in (("b", 2.0, 7.5, 11), ("a", 1.0, 9.0, 12)):
+        table = pa.table({"value": [1.0]}).replace_schema_metadata(
+            {"cpabm.run": json.dumps({"seconds": seconds, "cpu_seconds": seconds, "pid": pid})})
+        pq.write_table(table, tmp_path / "runs" / f"{key}.parquet")
+        os.utime(tmp_path / "runs" / f"{key}.parquet", (t_launch + written, t_launch + written))
+    runs = run_starts(tmp_path, t_launch)
+    assert [(r["pid"], r["start_s"]) for r in runs] == [(11, pytest.approx(5.5)),
+                                                        (12, pytest.approx(8.0))]
+
+
+def test_loop_figures_are_missing_and_unmet_where_a_measurement_failed():
+    from benchmarks.loop import GOALS, figures
+
+    ok = {"rc": 0, "wall_s": 100.0}
+    r = {"compile": {"compile_s": 20.0}, "make_run": {"run": ok},
+         "make_test": {"test": {"rc": 1, "wall_s": 50.0}},
+         "sweep": {"first": {"rc": 0, "first_run_start_s": 4.0}}}
+    f = figures(r)
+    assert f == {"compile_s": 20.0, "make_run_s": 100.0, "make_test_s": None, "sweep_warm_s": 4.0}
+    assert set(f) == set(GOALS)
+    assert figures({"compile": {"error": "clone failed"}})["compile_s"] is None
+
+
+def _stub_spawn(kind, desc, env=None, seed=1):
+    return {"kind": kind, "import_s": 0.5, "build_and_first_week_s": 0.25, "total_s": 0.75,
+            "cpu_s": 1.0, "peak_rss_mib": 100.0, "process_s": 1.0}
+
+
+def test_only_one_case_updates_this_machines_latest_record_and_never_anothers(tmp_path,
+                                                                              monkeypatch):
+    """``--only CASE`` adds the case to the latest record of this machine and lists the
+    re-run; a record of another machine is left alone and today's record holds the case
+    alone (runs stubbed: no subprocess)."""
+    from benchmarks.machine import machine
+
+    monkeypatch.setattr(bench, "spawn", _stub_spawn)
+    here = machine()
+    base = {"quick": True, "command": "c", "repeats": 1, "load_average_at_start": [0, 0, 0],
+            "load_average_at_end": [0, 0, 0], "elapsed_s": 1.0, "cases": {"x": {}}}
+    other = {**base, "date": "2026-01-03", "machine": {**here, "cpu": "another CPU"}}
+    (tmp_path / "2026-01-03-quick.json").write_text(json.dumps(other))
+    r = bench.run(out_dir=tmp_path, quick=True, only="startup", log=lambda s: None)
+    assert json.loads((tmp_path / "2026-01-03-quick.json").read_text()) == other
+    today = tmp_path / f"{r['date']}-quick.json"
+    assert list(json.loads(today.read_text())["cases"]) == ["startup"] and "reruns" not in r
+    assert "This record holds only `startup`" in (tmp_path / "README.md").read_text()
+    r2 = bench.run(out_dir=tmp_path, quick=True, only="startup", log=lambda s: None)
+    assert [x["case"] for x in r2["reruns"]] == ["startup"]
+    assert json.loads(today.read_text())["reruns"][0]["date"] == r["date"]
+    with pytest.raises(Exception, match="repeats"):
+        bench.run(out_dir=tmp_path, quick=True, only="startup", repeats=2, log=lambda s: None)
+
+
+@pytest.mark.slow
+def test_only_loop_adds_the_loop_case_to_the_latest_record_and_its_readme(tmp_path):
+    """``--only loop`` (quick: no clone, tiny stand-in commands, a real tiny sweep) updates
+    the latest record in place, lists the re-run, and the README shows the section."""
+    from benchmarks.machine import machine
+
+    rec = {"date": "2026-01-02", "quick": True, "command": "python -m benchmarks.engine run --quick",
+           "machine": machine(), "repeats": 1, "load_average_at_start": [0.1, 0.1, 0.1],
+           "load_average_at_end": [0.1, 0.1, 0.1], "cases": {}}
+    (tmp_path / "2026-01-02-quick.json").write_text(json.dumps(rec))
+    (tmp_path / "2025-12-31-quick.json").write_text(json.dumps({**rec, "date": "2025-12-31"}))
+    bench.run(out_dir=tmp_path, quick=True, only="loop", log=lambda s: None)
+    data = json.loads((tmp_path / "2026-01-02-quick.json").read_text())
+    assert list(data["cases"]) == ["loop"] and data["reruns"][0]["case"] == "loop"
+    assert "loop" not in json.loads((tmp_path / "2025-12-31-quick.json").read_text())["cases"]
+    lp = data["cases"]["loop"]
+    assert lp["compile"]["cold"]["cache_files"] > 0 and lp["make_test"]["test"]["summary"]
+    assert lp["sweep"]["first"]["runs"] and lp["sweep"]["second"]["runs"]
+    md = (tmp_path / "README.md").read_text()
+    assert "## Cold start and the development loop" in md and "was run again" in md
+>>>>>>> bench

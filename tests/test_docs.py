@@ -1,4 +1,5 @@
-"""The documentation cannot drift from the code: docs/ODD.md and docs/parameters.md.
+"""The documentation cannot drift from the code or the records: docs/ODD.md,
+docs/parameters.md, and the benchmark figures the README and docs quote.
 
 * The generated parameter tables are exactly what experiments/tools/make_docs.py produces
   now, and contain every parameter exactly once.
@@ -7,13 +8,18 @@
 * Every code name and path the ODD quotes in backticks exists; every relative link and
   in-page anchor resolves.
 * Every parameter in the table is read somewhere in the code.
+* Every benchmark figure quoted in README.md or docs/*.md carries a marker naming its source
+  in the latest record of results/benchmarks/, and matches it; README.md and
+  docs/performance.md quote no benchmark figure without one (they link the records).
 
-Fast: no simulation, only text and the parameter table.
+Fast: no simulation, only text, the parameter table and the recorded JSON.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -232,7 +238,8 @@ def _anchors(text: str) -> set[str]:
     return ids
 
 
-@pytest.mark.parametrize("doc", [ODD, PARAMS_MD], ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", [ODD, PARAMS_MD, DOCS / "performance.md", DOCS / "CHANGELOG.md"],
+                         ids=lambda p: p.name)
 def test_relative_links_and_anchors_resolve(doc):
     text = doc.read_text(encoding="utf-8")
     links = LINK.findall(_without_fences(text))
@@ -368,3 +375,117 @@ def test_batch_docs_check_sees_stale_references():
         "abm/batch/abc_toy.py", "abm/batch/cpmodel.py"]
     assert not _resolves("abm.batch.abc_toy:Gaussian")
     assert _resolves("abm.batch.testfunctions:Gaussian") and _resolves("abm.batch.abc.Target")
+
+
+# ------------------------------------------------------------------ quoted benchmark figures
+# A doc may quote a recorded benchmark figure only with a marker at the end of the quote's
+# line, naming the record and the JSON path of each of the line's last numbers, in order:
+#     | first render | 3.2 s (4.0 s) <!-- bench: viz.json render.first_render_s.median render.first_render_s.max --> |
+# The record is a file of results/benchmarks/, or "engine" for the latest <date>.json.
+BENCH = ROOT / "results" / "benchmarks"
+FIGURE_DOCS = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+MARKER = re.compile(r"<!-- bench: (\S+) ([^>]*?) -->")
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+#: a number with a unit of time, memory or a ratio: what a benchmark figure looks like
+FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:ns|us|µs|ms|s|seconds?|min|minutes?"
+                    r"|MiB|GiB|MB|GB|x)(?![\w])")
+
+
+def latest_engine_record(folder: Path = BENCH) -> Path:
+    dated = []
+    for p in folder.glob("*.json"):
+        try:
+            dated.append((datetime.date.fromisoformat(p.stem), p))
+        except ValueError:
+            continue
+    assert dated, f"no engine record (<date>.json) in {folder}"
+    return max(dated)[1]
+
+
+def _lookup(data, path: str):
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def quoted_figures(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, quoted number, record, JSON path) for every marked figure in ``text``."""
+    out = []
+    for no, line in enumerate(text.splitlines(), 1):
+        for m in MARKER.finditer(line):
+            paths = m.group(2).split()
+            numbers = NUMBER.findall(line[:m.start()])
+            assert len(numbers) >= len(paths), f"line {no}: fewer numbers than paths: {line}"
+            out += [(no, q, m.group(1), p)
+                    for q, p in zip(numbers[len(numbers) - len(paths):], paths, strict=True)]
+    return out
+
+
+def figure_mismatches(text: str, folder: Path = BENCH) -> list[str]:
+    """Every marked figure in ``text`` that its record does not give (to its decimals)."""
+    bad, records = [], {}
+    for no, quoted, name, path in quoted_figures(text):
+        file = latest_engine_record(folder) if name == "engine" else folder / name
+        if file not in records:
+            records[file] = json.loads(file.read_text())
+        try:
+            value = float(_lookup(records[file], path))
+        except (KeyError, IndexError, TypeError, ValueError):
+            bad.append(f"line {no}: {path} is not in {file.name}")
+            continue
+        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+        if abs(value - float(quoted.replace(",", ""))) > 0.5 * 10.0 ** -decimals + 1e-9:
+            bad.append(f"line {no}: quotes {quoted}, {file.name} {path} is {value:.4g}")
+    return bad
+
+
+def test_every_quoted_benchmark_figure_matches_the_latest_record():
+    bad = []
+    for doc in FIGURE_DOCS:
+        bad += [f"{doc.relative_to(ROOT)} {b}" for b in figure_mismatches(doc.read_text(encoding="utf-8"))]
+    assert not bad, "quoted benchmark figures differ from the records:\n" + "\n".join(bad)
+
+
+def test_a_stale_or_unknown_quoted_figure_is_caught(tmp_path):
+    (tmp_path / "2026-01-01.json").write_text(json.dumps({"cases": {"x": {"wall_s": 15.49}}}))
+    (tmp_path / "2026-02-01.json").write_text(json.dumps({"cases": {"x": {"wall_s": 17.2}}}))
+    (tmp_path / "viz.json").write_text(json.dumps({"steps": [{"ms": 3.04}]}))
+    ok = ("England took 17.2 s <!-- bench: engine cases.x.wall_s -->\n"
+          "| 75,000 children | 3.0 ms <!-- bench: viz.json steps.0.ms --> |\n")
+    assert figure_mismatches(ok, tmp_path) == []
+    stale = "England took 15.5 s <!-- bench: engine cases.x.wall_s -->"  # an older record's
+    assert figure_mismatches(stale, tmp_path) == ["line 1: quotes 15.5, 2026-02-01.json "
+                                                  "cases.x.wall_s is 17.2"]
+    assert "not in" in figure_mismatches("3 s <!-- bench: viz.json steps.1.ms -->", tmp_path)[0]
+
+
+def _unmarked_figures(text: str) -> list[str]:
+    """Benchmark-like figures outside code, outside marked lines and outside goal statements
+    (a section headed Goals, or a paragraph or bullet naming a goal)."""
+    found = []
+    for section in re.split(r"^(?=#+ )", _without_fences(text), flags=re.M):
+        if re.match(r"#+ .*goal", section, re.I):
+            continue
+        for block in re.split(r"\n\s*\n|\n(?=\s*[*-] )", section):
+            if re.search(r"\bgoals?\b", block, re.I):
+                continue
+            for line in block.splitlines():
+                if MARKER.search(line):
+                    continue
+                line = re.sub(r"`[^`]*`|\]\([^)]*\)", "", line)
+                found += [f"{m.group(0)!r} in: {line.strip()}" for m in FIGURE.finditer(line)]
+    return found
+
+
+@pytest.mark.parametrize("doc", [ROOT / "README.md", DOCS / "performance.md"],
+                         ids=lambda p: p.name)
+def test_readme_and_performance_notes_link_the_records_instead_of_quoting_figures(doc):
+    found = _unmarked_figures(doc.read_text(encoding="utf-8"))
+    assert not found, (f"{doc.name} quotes benchmark figures without a marker (link the "
+                       "record, or mark the figure):\n" + "\n".join(found))
+
+
+def test_the_unmarked_figure_guard_sees_a_figure_and_spares_goals_and_code():
+    text = ("## Speed\n\nEngland runs in 15.5 s.\n\n* the goal is 30 s\n\n"
+            "```\nmake bench  # 60x\n```\n\n## Goals\n\n* at most 4 GiB\n")
+    assert [f.split(" in:")[0] for f in _unmarked_figures(text)] == ["'15.5 s'"]

@@ -1,14 +1,15 @@
 """The plumbing of the performance work (docs/performance.md): the pause of Python's
-collector, the scalar ``assessment_done`` and casework's hours, the warm-process benchmark run, and (third
-round) the looked-up OU transition. No timed assertions: speed is recorded by
-``cpabm bench``."""
+collector, the scalar ``assessment_done``, casework's hours, the moves casework applies after
+its loop, and the benchmark's warm-process run. No timed assertions: speed is recorded by
+``make bench``."""
 
 import gc
 import math
 
 import numpy as np
 import pytest
-from benchmarks import engine as bench
+from benchmarks.measure import measure
+from benchmarks.plans import SMALL_LA, make_scenario
 
 from abm.core import indicators as I
 from abm.core import state as S
@@ -77,12 +78,34 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
             week * d * p.recording_ratio * p.prescription * 0.25, rel=1e-6)
 
 
-def test_engine_warm_run_measures_a_second_model_in_the_same_process():
-    desc = {"path": bench.SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
-    r = bench.child("engine_warm", desc, seed=2)
-    assert r["kind"] == "engine_warm"
-    assert r["families"] > 0 and r["weeks_simulated"] == 4 + r["calendar_weeks"]
-    assert r["wall_s"] == pytest.approx(r["build_and_warmup_s"] + r["run_s"], rel=1e-6)
+def test_engine_warm_run_times_a_second_model_built_after_a_first_one_ran(monkeypatch):
+    """``engine_warm`` must time a second model, built with the run's seed after a first one
+    (another seed) has run to its end in the same process, and report that model's
+    family-weeks: the count an independent model of the same scenario simulates."""
+    import abm.core.model as model_module
+    from abm.reference import family_weeks
+
+    events = []
+
+    class Recording(model_module.ChildProtectionModel):
+        def __init__(self, scenario, rng=None, **kw):
+            super().__init__(scenario, rng=rng, **kw)
+            self.bench_seed = rng
+            events.append(("built", rng))
+
+        def run(self, *a, **kw):
+            out = super().run(*a, **kw)
+            events.append(("ran", self.bench_seed))
+            return out
+
+    monkeypatch.setattr(model_module, "ChildProtectionModel", Recording)
+    desc = {"path": SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
+    r = measure("engine_warm", desc, seed=2)
+    first = events[0][1]
+    assert first != 2 and events == [("built", first), ("ran", first), ("built", 2), ("ran", 2)]
+    m = Recording(make_scenario(desc), rng=2, agent_views=False).run()
+    assert r["family_weeks"] == family_weeks(m)
+    assert r["weeks_simulated"] == 4 + m.calendar.n_weeks
     assert r["family_weeks_per_s"] > 0
 
 

@@ -1,9 +1,11 @@
 """Speed of the workshop app: one model step at LA scale, and the first render in a browser.
 
-    .venv/bin/python -m benchmarks.app [--out results/benchmarks] [--quick]
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.app [--out results/benchmarks]
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.app --quick [--no-browser]
 
 Writes ``viz.json`` (every number) and ``viz.md`` (a table) with the machine, the versions
-and the commands. Targets (issue 7): one step <= 100 ms at LA scale; first render <= 5 s.
+and the commands (``make viz-bench``). ``--quick`` (fewer repeats) writes into
+``tmp/benchmarks-quick`` unless ``--out`` is given, never over the record. Targets (issue 7): one step <= 100 ms at LA scale; first render <= 5 s.
 
 * **Step**: ``model.step()`` of the app's model (a ``ChildProtectionModel`` of one LA), timed
   week by week for two years after the session start, with a media shock after the first
@@ -37,7 +39,7 @@ TARGET_RENDER_S = 5.0
 
 
 def machine() -> dict:
-    from benchmarks.engine import cpu_model, memory_gib
+    from benchmarks.machine import cpu_model, memory_gib
 
     cpu = cpu_model()
     gib = memory_gib()
@@ -235,13 +237,17 @@ def markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(B.ROOT / "results" / "benchmarks"))
-    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--out", default=None,
+                    help="default results/benchmarks (quick: tmp/benchmarks-quick)")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check)")
     ap.add_argument("--no-browser", action="store_true", help="step timings only")
     args = ap.parse_args(argv)
+    args.out = args.out or str(B.ROOT / ("tmp/benchmarks-quick" if args.quick
+                                         else "results/benchmarks"))
     import datetime as dt
     res: dict = {"date": dt.datetime.now().isoformat(timespec="seconds"),
-                 "command": "make viz-bench  (.venv/bin/python -m benchmarks.app)",
+                 "command": "make viz-bench  (PYTHONPATH=experiments .venv/bin/python -m "
+                            "benchmarks.app" + (" --quick" if args.quick else "") + ")",
                  "machine": machine(), "targets": {"step_ms": TARGET_STEP_MS,
                                                    "first_render_s": TARGET_RENDER_S}}
     print("benchmarks.app: steps ...", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Benchmarks of the sweep machinery: speed-up from 1 to 2 workers, and per-run overhead.
 
-    python -m benchmarks.batch                  # ~6 min on a 2-core machine
-    python -m benchmarks.batch --repeats 5 --out results/benchmarks
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.batch        # ~6 min on 2 cores
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.batch --repeats 5 --out results/benchmarks
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.batch --quick  # a smoke check
 
 Writes ``batch.json`` (every timing) and ``batch.md`` (medians, machine, versions, commands)
 into ``--out``. The configurations are measured side by side in one session, interleaved
@@ -14,6 +15,9 @@ into ``--out``. The configurations are measured side by side in one session, int
 2. **Overhead per run.** A trivial evaluate function (Ishigami, microseconds) run N times
    directly, then through ``run_sweep`` on each executor; overhead = (sweep wall clock -
    direct time) / N. The atomic parquet write of one run's table is timed alone as well.
+
+``--quick`` runs the same machinery on one tiny workload (one LA of 3,000 children for a year,
+two runs), one repeat and 20 trivial runs, into ``tmp/benchmarks-quick`` (never the record).
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import cpu_model, load_average, memory_gib
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "experiments" / "scenarios"
+QUICK_OUT = ROOT / "tmp" / "benchmarks-quick"
 WORKLOADS = {
     "long": (SCENARIOS / "england_2011_2015_s05.toml", 8,
              "England FY2011-FY2015, 5% sample of every LA (8 runs)"),
@@ -48,6 +55,17 @@ scenario = "{scenario}"
 indicators = ["referrals_children", "stock_cp_plan_children", "stock_looked_after_children",
               "vacancy_rate", "turnover_rate", "direct_time_share", "court_applications",
               "workforce_cost_gbp"]
+"""
+TINY_SCENARIO = """\
+[scenario]
+name = "bench_tiny"
+start = 2008-04-07
+end = 2009-03-30
+regime = "prescriptive"
+places = { children = 3000 }
+
+[parameters]
+warmup_weeks = 26
 """
 TRIVIAL_SPEC = """\
 [sweep]
@@ -67,8 +85,6 @@ indicators = ["y"]
 
 
 def machine() -> dict:
-    from benchmarks.engine import cpu_model, memory_gib
-
     cpu = cpu_model()
     mem = memory_gib()
     mem = round(mem, 1) if mem is not None else None
@@ -77,11 +93,7 @@ def machine() -> dict:
             "ram_gib": mem, "platform": platform.platform(), "python": sys.version.split()[0]}
 
 
-def _load() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
+_load = load_average
 
 
 def _spec(folder: Path, text: str):
@@ -139,7 +151,7 @@ def bench_pool_start(repeats: int, log) -> dict:
             "median_pool_ready_seconds": statistics.median(pools)}
 
 
-def bench_speedup(tmp: Path, repeats: int, log) -> dict:
+def bench_speedup(tmp: Path, repeats: int, log, workloads: dict | None = None) -> dict:
     """Both configurations with the forkserver already running (started by a throwaway pool
     first), so every 2-worker sweep pays the same start-up: two fresh workers that load the
     kernels. The cold start of the forkserver itself is measured by bench_pool_start."""
@@ -150,7 +162,7 @@ def bench_speedup(tmp: Path, repeats: int, log) -> dict:
     with ProcessPoolExecutor(2, mp_context=process_context(CPModelAdapter.preload)) as ex:
         list(ex.map(warm, [None, None]))
     out = {}
-    for name, (scenario, runs, desc) in WORKLOADS.items():
+    for name, (scenario, runs, desc) in (workloads or WORKLOADS).items():
         spec = _spec(tmp, MODEL_SPEC.format(name=name, runs=runs, seed=1, scenario=scenario))
         times: dict[str, list[float]] = {"1": [], "2": []}
         loads: dict[str, list[float]] = {"1": [], "2": []}
@@ -228,7 +240,8 @@ def bench_overhead(tmp: Path, runs: int, repeats: int, log) -> dict:
 def markdown(r: dict) -> str:
     m = r["machine"]
     v = r["versions"]
-    lines = ["# Batch machinery benchmarks", "",
+    lines = ["# Batch machinery benchmarks" + (" (quick mode: a smoke check, not a record)"
+                                           if r.get("quick") else ""), "",
              f"Measured {r['date']} with `{r['command']}` (one session; configurations "
              f"interleaved; medians of {r['repeats']} repeats).", "",
              f"- machine: {m['cpu_model']}, nproc {m['nproc']} ({m['cpus_available']} usable), "
@@ -300,13 +313,19 @@ def markdown(r: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.batch", description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--overhead-runs", type=int, default=400)
-    ap.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
+    ap.add_argument("--repeats", type=int, default=None, help="default 3 (quick: 1)")
+    ap.add_argument("--overhead-runs", type=int, default=None, help="default 400 (quick: 20)")
+    ap.add_argument("--out", default=None,
+                    help="default results/benchmarks (quick: tmp/benchmarks-quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="one tiny workload, one repeat, 20 trivial runs (a smoke check)")
     ap.add_argument("--skip-speedup", action="store_true")
     ap.add_argument("--markdown-only", action="store_true",
                     help="re-render batch.md from an existing batch.json; measure nothing")
     args = ap.parse_args(argv)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.overhead_runs = args.overhead_runs or (20 if args.quick else 400)
+    args.out = args.out or str(QUICK_OUT if args.quick else ROOT / "results" / "benchmarks")
     if args.markdown_only:
         from abm.core.io import atomic_write_text
         r = json.loads((Path(args.out) / "batch.json").read_text())
@@ -320,7 +339,7 @@ def main(argv=None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     warm()
-    r = {"date": time.strftime("%Y-%m-%d %H:%M"), "repeats": args.repeats,
+    r = {"date": time.strftime("%Y-%m-%d %H:%M"), "repeats": args.repeats, "quick": args.quick,
          "command": " ".join(["python -m benchmarks.batch",
                               *(argv if argv is not None else sys.argv[1:])]),
          "machine": machine(), "load_before": _load(),
@@ -333,7 +352,12 @@ def main(argv=None) -> int:
             log("pool cold start:")
             r["pool_start"] = bench_pool_start(args.repeats, log)
             log("speed-up (real model runs):")
-            r["speedup"] = bench_speedup(tmp, args.repeats, log)
+            workloads = None
+            if args.quick:
+                (tmp / "tiny.toml").write_text(TINY_SCENARIO)
+                workloads = {"tiny": (tmp / "tiny.toml", 2,
+                                      "one LA of 3,000 children, one year (2 runs)")}
+            r["speedup"] = bench_speedup(tmp, args.repeats, log, workloads)
         log("overhead (trivial evaluate):")
         r["overhead"] = bench_overhead(tmp, args.overhead_runs, args.repeats, log)
     r["load_after"] = _load()

@@ -1,9 +1,12 @@
 """Throughput of the engine and the reference on the same LA scenario, in family-weeks per
 second, measured side by side (repeats interleaved, so a change in machine load hits both).
 
-    .venv/bin/python -m benchmarks.reference_speed --children 3000 --years 2 --warmup 104 --repeats 3
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.reference_speed --children 3000 --years 2 --warmup 104 --repeats 3
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.reference_speed --quick
 
-The definitive figures belong to ``cpabm bench``; this is the small, direct measurement.
+The recorded figures belong to the engine benchmark (``make bench``, its
+``engine_vs_reference`` case); this is the small, direct measurement. ``--quick`` is a
+smoke check on a tiny LA (600 children, one year, 8 warm-up weeks, one repeat).
 """
 
 from __future__ import annotations
@@ -63,7 +66,11 @@ def main(argv=None) -> int:
     ap.add_argument("--years", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=104, help="warm-up weeks")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="600 children, 1 year, 8 warm-up weeks, "
+                    "1 repeat (a smoke check)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.children, args.years, args.warmup, args.repeats = 600, 1, 8, 1
     sc = abm.small_la_scenario(children=args.children, years=args.years, warmup_weeks=args.warmup)
     print(json.dumps(throughput(sc, repeats=args.repeats), indent=1))
     return 0

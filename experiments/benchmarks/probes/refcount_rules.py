@@ -1,5 +1,8 @@
-"""When does handing arrays to a Numba helper cost reference counting? (docs/performance.md,
-section 9). Micro-benchmarks of the patterns the kernels use, in nanoseconds per call:
+"""Question: when does handing arrays to a Numba helper cost reference counting?
+
+The rule the kernels follow (docs/performance.md, *Reference counting*) rests on this; run it
+again after a Numba upgrade. Micro-benchmarks of the patterns the kernels use, in
+nanoseconds per call:
 
 * an inlined helper (``inline="always"``) taking six arrays, called in a loop: with a
   straight-line body and a straight-line call site, with a branch in its body, and with a
@@ -12,7 +15,9 @@ Numba takes and releases a reference to every array a helper is given (an atomic
 each); its reference-count pruning removes the pairs only when the helper's body and its
 call site are straight-line code.
 
-    python experiments/tools/refcount_rules.py
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.probes.refcount_rules
+
+About a minute on 2 cores.
 """
 
 import time

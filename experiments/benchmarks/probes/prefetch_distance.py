@@ -1,21 +1,24 @@
-"""How far ahead to prefetch the open cases' rows (docs/performance.md, section 9).
+"""Question: how far ahead should the loops over the open cases prefetch their rows?
 
-Builds England at 1:1 (or its first ``--las`` LAs), runs a few weeks, then times a light
-pass over the open cases (the shape of allocation: state, worker and LA of each case, the
-worker's status) with the rows prefetched 0, 4, 8, 16, 32 and 64 cases ahead, in rounds.
+The kernels prefetch ``abm.core.kernels.PREFETCH_AHEAD`` cases ahead (docs/performance.md,
+*Memory*); the best distance depends on the machine's memory latency and the time a visit
+takes, so run this again on a new machine or after the loops change. It builds England at
+1:1 (or its first ``--las`` LAs), runs a few weeks, then times a light pass over the open
+cases (the shape of allocation: state, worker and LA of each case, the worker's status) with
+the rows prefetched 0, 4, 8, 16, 32 and 64 cases ahead, in rounds.
 
-    python experiments/tools/prefetch_distance.py [--las 152] [--rounds 3]
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.probes.prefetch_distance [--las 152] [--rounds 3]
 """
 
 import argparse
 import time
 
-from benchmarks.engine import ENGLAND, make_scenario
 from numba import njit
 
 from abm.core.kernels import prefetch
 from abm.core.model import ChildProtectionModel
 from abm.core.state import EARLY_HELP
+from benchmarks.plans import ENGLAND, make_scenario
 
 
 def make_pass(dist: int):
