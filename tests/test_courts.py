@@ -12,7 +12,7 @@ from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.kernels import move
 from abm.core.scenario import Event
-from abm.mechanisms.courts import courts_step, open_case
+from abm.mechanisms.courts import CourtParams, courts_step, open_case
 from abm.outputs.tables import summary
 
 
@@ -77,7 +77,7 @@ def test_outcomes_and_case_record():
     rng = np.random.default_rng(0)
     i = 5
     move(fam, las, m.open, i, S.COURT, 0)
-    assert open_case(fam, las, cases, m.p, i, 0, rng)
+    assert open_case(fam, las, cases, CourtParams.of(m.p), i, 0, rng)
     k = fam.court_case[i]
     assert cases.active[k] == 1 and cases.fam[k] == i
     assert 1 <= cases.hearings_needed[k] and 0 <= cases.experts[k] <= m.p.expert_cap
@@ -143,7 +143,8 @@ NOT_KNOWN = np.zeros(0, np.int64)
 
 def test_courts_step_runs_on_empty_tables():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, m.p, 0, np.random.default_rng(1),
+    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, CourtParams.of(m.p), 0,
+                np.random.default_rng(1),
                 0.0, NOT_KNOWN, -1)
     assert m.courts.open_cases.sum() == 0
 
@@ -157,7 +158,7 @@ def _listed_cases(m, n_new, n_progress):
     ks = []
     for j, i in enumerate(rows):
         move(fam, las, m.open, i, S.COURT, 0)
-        assert open_case(fam, las, cases, m.p, i, 0, rng)
+        assert open_case(fam, las, cases, CourtParams.of(m.p), i, 0, rng)
         k = fam.court_case[i]
         cases.guardian[k] = 1
         m.courts.guardians_used[0] += 1
@@ -172,8 +173,8 @@ def _listed_cases(m, n_new, n_progress):
 
 def _sure_hearings(m, **ov):
     """Parameters under which every heard hearing is effective and nothing else competes."""
-    return m.p._replace(ineffective_base=0.0, ineffective_load_slope=0.0,
-                        late_expert_probability=0.0, timetable_weeks=1000.0, **ov)
+    return CourtParams.of(m.p._replace(ineffective_base=0.0, ineffective_load_slope=0.0,
+                                       late_expert_probability=0.0, timetable_weeks=1000.0, **ov))
 
 
 @pytest.mark.parametrize("urgent", [True, False])
@@ -315,7 +316,7 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     """The courts take casework's list of this week's applications, in open-list order, or
     (list not known, or a full case table left some waiting) look through every open case:
     the two give the same week, draw for draw."""
-    from abm.mechanisms.casework import casework
+    from abm.mechanisms.casework import CaseworkParams, casework
 
     m = _court_model(children=60_000, years=1, warmup_weeks=0)
     for _ in range(20):
@@ -323,15 +324,16 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     applied = np.zeros(64, np.int64)
     n = 0
     for t in range(m._t, m._t + 30):  # casework until a week with several applications
-        n = casework(m.fam, m.work, m.las, m.open, m.p, t, 0.0, np.random.default_rng(t),
-                     np.random.default_rng(t + 1), m.res, False, applied)
+        n = casework(m.fam, m.work, m.las, m.open, CaseworkParams.of(m.p), m.drivers, t,
+                     np.random.default_rng(t), np.random.default_rng(t + 1), m.res, False,
+                     applied)
         if n >= 2:
             break
     assert n >= 2
     a, b = _copy_tables(m), _copy_tables(m)
     for tabs, lst, k in ((a, applied, n), (b, NOT_KNOWN, -1)):
         courts_step(tabs["fam"], tabs["work"], tabs["las"], tabs["courts"], tabs["cases"],
-                    tabs["open"], m.p, t, np.random.default_rng(99), 0.0, lst, k)
+                    tabs["open"], CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, lst, k)
     for name in a:
         for field, x, y in zip(a[name]._fields, a[name], b[name], strict=True):
             assert np.array_equal(x, y), f"{name}.{field}"
@@ -339,6 +341,6 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     # families wait that the list does not name (as after a week when the case table was
     # full): the count shows it, and the look through the open cases finds them all
     c = _copy_tables(m)
-    courts_step(c["fam"], c["work"], c["las"], c["courts"], c["cases"], c["open"], m.p, t,
-                np.random.default_rng(99), 0.0, applied, 0)
+    courts_step(c["fam"], c["work"], c["las"], c["courts"], c["cases"], c["open"],
+                CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, applied, 0)
     assert (c["fam"].court_case[applied[:n]] >= 0).all()

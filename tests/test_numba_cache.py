@@ -16,7 +16,7 @@ import os, sys
 if sys.argv[1] == "numba-first":
     import numba  # noqa: F401
 import abm
-from abm.core import kernels as core
+from abm.mechanisms import population as core
 from numba.core import config
 loc = core.ou_table._cache._cache_path
 print(os.environ["NUMBA_CACHE_DIR"], config.CACHE_DIR, loc, sep="\\n")

@@ -14,8 +14,8 @@ from benchmarks.plans import SMALL_LA, make_scenario
 from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.model import gc_paused
-from abm.core.params import make_params
-from abm.mechanisms.casework import assessment_done
+from abm.core.params import Drivers, make_params
+from abm.mechanisms.casework import CaseworkParams, assessment_done, due_weeks
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -35,19 +35,23 @@ def test_gc_paused_pauses_and_restores_the_collector_even_on_error(enabled):
 
 def test_assessment_done_waits_for_the_due_week():
     p = make_params({"mech_workload_squeeze": False})
-    assert not assessment_done(0.0, 1, 3, 0, 10.0, p)  # before the due week
-    assert not assessment_done(1e9, 2, 3, 0, 10.0, p)
-    assert assessment_done(0.0, 3, 3, 0, 10.0, p)  # no squeeze: due means done
+    cp = CaseworkParams.of(p)
+    assert not assessment_done(0.0, 1, 3, 0, 10.0, cp, p.prescription)  # before the due week
+    assert not assessment_done(1e9, 2, 3, 0, 10.0, cp, p.prescription)
+    assert assessment_done(0.0, 3, 3, 0, 10.0, cp, p.prescription)  # no squeeze: due = done
 
 
 def test_assessment_done_under_the_squeeze_waits_for_its_recording_or_a_year():
     p = make_params({"mech_workload_squeeze": True})
     req = 4.0 * p.direct_hours_assessment
     recorded = float(np.float32(req * p.recording_ratio * p.prescription))
-    assert not assessment_done(0.0, 5, 0, 0, req, p)  # no recording done at all
-    assert not assessment_done(0.9 * recorded, 52, 0, 0, req, p)
-    assert assessment_done(0.0, 53, 0, 0, req, p)  # the backstop: over 52 weeks in the state
-    assert assessment_done(recorded, 5, 0, 0, req, p)  # all recorded
+    cp, pr = CaseworkParams.of(p), p.prescription
+    assert not assessment_done(0.0, 5, 0, 0, req, cp, pr)  # no recording done at all
+    assert not assessment_done(0.9 * recorded, 52, 0, 0, req, cp, pr)
+    assert assessment_done(0.0, 53, 0, 0, req, cp, pr)  # the backstop: over 52 weeks in the state
+    assert assessment_done(recorded, 5, 0, 0, req, cp, pr)  # all recorded
+    # the prescription in force (a driver), not the regime's, sets the recording needed
+    assert not assessment_done(recorded, 5, 0, 0, req, cp, 2 * pr)
 
 
 def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
@@ -69,8 +73,11 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
     work.direct_ratio[0], work.record_ratio[0] = 0.5, 0.25
     rng = np.random.default_rng(0)
     for week in (1, 2):
-        casework(fam, work, las, op, p, t + week, 0.0, rng, rng, m.res, False,
-                 np.zeros(8, np.int64))
+        drv = Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
+                      prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
+                      status_level=0.0)
+        casework(fam, work, las, op, CaseworkParams.of(p), drv, t + week, rng, rng, m.res,
+                 False, np.zeros(8, np.int64))
         assert fam.state[i] == S.IA  # not due yet
         d = p.direct_hours_assessment
         assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)
@@ -110,13 +117,13 @@ def test_engine_warm_run_times_a_second_model_built_after_a_first_one_ran(monkey
 
 
 def test_apply_moves_keeps_stocks_flows_and_the_open_list():
-    """transitions.apply_moves (the moves casework decides, applied after its loop) does
+    """casework.apply_moves (the moves casework decides, applied after its loop) does
     what the caseflow says: state, review week, flows, first help, worker, open list."""
     from conftest import small
 
     from abm import ChildProtectionModel
     from abm.core.kernels import move, recount_stocks
-    from abm.mechanisms import transitions as T
+    from abm.mechanisms import casework as T
 
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
     fam, las, op, work, p = m.fam, m.las, m.open, m.work, m.p
@@ -127,7 +134,7 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
         work.caseload[0] += 1
     load0, flow0 = int(work.caseload[0]), las.flow.copy()
     moves = np.array([[a, T.GO_CIN], [b, T.GO_CPP], [c, T.GO_CA]], np.int64)
-    T.apply_moves(fam, work, las, op, p, moves, 3, 12)
+    T.apply_moves(fam, work, las, op, moves, 3, 12, due_weeks(p))
     assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + math.ceil(p.cin_review_weeks), 12)
     assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + math.ceil(p.cpp_review_weeks))
     assert (fam.state[c], fam.due[c]) == (S.CA, 12 + math.ceil(p.ca_target_weeks))
@@ -136,7 +143,7 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
     assert d[I.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
     assert d[I.FL_JOURNEYS] == 2 and d[I.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
     assert fam.help_start[a] == 12 and fam.help_start[b] == 12 and fam.help_start[c] == -1
-    T.apply_move(fam, work, las, op, p, a, T.GO_CLOSE, 20)
+    T.apply_move(fam, work, las, op, a, T.GO_CLOSE, 20, due_weeks(p))
     assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
     assert work.caseload[0] == load0 - 1
     assert las.flow[0, I.FL_CLOSURES] - flow0[0, I.FL_CLOSURES] == 1
