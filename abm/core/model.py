@@ -81,9 +81,13 @@ class ChildProtectionModel(mesa.Model):
         Mesa agent views. "all": every worker post, referrer, court and open-case family.
         "no_families": the same without families (national scale: no per-family Python
         objects). "auto" (default) picks "all" up to 400,000 families, else "no_families".
+    compile_first : bool
+        With an empty kernel cache, compile the kernels in two processes at once before
+        building (``abm.core.warmup``); default True.
     """
 
-    def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto"):
+    def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto",
+                 compile_first: bool = True):
         if rng is None:
             rng = int(np.random.SeedSequence().entropy % (2**63))
         if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
@@ -98,6 +102,9 @@ class ChildProtectionModel(mesa.Model):
         self.streams = {name: np.random.default_rng(sq) for name, sq in zip(STREAMS, seqs, strict=True)}
         self._events = list(scenario.events)
         self._tracks: dict[int, list[tuple]] = {}
+        if compile_first:  # an empty kernel cache is filled by two processes at once
+            from abm.core.warmup import ensure_compiled
+            ensure_compiled()
         self.week = -self.p.warmup_weeks  # calendar week index of the next step
         self._t = 0  # absolute week counter (warm-up included), the kernels' clock
         with gc_paused():  # loading the kernels from the Numba cache (see gc_paused)

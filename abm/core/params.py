@@ -12,6 +12,7 @@ rewritten in flight.
 from __future__ import annotations
 
 import math
+import sys
 from collections import namedtuple
 from dataclasses import dataclass
 from importlib import resources
@@ -109,7 +110,11 @@ def param_record(name: str, fields: str) -> type:
     unknown = [n for n in names if n not in PARAMETERS]
     if unknown:
         raise ValueError(f"{name}: not in the parameter table: {', '.join(unknown)}")
-    record = namedtuple(name, names)
+    # the record's class must be importable where it is defined (the mechanism's module,
+    # under ``name``): Numba's on-disk cache finds kernels by their argument types, pickled
+    # by reference to that class
+    module = sys._getframe(1).f_globals["__name__"]
+    record = namedtuple(name, names, module=module)
     record.of = classmethod(lambda cls, p: cls(*(getattr(p, n) for n in cls._fields)))
     return record
 

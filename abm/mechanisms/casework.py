@@ -269,8 +269,9 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
 
 
 #: The moves: a core assessment / s47 enquiry starts; child-in-need services; a child
-#: protection plan; the LA applies for care proceedings; the case closes; early help ends.
-GO_CA, GO_CIN, GO_CPP, GO_COURT, GO_CLOSE, GO_EH_END = 1, 2, 3, 4, 5, 6
+#: protection plan; the LA applies for care proceedings; the case closes; early help ends;
+#: the court makes a care or placement order.
+GO_CA, GO_CIN, GO_CPP, GO_COURT, GO_CLOSE, GO_EH_END, GO_CARE = 1, 2, 3, 4, 5, 6, 7
 
 
 @njit(cache=True)
@@ -281,7 +282,7 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
 
     The bookkeeping of each move is :func:`core.move_rows`' written out once in the loop
     rather than called: a call taking its ten columns costs 100-300 ns a move in reference
-    counting, the lines themselves about 10 ns (docs/performance.md, section 9)."""
+    counting, the lines themselves about 10 ns (docs/performance.md)."""
     flow = las.flow
     ca_weeks, cin_weeks, cpp_weeks = due
     state, la_of, n_children, since = fam.state, fam.la, fam.n_children, fam.since
@@ -299,6 +300,8 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
             new = CPP
         elif go == GO_COURT:
             new = COURT
+        elif go == GO_CARE:
+            new = CARE
         else:  # GO_CLOSE, GO_EH_END
             new = NONE
         # before the move

@@ -32,11 +32,11 @@ import numpy as np
 from numba import njit
 
 from abm.core import indicators as I
-from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, move, prefetch, sort_int64
+from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, prefetch, sort_int64
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
-from abm.core.state import CARE, COURT
-from abm.mechanisms.casework import GO_CIN, GO_CPP, apply_move, due_weeks
+from abm.core.state import COURT
+from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, due_weeks
 
 #: The parameters of the courts' kernel (capacities are set from the table in Python).
 CourtParams = param_record("CourtParams", """
@@ -51,7 +51,7 @@ CourtParams = param_record("CourtParams", """
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     """Give a new application its case record. Returns False if the case table is full."""
     if cases.n_free[0] == 0:
@@ -87,7 +87,7 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
     """Final hearing held: record the case and move the family to its outcome."""
     i = cases.fam[k]
@@ -107,7 +107,7 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
     age = t - fam.since[i]
     if score > p.order_threshold:
         flow[la, I.FL_CARE_ORDERS] += 1
-        move(fam, las, open_list, i, CARE, t)
+        go = GO_CARE
         if u < p.placement_order_share:
             fam.order[i] = 2
             flow[la, I.FL_OUTCOME_PLACEMENT_ORDER] += 1
@@ -130,7 +130,7 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
         else:
             flow[la, I.FL_OUTCOME_HOME] += 1
             go = GO_CPP
-        apply_move(fam, work, las, open_list, i, go, t, due_weeks(p))
+    apply_move(fam, work, las, open_list, i, go, t, due_weeks(p))
     cases.active[k] = 0
     cases.fam[k] = -1
     cases.free[cases.n_free[0]] = k
