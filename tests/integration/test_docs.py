@@ -28,10 +28,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from abm.core.params import PARAMETERS
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 ODD = DOCS / "ODD.md"
 PARAMS_MD = DOCS / "parameters.md"

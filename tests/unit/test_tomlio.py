@@ -7,14 +7,12 @@ import datetime as dt
 import math
 import struct
 import tomllib
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from abm.core import tomlio
 from abm.core.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def round_trip(doc: dict) -> dict:

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SCENARIO
+from conftest import ROOT, TINY_SCENARIO
 
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import build_spec, load_spec
 from abm.cli import main
 from abm.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = ROOT / "experiments" / "sweeps"
 
 SCENARIO = TINY_SCENARIO

@@ -11,13 +11,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import abm.core.scenario as scenario_mod
 from abm.core.errors import ConfigError
 from abm.core.params import PARAMETERS, parse_assignment
 from abm.core.scenario import load_scenario
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+SCENARIO_DIR = ROOT / "experiments" / "scenarios"
 PACKAGED_SCENARIOS = scenario_mod.SCENARIO_DIR
 SCENARIO_FILES = sorted([*SCENARIO_DIR.glob("*.toml"), *PACKAGED_SCENARIOS.glob("*.toml")])
 

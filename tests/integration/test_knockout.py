@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from abm.batch.spec import load_spec
 from abm.batch.store import ResultStore
@@ -23,7 +24,6 @@ from abm.core.errors import ConfigError
 from abm.studies import adapter as cpmodel
 from abm.studies import knockout
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "experiments" / "sweeps" / "loop_knockout.toml"
 
 TINY_SHOCK = """\

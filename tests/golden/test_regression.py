@@ -1,7 +1,7 @@
 """Regression checks of the calibrated model beyond the exact baseline (issue 9).
 
 * distributional: fresh seeds against the stored replicates of the baseline scenario
-  (``tests/baseline/replicates.json``, regenerated only by ``make baseline``): KS tests and
+  (``tests/golden/baseline/replicates.json``, regenerated only by ``make baseline``): KS tests and
   replicate bands, with a designed false-alarm rate, so seed noise passes and drift fails;
 * the same check rejects a 10% change in one influential parameter;
 * calibration bands: the calibrated England scenario, at a 1-in-20 sample, keeps its key
@@ -19,7 +19,7 @@ from abm.studies import baseline
 def _stored():
     stored = json.loads(baseline.replicates_file().read_text())
     if stored["lock_sha256"] != baseline.lock_hash():
-        pytest.fail("requirements.lock changed since tests/baseline/replicates.json was made: "
+        pytest.fail("requirements.lock changed since tests/golden/baseline/replicates.json was made: "
                     "run `make baseline` deliberately")
     return stored
 

@@ -11,7 +11,7 @@ from abm.studies import baseline
 def test_exact_seeded_baseline_matches():
     stored = json.loads(baseline.baseline_file().read_text())
     if stored["lock_sha256"] != baseline.lock_hash():
-        pytest.fail("requirements.lock changed since tests/baseline/baseline.json was made; "
+        pytest.fail("requirements.lock changed since tests/golden/baseline/baseline.json was made; "
                     "random streams may legitimately differ: run `make baseline` deliberately")
     lines = baseline.diff(stored["outputs"], baseline.compute())
     assert not lines, "baseline outputs moved:\n" + "\n".join(lines)
