@@ -15,7 +15,7 @@ os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")  # no background model builds i
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-ipyvuetify = pytest.importorskip("ipyvuetify", reason="the app needs the viz extra (solara)")
+import ipyvuetify  # noqa: E402  (the viz extra is in requirements.lock: fail, never skip)
 import ipywidgets  # noqa: E402
 import solara  # noqa: E402
 

@@ -181,13 +181,23 @@ def test_reunification_success_rises_with_team_skill():
 
 
 def test_outcome_measures_are_reported():
-    f = full_years(summary(_run(children=60000, years=1.0), "fy")).iloc[-1]
+    m = _run(children=60000, years=1.0)
+    f = full_years(summary(m, "fy")).iloc[-1]
     for col in ("mean_journey_weeks", "delay_weeks_per_child_in_need",
                 "childhood_lost_pct_per_child_in_need", "unnecessary_investigations",
                 "rereferrals", "worker_changes", "harm_known", "harm_missed"):
         assert np.isfinite(f[col]) and f[col] >= 0, col
+    # delay per child in need, from the weekly record: the year's delay weeks over the
+    # children with an open social-care case on census day (the last week to 31 March)
+    in_year = m.calendar.fy[:m.weeks_recorded] == f.name
+    census = m.calendar.census_weeks()[f.name]
+    delay = m.series("delay_weeks")[in_year].sum()
+    in_need = m.record.stock_children[census, :, list(S.SOCIAL_CARE_STATES)].sum()
+    assert delay > 0 and in_need > 0
+    assert f["delay_weeks_per_child_in_need"] == pytest.approx(delay / in_need)
+    # as a share of an 18-year childhood: two months of delay are about 1%
     assert f["childhood_lost_pct_per_child_in_need"] == pytest.approx(
-        f["delay_weeks_per_child_in_need"] / (18 * 52) * 100)
+        100 * delay / in_need / (18 * 52))
 
 
 # ---------------------------------------------------------------- regimes differ as the review argues
