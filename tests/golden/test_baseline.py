@@ -17,9 +17,10 @@ def test_exact_seeded_baseline_matches():
     assert not lines, "baseline outputs moved:\n" + "\n".join(lines)
 
 
-def test_baseline_diff_names_what_moved():
+def test_baseline_diff_catches_a_ten_percent_parameter_change_and_names_the_outputs():
     """A 10% change in one influential parameter is caught, and the message names outputs."""
     stored = json.loads(baseline.baseline_file().read_text())["outputs"]
     moved = baseline.diff(stored, baseline.compute(contact_rate=PARAMETERS["contact_rate"].default * 1.1))
     assert moved
     assert any("total.referrals" in line for line in moved)
+

@@ -44,7 +44,7 @@ def test_compare_accepts_same_distribution_and_rejects_a_shift():
     assert "FAIL" in str(shifted) and "x" in str(shifted)
 
 
-def test_band_false_alarm_rate_is_a_rank_property():
+def test_band_false_alarm_rate_falls_with_sample_size_and_band_width():
     # tiny samples almost always disagree somewhere; larger ones rarely do
     assert band_false_alarm_rate(5, 5, n_sim=4000) > 0.2
     assert band_false_alarm_rate(60, 40, n_sim=4000) < 0.002
@@ -52,7 +52,7 @@ def test_band_false_alarm_rate_is_a_rank_property():
     assert band_false_alarm_rate(20, 20, 0.05, 0.95, n_sim=4000) < band_false_alarm_rate(20, 20, n_sim=4000)
 
 
-def test_compare_rejects_bad_input():
+def test_compare_samples_refuses_bad_alpha_bands_outputs_and_short_samples():
     rng = np.random.default_rng(1)
     a = _synthetic(rng, 20)
     with pytest.raises(ValueError, match=r"alpha = 0 is out of range; valid: 0 < alpha < 1"):
@@ -83,7 +83,7 @@ REFERENCE_SEEDS = range(100_000, 100_040)  # about 1.5 s of CPU a run, in two pr
 ALPHA = 0.001  # designed chance that the check fails when the two agree in distribution
 
 
-def test_equivalence_design_false_alarm_rate():
+def test_equivalence_design_keeps_its_false_alarm_rate_within_alpha():
     """KS at ALPHA/2 Bonferroni over the outputs, and the band checks for 80 vs 40 runs
     (with margin for runs with no concluded care case), fit within ALPHA together."""
     band = band_false_alarm_rate(len(ENGINE_SEEDS) - 8, len(REFERENCE_SEEDS) - 4)

@@ -180,7 +180,7 @@ def _population(res):
                           n, 0)
 
 
-def test_outputs_written(gauss):
+def test_calibration_writes_generations_posterior_best_particle_history_and_sims(gauss):
     out = gauss.out
     gens = sorted((out / "generations").glob("gen_*.parquet"))
     assert len(gens) == len(gauss.generations) >= 4
@@ -237,7 +237,7 @@ def test_dask_scheduler_identical(tmp_path):
     pd.testing.assert_frame_equal(a.posterior, b.posterior, check_exact=True)
 
 
-def test_resume_refusals_and_budget_change(tmp_path):
+def test_resume_reuses_runs_refuses_a_changed_identity_and_extends_a_changed_budget(tmp_path):
     spec = small(tmp_path, generations=2)
     out = tmp_path / "out"
     first = calibrate(spec, out, workers=1, progress=False, log=quiet)
@@ -363,7 +363,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     (("[priors.mu]", "[fixed]\nmu = 1.0\n\n[priors.mu]"),
      "priors.mu: 'mu' is also in [fixed]"),
 ])
-def test_bad_spec_refused(tmp_path, change, message):
+def test_bad_calibration_spec_is_refused_naming_the_file_and_key(tmp_path, change, message):
     old, new = change
     assert old in GAUSSIAN
     p = write(tmp_path, GAUSSIAN.replace(old, new, 1))
@@ -373,7 +373,7 @@ def test_bad_spec_refused(tmp_path, change, message):
     assert str(p) in str(e.value)
 
 
-def test_int_prior_rounding_and_int_check(tmp_path):
+def test_int_prior_refuses_fractional_bounds_and_gives_each_whole_number_equal_mass(tmp_path):
     p = write(tmp_path, SMALL.format(particles=20, generations=1, model="")
               .replace("low = 0\nhigh = 10", "low = 0.5\nhigh = 10"))
     with pytest.raises(ConfigError, match=r"priors.count.low = 0.5 has the wrong type: "
@@ -394,7 +394,7 @@ def _args(*argv):
     return p.parse_args([str(a) for a in argv])
 
 
-def test_missing_target_and_failing_simulation(tmp_path, capsys):
+def test_missing_target_or_failing_simulation_stops_the_run_keeping_finished_sims(tmp_path, capsys):
     p = small(tmp_path, model='omit = ["log_rate"]')
     assert abc_cli.run(_args(p, "--out", tmp_path / "a", "--workers", "1", "--quiet")) == 1
     err = capsys.readouterr().err
@@ -421,7 +421,7 @@ def test_cli_check_runs_nothing(tmp_path, capsys):
     assert capsys.readouterr().err == f"cpabm: error: {tmp_path / 'nope.toml'}: file not found\n"
 
 
-def test_progress_without_tty(tmp_path, capsys):
+def test_progress_bars_go_to_stderr_without_a_tty(tmp_path, capsys):
     p = small(tmp_path, generations=2)
     assert abc_cli.run(_args(p, "--out", tmp_path / "out", "--workers", "1")) == 0
     cap = capsys.readouterr()

@@ -160,7 +160,7 @@ def test_floor_times_each_part_apart_and_counts_it_only_in_its_floors(part, floo
         assert (t >= 0.1 * calls) if name in floors else (t < 0.1 * weeks), (name, t)
 
 
-def test_linear_fit():
+def test_linear_fit_recovers_slope_intercept_and_r2_of_exact_data():
     f = linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
     assert f["r2"] == pytest.approx(1.0) and f["max_rel_residual"] == pytest.approx(0.0)
@@ -168,7 +168,7 @@ def test_linear_fit():
         linear_fit([1], [2])
 
 
-def test_make_scenario_cuts_and_resizes():
+def test_make_scenario_keeps_the_las_scale_and_years_asked_for_and_refuses_bad_keys():
     sc = make_scenario({"path": ENGLAND, "las": 3, "scale": 0.01, "years": 1})
     assert len(sc.places) == 3 and sc.scale == 0.01
     assert (sc.end - sc.start).days == 365

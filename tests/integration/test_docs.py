@@ -71,7 +71,7 @@ def test_generated_files_are_exactly_what_the_generator_produces():
             f"{path.relative_to(ROOT)} is stale: run `python experiments/tools/make_docs.py`")
 
 
-def test_generator_is_idempotent_and_deterministic():
+def test_refreshing_the_odd_twice_changes_nothing_the_second_time():
     """Refreshing twice changes nothing the second time. (Deterministic across processes:
     the committed files, written by another process with another hash seed, equal what this
     one renders, in test_generated_files_are_exactly_what_the_generator_produces and the

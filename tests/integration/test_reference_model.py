@@ -44,7 +44,7 @@ def tiny_run():
     return ReferenceModel(tiny(), rng=3).run()
 
 
-def test_refuses_multi_la_scenarios():
+def test_reference_refuses_multi_la_scenarios():
     sc = dataclasses.replace(tiny(), places=[Place("E001", "one", 1000, 0),
                                              Place("E002", "two", 1000, 0)])
     with pytest.raises(ValueError, match=r"single-LA .* places = 2 LAs \(E001, E002\)"):
@@ -52,7 +52,7 @@ def test_refuses_multi_la_scenarios():
 
 
 @pytest.mark.parametrize("bad", [-1, True, 1.5, "7"])
-def test_rejects_bad_seeds(bad):
+def test_reference_rejects_bad_seeds(bad):
     with pytest.raises(ValueError, match="rng must be a non-negative integer seed"):
         ReferenceModel(tiny(), rng=bad)
 
@@ -72,7 +72,7 @@ def test_agents_are_plain_mesa_agents(tiny_run):
     assert m.week == m.calendar.n_weeks and not m.running
 
 
-def test_books_balance(tiny_run):
+def test_reference_books_balance_against_a_recount_of_its_agents(tiny_run):
     """Stocks, open cases, caseloads and guardians agree with a recount of the agents, and
     every recorded week's stocks = last week's + inflows - outflows."""
     m = tiny_run
@@ -125,7 +125,7 @@ def test_family_weeks_is_defined_alike_for_both_models(tiny_run):
     assert family_weeks(engine) == engine.n_families * weeks
 
 
-def test_throughput_measures_both_side_by_side():
+def test_throughput_counts_the_same_family_weeks_for_both_models():
     from benchmarks.reference_speed import throughput
     sc = tiny()
     res = throughput(sc, repeats=1, seed=4)
@@ -143,7 +143,7 @@ def test_throughput_measures_both_side_by_side():
     ("mech_early_help", ("early_help_starts",)),
     ("mech_turnover", ("leavers",)),
 ])
-def test_mechanism_switches(switch, flows):
+def test_reference_mechanism_switched_off_leaves_no_trace(switch, flows):
     """A switched-off mechanism leaves no trace in the reference's outputs; the same run
     with it on does (so the zero is not vacuous)."""
     extra = {"harm_hazard_base": 2e-4} if switch == "mech_harm_events" else {}

@@ -116,7 +116,7 @@ def test_media_shock_amplifies_down_the_chain():
 
 
 # ---------------------------------------------------------------- Taylor-Russell from runs
-def test_taylor_russell_properties_from_model_runs():
+def test_model_runs_trade_errors_by_threshold_and_team_skill_reduces_both():
     from abm.studies.taylor_russell import (
         ALIGNED_THRESHOLD,
         GOOD,
@@ -139,7 +139,7 @@ def test_taylor_russell_properties_from_model_runs():
     assert rate(good, "FP") < rate(poor, "FP") and rate(good, "FN") < rate(poor, "FN")
 
 
-def test_auc_is_reported_per_decision_point():
+def test_auc_is_reported_per_decision_point_and_beats_chance():
     m = _run(children=40000)
     d = decision_table(m)
     assert set(d["decision"]) == set(S.DECISION_NAMES)
@@ -151,7 +151,7 @@ def test_auc_is_reported_per_decision_point():
 
 
 # ---------------------------------------------------------------- front-door variants
-def test_front_door_variants_near_the_case_studies():
+def test_front_door_variants_reproduce_the_case_studies_shares():
     def fy(regime):
         return full_years(summary(_run(children=150000, years=1.0, seed=3, regime=regime), "fy")).iloc[-1]
 
@@ -180,7 +180,7 @@ def test_reunification_success_rises_with_team_skill():
     assert rates[0] + 0.15 < rates[1] < rates[2] - 0.15, rates
 
 
-def test_outcome_measures_are_reported():
+def test_outcome_measures_are_finite_and_delay_per_child_in_need_follows_the_record():
     m = _run(children=60000, years=1.0)
     f = full_years(summary(m, "fy")).iloc[-1]
     for col in ("mean_journey_weeks", "delay_weeks_per_child_in_need",

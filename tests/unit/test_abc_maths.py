@@ -9,7 +9,7 @@ import pytest
 from abm.batch.abc import Target, distance, importance_weights
 
 
-def test_distance_formula():
+def test_distance_is_the_weighted_rms_of_band_scaled_errors_and_inf_when_missing():
     ts = [Target("a", 10.0, 8.0, 12.0, 1.0), Target("b", 0.5, 0.0, 1.0, 3.0)]
     # z_a = (11 - 10) / 2 = 0.5, z_b = (0.75 - 0.5) / 0.5 = 0.5 -> d = 0.5
     assert distance([11.0, 0.75], ts) == pytest.approx(0.5)
