@@ -1,4 +1,5 @@
-"""The exact seeded baseline (regenerate only with `make baseline`)."""
+"""The exact seeded baseline and the fingerprints of seeded runs, against the golden files
+in tests/golden/baseline/ (regenerate only with `make baseline`)."""
 
 import json
 
@@ -24,3 +25,15 @@ def test_baseline_diff_catches_a_ten_percent_parameter_change_and_names_the_outp
     assert moved
     assert any("total.referrals" in line for line in moved)
 
+
+def test_seeded_runs_match_the_stored_fingerprints():
+    """The quick set of ``cpabm baseline --fingerprints`` (England at 5% is left to the
+    command): every recorded series, final state table and random stream's final state of
+    each seeded run hashes as in tests/golden/baseline/fingerprints.json, so one extra or
+    missing draw is caught even where the outputs agree."""
+    stored = json.loads(baseline.fingerprints_file().read_text())
+    got = baseline.fingerprints(full=False)
+    assert len(got) == 9 and set(got) < set(stored)
+    moved = baseline.fingerprint_diff(stored, got)
+    assert not moved, ("fingerprints moved (after a change of requirements.lock, run `make "
+                       "baseline` deliberately):\n" + "\n".join(moved[:40]))
