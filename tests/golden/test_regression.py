@@ -13,6 +13,7 @@ import json
 import pytest
 
 from abm.core.params import PARAMETERS
+from abm.reference.compare import KEY_OUTPUTS
 from abm.studies import baseline
 
 
@@ -27,7 +28,8 @@ def _stored():
 @pytest.mark.slow
 def test_fresh_seeds_match_the_stored_replicates():
     stored = _stored()
-    assert len(stored["outputs"]["referrals"]) == len(baseline.STORED_SEEDS)
+    assert set(stored["outputs"]) == set(KEY_OUTPUTS)
+    assert all(len(v) == len(baseline.STORED_SEEDS) for v in stored["outputs"].values())
     assert not set(baseline.FRESH_SEEDS) & set(baseline.STORED_SEEDS)
     report = baseline.check_replicates(baseline.compute_replicates(baseline.FRESH_SEEDS))
     assert report.false_alarm_bound < 0.005  # designed: about 1 false alarm in 450 runs
