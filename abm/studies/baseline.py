@@ -1,11 +1,12 @@
 """The exact seeded baseline: a regression check tied to the lock file.
 
 ``cpabm baseline`` runs the packaged scenario ``baseline_la`` with a fixed seed and
-compares every recorded output with ``tests/baseline/baseline.json``. Any difference, to the
-last bit, is a change in behaviour; the message names the outputs that moved.
+compares every recorded output with ``tests/golden/baseline/baseline.json``. Any
+difference, to the last bit, is a change in behaviour; the message names the outputs that
+moved.
 ``cpabm baseline --update`` (``make baseline``) regenerates it, and is the only way to.
-It also regenerates ``tests/baseline/replicates.json``, the same scenario's key outputs over
-40 seeds: ``tests/test_regression.py`` compares fresh seeds with them (KS tests and
+It also regenerates ``tests/golden/baseline/replicates.json``, the same scenario's key outputs
+over 40 seeds: ``tests/golden/test_regression.py`` compares fresh seeds with them (KS tests and
 replicate bands), which catches behavioural drift that is not seed noise.
 
 NumPy's stream-compatibility policy (NEP 19) promises the same stream only for the same
@@ -32,29 +33,31 @@ BASELINE_SCENARIO = "baseline_la"  # packaged (abm/data/scenarios)
 BASELINE_SEED = 12345
 STORED_SEEDS = range(0, 40)
 FRESH_SEEDS = range(100_000, 100_030)  # never in the stored sample
+#: Where the golden files live in a checkout (compared by the tests in tests/golden/).
+BASELINE_DIR = ("tests", "golden", "baseline")
 
 
 def checkout_file(*parts: str) -> Path:
-    """A developer file of the cpabm checkout (the baselines live in ``tests/baseline``)."""
+    """A developer file of the cpabm checkout (the baselines live in ``BASELINE_DIR``)."""
     root = project_root()
     if root is None:
-        raise ConfigError("the exact baselines belong to a cpabm checkout (tests/baseline/); "
-                          "run this from inside one")
+        raise ConfigError("the exact baselines belong to a cpabm checkout "
+                          "(tests/golden/baseline/); run this from inside one")
     return root.joinpath(*parts)
 
 
 def baseline_file() -> Path:
-    return checkout_file("tests", "baseline", "baseline.json")
+    return checkout_file(*BASELINE_DIR, "baseline.json")
 
 
 def replicates_file() -> Path:
     """The distributional baseline: key outputs of the same scenario over many seeds, against
     which fresh seeds are compared (KS and replicate bands, ``abm.reference.compare``)."""
-    return checkout_file("tests", "baseline", "replicates.json")
+    return checkout_file(*BASELINE_DIR, "replicates.json")
 
 
 def fingerprints_file() -> Path:
-    return checkout_file("tests", "baseline", "fingerprints.json")
+    return checkout_file(*BASELINE_DIR, "fingerprints.json")
 
 
 def lock_hash() -> str:

@@ -71,7 +71,7 @@ def runs(tmp_path_factory):
 
 # --------------------------------------------------------------------------- cpabm run
 
-def test_run_smoke_writes_everything(runs):
+def test_run_writes_every_output_file_atomically_with_real_pngs(runs):
     rc, out = runs["a"]
     assert rc == 0
     assert out.is_dir()
@@ -83,7 +83,7 @@ def test_run_smoke_writes_everything(runs):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
-def test_run_smoke_tidy_tables(runs):
+def test_run_tidy_tables_have_units_a_year_of_weeks_and_the_shock_in_anxiety(runs):
     _, out = runs["a"]
     for name in ("national_weekly.parquet", "la_weekly.parquet"):
         long = pd.read_parquet(out / name)
@@ -101,7 +101,7 @@ def test_run_smoke_tidy_tables(runs):
     assert anx[anx.index >= pd.Timestamp("2008-11-12")].iloc[0] > 0.5
 
 
-def test_run_smoke_summary(runs):
+def test_run_summary_tables_markdown_and_run_record_agree(runs):
     _, out = runs["a"]
     summary = pd.read_csv(out / "summary_fy.csv", index_col="fy")
     assert "FY2008" in summary.index
@@ -122,7 +122,7 @@ def test_run_smoke_summary(runs):
     assert meta["overrides"] == {}
 
 
-def test_run_set_override_recorded(runs):
+def test_run_records_its_set_overrides(runs):
     rc, out = runs["b"]
     assert rc == 0
     assert json.loads((out / "run.json").read_text())["overrides"] == {"referrer_threshold": 1.5}
@@ -210,7 +210,7 @@ def test_out_is_a_file_exit_2(tmp_path, capsys):
     assert out.read_text() == "not a folder"
 
 
-def test_real_console_script_misspelt_parameter(tmp_path):
+def test_real_console_script_exits_2_on_a_misspelt_parameter(tmp_path):
     assert CPABM.exists(), f"console script not installed at {CPABM}"
     scenario = _write(tmp_path, MISSPELT)
     out = tmp_path / "out"
@@ -237,7 +237,7 @@ def test_params_lists_every_parameter(capsys):
     assert [line.split()[0] for line in lines] == list(PARAMETERS)
 
 
-def test_params_markdown(capsys):
+def test_params_markdown_is_a_table_of_every_parameter(capsys):
     assert main(["params", "--markdown"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == ("| name | mechanism | unit | default | range | calibrated | description "
@@ -249,7 +249,7 @@ def test_params_markdown(capsys):
 
 # --------------------------------------------------------------------------- cpabm compare-runs
 
-def test_compare_runs_same_seed(runs, tmp_path, capsys):
+def test_compare_runs_of_the_same_seed_writes_their_differences(runs, tmp_path, capsys):
     (rc_a, a), (rc_b, b) = runs["a"], runs["b"]
     assert rc_a == 0 and rc_b == 0
     out = tmp_path / "cmp"

@@ -38,7 +38,7 @@ def _run(number_processes: int):
                      number_processes=number_processes, display_progress=False)
 
 
-def test_mesa_batch_run(restore_start_method):
+def test_mesa_batch_run_rows_equal_the_models_own_datacollector(restore_start_method):
     rows = _run(1)
     assert mp.get_start_method(allow_none=True) == "spawn"  # a global side effect
     df = pd.DataFrame(rows).sort_values(["RunId", "Step"]).reset_index(drop=True)
@@ -61,7 +61,7 @@ def test_mesa_batch_run(restore_start_method):
 
 
 @pytest.mark.slow
-def test_mesa_batch_run_processes(restore_start_method):
+def test_mesa_batch_run_on_two_processes_gives_the_same_rows(restore_start_method):
     """With two (spawned) processes the rows are the same once sorted by RunId and Step."""
     one = pd.DataFrame(_run(1)).drop(columns="scenario")
     two = pd.DataFrame(_run(2)).drop(columns="scenario")

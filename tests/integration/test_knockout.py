@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from abm.batch.spec import load_spec
 from abm.batch.store import ResultStore
@@ -23,7 +24,6 @@ from abm.core.errors import ConfigError
 from abm.studies import adapter as cpmodel
 from abm.studies import knockout
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "experiments" / "sweeps" / "loop_knockout.toml"
 
 TINY_SHOCK = """\
@@ -130,7 +130,7 @@ def test_command_writes_the_table_report_and_figure(done):
         "scale"] == 1.0
 
 
-def test_common_random_numbers(done):
+def test_every_variant_of_a_replication_shares_its_seed(done):
     t = runs_long(done)
     assert (t.groupby("replication")["seed"].nunique() == 1).all()
     assert t["seed"].nunique() == 2
@@ -194,7 +194,7 @@ def test_noop_variant_is_identical_to_full(tmp_path, scenario, monkeypatch):
     assert len(list((out / "sweep" / "runs").glob("*.parquet"))) == 6  # no shared runs
 
 
-def test_rerun_resume_and_report_only(done, scenario, capsys):
+def test_rerun_is_refused_resume_rebuilds_the_report_and_replace_runs_afresh(done, scenario, capsys):
     argv = ["--scenario", str(scenario), "--scale", "1", "--replications", "2",
             "--workers", "0", "--out", str(done)]
     before = (done / "inputs" / "loop_knockout.toml").read_text()
@@ -253,7 +253,7 @@ def test_bad_template_content_is_refused_naming_the_key(tmp_path, scenario):
     assert not out.exists()
 
 
-def test_cli_exit_status_and_report_only_without_runs(tmp_path, capsys):
+def test_cli_exits_2_on_bad_arguments_and_on_report_only_without_runs(tmp_path, capsys):
     assert knockout.main(["--replications", "0", "--out", str(tmp_path / "x")]) == 2
     assert "cpabm: error: --replications = 0" in capsys.readouterr().err
     assert knockout.main(["--report-only", "--out", str(tmp_path)]) == 2

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SCENARIO
+from conftest import ROOT, TINY_SCENARIO
 
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import build_spec, load_spec
 from abm.cli import main
 from abm.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = ROOT / "experiments" / "sweeps"
 
 SCENARIO = TINY_SCENARIO
@@ -63,7 +62,7 @@ def error_of(tmp_path, spec, scenario=SCENARIO) -> str:
 
 # --------------------------------------------------------------------------- good specs
 
-def test_example_specs_validate():
+def test_example_specs_load_with_the_sizes_their_comments_promise():
     """Every shipped example spec loads as it is, with the size its comment promises."""
     sizes = {"regime_comparison": (2, 30), "workforce_morris": (112, 3),
              "workforce_sobol": (448, 1), "court_capacity": (15, 10)}
@@ -75,7 +74,7 @@ def test_example_specs_validate():
         assert spec.n_runs == points * reps
 
 
-def test_factorial_design_and_defaults(tmp_path):
+def test_factorial_design_crosses_the_values_and_fills_the_defaults(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
     assert spec.name == "t" and spec.replications == 3 and spec.seed == 11
     assert spec.period == "fy"  # the adapter's default resolution
@@ -94,7 +93,7 @@ def test_factorial_design_and_defaults(tmp_path):
     assert again.identity_hash() == spec.identity_hash()
 
 
-def test_continuous_designs(tmp_path):
+def test_lhs_sobol_and_morris_designs_have_their_structure_and_are_deterministic(tmp_path):
     base = SPEC.split("[factors.regime]")[0]
     factors = """
 [factors.quit_hazard_base]
@@ -135,7 +134,7 @@ mode = 1.0
     assert again.design.points == sob.design.points
 
 
-def test_factor_distributions():
+def test_factor_distributions_map_quantiles_to_known_values():
     from abm.batch.factors import Factor
 
     f = Factor("x", "float", lo=0.001, hi=0.1, distribution="loguniform")
@@ -151,7 +150,7 @@ def test_factor_distributions():
     assert lv.grid() == [1.0, pytest.approx(10.0), 100.0]
 
 
-def test_replication_seeds_common_random_numbers():
+def test_replication_seeds_follow_the_documented_rule_whatever_the_count():
     s = replication_seeds(2024, 5)
     assert len(set(s)) == 5 and all(0 <= x < 2**63 for x in s)
     # documented rule: SeedSequence(root).spawn(R)[r], first 64-bit word, shifted right
@@ -229,7 +228,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("what,change,fragments", BAD, ids=[b[0] for b in BAD])
-def test_bad_spec_clear_error(tmp_path, what, change, fragments):
+def test_bad_spec_is_refused_with_a_clear_message(tmp_path, what, change, fragments):
     old, new = change
     assert old in SPEC or old in SPEC.replace("[factors.regime]", ""), what
     spec = SPEC.replace(old, new)
@@ -245,7 +244,7 @@ def test_bad_spec_clear_error(tmp_path, what, change, fragments):
         assert frag in msg, f"{what}: {frag!r} not in {msg!r}"
 
 
-def test_bad_scenario_and_masked_regime(tmp_path):
+def test_bad_scenario_and_a_regime_masked_by_scenario_parameters_are_refused(tmp_path):
     msg = error_of(tmp_path, SPEC, SCENARIO.replace("warmup_weeks = 26", "warmup_weekz = 26"))
     assert "model.scenario = 'tiny.toml' is not a valid scenario" in msg
     assert "did you mean 'warmup_weeks'" in msg
@@ -254,7 +253,7 @@ def test_bad_scenario_and_masked_regime(tmp_path):
     assert "sets prescription" in msg and "regime factor would not change them" in msg
 
 
-def test_unknown_adapter_and_keys(tmp_path):
+def test_unknown_adapter_and_adapter_keys_are_refused(tmp_path):
     msg = error_of(tmp_path, SPEC.replace("[model]\n", '[model]\nadapter = "no.such.module"\n'))
     assert "model.adapter = 'no.such.module'" in msg
     msg = error_of(tmp_path, SPEC.replace("[model]\n", "[model]\nscale = 0.5\n"))

@@ -15,7 +15,7 @@ os.environ.setdefault("CPABM_VIZ_PREBUILD", "0")  # no background model builds i
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-ipyvuetify = pytest.importorskip("ipyvuetify", reason="the app needs the viz extra (solara)")
+import ipyvuetify  # noqa: E402  (the viz extra is in requirements.lock: fail, never skip)
 import ipywidgets  # noqa: E402
 import solara  # noqa: E402
 
@@ -121,7 +121,7 @@ def test_levers_change_the_model_parameters(app):
     assert m.followed in m.followed_from and len(m.followed_from) >= len(before)
 
 
-def test_reset_really_resets(app):
+def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
     model = app.new_model(**SMALL)
     fresh = app.new_model(**SMALL)
     model_r, rc = render_app(app, model)
@@ -180,7 +180,7 @@ def test_extreme_lever_values_neither_crash_nor_give_nan(app, end):
 
 
 @pytest.mark.parametrize("children", [5_000, 250_000])
-def test_la_size_extremes(children):
+def test_la_size_extremes_step_without_nan_or_broken_views(children):
     m = W.WorkshopModel(children=children, warmup_weeks=26, history_weeks=4)
     for _ in range(4):
         m.step()
@@ -248,7 +248,7 @@ def test_decision_counts_add_up():
         assert np.isfinite(dd["threshold"])
 
 
-def test_layout_and_components(app):
+def test_layout_has_a_cell_per_view_and_every_app_parameter_is_a_model_argument(app):
     import mesa.visualization.solara_viz as mv
     assert mv.make_initial_grid_layout(len(app.COMPONENTS)) == app.LAYOUT
     assert len(mv.make_initial_grid_layout(2)) == 2  # other apps keep Mesa's layout

@@ -23,7 +23,7 @@ def _court_model(children=150_000, years=3.0, events=(), seed=3, **ov):
     return m
 
 
-def test_queue_conservation_every_week():
+def test_court_cases_opened_equal_closed_plus_open_every_week():
     """Cases opened = cases closed + cases open, every week; the case table agrees with the
     families in care proceedings."""
     m = _court_model(children=100_000, years=1.0)
@@ -45,7 +45,7 @@ def test_queue_conservation_every_week():
 
 
 @pytest.mark.slow
-def test_littles_law_in_steady_state():
+def test_open_cases_follow_littles_law_in_steady_state():
     """Mean open cases = arrival rate x mean duration (of concluded cases), within 10%."""
     m = _court_model(children=400_000, years=4.0, mech_anxiety=False, mech_loop_b1=False,
                      mech_loop_b2=False, mech_loop_r=False, warmup_weeks=260)
@@ -71,7 +71,7 @@ def test_durations_are_measured_on_concluded_cases():
     assert got == pytest.approx(expect)
 
 
-def test_outcomes_and_case_record():
+def test_opening_a_case_records_its_family_hearings_and_experts():
     m = _court_model(children=20_000, years=0.2, warmup_weeks=0)
     fam, las, cases = m.fam, m.las, m.cases
     rng = np.random.default_rng(0)
@@ -119,7 +119,7 @@ def test_zero_capacity_saturates_without_nans():
     assert np.isnan(fy["care_mean_duration_weeks"]).all()  # no concluded cases: undefined, not 0
 
 
-def test_expert_cap_and_fdac_levers():
+def test_expert_cap_limits_experts_and_fdac_sends_more_children_home():
     a = _court_model(children=300_000, years=1.0, seed=4)
     b = _court_model(children=300_000, years=1.0, seed=4, expert_cap=1)
     # FDAC acts only on engaged parents with a substance-misuse need; full engagement makes
@@ -141,7 +141,7 @@ def test_expert_cap_and_fdac_levers():
 NOT_KNOWN = np.zeros(0, np.int64)
 
 
-def test_courts_step_runs_on_empty_tables():
+def test_courts_step_on_empty_tables_opens_no_case():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
     courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, CourtParams.of(m.p), 0,
                 np.random.default_rng(1),

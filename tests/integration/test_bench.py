@@ -1,6 +1,6 @@
 """The engine benchmark's machinery (``experiments/benchmarks``: the driver, the floors, the
-word counts, the scenarios, the report) and the exact helpers of the performance work. No
-timed assertions: speed is recorded by ``make bench``, never asserted."""
+word counts, the scenarios, the warm-process run, the cold-start loop, the report). No timed
+assertions: speed is recorded by ``make bench``, never asserted."""
 
 import json
 import time
@@ -9,40 +9,10 @@ import numpy as np
 import pytest
 from benchmarks import engine as bench
 from benchmarks.floor import Floor, floor_draws, floor_families, floor_rows
+from benchmarks.measure import measure
 from benchmarks.plans import ENGLAND, SMALL_LA, make_scenario
 from benchmarks.stats import linear_fit
 from benchmarks.words import pcg64_distance, stream_states, words_between
-from numba import njit
-
-from abm.core import indicators as I
-from abm.core.kernels import randbelow
-
-
-@njit(cache=False)
-def _randbelow_many(rng, ns):
-    out = np.empty(ns.shape[0], np.int64)
-    for k in range(ns.shape[0]):
-        out[k] = randbelow(rng, ns[k])
-    return out
-
-
-@njit(cache=False)
-def _integers_many(rng, ns):
-    out = np.empty(ns.shape[0], np.int64)
-    for k in range(ns.shape[0]):
-        out[k] = rng.integers(0, ns[k])
-    return out
-
-
-def test_randbelow_is_bit_identical_to_integers():
-    """Same values and the same stream position afterwards, including n = 1 (no draw) and
-    ranges beyond 32 bits."""
-    ns = np.concatenate([np.random.default_rng(0).integers(1, 5000, 20_000),
-                         [1, 2, 3, 1, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 7, 2**62]]).astype(np.int64)
-    for seed in (1, 2):
-        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
-        assert np.array_equal(_randbelow_many(a, ns), _integers_many(b, ns))
-        assert a.bit_generator.state == b.bit_generator.state
 
 
 def test_pcg64_distance_counts_words_of_every_kind_of_draw():
@@ -190,31 +160,7 @@ def test_floor_times_each_part_apart_and_counts_it_only_in_its_floors(part, floo
         assert (t >= 0.1 * calls) if name in floors else (t < 0.1 * weeks), (name, t)
 
 
-def test_front_door_reports_the_contact_proposals_it_drew():
-    """Thinning draws Poisson(n x bound) proposals per risk bin, so over many weeks their
-    number matches the sum of the bins' bounds; every contact was a proposal."""
-    import abm
-    from abm.core.model import ChildProtectionModel
-    from abm.mechanisms.population import BOUND_SD, stationary_sd
-
-    m = ChildProtectionModel(abm.small_la_scenario(children=4000, years=1, warmup_weeks=0),
-                             rng=5, agent_views=False)
-    p, las = m.p, m.las
-    n = las.bin_end[0] - las.bin_start[0]
-    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
-    expected = float((n * p.contact_rate * np.exp(p.contact_risk_slope
-                                                  * (las.bin_base_max[0] + bound))).sum())
-    total, contacts = 0, 0
-    weeks = 30
-    for _ in range(weeks):
-        m.step()
-        total += m.contact_proposals
-        contacts += int(las.flow[0, I.FL_CONTACTS])
-    assert abs(total - expected * weeks) < 4 * np.sqrt(expected * weeks)
-    assert 0 < contacts < total
-
-
-def test_linear_fit():
+def test_linear_fit_recovers_slope_intercept_and_r2_of_exact_data():
     f = linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["intercept"] == pytest.approx(1.0) and f["slope"] == pytest.approx(2.0)
     assert f["r2"] == pytest.approx(1.0) and f["max_rel_residual"] == pytest.approx(0.0)
@@ -222,7 +168,7 @@ def test_linear_fit():
         linear_fit([1], [2])
 
 
-def test_make_scenario_cuts_and_resizes():
+def test_make_scenario_keeps_the_las_scale_and_years_asked_for_and_refuses_bad_keys():
     sc = make_scenario({"path": ENGLAND, "las": 3, "scale": 0.01, "years": 1})
     assert len(sc.places) == 3 and sc.scale == 0.01
     assert (sc.end - sc.start).days == 365
@@ -283,30 +229,35 @@ def test_quick_bench_records_every_case_with_consistent_counts_and_a_readme(tmp_
     assert "quick mode" in md and "nan" not in md.lower()
 
 
-def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_changes():
-    """The mechanisms' fast kernel calls (compiled entry points) change nothing: a run with
-    them equals a run through Numba's dispatcher, also across a parameter change, after
-    which the entry points are looked up again."""
-    import abm
-    from abm.core.model import ChildProtectionModel
+def test_engine_warm_run_times_a_second_model_built_after_a_first_one_ran(monkeypatch):
+    """``engine_warm`` must time a second model, built with the run's seed after a first one
+    (another seed) has run to its end in the same process, and report that model's
+    family-weeks: the count an independent model of the same scenario simulates."""
+    import abm.core.model as model_module
+    from abm.reference import family_weeks
 
-    sc = abm.small_la_scenario(children=1500, years=1, warmup_weeks=4)
-    fast = ChildProtectionModel(sc, rng=9, agent_views=False)
-    slow = ChildProtectionModel(sc, rng=9, agent_views=False)
-    for mech in slow.mechanisms.values():
-        mech.call = lambda kernel, *args: kernel(*args)
-    for m in (fast, slow):
-        for week in range(20):
-            if week == 10:
-                m.set_params(prescription=0.8, early_help_places=60.0)
-                assert all(not mech._entries for mech in m.mechanisms.values())
-            m.step()
-    entries = {k: e for mech in fast.mechanisms.values() for k, e in mech._entries.items()}
-    assert len(entries) >= 6
-    assert all(e is not k for k, e in entries.items())  # entry points, not dispatchers
-    for key in fast.record.arrays():
-        assert np.array_equal(fast.record.arrays()[key], slow.record.arrays()[key]), key
+    events = []
 
+    class Recording(model_module.ChildProtectionModel):
+        def __init__(self, scenario, rng=None, **kw):
+            super().__init__(scenario, rng=rng, **kw)
+            self.bench_seed = rng
+            events.append(("built", rng))
+
+        def run(self, *a, **kw):
+            out = super().run(*a, **kw)
+            events.append(("ran", self.bench_seed))
+            return out
+
+    monkeypatch.setattr(model_module, "ChildProtectionModel", Recording)
+    desc = {"path": SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
+    r = measure("engine_warm", desc, seed=2)
+    first = events[0][1]
+    assert first != 2 and events == [("built", first), ("ran", first), ("built", 2), ("ran", 2)]
+    m = Recording(make_scenario(desc), rng=2, agent_views=False).run()
+    assert r["family_weeks"] == family_weeks(m)
+    assert r["weeks_simulated"] == 4 + m.calendar.n_weeks
+    assert r["family_weeks_per_s"] > 0
 
 
 # ------------------------------------------------------------------ cold start and the loop

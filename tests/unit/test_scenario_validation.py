@@ -11,13 +11,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import abm.core.scenario as scenario_mod
 from abm.core.errors import ConfigError
 from abm.core.params import PARAMETERS, parse_assignment
 from abm.core.scenario import load_scenario
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+SCENARIO_DIR = ROOT / "experiments" / "scenarios"
 PACKAGED_SCENARIOS = scenario_mod.SCENARIO_DIR
 SCENARIO_FILES = sorted([*SCENARIO_DIR.glob("*.toml"), *PACKAGED_SCENARIOS.glob("*.toml")])
 
@@ -274,7 +275,7 @@ SCENARIO_CASES = [
 
 @pytest.mark.parametrize("text, fragments", [c[1:] for c in SCENARIO_CASES],
                          ids=[c[0] for c in SCENARIO_CASES])
-def test_bad_scenario_message(tmp_path, text, fragments):
+def test_bad_scenario_message_names_the_file_key_value_and_range(tmp_path, text, fragments):
     path = _write(tmp_path, text)
     msg = _message(path)
     assert msg.startswith(f"{path}: "), msg  # names the file first
@@ -282,7 +283,7 @@ def test_bad_scenario_message(tmp_path, text, fragments):
         assert frag in msg, f"{frag!r} not in message:\n{msg}"
 
 
-def test_catalogue_is_big_and_distinct():
+def test_bad_scenario_catalogue_is_big_and_has_no_duplicates():
     ids = [c[0] for c in SCENARIO_CASES]
     texts = [c[1] for c in SCENARIO_CASES]
     assert len(ids) >= 18
@@ -290,13 +291,13 @@ def test_catalogue_is_big_and_distinct():
     assert len(set(texts)) == len(texts)
 
 
-def test_file_not_found(tmp_path):
+def test_missing_scenario_file_is_one_clear_line(tmp_path):
     path = tmp_path / "no_such_scenario.toml"
     msg = _message(path)
     assert msg == f"{path}: file not found"
 
 
-def test_directory_instead_of_file(tmp_path):
+def test_directory_given_as_scenario_is_one_clear_line(tmp_path):
     msg = _message(tmp_path)
     assert msg == f"{tmp_path}: is a directory, expected a .toml file"
 
@@ -362,7 +363,7 @@ def test_valid_custom_regime_loads(tmp_path, regime_dir):
 
 @pytest.mark.parametrize("text, fragments", [c[1:] for c in REGIME_CASES],
                          ids=[c[0] for c in REGIME_CASES])
-def test_bad_regime_file_message(tmp_path, regime_dir, text, fragments):
+def test_bad_regime_file_message_names_the_regime_file(tmp_path, regime_dir, text, fragments):
     rpath = regime_dir / "custom.toml"
     rpath.write_text(text)
     msg = _message(_scenario_using(tmp_path, "custom"))
@@ -422,7 +423,7 @@ SET_BAD = [
 
 
 @pytest.mark.parametrize("text, fragments", [c[1:] for c in SET_BAD], ids=[c[0] for c in SET_BAD])
-def test_parse_assignment_refuses(text, fragments):
+def test_parse_assignment_refuses_bad_set_strings_clearly(text, fragments):
     with pytest.raises(ConfigError) as exc:
         parse_assignment(text)
     msg = str(exc.value)
@@ -440,13 +441,13 @@ def test_parse_assignment_refuses(text, fragments):
     ("referrer_threshold=-1.5", ("referrer_threshold", -1.5)),
     ("referrer_threshold=6", ("referrer_threshold", 6.0)),  # range is inclusive
 ])
-def test_parse_assignment_accepts(text, expected):
+def test_parse_assignment_accepts_and_types_valid_set_strings(text, expected):
     key, value = parse_assignment(text)
     assert (key, value) == expected
     assert type(value) is {"bool": bool, "int": int, "float": float}[PARAMETERS[key].type]
 
 
-def test_parse_assignment_where_prefix():
+def test_parse_assignment_prefixes_its_messages_with_where():
     with pytest.raises(ConfigError, match=r"^--flag: unknown parameter 'nope'"):
         parse_assignment("nope=1", where="--flag")
 
@@ -484,7 +485,7 @@ GAP_CASES = [
 
 
 @pytest.mark.parametrize("text, fragments", GAP_CASES)
-def test_regression_scenario_message(tmp_path, text, fragments):
+def test_former_crashes_are_config_errors_naming_the_file(tmp_path, text, fragments):
     path = _write(tmp_path, text)
     msg = _message(path)
     assert msg.startswith(f"{path}: "), msg
@@ -492,7 +493,7 @@ def test_regression_scenario_message(tmp_path, text, fragments):
         assert frag in msg, f"{frag!r} not in message:\n{msg}"
 
 
-def test_regression_set_int_nan():
+def test_set_int_parameter_to_nan_is_refused():
     with pytest.raises(ConfigError, match=r"team_size"):
         parse_assignment("team_size=nan")
 
@@ -503,13 +504,13 @@ def _base_and_child(tmp_path: Path, base_text: str) -> tuple[Path, Path]:
     return base, child
 
 
-def test_base_scenario_valid(tmp_path):
+def test_child_scenario_inherits_a_valid_base(tmp_path):
     _, child = _base_and_child(tmp_path, VALID)
     sc = load_scenario(child)
     assert sc.name == "child" and sc.n_children == 3000 and len(sc.events) == 4
 
 
-def test_regression_base_unknown_scenario_key(tmp_path):
+def test_unknown_scenario_key_in_a_base_is_blamed_on_the_base(tmp_path):
     base, child = _base_and_child(
         tmp_path, _mutate(('name = "valid_minimal"', 'nmae = "valid_minimal"')))
     msg = _message(child)
@@ -517,14 +518,14 @@ def test_regression_base_unknown_scenario_key(tmp_path):
     assert str(base) in msg
 
 
-def test_regression_base_unknown_section(tmp_path):
+def test_unknown_section_in_a_base_is_blamed_on_the_base(tmp_path):
     base, child = _base_and_child(tmp_path, _mutate(("[parameters]", "[paramters]")))
     msg = _message(child)
     assert "unknown section 'paramters'" in msg
     assert str(base) in msg
 
 
-def test_regression_base_bad_parameter_names_base_file(tmp_path):
+def test_bad_parameter_in_a_base_is_blamed_on_the_base(tmp_path):
     base, child = _base_and_child(
         tmp_path, _mutate(("referrer_threshold = 1.9", "referer_threshold = 1.9")))
     msg = _message(child)

@@ -40,7 +40,7 @@ def test_different_seed_differs():
 def test_same_seed_bit_identical_across_processes():
     code = textwrap.dedent("""
         import sys, datetime as dt
-        sys.path.insert(0, "tests")
+        sys.path[:0] = ["tests", "tests/integration"]  # conftest, then this module
         from test_determinism import _run, _digest
         print(_digest(_run()))
     """)

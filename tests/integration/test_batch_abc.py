@@ -2,7 +2,8 @@
 (abm.batch.testfunctions:Gaussian): a known Gaussian posterior is recovered, an
 unidentifiable parameter is flagged, serial and process executors agree bit for bit, a run
 killed with SIGKILL resumes to the identical result, bad specs are refused with clear
-messages."""
+messages. The engine's distance and importance weights are checked on their own in
+tests/unit/test_abc_maths.py."""
 
 from __future__ import annotations
 
@@ -23,10 +24,7 @@ from abm.batch import abc
 from abm.batch.abc import (
     AbcStore,
     CalibrationRunError,
-    Target,
     calibrate,
-    distance,
-    importance_weights,
     load_calibration_spec,
 )
 from abm.cli import calibrate as abc_cli
@@ -125,34 +123,6 @@ def frames(out: Path) -> dict[str, pd.DataFrame]:
     return {f.name: pd.read_parquet(f) for f in files}
 
 
-# --------------------------------------------------------------------------- maths
-
-def test_distance_formula():
-    ts = [Target("a", 10.0, 8.0, 12.0, 1.0), Target("b", 0.5, 0.0, 1.0, 3.0)]
-    # z_a = (11 - 10) / 2 = 0.5, z_b = (0.75 - 0.5) / 0.5 = 0.5 -> d = 0.5
-    assert distance([11.0, 0.75], ts) == pytest.approx(0.5)
-    # z_a = 1, z_b = 0 -> sqrt(1 * 1 / 4)
-    assert distance([12.0, 0.5], ts) == pytest.approx(0.5)
-    assert distance([8.0, 1.5], ts) == pytest.approx(np.sqrt((1 + 3 * 4) / 4))
-    assert distance([np.nan, 0.5], ts) == np.inf
-    # a weight-0 target is reported, not fitted: its missing value does not matter
-    assert distance([np.nan, 0.75], [Target("a", 10, 8, 12, 0.0), ts[1]]) == pytest.approx(0.5)
-
-
-def test_importance_weights_match_direct_formula():
-    from scipy.stats import multivariate_normal
-
-    rng = np.random.default_rng(0)
-    prev, new = rng.normal(size=(30, 2)), rng.normal(size=(40, 2))
-    pw = rng.uniform(0.1, 1, 30)
-    pw /= pw.sum()
-    cov = np.array([[0.5, 0.1], [0.1, 0.3]])
-    w = importance_weights(new, prev, pw, cov)
-    mvn = multivariate_normal(np.zeros(2), cov)
-    direct = np.array([1 / np.sum(pw * mvn.pdf(y - prev)) for y in new])
-    np.testing.assert_allclose(w, direct / direct.sum(), rtol=1e-10)
-
-
 # --------------------------------------------------------------------------- known posterior
 
 @pytest.fixture(scope="module")
@@ -210,7 +180,7 @@ def _population(res):
                           n, 0)
 
 
-def test_outputs_written(gauss):
+def test_calibration_writes_generations_posterior_best_particle_history_and_sims(gauss):
     out = gauss.out
     gens = sorted((out / "generations").glob("gen_*.parquet"))
     assert len(gens) == len(gauss.generations) >= 4
@@ -267,7 +237,7 @@ def test_dask_scheduler_identical(tmp_path):
     pd.testing.assert_frame_equal(a.posterior, b.posterior, check_exact=True)
 
 
-def test_resume_refusals_and_budget_change(tmp_path):
+def test_resume_reuses_runs_refuses_a_changed_identity_and_extends_a_changed_budget(tmp_path):
     spec = small(tmp_path, generations=2)
     out = tmp_path / "out"
     first = calibrate(spec, out, workers=1, progress=False, log=quiet)
@@ -393,7 +363,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     (("[priors.mu]", "[fixed]\nmu = 1.0\n\n[priors.mu]"),
      "priors.mu: 'mu' is also in [fixed]"),
 ])
-def test_bad_spec_refused(tmp_path, change, message):
+def test_bad_calibration_spec_is_refused_naming_the_file_and_key(tmp_path, change, message):
     old, new = change
     assert old in GAUSSIAN
     p = write(tmp_path, GAUSSIAN.replace(old, new, 1))
@@ -403,7 +373,7 @@ def test_bad_spec_refused(tmp_path, change, message):
     assert str(p) in str(e.value)
 
 
-def test_int_prior_rounding_and_int_check(tmp_path):
+def test_int_prior_refuses_fractional_bounds_and_gives_each_whole_number_equal_mass(tmp_path):
     p = write(tmp_path, SMALL.format(particles=20, generations=1, model="")
               .replace("low = 0\nhigh = 10", "low = 0.5\nhigh = 10"))
     with pytest.raises(ConfigError, match=r"priors.count.low = 0.5 has the wrong type: "
@@ -424,7 +394,7 @@ def _args(*argv):
     return p.parse_args([str(a) for a in argv])
 
 
-def test_missing_target_and_failing_simulation(tmp_path, capsys):
+def test_missing_target_or_failing_simulation_stops_the_run_keeping_finished_sims(tmp_path, capsys):
     p = small(tmp_path, model='omit = ["log_rate"]')
     assert abc_cli.run(_args(p, "--out", tmp_path / "a", "--workers", "1", "--quiet")) == 1
     err = capsys.readouterr().err
@@ -451,7 +421,7 @@ def test_cli_check_runs_nothing(tmp_path, capsys):
     assert capsys.readouterr().err == f"cpabm: error: {tmp_path / 'nope.toml'}: file not found\n"
 
 
-def test_progress_without_tty(tmp_path, capsys):
+def test_progress_bars_go_to_stderr_without_a_tty(tmp_path, capsys):
     p = small(tmp_path, generations=2)
     assert abc_cli.run(_args(p, "--out", tmp_path / "out", "--workers", "1")) == 0
     cap = capsys.readouterr()

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from abm.batch.adapter import _imported_modules
 
-ROOT = Path(__file__).resolve().parent.parent
 BATCH = ROOT / "abm" / "batch"
 #: the model and everything specific to it
 FORBIDDEN = ("abm.core.model", "abm.core.state", "abm.core.kernels", "abm.core.agents",

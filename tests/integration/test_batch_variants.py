@@ -111,7 +111,7 @@ def ishigami(x1, x2, x3=1.0, a=7.0, b=0.1):
 
 # --------------------------------------------------------------------------- the design
 
-def test_variants_design_points_inputs_and_reference(tmp_path):
+def test_variants_design_has_a_point_per_variant_with_its_inputs_and_reference(tmp_path):
     spec = load_spec(ishi(tmp_path, design='reference = "x1_up"'))
     d = spec.design
     assert d.type == "variants"
@@ -169,7 +169,7 @@ def test_renaming_a_variant_keeps_its_run_keys(tmp_path):
     (VARIANTS + "[summary]\nreference = { variant = \"base\" }\n", "",
      "a variants design names its reference as design.reference"),
 ])
-def test_variants_validation(tmp_path, variants, design, expected):
+def test_bad_variants_are_refused_with_a_clear_message(tmp_path, variants, design, expected):
     if "[factors.x3]" in variants:  # x3 would be both fixed and a factor: drop [fixed]
         path = ishi(tmp_path, design=design, variants=variants)
         path.write_text(path.read_text().replace("[fixed]\nx3 = 1.0\n", ""))
@@ -211,7 +211,7 @@ def test_model_variants_validated_against_parameters(tmp_path):
 
 # --------------------------------------------------------------------------- running
 
-def test_executors_resume_and_summary(tmp_path):
+def test_variants_give_identical_tables_on_every_executor_and_exact_paired_differences(tmp_path):
     from distributed import LocalCluster
 
     spec = load_spec(ishi(tmp_path, reps=4))
@@ -270,7 +270,7 @@ def test_renamed_variant_resumes_with_new_name(tmp_path):
     assert list(t["variant"].unique()) == ["base", "x1_higher", "x2_up"]
 
 
-def test_cli_check_and_run_with_the_model(tmp_path, capsys):
+def test_noop_model_variant_equals_full_and_no_loops_zeroes_their_pulls(tmp_path, capsys):
     """A tiny model sweep: 'noop' sets a switch to its default, so it must equal 'full'
     exactly (common random numbers); switching all loops off zeroes their pulls. (Whether
     the loops pull at all in so small an LA is tested in test_knockout.py.)"""

@@ -28,10 +28,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from abm.core.params import PARAMETERS
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 ODD = DOCS / "ODD.md"
 PARAMS_MD = DOCS / "parameters.md"
@@ -71,11 +71,13 @@ def test_generated_files_are_exactly_what_the_generator_produces():
             f"{path.relative_to(ROOT)} is stale: run `python experiments/tools/make_docs.py`")
 
 
-def test_generator_is_idempotent_and_deterministic():
+def test_refreshing_the_odd_twice_changes_nothing_the_second_time():
+    """Refreshing twice changes nothing the second time. (Deterministic across processes:
+    the committed files, written by another process with another hash seed, equal what this
+    one renders, in test_generated_files_are_exactly_what_the_generator_produces and the
+    subprocess of test_check_mode_names_the_stale_file.)"""
     once = make_docs.refresh_odd(ODD_TEXT)
     assert make_docs.refresh_odd(once) == once
-    assert make_docs.render_parameters_md() == make_docs.render_parameters_md()
-    assert make_docs.render_odd_block() == make_docs.render_odd_block()
 
 
 @pytest.mark.parametrize("text", [PARAMS_MD.read_text(encoding="utf-8"),

@@ -7,14 +7,12 @@ import datetime as dt
 import math
 import struct
 import tomllib
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from abm.core import tomlio
 from abm.core.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def round_trip(doc: dict) -> dict:
@@ -52,7 +50,7 @@ def test_dates_and_times_round_trip():
     assert back["local"].tzinfo is None and back["off"].utcoffset() == doc["off"].utcoffset()
 
 
-def test_tables_arrays_of_tables_and_inline_values():
+def test_tables_arrays_of_tables_and_inline_values_round_trip_as_sections():
     doc = {
         "top": 1,
         "sweep": {"name": "x", "seed": 3},
@@ -97,7 +95,7 @@ def test_writer_refuses_what_toml_cannot_hold():
         tomlio.dumps([1])
 
 
-def test_write_is_atomic_and_comments(tmp_path):
+def test_write_is_atomic_and_writes_the_note_as_comments(tmp_path):
     p = tmp_path / "sub" / "x.toml"
     tomlio.write(p, {"a": {"b": 1}}, note="line one\n\nline three")
     text = p.read_text()

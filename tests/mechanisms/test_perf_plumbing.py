@@ -1,57 +1,17 @@
-"""The plumbing of the performance work (docs/performance.md): the pause of Python's
-collector, the scalar ``assessment_done``, casework's hours, the moves casework applies after
-its loop, and the benchmark's warm-process run. No timed assertions: speed is recorded by
-``make bench``."""
+"""The plumbing of the performance work inside a model (docs/performance.md): the
+mechanisms' compiled kernel entry points, the front door's contact proposals, casework's
+hours and the moves casework applies after its loop. No timed assertions: speed is recorded
+by ``make bench``."""
 
-import gc
 import math
 
 import numpy as np
 import pytest
-from benchmarks.measure import measure
-from benchmarks.plans import SMALL_LA, make_scenario
 
 from abm.core import indicators as I
 from abm.core import state as S
-from abm.core.model import gc_paused
-from abm.core.params import Drivers, make_params
-from abm.mechanisms.casework import CaseworkParams, assessment_done, due_weeks
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_gc_paused_pauses_and_restores_the_collector_even_on_error(enabled):
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        with gc_paused():
-            assert not gc.isenabled()
-        assert gc.isenabled() is enabled
-        with pytest.raises(RuntimeError), gc_paused():
-            raise RuntimeError("boom")
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()
-
-
-def test_assessment_done_waits_for_the_due_week():
-    p = make_params({"mech_workload_squeeze": False})
-    cp = CaseworkParams.of(p)
-    assert not assessment_done(0.0, 1, 3, 0, 10.0, cp, p.prescription)  # before the due week
-    assert not assessment_done(1e9, 2, 3, 0, 10.0, cp, p.prescription)
-    assert assessment_done(0.0, 3, 3, 0, 10.0, cp, p.prescription)  # no squeeze: due = done
-
-
-def test_assessment_done_under_the_squeeze_waits_for_its_recording_or_a_year():
-    p = make_params({"mech_workload_squeeze": True})
-    req = 4.0 * p.direct_hours_assessment
-    recorded = float(np.float32(req * p.recording_ratio * p.prescription))
-    cp, pr = CaseworkParams.of(p), p.prescription
-    assert not assessment_done(0.0, 5, 0, 0, req, cp, pr)  # no recording done at all
-    assert not assessment_done(0.9 * recorded, 52, 0, 0, req, cp, pr)
-    assert assessment_done(0.0, 53, 0, 0, req, cp, pr)  # the backstop: over 52 weeks in the state
-    assert assessment_done(recorded, 5, 0, 0, req, cp, pr)  # all recorded
-    # the prescription in force (a driver), not the regime's, sets the recording needed
-    assert not assessment_done(recorded, 5, 0, 0, req, cp, 2 * pr)
+from abm.core.params import Drivers
+from abm.mechanisms.casework import CaseworkParams, due_weeks
 
 
 def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
@@ -83,37 +43,6 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
         assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)
         assert fam.acc_record[i] == pytest.approx(
             week * d * p.recording_ratio * p.prescription * 0.25, rel=1e-6)
-
-
-def test_engine_warm_run_times_a_second_model_built_after_a_first_one_ran(monkeypatch):
-    """``engine_warm`` must time a second model, built with the run's seed after a first one
-    (another seed) has run to its end in the same process, and report that model's
-    family-weeks: the count an independent model of the same scenario simulates."""
-    import abm.core.model as model_module
-    from abm.reference import family_weeks
-
-    events = []
-
-    class Recording(model_module.ChildProtectionModel):
-        def __init__(self, scenario, rng=None, **kw):
-            super().__init__(scenario, rng=rng, **kw)
-            self.bench_seed = rng
-            events.append(("built", rng))
-
-        def run(self, *a, **kw):
-            out = super().run(*a, **kw)
-            events.append(("ran", self.bench_seed))
-            return out
-
-    monkeypatch.setattr(model_module, "ChildProtectionModel", Recording)
-    desc = {"path": SMALL_LA, "children": 400, "years": 1, "overrides": {"warmup_weeks": 4}}
-    r = measure("engine_warm", desc, seed=2)
-    first = events[0][1]
-    assert first != 2 and events == [("built", first), ("ran", first), ("built", 2), ("ran", 2)]
-    m = Recording(make_scenario(desc), rng=2, agent_views=False).run()
-    assert r["family_weeks"] == family_weeks(m)
-    assert r["weeks_simulated"] == 4 + m.calendar.n_weeks
-    assert r["family_weeks_per_s"] > 0
 
 
 def test_apply_moves_keeps_stocks_flows_and_the_open_list():
@@ -150,3 +79,52 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
     n = op.n[0]
     assert a not in op.idx[:n].tolist() and b in op.idx[:n].tolist()
     assert (recount_stocks(fam, len(las.children), S.N_STATES) == las.stock_fam).all()
+
+
+def test_kernel_entry_points_give_the_dispatchers_results_and_follow_parameter_changes():
+    """The mechanisms' fast kernel calls (compiled entry points) change nothing: a run with
+    them equals a run through Numba's dispatcher, also across a parameter change, after
+    which the entry points are looked up again."""
+    import abm
+    from abm.core.model import ChildProtectionModel
+
+    sc = abm.small_la_scenario(children=1500, years=1, warmup_weeks=4)
+    fast = ChildProtectionModel(sc, rng=9, agent_views=False)
+    slow = ChildProtectionModel(sc, rng=9, agent_views=False)
+    for mech in slow.mechanisms.values():
+        mech.call = lambda kernel, *args: kernel(*args)
+    for m in (fast, slow):
+        for week in range(20):
+            if week == 10:
+                m.set_params(prescription=0.8, early_help_places=60.0)
+                assert all(not mech._entries for mech in m.mechanisms.values())
+            m.step()
+    entries = {k: e for mech in fast.mechanisms.values() for k, e in mech._entries.items()}
+    assert len(entries) >= 6
+    assert all(e is not k for k, e in entries.items())  # entry points, not dispatchers
+    for key in fast.record.arrays():
+        assert np.array_equal(fast.record.arrays()[key], slow.record.arrays()[key]), key
+
+
+def test_front_door_reports_the_contact_proposals_it_drew():
+    """Thinning draws Poisson(n x bound) proposals per risk bin, so over many weeks their
+    number matches the sum of the bins' bounds; every contact was a proposal."""
+    import abm
+    from abm.core.model import ChildProtectionModel
+    from abm.mechanisms.population import BOUND_SD, stationary_sd
+
+    m = ChildProtectionModel(abm.small_la_scenario(children=4000, years=1, warmup_weeks=0),
+                             rng=5, agent_views=False)
+    p, las = m.p, m.las
+    n = las.bin_end[0] - las.bin_start[0]
+    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
+    expected = float((n * p.contact_rate * np.exp(p.contact_risk_slope
+                                                  * (las.bin_base_max[0] + bound))).sum())
+    total, contacts = 0, 0
+    weeks = 30
+    for _ in range(weeks):
+        m.step()
+        total += m.contact_proposals
+        contacts += int(las.flow[0, I.FL_CONTACTS])
+    assert abs(total - expected * weeks) < 4 * np.sqrt(expected * weeks)
+    assert 0 < contacts < total

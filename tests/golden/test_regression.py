@@ -1,7 +1,7 @@
 """Regression checks of the calibrated model beyond the exact baseline (issue 9).
 
 * distributional: fresh seeds against the stored replicates of the baseline scenario
-  (``tests/baseline/replicates.json``, regenerated only by ``make baseline``): KS tests and
+  (``tests/golden/baseline/replicates.json``, regenerated only by ``make baseline``): KS tests and
   replicate bands, with a designed false-alarm rate, so seed noise passes and drift fails;
 * the same check rejects a 10% change in one influential parameter;
 * calibration bands: the calibrated England scenario, at a 1-in-20 sample, keeps its key
@@ -13,13 +13,14 @@ import json
 import pytest
 
 from abm.core.params import PARAMETERS
+from abm.reference.compare import KEY_OUTPUTS
 from abm.studies import baseline
 
 
 def _stored():
     stored = json.loads(baseline.replicates_file().read_text())
     if stored["lock_sha256"] != baseline.lock_hash():
-        pytest.fail("requirements.lock changed since tests/baseline/replicates.json was made: "
+        pytest.fail("requirements.lock changed since tests/golden/baseline/replicates.json was made: "
                     "run `make baseline` deliberately")
     return stored
 
@@ -27,7 +28,8 @@ def _stored():
 @pytest.mark.slow
 def test_fresh_seeds_match_the_stored_replicates():
     stored = _stored()
-    assert len(stored["outputs"]["referrals"]) == len(baseline.STORED_SEEDS)
+    assert set(stored["outputs"]) == set(KEY_OUTPUTS)
+    assert all(len(v) == len(baseline.STORED_SEEDS) for v in stored["outputs"].values())
     assert not set(baseline.FRESH_SEEDS) & set(baseline.STORED_SEEDS)
     report = baseline.check_replicates(baseline.compute_replicates(baseline.FRESH_SEEDS))
     assert report.false_alarm_bound < 0.005  # designed: about 1 false alarm in 450 runs

@@ -28,7 +28,7 @@ def sweep(tmp_path: Path, text: str, workers: int = 0) -> Path:
     return summarise(out, log=lambda m: None)
 
 
-def test_ishigami_sobol_indices(tmp_path):
+def test_sobol_analysis_recovers_the_ishigami_indices(tmp_path):
     """Sobol' indices of the Ishigami function (a = 7, b = 0.1), N = 512: 2,560 runs, each
     its own parquet file, analysed from the results folder alone."""
     s = sweep(tmp_path, f"""
@@ -97,7 +97,7 @@ indicators = ["y"]
     assert sorted(s1, key=s1.get, reverse=True)[:4] == order[:4]
 
 
-def test_sobol_g_indices_with_noise_and_replications(tmp_path):
+def test_sobol_analysis_recovers_the_g_indices_with_noise_and_replications(tmp_path):
     """With noise drawn from each run's seed and 2 replications per point, the replicate
     means still give the G function's analytic first-order indices."""
     a = [0.0, 1.0, 9.0]

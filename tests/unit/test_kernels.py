@@ -133,7 +133,7 @@ def test_move_keeps_stocks_transitions_and_open_list():
     assert las.trans.sum() == 3000
 
 
-def test_geometric_weeks_mean_and_minimum():
+def test_geometric_weeks_has_the_given_mean_and_at_least_one_week():
     rng = np.random.default_rng(3)
     x = np.array([geometric_weeks(16.0, rng) for _ in range(20000)])
     assert x.min() >= 1

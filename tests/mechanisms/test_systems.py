@@ -116,7 +116,7 @@ def test_media_shock_amplifies_down_the_chain():
 
 
 # ---------------------------------------------------------------- Taylor-Russell from runs
-def test_taylor_russell_properties_from_model_runs():
+def test_model_runs_trade_errors_by_threshold_and_team_skill_reduces_both():
     from abm.studies.taylor_russell import (
         ALIGNED_THRESHOLD,
         GOOD,
@@ -139,7 +139,7 @@ def test_taylor_russell_properties_from_model_runs():
     assert rate(good, "FP") < rate(poor, "FP") and rate(good, "FN") < rate(poor, "FN")
 
 
-def test_auc_is_reported_per_decision_point():
+def test_auc_is_reported_per_decision_point_and_beats_chance():
     m = _run(children=40000)
     d = decision_table(m)
     assert set(d["decision"]) == set(S.DECISION_NAMES)
@@ -151,7 +151,7 @@ def test_auc_is_reported_per_decision_point():
 
 
 # ---------------------------------------------------------------- front-door variants
-def test_front_door_variants_near_the_case_studies():
+def test_front_door_variants_reproduce_the_case_studies_shares():
     def fy(regime):
         return full_years(summary(_run(children=150000, years=1.0, seed=3, regime=regime), "fy")).iloc[-1]
 
@@ -180,14 +180,24 @@ def test_reunification_success_rises_with_team_skill():
     assert rates[0] + 0.15 < rates[1] < rates[2] - 0.15, rates
 
 
-def test_outcome_measures_are_reported():
-    f = full_years(summary(_run(children=60000, years=1.0), "fy")).iloc[-1]
+def test_outcome_measures_are_finite_and_delay_per_child_in_need_follows_the_record():
+    m = _run(children=60000, years=1.0)
+    f = full_years(summary(m, "fy")).iloc[-1]
     for col in ("mean_journey_weeks", "delay_weeks_per_child_in_need",
                 "childhood_lost_pct_per_child_in_need", "unnecessary_investigations",
                 "rereferrals", "worker_changes", "harm_known", "harm_missed"):
         assert np.isfinite(f[col]) and f[col] >= 0, col
+    # delay per child in need, from the weekly record: the year's delay weeks over the
+    # children with an open social-care case on census day (the last week to 31 March)
+    in_year = m.calendar.fy[:m.weeks_recorded] == f.name
+    census = m.calendar.census_weeks()[f.name]
+    delay = m.series("delay_weeks")[in_year].sum()
+    in_need = m.record.stock_children[census, :, list(S.SOCIAL_CARE_STATES)].sum()
+    assert delay > 0 and in_need > 0
+    assert f["delay_weeks_per_child_in_need"] == pytest.approx(delay / in_need)
+    # as a share of an 18-year childhood: two months of delay are about 1%
     assert f["childhood_lost_pct_per_child_in_need"] == pytest.approx(
-        f["delay_weeks_per_child_in_need"] / (18 * 52) * 100)
+        100 * delay / in_need / (18 * 52))
 
 
 # ---------------------------------------------------------------- regimes differ as the review argues

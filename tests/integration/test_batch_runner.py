@@ -162,7 +162,7 @@ def test_dask_process_cluster_identical(tmp_path, warmed, process_cluster):
                                   check_exact=True)
 
 
-def test_scheduler_from_environment(tmp_path, monkeypatch):
+def test_dask_scheduler_from_environment_is_used_and_an_unreachable_one_refused(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
     spec = load_spec(ishigami_spec(tmp_path))
@@ -249,7 +249,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path, warmed):
 
 
 @pytest.mark.slow
-def test_dask_worker_killed_mid_sweep(tmp_path, process_cluster):
+def test_dask_worker_killed_mid_sweep_loses_no_run(tmp_path, process_cluster):
     """Kill one of two Dask worker processes mid-sweep: its runs are rescheduled, none lost."""
     from distributed import Client
 
@@ -284,7 +284,7 @@ def test_dask_worker_killed_mid_sweep(tmp_path, process_cluster):
 
 # --------------------------------------------------------------------------- folder rules
 
-def test_folder_rules(tmp_path):
+def test_results_folder_refuses_other_sweeps_and_resumes_or_extends_its_own(tmp_path):
     spec_path = ishigami_spec(tmp_path)
     out = tmp_path / "out"
     spec = load_spec(spec_path)
@@ -353,7 +353,7 @@ def test_failed_run_is_reported_and_resumable(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- summaries, CRN
 
-def test_summary_tables_and_crn_exact(tmp_path):
+def test_summary_tables_match_the_runs_and_paired_differences_cancel_the_noise(tmp_path):
     """Ishigami with noise drawn from the run's seed: every design point of replication r
     sees the same noise, so paired differences are exact while unpaired ones are not."""
     out = tmp_path / "out"
@@ -394,7 +394,7 @@ def test_summary_tables_and_crn_exact(tmp_path):
     assert "## Paired differences vs point 2" in md and "| point | x1 | x2 | y |" in md
 
 
-def test_crn_with_the_model(tmp_path, warmed):
+def test_paired_model_differences_are_less_noisy_and_zero_where_nothing_changes(tmp_path, warmed):
     """Replication r of both design points shares its seed, and pairing by seed makes the
     differences less noisy than unpaired comparisons (median variance ratio below 1)."""
     out = tmp_path / "out"
