@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--update", action="store_true",
                    help="regenerate the baseline, the replicates and the fingerprints")
     b.add_argument("--fingerprints", action="store_true",
-                   help="check the exact fingerprints of seeded runs (tests/baseline/fingerprints.json)")
+                   help="check the exact fingerprints of seeded runs (tests/golden/baseline/fingerprints.json)")
     b.add_argument("--quick", action="store_true", help="with --fingerprints: without England")
     for name, (module, helptext) in EXTENSIONS.items():
         mod = importlib.import_module(module)
