@@ -26,11 +26,15 @@ run: $(STAMP)
 
 ## The whole test suite, slow tests included (as CI runs it). The app's browser tests need
 ## Chromium and the offline front end: `viz-assets` installs both when missing.
+## Two test processes (pytest-xdist, whole files per process); the kernel cache is filled
+## first, once, so that they never compile the same kernels at the same time.
 test: $(STAMP) viz-assets
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m abm.core.warmup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m abm.core.warmup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 ## Regenerate the exact seeded baseline (only when a change in behaviour is intended).
 baseline: $(STAMP)

@@ -100,3 +100,7 @@ def ensure_compiled(log=None) -> None:
             f"compiling the rest here")
     if log is not None:
         log(f"kernels compiled in {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":  # python -m abm.core.warmup: fill the kernel cache now
+    ensure_compiled(log=lambda s: print(f"cpabm: {s}", flush=True))

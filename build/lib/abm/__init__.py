@@ -1,0 +1,65 @@
+"""cpabm: an agent-based model of the child protection system in England.
+
+Workforce and caseflow of children's social care and care proceedings, after the Munro
+Review of Child Protection, Part One (2010). Mesa agents are thin views over
+struct-of-arrays state; the weekly step runs as Numba kernels.
+
+    >>> import abm
+    >>> sc = abm.small_la_scenario(children=20_000, years=1)
+    >>> model = abm.ChildProtectionModel(sc, rng=1)
+    >>> model.run_for(52)
+"""
+
+import hashlib as _hashlib
+import os as _os
+from pathlib import Path as _Path
+
+
+def _numba_cache_dir() -> None:
+    # Numba's on-disk cache keys a kernel on its own file only, not on the constants it
+    # imports (flow indices, state codes). Key the cache folder on the source of everything the
+    # kernels import (abm/mechanisms/*.py and abm/core/{kernels,state,indicators}.py), so a
+    # stale kernel can never load.
+    if "NUMBA_CACHE_DIR" in _os.environ:
+        return
+    h = _hashlib.sha1()
+    root = _Path(__file__).parent
+    sources = sorted(root.joinpath("mechanisms").glob("*.py")) + [
+        root / "core" / f for f in ("kernels.py", "state.py", "indicators.py")]
+    for p in sources:  # everything the kernels import
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    base = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache"))
+    folder = str(base / "cpabm" / f"numba-{h.hexdigest()[:16]}")
+    _os.environ["NUMBA_CACHE_DIR"] = folder
+    import sys
+
+    if "numba" in sys.modules:
+        # Numba read its configuration when it was imported, before this: without this line
+        # the kernels would be cached beside their sources, keyed on each file alone, and an
+        # index written by other kernel sources can crash the load instead of recompiling.
+        from numba.core import config
+
+        config.CACHE_DIR = folder
+
+
+_numba_cache_dir()
+
+from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.scenario import Scenario, load_scenario, small_la_scenario  # noqa: E402
+
+__all__ = ["ConfigError", "Scenario", "load_scenario", "small_la_scenario",
+           "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
+           "CourtAgent"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Import the model lazily so `import abm` (the CLI's argument checks) stays fast.
+    if name in ("ChildProtectionModel",):
+        from abm.core.model import ChildProtectionModel
+        return ChildProtectionModel
+    if name in ("FamilyAgent", "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"):
+        from abm.core import agents
+        return getattr(agents, name)
+    raise AttributeError(name)

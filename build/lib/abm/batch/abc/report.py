@@ -1,0 +1,242 @@
+"""The outputs of a calibration: the particle tables, the posterior summary and its report.
+
+``generations/gen_NNN.parquet`` after each generation; at the end ``posterior.parquet``,
+``history.csv``, ``calibrated.toml`` (posterior medians and the best particle),
+``best_particle.csv``, ``posterior.md`` (per parameter: posterior median, 10-90% interval,
+width ratio and identifiability; correlations; targets at the best particle),
+``marginals.png`` and ``result.json``. Nothing here decides which simulations run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from abm.batch.abc.priors import weighted_quantile
+from abm.batch.abc.spec import CalibrationSpec
+from abm.batch.abc.store import GENS, AbcStore
+from abm.core import tomlio
+from abm.core.io import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    from abm.batch.abc.smc import Population
+
+#: identifiability labels by the posterior's 10-90% width relative to the prior's
+IDENTIFIED, WEAK = 0.5, 0.8
+
+
+def population_frame(spec: CalibrationSpec, pop: Population):
+    import pandas as pd
+
+    df = pd.DataFrame({"generation": pop.generation, "particle": np.arange(len(pop.weights)),
+                       "candidate": pop.candidates, "weight": pop.weights,
+                       "distance": pop.distances})
+    for p in spec.priors:
+        df[p.name] = [pt[p.name] for pt in pop.points]
+    for i, t in enumerate(spec.targets):
+        df[f"stat.{t.id}"] = pop.stats[:, i]
+    return df
+
+
+def _parquet(path: Path, df) -> None:
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_generation(store: AbcStore, spec: CalibrationSpec, pop: Population) -> None:
+    _parquet(store.root / GENS / f"gen_{pop.generation:03d}.parquet",
+             population_frame(spec, pop))
+
+
+def identifiability(ratio: float) -> str:
+    if ratio < IDENTIFIED:
+        return "identified"
+    if ratio < WEAK:
+        return "weakly identified"
+    return "not identified (posterior ~ prior)"
+
+
+def posterior_table(spec: CalibrationSpec, pop: Population) -> list[dict]:
+    """Per parameter: prior, weighted posterior median and 10-90% interval, and that
+    interval's width relative to the prior's (in the transformed space)."""
+    rows = []
+    for k, p in enumerate(spec.priors):
+        x = np.array([pt[p.name] for pt in pop.points], float)
+        q10, q50, q90 = weighted_quantile(x, pop.weights, [0.1, 0.5, 0.9])
+        a, b = p.bounds()
+        y10, y90 = weighted_quantile(pop.Y[:, k], pop.weights, [0.1, 0.9])
+        ratio = float((y90 - y10) / (0.8 * (b - a)))
+        rows.append({"parameter": p.name, "prior": p.dist, "low": p.low, "high": p.high,
+                     "median": float(q50), "q10": float(q10), "q90": float(q90),
+                     "width_ratio": ratio, "identifiability": identifiability(ratio)})
+    return rows
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return f"{v:.4g}"
+
+
+def _plain(values: dict) -> dict:
+    """Parameter values as Python numbers (a particle read back from a table holds NumPy
+    scalars)."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
+
+
+def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population],
+                  reason: str) -> dict:
+    """Write every output of a calibration from its generations (``pops``, the last one
+    the result) into ``store.root``; return the history, the posterior table and the two
+    candidates (``median``, ``best``)."""
+    import pandas as pd
+
+    pop = pops[-1]
+    root = store.root
+    history = [{"generation": p.generation, "epsilon": p.epsilon, "particles": len(p.weights),
+                "candidates": p.n_candidates,
+                "simulations": p.n_candidates * spec.replicates,
+                "acceptance": p.acceptance, "ess": p.ess,
+                "rejected_proposals": p.n_rejected_proposals,
+                "min_distance": float(p.distances.min()),
+                "median_distance": float(np.median(p.distances))} for p in pops]
+    hist = pd.DataFrame(history)
+    atomic_write_text(root / "history.csv", hist.to_csv(index=False))
+    post = population_frame(spec, pop)
+    _parquet(root / "posterior.parquet", post)
+    table = posterior_table(spec, pop)
+
+    # the two candidates
+    ib = int(np.argmin(pop.distances))  # first of ties: the earliest candidate
+    best = dict(pop.points[ib])
+    median = {}
+    for p, row in zip(spec.priors, table, strict=True):
+        median[p.name] = p.to_model(math.log(row["median"]) if p.log else row["median"])
+    note = "\n".join([
+        f"Calibrated parameters: {spec.name}",
+        f"written by `cpabm calibrate` (ABC-SMC) from {spec.path.name}; stop: {reason}",
+        f"[parameters]: the posterior median of each parameter (final generation "
+        f"{pop.generation}, epsilon {pop.epsilon:.4g}, {len(pop.weights)} particles)",
+        f"[best_particle]: the particle with the lowest distance ({pop.distances[ib]:.4g}; "
+        f"generation {pop.generation}, candidate {int(pop.candidates[ib])})",
+        "The marginal medians are not a joint point of the posterior; with strong "
+        "correlations", "prefer the best particle, and check either with replicates."])
+    tomlio.write(root / "calibrated.toml", {
+        "parameters": _plain(median), "best_particle": _plain(best),
+        "best_particle_info": {"distance": float(pop.distances[ib]),
+                               "generation": int(pop.generation),
+                               "candidate": int(pop.candidates[ib])}}, note=note)
+
+    # per-target replicate statistics of the best particle
+    reps = pop.rep_stats[ib]  # (R, m)
+    bt = []
+    for i, t in enumerate(spec.targets):
+        r = reps[:, i]
+        med = float(np.median(r))
+        row = {"target": t.id, "value": t.value, "lo": t.lo, "hi": t.hi, "weight": t.weight,
+               "median": med, "q10": float(np.quantile(r, 0.1)),
+               "q90": float(np.quantile(r, 0.9)), "z": (med - t.value) / t.scale,
+               "within_tolerance": bool(t.lo <= med <= t.hi)}
+        row.update({f"replicate_{j}": float(v) for j, v in enumerate(r)})
+        bt.append(row)
+    atomic_write_text(root / "best_particle.csv", pd.DataFrame(bt).to_csv(index=False))
+
+    # posterior.md
+    md = [f"# Calibration posterior: {spec.name}", ""]
+    if spec.description:
+        md += [spec.description, ""]
+    md += [f"ABC-SMC, {len(pops)} generation(s), {spec.particles} particles, "
+           f"{spec.replicates} replicates per candidate (replicate median), "
+           f"{int(hist['simulations'].sum())} simulations. Stopped: {reason}.", "",
+           f"Final generation {pop.generation}: epsilon = {pop.epsilon:.4g}, acceptance rate "
+           f"{pop.acceptance:.3f}, effective sample size {pop.ess:.0f}.", "",
+           "## Parameters", "",
+           "Width ratio: the posterior's 10-90% interval over the prior's (in log space for "
+           f"loguniform priors). Below {IDENTIFIED}: identified; {IDENTIFIED}-{WEAK}: weakly "
+           f"identified; above {WEAK}: not identified (the targets barely constrain it).", "",
+           "| parameter | prior | posterior median | 10-90% interval | width ratio | "
+           "identifiability |", "|---|---|---|---|---|---|"]
+    for r in table:
+        md.append(f"| {r['parameter']} | {r['prior']} [{_fmt(r['low'])}, {_fmt(r['high'])}] | "
+                  f"{r['median']:.4g} | [{r['q10']:.4g}, {r['q90']:.4g}] | "
+                  f"{r['width_ratio']:.2f} | {r['identifiability']} |")
+    md += ["", "## Posterior correlations", "",
+           "Weighted correlations of the final particles (log scale for loguniform priors). "
+           "A strong correlation means the targets fix a combination, not each parameter.", ""]
+    if len(spec.priors) > 1:
+        c = np.cov(pop.Y, rowvar=False, aweights=pop.weights, bias=True)
+        sd = np.sqrt(np.diag(c))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = c / np.outer(sd, sd)
+        md += ["| | " + " | ".join(spec.names) + " |",
+               "|---" * (len(spec.names) + 1) + "|"]
+        for i, n in enumerate(spec.names):
+            md.append(f"| {n} | " + " | ".join(f"{corr[i, j]:.2f}" for j in range(len(spec.names)))
+                      + " |")
+    else:
+        md.append("(one parameter)")
+    md += ["", "## Targets at the best particle", "",
+           f"Distance {pop.distances[ib]:.4g}. Replicate median and 10-90% over "
+           f"{spec.replicates} replicates; z = (median - target) / half-width of the band.", "",
+           "| target | value | band | median | 10-90% | z | within |", "|---|---|---|---|---|---|---|"]
+    for r in bt:
+        md.append(f"| {r['target']} | {r['value']:.4g} | [{r['lo']:.4g}, {r['hi']:.4g}] | "
+                  f"{r['median']:.4g} | [{r['q10']:.4g}, {r['q90']:.4g}] | {r['z']:+.2f} | "
+                  f"{'yes' if r['within_tolerance'] else 'NO'} |")
+    md += ["", "## Generations", "", "| generation | epsilon | acceptance | simulations | ESS |",
+           "|---|---|---|---|---|"]
+    for h in history:
+        md.append(f"| {h['generation']} | {h['epsilon']:.4g} | {h['acceptance']:.3f} | "
+                  f"{h['simulations']} | {h['ess']:.0f} |")
+    md += ["", "Files: `posterior.parquet` (final particles), `generations/gen_NNN.parquet`, "
+           "`history.csv`, `calibrated.toml`, `best_particle.csv`, `marginals.png`. Method: "
+           "docs/calibration_method.md.", ""]
+    atomic_write_text(root / "posterior.md", "\n".join(md))
+    _plot(root / "marginals.png", spec, pops)
+    atomic_write_text(root / "result.json", json.dumps(
+        {"stop_reason": reason, "final_generation": pop.generation, "history": history,
+         "posterior": table, "best": best, "median": median}, indent=1, default=float) + "\n")
+    return {"history": history, "posterior": post, "best": best, "median": median}
+
+
+def _plot(path: Path, spec: CalibrationSpec, pops: list[Population]) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(spec.priors)
+    cols = min(k, 3)
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for i, p in enumerate(spec.priors):
+        ax = axes[i // cols][i % cols]
+        a, b = p.bounds()
+        edges = np.linspace(a, b, 31)
+        for g, pop in enumerate(pops):
+            colour = cmap(g / max(len(pops) - 1, 1))
+            ax.hist(pop.Y[:, i], bins=edges, weights=pop.weights, histtype="step",
+                    color=colour, label=f"gen {pop.generation}", density=True,
+                    linewidth=2 if g == len(pops) - 1 else 1)
+        ax.set_xlabel(f"log {p.name}" if p.log else p.name)
+        ax.set_xlim(a, b)
+        ax.set_yticks([])
+    for j in range(k, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{spec.name}: marginal posteriors by generation (weighted)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

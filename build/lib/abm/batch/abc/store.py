@@ -1,0 +1,134 @@
+"""The calibration's results folder, which makes a calibration resumable.
+
+``OUT/manifest.json`` (the spec, its run identity, the seeds rule, the environment),
+``OUT/sims/*.json`` (every finished simulation, in files written whole or not at all),
+``OUT/generations/``, the outputs, ``OUT/log.jsonl``, and ``OUT/.lock`` while a run writes.
+:func:`prepare` decides whether a folder may be written or resumed, and refuses a folder
+holding another calibration, or this one without ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from abm.batch.abc.spec import FORMAT, CalibrationSpec
+from abm.batch.adapter import recorded_environment
+from abm.batch.store import ResultFolder
+from abm.core.errors import ConfigError
+from abm.core.io import atomic_write_text
+
+MANIFEST, SIMS, GENS, LOG, LOCK = "manifest.json", "sims", "generations", "log.jsonl", ".lock"
+OUTPUTS = ("posterior.parquet", "posterior.md", "calibrated.toml", "best_particle.csv",
+           "history.csv", "marginals.png", "result.json")
+OURS = {MANIFEST, SIMS, GENS, LOG, LOCK, *OUTPUTS}
+
+
+class AbcStore(ResultFolder):
+    """``OUT/``: manifest.json, sims/<key>.json (one per simulation, atomic),
+    generations/gen_NNN.parquet, the outputs, log.jsonl, and .lock while a run writes."""
+
+    KIND = "calibration"
+    FORMAT = FORMAT
+    OURS = OURS
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.sims = self.root / SIMS
+
+    def sim_files(self) -> list[Path]:
+        if not self.sims.exists():
+            return []
+        return sorted(p for p in self.sims.iterdir()
+                      if p.name.endswith(".json") and not p.name.startswith("."))
+
+    def load_sims(self) -> dict[str, list[float]]:
+        """Every finished simulation on disk: key -> target statistics."""
+        out = {}
+        for f in self.sim_files():
+            for rec in json.loads(f.read_text()):
+                out[rec["key"]] = rec["stats"]
+        return out
+
+    def clean_temp(self) -> int:
+        n = 0
+        for d in (self.root, self.sims, self.root / GENS):
+            if d.exists():
+                for p in d.iterdir():
+                    if _temp(p.name) and p.is_file():
+                        p.unlink(missing_ok=True)
+                        n += 1
+        return n
+
+    def write_sims(self, records: list[dict]) -> None:
+        """Finished simulations, as one file written atomically (whole or not at all),
+        named after its first record's key."""
+        atomic_write_text(self.sims / f"{records[0]['key']}.json",
+                          json.dumps(records, allow_nan=True))
+
+    def log(self, **event) -> None:
+        event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(), **event}
+        with open(self.root / LOG, "a") as f:
+            f.write(json.dumps(event, default=str) + "\n")
+
+
+def _temp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def build_manifest(spec: CalibrationSpec) -> dict:
+    env = recorded_environment()
+    env["lock_sha256"] = spec.identity()["environment"].get("lock_sha256")
+    return {"format": FORMAT, "name": spec.name, "description": spec.description,
+            "spec_path": str(spec.path), "spec_text": spec.text,
+            "identity_sha256": spec.identity_hash(), "canonical_sha256": spec.canonical_hash(),
+            "spec": spec.canonical(), "environment": env,
+            "seeds": {"root": spec.seed,
+                      "proposals": "chunk b of generation t: SeedSequence(seed, spawn_key="
+                                   "(0, t, b))",
+                      "simulations": "simulation (t, c, r): int(SeedSequence(seed, spawn_key="
+                                     "(1, t, c, r)).generate_state(1, uint64)[0] >> 1)"},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname()}
+
+
+def prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
+    """Make ``store`` ready for ``spec``: a new manifest in an empty folder; the same
+    calibration only with ``resume`` (the manifest updated if only the budget changed);
+    anything else refused with a ConfigError."""
+    from abm.batch.runner import diff_keys
+
+    m = store.manifest()
+    root = store.root
+    if m is None:
+        foreign = store.foreign_entries()
+        if foreign or store.sim_files():
+            shown = ", ".join(foreign[:3]) or f"{SIMS}/"
+            raise ConfigError(f"--out = {str(root)!r} is not empty ({shown}) and holds no "
+                              f"calibration manifest; choose a new or empty folder")
+        store.clean_temp()
+        store.write_manifest(build_manifest(spec))
+        return
+    new = build_manifest(spec)
+    if m["identity_sha256"] != new["identity_sha256"]:
+        changed = ", ".join(diff_keys(m["spec"]["identity"], new["spec"]["identity"])[:6])
+        raise ConfigError(
+            f"--out = {str(root)!r} holds a calibration with a different run identity "
+            f"(differs in: {changed or 'the identity'}); cannot "
+            f"{'resume' if resume else 'write'} into it, because its simulations would not "
+            f"match. Choose another --out (spec there: {m.get('spec_path')})")
+    if not resume:
+        raise ConfigError(f"--out = {str(root)!r} already holds this calibration "
+                          f"({len(store.load_sims())} simulations); add --resume to continue "
+                          f"or finish it (finished simulations are reused), or choose another "
+                          f"--out")
+    n = store.clean_temp()
+    if n:
+        log(f"removed {n} temporary file(s) left by an interrupted writer")
+    if m["canonical_sha256"] != new["canonical_sha256"]:
+        changed = ", ".join(diff_keys(m["spec"], new["spec"])[:6])
+        log(f"settings changed ({changed}); manifest updated, simulations reused")
+        new["created"] = m.get("created", new["created"])
+        store.write_manifest(new)

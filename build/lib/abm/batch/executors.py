@@ -1,0 +1,147 @@
+"""Where runs execute. Everything goes through ``concurrent.futures.Executor``:
+
+* ``--workers 0`` or ``1``: :class:`SerialExecutor`, in this process (no pickling at all);
+* ``--workers N`` (default: the CPUs this process may use): a ``ProcessPoolExecutor`` with
+  N local processes;
+* ``--scheduler ADDRESS`` or ``DASK_SCHEDULER_ADDRESS``: a Dask distributed cluster, through
+  ``Client(address).get_executor()``. ``--scheduler local`` ignores the variable.
+
+Start method of the local pool: **forkserver** where the platform has it (Linux), else
+spawn. Plain fork copies the parent *with its threads' locks* (tqdm's monitor thread, the
+thread pools pyarrow starts when the parent writes results, Numba's threading layer), and a
+child can deadlock on a lock held by a thread that no longer exists. forkserver forks
+workers from a fresh single-threaded server (started by exec, so it inherits none of the
+parent's threads), which preloads the model's modules once, so a worker starts without
+re-importing NumPy/Numba/Mesa as spawn would. Workers load the Numba kernels from the
+on-disk cache the parent has just warmed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from abm.core.errors import ConfigError
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class SerialExecutor(Executor):
+    """Runs each call at submission, in this process. Same interface, no parallelism."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        f: Future = Future()
+        if f.set_running_or_notify_cancel():
+            try:
+                f.set_result(fn(*args, **kwargs))
+            except Exception as e:  # KeyboardInterrupt propagates to the caller
+                f.set_exception(e)
+        return f
+
+
+def process_context(preload: tuple[str, ...] = ()):
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        if preload:
+            ctx.set_forkserver_preload(list(preload))
+        return ctx
+    return mp.get_context("spawn")
+
+
+@dataclass
+class Plan:
+    kind: str  # "serial" | "processes" | "dask"
+    workers: int = 1
+    address: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "serial":
+            return "serial (in this process)"
+        if self.kind == "processes":
+            return f"{self.workers} local processes ({process_context().get_start_method()})"
+        return f"Dask cluster at {self.address}"
+
+
+def choose(workers: int | None = None, scheduler: str | None = None) -> Plan:
+    """Pick the executor from --workers, --scheduler and DASK_SCHEDULER_ADDRESS."""
+    address = scheduler if scheduler is not None else os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address and address != "local":
+        return Plan("dask", 0, address)
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ConfigError(f"--workers = {workers!r} is out of range: a whole number >= 0 "
+                          f"(0 or 1: serial in this process)")
+    return Plan("serial", 1) if workers <= 1 else Plan("processes", workers)
+
+
+@contextmanager
+def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | None = None,
+                  warm_args: tuple = ()):
+    """Yield ``(executor, slots)``; slots is how many runs can execute at once."""
+    if plan.kind == "serial":
+        yield SerialExecutor(), 1
+        return
+    if plan.kind == "processes":
+        ex = ProcessPoolExecutor(max_workers=plan.workers, mp_context=process_context(preload))
+        ok = False
+        try:
+            yield ex, plan.workers
+            ok = True
+        finally:
+            ex.shutdown(wait=ok, cancel_futures=not ok)
+        return
+    client = connect(plan.address)
+    try:
+        slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        if warm is not None:
+            warm_dask_workers(client, warm, warm_args)
+        ex = client.get_executor()
+        yield ex, max(1, slots)
+    finally:
+        client.close()
+
+
+def connect(address: str):
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is in the lock file
+        raise ConfigError("--scheduler needs dask[distributed] (pip install 'cpabm[batch]')") from None
+    try:  # connect timeout: dask config distributed.comm.timeouts.connect (default 30 s)
+        client = Client(address)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ConfigError(f"--scheduler / DASK_SCHEDULER_ADDRESS = {address!r}: cannot connect "
+                          f"to a Dask scheduler ({type(e).__name__}: {e}); start one with "
+                          f"`dask scheduler` and workers with `dask worker ADDRESS`, or use "
+                          f"--scheduler local") from None
+    try:
+        client.wait_for_workers(1, timeout=60)
+    except TimeoutError:
+        client.close()
+        raise ConfigError(f"Dask scheduler {address!r} has no workers after 60 s; start some "
+                          f"with `dask worker {address}`") from None
+    return client
+
+
+def warm_dask_workers(client, warm: Callable, args: tuple) -> None:
+    """Warm caches on every worker: one worker per host first, then the rest in parallel,
+    so no two workers on one host build the on-disk cache at the same moment."""
+    from urllib.parse import urlparse
+
+    by_host: dict[str, list[str]] = {}
+    for addr in client.scheduler_info()["workers"]:
+        by_host.setdefault(urlparse(addr).hostname or addr, []).append(addr)
+    first = [v[0] for v in by_host.values()]
+    rest = [a for v in by_host.values() for a in v[1:]]
+    client.run(warm, *args, workers=first)
+    if rest:
+        client.run(warm, *args, workers=rest)

@@ -1,0 +1,154 @@
+"""A sweep's results folder: manifest, lock, and one atomically written parquet file per run.
+
+    OUT/
+      manifest.json        spec (raw text and canonical form), design, seeds, run list,
+                           package versions, SHA-256 of requirements.lock, code fingerprint
+      runs/<key>.parquet   one per (design point, replication); key = hash of (run
+                           identity, point, replication); written whole or not at all
+      summary/             written by --summarise (replaced whole)
+      log.jsonl            one line per session start/end (informative only)
+      .lock                held while a sweep writes here (a second sweep is refused)
+
+Only the parent process writes files: workers return tables. A worker left behind by a
+killed parent cannot write a stale or duplicate file, and Dask workers need no shared disk.
+A temporary file (``runs/.<key>.parquet.*.tmp``) is never read as a result and is removed at
+the next start.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from abm.core.errors import ConfigError
+from abm.core.io import atomic_write_bytes, atomic_write_text
+
+MANIFEST = "manifest.json"
+RUNS = "runs"
+SUMMARY = "summary"
+LOG = "log.jsonl"
+LOCK = ".lock"
+OURS = {MANIFEST, RUNS, SUMMARY, LOG, LOCK}
+FORMAT = "cpabm-sweep/1"
+
+
+@contextmanager
+def folder_lock(root: Path, what: str):
+    """Hold an exclusive lock on the results folder ``root`` (created if need be) while a
+    ``what`` ("sweep", "calibration") writes into it; a second writer is refused, naming the
+    pid that holds it. Closing the file, or any death of this process, releases the lock."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out = {str(root)!r} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"--out = {str(root)!r}: another {what} (pid {other}) is "
+                              f"writing into this folder; wait for it or choose another "
+                              f"--out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+class ResultFolder:
+    """A results folder written by one run at a time: a locked folder with a versioned
+    manifest; subclasses say what kind of run (``KIND``), the manifest format (``FORMAT``)
+    and which entries belong to them (``OURS``)."""
+
+    KIND = "sweep"
+    FORMAT = FORMAT
+    OURS = OURS
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def locked(self):
+        return folder_lock(self.root, self.KIND)
+
+    def manifest(self) -> dict | None:
+        p = self.root / MANIFEST
+        if not p.exists():
+            return None
+        try:
+            m = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{p}: not a valid {self.KIND} manifest ({e})") from None
+        if m.get("format") != self.FORMAT:
+            raise ConfigError(f"{p}: format = {m.get('format')!r}; this is not a {self.KIND} "
+                              f"folder of this version ({self.FORMAT!r}); choose another --out")
+        return m
+
+    def write_manifest(self, m: dict) -> None:
+        atomic_write_text(self.root / MANIFEST, json.dumps(m, indent=1, allow_nan=True) + "\n")
+
+    def foreign_entries(self) -> list[str]:
+        """Entries of the folder that no run of this kind wrote (refused before writing)."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.name not in self.OURS and not _is_our_temp(p.name))
+
+
+class ResultStore(ResultFolder):
+    """``OUT/`` of a sweep: manifest.json, runs/<key>.parquet, summary/, log.jsonl."""
+
+    def __init__(self, root: str | Path):
+        super().__init__(root)
+        self.runs = self.root / RUNS
+
+    def run_path(self, key: str) -> Path:
+        return self.runs / f"{key}.parquet"
+
+    def done_keys(self) -> set[str]:
+        if not self.runs.exists():
+            return set()
+        return {p.name[:-8] for p in self.runs.iterdir()
+                if p.name.endswith(".parquet") and not p.name.startswith(".")}
+
+    def clean_temp(self) -> int:
+        """Remove temporary files left by a killed writer (never results)."""
+        n = 0
+        if self.runs.exists():
+            for p in self.runs.iterdir():
+                if p.name.startswith(".") and p.name.endswith(".tmp"):
+                    p.unlink(missing_ok=True)
+                    n += 1
+        if self.root.exists():
+            for p in self.root.iterdir():
+                if _is_our_temp(p.name):
+                    (shutil.rmtree if p.is_dir() else os.unlink)(p)
+                    n += 1
+        return n
+
+    def write_run(self, key: str, table) -> None:
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        atomic_write_bytes(self.run_path(key), buf.getvalue())
+
+    def log(self, **event) -> None:
+        event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(), **event}
+        with open(self.root / LOG, "a") as f:
+            f.write(json.dumps(event, default=str) + "\n")
+
+
+def _is_our_temp(name: str) -> bool:
+    # atomic_write_* temp files (".manifest.json.*.tmp") and atomic_dir leftovers
+    return (name.startswith(".") and name.endswith(".tmp")) or name in (".summary.old",)

@@ -1,0 +1,98 @@
+"""``cpabm calibrate``: run (or resume) an ABC-SMC calibration spec.
+
+    cpabm calibrate SPEC [--out DIR] [--workers N] [--scheduler ADDRESS] [--resume]
+                         [--check] [--quiet]
+
+``configure(parser)`` and ``run(args) -> int`` for ``abm.cli.EXTENSIONS``; nothing heavy is
+imported at module level. ``python -m abm.cli.calibrate SPEC ...`` works the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from abm.core.errors import ConfigError
+
+
+def configure(p) -> None:
+    p.description = ("Calibrate a model's parameters to targets by ABC-SMC (population Monte "
+                     "Carlo ABC with an adaptive tolerance), with replicates per candidate; "
+                     "resumable. See docs/calibration_method.md.")
+    p.add_argument("spec", help="calibration spec (TOML), e.g. experiments/calibration/toy.toml")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (default results/calibration/<calibration name>)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: the CPUs available; 0 or 1: serial "
+                        "in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (default: "
+                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the calibration in --out, reusing finished simulations")
+    p.add_argument("--check", action="store_true",
+                   help="validate the spec and print the plan; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+
+def run(args) -> int:
+    from abm.batch.abc import CalibrationRunError, calibrate, load_calibration_spec
+
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    spec = load_calibration_spec(args.spec)
+    out = Path(args.out) if args.out else Path("results") / "calibration" / spec.name
+    if args.check:
+        return _check(spec, out, args)
+    try:
+        res = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
+                        resume=args.resume, progress=not args.quiet, log=log)
+    except CalibrationRunError as e:
+        print(f"cpabm: error: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"wrote {out}/ (posterior.md, calibrated.toml); stopped: {res.stop_reason}")
+    return 0
+
+
+def _check(spec, out, args) -> int:
+    from abm.batch.executors import choose
+
+    plan = choose(args.workers, args.scheduler)
+    print(f"spec {spec.path}: OK")
+    print(f"  calibration {spec.name}: {spec.description}")
+    print(f"  model       {spec.adapter_name}")
+    print(f"  method      ABC-SMC: {spec.particles} particles, up to {spec.generations} "
+          f"generations, {spec.replicates} replicates per candidate (median), epsilon = "
+          f"{spec.quantile} quantile of the previous distances")
+    print(f"  budget      at most {spec.max_simulations_per_generation} simulations per "
+          f"generation ({spec.generations * spec.max_simulations_per_generation} in all); "
+          f"stop below acceptance {spec.min_acceptance}, epsilon decrease < "
+          f"{spec.min_epsilon_decrease}, or epsilon <= {spec.min_epsilon}")
+    for p in spec.priors:
+        kind = " (whole numbers)" if p.kind == "int" else ""
+        print(f"  prior       {p.name}: {p.dist} on [{p.low}, {p.high}]{kind}")
+    if spec.fixed:
+        print(f"  fixed       {spec.fixed}")
+    for t in spec.targets:
+        print(f"  target      {t.id} = {t.value:g} in [{t.lo:g}, {t.hi:g}], weight {t.weight:g}")
+    print(f"  seed        root {spec.seed}")
+    print(f"  executor    {plan.describe()}")
+    print(f"  out         {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="cpabm calibrate")
+    configure(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except ConfigError as e:
+        print(f"cpabm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

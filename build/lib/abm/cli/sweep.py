@@ -1,0 +1,105 @@
+"""``cpabm sweep``: run a sweep spec, or summarise a results folder.
+
+    cpabm sweep SPEC [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
+                     [--check] [--no-summary] [--quiet]
+    cpabm sweep --summarise DIR
+
+Registered in ``abm.cli.EXTENSIONS``; imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from abm.core.errors import ConfigError
+
+
+def configure(p) -> None:
+    p.description = ("Run every (design point x replication) of a sweep spec, each into its "
+                     "own parquet file, then summarise; or summarise a results folder. "
+                     "See docs/batch.md.")
+    p.add_argument("spec", nargs="?", help="sweep spec (TOML), e.g. "
+                   "experiments/sweeps/regime_comparison.toml")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: the CPUs available; 0 or 1: serial "
+                        "in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (default: "
+                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a sweep in --out: skip runs already on disk")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (default results/sweeps/<sweep name>)")
+    p.add_argument("--summarise", "--summarize", dest="summarise", default=None, metavar="DIR",
+                   help="summarise the results folder DIR (no spec needed) and exit")
+    p.add_argument("--check", action="store_true",
+                   help="validate the spec and print the plan; run nothing")
+    p.add_argument("--no-summary", action="store_true", help="do not summarise at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def run(args) -> int:
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    if args.summarise is not None:
+        if args.spec:
+            raise ConfigError("give either a spec to run or --summarise DIR, not both")
+        from abm.batch.summary import summarise
+        folder = summarise(args.summarise, log=log)
+        if not args.quiet:
+            print(f"wrote {folder}/ (see summary.md)")
+        return 0
+    if not args.spec:
+        raise ConfigError("cpabm sweep needs a sweep spec (e.g. experiments/sweeps/"
+                          "regime_comparison.toml), or --summarise DIR")
+    from abm.batch.spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
+    if args.check:
+        return _check(spec, out, args)
+    from abm.batch.runner import SweepRunError, run_sweep
+
+    try:
+        res = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
+                        resume=args.resume, progress=not args.quiet, log=log)
+    except SweepRunError as e:
+        print(f"cpabm: error: {e}", file=sys.stderr)
+        return 1
+    if res.executed:
+        log(f"ran {res.executed} runs in {res.seconds:.1f} s "
+            f"({res.seconds / res.executed:.3g} s per run, wall clock)")
+    if not args.no_summary:
+        from abm.batch.summary import summarise
+        folder = summarise(out, log=log)
+        if not args.quiet:
+            print(f"wrote {out}/ ({res.total} runs); summary in {folder}/summary.md")
+    return 0
+
+
+def _check(spec, out, args) -> int:
+    from abm.batch.executors import choose
+    from abm.batch.seeds import replication_seeds
+
+    plan = choose(args.workers, args.scheduler)
+    seeds = replication_seeds(spec.seed, spec.replications)
+    print(f"spec {spec.path}: OK")
+    print(f"  sweep      {spec.name}: {spec.description}")
+    print(f"  design     {spec.design.type}: {len(spec.design.points)} points x "
+          f"{spec.replications} replications = {spec.n_runs} runs")
+    for f in spec.factors:
+        what = (f"values {list(f.values)}" if f.values is not None else
+                f"{f.distribution} on [{f.lo}, {f.hi}]" + (f", {f.levels} levels" if f.levels else ""))
+        print(f"  factor     {f.name}: {what}")
+    if spec.fixed:
+        print(f"  fixed      {spec.fixed}")
+    print(f"  outputs    {len(spec.indicators)} indicators per {spec.period}; metrics: "
+          f"{', '.join(m.name for m in spec.metrics)}")
+    print(f"  seeds      root {spec.seed}; replication seeds {seeds[:3]}"
+          f"{' ...' if len(seeds) > 3 else ''} (shared by every design point)")
+    if spec.design.type == "factorial" and len(spec.design.points) > 1:
+        print(f"  reference  point {spec.reference} {spec.design.points[spec.reference]} "
+              f"(paired differences)")
+    print(f"  executor   {plan.describe()}")
+    print(f"  out        {out}")
+    return 0

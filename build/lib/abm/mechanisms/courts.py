@@ -1,0 +1,341 @@
+"""Care proceedings: courts, children's guardians, hearings, experts, timetables, FDAC, and
+court capacity that responds to listing pressure (brief mechanism 10; §2.30-2.36, Case
+Study 3).
+
+A care case opens when the LA applies (casework moves the family to COURT). Each week:
+
+1. **Intake.** New applications get a case record: how many effective hearings they need
+   (a minimum plus Poisson), how many expert assessments are commissioned at the start (Poisson, capped
+   by the ``expert_cap`` lever) and when those report. With ``fdac`` on, parents with a
+   substance-misuse need may be engaged by the specialist team: fewer experts, and risk that
+   falls by the final hearing, so more children go home.
+2. **Guardians.** Every case needs a Cafcass children's guardian before it can progress:
+   after its first hearing it is not listed again until one is allocated. Guardian
+   capacity is limited; unallocated cases queue first come, first served.
+3. **Hearings.** Cases whose next hearing is due compete for the court's hearing slots
+   (cases past the timetable first, then by listing date). A hearing is ineffective
+   (adjourned) with a chance that rises with listing pressure (hearings listed per slot
+   above ``court_load_onset``, saturating) and
+   with missing inputs: no guardian, or, at the issues-resolution and final hearings, an
+   expert report not yet in. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
+   (the cycle of multiple assessments), unless the case is past its timetable. Public
+   anxiety makes practice defensive: more experts at the start and more late ones.
+   Under overload more hearings are wasted, so closures fall while arrivals rise (§2.32).
+4. **Outcomes** at the final hearing, from the court's assessment of risk: a placement
+   order (adoption), a care order, a supervision order, or home with support. Duration is
+   measured on concluded cases, as the MoJ statistic is.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from abm.core import indicators as I
+from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, prefetch, sort_int64
+from abm.core.mechanism import Mechanism
+from abm.core.params import param_record
+from abm.core.state import COURT
+from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, due_weeks
+
+#: The parameters of the courts' kernel (capacities are set from the table in Python).
+CourtParams = param_record("CourtParams", """
+    hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
+    anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
+    timetable_weeks urgent_first_hearings hearing_interval_weeks adjourn_weeks
+    final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
+    ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
+    placement_order_share supervision_share permanence_weeks parallel_planning care_weeks
+    ca_target_weeks cin_review_weeks cpp_review_weeks""")
+
+SUBSTANCE_MISUSE = 1  # need-domain bit 0
+
+
+@njit(cache=True, inline="always")
+def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
+    """Give a new application its case record. Returns False if the case table is full."""
+    if cases.n_free[0] == 0:
+        return False
+    cases.n_free[0] -= 1
+    k = cases.free[cases.n_free[0]]
+    la = fam.la[i]
+    cases.fam[k] = i
+    cases.court[k] = las.court[la]
+    cases.opened[k] = t
+    cases.active[k] = 1
+    cases.guardian[k] = 0
+    cases.guardian_wait_from[k] = t
+    cases.hearings_needed[k] = p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min))
+    cases.hearings_done[k] = 0
+    cases.ineffective[k] = 0
+    cases.next_hearing[k] = t + 1
+    defensive = 1.0 + p.anxiety_expert_gain * anxiety  # more assessments when anxious
+    n_exp = min(p.expert_cap, rng.poisson(p.experts_mean * defensive))
+    engaged = p.fdac and (fam.needs[i] & SUBSTANCE_MISUSE) and rng.random() < p.fdac_engagement
+    cases.fdac[k] = 1 if engaged else 0
+    if engaged:
+        n_exp = min(n_exp, 1)  # the FDAC team does the assessment work
+        las.flow[la, I.FL_FDAC_ENGAGED] += 1
+    cases.experts[k] = n_exp
+    due = t
+    for _ in range(n_exp):
+        due = max(due, t + geometric_weeks(p.expert_weeks, rng))
+    cases.expert_due[k] = due
+    las.flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += n_exp
+    las.flow[la, I.FL_COURT_EXPERT_COST] += int(n_exp * p.expert_cost)
+    fam.court_case[i] = k
+    return True
+
+
+@njit(cache=True, inline="always")
+def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
+    """Final hearing held: record the case and move the family to its outcome."""
+    i = cases.fam[k]
+    la = fam.la[i]
+    c = cases.court[k]
+    flow = las.flow
+    flow[la, I.FL_COURT_CONCLUDED] += 1
+    flow[la, I.FL_COURT_DURATION_WEEKS_SUM] += t - fam.since[i]
+    flow[la, I.FL_COURT_HEARINGS_SUM_CONCLUDED] += cases.hearings_done[k] + cases.ineffective[k]
+    flow[la, I.FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
+    if cases.guardian[k]:
+        courts.guardians_used[c] -= 1
+    if cases.fdac[k]:
+        fam.risk[i] -= p.fdac_risk_reduction
+    score = fam.risk[i] + p.court_sigma * rng.normal()
+    u = rng.random()
+    age = t - fam.since[i]
+    if score > p.order_threshold:
+        flow[la, I.FL_CARE_ORDERS] += 1
+        go = GO_CARE
+        if u < p.placement_order_share:
+            fam.order[i] = 2
+            flow[la, I.FL_OUTCOME_PLACEMENT_ORDER] += 1
+            wait = p.permanence_weeks * (0.5 if p.parallel_planning else 1.0)
+            perm = geometric_weeks(wait, rng) if wait > 0 else 0
+            fam.due[i] = t + perm + geometric_weeks(p.care_weeks, rng)
+            flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age + perm
+        else:
+            fam.order[i] = 1
+            flow[la, I.FL_OUTCOME_CARE_ORDER] += 1
+            fam.due[i] = t + geometric_weeks(p.care_weeks, rng)
+            flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age
+        flow[la, I.FL_PERMANENCES] += 1
+    else:
+        flow[la, I.FL_PERMANENCE_WEEKS_SUM] += age
+        flow[la, I.FL_PERMANENCES] += 1
+        if u < p.supervision_share:
+            flow[la, I.FL_OUTCOME_SUPERVISION] += 1
+            go = GO_CIN
+        else:
+            flow[la, I.FL_OUTCOME_HOME] += 1
+            go = GO_CPP
+    apply_move(fam, work, las, open_list, i, go, t, due_weeks(p))
+    cases.active[k] = 0
+    cases.fam[k] = -1
+    cases.free[cases.n_free[0]] = k
+    cases.n_free[0] += 1
+    fam.court_case[i] = -1
+
+
+@njit(cache=True)
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied):
+    """One week of every family court centre. ``applied[:n_applied]`` are the families whose
+    LA applied for care proceedings this week (casework's return; ``n_applied`` < 0: not
+    known, which makes the intake look through the open cases)."""
+    C = courts.slots.shape[0]
+    M = cases.fam.shape[0]
+    flow = las.flow
+    for c in range(C):
+        courts.open_cases[c] = 0
+        courts.unallocated[c] = 0
+        courts.listed[c] = 0
+        courts.held[c] = 0
+        courts.ineffective[c] = 0
+    # 1. intake of every family in proceedings without a case record, in open-list order.
+    #    These are this week's applications, unless a full case table left some waiting
+    #    (families in proceedings less the records in use tells): then look through the
+    #    open cases for them all.
+    waiting = las.stock_fam[:, COURT].sum() - (M - cases.n_free[0])
+    if 0 <= n_applied <= applied.shape[0] and waiting == n_applied:
+        new = applied[:n_applied]
+        order = np.empty(n_applied, np.int64)  # in open-list order (positions are unique)
+        for q in range(n_applied):
+            order[q] = np.int64(fam.open_pos[new[q]]) * n_applied + q
+        sort_int64(order)
+        for q in order:
+            open_case(fam, las, cases, p, new[q % n_applied], t, rng, anxiety)
+    else:
+        n_open = open_list.n[0]
+        for kk in range(n_open):
+            if kk + PREFETCH_AHEAD < n_open:
+                prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
+            i = open_list.idx[kk]
+            if fam.state[i] == COURT and fam.court_case[i] < 0:
+                open_case(fam, las, cases, p, np.int64(i), t, rng, anxiety)
+    # the active case rows, in row order (a few percent of the table; every later pass
+    # visits only these)
+    act = np.empty(M, np.int64)
+    na = 0
+    for k in range(M):
+        if cases.active[k]:
+            act[na] = k
+            na += 1
+    # 2. guardians, first come first served
+    waiting = np.empty(na, np.int64)
+    nw = 0
+    for k in act[:na]:
+        if not cases.guardian[k]:
+            waiting[nw] = np.int64(cases.opened[k]) * M + k
+            nw += 1
+    waiting = waiting[:nw]
+    sort_int64(waiting)
+    for q in range(nw):
+        k = waiting[q] % M
+        c = cases.court[k]
+        if courts.guardians_used[c] + 1 <= courts.guardian_capacity[c]:
+            courts.guardians_used[c] += 1
+            cases.guardian[k] = 1
+            la = fam.la[cases.fam[k]]
+            flow[la, I.FL_GUARDIANS_ALLOCATED] += 1
+            flow[la, I.FL_GUARDIAN_WAIT_WEEKS_SUM] += t - cases.guardian_wait_from[k]
+    # 3. hearings
+    listed = np.empty(na, np.int64)
+    nl = 0
+    for k in act[:na]:
+        # beyond the first hearing, a case is listed only once it has a guardian
+        if (cases.next_hearing[k] <= t
+                and (cases.guardian[k] or cases.hearings_done[k] + cases.ineffective[k] == 0)):
+            late = (t - cases.opened[k]) > p.timetable_weeks
+            first = cases.hearings_done[k] + cases.ineffective[k] == 0
+            # priority key: urgent first hearings (interim orders) if that lever is on, then
+            # past-timetable cases, then the rest, each by listing week, then row; every
+            # term is a multiple of M so that key % M recovers the row
+            tier = 0 if (first and p.urgent_first_hearings) else (1 if late else 2)
+            rank = np.int64(tier) * (np.int64(1) << 31) + np.int64(cases.next_hearing[k])
+            listed[nl] = rank * M + k
+            nl += 1
+            courts.listed[cases.court[k]] += 1
+    listed = listed[:nl]
+    sort_int64(listed)
+    for c in range(C):
+        courts.credit[c] += courts.slots[c]
+    for q in range(nl):
+        k = listed[q] % M
+        c = cases.court[k]
+        final = cases.hearings_done[k] + 1 >= cases.hearings_needed[k]
+        # a final hearing runs longer the more expert evidence it must hear
+        cost = 1.0 + p.final_hearing_slots_per_expert * cases.experts[k] if final else 1.0
+        if courts.credit[c] < cost:
+            continue  # no room in this week's list: it stays listed
+        courts.credit[c] -= cost
+        courts.held[c] += 1
+        i = cases.fam[k]
+        la = fam.la[i]
+        flow[la, I.FL_COURT_HEARINGS_HELD] += 1
+        # listing pressure: hearings listed per slot, beyond the utilisation at which lists
+        # start to overrun (court_load_onset; 1.0 = only when more are listed than slots)
+        overload = (courts.listed[c] / courts.slots[c] - p.court_load_onset
+                    if courts.slots[c] > 0 else 10.0)
+        experts_in = t >= cases.expert_due[k]
+        u = rng.random()
+        u_late = rng.random()
+        ov = max(0.0, overload)
+        pin = p.ineffective_base + p.ineffective_load_slope * ov / (1.0 + ov)
+        if not cases.guardian[k]:
+            pin += p.ineffective_no_guardian
+        needs_reports = cases.hearings_done[k] + 2 >= cases.hearings_needed[k]  # IRH or final
+        if needs_reports and not experts_in:
+            pin += p.ineffective_expert_missing
+        if (final and not experts_in) or u < min(0.95, pin):
+            cases.ineffective[k] += 1
+            courts.ineffective[c] += 1
+            flow[la, I.FL_COURT_HEARINGS_INEFFECTIVE] += 1
+            relist = t + int(math.ceil(p.adjourn_weeks))
+            if final and not experts_in:
+                relist = max(relist, cases.expert_due[k])
+            cases.next_hearing[k] = relist
+            continue
+        cases.hearings_done[k] += 1
+        if final:
+            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng)
+            continue
+        cases.next_hearing[k] = t + int(math.ceil(p.hearing_interval_weeks))
+        on_timetable = (t - cases.opened[k]) <= p.timetable_weeks
+        p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * anxiety)
+        if on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late:
+            cases.experts[k] += 1
+            cases.expert_due[k] = max(cases.expert_due[k], t + geometric_weeks(p.expert_weeks, rng))
+            flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += 1
+            flow[la, I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
+    for c in range(C):
+        # unused slots are lost, except what the longest final hearing needs
+        courts.credit[c] = min(courts.credit[c], 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
+    # 4. weekly court statistics (cases concluded this week are no longer active)
+    for k in act[:na]:
+        if cases.active[k]:
+            c = cases.court[k]
+            courts.open_cases[c] += 1
+            if not cases.guardian[k]:
+                courts.unallocated[c] += 1
+
+
+# ------------------------------------------------------------------ capacity
+# When more hearings are listed than a court centre has slots, the courts find capacity:
+# extra sitting days, deputy and part-time judges. They do so with a lag: the extra capacity
+# moves towards ``court_capacity_response`` x the excess of listings over the base slots, as
+# a first-order lag with time constant ``court_capacity_lag_weeks``. With a response of 0
+# (the neutral setting) capacity is what ``hearing_slots_per_100k`` says; with a lag, a surge
+# first crowds the lists (closures fall while arrivals rise) and then capacity catches up.
+# One function serves the engine (arrays of court centres) and the reference (one court).
+def respond(extra, listed, base_slots, gain: float, lag_weeks: float):
+    """This week's extra capacity (a share of the base slots), from last week's ``extra``
+    and this week's hearings ``listed`` against ``base_slots``."""
+    pressure = np.where(base_slots > 0, listed / np.maximum(base_slots, 1e-12), 0.0)
+    target = gain * np.maximum(0.0, pressure - 1.0)
+    return extra + (target - extra) / lag_weeks
+
+
+#: Before this calendar week the warm-up boosts court capacity, to clear the start-up wave.
+BOOST_END_WEEK = -104
+
+
+class Courts(Mechanism):
+    """Every court centre's week, then the capacity it finds under listing pressure."""
+
+    name = "courts"
+    Params = CourtParams
+
+    def configure(self, p) -> None:
+        super().configure(p)
+        self.apply_capacities()
+
+    def boost(self) -> float:
+        return self.model.p.warmup_court_boost if self.model.week < BOOST_END_WEEK else 1.0
+
+    def base_slots(self) -> np.ndarray:
+        """Hearing slots per week of each court centre before any capacity it has found."""
+        courts = self.model.courts
+        return self.model.p.hearing_slots_per_100k * (courts.children_served / 1e5) * self.boost()
+
+    def apply_capacities(self) -> None:
+        """Hearing slots and guardian capacity, from the parameters."""
+        p, courts = self.model.p, self.model.courts
+        served = courts.children_served / 1e5
+        courts.slots[:] = self.base_slots() * (1.0 + courts.extra_capacity)
+        courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
+                                       * self.boost())
+
+    def step(self, d) -> None:
+        m, cw = self.model, self.model.mechanisms["casework"]
+        if m.week == BOOST_END_WEEK:
+            self.apply_capacities()  # the warm-up boost ends
+        anxiety = d.anxiety if m.p.mech_anxiety else 0.0
+        self.call(courts_step, m.fam, m.work, m.las, m.courts, m.cases, m.open, self.p, m._t,
+                  m.streams["court"], anxiety, cw.applied, cw.n_applied)
+        if m.p.court_capacity_response > 0:
+            courts, base = m.courts, self.base_slots()
+            courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,
+                                               m.p.court_capacity_response,
+                                               m.p.court_capacity_lag_weeks)
+            courts.slots[:] = base * (1.0 + courts.extra_capacity)

@@ -1,0 +1,196 @@
+"""Families' risk and need, and rare severe harm (brief: Family; mechanism 12, §1.43-1.46).
+
+Latent risk follows an Ornstein-Uhlenbeck process around each family's own long-run level.
+Risk of a family nobody touches is advanced lazily, only when something reads it, with the
+exact transition over the weeks elapsed (:func:`advance_risk`), which makes it statistically
+identical to weekly updates. Severe harm happens at a hazard h(z) = h0 exp(beta z): rare at
+every level of risk, far likelier at high risk. Harm is sampled by thinning within bins of
+families sorted by long-run risk, so a week costs O(events), not O(families); a harmed
+family without an open case is referred (the front door cannot screen it out).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from abm.core import indicators as I
+from abm.core.kernels import in_social_care, randbelow
+from abm.core.mechanism import Mechanism
+from abm.core.params import param_record
+
+#: The parameters of family risk, need and harm.
+FamilyParams = param_record("FamilyParams", """
+    risk_baseline_sd risk_reversion risk_volatility need_prevalence_logit need_risk_slope
+    harm_hazard_base harm_hazard_slope""")
+
+#: Stationary spread multiplier used to bound risk within a bin for thinning.
+BOUND_SD = 4.0
+
+
+# ------------------------------------------------------------------ latent risk (OU)
+@njit(cache=True, inline="always")
+def ou_transition(theta, volatility, dt):
+    """Decay and innovation SD of the exact Ornstein-Uhlenbeck transition over dt weeks."""
+    if theta > 0.0:
+        decay = math.exp(-theta * dt)
+        sd = volatility * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
+    else:
+        decay = 1.0
+        sd = volatility * math.sqrt(dt)
+    return decay, sd
+
+
+@njit(cache=True, inline="always")
+def ou_step(mu, risk, decay, sd, rng):
+    """Risk after an OU transition with this decay and innovation SD, from ``risk`` around
+    the long-run level ``mu``. Every caller that advances a family's risk uses it."""
+    return mu + (risk - mu) * decay + sd * rng.normal()
+
+
+@njit(cache=True)
+def ou_table(theta, volatility, t_max):
+    """:func:`ou_transition` for every elapsed time 0..t_max weeks, as two arrays: loops that
+    advance many families' risk look it up instead of computing ``exp`` and ``sqrt`` each
+    time (the same arithmetic, so the same values)."""
+    decay = np.ones(t_max + 1)
+    sd = np.zeros(t_max + 1)
+    for dt in range(1, t_max + 1):
+        decay[dt], sd[dt] = ou_transition(theta, volatility, dt)
+    return decay, sd
+
+
+@njit(cache=True)
+def advance_risk(fam, i, t, theta, volatility, rng):
+    """Bring family i's latent risk forward to week t: the exact OU transition.
+
+    (Casework, which steps every open case every week, computes the one-week transition once
+    per week and applies it with the same arithmetic; the front door and harm look the
+    transition up in :func:`ou_table`.)
+    """
+    dt = t - fam.risk_t[i]
+    if dt <= 0:
+        return fam.risk[i]
+    decay, sd = ou_transition(theta, volatility, dt)
+    z = ou_step(fam.base[i], fam.risk[i], decay, sd, rng)
+    fam.risk[i] = z
+    fam.risk_t[i] = t
+    return z
+
+
+@njit(cache=True)
+def stationary_sd(theta, volatility):
+    if theta > 0.0:
+        return volatility / math.sqrt(2.0 * theta)
+    return volatility * 10.0
+
+
+# ------------------------------------------------------------------ the population
+@njit(cache=True)
+def init_la_families(fam, las, la, base, p, rng):
+    """Fill LA ``la``'s rows of the family table: long-run risk ``base`` (sorted ascending,
+    so that risk bins are contiguous row ranges), current risk and needs; then its bins."""
+    stat_sd = stationary_sd(p.risk_reversion, p.risk_volatility)
+    s, e = las.fam_start[la], las.fam_end[la]
+    n = e - s
+    for k in range(n):
+        i = s + k
+        fam.la[i] = la
+        fam.base[i] = base[k]
+        fam.risk[i] = base[k] + stat_sd * rng.normal()
+        fam.risk_t[i] = 0
+        logit = p.need_prevalence_logit + p.need_risk_slope * base[k]
+        pr = 1.0 / (1.0 + math.exp(-logit))
+        m = 0
+        for d in range(6):
+            if rng.random() < pr:
+                m |= 1 << d
+        fam.needs[i] = m
+    nb = las.bin_start.shape[1]
+    for b in range(nb):
+        bs = s + (n * b) // nb
+        be = s + (n * (b + 1)) // nb
+        las.bin_start[la, b] = bs
+        las.bin_end[la, b] = be
+        las.bin_base_max[la, b] = fam.base[be - 1] if be > bs else 0.0
+
+
+def init_families(fam, las, p, rng) -> None:
+    """Fill the family table LA by LA: household risk (sorted), needs, risk bins."""
+    fp = FamilyParams.of(p)
+    for la in range(las.fam_start.shape[0]):
+        n = int(las.fam_end[la] - las.fam_start[la])
+        base = np.sort(rng.normal(0.0, fp.risk_baseline_sd, n))
+        init_la_families(fam, las, la, base, fp, rng)
+
+
+@njit(cache=True)
+def harm_events(fam, las, p, t, rng, rng_risk, referred):
+    """Severe harm events by thinning. Returns the number of events and the number of
+    families queued in ``referred``.
+
+    Each event is counted as known (the family has an open social-care case) or missed.
+    A harm event brings the family to children's social care: it is queued in ``referred``
+    (a forced referral the front door cannot screen out).
+    """
+    n_las = las.fam_start.shape[0]
+    nb = las.bin_start.shape[1]
+    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
+    flow = las.flow
+    total = 0
+    nref = 0
+    # the OU transition over every possible elapsed time, looked up (as the front door does)
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
+    for la in range(n_las):
+        for b in range(nb):
+            s, e = las.bin_start[la, b], las.bin_end[la, b]
+            n = e - s
+            if n == 0:
+                continue
+            h_max = min(1.0, p.harm_hazard_base * math.exp(p.harm_hazard_slope * (las.bin_base_max[la, b] + bound)))
+            k = rng.poisson(n * h_max)
+            for _ in range(k):
+                i = s + randbelow(rng, n)
+                # advance_risk, with the transition for the elapsed weeks looked up
+                dt = t - fam.risk_t[i]
+                if 0 < dt <= t:
+                    z = ou_step(fam.base[i], fam.risk[i], ou_decay[dt], ou_sd[dt], rng_risk)
+                    fam.risk[i] = z
+                    fam.risk_t[i] = t
+                else:
+                    z = advance_risk(fam, i, t, p.risk_reversion, p.risk_volatility, rng_risk)
+                h = p.harm_hazard_base * math.exp(p.harm_hazard_slope * z)
+                if rng.random() * h_max >= h:
+                    continue
+                total += 1
+                fam.n_harm[i] += 1
+                flow[la, I.FL_HARM_EVENTS] += 1
+                if in_social_care(fam.state[i]):
+                    flow[la, I.FL_HARM_KNOWN] += 1
+                else:
+                    flow[la, I.FL_HARM_MISSED] += 1
+                    if nref < referred.shape[0]:
+                        referred[nref] = i
+                        nref += 1
+    return total, nref
+
+
+class HarmEvents(Mechanism):
+    """Rare severe harm at a hazard rising with true risk (switch: ``mech_harm_events``).
+    Leaves the families it harmed without an open case in ``forced``, ``n_forced`` for the
+    front door (forced referrals)."""
+
+    name = "harm"
+    Params = FamilyParams
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.forced = np.zeros(max(1024, model.n_families // 1000), np.int64)
+        self.n_forced = 0
+
+    def step(self, d) -> None:
+        m = self.model
+        self.n_forced = 0
+        if m.p.mech_harm_events:
+            _, self.n_forced = self.call(harm_events, m.fam, m.las, self.p, m._t,
+                                         m.streams["harm"], m.streams["risk"], self.forced)

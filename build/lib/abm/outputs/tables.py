@@ -1,0 +1,172 @@
+"""Output tables, generated from the indicator registry (``abm.core.indicators``).
+
+* :func:`weekly_frame` / :func:`tidy`: every series week by week, wide or long with units,
+  national or per LA.
+* :func:`summary`: every series aggregated to month, quarter or financial year by its own
+  rule (flows summed, stocks on census day or at the period's end, levels averaged), then
+  every derived indicator (shares, rates, durations of concluded cases);
+  :func:`summary_long` puts it in long format with units; :func:`la_summary` per LA.
+* :func:`decision_table` (Taylor-Russell error matrices), :func:`workforce_distributions`,
+  :func:`reunification_table`: the structured records.
+
+Definitions are the registry's: a financial year's stocks are read on census day (the last
+week ending on or before 31 March, as the DfE CIN census is); a period not complete has no
+census (NaN). Durations of care cases are over the cases *concluded* in the period (MoJ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from abm.core import indicators as I
+from abm.core import state as S
+
+PERIODS = ("month", "quarter", "fy")
+ID_COLUMNS = ["week", "date", "la", "month", "quarter", "fy"]
+
+
+def weekly_frame(model, per_la: bool = False) -> pd.DataFrame:
+    """Wide weekly table of every series: national (default, court and national series
+    included) or one row per LA and week (the per-LA series)."""
+    cal = model.calendar
+    T = model.weeks_recorded
+    n_units = len(model.las.children) if per_la else 1
+    cols = {}
+    for s in I.SERIES:
+        if s.table in I.PER_LA_TABLES:
+            x = model.record.series(s.name, T, by_unit=per_la)
+            cols[s.name] = x.ravel()
+        elif not per_la:
+            cols[s.name] = model.record.series(s.name, T)
+    df = pd.DataFrame(cols)
+    week = np.repeat(np.arange(T), n_units)
+    df.insert(0, "week", week)
+    df.insert(1, "date", cal.week_end[week])
+    df.insert(2, "la", np.tile(np.arange(n_units), T) if per_la else -1)
+    df.insert(3, "month", cal.month[week])
+    df.insert(4, "quarter", cal.quarter[week])
+    df.insert(5, "fy", cal.fy[week])
+    return df
+
+
+def tidy(model, per_la: bool = False) -> pd.DataFrame:
+    """Long format: one row per (week, LA, indicator) with its unit."""
+    long = weekly_frame(model, per_la).melt(id_vars=ID_COLUMNS, var_name="indicator",
+                                            value_name="value")
+    long["unit"] = long["indicator"].map(I.units()).astype("string")
+    long["scenario"] = model.spec.name
+    long["seed"] = model.seed
+    long["value"] = long["value"].astype(float)
+    return long
+
+
+def _aggregate(w: pd.DataFrame, keys: list[str], period: str, census: dict[str, int],
+               names: list[str]) -> pd.DataFrame:
+    """The series ``names`` of the weekly frame ``w`` aggregated by ``keys`` (the period, or
+    the LA and the period), each by its own rule."""
+    g = w.groupby(keys, sort=False)
+    kinds = {k: [n for n in names if I.BY_NAME[n].kind == k] for k in ("flow", "stock", "level")}
+    out = g[kinds["flow"]].sum()
+    if period == "fy":  # stocks on census day; a year whose census week is not in w has none
+        on_census = w[w["week"].isin(list(census.values()))].set_index(keys)[kinds["stock"]]
+        stock = on_census.reindex(out.index)
+    else:
+        stock = g[kinds["stock"]].last()
+    out = out.join(stock).join(g[kinds["level"]].mean())
+    return out.join(g["week"].count().rename("weeks"))
+
+
+def _derive(t: pd.DataFrame, indicators=I.INDICATORS) -> pd.DataFrame:
+    """Add every derived indicator whose inputs ``t`` has, in declaration order."""
+    for ind in indicators:
+        if all(n in t.columns for n in ind.inputs):
+            t[ind.name] = t.eval(ind.formula, engine="python")
+    return t
+
+
+def summary(model, period: str = "fy") -> pd.DataFrame:
+    """Every output at ``period`` ('month', 'quarter' or 'fy'), national: one row per period,
+    one column per series and derived indicator (``abm.core.indicators``)."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be month, quarter or fy, got {period!r}")
+    w = weekly_frame(model)
+    names = [s.name for s in I.SERIES]
+    t = _aggregate(w, [period], period, model.calendar.census_weeks(), names)
+    t = _derive(t)
+    t.index.name = period
+    return t
+
+
+def summary_long(t: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`summary` table in long format: period, indicator, value, unit."""
+    period = t.index.name
+    long = t.reset_index().melt(id_vars=period, var_name="indicator")
+    long["unit"] = long["indicator"].map(I.units())
+    return long
+
+
+def la_summary(model, period: str = "fy") -> pd.DataFrame:
+    """Every per-LA output (the per-LA series and the indicators derived from them) per LA
+    and period, long format with units."""
+    w = weekly_frame(model, per_la=True)
+    names = [s.name for s in I.SERIES if s.table in I.PER_LA_TABLES]
+    t = _derive(_aggregate(w, ["la", period], period, model.calendar.census_weeks(), names))
+    t = t.sort_index().reset_index()
+    codes = [pl.code for pl in model.spec.places]
+    t.insert(1, "la_code", [codes[i] for i in t["la"]])
+    long = t.melt(id_vars=["la", "la_code", period], var_name="indicator")
+    long["unit"] = long["indicator"].map(I.units())
+    return long
+
+
+def decision_table(model) -> pd.DataFrame:
+    """Error matrix (TP/FP/TN/FN) per decision point and financial year, national."""
+    T = model.weeks_recorded
+    dec = model.record.decisions[:T].sum(axis=1)  # T x D x 4
+    hist = model.record.score_hist[:T]  # T x D x 2 x bins
+    fy = model.calendar.fy[:T]
+    rows = []
+    for f in pd.unique(fy):
+        m = fy == f
+        tot = dec[m].sum(axis=0)
+        h = hist[m].sum(axis=0)
+        for d, name in enumerate(S.DECISION_NAMES):
+            tp, fp, tn, fn = (int(x) for x in tot[d])
+            rows.append({"fy": f, "decision": name, "TP": tp, "FP": fp, "TN": tn, "FN": fn,
+                         "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
+                         "specificity": tn / (tn + fp) if tn + fp else np.nan,
+                         "auc": auc_from_hist(h[d, 0], h[d, 1])})
+    return pd.DataFrame(rows)
+
+
+def workforce_distributions(model) -> pd.DataFrame:
+    """Weekly national distributions of caseload (cases) and experience (whole years)."""
+    T = model.weeks_recorded
+    rows = []
+    for key, var in (("caseload_hist", "caseload"), ("experience_hist", "experience_years")):
+        h = getattr(model.record, key)[:T]
+        t, b = np.nonzero(h)
+        rows.append(pd.DataFrame({"week": t, "date": model.calendar.week_end[t], "variable": var,
+                                  "bin": b, "workers": h[t, b]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def auc_from_hist(neg: np.ndarray, pos: np.ndarray) -> float:
+    """Area under the ROC curve of decision scores against true risk, from binned scores:
+    P(score of a truly-at-risk case > score of a not-at-risk case), ties counted half."""
+    n_neg, n_pos = neg.sum(), pos.sum()
+    if n_neg == 0 or n_pos == 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum() / (n_neg * n_pos))
+
+
+def reunification_table(model) -> pd.DataFrame:
+    """Reunifications from care and breakdowns within 52 weeks, by the skill decile of the
+    worker who decided the return (0 = newly qualified with no direct time, 9 = best)."""
+    r = model.record.reunify[: model.weeks_recorded].sum(axis=0)
+    df = pd.DataFrame({"skill_decile": np.arange(r.shape[0]), "reunifications": r[:, 0],
+                       "breakdowns_52w": r[:, 1]})
+    df["success_rate"] = 1 - df["breakdowns_52w"] / df["reunifications"].where(df["reunifications"] > 0)
+    return df

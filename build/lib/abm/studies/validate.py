@@ -1,0 +1,181 @@
+"""``cpabm validate [SCENARIO]``: run replicates and check the published figures.
+
+Prints one row per target: the published value, the tolerance band, the model's replicate
+median with its 10-90% band, and pass or FAIL (the median inside the band). Exits 1 when a
+target with a positive calibration weight, or a variant check, falls outside its tolerance
+(``--json`` prints the same as JSON for machines). Replicates run through the batch
+machinery's executors, so ``--workers`` and ``--scheduler`` work as for sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_SCENARIO = "experiments/scenarios/england_calibrated.toml"
+
+
+def configure(p) -> None:
+    p.add_argument("scenario", nargs="?", default=None,
+                   help=f"scenario file (default: {DEFAULT_SCENARIO})")
+    p.add_argument("--replicates", type=int, default=5, help="replicate runs (default 5)")
+    p.add_argument("--seed", type=int, default=2010, help="root seed of the replicates")
+    p.add_argument("--scale", type=float, default=None,
+                   help="run on this sample of every LA's children (e.g. 0.1); counts are "
+                        "rescaled to 1:1; default: the scenario's own scale")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local processes (default: the CPUs available; 0 or 1: serial)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (or DASK_SCHEDULER_ADDRESS)")
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the one-LA front-door variant checks")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", default=None,
+                   help="also write the table here (.md, .json or .csv)")
+
+
+def evaluate_variants(point: dict, seed: int, context: dict):
+    """Worker function: the one-LA variant checks for one seed."""
+    from abm.studies.targets import variant_statistics
+    stats = variant_statistics(context["target_specs"], seed, overrides=context["overrides"],
+                               children=context["children"])
+    return [(k, "all", v) for k, v in stats.items()]
+
+
+def _run_all(tasks, workers, scheduler, quiet):
+    """Run ``(fn, point, seed, context)`` tasks through the batch executors; results in order."""
+    from concurrent.futures import as_completed
+
+    from abm.batch.executors import choose, open_executor
+    from abm.studies.adapter import warm
+
+    plan = choose(workers, scheduler)
+    warm()
+    results = [None] * len(tasks)
+    with open_executor(plan, preload=("abm.core.model", "abm.outputs.tables"), warm=warm,
+                       warm_args=(None,)) as (ex, _slots):
+        futs = {ex.submit(fn, point, seed, ctx): k for k, (fn, point, seed, ctx) in enumerate(tasks)}
+        for n, f in enumerate(as_completed(futs), 1):
+            results[futs[f]] = f.result()
+            if not quiet:
+                print(f"\r  {n}/{len(tasks)} runs done", end="", file=sys.stderr, flush=True)
+    if not quiet:
+        print(file=sys.stderr)
+    return results
+
+
+def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 2010,
+             scale: float | None = None, workers: int | None = None,
+             scheduler: str | None = None, variants: bool = True, quiet: bool = True):
+    """Run the checks; returns ``(rows, ok)``: one dict per target, and whether all pass."""
+    import dataclasses
+
+    import numpy as np
+
+    from abm.batch.seeds import replication_seeds
+    from abm.core.errors import ConfigError
+    from abm.core.io import project_root
+    from abm.core.scenario import load_scenario
+    from abm.studies.targets import VARIANT_CHILDREN, evaluate_targets, load_targets
+
+    if scenario_path is None:
+        root = project_root()
+        if root is None:
+            raise ConfigError(f"cpabm validate: give the scenario to validate (the default, "
+                              f"{DEFAULT_SCENARIO}, belongs to a cpabm checkout)")
+        scenario_path = root / DEFAULT_SCENARIO
+    path = Path(scenario_path)
+    sc = load_scenario(path)
+    if scale is not None:
+        if not (0 < scale <= 1):
+            raise ConfigError(f"--scale = {scale!r} is out of range: valid range is (0, 1]")
+        sc = dataclasses.replace(sc, scale=float(scale))
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or not (1 <= replicates <= 1000):
+        raise ConfigError(f"--replicates = {replicates!r} is out of range: valid range is [1, 1000]")
+    targets = load_targets()
+    main = [t for t in targets if t.scenario == "main"]
+    var = [t for t in targets if t.scenario != "main"] if variants else []
+    seeds = replication_seeds(seed, replicates)
+    ctx = {"scenario": sc, "regimes": {}, "indicators": [t.id for t in main],
+           "target_specs": main, "period": "all"}
+    tasks = [(evaluate_targets, {}, s, ctx) for s in seeds]
+    if var:
+        vctx = {"target_specs": var, "overrides": dict(sc.overrides),
+                "children": VARIANT_CHILDREN}
+        tasks += [(evaluate_variants, {}, s, vctx) for s in seeds]
+    results = _run_all(tasks, workers, scheduler, quiet)
+    values: dict[str, list[float]] = {}
+    for rows in results:
+        for tid, _, v in rows:
+            values.setdefault(tid, []).append(float(v))
+    out, ok = [], True
+    for t in main + var:
+        x = np.array(values.get(t.id, [np.nan]), float)
+        med = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
+        lo10, hi90 = (np.nanquantile(x, [0.1, 0.9]) if np.isfinite(x).any()
+                      else (np.nan, np.nan))
+        passed = t.passes(med)
+        checked = t.weight > 0 or t.scenario != "main"
+        if checked and not passed:
+            ok = False
+        out.append({"id": t.id, "what": t.what, "target": t.value, "lo": t.lo, "hi": t.hi,
+                    "median": med, "p10": float(lo10), "p90": float(hi90),
+                    "replicates": int(np.isfinite(x).sum()), "pass": passed,
+                    "fitted": t.weight > 0, "scenario": t.scenario, "source": t.source,
+                    "why": t.why})
+    meta = {"scenario": sc.name, "scale": sc.scale, "replicates": replicates, "seed": seed,
+            "ok": ok}
+    return out, meta
+
+
+def _fmt(x: float) -> str:
+    if x != x:  # nan
+        return "n/a"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3f}"
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [f"Scenario `{meta['scenario']}` at scale {meta['scale']:g}, {meta['replicates']} "
+             f"replicates (root seed {meta['seed']}); counts rescaled to 1:1.", "",
+             "| target | published | tolerance | model median | 10-90% band | result |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        res = "pass" if r["pass"] else ("FAIL" if (r["fitted"] or r["scenario"] != "main")
+                                        else "outside (checked, not fitted)")
+        lines.append(f"| `{r['id']}` | {_fmt(r['target'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] "
+                     f"| {_fmt(r['median'])} | [{_fmt(r['p10'])}, {_fmt(r['p90'])}] | {res} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    from abm.core.errors import ConfigError
+    from abm.core.io import atomic_write_text
+
+    try:
+        rows, meta = validate(args.scenario, replicates=args.replicates, seed=args.seed,
+                              scale=args.scale, workers=args.workers,
+                              scheduler=args.scheduler, variants=not args.no_variants,
+                              quiet=args.json)
+    except FileNotFoundError as e:
+        raise ConfigError(str(e)) from None
+    text = json.dumps({"meta": meta, "targets": rows}, indent=1, allow_nan=True)
+    md = markdown(rows, meta)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".json":
+            atomic_write_text(out, text)
+        elif out.suffix == ".csv":
+            import pandas as pd
+            atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
+        else:
+            atomic_write_text(out, md)
+    print(text if args.json else md)
+    if not args.json:
+        n_fail = sum(1 for r in rows if not r["pass"] and (r["fitted"] or r["scenario"] != "main"))
+        print(f"{'all checked targets pass' if meta['ok'] else f'{n_fail} checked target(s) outside tolerance'}")
+    return 0 if meta["ok"] else 1

@@ -1,0 +1,258 @@
+"""Solara components of the workshop app: the seven views, the levers and the status bar.
+
+Each view is a Solara component taking the model, as Mesa's ``SolaraViz`` passes it to the
+components in its ``components`` list. Views redraw when Mesa's ``update_counter`` moves
+(after a step, a reset, or a button here) and draw their picture with ``viz.figures``.
+"""
+
+from __future__ import annotations
+
+import solara
+from mesa.visualization.utils import force_update, update_counter
+
+from abm.core import state as S
+from viz import figures as F
+from viz import workshop as W
+
+v = solara.v
+
+
+def H(tag: str, *children, cls: str | None = None, style: str | None = None):
+    """A plain HTML element (no Vue template to compile in the browser, unlike
+    ``solara.HTML``): children are strings or other elements."""
+    return v.Html(tag=tag, children=list(children), class_=cls, style_=style)
+
+CSS = """
+.cp-view { height: 100%; display: flex; flex-direction: column; background: #fff;
+  border: 1px solid #d0d7de; border-radius: 8px; padding: 6px 10px 4px; overflow: hidden; }
+.cp-view-head { flex: 0 0 auto; display: flex; align-items: baseline; gap: 12px;
+  flex-wrap: wrap; }
+.cp-view-title { font-size: 17px; font-weight: 700; color: #111; }
+.cp-view-sub { font-size: 13.5px; color: #3a3a3a; }
+.cp-view-body { flex: 1 1 0; min-height: 0; display: flex; justify-content: center; }
+.cp-view-body > * { max-width: 100%; max-height: 100%; }
+.cp-view-body img { width: 100%; height: 100%; object-fit: contain; }
+.cp-view-foot { flex: 0 0 auto; font-size: 12px; color: #666; display: flex;
+  justify-content: space-between; align-items: center; gap: 8px; min-height: 22px; }
+.cp-view-tools { display: flex; gap: 6px; align-items: center; }
+.cp-view-tools .v-btn { text-transform: none; letter-spacing: 0; }
+.cp-banner { border: 1px solid #d0d7de; border-radius: 8px; background: #f6f8fa;
+  padding: 8px 14px; margin: 0 10px 4px 10px; }
+.cp-banner-line1 { font-size: 17px; font-weight: 700; color: #111; }
+.cp-banner-line2 { font-size: 14px; color: #333; }
+.cp-banner .v-btn { text-transform: none; letter-spacing: 0; font-size: 15px; }
+.cp-lever-label { font-size: 13.5px; color: #222; margin-top: 6px; line-height: 1.25; }
+.cp-lever-label b { font-weight: 700; }
+.cp-lever-unit { color: #555; font-size: 12px; }
+.cp-note { font-size: 12.5px; color: #555; line-height: 1.3; }
+.cp-main .v-tabs { display: none; }
+.v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label-container {
+  display: block !important; }
+.v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label {
+  font-size: 10px; }
+.cp-decision-label { font-size: 13px; color: #333; }
+.cp-main .vue-grid-item { touch-action: auto; }
+"""
+
+
+@solara.component
+def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
+             tools=None):
+    """A view: title line, the picture (SVG), and a footer naming the review's paragraphs."""
+    with solara.Div(classes=["cp-view", f"cp-view-{key}"]):
+        with solara.Div(classes=["cp-view-head"]):
+            H("span", title, cls="cp-view-title")
+            H("span", *(subtitle if isinstance(subtitle, (list, tuple)) else [subtitle]),
+              cls="cp-view-sub")
+        with solara.Div(classes=["cp-view-body"]):
+            solara.Image(picture, format="svg+xml", classes=["cp-view-img", f"cp-img-{key}"])
+        with solara.Div(classes=["cp-view-foot"]):
+            with solara.Div(classes=["cp-view-tools"]):
+                if tools is not None:
+                    tools()
+            H("span", source, cls="cp-view-source")
+
+
+def _picture(fn, model, *args):
+    """Draw a view, once per model update (and per option)."""
+    tick = update_counter.get()
+    return solara.use_memo(lambda: fn(model, *args), [model, tick, *args])
+
+
+@solara.component
+def TimeSeriesView(model):
+    pic = _picture(F.timeseries_svg, model)
+    ViewCard("timeseries", "3 · Over time",
+             "Referrals, caseloads, staff and courts, week by week. Red dashed line = media shock.",
+             pic, "Review §2.10 (referrals +11%), §2.31-2.32 (court delay), App2 ¶14 (turnover)")
+
+
+@solara.component
+def CaseflowView(model):
+    pic = _picture(F.caseflow_svg, model)
+    ViewCard("caseflow", "1 · Caseflow", "From a contact to care proceedings.", pic,
+             "§2.2, §2.9-2.11")
+
+
+@solara.component
+def WorkersView(model):
+    colour_by, set_colour_by = solara.use_state("caseload")
+    pic = _picture(F.workers_svg, model, colour_by)
+
+    def tools():
+        solara.ToggleButtonsSingle(value=colour_by, values=["caseload", "stress"],
+                                   on_value=set_colour_by, dense=True)
+    ViewCard("workers", "2 · Social workers", "One square per post.", pic,
+             "§1.23, App2 ¶14", tools=tools)
+
+
+DECISION_CHOICES = {"referral": S.D_REFERRER, "screening": S.D_SCREEN,
+                    "initial assessment": S.D_IA, "core assessment": S.D_CA,
+                    "conference": S.D_CONFERENCE, "court application": S.D_COURT}
+
+
+@solara.component
+def DecisionsView(model):
+    point, set_point = solara.use_state("referral")
+    pic = _picture(F.decisions_svg, model, DECISION_CHOICES[point])
+
+    def tools():
+        H("span", "decision point:", cls="cp-decision-label")
+        solara.Select(label="", value=point, values=list(DECISION_CHOICES),
+                      on_value=set_point, dense=True, style={"max-width": "200px"},
+                      classes=["cp-decision-select"])
+    ViewCard("decisions", "4 · Decisions under uncertainty",
+             "Each dot is a decision; dots above the black line are acted on. Move the "
+             "threshold and the two errors trade places.", pic,
+             "Taylor-Russell, §1.47-1.50, Figures I-IV", tools=tools)
+
+
+@solara.component
+def LoopsView(model):
+    pic = _picture(F.loops_svg, model)
+    ViewCard("loops", "5 · Learning loops",
+             "Appendix 2's diagram; a loop is bold while it pulls on prescription.", pic,
+             "App2 ¶12-20")
+
+
+@solara.component
+def JourneyView(model):
+    pic = _picture(F.journey_svg, model)
+
+    def follow():
+        model.follow_family()
+        force_update()
+
+    def tools():
+        solara.Button("Follow another family", on_click=follow, outlined=True, dense=True,
+                      color="primary", classes=["cp-follow"])
+    ViewCard("journey", "6 · One child's journey",
+             "A family referred at the session start, followed week by week.", pic,
+             "§1.34 (drift and delay), §2.30-2.37", tools=tools)
+
+
+@solara.component
+def CompareView(model):
+    pic = _picture(F.compare_svg, model)
+    ViewCard("compare", "7 · Side by side",
+             ["The same LA with the same random numbers under ",
+              H("b", W.regime_label(model.regime), style=f"color:{F.MAIN}"), " and ",
+              H("b", W.regime_label(model.twin.regime), style=f"color:{F.TWIN}"),
+              ": the gap is the regime's effect."], pic,
+             "Introduction; §2.16; App2 ¶16-18")
+
+
+#: The views in page order, and where each sits on Mesa's 12-column grid (rows of 30 px).
+VIEWS = (
+    (TimeSeriesView, dict(x=0, y=0, w=12, h=10)),
+    (CaseflowView, dict(x=0, y=10, w=4, h=12)),
+    (WorkersView, dict(x=4, y=10, w=4, h=12)),
+    (LoopsView, dict(x=8, y=10, w=4, h=12)),
+    (DecisionsView, dict(x=0, y=22, w=4, h=12)),
+    (JourneyView, dict(x=4, y=22, w=8, h=12)),
+    (CompareView, dict(x=0, y=34, w=12, h=10)),
+)
+
+
+# ---------------------------------------------------------------------------- controls
+@solara.component
+def LeverSlider(model, lever: W.Lever):
+    name = lever.param
+    lo, hi, step = lever.bounds()
+    current = solara.use_reactive(model.lever_value(name))
+
+    def on_value(v):
+        model.set_lever(name, v)
+        current.set(model.lever_value(name))
+
+    v = current.value
+    shown = f"{v:,.0f}" if isinstance(v, int) or abs(v) >= 100 else f"{v:,.{lever.digits}f}"
+    tag = " (stand-in)" if lever.stand_in else ""
+    H("div", H("b", lever.label), f": {shown}{tag} ",
+      H("span", f"{lever.unit} · {lever.review}", cls="cp-lever-unit"),
+      cls=f"cp-lever-label cp-lever-{lever.key}")
+    slider = solara.SliderInt if isinstance(lo, int) and isinstance(step, int) else \
+        solara.SliderFloat
+    slider("", value=v, min=lo, max=hi, step=step, on_value=on_value, thumb_label=True)
+
+
+@solara.component
+def Levers(model_r: solara.Reactive):
+    """Sliders and switches that act on the running model from the next week."""
+    update_counter.get()
+    model = model_r.value
+    with solara.Card("Levers (act from the next week)", margin=0, classes=["cp-levers"]):
+        H("div", "Changes apply to the running model at once; regime settings (prescription) "
+          "apply to this run only, the others to the side-by-side twin too.", cls="cp-note")
+        for lever in W.available_levers():
+            LeverSlider(model, lever)
+        missing = W.missing_levers()
+        if missing:
+            H("div", "Not in this build of the model: "
+              + ", ".join(lv.label.lower() for lv in missing)
+              + (" (the court side is a stand-in queue)." if W.court_is_stand_in() else "."),
+              cls="cp-note")
+        H("div", H("b", "Learning loops"), " (Appendix 2): on or off", cls="cp-lever-label")
+        for name, label, ref in W.LOOP_SWITCHES:
+            def toggle(v, name=name):
+                model.set_lever(name, v)
+                force_update()
+            solara.Switch(label=f"{label} ({ref})", value=bool(getattr(model.p, name)),
+                          on_value=toggle, classes=[f"cp-switch-{name}"])
+
+
+@solara.component
+def SidebarLevers(model_r: solara.Reactive, depth: int = 5):
+    """The levers card in the sidebar, *below* Mesa's controls: the sidebar orders its
+    cards by how deep in the page they are declared, so declare this one deeper."""
+    if depth > 0:
+        SidebarLevers(model_r, depth - 1)
+    else:
+        with solara.Sidebar():
+            Levers(model_r)
+
+
+@solara.component
+def Banner(model_r: solara.Reactive):
+    """What is running, the date, and the media-shock button."""
+    update_counter.get()
+    model = model_r.value
+    h = W.headline(model)
+
+    def shock():
+        model.media_shock(W.MEDIA_SHOCK)
+        force_update()
+
+    with solara.Row(classes=["cp-banner"], justify="space-between",
+                    style={"align-items": "center"}):
+        with solara.Column(gap="2px"):
+            H("div", f"One local authority, {h['children']:,} children · {h['regime']} regime · "
+              f"seed {h['seed']} · week {h['week']}, to {h['date']:%d %b %Y}",
+              cls="cp-banner-line1")
+            state = "" if h["running"] else " · the calendar has ended: press Reset"
+            H("div", f"Public anxiety {h['anxiety']:.2f} (a media shock adds 1, halving in "
+              f"{model.p.anxiety_halflife_weeks:.0f} weeks) · ▶ plays week by week, "
+              f"Step = 1 week · size, regime, comparison and seed apply on Reset{state}",
+              cls="cp-banner-line2")
+        solara.Button("Media shock: a child's death in the news", on_click=shock,
+                      color="error", classes=["cp-shock"], disabled=not h["running"])

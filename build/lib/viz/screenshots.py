@@ -1,0 +1,75 @@
+"""Screenshots of the app before and after a media shock, as a workshop would see it.
+
+    .venv/bin/python -m viz.screenshots [--out results/figures] [--weeks 26]
+
+Starts ``solara run viz/app.py`` on a free local port, opens it in headless Chromium with
+every non-local request blocked, waits for all seven views, saves
+``app_before_shock.png``, presses the media-shock button, steps ``--weeks`` weeks (52) with
+Mesa's Step button, and saves ``app_after_shock.png`` (whole page, 1920 px wide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from viz import browser as B
+
+WIDTH, HEIGHT = 1920, 1080
+
+
+def full_height(page) -> int:
+    """Height that shows the whole grid without the inner scroll."""
+    return int(page.evaluate("""() => { const g = document.querySelector('.vue-grid-layout');
+        const r = g ? g.getBoundingClientRect() : {bottom: 1080};
+        const s = document.querySelector('.v-navigation-drawer__content');
+        return Math.max(r.bottom + 40, s ? s.scrollHeight + 80 : 0, 1080); }"""))
+
+
+def shoot(page, path: Path, full: bool = True) -> None:
+    if full:
+        page.set_viewport_size({"width": WIDTH, "height": full_height(page)})
+        page.wait_for_timeout(300)  # let the grid re-lay out at the new height
+        B.wait_for_views(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(B.ROOT / "results" / "figures"))
+    ap.add_argument("--weeks", type=int, default=52, help="weeks to step after the shock")
+    ap.add_argument("--viewport", action="store_true",
+                    help="also save the first screen only (*_screen.png)")
+    args = ap.parse_args(argv)
+    problems = B.missing_prerequisites()
+    if problems:
+        print("viz.screenshots: " + "; ".join(problems) + f"; {B.INSTALL_HINT}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with B.app_server() as url, B.browser() as browser:
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        external: list[str] = []
+        B.block_internet(page, external)
+        page.goto(url)
+        B.wait_for_views(page)
+        shoot(page, out / "app_before_shock.png")
+        if args.viewport:
+            shoot(page, out / "app_before_shock_screen.png", full=False)
+        page.locator("button.cp-shock").click()
+        B.click_step(page, args.weeks)
+        B.wait_for_views(page)
+        shoot(page, out / "app_after_shock.png")
+        if args.viewport:
+            shoot(page, out / "app_after_shock_screen.png", full=False)
+        if external:
+            print(f"viz.screenshots: the page asked for {len(external)} non-local URLs "
+                  f"(blocked), e.g. {external[0]}", file=sys.stderr)
+    print(f"wrote {out / 'app_before_shock.png'} and {out / 'app_after_shock.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
