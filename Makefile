@@ -15,6 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m abm.core.warmup  # compile the kernels into the cache (two processes)
 	touch $(STAMP)
 
 ## The main job: the default research scenario (England 2005-04 -> 2012-03, prescriptive,
