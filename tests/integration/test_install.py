@@ -5,6 +5,7 @@ folder outside the checkout, with nothing read from the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,9 +30,17 @@ def installed(tmp_path_factory):
     environment's site-packages (a path line, so this environment's editable install of the
     project is not seen)."""
     tmp = tmp_path_factory.mktemp("install")
+    # Build from a copy of what the wheel is made of: setuptools writes build/ beside the
+    # sources, and the checkout must not be written by a test.
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("abm", "viz"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=600)
+                    "-q", "-w", str(wheels), str(src)], check=True, timeout=600)
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
