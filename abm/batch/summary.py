@@ -148,6 +148,10 @@ def paired_differences(wide: pd.DataFrame, ref: int, confidence: float) -> pd.Da
 def _fmt(x) -> str:
     if isinstance(x, str):
         return x
+    if isinstance(x, (list, tuple)):  # a structured value (e.g. a list of event tables)
+        return "; ".join(_fmt(v) for v in x) or "(none)"
+    if isinstance(x, dict):
+        return " ".join(_fmt(v) for v in x.values())
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     if isinstance(x, (bool, np.bool_)):
