@@ -108,6 +108,11 @@ class Adapter:
         """Indicator name -> unit at this period resolution."""
         raise NotImplementedError
 
+    def counts(self, period: str, indicators: list[str]) -> list[str]:
+        """The indicators whose values count events (a number of referrals, of missed
+        harms): the precision report gives the events behind their means."""
+        return []
+
     def period_labels(self, period: str) -> list[str]:
         """The period labels a run produces (for checking metric periods)."""
         return ["all"]

@@ -77,6 +77,7 @@ class Spec:
     band: tuple = (0.1, 0.9)
     confidence: float = 0.95
     context: dict = field(default_factory=dict)
+    counts: list = field(default_factory=list)  # indicators that count events
     _identity: dict | None = None
 
     # ------------------------------------------------------------------ digests
@@ -303,10 +304,11 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
         reference = _reference(summ.get("reference"), design, where)
     context = adapter.context(fixed, varied, indicators, period)
     units = {k: available[k] for k in indicators}
+    counts = [k for k in adapter.counts(period, list(indicators)) if k in units]
     return Spec(path=path, text=text, name=name, description=description, replications=reps,
                 seed=seed, adapter_name=adapter_name, adapter=adapter, fixed=fixed,
                 factors=factors, design=design, period=period, indicators=list(indicators),
-                units=units, metrics=metrics, reference=reference,
+                units=units, counts=counts, metrics=metrics, reference=reference,
                 band=(float(band[0]), float(band[1])), confidence=float(conf), context=context)
 
 

@@ -265,6 +265,12 @@ class CPModelAdapter(Adapter):
     def outputs(self, period: str, where: str) -> dict[str, str]:
         return outputs()
 
+    def counts(self, period: str, indicators: list[str]) -> list[str]:
+        """Flows that count events or people (not money, not exposure in *-weeks)."""
+        from abm.core.indicators import BY_NAME
+        return [i for i in indicators if BY_NAME[i].kind == "flow"
+                and BY_NAME[i].unit != "GBP" and not BY_NAME[i].unit.endswith("-weeks")]
+
     def period_labels(self, period: str) -> list[str]:
         import pandas as pd
 
