@@ -3,21 +3,21 @@
 Writes ``OUT/summary/`` (replaced whole, atomically):
 
 * ``runs_long.parquet|csv``  -- every row of every finished run: run, point, replication,
-  seed, factor values, indicator, period, value;
+  seed, factor values, indicator, period, value, unit;
 * ``bands.parquet|csv``      -- per design point, indicator and period: replicate median,
-  the band quantiles (default 10% and 90%), mean, sd and n;
+  the band quantiles (default 10% and 90%), mean, sd and n, unit;
 * ``metrics_runs.csv``       -- each run's scalar metrics (one column per metric);
-* ``metrics_bands.csv``      -- per design point: median and band of each metric;
+* ``metrics_bands.csv``      -- per design point: median and band of each metric, unit;
 * ``paired_differences.parquet|csv`` -- factorial and variants designs: each point minus
   the reference point (a variants design: the reference variant), paired by
   replication (same seed, common random numbers): mean difference with a t confidence
   interval, next to the unpaired standard error and the variance ratio
   var(paired difference) / (var(a) + var(b)) (below 1: CRN made the comparison sharper),
   and, for counts, the events behind it (``events_reference``, ``events_point``: totals over
-  the pairs);
+  the pairs); unit;
 * ``precision.csv``          -- per design point and metric: the CI half-width of the mean,
   relative to the mean, and for counts the events behind it and the replications needed to
-  detect a 20% change (:mod:`abm.batch.precision`);
+  detect a 20% change (:mod:`abm.batch.precision`); unit;
 * ``summary.md``             -- the metric bands and paired differences as Markdown;
 * ``sensitivity.csv|md|png`` -- Morris or Sobol' indices, for those designs.
 """
@@ -210,6 +210,8 @@ def summarise(out: str | Path, log=None) -> Path:
     b = b.merge(points.reset_index(), on="point", how="left")
     b = b[["point", *factors, "indicator", "period", *[c for c in b.columns
                                                        if c not in ("point", "indicator", "period", *factors)]]]
+    b["unit"] = b["indicator"].map(m["units"])
+    df["unit"] = df["indicator"].map(m["units"])
     # ---- metrics per run, and their bands
     id_cols = ["run", "point", "replication", "seed", *factors]
     mt = metric_table(df, m["metrics"], id_cols)
@@ -217,6 +219,8 @@ def summarise(out: str | Path, log=None) -> Path:
     mlong = mt.melt(id_vars=id_cols, value_vars=names, var_name="metric", value_name="value")
     mb = bands(mlong, ["point", "metric"], "value", band).merge(points.reset_index(), on="point",
                                                                 how="left")
+    metric_units = {x["name"]: m["units"].get(x["indicator"], "") for x in m["metrics"]}
+    mb["unit"] = mb["metric"].map(metric_units)
     from abm.batch import precision
     counts = m.get("counts", [])
     n_periods = df["period"].nunique()
@@ -247,9 +251,12 @@ def summarise(out: str | Path, log=None) -> Path:
     pdiff = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     if not pdiff.empty:
         pdiff = pdiff.merge(points.reset_index(), on="point", how="left")
+        pdiff["unit"] = [(m["units"].get(n, "") if k == "indicator" else metric_units[n])
+                         for k, n in zip(pdiff["kind"], pdiff["name"], strict=True)]
 
     # ---- precision of each point's metric means; warnings for metrics with few events
     prec = precision.precision_table(mt, m["metrics"], conf, counts, n_periods)
+    prec["unit"] = prec["metric"].map(metric_units)
     few = precision.warnings(prec)
     for w in few:
         log(f"warning: {w}")

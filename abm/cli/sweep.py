@@ -27,7 +27,8 @@ def configure(p) -> None:
                         "in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address, e.g. tcp://host:8786 (default: "
-                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable)")
+                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable); "
+                        "'dask-local[:N]' starts a Dask LocalCluster of N worker processes")
     p.add_argument("--resume", action="store_true",
                    help="continue a sweep in --out: skip runs already on disk")
     p.add_argument("--out", default=None, metavar="DIR",

@@ -98,6 +98,10 @@ def test_precision_adds_replications_until_met_and_resumes_without_rerunning(tmp
     assert 8 <= need <= reps <= 2 * need + 2
     files = sorted(p.name for p in (out / "runs").iterdir())
     assert len(files) == 2 * reps
+    # every table the summary writes has a unit column (the adapter's unit of y)
+    for f in ("runs_long", "bands", "metrics_bands", "paired_differences", "precision"):
+        tab = pd.read_csv(out / "summary" / f"{f}.csv", keep_default_na=False)
+        assert (tab["unit"].astype(str) == "1").all(), f  # dimensionless
     # the same command again, resumed: the target is met, nothing runs
     assert main([*args, "--resume"]) == 0
     assert sorted(p.name for p in (out / "runs").iterdir()) == files
