@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.batch.design import reference_points
 from abm.batch.store import SUMMARY, ResultStore
 from abm.core.errors import ConfigError
 from abm.core.io import atomic_dir, atomic_write_text
@@ -228,25 +229,39 @@ def summarise(out: str | Path, log=None) -> Path:
     # factorial and variants designs (sampled designs have no natural reference point)
     pieces = []
     factorial = m_type(m) in PAIRED_DESIGNS
+    # each point's reference: the reference arm at the same levels of any crossed factors
+    # (variants designs), else the one reference point
+    ref_of = reference_points(m["design"]) or {i: ref for i in range(len(points))}
+    groups = {r: [i for i, x in ref_of.items() if x == r] for r in sorted(set(ref_of.values()))}
+
+    def paired(wide, per):
+        out = [paired_differences(wide[[c for c in cols if c in wide.columns]], r, conf, per)
+               for r, cols in groups.items()]
+        out = [d for d in out if not d.empty]
+        if out:
+            d = pd.concat(out, ignore_index=True)
+            d.insert(1, "reference_point", d["point"].map(ref_of))
+            return d
+        return pd.DataFrame()
+
     for (ind, per), g in (df.groupby(["indicator", "period"], sort=False) if factorial else ()):
         w = g.pivot(index="replication", columns="point", values="value")
-        d = paired_differences(w, ref, conf, 1.0 if ind in counts else math.nan)
+        d = paired(w, 1.0 if ind in counts else math.nan)
         if d.empty:
             continue
-        d.insert(1, "kind", "indicator")
-        d.insert(2, "name", ind)
-        d.insert(3, "period", per)
+        d.insert(2, "kind", "indicator")
+        d.insert(3, "name", ind)
+        d.insert(4, "period", per)
         pieces.append(d)
     for metric in m["metrics"] if factorial else ():
         name = metric["name"]
         w = mt.pivot(index="replication", columns="point", values=name)
-        d = paired_differences(w, ref, conf,
-                               precision.events_per_value(metric, counts, n_periods))
+        d = paired(w, precision.events_per_value(metric, counts, n_periods))
         if d.empty:
             continue
-        d.insert(1, "kind", "metric")
-        d.insert(2, "name", name)
-        d.insert(3, "period", "")
+        d.insert(2, "kind", "metric")
+        d.insert(3, "name", name)
+        d.insert(4, "period", "")
         pieces.append(d)
     pdiff = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     if not pdiff.empty:
@@ -348,14 +363,17 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
     # paired differences
     if not pdiff.empty and len(points) > 1:
         pct = f"{100 * conf:g}%"
-        lines += [f"## Paired differences vs point {ref}: mean [{pct} CI]", "",
+        vs = (f"point {ref}" if pdiff["reference_point"].nunique() == 1 else
+              "the reference arm at the same levels of the crossed factors")
+        lines += [f"## Paired differences vs {vs}: mean [{pct} CI]", "",
                   "Each replication's value minus the reference's value with the same seed; "
                   "the variance ratio var(paired)/(var(a)+var(b)) shows what common random "
                   "numbers saved (below 1 is better).", ""]
         pm = pdiff[pdiff["kind"] == "metric"]
         rows = []
+        compared = set(pm["point"])
         for p in points.index[:MAX_MD_ROWS + 1]:
-            if p == ref:
+            if p not in compared:  # a reference point
                 continue
             r = [p, *[points.loc[p, f] for f in factors]]
             for n in names:
