@@ -170,9 +170,19 @@ class Result:
         return out
 
 
+def _cached_scenario(path_or_name: str | Path) -> Scenario:
+    """The scenario, read once per file version (keyed on the file's path and mtime, so an
+    edited file is read again)."""
+    from abm.core.scenario import scenario_path
+
+    p = scenario_path(path_or_name)
+    mtime = p.stat().st_mtime_ns if p.is_file() else 0
+    return _read_scenario(str(p), mtime)
+
+
 @functools.lru_cache(maxsize=16)
-def _cached_scenario(key: str) -> Scenario:
-    return load_scenario(key)
+def _read_scenario(path: str, mtime: int) -> Scenario:
+    return load_scenario(path)
 
 
 def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed: int = 0,
@@ -188,7 +198,7 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     from abm.core.params import make_params, validate_overrides
     from abm.core.scenario import _check_shares
 
-    sc = _cached_scenario(str(scenario)) if isinstance(scenario, (str, Path)) else scenario
+    sc = _cached_scenario(scenario) if isinstance(scenario, (str, Path)) else scenario
     params = dict(params)
     regime = params.pop("regime", None)
     if regime is not None:

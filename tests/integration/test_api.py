@@ -145,3 +145,15 @@ def test_evaluate_is_run_as_a_function(base, scenario_file):
         abm.evaluate({}, scenario=scenario_file, seed=5, outcomes=["harm_mised"])
     with pytest.raises(abm.ConfigError, match="prescription"):
         abm.evaluate({"prescription": 7.0}, scenario=scenario_file, seed=5)
+
+
+def test_evaluate_reads_an_edited_scenario_file_again(tmp_path):
+    import os
+
+    p = tmp_path / "la.toml"
+    p.write_text(SCENARIO)
+    a = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
+    p.write_text(SCENARIO.replace("children = 3000", "children = 6000"))
+    os.utime(p, ns=(1, 10**18))  # a different mtime, whatever the clock's resolution
+    b = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
+    assert b["referrals_children"] > 1.5 * a["referrals_children"]
