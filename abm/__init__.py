@@ -5,9 +5,12 @@ Review of Child Protection, Part One (2010). Mesa agents are thin views over
 struct-of-arrays state; the weekly step runs as Numba kernels.
 
     >>> import abm
-    >>> sc = abm.small_la_scenario(children=20_000, years=1)
-    >>> model = abm.ChildProtectionModel(sc, rng=1)
-    >>> model.run_for(52)
+    >>> res = abm.run("small_la", seed=1, regime="professional_judgment")
+    >>> res.outcomes()["harm_missed"]      # a float with .unit: events per financial year
+    >>> abm.evaluate({"hearing_slots_per_100k": 12}, scenario="small_la", seed=1)
+
+The public API is ``abm.__all__`` (see abm/api.py and docs/research.md); the model itself
+is ``abm.ChildProtectionModel`` (a ``mesa.Model``) with its agent views.
 """
 
 import hashlib as _hashlib
@@ -45,10 +48,20 @@ def _numba_cache_dir() -> None:
 
 _numba_cache_dir()
 
+from abm.api import (  # noqa: E402
+    Quantity,
+    Result,
+    evaluate,
+    load_scenario,
+    outcome_units,
+    run,
+)
 from abm.core.errors import ConfigError  # noqa: E402
-from abm.core.scenario import Scenario, load_scenario, small_la_scenario  # noqa: E402
+from abm.core.scenario import Event, Scenario, small_la_scenario  # noqa: E402
 
-__all__ = ["ConfigError", "Scenario", "load_scenario", "small_la_scenario",
+#: the stable public API (tests/integration/test_api.py); everything else is private
+__all__ = ["ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate",
+           "load_scenario", "outcome_units", "run", "small_la_scenario",
            "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
            "CourtAgent"]
 __version__ = "0.1.0"

@@ -36,24 +36,31 @@ from typing import Any
 
 from abm.core.errors import ConfigError
 
-KINDS = ("float", "int", "bool", "category")
+#: "value": a structured value (e.g. a list of tables) that the adapter's ``check`` validates
+#: and normalises to plain JSON; it can be set by [fixed] and by variants, not varied as a factor
+KINDS = ("float", "int", "bool", "category", "value")
 
 
 @dataclass(frozen=True)
 class FactorInfo:
     """What the model accepts for one factor."""
 
-    kind: str  # "float" | "int" | "bool" | "category"
+    kind: str  # "float" | "int" | "bool" | "category" | "value"
     lo: Any = None  # inclusive bounds for float and int
     hi: Any = None
     options: tuple = ()  # valid values of a category
     unit: str = ""
+    #: for kind "value": ``check(value, where) -> normalised JSON value``; raises ConfigError
+    check: Callable | None = None
+    what: str = ""  # for kind "value": what it is, for error messages
 
     def describe(self) -> str:
         if self.kind == "category":
             return "one of " + ", ".join(repr(o) for o in self.options)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "value":
+            return self.what or "a value the model checks"
         what = "a whole number" if self.kind == "int" else "a number"
         return f"{what} in [{self.lo}, {self.hi}]" + (f" ({self.unit})" if self.unit else "")
 
@@ -100,6 +107,11 @@ class Adapter:
     def outputs(self, period: str, where: str) -> dict[str, str]:
         """Indicator name -> unit at this period resolution."""
         raise NotImplementedError
+
+    def counts(self, period: str, indicators: list[str]) -> list[str]:
+        """The indicators whose values count events (a number of referrals, of missed
+        harms): the precision report gives the events behind their means."""
+        return []
 
     def period_labels(self, period: str) -> list[str]:
         """The period labels a run produces (for checking metric periods)."""

@@ -66,7 +66,7 @@ def build_design(factors: list[Factor], params: dict) -> Design:
         points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
         return Design(kind, factors, points, None, params)
     if kind == "variants":
-        return variants_design(params["variants"], params["reference"])
+        return variants_design(params["variants"], params["reference"], factors)
     problem = {"num_vars": len(factors), "names": names, "bounds": [[0.0, 1.0]] * len(factors)}
     if kind == "lhs":
         from scipy.stats import qmc
@@ -88,12 +88,34 @@ def build_design(factors: list[Factor], params: dict) -> Design:
     return Design(kind, factors, points, unit, params)
 
 
-def variants_design(variants: dict[str, dict], reference: str) -> Design:
-    """Named override sets, in the order given; ``variants`` maps name -> {key: value}
-    (already validated; ``{}`` is the unchanged model)."""
+def variants_design(variants: dict[str, dict], reference: str,
+                    crossed: list[Factor] = ()) -> Design:
+    """Named override sets (arms), in the order given; ``variants`` maps name -> {key:
+    value} (already validated; ``{}`` is the unchanged model). With ``crossed`` factors,
+    every arm runs at every combination of their levels (arm-major)."""
     names = list(variants)
     factor = Factor(VARIANT, "category", values=tuple(names))
     params = {"type": "variants", "reference": reference,
               "variants": {n: dict(v) for n, v in variants.items()}}
-    return Design("variants", [factor], [{VARIANT: n} for n in names], None, params,
-                  [dict(variants[n]) for n in names])
+    crossed = list(crossed)
+    combos = [dict(zip([f.name for f in crossed], c, strict=True))
+              for c in itertools.product(*[f.grid() for f in crossed])]
+    if crossed:
+        params["crossed"] = [f.name for f in crossed]
+    points = [{VARIANT: n, **c} for n in names for c in combos]
+    inputs = [{**variants[n], **c} for n in names for c in combos]
+    return Design("variants", [factor, *crossed], points, None, params, inputs)
+
+
+def reference_points(design_dict: dict) -> dict[int, int]:
+    """Each point's reference point in a design (as stored in a manifest): in a variants
+    design, the reference arm at the same levels of the crossed factors; else point 0's
+    role is played by ``summary.reference`` and this returns {}."""
+    params = design_dict["params"]
+    if design_dict["type"] != "variants":
+        return {}
+    crossed = params.get("crossed", [])
+    points = design_dict["points"]
+    key = lambda p: tuple(repr(p[c]) for c in crossed)  # noqa: E731
+    ref = {key(p): i for i, p in enumerate(points) if p[VARIANT] == params["reference"]}
+    return {i: ref[key(p)] for i, p in enumerate(points)}

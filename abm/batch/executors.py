@@ -4,7 +4,9 @@
 * ``--workers N`` (default: the CPUs this process may use): a ``ProcessPoolExecutor`` with
   N local processes;
 * ``--scheduler ADDRESS`` or ``DASK_SCHEDULER_ADDRESS``: a Dask distributed cluster, through
-  ``Client(address).get_executor()``. ``--scheduler local`` ignores the variable.
+  ``Client(address).get_executor()``. ``--scheduler local`` ignores the variable;
+* ``--scheduler dask-local[:N]``: a Dask ``LocalCluster`` of N single-threaded worker
+  processes on this machine (default: --workers, else the CPUs), started and closed here.
 
 Start method of the local pool: **forkserver** where the platform has it (Linux), else
 spawn. Plain fork copies the parent *with its threads' locks* (tqdm's monitor thread, the
@@ -59,7 +61,7 @@ def process_context(preload: tuple[str, ...] = ()):
 
 @dataclass
 class Plan:
-    kind: str  # "serial" | "processes" | "dask"
+    kind: str  # "serial" | "processes" | "dask" | "dask-local"
     workers: int = 1
     address: str | None = None
 
@@ -68,12 +70,20 @@ class Plan:
             return "serial (in this process)"
         if self.kind == "processes":
             return f"{self.workers} local processes ({process_context().get_start_method()})"
+        if self.kind == "dask-local":
+            return f"Dask LocalCluster of {self.workers} worker processes"
         return f"Dask cluster at {self.address}"
 
 
 def choose(workers: int | None = None, scheduler: str | None = None) -> Plan:
     """Pick the executor from --workers, --scheduler and DASK_SCHEDULER_ADDRESS."""
     address = scheduler if scheduler is not None else os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address and address.split(":")[0] == "dask-local":
+        n = address.partition(":")[2] or (workers if workers else default_workers())
+        if isinstance(n, str) and not n.isdigit() or int(n) < 1:
+            raise ConfigError(f"--scheduler = {address!r}: write dask-local or dask-local:N "
+                              f"with N >= 1 worker processes")
+        return Plan("dask-local", int(n))
     if address and address != "local":
         return Plan("dask", 0, address)
     if workers is None:
@@ -100,7 +110,12 @@ def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | No
         finally:
             ex.shutdown(wait=ok, cancel_futures=not ok)
         return
-    client = connect(plan.address)
+    cluster = None
+    if plan.kind == "dask-local":
+        from distributed import LocalCluster
+        cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    client = connect(cluster.scheduler_address if cluster else plan.address)
     try:
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if warm is not None:
@@ -109,6 +124,8 @@ def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | No
         yield ex, max(1, slots)
     finally:
         client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def connect(address: str):

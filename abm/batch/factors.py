@@ -96,6 +96,8 @@ def _is_number(v) -> bool:
 
 def check_value(info: FactorInfo, value, where: str):
     """Check one value against what the model accepts; return it in its Python type."""
+    if info.kind == "value":
+        return info.check(value, where)
     if info.kind == "category":
         if value not in info.options:
             raise ConfigError(f"{where} = {value!r} is not a valid option: valid options are "
@@ -122,6 +124,10 @@ def parse_factor(name: str, raw, info: FactorInfo, where: str) -> Factor:
     if name in RESERVED:
         raise ConfigError(f"{w}: '{name}' is a reserved column name of the result tables "
                           f"({', '.join(RESERVED)})")
+    if info.kind == "value":
+        raise ConfigError(f"{w}: '{name}' ({info.describe()}) cannot be varied as a factor; "
+                          f"set it in [fixed], or in the arms of a variants design "
+                          f"([variants.NAME])")
     if not isinstance(raw, dict):
         raise ConfigError(f"{w} = {raw!r} must be a table, e.g. {{ values = [...] }} or "
                           f"{{ range = [lo, hi] }}")

@@ -96,6 +96,7 @@ def build_manifest(spec: Spec, runs: list[RunItem]) -> dict:
         "period": spec.period,
         "indicators": spec.indicators,
         "units": spec.units,
+        "counts": spec.counts,
         "metrics": [{"name": m.name, **m.as_dict()} for m in spec.metrics],
         "summary": {"reference": spec.reference, "band": list(spec.band),
                     "confidence": spec.confidence},

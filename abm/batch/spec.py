@@ -3,7 +3,7 @@ document in memory), validate with clear errors, and normalise.
 
 A spec has the sections ``[sweep]`` (name, description, replications, seed), ``[model]``
 (the adapter and its keys, e.g. the base scenario), ``[fixed]`` (values for every run),
-``[factors.NAME]`` or, for a variants design, ``[variants.NAME]`` (named override sets),
+``[factors.NAME]``, ``[variants.NAME]`` (the named arms of a variants design, crossed with any factors),
 ``[design]``, ``[outputs]``, ``[metrics.NAME]`` and ``[summary]``.
 docs/batch.md documents every key. Every error raises :class:`abm.core.errors.ConfigError`
 naming the spec file, the key, the value and what is valid.
@@ -77,6 +77,7 @@ class Spec:
     band: tuple = (0.1, 0.9)
     confidence: float = 0.95
     context: dict = field(default_factory=dict)
+    counts: list = field(default_factory=list)  # indicators that count events
     _identity: dict | None = None
 
     # ------------------------------------------------------------------ digests
@@ -233,16 +234,23 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
         raise ConfigError(f"{where}: design.{k} = {design_raw[k]!r} is not a key of a {dtype} "
                           f"design; its keys: {', '.join(DESIGN_KEYS[dtype])}")
     if dtype == "variants":
-        if factors:
-            raise ConfigError(
-                f"{where}: factors.{factors[0].name}: a variants design runs the named override "
-                f"sets of [variants.NAME] and crosses no factors; put '{factors[0].name}' into "
-                f"the variants that change it (or into [fixed]), or use another design.type")
+        for f in factors:  # crossed with every arm: fixed levels, as in a factorial design
+            if f.continuous and f.levels is None:
+                raise ConfigError(
+                    f"{where}: factors.{f.name}: a variants design crosses its arms with fixed "
+                    f"levels of each factor; give 'values' or add 'levels = N' to its range")
         variants = _variants(raw, fixed, adapter, where)
+        for f in factors:
+            setters = [n for n, ov in variants.items() if f.name in ov]
+            if setters:
+                raise ConfigError(
+                    f"{where}: variants.{setters[0]}.{f.name}: '{f.name}' is also a factor "
+                    f"crossed with every arm; a value is either set by arms or varied")
         params = {"type": "variants", "variants": variants,
                   "reference": _variant_reference(design_raw, variants, where)}
-        # what the adapter sees as varied: every key some variant sets, with its values
-        varied = _varied(variants, adapter, where)
+        # what the adapter sees as varied: every key some variant sets, with its values,
+        # and the crossed factors
+        varied = _varied(variants, adapter, where) + factors
     else:
         if "variants" in raw:
             raise ConfigError(f"{where}: [variants] is only read by a variants design; add "
@@ -251,7 +259,7 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
         params = _design_params(dtype, design_raw, factors, seed, where)
         varied = factors
     design = build_design(factors, params)
-    factors = design.factors  # a variants design has one: the variant's name
+    factors = design.factors  # a variants design: the arm's name, then any crossed factors
 
     # ---- outputs and metrics
     outputs = _table(raw, "outputs", where, OUTPUT_KEYS, required=True)
@@ -298,15 +306,17 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
             raise ConfigError(f"{where}: summary.reference = {summ['reference']!r}: a variants "
                               f"design names its reference as design.reference = \"NAME\" (a "
                               f"variant: {', '.join(params['variants'])})")
-        reference = list(params["variants"]).index(params["reference"])
+        reference = next(i for i, p in enumerate(design.points)
+                         if p[VARIANT] == params["reference"])
     else:
         reference = _reference(summ.get("reference"), design, where)
     context = adapter.context(fixed, varied, indicators, period)
     units = {k: available[k] for k in indicators}
+    counts = [k for k in adapter.counts(period, list(indicators)) if k in units]
     return Spec(path=path, text=text, name=name, description=description, replications=reps,
                 seed=seed, adapter_name=adapter_name, adapter=adapter, fixed=fixed,
                 factors=factors, design=design, period=period, indicators=list(indicators),
-                units=units, metrics=metrics, reference=reference,
+                units=units, counts=counts, metrics=metrics, reference=reference,
                 band=(float(band[0]), float(band[1])), confidence=float(conf), context=context)
 
 

@@ -3,16 +3,21 @@
 Writes ``OUT/summary/`` (replaced whole, atomically):
 
 * ``runs_long.parquet|csv``  -- every row of every finished run: run, point, replication,
-  seed, factor values, indicator, period, value;
+  seed, factor values, indicator, period, value, unit;
 * ``bands.parquet|csv``      -- per design point, indicator and period: replicate median,
-  the band quantiles (default 10% and 90%), mean, sd and n;
+  the band quantiles (default 10% and 90%), mean, sd and n, unit;
 * ``metrics_runs.csv``       -- each run's scalar metrics (one column per metric);
-* ``metrics_bands.csv``      -- per design point: median and band of each metric;
+* ``metrics_bands.csv``      -- per design point: median and band of each metric, unit;
 * ``paired_differences.parquet|csv`` -- factorial and variants designs: each point minus
   the reference point (a variants design: the reference variant), paired by
   replication (same seed, common random numbers): mean difference with a t confidence
   interval, next to the unpaired standard error and the variance ratio
-  var(paired difference) / (var(a) + var(b)) (below 1: CRN made the comparison sharper);
+  var(paired difference) / (var(a) + var(b)) (below 1: CRN made the comparison sharper),
+  and, for counts, the events behind it (``events_reference``, ``events_point``: totals over
+  the pairs); unit;
+* ``precision.csv``          -- per design point and metric: the CI half-width of the mean,
+  relative to the mean, and for counts the events behind it and the replications needed to
+  detect a 20% change (:mod:`abm.batch.precision`); unit;
 * ``summary.md``             -- the metric bands and paired differences as Markdown;
 * ``sensitivity.csv|md|png`` -- Morris or Sobol' indices, for those designs.
 """
@@ -27,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.batch.design import reference_points
 from abm.batch.store import SUMMARY, ResultStore
 from abm.core.errors import ConfigError
 from abm.core.io import atomic_dir, atomic_write_text
@@ -106,9 +112,11 @@ def metric_table(df: pd.DataFrame, metrics: list[dict], id_cols: list[str]) -> p
     return runs.reset_index()[[*id_cols, *[m["name"] for m in metrics]]]
 
 
-def paired_differences(wide: pd.DataFrame, ref: int, confidence: float) -> pd.DataFrame:
+def paired_differences(wide: pd.DataFrame, ref: int, confidence: float,
+                       per: float = math.nan) -> pd.DataFrame:
     """``wide``: index replication, columns design points. Each point minus ``ref``, paired
-    by replication (the same seed)."""
+    by replication (the same seed); ``per``: the events behind one unit of value (1 for a
+    count, NaN for anything else)."""
     import warnings
 
     from scipy import stats
@@ -142,12 +150,20 @@ def paired_differences(wide: pd.DataFrame, ref: int, confidence: float) -> pd.Da
             "variance_ratio": np.where((n > 1) & (va + vb > 0), sd**2 / (va + vb), np.nan),
             "relative_diff": mean / np.abs(ref_mean)})
     out["relative_diff"] = out["relative_diff"].replace([np.inf, -np.inf], np.nan)
+    # the events behind the difference: totals over the pairs (``per``: events per unit of
+    # value, NaN when the value does not count events)
+    out["events_reference"] = np.nansum(A, axis=0) * per
+    out["events_point"] = np.nansum(B, axis=0) * per
     return out
 
 
 def _fmt(x) -> str:
     if isinstance(x, str):
         return x
+    if isinstance(x, (list, tuple)):  # a structured value (e.g. a list of event tables)
+        return "; ".join(_fmt(v) for v in x) or "(none)"
+    if isinstance(x, dict):
+        return " ".join(_fmt(v) for v in x.values())
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     if isinstance(x, (bool, np.bool_)):
@@ -195,6 +211,8 @@ def summarise(out: str | Path, log=None) -> Path:
     b = b.merge(points.reset_index(), on="point", how="left")
     b = b[["point", *factors, "indicator", "period", *[c for c in b.columns
                                                        if c not in ("point", "indicator", "period", *factors)]]]
+    b["unit"] = b["indicator"].map(m["units"])
+    df["unit"] = df["indicator"].map(m["units"])
     # ---- metrics per run, and their bands
     id_cols = ["run", "point", "replication", "seed", *factors]
     mt = metric_table(df, m["metrics"], id_cols)
@@ -202,31 +220,61 @@ def summarise(out: str | Path, log=None) -> Path:
     mlong = mt.melt(id_vars=id_cols, value_vars=names, var_name="metric", value_name="value")
     mb = bands(mlong, ["point", "metric"], "value", band).merge(points.reset_index(), on="point",
                                                                 how="left")
+    metric_units = {x["name"]: m["units"].get(x["indicator"], "") for x in m["metrics"]}
+    mb["unit"] = mb["metric"].map(metric_units)
+    from abm.batch import precision
+    counts = m.get("counts", [])
+    n_periods = df["period"].nunique()
     # ---- paired differences vs the reference point (replication = seed = pair); for
     # factorial and variants designs (sampled designs have no natural reference point)
     pieces = []
     factorial = m_type(m) in PAIRED_DESIGNS
+    # each point's reference: the reference arm at the same levels of any crossed factors
+    # (variants designs), else the one reference point
+    ref_of = reference_points(m["design"]) or {i: ref for i in range(len(points))}
+    groups = {r: [i for i, x in ref_of.items() if x == r] for r in sorted(set(ref_of.values()))}
+
+    def paired(wide, per):
+        out = [paired_differences(wide[[c for c in cols if c in wide.columns]], r, conf, per)
+               for r, cols in groups.items()]
+        out = [d for d in out if not d.empty]
+        if out:
+            d = pd.concat(out, ignore_index=True)
+            d.insert(1, "reference_point", d["point"].map(ref_of))
+            return d
+        return pd.DataFrame()
+
     for (ind, per), g in (df.groupby(["indicator", "period"], sort=False) if factorial else ()):
         w = g.pivot(index="replication", columns="point", values="value")
-        d = paired_differences(w, ref, conf)
+        d = paired(w, 1.0 if ind in counts else math.nan)
         if d.empty:
             continue
-        d.insert(1, "kind", "indicator")
-        d.insert(2, "name", ind)
-        d.insert(3, "period", per)
+        d.insert(2, "kind", "indicator")
+        d.insert(3, "name", ind)
+        d.insert(4, "period", per)
         pieces.append(d)
-    for name in names if factorial else ():
+    for metric in m["metrics"] if factorial else ():
+        name = metric["name"]
         w = mt.pivot(index="replication", columns="point", values=name)
-        d = paired_differences(w, ref, conf)
+        d = paired(w, precision.events_per_value(metric, counts, n_periods))
         if d.empty:
             continue
-        d.insert(1, "kind", "metric")
-        d.insert(2, "name", name)
-        d.insert(3, "period", "")
+        d.insert(2, "kind", "metric")
+        d.insert(3, "name", name)
+        d.insert(4, "period", "")
         pieces.append(d)
     pdiff = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     if not pdiff.empty:
         pdiff = pdiff.merge(points.reset_index(), on="point", how="left")
+        pdiff["unit"] = [(m["units"].get(n, "") if k == "indicator" else metric_units[n])
+                         for k, n in zip(pdiff["kind"], pdiff["name"], strict=True)]
+
+    # ---- precision of each point's metric means; warnings for metrics with few events
+    prec = precision.precision_table(mt, m["metrics"], conf, counts, n_periods)
+    prec["unit"] = prec["metric"].map(metric_units)
+    few = precision.warnings(prec)
+    for w in few:
+        log(f"warning: {w}")
 
     # ---- sensitivity (Morris / Sobol')
     sens = None
@@ -243,13 +291,14 @@ def summarise(out: str | Path, log=None) -> Path:
         b.to_csv(tmp / "bands.csv", index=False, float_format="%.10g")
         mt.to_csv(tmp / "metrics_runs.csv", index=False, float_format="%.17g")
         mb.to_csv(tmp / "metrics_bands.csv", index=False, float_format="%.10g")
+        prec.to_csv(tmp / "precision.csv", index=False, float_format="%.10g")
         if not pdiff.empty:
             pdiff.to_parquet(tmp / "paired_differences.parquet", index=False)
             pdiff.to_csv(tmp / "paired_differences.csv", index=False, float_format="%.10g")
         if sens is not None:
             sens.write(tmp)
         md = _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, extra,
-                       seconds, len(df), sens)
+                       seconds, len(df), sens, prec, few)
         atomic_write_text(tmp / "summary.md", md)
     if missing:
         log(f"summary is PARTIAL: {missing} of {len(m['runs'])} runs are not finished")
@@ -257,7 +306,7 @@ def summarise(out: str | Path, log=None) -> Path:
 
 
 def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, extra, seconds,
-              n_rows, sens) -> str:
+              n_rows, sens, prec, few) -> str:
     lo, hi = _q(band[0]), _q(band[1])
     d = m["design"]
     n_runs = len(m["runs"])
@@ -314,14 +363,17 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
     # paired differences
     if not pdiff.empty and len(points) > 1:
         pct = f"{100 * conf:g}%"
-        lines += [f"## Paired differences vs point {ref}: mean [{pct} CI]", "",
+        vs = (f"point {ref}" if pdiff["reference_point"].nunique() == 1 else
+              "the reference arm at the same levels of the crossed factors")
+        lines += [f"## Paired differences vs {vs}: mean [{pct} CI]", "",
                   "Each replication's value minus the reference's value with the same seed; "
                   "the variance ratio var(paired)/(var(a)+var(b)) shows what common random "
                   "numbers saved (below 1 is better).", ""]
         pm = pdiff[pdiff["kind"] == "metric"]
         rows = []
+        compared = set(pm["point"])
         for p in points.index[:MAX_MD_ROWS + 1]:
-            if p == ref:
+            if p not in compared:  # a reference point
                 continue
             r = [p, *[points.loc[p, f] for f in factors]]
             for n in names:
@@ -335,15 +387,42 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
                     s += f" [{_fmt(x['ci_lo'])}, {_fmt(x['ci_hi'])}]"
                     if not math.isnan(x["variance_ratio"]):
                         s += f" (ratio {x['variance_ratio']:.2g})"
+                if not math.isnan(x["events_reference"]):
+                    s += (f"; events {_fmt(x['events_point'])} vs "
+                          f"{_fmt(x['events_reference'])}")
                 r.append(s)
             rows.append(r)
         lines += _md_table(["point", *factors, *names], rows, len(points) - 1)
         lines.append("")
+    # precision of the means
+    pct = f"{100 * conf:g}%"
+    lines += [f"## Precision: {pct} CI half-width of each mean, relative to the mean", "",
+              "For metrics that count events (referrals, missed harms, ...), the events behind the mean "
+              "follow in brackets.", ""]
+    rows = []
+    for p in points.index[:MAX_MD_ROWS]:
+        r = [p, *[points.loc[p, f] for f in factors]]
+        for n in names:
+            x = prec[(prec["point"] == p) & (prec["metric"] == n)]
+            if x.empty or x.iloc[0]["n"] < 2:
+                r.append("")
+                continue
+            x = x.iloc[0]
+            cell = f"{x['relative_half_width']:.1%}" if math.isfinite(
+                x["relative_half_width"]) else "(mean 0)"
+            if x["counts_events"]:
+                cell += f" ({_fmt(x['events'])} events)"
+            r.append(cell)
+        rows.append(r)
+    lines += _md_table(["point", *factors, *names], rows, len(points))
+    lines.append("")
+    if few:
+        lines += ["**Few events:**", "", *[f"- {w}" for w in few], ""]
     if sens is not None:
         lines += ["## Sensitivity", "", *sens.markdown_lines(), ""]
     lines += ["## Files", "",
               "`runs_long` (every row), `bands` (per point, indicator and period), "
-              "`metrics_runs`, `metrics_bands`"
+              "`metrics_runs`, `metrics_bands`, `precision`"
               + (", `paired_differences`" if not pdiff.empty else "")
               + (", `sensitivity.csv|md|png`" if sens is not None else "") + "."]
     return "\n".join(lines) + "\n"

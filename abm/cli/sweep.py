@@ -1,7 +1,8 @@
 """``cpabm sweep``: run a sweep spec, or summarise a results folder.
 
     cpabm sweep SPEC [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
-                     [--check] [--no-summary] [--quiet]
+                     [--precision REL [--max-replications N]] [--check] [--no-summary]
+                     [--quiet]
     cpabm sweep --summarise DIR
 
 Registered in ``abm.cli.EXTENSIONS``; imports nothing heavy at module level.
@@ -26,7 +27,8 @@ def configure(p) -> None:
                         "in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address, e.g. tcp://host:8786 (default: "
-                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable)")
+                        "$DASK_SCHEDULER_ADDRESS if set; 'local' ignores the variable); "
+                        "'dask-local[:N]' starts a Dask LocalCluster of N worker processes")
     p.add_argument("--resume", action="store_true",
                    help="continue a sweep in --out: skip runs already on disk")
     p.add_argument("--out", default=None, metavar="DIR",
@@ -35,6 +37,12 @@ def configure(p) -> None:
                    help="summarise the results folder DIR (no spec needed) and exit")
     p.add_argument("--check", action="store_true",
                    help="validate the spec and print the plan; run nothing")
+    p.add_argument("--precision", type=float, default=None, metavar="REL",
+                   help="add replications (resumably) until every metric's CI half-width is "
+                        "within REL of its mean at every design point (e.g. 0.05), or "
+                        "--max-replications is reached")
+    p.add_argument("--max-replications", type=int, default=200, metavar="N",
+                   help="the cap for --precision (default 200)")
     p.add_argument("--no-summary", action="store_true", help="do not summarise at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
@@ -60,7 +68,23 @@ def run(args) -> int:
         return _check(spec, out, args)
     from abm.batch.runner import SweepRunError, run_sweep
 
+    if args.precision is not None and not 0 < args.precision < 1:
+        raise ConfigError(f"--precision {args.precision!r} is out of range: a relative CI "
+                          f"half-width in (0, 1), e.g. 0.05")
+    if args.precision is not None and args.max_replications < spec.replications:
+        raise ConfigError(f"--max-replications {args.max_replications} is below the spec's "
+                          f"sweep.replications = {spec.replications}")
     try:
+        if args.precision is not None:
+            from abm.batch.precision import run_until_precise
+            res, _, met = run_until_precise(
+                spec, out, args.precision, args.max_replications, resume=args.resume,
+                log=log, workers=args.workers, scheduler=args.scheduler,
+                progress=not args.quiet)
+            if not args.quiet:
+                print(f"wrote {out}/ ({spec.replications} replications); summary in "
+                      f"{out}/summary/summary.md")
+            return 0 if met else 3
         res = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except SweepRunError as e:

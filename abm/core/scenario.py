@@ -187,6 +187,16 @@ def _event(raw: Any, i: int, where: str, start: dt.date, end: dt.date) -> Event:
     return Event(date, etype, parameter=key, value=float(f))
 
 
+def parse_events(raw: list, scenario: Scenario, where: str) -> list[Event]:
+    """Validate dated events given as tables (as in a scenario file; dates as ``date`` or
+    ISO strings) or :class:`Event` objects, against ``scenario``'s calendar; sorted by date."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: events = {raw!r} must be a list of event tables")
+    out = [e if isinstance(e, Event) else _event(e, i, where, scenario.start, scenario.end)
+           for i, e in enumerate(raw)]
+    return sorted(out, key=lambda e: e.date)
+
+
 def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
     """Read and check one scenario file, following ``base``: returns the merged [scenario]
     table, the merged (validated) parameters, the raw events, and the file's name. Errors in
@@ -264,7 +274,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
                           f"(fraction of the child population simulated)")
     regime_params = load_regime(sc["regime"], where)
     ov = dict(params)
-    ov.update(overrides or {})
+    ov.update(validate_overrides(overrides or {}, f"{where}: overrides"))
     events = [_event(e, i, w, start, end) for i, (e, w) in enumerate(raw_events)]
     events.sort(key=lambda e: e.date)
     places = _places(sc["places"], where)

@@ -11,6 +11,11 @@ are regime names (``abm/data/regimes/*.toml``). A factor's value is a scenario o
 so it wins over the regime and holds through ``regime_switch`` events; ``regime`` replaces
 the scenario's regime from the start of the warm-up.
 
+``events`` (in [fixed] or in the arms of a variants design) replaces the base scenario's
+dated events with a list of event tables as in a scenario file, e.g. ``events = [{ date =
+2011-04-04, type = "regime_switch", regime = "professional_judgment" }]``; ``events = []``
+runs without events (no media shock). Policy designs are arms that differ in their events.
+
 Outputs: every output of the indicator registry (``abm.core.indicators``) at the sweep's
 period (``"fy"``, ``"quarter"`` or ``"month"``), under its official definition (flows summed,
 stocks on census day or at the period's end, levels averaged, derived indicators from those),
@@ -67,15 +72,35 @@ def build_scenario(point: dict, context: dict, where: str = "design point"):
     from abm.core.scenario import _check_shares
 
     base = context["scenario"]
-    params = {k: v for k, v in point.items() if k != "regime"}
+    params = {k: v for k, v in point.items() if k not in ("regime", "events")}
     overrides = {**base.overrides, **validate_overrides(params, where)}
     if "regime" in point:
         regime, regime_params = point["regime"], context["regimes"][point["regime"]]
     else:
         regime, regime_params = base.regime, base.regime_params
     _check_shares(make_params(regime_params, overrides)._asdict(), where)
+    events = _events(point["events"], context) if "events" in point else base.events
     return dataclasses.replace(base, regime=regime, regime_params=regime_params,
-                               overrides=overrides)
+                               overrides=overrides, events=events)
+
+
+def _events(tables: list[dict], context: dict) -> list:
+    """Event objects from normalised event tables (:meth:`CPModelAdapter.check_events`);
+    a regime switch takes its regime's values from the context (no file access)."""
+    import datetime as dt
+
+    from abm.core.scenario import Event, parse_events
+
+    base = context["scenario"]
+    out = []
+    for t in tables:
+        if t["type"] == "regime_switch":
+            out.append(Event(dt.date.fromisoformat(t["date"]), "regime_switch",
+                             regime=t["regime"],
+                             regime_params=tuple(context["regimes"][t["regime"]].items())))
+        else:
+            out.append(t)
+    return parse_events(out, base, "events")
 
 
 def evaluate(point: dict, seed: int, context: dict):
@@ -152,13 +177,17 @@ class CPModelAdapter(Adapter):
     # -- factors ----------------------------------------------------------------------
     def factor_names(self) -> list[str]:
         from abm.core.params import PARAMETERS
-        return [*PARAMETERS, "regime"]
+        return [*PARAMETERS, "regime", "events"]
 
     def factor(self, name: str, where: str) -> FactorInfo:
         from abm.core.params import PARAMETERS
 
         if name == "regime":
             return FactorInfo("category", options=_regime_names())
+        if name == "events":
+            return FactorInfo("value", check=self.check_events,
+                              what="a list of dated events (tables with date, type, ...), "
+                                   "which replaces the scenario's events")
         if name not in PARAMETERS:
             raise ConfigError(f"{where}: unknown factor '{name}'"
                               f"{suggest(name, self.factor_names())}; a factor is a model "
@@ -167,6 +196,39 @@ class CPModelAdapter(Adapter):
         if s.type == "bool":
             return FactorInfo("bool", unit=s.unit)
         return FactorInfo(s.type, lo=s.lo, hi=s.hi, unit=s.unit)
+
+    def check_events(self, value, where: str) -> list[dict]:
+        """Validate an event list against the base scenario's calendar; return it as plain
+        tables (ISO dates, sorted by date; notes dropped) for the manifest and run keys."""
+        from abm.core.scenario import parse_events
+
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} = {value!r} must be a list of event tables, e.g. "
+                              f"[{{ date = 2011-04-04, type = \"regime_switch\", regime = "
+                              f"\"professional_judgment\" }}], or [] for none")
+        for i, e in enumerate(value):
+            if isinstance(e, dict) and e.get("type") == "regime_switch":
+                self._regime_checked(e.get("regime"), f"{where}[{i}]")
+        events = parse_events(value, self.base, where)
+        out = []
+        for e in events:
+            t = {"date": e.date.isoformat(), "type": e.type}
+            if e.type == "media_shock":
+                t["magnitude"] = e.magnitude
+            elif e.type == "regime_switch":
+                t["regime"] = e.regime
+            elif e.type == "set_parameter":
+                t.update(parameter=e.parameter, value=e.value)
+            else:
+                t.update(parameter=e.parameter, factor=e.value)
+            out.append(t)
+        return out
+
+    def _regime_checked(self, name, where: str) -> dict:
+        from abm.core.scenario import load_regime
+        if not isinstance(name, str) or name not in self._regimes:
+            self._regimes[name] = load_regime(name, where)
+        return self._regimes[name]
 
     def _regime(self, name: str) -> dict:
         from abm.core.scenario import load_regime
@@ -202,6 +264,12 @@ class CPModelAdapter(Adapter):
     # -- outputs ----------------------------------------------------------------------
     def outputs(self, period: str, where: str) -> dict[str, str]:
         return outputs()
+
+    def counts(self, period: str, indicators: list[str]) -> list[str]:
+        """Flows that count events or people (not money, not exposure in *-weeks)."""
+        from abm.core.indicators import BY_NAME
+        return [i for i in indicators if BY_NAME[i].kind == "flow"
+                and BY_NAME[i].unit != "GBP" and not BY_NAME[i].unit.endswith("-weeks")]
 
     def period_labels(self, period: str) -> list[str]:
         import pandas as pd

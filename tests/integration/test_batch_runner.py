@@ -367,7 +367,7 @@ def test_summary_tables_match_the_runs_and_paired_differences_cancel_the_noise(t
         assert (s / f).is_file(), f
     long = pd.read_parquet(s / "runs_long.parquet")
     assert list(long.columns) == ["run", "point", "replication", "seed", "x1", "x2",
-                                  "indicator", "period", "value"]
+                                  "indicator", "period", "value", "unit"]
     assert len(long) == 8 * 6
     b = pd.read_csv(s / "bands.csv")
     for p, g in long.groupby("point"):

@@ -164,8 +164,8 @@ def test_renaming_a_variant_keeps_its_run_keys(tmp_path):
     ("", "", "a variants design needs at least one [variants.NAME] table"),
     ("variants = 3", "", "design.variants = 3 is not a key of a variants design"),
     ("[variants]\nfull = 1", "", "variants.full = 1 must be a table of overrides"),
-    (VARIANTS + "[factors.x3]\nvalues = [1.0]\n", "", "a variants design runs the named "
-     "override sets"),
+    (VARIANTS + "[factors.x3]\nrange = [0.0, 1.0]\n", "", "a variants design crosses its "
+     "arms with fixed levels"),
     (VARIANTS + "[summary]\nreference = { variant = \"base\" }\n", "",
      "a variants design names its reference as design.reference"),
 ])

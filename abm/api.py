@@ -1,0 +1,230 @@
+"""The public API for researchers: load a scenario, run it, read named outcomes.
+
+Everything here is re-exported by :mod:`abm` and listed in ``abm.__all__``; it is stable
+and tested (tests/integration/test_api.py). The rest of the package is private.
+
+    >>> import abm
+    >>> sc = abm.load_scenario("small_la", warmup_weeks=52)
+    >>> res = abm.run(sc, seed=1, regime="professional_judgment")
+    >>> res.outcomes()["harm_missed"]            # events per financial year, mean
+    >>> res.summary()                            # tidy: period, indicator, value, unit, weeks
+    >>> abm.evaluate({"hearing_slots_per_100k": 12}, scenario="small_la", seed=1)
+
+Definitions. Every output is declared once in the indicator registry (``cpabm outputs``
+lists them with units). A financial year's flows are summed over the weeks of that year in
+the run (the ``weeks`` column says how many), its stocks are read on census day (the last
+week ending on or before 31 March), levels are averaged, and derived indicators (shares,
+rates) are computed from those. :meth:`Result.outcomes` names one scalar per indicator (the
+mean over the run's *complete* financial years) and one per indicator and financial year.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from abm.core.errors import ConfigError
+from abm.core.scenario import Event, Scenario, parse_events
+from abm.core.scenario import load_scenario as _load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+class Quantity(float):
+    """A float that carries its unit: ``q + 1`` is a plain float, ``q.unit`` the unit."""
+
+    unit: str
+
+    def __new__(cls, value: float, unit: str) -> Quantity:
+        q = super().__new__(cls, value)
+        q.unit = unit
+        return q
+
+    def __repr__(self) -> str:
+        return f"{float(self)!r} {self.unit}"
+
+    def __reduce__(self):
+        return (Quantity, (float(self), self.unit))
+
+
+def load_scenario(path_or_name: str | Path, **overrides: Any) -> Scenario:
+    """A validated scenario: a ``.toml`` file, or the name of a packaged scenario
+    (``small_la``, ``baseline_la``). Keyword arguments override parameters of the table
+    (``cpabm params``); an unknown name or an out-of-range value raises
+    :class:`abm.ConfigError` naming the key, the value and the valid range."""
+    return _load_scenario(path_or_name, overrides)
+
+
+def _with_regime(sc: Scenario, regime: str) -> Scenario:
+    from abm.core.scenario import _check_shares, load_regime
+
+    params = load_regime(regime, f"{sc.source}: regime")
+    masked = sorted(set(params) & set(sc.overrides))
+    if masked:
+        raise ConfigError(f"{sc.source}: regime = {regime!r}: the scenario sets "
+                          f"{', '.join(masked)}, which the regime also sets; scenario values "
+                          f"win over the regime, so the regime would not change them")
+    from abm.core.params import make_params
+    _check_shares(make_params(params, sc.overrides)._asdict(), f"{sc.source}: regime")
+    return dataclasses.replace(sc, regime=regime, regime_params=params)
+
+
+def _scenario(scenario: Scenario | str | Path) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, Path)):
+        return load_scenario(scenario)
+    raise TypeError(f"scenario must be an abm.Scenario, a path or a packaged scenario's "
+                    f"name, not {type(scenario).__name__}")
+
+
+def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = None,
+        events: Iterable[Event | Mapping[str, Any]] | None = None) -> Result:
+    """Run a scenario to its end with one seed and return its :class:`Result`.
+
+    ``regime`` replaces the scenario's regime from the start of the warm-up (the regime
+    names are the files of ``abm/data/regimes``). ``events`` replaces the scenario's dated
+    events: a list of :class:`Event` or of tables as in a scenario file, e.g.
+    ``{"date": "2011-04-04", "type": "regime_switch", "regime": "professional_judgment"}``;
+    ``[]`` runs without events (no media shock). Runs with the same seed share their random
+    numbers until the policy makes them differ (common random numbers)."""
+    from abm.core.model import ChildProtectionModel
+
+    sc = _scenario(scenario)
+    if regime is not None:
+        sc = _with_regime(sc, regime)
+    if events is not None:
+        sc = dataclasses.replace(sc, events=parse_events(list(events), sc, "run(events=...)"))
+    model = ChildProtectionModel(sc, rng=seed, agent_views=False)
+    model.run()
+    return Result(sc, int(seed), model)
+
+
+class Result:
+    """One finished run. Tables are tidy (one value per row) and carry a ``unit`` column."""
+
+    def __init__(self, scenario: Scenario, seed: int, model) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self._model = model
+        self._summaries: dict[str, pd.DataFrame] = {}  # by period
+
+    def __repr__(self) -> str:
+        return (f"<abm.Result {self.scenario.name!r} seed={self.seed} regime="
+                f"{self.scenario.regime!r} {self.scenario.start}..{self.scenario.end}>")
+
+    def summary(self, period: str = "fy") -> pd.DataFrame:
+        """Every output per ``period`` ('fy', 'quarter' or 'month'): columns ``period``,
+        ``indicator``, ``value``, ``unit`` and ``weeks`` (the weeks of the run in that
+        period; a flow over a part-period covers only those weeks)."""
+        if period not in self._summaries:
+            from abm.outputs.tables import summary, summary_long
+
+            wide = summary(self._model, period)
+            weeks = wide["weeks"]
+            long = summary_long(wide.drop(columns="weeks"))
+            long = long.rename(columns={period: "period"})
+            long["weeks"] = long["period"].map(weeks).astype(int)
+            long["value"] = long["value"].astype(float)
+            self._summaries[period] = long[["period", "indicator", "value", "unit", "weeks"]]
+        return self._summaries[period].copy()
+
+    def weekly(self) -> pd.DataFrame:
+        """Every series week by week, long: week, date, month, quarter, fy, indicator,
+        value, unit (national)."""
+        from abm.outputs.tables import tidy
+
+        t = tidy(self._model)
+        return t.drop(columns=["la", "scenario", "seed"])
+
+    def _fy_weeks(self, label: str) -> int:
+        """The weeks a complete financial year holds in this run's calendar (52 or 53): the
+        week-ends, on the run's weekday, from 1 April to 31 March."""
+        y = int(label[2:])
+        first_end = self.scenario.start + dt.timedelta(days=6)
+        d = dt.date(y, 4, 1)
+        d += dt.timedelta(days=(first_end - d).days % 7)
+        return (dt.date(y + 1, 3, 31) - d).days // 7 + 1
+
+    def outcomes(self) -> dict[str, Quantity]:
+        """Named scalars with units (each a :class:`Quantity`, a float with ``.unit``):
+
+        * ``NAME``: the indicator's mean over the run's complete financial years (flows:
+          per year; stocks: on census day; shares and rates: the mean of the yearly values);
+        * ``NAME[FY2011]``: its value in one financial year (part-years included; see
+          :meth:`summary` for the weeks each covers).
+        """
+        s = self.summary("fy")
+        full = s[s["weeks"] == s["period"].map(self._fy_weeks)]
+        out: dict[str, Quantity] = {}
+        for ind, g in full.groupby("indicator", sort=False):
+            v = g["value"].dropna()
+            out[ind] = Quantity(float(v.mean()) if len(v) else math.nan, g["unit"].iloc[0])
+        for row in s.itertuples(index=False):
+            out[f"{row.indicator}[{row.period}]"] = Quantity(row.value, row.unit)
+        return out
+
+
+def _cached_scenario(path_or_name: str | Path) -> Scenario:
+    """The scenario, read once per file version (keyed on the file's path and mtime, so an
+    edited file is read again)."""
+    from abm.core.scenario import scenario_path
+
+    p = scenario_path(path_or_name)
+    mtime = p.stat().st_mtime_ns if p.is_file() else 0
+    return _read_scenario(str(p), mtime)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_scenario(path: str, mtime: int) -> Scenario:
+    return load_scenario(path)
+
+
+def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed: int = 0,
+             outcomes: Iterable[str] | None = None) -> dict[str, float]:
+    """One run as a function: parameter values in, named outcomes out (plain floats).
+
+    For optimisers, workbenches (EMA Workbench, SALib) and notebooks. ``params`` maps
+    parameter names (``cpabm params``) to values, applied as scenario overrides (they hold
+    through regime switches); the key ``regime`` names a regime for the whole run.
+    ``scenario`` is an :class:`abm.Scenario`, a path, or a packaged scenario's name
+    (``small_la``); ``outcomes`` picks names of :meth:`Result.outcomes` (default: every
+    indicator's mean over complete financial years, without the per-year entries)."""
+    from abm.core.params import make_params, validate_overrides
+    from abm.core.scenario import _check_shares
+
+    sc = _cached_scenario(scenario) if isinstance(scenario, (str, Path)) else scenario
+    params = dict(params)
+    regime = params.pop("regime", None)
+    if regime is not None:
+        sc = _with_regime(sc, regime)
+    where = "evaluate(params)"
+    ov = {**sc.overrides, **validate_overrides(params, where)}
+    _check_shares(make_params(sc.regime_params, ov)._asdict(), where)
+    res = run(dataclasses.replace(sc, overrides=ov), seed=seed)
+    got = res.outcomes()
+    if outcomes is None:
+        return {k: float(v) for k, v in got.items() if "[" not in k}
+    names = list(outcomes)
+    unknown = [n for n in names if n not in got]
+    if unknown:
+        import difflib
+        close = difflib.get_close_matches(unknown[0], list(got), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"evaluate(outcomes=...): {unknown[0]!r} is not an outcome{hint}; "
+                          f"outcomes are indicator names (cpabm outputs), or NAME[FY2011]")
+    return {n: float(got[n]) for n in names}
+
+
+def outcome_units() -> dict[str, str]:
+    """The unit of every indicator (the outcome ``NAME`` and ``NAME[FYyyyy]`` share it)."""
+    from abm.core.indicators import units
+    return units()
+
+
+__all__ = ["Quantity", "Result", "evaluate", "load_scenario", "outcome_units", "run"]

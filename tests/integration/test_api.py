@@ -1,0 +1,159 @@
+"""The public API (``abm.__all__``): load a scenario, run it, read named outcomes, evaluate.
+
+Everything in ``abm.__all__`` is stable; these tests pin its behaviour on a small LA.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import abm
+
+
+def same(a: dict, b: dict) -> bool:
+    """Equal dicts of floats, NaN equal to NaN (a share of nothing is NaN)."""
+    return list(a) == list(b) and np.array_equal(np.array(list(a.values()), float),
+                                                 np.array(list(b.values()), float),
+                                                 equal_nan=True)
+
+SCENARIO = """
+[scenario]
+name = "api_la"
+start = 2008-03-31
+end = 2010-04-05
+regime = "prescriptive"
+places = { children = 3000 }
+
+[parameters]
+warmup_weeks = 26
+
+[[events]]
+date = 2008-11-12
+type = "media_shock"
+magnitude = 1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("api") / "api_la.toml"
+    p.write_text(SCENARIO)
+    return p
+
+
+@pytest.fixture(scope="module")
+def base(scenario_file):
+    return abm.run(scenario_file, seed=5)
+
+
+def test_public_names_are_exactly_the_documented_ones():
+    assert sorted(abm.__all__) == sorted([
+        "ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate", "load_scenario",
+        "outcome_units", "run", "small_la_scenario", "ChildProtectionModel", "FamilyAgent",
+        "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"])
+    for name in abm.__all__:
+        assert getattr(abm, name) is not None
+
+
+def test_import_abm_stays_light():
+    code = ("import sys, abm; heavy = [m for m in ('pandas', 'numba', 'mesa') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_load_scenario_takes_a_packaged_name_and_overrides():
+    sc = abm.load_scenario("small_la", warmup_weeks=52, court_threshold=2.0)
+    assert sc.name == "small_la" and sc.params().warmup_weeks == 52
+    assert sc.params().court_threshold == 2.0
+    with pytest.raises(abm.ConfigError, match=r"warmup_weeks.*-1.*\[0, 2000\]"):
+        abm.load_scenario("small_la", warmup_weeks=-1)
+    with pytest.raises(abm.ConfigError, match="court_treshold"):
+        abm.load_scenario("small_la", court_treshold=2.0)
+
+
+def test_result_tables_are_tidy_with_units_and_weeks(base):
+    s = base.summary()
+    assert list(s.columns) == ["period", "indicator", "value", "unit", "weeks"]
+    weeks = s.groupby("period")["weeks"].first().to_dict()
+    assert weeks == {"FY2008": 52, "FY2009": 52, "FY2010": 1}  # the run ends 4 April 2010
+    units = abm.outcome_units()
+    assert (s["unit"] == s["indicator"].map(units)).all()
+    # a quarter holds 13 (or 14) weeks, and the flows of the quarters add up to the year's
+    q = base.summary("quarter")
+    assert set(q.loc[~q["period"].isin(["2008-Q1", "2010-Q2"]), "weeks"]) <= {13, 14}
+    ref = s[s["indicator"] == "referrals_children"].set_index("period")["value"]
+    qref = q[q["indicator"] == "referrals_children"]
+    fy08 = qref[qref["period"].isin(["2008-Q2", "2008-Q3", "2008-Q4", "2009-Q1"])]["value"]
+    assert fy08.sum() == ref["FY2008"] > 0
+    w = base.weekly()
+    assert {"week", "date", "fy", "indicator", "value", "unit"} <= set(w.columns)
+    assert w[w["indicator"] == "referrals_children"]["value"].sum() == ref.sum()
+
+
+def test_outcomes_are_named_scalars_with_units(base):
+    o = base.outcomes()
+    s = base.summary().set_index(["indicator", "period"])["value"]
+    h = o["harm_missed"]
+    assert isinstance(h, abm.Quantity) and h.unit == abm.outcome_units()["harm_missed"]
+    # the mean over complete financial years: not FY2010, of which the run holds one week
+    assert math.isclose(h, (s["harm_missed", "FY2008"] + s["harm_missed", "FY2009"]) / 2)
+    r = o["referrals_children"]
+    assert math.isclose(r, (s["referrals_children", "FY2008"]
+                            + s["referrals_children", "FY2009"]) / 2)
+    assert o["referrals_children[FY2010]"] < r / 20  # one week's flow
+    assert o["referrals_children[FY2009]"] == s["referrals_children", "FY2009"]
+    assert repr(o["referrals_children[FY2009]"]).endswith(" children")
+    # the same seed gives the same run
+    assert same(abm.run(base.scenario, seed=5).outcomes(), o)
+
+
+def test_a_regime_switch_event_changes_only_what_follows_it(base, scenario_file):
+    switch = [{"date": "2009-04-06", "type": "regime_switch",
+               "regime": "professional_judgment"}]
+    sw = abm.run(scenario_file, seed=5, events=switch).outcomes()
+    o = base.outcomes()
+    # events replace the scenario's: no media shock here, so FY2008 differs from the base
+    # but equals a run with no events at all (common random numbers until the switch)
+    none = abm.run(scenario_file, seed=5, events=[]).outcomes()
+    assert sw["referrals_children[FY2008]"] == none["referrals_children[FY2008]"]
+    assert none["direct_time_share[FY2009]"] != sw["direct_time_share[FY2009]"]
+    assert sw["direct_time_share[FY2009]"] > o["direct_time_share[FY2009]"]
+    with pytest.raises(abm.ConfigError, match="outside the scenario's calendar"):
+        abm.run(scenario_file, seed=5, events=[{"date": "2020-01-01", "type": "media_shock",
+                                                "magnitude": 1.0}])
+
+
+def test_evaluate_is_run_as_a_function(base, scenario_file):
+    got = abm.evaluate({}, scenario=str(scenario_file), seed=5)
+    assert same(got, {k: float(v) for k, v in base.outcomes().items() if "[" not in k})
+    assert all(type(v) is float for v in got.values())
+    pj = abm.evaluate({"regime": "professional_judgment", "court_threshold": 2.0},
+                      scenario=scenario_file, seed=5, outcomes=["direct_time_share",
+                                                                "court_applications[FY2009]"])
+    ref = abm.run(abm.load_scenario(scenario_file, court_threshold=2.0), seed=5,
+                  regime="professional_judgment").outcomes()
+    assert pj == {"direct_time_share": ref["direct_time_share"],
+                  "court_applications[FY2009]": ref["court_applications[FY2009]"]}
+    with pytest.raises(abm.ConfigError, match="harm_mised.*did you mean 'harm_missed'"):
+        abm.evaluate({}, scenario=scenario_file, seed=5, outcomes=["harm_mised"])
+    with pytest.raises(abm.ConfigError, match="prescription"):
+        abm.evaluate({"prescription": 7.0}, scenario=scenario_file, seed=5)
+
+
+def test_evaluate_reads_an_edited_scenario_file_again(tmp_path):
+    import os
+
+    p = tmp_path / "la.toml"
+    p.write_text(SCENARIO)
+    a = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
+    p.write_text(SCENARIO.replace("children = 3000", "children = 6000"))
+    os.utime(p, ns=(1, 10**18))  # a different mtime, whatever the clock's resolution
+    b = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
+    assert b["referrals_children"] > 1.5 * a["referrals_children"]
