@@ -40,7 +40,8 @@ def run(args) -> int:
 
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     spec = load_calibration_spec(args.spec)
-    out = Path(args.out) if args.out else Path("results") / "calibration" / spec.name
+    from abm.core.io import out_path
+    out = out_path(args.out) if args.out is not None else Path("results") / "calibration" / spec.name
     if args.check:
         return _check(spec, out, args)
     try:

@@ -55,7 +55,8 @@ def run(args) -> int:
     from abm.batch.spec import load_spec
 
     spec = load_spec(args.spec)
-    out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
+    from abm.core.io import out_path
+    out = out_path(args.out) if args.out is not None else Path("results") / "sweeps" / spec.name
     if args.check:
         return _check(spec, out, args)
     from abm.batch.runner import SweepRunError, run_sweep
