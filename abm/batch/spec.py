@@ -250,7 +250,7 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
     # ---- the design
     design_raw = _table(raw, "design", where)
     dtype = design_raw.get("type", "factorial")
-    if dtype not in DESIGN_KEYS:
+    if not isinstance(dtype, str) or dtype not in DESIGN_KEYS:
         raise ConfigError(f"{where}: design.type = {dtype!r} is unknown{suggest(str(dtype), DESIGN_KEYS)}; "
                           f"valid options: {', '.join(DESIGN_KEYS)}")
     unknown = set(design_raw) - set(DESIGN_KEYS[dtype])

@@ -98,7 +98,7 @@ def guarded(fn, debug: bool = False) -> int:
     try:
         return fn()
     except ConfigError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
+        print(f"cpabm: error: {one_line(str(e))}", file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:
         print("cpabm: interrupted", file=sys.stderr)
@@ -114,10 +114,30 @@ def guarded(fn, debug: bool = False) -> int:
         if debug:
             import traceback
             traceback.print_exc()
-        msg = " ".join(str(e).split()) or "no message"
+        msg = one_line(" ".join(str(e).split())) or "no message"
         print(f"cpabm: error: {type(e).__name__}: {msg[:500]} (rerun with --debug for the "
               f"traceback)", file=sys.stderr)
         return RUNTIME
+
+
+def run_failed(e: Exception, args) -> int:
+    """Report a run that failed while running (a sweep's, a calibration's): its first line
+    (what failed, and why) and its last (what to do); the worker's traceback between them
+    only with --debug. Exit status 1."""
+    lines = str(e).strip().split("\n")
+    if getattr(args, "debug", False) or len(lines) == 1:
+        text = "\n".join(lines)
+    else:
+        text = f"{lines[0]} {lines[-1]}" + (" (rerun with --debug for the traceback)"
+                                            if len(lines) > 2 else "")
+    print(f"cpabm: error: {text}", file=sys.stderr)
+    return RUNTIME
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters (which a hostile
+    key or value may carry) escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 def _dispatch(args) -> int:

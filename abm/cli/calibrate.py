@@ -48,8 +48,8 @@ def run(args) -> int:
         res = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except CalibrationRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     if not args.quiet:
         print(f"wrote {out}/ (posterior.md, calibrated.toml); stopped: {res.stop_reason}")
     return 0

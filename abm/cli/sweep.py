@@ -65,8 +65,8 @@ def run(args) -> int:
         res = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except SweepRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     if res.executed:
         log(f"ran {res.executed} runs in {res.seconds:.1f} s "
             f"({res.seconds / res.executed:.3g} s per run, wall clock)")

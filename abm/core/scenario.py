@@ -248,7 +248,11 @@ def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
         b = sc.pop("base")
         if not isinstance(b, str) or not b:
             raise ConfigError(f"{where}: base = {b!r} must be the path of another scenario file")
-        bsc, bparams, bevents, _ = _raw_scenario((path.parent / b), seen + (path.resolve(),))
+        bp = path.parent / b
+        if not bp.is_file():
+            raise ConfigError(f"{where}: base = {b!r} is not a scenario file ("
+                              f"{'not a regular file' if bp.exists() else 'no such file'})")
+        bsc, bparams, bevents, _ = _raw_scenario(bp, seen + (path.resolve(),))
         sc = {**bsc, **sc}
         params = {**bparams, **params}
         events = bevents + events

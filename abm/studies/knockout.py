@@ -135,8 +135,8 @@ def run(args) -> int:
         res = run_sweep(spec, out / "sweep", workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except SweepRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     summarise(out / "sweep", log=log)
     wall = time.perf_counter() - t0
     path = write_report(out, log=log, run_info={

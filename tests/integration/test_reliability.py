@@ -307,7 +307,7 @@ def test_non_utf8_deep_nesting_long_base_chains_and_devices_are_one_line(tmp_pat
         prev = f"b{i}.toml"
     refused(capsys, ["run", str(tmp_path / prev), "--quiet"], "'base' chain is longer than")
     dev = scenario(tmp_path, '[scenario]\nbase = "/dev/zero"\n', "dev.toml")
-    refused(capsys, ["run", str(dev), "--quiet"], "/dev/zero: not a regular file")
+    refused(capsys, ["run", str(dev), "--quiet"], "base = '/dev/zero' is not a scenario file (not a regular file)")
     big = tmp_path / "big.toml"
     big.write_bytes(b"# " + b"x" * (5 * 1024 * 1024) + b"\n")
     refused(capsys, ["run", str(big), "--quiet"], "larger than the limit")
@@ -479,3 +479,18 @@ def test_sweep_into_a_folder_it_did_not_write_writes_nothing(tmp_path, user_fold
             "holds no cpabm sweep manifest")
     assert snapshot(user_folder) == before
     assert sorted(p.name for p in user_folder.iterdir()) == ["chapters", "thesis.tex"]
+
+
+def test_a_failed_sweep_run_is_one_line_with_the_traceback_only_under_debug(tmp_path, capsys):
+    text = ISHI.format(name="ishi", reps=2, factor="values = [0.0, 1.0]").replace(
+        'adapter = "abm.batch.testfunctions:Ishigami"',
+        'adapter = "abm.batch.testfunctions:Ishigami"\nfail_above = 0.5')
+    spec = scenario(tmp_path, text, "spec.toml")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "0",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "test function asked to fail" in err and "--resume" in err and "--debug" in err
+    assert main(["--debug", "sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "0",
+                 "--quiet", "--resume"]) == 1
+    assert "Traceback" in capsys.readouterr().err
