@@ -59,13 +59,21 @@ def folder_lock(root: Path, what: str):
     pid that holds it. Closing the file, or any death of this process, releases the lock."""
     if root.exists() and not root.is_dir():
         raise ConfigError(f"--out = {str(root)!r} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out = {str(root)!r}: cannot write there ({e.strerror or e}); "
+                          f"nothing was written") from None
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
         yield
         return
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ConfigError(f"--out = {str(root)!r}: cannot write there ({e.strerror or e}); "
+                          f"nothing was written") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

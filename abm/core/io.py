@@ -188,8 +188,10 @@ def _check_owned(root: Path, option: str, overwrite: bool, what: str) -> None:
     shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
     m = read_marker(root)
     if m is None:
+        older = (" (a run of a cpabm older than the ownership marker? Remove it yourself to "
+                 "reuse the name)" if (root / "run.json").exists() else "")
         raise ConfigError(f"{option} = {str(root)!r} is not empty ({shown}) and was not written "
-                          f"by cpabm; nothing was written. Choose a new or empty folder")
+                          f"by cpabm; nothing was written. Choose a new or empty folder{older}")
     files = _files(root)
     foreign = [f for f in files if f not in m["files"]]
     if foreign:

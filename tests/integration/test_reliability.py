@@ -494,3 +494,57 @@ def test_a_failed_sweep_run_is_one_line_with_the_traceback_only_under_debug(tmp_
     assert main(["--debug", "sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "0",
                  "--quiet", "--resume"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+CALIBRATION = """\
+[calibration]
+name = "small"
+particles = 20
+generations = 2
+replicates = 2
+seed = 5
+
+[model]
+adapter = "abm.batch.testfunctions:Gaussian"
+
+[priors.mu]
+low = -5.0
+high = 5.0
+
+[targets.y]
+value = 1.0
+lo = 0.0
+hi = 2.0
+"""
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "flip"])
+def test_a_corrupt_calibration_file_is_set_aside_and_simulated_again(tmp_path, capsys, damage):
+    spec = scenario(tmp_path, CALIBRATION, "cal.toml")
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for folder in (ref, out):
+        assert main(["calibrate", str(spec), "--out", str(folder), "--workers", "0",
+                     "--quiet"]) == 0
+    victim = sorted((out / "sims").glob("*.json"))[0]
+    data = victim.read_bytes()
+    victim.write_bytes({"truncate": data[: len(data) // 2], "empty": b"",
+                        "flip": data.replace(b"1", b"2", 1)}[damage])
+    assert main(["calibrate", str(spec), "--out", str(out), "--workers", "0",
+                 "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"{victim}: corrupt" in err and "done again" in err
+    assert len(list((out / "quarantine").iterdir())) == 1
+    import pandas as pd
+    pd.testing.assert_frame_equal(pd.read_parquet(ref / "posterior.parquet"),
+                                  pd.read_parquet(out / "posterior.parquet"), check_exact=True)
+
+
+def test_calibration_manifest_missing_keys_is_a_clear_error(tmp_path, capsys):
+    spec = scenario(tmp_path, CALIBRATION, "cal.toml")
+    out = tmp_path / "out"
+    assert main(["calibrate", str(spec), "--out", str(out), "--workers", "0", "--quiet"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    del m["identity_sha256"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    refused(capsys, ["calibrate", str(spec), "--out", str(out), "--resume", "--quiet"],
+            "missing 'identity_sha256'")
