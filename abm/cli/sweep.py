@@ -45,7 +45,8 @@ def run(args) -> int:
         if args.spec:
             raise ConfigError("give either a spec to run or --summarise DIR, not both")
         from abm.batch.summary import summarise
-        folder = summarise(args.summarise, log=log)
+        from abm.core.io import out_path
+        folder = summarise(out_path(args.summarise, "--summarise"), log=log)
         if not args.quiet:
             print(f"wrote {folder}/ (see summary.md)")
         return 0

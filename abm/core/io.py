@@ -179,7 +179,7 @@ def read_marker(root: Path) -> dict | None:
     return m
 
 
-def _check_owned(root: Path, option: str, overwrite: bool, what: str) -> None:
+def _check_owned(root: Path, option: str, overwrite: bool) -> None:
     """Refuse ``root`` unless it is empty, or (with ``overwrite``) exactly a folder cpabm
     wrote: every file listed in its marker with its checksum, and nothing else."""
     entries = sorted(os.listdir(root))
@@ -297,11 +297,6 @@ def _os_error(option: str, path: Path, e: OSError) -> ConfigError:
                        f"nothing was written")
 
 
-class _Staging:
-    def __init__(self, final: Path, path: Path):
-        self.final, self.path = final, path
-
-
 @contextmanager
 def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--out",
                   log=None):
@@ -325,7 +320,7 @@ def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--o
     fd, staging = None, None
     try:
         fd = _lock_dir(final, option)
-        _check_owned(final, option, overwrite, kind)
+        _check_owned(final, option, overwrite)
         for p in clean_stale_staging(final.parent, final.name):
             if log:
                 log(f"removed {p}, left by a cpabm process that has gone")
@@ -342,7 +337,14 @@ def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--o
         atomic_write_text(staging / MARKER, json.dumps(
             {"signature": SIGNATURE, "kind": kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "files": files}, indent=1) + "\n")
-        _check_owned(final, option, True, kind)  # unchanged since the claim
+        try:
+            _check_owned(final, option, True)  # unchanged since the claim?
+        except ConfigError as e:  # changed by hand meanwhile: keep both, touch nothing
+            beside = final.with_name(f"{final.name}.cpabm-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(staging, beside)
+            staging = None
+            raise ConfigError(f"{e}; it changed while cpabm was writing, so the new result "
+                              f"is in {str(beside)!r} instead") from None
         _replace(final, staging)
         staging = None
     except OSError as e:

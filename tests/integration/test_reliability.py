@@ -154,6 +154,17 @@ def test_a_failed_run_changes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # not even the empty folder it created
 
 
+def test_a_file_added_to_the_folder_during_the_run_is_kept_and_so_is_the_result(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="the new result is in"):
+        with io.output_folder(out, "run") as tmp:
+            (tmp / "a.txt").write_text("result")
+            (out / "notes.md").write_text("typed meanwhile")
+    assert snapshot(out) == {"notes.md": hashlib.sha256(b"typed meanwhile").hexdigest()}
+    beside = [p for p in tmp_path.iterdir() if p.name.startswith("out.cpabm-")]
+    assert len(beside) == 1 and (beside[0] / "a.txt").read_text() == "result"
+
+
 def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path):
     out = tmp_path / "out"
     with io.output_folder(out, "run") as tmp:
@@ -165,7 +176,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path):
 
 
 def test_concurrent_writers_and_a_reader_never_see_a_missing_or_half_folder(tmp_path):
-    """Two writers replacing one folder 300 times each while a reader lists it: every
+    """Two writers replacing one folder 500 times each while a reader lists it: every
     write either lands whole or is refused as busy; the reader always finds a complete
     result (its marker and the files it lists)."""
     out = tmp_path / "out"
@@ -174,7 +185,7 @@ def test_concurrent_writers_and_a_reader_never_see_a_missing_or_half_folder(tmp_
     errors, counts, stop = [], {"ok": 0, "busy": 0, "reads": 0}, threading.Event()
 
     def writer(tag):
-        for i in range(300):
+        for i in range(500):
             try:
                 with io.output_folder(out, "run", overwrite=True) as tmp:
                     (tmp / "x.txt").write_text(f"{tag}{i}")
@@ -207,7 +218,7 @@ def test_concurrent_writers_and_a_reader_never_see_a_missing_or_half_folder(tmp_
     stop.set()
     r.join()
     assert errors == []
-    assert counts["ok"] + counts["busy"] == 600 and counts["ok"] > 0 and counts["reads"] > 0
+    assert counts["ok"] + counts["busy"] == 1000 and counts["ok"] > 0 and counts["reads"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -548,3 +559,27 @@ def test_calibration_manifest_missing_keys_is_a_clear_error(tmp_path, capsys):
     (out / "manifest.json").write_text(json.dumps(m))
     refused(capsys, ["calibrate", str(spec), "--out", str(out), "--resume", "--quiet"],
             "missing 'identity_sha256'")
+
+
+@pytest.mark.parametrize("argv", [
+    ["figures", "--out", ""],
+    ["sweep", "{spec}", "--out", ""],
+    ["sweep", "--summarise", ""],
+    ["calibrate", "{cal}", "--out", ""],
+    ["knockout", "--out", ""],
+    ["validate", "--out", ""],
+    ["compare-runs", "{a}", "{b}", "--out", ""],
+])
+def test_an_empty_out_is_refused_by_every_command(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({"seed": 1, "scenario": name}))
+        (tmp_path / name / "summary_fy.csv").write_text("fy,x\n2008-09,1.0\n")
+    paths = {"spec": str(scenario(tmp_path, ISHI.format(name="i", reps=2, factor="values = [0.0]"),
+                                  "spec.toml")),
+             "cal": str(scenario(tmp_path, CALIBRATION, "cal.toml")),
+             "a": str(tmp_path / "a"), "b": str(tmp_path / "b")}
+    before = snapshot(tmp_path)
+    refused(capsys, [a.format(**paths) for a in argv], "= '' is empty")
+    assert snapshot(tmp_path) == before
