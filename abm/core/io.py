@@ -304,6 +304,8 @@ def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--o
     fill; on success it replaces ``out`` whole (see the module's docstring). Everything is
     checked at entry, before any work; on an error nothing in ``out`` changes."""
     final = out_path(out, option)
+    if final.name in ("", ".", ".."):  # '.', '..', '/': the staging folder goes beside it
+        final = final.resolve()
     if final.exists() and not final.is_dir():
         raise ConfigError(f"{option} = {str(final)!r} exists and is not a folder")
     created = False

@@ -583,3 +583,13 @@ def test_an_empty_out_is_refused_by_every_command(tmp_path, monkeypatch, capsys,
     before = snapshot(tmp_path)
     refused(capsys, [a.format(**paths) for a in argv], "= '' is empty")
     assert snapshot(tmp_path) == before
+
+
+def test_out_as_the_working_directory_is_replaced_beside_not_inside(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with io.output_folder(".", "run") as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert snapshot(work).keys() == {io.MARKER, "a.txt"}
