@@ -165,9 +165,10 @@ def _signed(text: str) -> bool:
 def run(args) -> int:
     from contextlib import nullcontext
 
+    from abm.cli import check_seed
     from abm.core.errors import ConfigError
     from abm.core.io import atomic_write_text, output_file
-
+    check_seed(args.seed)
     claim = (output_file(args.out, overwrite=args.overwrite, signed=_signed)
              if args.out is not None else nullcontext())
     with claim:  # checked before the replicates run

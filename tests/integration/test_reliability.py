@@ -287,9 +287,13 @@ def test_values_once_accepted_are_refused(tmp_path, capsys, old, new, fragment):
 
 
 @pytest.mark.parametrize("seed", [str(2**63), str(2**64), "-1"])
-def test_seed_outside_the_documented_range_is_refused_before_the_run(tmp_path, capsys, seed):
-    refused(capsys, ["run", str(scenario(tmp_path)), "--seed", seed, "--out",
-                     str(tmp_path / "o"), "--quiet"], f"--seed = {seed} is out of range")
+@pytest.mark.parametrize("command", ["run", "figures", "validate"])
+def test_seed_outside_the_documented_range_is_refused_before_the_run(tmp_path, capsys, seed,
+                                                                      command):
+    args = {"run": ["run", str(scenario(tmp_path)), "--quiet"], "figures": ["figures"],
+            "validate": ["validate", str(scenario(tmp_path))]}[command]
+    refused(capsys, [*args, "--seed", seed, "--out", str(tmp_path / "o")],
+            f"--seed = {seed} is out of range")
     assert not (tmp_path / "o").exists()
 
 
