@@ -21,9 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 ## The main job: the default research scenario (England 2005-04 -> 2012-03, prescriptive,
 ## media shock Nov 2008) and its professional-judgment counterfactual, same seed.
 run: $(STAMP)
-	$(BIN)/cpabm run experiments/scenarios/england_default.toml --seed 2010 --out results/england_default
-	$(BIN)/cpabm run experiments/scenarios/england_counterfactual_pj.toml --seed 2010 --out results/england_counterfactual_pj
-	$(BIN)/cpabm compare-runs results/england_default results/england_counterfactual_pj --out results/england_policy_effect
+	$(BIN)/cpabm run experiments/scenarios/england_default.toml --seed 2010 --out results/england_default --overwrite
+	$(BIN)/cpabm run experiments/scenarios/england_counterfactual_pj.toml --seed 2010 --out results/england_counterfactual_pj --overwrite
+	$(BIN)/cpabm compare-runs results/england_default results/england_counterfactual_pj --out results/england_policy_effect --overwrite
 
 ## The whole test suite, slow tests included (as CI runs it). The app's browser tests need
 ## Chromium and the offline front end: `viz-assets` installs both when missing.

@@ -16,12 +16,18 @@ workers from a fresh single-threaded server (started by exec, so it inherits non
 parent's threads), which preloads the model's modules once, so a worker starts without
 re-importing NumPy/Numba/Mesa as spawn would. Workers load the Numba kernels from the
 on-disk cache the parent has just warmed.
+
+No orphans: every local worker watches the process that opened the pool
+(:func:`die_with_parent`) and kills itself when that process ends, however it ends
+(kill -9 included), so a killed sweep or calibration leaves no worker running.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -48,6 +54,33 @@ class SerialExecutor(Executor):
             except Exception as e:  # KeyboardInterrupt propagates to the caller
                 f.set_exception(e)
         return f
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: a daemon thread that kills this worker as soon as the process
+    ``parent`` has ended (pidfd on Linux; elsewhere a poll every half second)."""
+    def watch():
+        try:
+            import select
+            fd = os.pidfd_open(parent)
+            select.select([fd], [], [])  # readable once the parent has exited
+        except (AttributeError, OSError):
+            import time
+            while _alive(parent):
+                time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_context(preload: tuple[str, ...] = ()):
@@ -102,7 +135,8 @@ def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | No
         yield SerialExecutor(), 1
         return
     if plan.kind == "processes":
-        ex = ProcessPoolExecutor(max_workers=plan.workers, mp_context=process_context(preload))
+        ex = ProcessPoolExecutor(max_workers=plan.workers, mp_context=process_context(preload),
+                                 initializer=die_with_parent, initargs=(os.getpid(),))
         ok = False
         try:
             yield ex, plan.workers

@@ -193,8 +193,9 @@ def parse_factor(name: str, raw, info: FactorInfo, where: str) -> Factor:
             raise ConfigError(f"{w}.sd = {sd!r} is out of range: must be > 0")
     levels = raw.get("levels")
     if levels is not None:
-        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-            raise ConfigError(f"{w}.levels = {levels!r} is out of range: a whole number >= 2")
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= 1000:
+            raise ConfigError(f"{w}.levels = {levels!r} is out of range: a whole number in "
+                              f"[2, 1000]")
         if dist not in ("uniform", "loguniform"):
             raise ConfigError(f"{w}.levels: evenly spaced levels need a uniform or loguniform "
                               f"range, not {dist}; list the 'values' instead")

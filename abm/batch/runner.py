@@ -219,6 +219,11 @@ def run_sweep(spec: Spec, out: str | Path, *, workers: int | None = None,
     plan = choose(workers, scheduler) if executor is None else None
     with store.locked():
         done_before = _prepare(store, spec, runs, resume, log)
+        bad = store.verify_runs() if resume else {}  # a resume trusts no file unchecked
+        for key, problem in bad.items():
+            dest = store.quarantine(store.run_path(key))
+            log(f"{store.run_path(key)}: {problem}; moved to {dest}; the run is done again")
+        done_before -= len(set(bad) & {r.key for r in runs})
         finished = store.done_keys()
         pending, seen = [], set(finished)
         for r in runs:  # a repeated design point (Morris revisits) shares its runs

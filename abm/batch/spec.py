@@ -30,6 +30,7 @@ from abm.batch.design import DESIGN_KEYS, VARIANT, Design, build_design
 from abm.batch.factors import RESERVED, Factor, check_value, parse_factor
 from abm.core import tomlio
 from abm.core.errors import ConfigError
+from abm.core.io import safe_name
 
 SECTIONS = ("sweep", "model", "fixed", "factors", "variants", "design", "outputs", "metrics",
             "summary")
@@ -139,6 +140,33 @@ def _table(raw: dict, key: str, where: str, allowed=None, required=False) -> dic
     return t
 
 
+#: size limits, checked before a design is built (a larger spec would exhaust memory)
+MAX_REPLICATIONS = 100_000
+MAX_SAMPLES = 2**20
+MAX_LEVELS = 1000
+MAX_RUNS = 10_000_000
+
+
+def _check_size(dtype: str, params: dict, factors: list, reps: int, where: str) -> None:
+    """Refuse a design with more than MAX_RUNS runs before building it."""
+    k = len(factors)
+    if dtype == "factorial":
+        points = 1
+        for f in factors:
+            points *= len(f.values) if f.values is not None else (f.levels or 1)
+    elif dtype == "lhs":
+        points = params["samples"]
+    elif dtype == "sobol":
+        points = params["samples"] * ((2 * k + 2) if params["second_order"] else (k + 2))
+    elif dtype == "morris":
+        points = params["trajectories"] * (k + 1)
+    else:
+        return
+    if points * reps > MAX_RUNS:
+        raise ConfigError(f"{where}: the design has {points} points x {reps} replications = "
+                          f"{points * reps} runs, over the limit of {MAX_RUNS}")
+
+
 def _int(value, key: str, where: str, lo: int, hi: int | None = None, what: str = "") -> int:
     rng = f"[{lo}, {hi})" if hi is not None else f">= {lo}"
     if isinstance(value, bool) or not isinstance(value, int):
@@ -185,15 +213,13 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
     if "name" not in sweep and name is None:
         raise ConfigError(f"{where}: [sweep] needs 'name' (a spec built in memory has no file "
                           f"name to take it from)")
-    name = sweep.get("name", name)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ConfigError(f"{where}: sweep.name = {name!r} must be a non-empty name without '/'")
+    name = safe_name(sweep.get("name", name), "sweep.name", where)
     description = sweep.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: sweep.description = {description!r} must be a string")
     if "replications" not in sweep:
         raise ConfigError(f"{where}: [sweep] needs 'replications' (runs per design point, >= 1)")
-    reps = _int(sweep["replications"], "sweep.replications", where, 1,
+    reps = _int(sweep["replications"], "sweep.replications", where, 1, MAX_REPLICATIONS + 1,
                 what=" (runs per design point)")
     if "seed" not in sweep:
         raise ConfigError(f"{where}: [sweep] needs 'seed' (the root seed, a whole number in "
@@ -225,7 +251,7 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
     # ---- the design
     design_raw = _table(raw, "design", where)
     dtype = design_raw.get("type", "factorial")
-    if dtype not in DESIGN_KEYS:
+    if not isinstance(dtype, str) or dtype not in DESIGN_KEYS:
         raise ConfigError(f"{where}: design.type = {dtype!r} is unknown{suggest(str(dtype), DESIGN_KEYS)}; "
                           f"valid options: {', '.join(DESIGN_KEYS)}")
     unknown = set(design_raw) - set(DESIGN_KEYS[dtype])
@@ -258,6 +284,7 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
                               f"[variants]")
         params = _design_params(dtype, design_raw, factors, seed, where)
         varied = factors
+    _check_size(dtype, params, factors, reps, where)
     design = build_design(factors, params)
     factors = design.factors  # a variants design: the arm's name, then any crossed factors
 
@@ -354,7 +381,7 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
             raise ConfigError(f"{where}: a {dtype} design needs design.samples "
                               + ("(number of points)" if dtype == "lhs" else
                                  "(N, a power of 2; the design has N*(k+2) points)"))
-        n = _int(raw["samples"], "design.samples", where, 2)
+        n = _int(raw["samples"], "design.samples", where, 2, MAX_SAMPLES + 1)
         if dtype == "sobol":
             if n & (n - 1):
                 lo = 2 ** int(math.log2(n))
@@ -372,11 +399,13 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
         if "trajectories" not in raw:
             raise ConfigError(f"{where}: a morris design needs design.trajectories (r, >= 2; "
                               f"the design has r*(k+1) points)")
-        params["trajectories"] = _int(raw["trajectories"], "design.trajectories", where, 2)
+        params["trajectories"] = _int(raw["trajectories"], "design.trajectories", where, 2,
+                                      MAX_SAMPLES + 1)
         lv = raw.get("levels", 4)
-        if isinstance(lv, bool) or not isinstance(lv, int) or lv < 2 or lv % 2:
+        if (isinstance(lv, bool) or not isinstance(lv, int) or lv < 2 or lv % 2
+                or lv > MAX_LEVELS):
             raise ConfigError(f"{where}: design.levels = {lv!r} is out of range: an even whole "
-                              f"number >= 2 (grid levels; 4 is usual)")
+                              f"number in [2, {MAX_LEVELS}] (grid levels; 4 is usual)")
         params["levels"] = lv
     return params
 

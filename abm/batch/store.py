@@ -7,12 +7,18 @@
                            identity, point, replication); written whole or not at all
       summary/             written by --summarise (replaced whole)
       log.jsonl            one line per session start/end (informative only)
+      checksums.jsonl      one line per run file written: its key and SHA-256
+      quarantine/          run files that failed the check at a resume or a summary (kept,
+                           never read; the run is done again)
       .lock                held while a sweep writes here (a second sweep is refused)
 
 Only the parent process writes files: workers return tables. A worker left behind by a
 killed parent cannot write a stale or duplicate file, and Dask workers need no shared disk.
 A temporary file (``runs/.<key>.parquet.*.tmp``) is never read as a result and is removed at
-the next start.
+the next start. A run file is trusted only when its SHA-256 is the one recorded when it
+was written, or, unrecorded (a writer killed between the two, or a folder older than the
+record), when it reads whole and holds the run its name says; :meth:`ResultStore.verify_runs`
+checks every file (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -26,14 +32,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from abm.core.errors import ConfigError
-from abm.core.io import atomic_write_bytes, atomic_write_text
+from abm.core.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    is_temp_name,
+    refuse_foreign,
+    sha256_bytes,
+    sha256_file,
+)
 
 MANIFEST = "manifest.json"
 RUNS = "runs"
 SUMMARY = "summary"
 LOG = "log.jsonl"
 LOCK = ".lock"
-OURS = {MANIFEST, RUNS, SUMMARY, LOG, LOCK}
+CHECKSUMS = "checksums.jsonl"
+QUARANTINE = "quarantine"
+OURS = {MANIFEST, RUNS, SUMMARY, LOG, LOCK, CHECKSUMS, QUARANTINE}
 FORMAT = "cpabm-sweep/1"
 
 
@@ -44,13 +59,21 @@ def folder_lock(root: Path, what: str):
     pid that holds it. Closing the file, or any death of this process, releases the lock."""
     if root.exists() and not root.is_dir():
         raise ConfigError(f"--out = {str(root)!r} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out = {str(root)!r}: cannot write there ({e.strerror or e}); "
+                          f"nothing was written") from None
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
         yield
         return
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ConfigError(f"--out = {str(root)!r}: cannot write there ({e.strerror or e}); "
+                          f"nothing was written") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,11 +97,16 @@ class ResultFolder:
     KIND = "sweep"
     FORMAT = FORMAT
     OURS = OURS
+    #: manifest keys every reader relies on
+    REQUIRED = ("identity_sha256", "canonical_sha256", "spec", "runs", "design", "factors",
+                "metrics", "summary")
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
     def locked(self):
+        if not (self.root / MANIFEST).exists():  # refused before anything is written
+            refuse_foreign(self.root, self.OURS, what=f"{self.KIND} manifest")
         return folder_lock(self.root, self.KIND)
 
     def manifest(self) -> dict | None:
@@ -87,15 +115,55 @@ class ResultFolder:
             return None
         try:
             m = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
+        except (ValueError, OSError) as e:
             raise ConfigError(f"{p}: not a valid {self.KIND} manifest ({e})") from None
+        if not isinstance(m, dict):
+            raise ConfigError(f"{p}: not a valid {self.KIND} manifest (not a JSON object)")
         if m.get("format") != self.FORMAT:
             raise ConfigError(f"{p}: format = {m.get('format')!r}; this is not a {self.KIND} "
                               f"folder of this version ({self.FORMAT!r}); choose another --out")
+        missing = [k for k in self.REQUIRED if k not in m]
+        if missing:
+            raise ConfigError(f"{p}: not a valid {self.KIND} manifest: missing "
+                              f"{', '.join(repr(k) for k in missing)}; the folder was changed "
+                              f"by hand or damaged; choose another --out")
         return m
 
     def write_manifest(self, m: dict) -> None:
         atomic_write_text(self.root / MANIFEST, json.dumps(m, indent=1, allow_nan=True) + "\n")
+
+    def record_checksum(self, name: str, data: bytes) -> None:
+        """Append the SHA-256 of the file ``name`` (relative to the folder) to the record,
+        durably, after the file itself is in place."""
+        line = json.dumps({"file": name, "sha256": sha256_bytes(data),
+                           "bytes": len(data)}) + "\n"
+        with open(self.root / CHECKSUMS, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def checksums(self) -> dict[str, str]:
+        """file -> SHA-256 as recorded (the last line wins; a torn last line is skipped)."""
+        out = {}
+        try:
+            text = (self.root / CHECKSUMS).read_text(errors="replace")
+        except FileNotFoundError:
+            return out
+        for line in text.splitlines():
+            try:
+                rec = json.loads(line)
+                out[str(rec["file"])] = str(rec["sha256"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    def quarantine(self, path: Path) -> Path:
+        """Move a result file that failed its check out of the way (never deleted)."""
+        q = self.root / QUARANTINE
+        q.mkdir(exist_ok=True)
+        dest = q / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+        os.replace(path, dest)
+        return dest
 
     def foreign_entries(self) -> list[str]:
         """Entries of the folder that no run of this kind wrote (refused before writing)."""
@@ -142,6 +210,38 @@ class ResultStore(ResultFolder):
         buf = io.BytesIO()
         pq.write_table(table, buf)
         atomic_write_bytes(self.run_path(key), buf.getvalue())
+        self.record_checksum(f"{RUNS}/{key}.parquet", buf.getvalue())
+
+    def run_problem(self, key: str, recorded: dict[str, str]) -> str | None:
+        """None when the file of run ``key`` is sound, else what is wrong with it."""
+        import pyarrow.parquet as pq
+
+        path = self.run_path(key)
+        name = f"{RUNS}/{key}.parquet"
+        digest = sha256_file(path)
+        if recorded.get(name) == digest:
+            return None
+        if name in recorded:
+            return "its SHA-256 differs from the one recorded when it was written"
+        try:  # unrecorded: sound only if it reads whole and is the run its name says
+            runs = set(pq.read_table(path, columns=["run"]).column("run").to_pylist())
+        except Exception as e:  # noqa: BLE001 - any failure to read is a corrupt file
+            return f"unreadable ({type(e).__name__}: {' '.join(str(e).split())[:120]})"
+        if runs != {key}:
+            return f"holds run {sorted(runs)[:1]}, not {key} (a copied or renamed file)"
+        self.record_checksum(name, path.read_bytes())
+        return None
+
+    def verify_runs(self, keys=None) -> dict[str, str]:
+        """key -> problem, for every run file on disk (or those of ``keys``) that fails."""
+        recorded = self.checksums()
+        keys = self.done_keys() if keys is None else set(keys) & self.done_keys()
+        bad = {}
+        for k in sorted(keys):
+            problem = self.run_problem(k, recorded)
+            if problem:
+                bad[k] = problem
+        return bad
 
     def log(self, **event) -> None:
         event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(), **event}
@@ -151,4 +251,4 @@ class ResultStore(ResultFolder):
 
 def _is_our_temp(name: str) -> bool:
     # atomic_write_* temp files (".manifest.json.*.tmp") and atomic_dir leftovers
-    return (name.startswith(".") and name.endswith(".tmp")) or name in (".summary.old",)
+    return is_temp_name(name)

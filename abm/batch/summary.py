@@ -52,6 +52,10 @@ def load_runs(store: ResultStore, manifest: dict) -> tuple[pd.DataFrame, list[fl
     done = store.done_keys()
     have = [r for r in runs if r["key"] in done]
     keys = list(dict.fromkeys(r["key"] for r in have))
+    for key, problem in store.verify_runs(keys).items():  # refused, never summarised
+        raise ConfigError(f"{store.run_path(key)}: {problem}; the summary refuses a folder "
+                          f"with a corrupt or duplicated run file. `cpabm sweep SPEC --out "
+                          f"{store.root} --resume` sets it aside and runs it again")
     with ThreadPoolExecutor(8) as ex:  # pyarrow reads without the GIL
         tables = dict(zip(keys, ex.map(lambda k: pq.read_table(store.run_path(k)), keys),
                           strict=True))

@@ -1,12 +1,15 @@
 """The ``cpabm`` command line.
 
-    cpabm run SCENARIO [--seed N] [--out DIR] [--set key=value ...] [--quiet]
-    cpabm compare-runs DIR_A DIR_B [--out DIR]
+    cpabm [--debug] run SCENARIO [--seed N] [--out DIR] [--overwrite] [--set key=value ...]
+    cpabm compare-runs DIR_A DIR_B --out DIR [--overwrite]
+    cpabm figures [--out DIR] [--overwrite] [--seed N]
     cpabm params [--markdown]
     cpabm baseline [--update | --fingerprints [--quick]]
 
-Bad input (scenario, parameter, value, path) exits with status 2 and a one-line message
-naming the file, key, value and valid range; nothing is written.
+Bad input (scenario, parameter, value, path, output folder) exits with status 2 and a
+one-line message naming the file, key, value and valid range; nothing is written. Any other
+failure exits with status 1 and one line; ``--debug`` adds the traceback. Output folders are
+claimed through :func:`abm.core.io.output_folder` (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -23,11 +26,16 @@ from abm.core.errors import ConfigError
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cpabm", description=__doc__.split("\n")[0])
+    ap.add_argument("--debug", action="store_true",
+                    help="on an unexpected error, print the traceback too")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a scenario and write tidy outputs, a summary and figures")
     r.add_argument("scenario", help="scenario file, or the name of a packaged scenario (small_la, baseline_la)")
-    r.add_argument("--seed", type=int, default=1, help="root seed (default 1)")
+    r.add_argument("--seed", type=int, default=1, help="root seed in [0, 2**63) (default 1)")
     r.add_argument("--out", default=None, help="output folder (default results/<scenario>)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier cpabm output in --out (files cpabm did not write "
+                        "are never touched)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (repeatable)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary print")
@@ -36,11 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("a")
     c.add_argument("b")
     c.add_argument("--out", required=True)
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier cpabm output in --out")
     p = sub.add_parser("params", help="print the parameter table")
     p.add_argument("--markdown", action="store_true")
     fg = sub.add_parser("figures", help="redraw the review's Figures I-IV (Taylor-Russell) from runs")
-    fg.add_argument("--out", default="results/figures")
+    fg.add_argument("--out", default="results/taylor_russell")
     fg.add_argument("--seed", type=int, default=1)
+    fg.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier cpabm output in --out")
     b = sub.add_parser("baseline", help="check (or --update) the exact seeded baseline; "
                                         "--fingerprints checks that runs are identical to the bit")
     b.add_argument("--update", action="store_true",
@@ -72,44 +84,106 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:  # argparse already printed the message; usage errors are 2
         return int(e.code or 0)
+    return guarded(lambda: _dispatch(args), debug=args.debug)
+
+
+#: exit status of a refused input (usage) and of a failure while running
+USAGE, RUNTIME = 2, 1
+
+
+def guarded(fn, debug: bool = False) -> int:
+    """Run ``fn`` at the CLI boundary: a ConfigError is one line and exit 2; any other
+    exception one line (its type and message) and exit 1, with the traceback only under
+    ``--debug``; Ctrl-C exits 130."""
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "compare-runs":
-            return cmd_compare(args)
-        if args.command == "params":
-            return cmd_params(args)
-        if args.command == "figures":
-            from abm.studies.taylor_russell import taylor_russell
-            print(taylor_russell(Path(args.out), seed=args.seed).to_string(index=False))
-            print(f"wrote {args.out}/taylor_russell_*.png")
-            return 0
-        if args.command == "baseline":
-            from abm.studies import baseline
-            if args.fingerprints:
-                return baseline.check_fingerprints(quick=args.quick)
-            return baseline.main(update=args.update)
-        if args.command in EXTENSIONS:
-            return importlib.import_module(EXTENSIONS[args.command][0]).run(args)
+        return fn()
     except ConfigError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 2
+        print(f"cpabm: error: {one_line(str(e))}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("cpabm: interrupted", file=sys.stderr)
+        return 130
+    except RecursionError:
+        print("cpabm: error: input nested too deeply", file=sys.stderr)
+        return USAGE
+    except MemoryError:
+        print("cpabm: error: out of memory (reduce the size of the input: replications, "
+              "levels, samples, places)", file=sys.stderr)
+        return RUNTIME
+    except Exception as e:  # noqa: BLE001 - the CLI boundary: one line, never a traceback
+        if debug:
+            import traceback
+            traceback.print_exc()
+        msg = one_line(" ".join(str(e).split())) or "no message"
+        print(f"cpabm: error: {type(e).__name__}: {msg[:500]} (rerun with --debug for the "
+              f"traceback)", file=sys.stderr)
+        return RUNTIME
+
+
+def run_failed(e: Exception, args) -> int:
+    """Report a run that failed while running (a sweep's, a calibration's): its first line
+    (what failed, and why) and its last (what to do); the worker's traceback between them
+    only with --debug. Exit status 1."""
+    lines = str(e).strip().split("\n")
+    if getattr(args, "debug", False) or len(lines) == 1:
+        text = "\n".join(lines)
+    else:
+        text = f"{lines[0]} {lines[-1]}" + (" (rerun with --debug for the traceback)"
+                                            if len(lines) > 2 else "")
+    print(f"cpabm: error: {text}", file=sys.stderr)
+    return RUNTIME
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters (which a hostile
+    key or value may carry) escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def _dispatch(args) -> int:
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "compare-runs":
+        return cmd_compare(args)
+    if args.command == "params":
+        return cmd_params(args)
+    if args.command == "figures":
+        from abm.core.io import output_folder
+        from abm.studies.taylor_russell import taylor_russell
+        check_seed(args.seed)
+        with output_folder(args.out, "figures", overwrite=args.overwrite) as tmp:
+            table = taylor_russell(tmp, seed=args.seed)
+        print(table.to_string(index=False))
+        print(f"wrote {args.out}/taylor_russell_*.png")
+        return 0
+    if args.command == "baseline":
+        from abm.studies import baseline
+        if args.fingerprints:
+            return baseline.check_fingerprints(quick=args.quick)
+        return baseline.main(update=args.update)
+    if args.command in EXTENSIONS:
+        return importlib.import_module(EXTENSIONS[args.command][0]).run(args)
     return 0
 
 
+def check_seed(seed, option: str = "--seed") -> int:
+    """A root seed in the documented range [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"{option} = {seed!r} is out of range: valid range is [0, 2**63)")
+    return seed
+
+
 def cmd_run(args) -> int:
+    from abm.core.io import out_path
     from abm.core.params import parse_assignment
     from abm.core.scenario import load_scenario
 
-    if args.seed < 0:
-        raise ConfigError(f"--seed = {args.seed} is out of range: valid range is [0, 2**63)")
+    check_seed(args.seed)
     overrides = dict(parse_assignment(s) for s in args.set)
     scenario = load_scenario(args.scenario, overrides)  # validates everything, writes nothing
-    out = Path(args.out) if args.out else Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out = {str(out)!r} exists and is not a folder")
+    out = out_path(args.out) if args.out is not None else Path("results") / scenario.name
 
-    from abm.core.io import atomic_dir, atomic_write_text
+    from abm.core.io import atomic_write_text, output_folder
     from abm.core.model import ChildProtectionModel
     from abm.outputs.plots import all_figures
     from abm.outputs.tables import (
@@ -122,18 +196,20 @@ def cmd_run(args) -> int:
         workforce_distributions,
     )
 
-    t0 = time.perf_counter()
-    model = ChildProtectionModel(scenario, rng=args.seed, agent_views=False)
-    bar = None
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-        bar = tqdm(total=model.calendar.n_weeks, unit="wk", desc=scenario.name, file=sys.stderr)
-    model.run(progress=(lambda d, n: bar.update(1)) if bar else None)
-    if bar:
-        bar.close()
-    elapsed = time.perf_counter() - t0
-    fy = summary(model, "fy")
-    with atomic_dir(out) as tmp:
+    # claimed before the simulation: a refused folder costs nothing and loses nothing
+    with output_folder(out, "run", overwrite=args.overwrite) as tmp:
+        t0 = time.perf_counter()
+        model = ChildProtectionModel(scenario, rng=args.seed, agent_views=False)
+        bar = None
+        if not args.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+            bar = tqdm(total=model.calendar.n_weeks, unit="wk", desc=scenario.name,
+                       file=sys.stderr)
+        model.run(progress=(lambda d, n: bar.update(1)) if bar else None)
+        if bar:
+            bar.close()
+        elapsed = time.perf_counter() - t0
+        fy = summary(model, "fy")
         tidy(model).to_parquet(tmp / "national_weekly.parquet", index=False)
         if not args.no_per_la:
             tidy(model, per_la=True).to_parquet(tmp / "la_weekly.parquet", index=False)
@@ -176,26 +252,16 @@ def _summary_markdown(summary, model) -> str:
 
 
 def cmd_compare(args) -> int:
-    import pandas as pd
+    from abm.core.io import atomic_write_text, output_folder
 
-    from abm.core.io import atomic_dir
-
-    paths = [Path(args.a) / "summary_fy.csv", Path(args.b) / "summary_fy.csv"]
-    for p in paths:
-        if not p.exists():
-            raise ConfigError(f"{p}: not found; give two folders written by `cpabm run`")
-    for d in (args.a, args.b):
-        if not (Path(d) / "run.json").exists():
-            raise ConfigError(f"{Path(d) / 'run.json'}: not found; give two folders written by "
-                              f"`cpabm run`")
-    runs = [json.loads((Path(d) / "run.json").read_text()) for d in (args.a, args.b)]
+    runs = [_read_run(Path(d)) for d in (args.a, args.b)]
     if runs[0]["seed"] != runs[1]["seed"]:
         raise ConfigError(f"runs have different seeds ({runs[0]['seed']} vs {runs[1]['seed']}); "
                           f"paired differences need common random numbers")
-    a, b = (pd.read_csv(p, index_col="fy") for p in paths)
+    a, b = (_read_summary(Path(d) / "summary_fy.csv") for d in (args.a, args.b))
     diff = (b - a)
     rel = diff / a.abs().where(a.abs() > 0)
-    with atomic_dir(Path(args.out)) as tmp:
+    with output_folder(args.out, "comparison", overwrite=args.overwrite) as tmp:
         diff.to_csv(tmp / "difference_fy.csv", float_format="%.6g")
         rel.to_csv(tmp / "relative_difference_fy.csv", float_format="%.6g")
         lines = [f"# {runs[1]['scenario']} minus {runs[0]['scenario']} (seed {runs[0]['seed']})",
@@ -205,9 +271,37 @@ def cmd_compare(args) -> int:
         for col in diff.columns:
             lines.append(f"| {col} | " + " | ".join(
                 "" if v != v else f"{v:+,.3f}" for v in diff[col]) + " |")
-        (tmp / "difference_fy.md").write_text("\n".join(lines) + "\n")
+        atomic_write_text(tmp / "difference_fy.md", "\n".join(lines) + "\n")
     print(f"wrote {args.out}/")
     return 0
+
+
+def _read_run(folder: Path) -> dict:
+    """The run.json of a folder written by `cpabm run`, checked (one-line errors)."""
+    p = folder / "run.json"
+    hint = "give two folders written by `cpabm run`"
+    try:
+        meta = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: not found; {hint}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{p}: not a valid run record ({type(e).__name__}); {hint}") from None
+    if not isinstance(meta, dict) or not {"seed", "scenario"} <= set(meta):
+        raise ConfigError(f"{p}: not a run record (needs 'seed' and 'scenario'); {hint}")
+    return meta
+
+
+def _read_summary(p: Path):
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(p, index_col="fy")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: not found; give two folders written by `cpabm run`") from None
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise ConfigError(f"{p}: not a valid run summary ({type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:200]})") from None
+    return df
 
 
 def cmd_params(args) -> int:

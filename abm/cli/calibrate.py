@@ -40,15 +40,16 @@ def run(args) -> int:
 
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     spec = load_calibration_spec(args.spec)
-    out = Path(args.out) if args.out else Path("results") / "calibration" / spec.name
+    from abm.core.io import out_path
+    out = out_path(args.out) if args.out is not None else Path("results") / "calibration" / spec.name
     if args.check:
         return _check(spec, out, args)
     try:
         res = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except CalibrationRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     if not args.quiet:
         print(f"wrote {out}/ (posterior.md, calibrated.toml); stopped: {res.stop_reason}")
     return 0

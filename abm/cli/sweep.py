@@ -53,7 +53,8 @@ def run(args) -> int:
         if args.spec:
             raise ConfigError("give either a spec to run or --summarise DIR, not both")
         from abm.batch.summary import summarise
-        folder = summarise(args.summarise, log=log)
+        from abm.core.io import out_path
+        folder = summarise(out_path(args.summarise, "--summarise"), log=log)
         if not args.quiet:
             print(f"wrote {folder}/ (see summary.md)")
         return 0
@@ -63,7 +64,8 @@ def run(args) -> int:
     from abm.batch.spec import load_spec
 
     spec = load_spec(args.spec)
-    out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
+    from abm.core.io import out_path
+    out = out_path(args.out) if args.out is not None else Path("results") / "sweeps" / spec.name
     if args.check:
         return _check(spec, out, args)
     from abm.batch.runner import SweepRunError, run_sweep
@@ -88,8 +90,8 @@ def run(args) -> int:
         res = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except SweepRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     if res.executed:
         log(f"ran {res.executed} runs in {res.seconds:.1f} s "
             f"({res.seconds / res.executed:.3g} s per run, wall clock)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from abm.core import tomlio
 from abm.core.errors import ConfigError
+from abm.core.io import safe_name
 from abm.core.params import PARAMETERS, Params, make_params, validate_overrides
 
 #: The package's data: the parameter table, England's LAs, regimes, targets, small scenarios.
@@ -26,6 +28,15 @@ REGIME_DIRS = [DATA_DIR / "regimes"]
 SCENARIO_DIR = DATA_DIR / "scenarios"
 
 SCENARIO_KEYS = {"name", "description", "start", "end", "regime", "places", "scale", "base"}
+#: a regime is looked up by name only, in REGIME_DIRS
+REGIME_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+#: the calendar the model supports (the figures' date axes and the drivers' tables)
+DATE_RANGE = (dt.date(1970, 1, 1), dt.date(2100, 12, 31))
+MAX_YEARS = 50
+#: the fewest children an LA may have after ``scale`` (a smaller LA has no caseload)
+MIN_SCALED_CHILDREN = 100
+#: the longest chain of ``base`` files
+MAX_BASE_CHAIN = 16
 TOP_KEYS = {"scenario", "parameters", "events"}
 EVENT_TYPES = {
     "media_shock": {"magnitude"},
@@ -86,31 +97,40 @@ def england_las() -> list[Place]:
 
 
 def load_regime(name: str, where: str) -> dict[str, Any]:
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}: regime = {name!r} must be the name of a regime file")
+    """The parameters of a regime, looked up by name (never a path) in REGIME_DIRS."""
+    if not isinstance(name, str) or not REGIME_NAME.match(name):
+        raise ConfigError(f"{where}: regime = {name!r} must be the name of a regime (letters, "
+                          f"digits, '_', '-'); known regimes: {', '.join(regime_names())}")
     for d in REGIME_DIRS:
         path = d / f"{name}.toml"
-        if path.exists():
+        if path.is_file():
             raw = tomlio.read(path)
             unknown = set(raw) - {"regime", "parameters"}
             if unknown:
                 k = sorted(unknown)[0]
                 raise ConfigError(f"{path}: unknown section '{k}'; expected [regime] and [parameters]")
-            return validate_overrides(raw.get("parameters", {}), str(path))
+            params = raw.get("parameters", {})
+            if not isinstance(params, dict):
+                raise ConfigError(f"{path}: parameters = {params!r}: [parameters] must be a "
+                                  f"table of name = value")
+            return validate_overrides(params, str(path))
     raise ConfigError(f"{where}: unknown regime '{name}'; known regimes: "
                       f"{', '.join(regime_names())}")
 
 
 def _date(value: Any, key: str, where: str) -> dt.date:
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+        value = value.date()
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value)
+            value = dt.date.fromisoformat(value)
         except ValueError:
             pass
+    if isinstance(value, dt.date):
+        if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+            raise ConfigError(f"{where}: '{key}' = {value} is out of range: valid range is "
+                              f"[{DATE_RANGE[0]}, {DATE_RANGE[1]}]")
+        return value
     raise ConfigError(f"{where}: '{key}' = {value!r} is not a date; write it as YYYY-MM-DD")
 
 
@@ -134,7 +154,10 @@ def _places(value: Any, where: str) -> list[Place]:
         by_code = {p.code: p for p in england_las()}
         out = []
         for code in value:
-            if code not in by_code:
+            if isinstance(code, str) and code in {p.code for p in out}:
+                raise ConfigError(f"{where}: places lists {code!r} twice; each LA may appear "
+                                  f"once")
+            if not isinstance(code, str) or code not in by_code:
                 raise ConfigError(f"{where}: places contains unknown LA code {code!r}; codes are "
                                   f"E001 .. E152 (see abm/data/england_las.csv)")
             out.append(by_code[code])
@@ -169,6 +192,9 @@ def _event(raw: Any, i: int, where: str, start: dt.date, end: dt.date) -> Event:
             raise ConfigError(f"{w}: magnitude = {m!r} is out of range: valid range is [0, 10] "
                               f"(anxiety units)")
         return Event(date, etype, magnitude=float(m))
+    if etype in ("set_parameter", "scale_parameter") and not isinstance(raw["parameter"], str):
+        raise ConfigError(f"{w}: parameter = {raw['parameter']!r} must be the name of a "
+                          f"parameter (a string)")
     if etype == "regime_switch":
         params = load_regime(raw["regime"], w)
         return Event(date, etype, regime=raw["regime"], regime_params=tuple(params.items()))
@@ -204,6 +230,8 @@ def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
     where = str(path)
     if path.resolve() in seen:
         raise ConfigError(f"{where}: 'base' chain loops back to this file")
+    if len(seen) >= MAX_BASE_CHAIN:
+        raise ConfigError(f"{where}: 'base' chain is longer than {MAX_BASE_CHAIN} files")
     raw = tomlio.read(path)
     unknown = set(raw) - TOP_KEYS
     if unknown:
@@ -230,7 +258,11 @@ def _raw_scenario(path: Path, seen: tuple = ()) -> tuple[dict, dict, list, str]:
         b = sc.pop("base")
         if not isinstance(b, str) or not b:
             raise ConfigError(f"{where}: base = {b!r} must be the path of another scenario file")
-        bsc, bparams, bevents, _ = _raw_scenario((path.parent / b), seen + (path.resolve(),))
+        bp = path.parent / b
+        if not bp.is_file():
+            raise ConfigError(f"{where}: base = {b!r} is not a scenario file ("
+                              f"{'not a regular file' if bp.exists() else 'no such file'})")
+        bsc, bparams, bevents, _ = _raw_scenario(bp, seen + (path.resolve(),))
         sc = {**bsc, **sc}
         params = {**bparams, **params}
         events = bevents + events
@@ -268,6 +300,13 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     start, end = _date(sc["start"], "start", where), _date(sc["end"], "end", where)
     if end <= start + dt.timedelta(days=7):
         raise ConfigError(f"{where}: end = {end} must be at least a week after start = {start}")
+    if end > start + dt.timedelta(days=int(365.25 * MAX_YEARS)):
+        raise ConfigError(f"{where}: end = {end} is more than {MAX_YEARS} years after start = "
+                          f"{start}: valid range of the span is [1 week, {MAX_YEARS} years]")
+    name = safe_name(sc.get("name", path.stem), "name", where)
+    description = sc.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{where}: description = {description!r} must be a string")
     scale = sc.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
         raise ConfigError(f"{where}: scale = {scale!r} is out of range: valid range is (0, 1] "
@@ -278,10 +317,18 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     events = [_event(e, i, w, start, end) for i, (e, w) in enumerate(raw_events)]
     events.sort(key=lambda e: e.date)
     places = _places(sc["places"], where)
+    smallest = min(places, key=lambda p: p.children)
+    if smallest.children * scale < MIN_SCALED_CHILDREN:
+        raise ConfigError(f"{where}: scale = {scale!r} leaves {smallest.name} "
+                          f"({smallest.children} children) with "
+                          f"{smallest.children * scale:.3g} children; valid range of scale here "
+                          f"is [{MIN_SCALED_CHILDREN / smallest.children:.3g}, 1] (at least "
+                          f"{MIN_SCALED_CHILDREN} children per LA)")
     _check_shares({**make_params(regime_params, ov)._asdict()}, where)
+    _check_event_values(regime_params, ov, events, where)
     return Scenario(
-        name=str(sc.get("name", path.stem)),
-        description=str(sc.get("description", "")),
+        name=name,
+        description=description,
         start=start,
         end=end,
         regime=sc["regime"],
@@ -292,6 +339,31 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         events=events,
         source=where,
     )
+
+
+def _check_event_values(regime_params: dict, overrides: dict, events: list[Event],
+                        where: str) -> None:
+    """Follow the parameters through the events in date order, as the model applies them:
+    a scaled value outside its parameter's range, or shares that break the sum rule, are
+    refused here (never capped in flight)."""
+    values = make_params(regime_params, overrides)._asdict()
+    for ev in events:
+        if ev.type == "regime_switch":
+            values = make_params(dict(ev.regime_params), overrides)._asdict()
+        elif ev.type == "set_parameter":
+            values[ev.parameter] = ev.value
+        elif ev.type == "scale_parameter":
+            spec = PARAMETERS[ev.parameter]
+            v = values[ev.parameter] * ev.value
+            if not spec.lo <= v <= spec.hi:
+                raise ConfigError(f"{where}: the scale_parameter event on {ev.date} makes "
+                                  f"{ev.parameter} = {values[ev.parameter]!r} x {ev.value!r} = "
+                                  f"{v:.6g}, out of range: valid range is [{spec.lo}, "
+                                  f"{spec.hi}]")
+            values[ev.parameter] = v
+        else:
+            continue
+        _check_shares(values, f"{where}: after the {ev.type} event on {ev.date}")
 
 
 def _check_shares(values: dict, where: str) -> None:

@@ -1,7 +1,8 @@
 """The project's one TOML reader and one TOML writer.
 
 * :func:`read` (and :func:`read_with_text`, :func:`loads`) parse a file or text with
-  :mod:`tomllib`. A missing file, a folder, text that is not UTF-8 or not valid TOML raises
+  :mod:`tomllib`. A missing file, a folder, a device, a file over :data:`MAX_BYTES`, text
+  that is not UTF-8, nested too deeply or not valid TOML raises
   :class:`abm.core.errors.ConfigError` with one line naming the file.
 * :func:`dumps` writes a document of nested dicts: tables as ``[a.b]`` sections, lists of
   tables as ``[[a.b]]``, other values inline. Strings, booleans, integers, floats (written
@@ -24,6 +25,9 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
             "\r": "\\r"}
 _INT64 = (-(2**63), 2**63 - 1)
+#: the largest input file read (scenario, regime, spec); a larger one (or a device such
+#: as /dev/zero) is refused before it fills the memory
+MAX_BYTES = 4 * 1024 * 1024
 
 
 # ------------------------------------------------------------------ reading
@@ -33,6 +37,9 @@ def loads(text: str, where: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid TOML here: tables or arrays nested too "
+                          f"deeply") from None
 
 
 def read_with_text(path: str | Path, where: str | None = None) -> tuple[dict, str]:
@@ -41,13 +48,21 @@ def read_with_text(path: str | Path, where: str | None = None) -> tuple[dict, st
     path = Path(path)
     where = str(path) if where is None else where
     try:
-        data = path.read_bytes()
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise ConfigError(f"{where}: not a regular file (a device or pipe); expected a "
+                              f".toml file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ConfigError(f"{where}: file is larger than the limit of {MAX_BYTES} bytes")
     except FileNotFoundError:
         raise ConfigError(f"{where}: file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{where}: is a directory, expected a .toml file") from None
     except PermissionError:
         raise ConfigError(f"{where}: cannot read the file (permission denied)") from None
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read the file ({e.strerror or e})") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -42,6 +42,9 @@ DEFAULT_SCALE = 0.1
 SPEC_NAME = "loop_knockout.toml"
 SCENARIO_NAME = "scenario.toml"
 WINDOW_YEARS = 3  # metric window when the template's periods are not in the scenario
+#: what a knockout writes into OUT (anything else there is not touched, and refused)
+OURS = {"inputs", "sweep", "report.md", "knockout_table.csv", "knockout_matrix.csv",
+        "knockout.png", "knockout.json"}
 
 #: what each of the template's variants means (the report shows the overrides as well)
 MEANINGS = {
@@ -112,8 +115,9 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from abm.core.io import out_path
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    out = Path(args.out)
+    out = out_path(args.out)
     if args.report_only:
         path = write_report(out, log=log)
         if not args.quiet:
@@ -131,8 +135,8 @@ def run(args) -> int:
         res = run_sweep(spec, out / "sweep", workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
     except SweepRunError as e:
-        print(f"cpabm: error: {e}", file=sys.stderr)
-        return 1
+        from abm.cli import run_failed
+        return run_failed(e, args)
     summarise(out / "sweep", log=log)
     wall = time.perf_counter() - t0
     path = write_report(out, log=log, run_info={
@@ -173,9 +177,8 @@ def _check_args(args) -> None:
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers = {args.workers} is out of range: valid range is >= 0 "
                           f"(0 or 1: serial)")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out = {args.out!r} exists and is not a folder")
+    from abm.core.io import out_path, refuse_foreign
+    refuse_foreign(out_path(args.out), OURS, what="knockout")
 
 
 # ------------------------------------------------------------------ inputs

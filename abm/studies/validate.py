@@ -33,6 +33,8 @@ def configure(p) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", default=None,
                    help="also write the table here (.md, .json or .csv)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier `cpabm validate` file at --out (.md or .json)")
 
 
 def evaluate_variants(point: dict, seed: int, context: dict):
@@ -152,10 +154,28 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args) -> int:
-    from abm.core.errors import ConfigError
-    from abm.core.io import atomic_write_text
+#: the first line of a Markdown table and the ``tool`` of a JSON one this command writes
+SIGNATURE = "written by cpabm validate"
 
+
+def _signed(text: str) -> bool:
+    return SIGNATURE in text.split("\n", 2)[0] or f'"tool": "{SIGNATURE}"' in text
+
+
+def run(args) -> int:
+    from contextlib import nullcontext
+
+    from abm.cli import check_seed
+    from abm.core.errors import ConfigError
+    from abm.core.io import atomic_write_text, output_file
+    check_seed(args.seed)
+    claim = (output_file(args.out, overwrite=args.overwrite, signed=_signed)
+             if args.out is not None else nullcontext())
+    with claim:  # checked before the replicates run
+        return _run(args, atomic_write_text, ConfigError)
+
+
+def _run(args, atomic_write_text, ConfigError) -> int:
     try:
         rows, meta = validate(args.scenario, replicates=args.replicates, seed=args.seed,
                               scale=args.scale, workers=args.workers,
@@ -163,7 +183,8 @@ def run(args) -> int:
                               quiet=args.json)
     except FileNotFoundError as e:
         raise ConfigError(str(e)) from None
-    text = json.dumps({"meta": meta, "targets": rows}, indent=1, allow_nan=True)
+    text = json.dumps({"tool": SIGNATURE, "meta": meta, "targets": rows}, indent=1,
+                      allow_nan=True)
     md = markdown(rows, meta)
     if args.out:
         out = Path(args.out)
@@ -173,7 +194,7 @@ def run(args) -> int:
             import pandas as pd
             atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
         else:
-            atomic_write_text(out, md)
+            atomic_write_text(out, f"<!-- {SIGNATURE} -->\n" + md)
     print(text if args.json else md)
     if not args.json:
         n_fail = sum(1 for r in rows if not r["pass"] and (r["fitted"] or r["scenario"] != "main"))

@@ -324,7 +324,7 @@ def test_results_folder_refuses_other_sweeps_and_resumes_or_extends_its_own(tmp_
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="is not empty .*notes.txt.* holds no sweep manifest"):
+    with pytest.raises(ConfigError, match="is not empty .*notes.txt.* holds no cpabm sweep manifest"):
         run_sweep(spec, junk, workers=0, progress=False, log=quiet)
     # a second sweep writing into the same folder at the same time is refused
     with ResultStore(out).locked():

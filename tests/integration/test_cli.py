@@ -286,7 +286,7 @@ def test_compare_runs_not_a_run_folder_exit_2(runs, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare-runs", str(a), str(empty), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"{empty / 'summary_fy.csv'}: not found" in err
+    assert f"{empty / 'run.json'}: not found" in err
     assert not out.exists()
 
 

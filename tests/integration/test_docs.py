@@ -301,7 +301,8 @@ def _norm(v):
 
 
 # ------------------------------------------------------------------ the batch and calibration docs
-BATCH_DOCS = [DOCS / "batch.md", DOCS / "knockout.md", DOCS / "calibration_method.md"]
+BATCH_DOCS = [DOCS / "batch.md", DOCS / "knockout.md", DOCS / "calibration_method.md",
+              DOCS / "reliability.md"]
 REPO_PATH = re.compile(r"^(abm|experiments|tests|docs)/[^\s:]*$")
 MODULE_TABLE = re.compile(r"^\| module of `([^`]+)` \|", re.M)
 

@@ -173,7 +173,7 @@ BAD = [
     ("reversed range", ("values = [1.7, 1.9]", "range = [2.0, 1.0]\nlevels = 2"),
      ["factors.referrer_threshold.range = [2.0, 1.0] is empty"]),
     ("zero replications", ("replications = 3", "replications = 0"),
-     ["sweep.replications = 0 is out of range", ">= 1"]),
+     ["sweep.replications = 0 is out of range", "valid range is [1, 100001)"]),
     ("negative replications", ("replications = 3", "replications = -4"),
      ["sweep.replications = -4 is out of range"]),
     ("fractional replications", ("replications = 3", "replications = 2.5"),

@@ -164,7 +164,7 @@ SCENARIO_CASES = [
      ["unknown regime 'prescriptve'", f"known regimes: {KNOWN_REGIMES}"]),
     ("regime_not_a_string",
      _mutate(('regime = "prescriptive"', "regime = 3")),
-     ["regime = 3 must be the name of a regime file"]),
+     ["regime = 3 must be the name of a regime"]),
     ("unknown_parameter_near_miss",
      _mutate(("referrer_threshold = 1.9", "referer_threshold = 1.9")),
      ["unknown parameter 'referer_threshold' = 1.9", "(did you mean 'referrer_threshold'?)",

@@ -100,7 +100,7 @@ class _Engine:
         self.cancel = (lambda futs: None) if dask else (lambda futs: [f.cancel() for f in futs])
         self.progress = progress
         self.ident = spec.identity_hash()
-        self.done = store.load_sims()  # key -> statistics
+        self.done = store.load_sims(log)  # key -> statistics (corrupt files set aside)
         self.pending: list[dict] = []  # finished, not yet on disk
         self.flushed = time.monotonic()
         self.stack = ExitStack()

@@ -26,6 +26,7 @@ from abm.batch.adapter import (
 )
 from abm.core import tomlio
 from abm.core.errors import ConfigError
+from abm.core.io import safe_name
 
 SECTIONS = ("calibration", "model", "fixed", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "particles", "generations", "replicates", "seed",
@@ -225,17 +226,15 @@ def load_calibration_spec(path: str | Path,
 
     cal = _section(raw, "calibration", where, required=True)
     _unknown(cal, CALIBRATION_KEYS, "calibration", where)
-    name = cal.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ConfigError(f"{where}: calibration.name = {name!r} must be a non-empty name "
-                          f"without '/'")
+    name = safe_name(cal.get("name", path.stem), "calibration.name", where)
     description = cal.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: calibration.description = {description!r} must be a string")
-    particles = _int(cal, "particles", where, 2, what=" (accepted particles per generation)")
-    generations = _int(cal, "generations", where, 1,
+    particles = _int(cal, "particles", where, 2, 100_001,
+                     what=" (accepted particles per generation)")
+    generations = _int(cal, "generations", where, 1, 1001,
                        what=" (at most this many generations, generation 0 the prior's)")
-    replicates = _int(cal, "replicates", where, 1, what=" (simulations per candidate)")
+    replicates = _int(cal, "replicates", where, 1, 10_001, what=" (simulations per candidate)")
     seed = _int(cal, "seed", where, 0, MAX_SEED, what=" (the root seed)")
     quantile = _float(cal, "quantile", where, 0, 1, True, True,
                       " (epsilon_t = this quantile of the previous distances)")

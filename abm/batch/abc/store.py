@@ -19,12 +19,12 @@ from abm.batch.abc.spec import FORMAT, CalibrationSpec
 from abm.batch.adapter import recorded_environment
 from abm.batch.store import ResultFolder
 from abm.core.errors import ConfigError
-from abm.core.io import atomic_write_text
+from abm.core.io import atomic_write_text, sha256_bytes
 
 MANIFEST, SIMS, GENS, LOG, LOCK = "manifest.json", "sims", "generations", "log.jsonl", ".lock"
 OUTPUTS = ("posterior.parquet", "posterior.md", "calibrated.toml", "best_particle.csv",
            "history.csv", "marginals.png", "result.json")
-OURS = {MANIFEST, SIMS, GENS, LOG, LOCK, *OUTPUTS}
+OURS = {MANIFEST, SIMS, GENS, LOG, LOCK, *OUTPUTS, "checksums.jsonl", "quarantine"}
 
 
 class AbcStore(ResultFolder):
@@ -34,6 +34,7 @@ class AbcStore(ResultFolder):
     KIND = "calibration"
     FORMAT = FORMAT
     OURS = OURS
+    REQUIRED = ("identity_sha256", "canonical_sha256", "spec")
 
     def __init__(self, root):
         super().__init__(root)
@@ -45,12 +46,31 @@ class AbcStore(ResultFolder):
         return sorted(p for p in self.sims.iterdir()
                       if p.name.endswith(".json") and not p.name.startswith("."))
 
-    def load_sims(self) -> dict[str, list[float]]:
-        """Every finished simulation on disk: key -> target statistics."""
+    def load_sims(self, log=None) -> dict[str, list[float]]:
+        """Every finished simulation on disk: key -> target statistics. A file whose SHA-256
+        is not the one recorded when it was written, or (unrecorded) that does not read as
+        simulation records, is moved to quarantine/ and reported; its simulations are done
+        again."""
         out = {}
+        recorded = self.checksums()
         for f in self.sim_files():
-            for rec in json.loads(f.read_text()):
-                out[rec["key"]] = rec["stats"]
+            data = f.read_bytes()
+            name = f"{SIMS}/{f.name}"
+            try:
+                sound = recorded.get(name) == sha256_bytes(data)
+                if not sound and name in recorded:
+                    raise ValueError("its SHA-256 differs from the one recorded")
+                recs = json.loads(data)
+                got = {str(r["key"]): [float(x) for x in r["stats"]] for r in recs}
+            except (ValueError, KeyError, TypeError) as e:
+                dest = self.quarantine(f)
+                if log:
+                    log(f"{f}: corrupt ({type(e).__name__}: {str(e)[:80]}); moved to {dest}; "
+                        f"its simulations are done again")
+                continue
+            if not sound:
+                self.record_checksum(name, data)
+            out.update(got)
         return out
 
     def clean_temp(self) -> int:
@@ -66,8 +86,9 @@ class AbcStore(ResultFolder):
     def write_sims(self, records: list[dict]) -> None:
         """Finished simulations, as one file written atomically (whole or not at all),
         named after its first record's key."""
-        atomic_write_text(self.sims / f"{records[0]['key']}.json",
-                          json.dumps(records, allow_nan=True))
+        text = json.dumps(records, allow_nan=True)
+        atomic_write_text(self.sims / f"{records[0]['key']}.json", text)
+        self.record_checksum(f"{SIMS}/{records[0]['key']}.json", text.encode())
 
     def log(self, **event) -> None:
         event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(), **event}
