@@ -26,13 +26,20 @@ from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.user_param import Slider  # noqa: E402
 
 from viz import components as C  # noqa: E402
+from viz import session as SESSION  # noqa: E402
 from viz import workshop as W  # noqa: E402
+
+CULL_TIMEOUT = "20s"
 
 try:  # no "runs on Solara" badge over the views; a plain tab title
     from solara.server import settings as _server_settings
 
     _server_settings.theme.show_banner = False
     _server_settings.theme.title = "cpabm workshop"
+    # a session whose page has gone (tab closed, laptop shut) is freed after this long,
+    # not Solara's default 24 h (SOLARA_KERNEL_CULL_TIMEOUT overrides it)
+    if "SOLARA_KERNEL_CULL_TIMEOUT" not in os.environ:
+        _server_settings.kernel.cull_timeout = CULL_TIMEOUT
 except ImportError:  # pragma: no cover - solara-server is part of solara
     pass
 
@@ -71,6 +78,8 @@ def _install_layout() -> None:
 
 
 _install_layout()
+# Reset / Play / Step: the workshop's own controller (viz.session: safe with many sessions)
+_mesa_viz.ModelController = SESSION.SessionController
 
 
 def new_model(**kw) -> W.WorkshopModel:
@@ -138,6 +147,7 @@ def Workshop(model: solara.Reactive):
 @solara.component
 def Page():
     initial = solara.use_memo(POOL.take, [])  # one model per browser session
+    solara.use_memo(lambda: SESSION.on_session_close(SESSION._context()), [])
     model = solara.use_reactive(initial)
     solara.Title("cpabm workshop")
     Workshop(model)

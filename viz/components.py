@@ -7,6 +7,8 @@ components in its ``components`` list. Views redraw when Mesa's ``update_counter
 
 from __future__ import annotations
 
+import logging
+
 import solara
 from mesa.visualization.utils import force_update, update_counter
 
@@ -15,6 +17,7 @@ from viz import figures as F
 from viz import workshop as W
 
 v = solara.v
+log = logging.getLogger("cpabm.viz")
 
 
 def H(tag: str, *children, cls: str | None = None, style: str | None = None):
@@ -74,9 +77,19 @@ def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
 
 
 def _picture(fn, model, *args):
-    """Draw a view, once per model update (and per option)."""
+    """Draw a view, once per model update (and per option), under the model's lock (never
+    while a week is being stepped). A view that fails shows a message in its card; the
+    error goes to the server's log and the rest of the page keeps working."""
     tick = update_counter.get()
-    return solara.use_memo(lambda: fn(model, *args), [model, tick, *args])
+
+    def draw():
+        try:
+            with model.lock:
+                return fn(model, *args)
+        except Exception as e:  # noqa: BLE001 - one view's failure must not break the page
+            log.exception("view %s failed", fn.__name__)
+            return F.error_svg(e)
+    return solara.use_memo(draw, [model, tick, *args])
 
 
 @solara.component
@@ -237,7 +250,8 @@ def Banner(model_r: solara.Reactive):
     """What is running, the date, and the media-shock button."""
     update_counter.get()
     model = model_r.value
-    h = W.headline(model)
+    with model.lock:
+        h = W.headline(model)
 
     def shock():
         model.media_shock(W.MEDIA_SHOCK)
@@ -254,5 +268,8 @@ def Banner(model_r: solara.Reactive):
               f"{model.p.anxiety_halflife_weeks:.0f} weeks) · ▶ plays week by week, "
               f"Step = 1 week · size, regime, comparison and seed apply on Reset{state}",
               cls="cp-banner-line2")
+            # when the week shown was stepped (server clock): the load benchmark's
+            # step-to-redraw time
+            H("span", f"{h['stepped_at']:.3f}", cls="cp-stepped-at", style="display:none")
         solara.Button("Media shock: a child's death in the news", on_click=shock,
                       color="error", classes=["cp-shock"], disabled=not h["running"])

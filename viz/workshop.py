@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -164,7 +165,8 @@ class WorkshopModel(ChildProtectionModel):
     def __init__(self, children: int = 75_000, regime: str = "prescriptive",
                  compare_regime: str = "professional judgment", rng="2010", years: int = 10,
                  warmup_weeks: int = 156, history_weeks: int = HISTORY_WEEKS):
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held by a step and by every view's drawing
+        self.stepped_at = time.time()  # when the last week was stepped (server clock)
         self._cp_version = 0  # bumped by every control, so cached view data is redrawn
         seed = parse_seed(rng)
         main, other = regime_file(regime), regime_file(compare_regime)
@@ -191,6 +193,7 @@ class WorkshopModel(ChildProtectionModel):
         with self.lock:
             super().step()
             self.twin.step()
+            self.stepped_at = time.time()
 
     @property
     def offset(self) -> int:
@@ -607,4 +610,5 @@ def headline(model: WorkshopModel) -> dict:
         "seed": model.seed, "anxiety": model.anxiety(),
         "referrals": float(last["referrals"]) if last is not None else 0.0,
         "running": bool(model.running), "shocks": len(model.shock_weeks),
+        "stepped_at": getattr(model, "stepped_at", 0.0),
     }

@@ -274,6 +274,93 @@ def test_each_session_gets_its_own_prepared_model(app):
     assert app.ModelPool(size=0, factory=factory).take() is made[-1]
 
 
+# ---------------------------------------------------------------------------- sessions
+def _wait(cond, timeout=60.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_views_drawn_while_another_thread_steps_never_see_half_a_week():
+    """A step holds the model's lock and the views draw under it (as the app's cards do):
+    drawing in one thread while another steps gives whole pictures, never an error."""
+    import threading
+    m = small_model()
+    failures, done = [], threading.Event()
+
+    def play():
+        try:
+            for _ in range(40):
+                m.step()
+        finally:
+            done.set()
+    threading.Thread(target=play).start()
+    draws = 0
+    while not done.is_set():
+        try:
+            with m.lock:
+                week = m.week
+                views = F.all_views(m)
+                assert len(W.series(m)) == W.recorded_weeks(m) == week
+            draws += 1
+        except Exception as e:  # noqa: BLE001 - collected and reported
+            failures.append(repr(e))
+        assert all(v.startswith(b"<svg") for v in views.values())
+    assert failures == [] and draws > 0
+
+
+def test_play_and_pause_in_the_page_and_pause_is_immediate(app):
+    """▶ plays in a thread of its own; ❚❚ stops it before the next step."""
+    import time
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    start = m.week
+    button(rc, "▶").click()
+    _wait(lambda: m.week >= start + 3)
+    button(rc, "❚❚").click()
+    paused = m.week
+    time.sleep(0.6)
+    assert m.week - paused <= 1  # at most the step in flight when ❚❚ was pressed
+    stopped = m.week
+    time.sleep(0.6)
+    assert m.week == stopped
+    assert rc.find(v.Btn, children=["▶"]).widget.disabled is False
+
+
+def test_a_failing_view_shows_a_message_and_the_others_keep_working(app, monkeypatch):
+    def broken(model):
+        raise ValueError("operands could not be broadcast together")
+    monkeypatch.setattr(F, "caseflow_svg", broken)
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    button(rc, "Step").click()
+    texts = [bytes(w.value).decode() for w in rc.find(ipywidgets.Image).widgets]
+    assert sum("could not be drawn" in t for t in texts) == 1
+    assert sum("could not be drawn" not in t and t.startswith("<svg") for t in texts) == 6
+    assert m.week == SMALL["history_weeks"] + 1
+
+
+def test_a_session_stops_when_its_page_is_gone():
+    import threading
+
+    from solara.server.kernel_context import PageStatus
+
+    from viz import session
+
+    class Ctx:
+        closed_event = threading.Event()
+        page_status = {"a": PageStatus.CONNECTED, "b": PageStatus.DISCONNECTED}
+    ctx = Ctx()
+    assert session.page_open(ctx) and session.page_open(None)
+    ctx.page_status = {"a": PageStatus.CLOSED, "b": PageStatus.DISCONNECTED}
+    assert not session.page_open(ctx)
+    ctx.page_status = {"a": PageStatus.CONNECTED}
+    ctx.closed_event.set()
+    assert not session.page_open(ctx)
+
+
 # ---------------------------------------------------------------------------- set-up pieces
 def test_offline_asset_pins_match_the_installed_solara():
     from viz import offline_assets as OA
