@@ -146,8 +146,13 @@ def Workshop(model: solara.Reactive):
 
 @solara.component
 def Page():
-    initial = solara.use_memo(POOL.take, [])  # one model per browser session
-    solara.use_memo(lambda: SESSION.on_session_close(SESSION._context()), [])
+    def take():  # one model per browser session, dropped when the session closes
+        ctx = SESSION._context()
+        m = POOL.take()
+        SESSION.own(m, ctx)
+        SESSION.on_session_close(ctx)
+        return m
+    initial = solara.use_memo(take, [])
     model = solara.use_reactive(initial)
     solara.Title("cpabm workshop")
     Workshop(model)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import sys
 import threading
 import time
 
@@ -59,34 +60,47 @@ def page_open(ctx) -> bool:
     return not statuses or any(s == PageStatus.CONNECTED for s in statuses)
 
 
-def advance(model, weeks: int = 1) -> None:
-    """Step ``model`` up to ``weeks`` weeks (fewer if its calendar ends)."""
+def advance(model, weeks: int = 1, stop: threading.Event | None = None) -> None:
+    """Step ``model`` up to ``weeks`` weeks (fewer if its calendar ends or ``stop`` is set)."""
     for _ in range(max(1, int(weeks))):
-        if not model.running:
+        if not model.running or (stop is not None and stop.is_set()):
             break
         model.step()
 
 
 def release_memory() -> None:
     """Collect garbage and give freed heap pages back to the system (glibc), so a closed
-    session's model does not stay in the server's resident memory."""
+    session's model does not stay in the server's resident memory; logs what is left."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+    from viz.workshop import WorkshopModel
+    print(f"cpabm viz: a session closed; {len(WorkshopModel.live)} models in memory "
+          "(open sessions and the prepared ones)", file=sys.stderr, flush=True)
+
+
+def own(model, ctx) -> None:
+    """Mark ``model`` as belonging to the session ``ctx`` (disposed when it closes)."""
+    model.session_id = getattr(ctx, "id", None)
 
 
 def on_session_close(ctx) -> None:
-    """Free memory a moment after ``ctx`` closes (its models are gone by then)."""
+    """When ``ctx`` closes: stop and drop the session's models (``dispose``) and hand the
+    memory back a moment later."""
     if ctx is None:
         return
 
-    def later():
+    def close():
+        from viz.workshop import WorkshopModel
+        for m in list(WorkshopModel.live):
+            if getattr(m, "session_id", None) == ctx.id:
+                m.dispose()
         timer = threading.Timer(1.0, release_memory)
         timer.daemon = True
         timer.start()
-    ctx.on_close(later)
+    ctx.on_close(close)
 
 
 @solara.component
@@ -126,7 +140,7 @@ def SessionController(model: solara.Reactive, *, renderer=None, model_parameters
                     weeks = min(MAX_CATCH_UP, max(1, int((now - last) * WEEKS_PER_SECOND)))
                     last = now
                     try:
-                        advance(m, weeks)
+                        advance(m, weeks, stop)
                         force_update()
                     except Exception as e:  # noqa: BLE001 - shown in the page, logged here
                         log.exception("a step failed")
@@ -166,7 +180,9 @@ def SessionController(model: solara.Reactive, *, renderer=None, model_parameters
         kwargs = _build_model_init_kwargs(model.value, model_parameters.value,
                                           add_scenario_when_empty=True,
                                           require_model_accepts_scenario=True)
-        model.value = type(model.value)(**kwargs)
+        old = model.value
+        model.value = type(old)(**kwargs)
+        model.value.session_id = getattr(old, "session_id", None)
 
     running = bool(model.value.running)
     with solara.Row(justify="space-between"):

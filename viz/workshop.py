@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import weakref
 import zlib
 from dataclasses import dataclass
 
@@ -162,11 +163,15 @@ class WorkshopModel(ChildProtectionModel):
     seed as the seed box gives it (text or int).
     """
 
+    #: Every model still in memory (the app's log counts them when a session closes).
+    live: weakref.WeakSet = weakref.WeakSet()
+
     def __init__(self, children: int = 75_000, regime: str = "prescriptive",
                  compare_regime: str = "professional judgment", rng="2010", years: int = 10,
                  warmup_weeks: int = 156, history_weeks: int = HISTORY_WEEKS):
         self.lock = threading.RLock()  # held by a step and by every view's drawing
         self.stepped_at = time.time()  # when the last week was stepped (server clock)
+        WorkshopModel.live.add(self)
         self._cp_version = 0  # bumped by every control, so cached view data is redrawn
         seed = parse_seed(rng)
         main, other = regime_file(regime), regime_file(compare_regime)
@@ -194,6 +199,20 @@ class WorkshopModel(ChildProtectionModel):
             super().step()
             self.twin.step()
             self.stepped_at = time.time()
+
+    def dispose(self) -> None:
+        """Drop this model's state (and its twin's) once its session has closed, so its
+        memory is freed even if a stale reference to the object remains somewhere in the
+        page machinery. The model cannot be used afterwards."""
+        with self.lock:
+            twin = self.__dict__.get("twin")
+            for obj in (twin, self):
+                if obj is not None:
+                    lock = obj.__dict__.get("lock")
+                    obj.__dict__.clear()
+                    obj.running = False
+                    if lock is not None:
+                        obj.lock = lock
 
     @property
     def offset(self) -> int:
