@@ -385,3 +385,57 @@ def test_cli_registers_viz_and_checks_its_port():
         assert cli.main(["viz", "--port", str(busy)]) == 2
     assert cli.main(["viz", "--port", "0"]) == 2
     assert "solara" not in viz_cli.__dict__  # nothing heavy at import
+
+
+def test_port_left_by_a_stopped_server_is_free_at_once():
+    """A server just stopped leaves its connections in TIME_WAIT; `cpabm viz` checks the
+    port as the server binds it (SO_REUSEADDR), so a restart on the same port works."""
+    import socket
+
+    from abm.cli import viz as viz_cli
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    cli = socket.create_connection(("127.0.0.1", port))
+    conn, _ = srv.accept()
+    conn.close()  # the server closes first: its side waits in TIME_WAIT
+    srv.close()
+    cli.close()
+    plain = socket.socket()
+    with pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old check did: "already in use"
+    plain.close()
+    assert viz_cli._port_free("127.0.0.1", port)
+
+
+def test_holding_page_shows_progress_then_exactly_what_to_run():
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from abm.cli import viz as viz_cli
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    page = viz_cli.HoldingPage("127.0.0.1", port)
+    try:
+        page.set("step 2 of 3: loading the model's kernels")
+
+        def get(path):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+            raise AssertionError("the holding page must not answer 200 (the app's readyz)")
+        code, text = get("/")
+        assert code == 503 and "loading the model&#x27;s kernels" in text and "<script>" in text
+        assert get("/readyz")[0] == 503
+        page.fail("The page's front end is missing. In /x run `make viz-assets`, then "
+                  "`cpabm viz` again.")
+        code, text = get("/")
+        assert code == 500 and "run `make viz-assets`" in text and "<script>" not in text
+    finally:
+        page.close()
+    assert viz_cli._port_free("127.0.0.1", port)  # the app can take the address at once
