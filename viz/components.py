@@ -1,8 +1,9 @@
-"""Solara components of the workshop app: the seven views, the levers and the status bar.
+"""Solara components of the workshop app: the seven views and their grid (or one view full
+screen, for a projector), the opening guide, the levers and the status bar.
 
-Each view is a Solara component taking the model, as Mesa's ``SolaraViz`` passes it to the
-components in its ``components`` list. Views redraw when Mesa's ``update_counter`` moves
-(after a step, a reset, or a button here) and draw their picture with ``viz.figures``.
+Each view is a Solara component taking the model. Views redraw when Mesa's
+``update_counter`` moves (after a step, a reset, or a button here) and draw their picture
+with ``viz.figures``, under the model's lock.
 """
 
 from __future__ import annotations
@@ -48,20 +49,39 @@ CSS = """
 .cp-lever-label b { font-weight: 700; }
 .cp-lever-unit { color: #555; font-size: 12px; }
 .cp-note { font-size: 12.5px; color: #555; line-height: 1.3; }
-.cp-main .v-tabs { display: none; }
+.cp-grid { display: grid; grid-template-columns: repeat(12, minmax(0, 1fr));
+  grid-auto-rows: 30px; gap: 10px; padding: 0 10px 10px 10px; }
+.cp-present { height: calc(100vh - 150px); padding: 0 10px 10px 10px; }
+.cp-present .cp-view-title { font-size: 28px; }
+.cp-present .cp-view-sub { font-size: 20px; }
+.cp-present .cp-view-foot { font-size: 16px; }
+.cp-guide { border: 2px solid #1f4e79; border-radius: 8px; background: #eef4fa;
+  padding: 10px 16px; margin: 0 10px 6px 10px; font-size: 15px; color: #111; }
+.cp-guide h2 { font-size: 19px; margin: 0 0 4px 0; }
+.cp-guide ol { margin: 2px 0 4px 0; }
+.cp-guide li { margin: 2px 0; }
+.cp-pending { font-size: 13.5px; color: #8a4b00; background: #fff4e0; border-radius: 6px;
+  padding: 4px 8px; margin-top: 4px; }
+.cp-regime-note { font-size: 12.5px; color: #333; line-height: 1.3; margin: 2px 0 6px 0; }
 .v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label-container {
   display: block !important; }
 .v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label {
   font-size: 10px; }
 .cp-decision-label { font-size: 13px; color: #333; }
-.cp-main .vue-grid-item { touch-action: auto; }
 """
+
+
+#: The view shown full screen (presentation mode), or None for all views. A Solara reactive
+#: variable: each browser session has its own value.
+PRESENTING = solara.reactive(None)
 
 
 @solara.component
 def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
              tools=None):
-    """A view: title line, the picture (SVG), and a footer naming the review's paragraphs."""
+    """A view: title line, the picture (SVG), and a footer naming the review's paragraphs,
+    with a button to show it full screen, in large type, for a projector."""
+    presenting = PRESENTING.value == key
     with solara.Div(classes=["cp-view", f"cp-view-{key}"]):
         with solara.Div(classes=["cp-view-head"]):
             H("span", title, cls="cp-view-title")
@@ -73,6 +93,9 @@ def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
             with solara.Div(classes=["cp-view-tools"]):
                 if tools is not None:
                     tools()
+                solara.Button("Back to all views" if presenting else "Present",
+                              on_click=lambda: PRESENTING.set(None if presenting else key),
+                              text=True, dense=True, classes=["cp-present-button"])
             H("span", source, cls="cp-view-source")
 
 
@@ -187,6 +210,75 @@ VIEWS = (
 )
 
 
+@solara.component
+def ViewGrid(model):
+    """The seven views on a 12-column grid, or one of them full screen (presentation)."""
+    key = PRESENTING.value
+    if key is not None:
+        view = dict(zip(VIEW_KEYS, (v for v, _ in VIEWS), strict=True)).get(key)
+        if view is not None:
+            with solara.Div(classes=["cp-present"]):
+                view(model)
+            return
+    with solara.Div(classes=["cp-grid"]):
+        for view, pos in VIEWS:
+            style = (f"grid-column: {pos['x'] + 1} / span {pos['w']}; "
+                     f"grid-row: {pos['y'] + 1} / span {pos['h']}; min-width: 0; min-height: 0;")
+            with solara.Div(style=style):
+                view(model)
+
+
+VIEW_KEYS = ("timeseries", "caseflow", "workers", "loops", "decisions", "journey", "compare")
+
+
+@solara.component
+def Guide(on_close):
+    """The opening panel: the workshop's three moves and what to watch."""
+    with solara.Div(classes=["cp-guide"]):
+        H("h2", "Start here: three moves, about five minutes each")
+        H("ol",
+          H("li", H("b", "A child's death in the news. "),
+            "Press the red Media shock button, then ▶. Watch referrals rise in view 3 and "
+            "the threshold for action drop in view 4: more families investigated, most of "
+            "them needlessly."),
+          H("li", H("b", "Thresholds. "),
+            "Move the Referral threshold lever (left). In view 4 the two kinds of error trade "
+            "places: fewer missed children means more unnecessary investigations."),
+          H("li", H("b", "A different regime. "),
+            "Choose another Regime in This local authority and press Apply. View 7 runs the "
+            "same LA, same random numbers, under the comparison regime: the gap is policy, "
+            "not luck. Watch caseloads, time with families and staff turnover."))
+        H("div", "▶ plays week by week and ❚❚ pauses; Step moves one week. Present (under "
+          "each view) shows it full screen for a projector.", cls="cp-note")
+        solara.Button("Got it", on_click=on_close, color="primary", dense=True,
+                      classes=["cp-guide-close"])
+
+
+def pending_changes(model, params: dict) -> list[str]:
+    """The settings chosen in the sidebar that the running model does not have yet."""
+    out = []
+    if "children" in params and int(params["children"]) != model.children_n:
+        out.append(f"LA size {int(params['children']):,} children")
+    if "regime" in params and W.regime_file(params["regime"]) != model.regime:
+        out.append(f"regime {params['regime']}")
+    if "compare_regime" in params and W.regime_file(params["compare_regime"]) != \
+            model.twin.regime:
+        out.append(f"comparison {params['compare_regime']}")
+    if "rng" in params and W.parse_seed(params["rng"]) != model.seed:
+        out.append(f"seed {params['rng']}")
+    return out
+
+
+@solara.component
+def RegimeNotes(params: dict):
+    """One line on each chosen regime, under the settings."""
+    for key, role in (("regime", "This run"), ("compare_regime", "Compared with")):
+        name = params.get(key)
+        if name:
+            H("div", H("b", f"{role}: {name}. "), W.regime_description(name),
+              cls=f"cp-regime-note cp-regime-note-{key}")
+
+
 # ---------------------------------------------------------------------------- controls
 @solara.component
 def LeverSlider(model, lever: W.Lever):
@@ -199,10 +291,11 @@ def LeverSlider(model, lever: W.Lever):
         current.set(model.lever_value(name))
 
     v = current.value
-    shown = f"{v:,.0f}" if isinstance(v, int) or abs(v) >= 100 else f"{v:,.{lever.digits}f}"
+    shown = W.format_value(v, lever.digits, lever.unit,
+                           W.PARAMETERS[name].type == "int")
     tag = " (stand-in)" if lever.stand_in else ""
-    H("div", H("b", lever.label), f": {shown}{tag} ",
-      H("span", f"{lever.unit} · {lever.review}", cls="cp-lever-unit"),
+    H("div", H("b", lever.label), f": {shown}{tag}",
+      H("div", f"{lever.help} Review {lever.review}.", cls="cp-lever-unit"),
       cls=f"cp-lever-label cp-lever-{lever.key}")
     slider = solara.SliderInt if isinstance(lo, int) and isinstance(step, int) else \
         solara.SliderFloat
@@ -232,17 +325,6 @@ def Levers(model_r: solara.Reactive):
                 force_update()
             solara.Switch(label=f"{label} ({ref})", value=bool(getattr(model.p, name)),
                           on_value=toggle, classes=[f"cp-switch-{name}"])
-
-
-@solara.component
-def SidebarLevers(model_r: solara.Reactive, depth: int = 5):
-    """The levers card in the sidebar, *below* Mesa's controls: the sidebar orders its
-    cards by how deep in the page they are declared, so declare this one deeper."""
-    if depth > 0:
-        SidebarLevers(model_r, depth - 1)
-    else:
-        with solara.Sidebar():
-            Levers(model_r)
 
 
 @solara.component

@@ -1,7 +1,7 @@
 """One browser session's play loop, made safe for a room of participants on one server.
 
-:func:`SessionController` replaces Mesa's ``ModelController`` inside ``SolaraViz`` (the
-Reset / ▶ / Step row). It differs from Mesa's in the ways a workshop needs:
+:func:`SessionController` is the Apply-Reset / ▶ / Step row, in place of Mesa's
+``ModelController``. It differs from Mesa's in the ways a workshop needs:
 
 * **No render sees a half-appended series.** A step holds the model's lock
   (``WorkshopModel.lock``) and every view draws under the same lock
@@ -105,9 +105,10 @@ def on_session_close(ctx) -> None:
 
 @solara.component
 def SessionController(model: solara.Reactive, *, renderer=None, model_parameters=None,
-                      play_interval=100, render_interval=1, use_threads=False):
-    """Reset, ▶/❚❚ and Step for one session (same signature as Mesa's ModelController;
-    ``render_interval`` and ``use_threads`` are not used: the loop above decides)."""
+                      play_interval=100, pending: bool = False):
+    """Apply/Reset, ▶/❚❚ and Step for one session (arguments as Mesa's ModelController's).
+    The first button reads "Apply" while the settings chosen differ from the running
+    model's (``pending``), else "Reset"; either rebuilds the model from the settings."""
     from mesa.visualization.solara_viz import _build_model_init_kwargs
 
     update_counter.get()  # the buttons follow the model (its calendar may end)
@@ -186,7 +187,9 @@ def SessionController(model: solara.Reactive, *, renderer=None, model_parameters
 
     running = bool(model.value.running)
     with solara.Row(justify="space-between"):
-        solara.Button(label="Reset", color="primary", on_click=do_reset)
+        solara.Button(label="Apply" if pending else "Reset",
+                      color="warning" if pending else "primary", on_click=do_reset,
+                      classes=["cp-apply"])
         solara.Button(label="❚❚" if playing.value else "▶", color="primary",
                       on_click=do_play_pause, disabled=not running)
         solara.Button(label="Step", color="primary", on_click=do_step,

@@ -49,6 +49,27 @@ def regime_label(name: str) -> str:
     return name.replace("_", " ")
 
 
+#: One line per regime, in plain words (the regime files' headers say more, with sources).
+REGIME_DESCRIPTIONS = {
+    "prescriptive": "England 2008-2010: timescales as targets, heavy recording, little room "
+                    "for judgment.",
+    "professional_judgment": "The review's direction: timescales as guidance, lighter "
+                             "recording, more room for judgment and supervision.",
+    "early_help": "Schools, health and children's centres help families early instead of "
+                  "referring them (three times the places).",
+    "integrated_front_door": "A multidisciplinary front door screens every contact and "
+                             "signposts families to other help (case study 2).",
+    "multi_agency_triage": "Police reports triaged by a co-located team; only clear child "
+                           "protection cases become referrals (case study 1).",
+    "fdac": "Family Drug and Alcohol Court: a specialist team helps parents in proceedings; "
+            "more children go home (case study 3).",
+}
+
+
+def regime_description(name: str) -> str:
+    return REGIME_DESCRIPTIONS.get(regime_file(name), "")
+
+
 def regime_file(label: str) -> str:
     return str(label).strip().replace(" ", "_")
 
@@ -144,6 +165,22 @@ def available_levers() -> list[Lever]:
 def missing_levers() -> list[Lever]:
     """Levers the issue asks for that this build of the model has no parameter for."""
     return [lv for lv in LEVERS if lv.param is None and not lv.optional]
+
+
+#: Units as the levers show them, in plain words.
+UNIT_WORDS = {"latent units": "points on the concern scale",
+              "latent units per unit anxiety": "points per unit of public anxiety",
+              "multiplier": "× the base level"}
+
+
+def format_value(value, digits: int, unit: str, integer: bool = False) -> str:
+    """A lever's value with its unit in plain words, the same way for every lever: whole
+    numbers for integer parameters, ``digits`` decimals otherwise ("80 weeks", "1.90
+    points on the concern scale")."""
+    v = float(value)
+    text = f"{v:,.0f}" if integer else f"{v:,.{digits}f}"
+    unit = UNIT_WORDS.get(unit.strip(), unit.strip())
+    return f"{text} {unit}" if unit not in ("", "1", "-") else text
 
 
 def coerce(name: str, value):

@@ -138,8 +138,13 @@ def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
                  **{k: p for k, p in app.MODEL_PARAMS.items() if mv.check_param_is_fixed(p)}}
     app_defaults = {**app.DEFAULTS, **app.FIXED}
     assert {k: mv_params[k] for k in app_defaults} == app_defaults
-    button(rc, "Reset").click()
+    # the settings (the defaults: 75,000 children) differ from this small model's: pending
+    pending = rc.find(v.Html, class_="cp-pending").widgets
+    assert len(pending) == 1 and "LA size 75,000 children" in pending[0].children[0]
+    button(rc, "Apply").click()
     new = model_r.value
+    assert rc.find(v.Html, class_="cp-pending").widgets == []
+    assert rc.find(v.Btn, children=["Reset"]).widgets  # nothing pending now
     assert new is not model and isinstance(new, W.WorkshopModel)
     # a fresh start: the defaults' week, no shock, every parameter back, same numbers
     assert new.week == app.FIXED["history_weeks"] and new.shock_weeks == []
@@ -248,12 +253,15 @@ def test_decision_counts_add_up():
         assert np.isfinite(dd["threshold"])
 
 
-def test_layout_has_a_cell_per_view_and_every_app_parameter_is_a_model_argument(app):
-    import mesa.visualization.solara_viz as mv
-    assert mv.make_initial_grid_layout(len(app.COMPONENTS)) == app.LAYOUT
-    assert len(mv.make_initial_grid_layout(2)) == 2  # other apps keep Mesa's layout
-    keys = {pos["i"] for pos in app.LAYOUT}
-    assert keys == set(range(7))
+def test_grid_places_every_view_without_overlap_and_parameters_are_model_arguments(app):
+    from viz import components as C
+    cells = set()
+    for _, pos in C.VIEWS:
+        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 12
+        mine = {(pos["x"] + i, pos["y"] + j) for i in range(pos["w"]) for j in range(pos["h"])}
+        assert not cells & mine
+        cells |= mine
+    assert len(C.VIEWS) == len(C.VIEW_KEYS) == 7
     # every model parameter is one WorkshopModel accepts (Mesa checks this too)
     import inspect
     sig = inspect.signature(W.WorkshopModel.__init__).parameters
