@@ -348,7 +348,7 @@ def Banner(model_r: solara.Reactive):
             state = "" if h["running"] else " · the calendar has ended: press Reset"
             H("div", f"Public anxiety {h['anxiety']:.2f} (a media shock adds 1, halving in "
               f"{model.p.anxiety_halflife_weeks:.0f} weeks) · ▶ plays week by week, "
-              f"Step = 1 week · size, regime, comparison and seed apply on Reset{state}",
+              f"Step = 1 week · the settings of This local authority apply on Apply{state}",
               cls="cp-banner-line2")
             # when the week shown was stepped (server clock): the load benchmark's
             # step-to-redraw time

@@ -229,6 +229,7 @@ class WorkshopModel(ChildProtectionModel):
         self.follow_family(first=True)
         for _ in range(int(history_weeks)):
             self.step()
+        self.session_start = self.week  # "change since start" counts from here
 
     # -- time
     def step(self) -> None:
@@ -432,13 +433,18 @@ def beyond_chance(count_now: float, count_base: float, weeks_now: int = 1,
 
 @_cached
 def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
-    """Flows per week (mean of the last ``window`` weeks) and open cases now, each beside
-    its value at the session start."""
+    """Flows per week (mean of the last ``window`` weeks played) and open cases now, each
+    beside its value at the session start (the weeks just before it); no change until a
+    week has been played."""
     n = recorded_weeks(model)
+    start = min(getattr(model, "session_start", BASELINE_WEEKS), n)
     flows = []
     for label, col, unit in FLOW_STAGES:
         x = flow(model, col)
-        a, b = x[max(0, n - window):], x[:BASELINE_WEEKS]
+        if n > start:  # the weeks played, beside the weeks just before the session start
+            a, b = x[max(start, n - window):n], x[max(0, start - BASELINE_WEEKS):start]
+        else:  # nothing played yet: no change to show
+            a = b = x[max(0, n - window):n]
         v_now = float(a.mean()) if n else 0.0
         v_base = float(b.mean()) if n else 0.0
         change = (v_now / v_base - 1.0) * 100 if v_base > 0 else None
@@ -447,7 +453,7 @@ def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
                       "beyond_chance": beyond_chance(a.sum(), b.sum(), len(a), len(b))})
     stocks = []
     cur = model.las.stock_children.sum(axis=0)
-    first = model.record.stock_children[0].sum(axis=0) if n else cur
+    first = model.record.stock_children[start - 1].sum(axis=0) if 0 < start < n else cur
     for label, code in STOCK_STAGES:
         stocks.append({"label": label, "now": int(cur[code]), "base": int(first[code]),
                        "beyond_chance": beyond_chance(cur[code], first[code], 1, 1)})

@@ -235,6 +235,20 @@ def test_media_shock_raises_referrals_same_seed():
     assert rb > ra * 1.04, (ra, rb)
 
 
+def test_caseflow_shows_no_change_before_a_week_is_played():
+    """On first load nothing has been played: no "▼49%" from the history's own noise."""
+    m = small_model()
+    cf = W.caseflow_data(m)
+    assert all(f["change_pct"] in (0.0, None) and not f["beyond_chance"] for f in cf["flows"])
+    assert all(s["now"] == s["base"] for s in cf["stocks"])
+    base = [f["base"] for f in cf["flows"]]
+    for _ in range(3):
+        m.step()
+    cf = W.caseflow_data(m)
+    assert [f["base"] for f in cf["flows"]] == base  # the start stays the start
+    assert "▲" not in F.caseflow_svg(small_model()).decode()
+
+
 def test_twin_is_the_same_la_and_seed():
     m = small_model(regime="prescriptive", compare_regime="prescriptive")
     for _ in range(5):
