@@ -134,10 +134,11 @@ def Workshop(model: solara.Reactive):
                                       pending=bool(pending))
             if pending:
                 H("div", "Pending (press Apply): " + "; ".join(pending), cls="cp-pending")
+        C.Levers(model)
         with solara.Card("This local authority", margin=0, classes=["cp-settings"]):
             _mesa_viz.ModelCreator(model, MODEL_PARAMS, model_parameters=params)
             C.RegimeNotes(params.value)
-        C.Levers(model)
+        C.SaveRun(model)
         solara.Switch(label="advanced (developer settings)", value=advanced,
                       classes=["cp-advanced"])
         if advanced.value:
@@ -166,3 +167,14 @@ def Page():
     model = solara.use_reactive(initial)
     solara.Title("cpabm workshop")
     Workshop(model)
+
+
+@solara.component
+def FacilitatorPage():
+    solara.Title("cpabm workshop: facilitator")
+    C.Facilitator()
+
+
+#: The app's pages: the workshop (one per group) and the facilitator's comparison.
+routes = [solara.Route(path="/", component=Page, label="Workshop"),
+          solara.Route(path="facilitator", component=FacilitatorPage, label="Facilitator")]

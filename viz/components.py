@@ -355,3 +355,89 @@ def Banner(model_r: solara.Reactive):
             H("span", f"{h['stepped_at']:.3f}", cls="cp-stepped-at", style="display:none")
         solara.Button("Media shock: a child's death in the news", on_click=shock,
                       color="error", classes=["cp-shock"], disabled=not h["running"])
+
+
+# ---------------------------------------------------------------------------- saved runs
+@solara.component
+def SaveRun(model_r: solara.Reactive):
+    """A group saves its run under a name, for the facilitator's comparison."""
+    from viz import runs as R
+    name = solara.use_reactive("")
+    message = solara.use_reactive("")
+
+    def save():
+        try:
+            rec = R.save_run(name.value, model_r.value)
+        except (ValueError, OSError) as e:
+            message.set(f"Not saved: {e}")
+            return
+        message.set(f"Saved as “{rec['name']}” (week {rec['week']}). The facilitator's page "
+                    "shows it beside the other groups' runs.")
+    with solara.Card("Save this run", margin=0, classes=["cp-save"]):
+        solara.InputText("Your group's name", value=name, continuous_update=True)
+        solara.Button("Save run", on_click=save, color="primary", dense=True,
+                      disabled=not name.value.strip(), classes=["cp-save-button"])
+        if message.value:
+            H("div", message.value, cls="cp-note cp-save-message")
+
+
+@solara.component
+def Facilitator():
+    """Every saved run side by side: the five outcomes, with the settings; exports."""
+    from viz import runs as R
+    tick, set_tick = solara.use_state(0)
+    runs = solara.use_memo(R.load_runs, [tick])
+    solara.Style(CSS + FACILITATOR_CSS)
+    with solara.Column(classes=["cp-facilitator"]):
+        H("h1", "Facilitator: the groups' runs side by side")
+        H("div", f"{len(runs)} saved runs in {R.runs_folder()}. Outcomes over the weeks each "
+          "group played, as a year's rate; lower is better for all five.", cls="cp-note")
+        solara.Button("Refresh", on_click=lambda: set_tick(tick + 1), outlined=True,
+                      dense=True, classes=["cp-refresh"])
+        if not runs:
+            H("p", "No runs saved yet: each group presses “Save run” in the app's sidebar.")
+            return
+        if R.same_seeds(runs):
+            H("div", f"Same LA and seed in every run ({runs[0]['children']:,} children, seed "
+              f"{runs[0]['seed']}): the differences are policy, not luck.",
+              cls="cp-seeds cp-seeds-same")
+        else:
+            H("div", "Not every run has the same LA size and seed: some of the differences "
+              "are luck. Ask the groups to keep the default seed.", cls="cp-seeds cp-seeds-differ")
+        table = R.runs_table(runs)
+        head = [H("th", c) for c in table.columns]
+        rows = []
+        for _, row in table.iterrows():
+            cells = []
+            for c in table.columns:
+                val = row[c]
+                if isinstance(val, float):
+                    val = f"{val:,.2f}" if abs(val) < 10 else f"{val:,.0f}"
+                elif isinstance(val, int):
+                    val = f"{val:,}" if c != "seed" else str(val)
+                cells.append(H("td", str(val)))
+            rows.append(H("tr", *cells))
+        H("table", H("thead", H("tr", *head)), H("tbody", *rows), cls="cp-runs")
+        png = R.comparison_png(runs)
+        solara.Image(png, format="png", classes=["cp-runs-chart"])
+        with solara.Row():
+            solara.FileDownload(table.to_csv(index=False), filename="workshop-runs.csv",
+                                label="Download the table (CSV)")
+            solara.FileDownload(png, filename="workshop-runs.png",
+                                label="Download the chart (PNG)")
+        H("div", "Each run's weekly figures are beside it in the folder above "
+          "(one CSV per run, same name).", cls="cp-note")
+
+
+FACILITATOR_CSS = """
+.cp-facilitator { padding: 16px 24px; }
+.cp-facilitator h1 { font-size: 26px; margin: 0 0 6px 0; }
+.cp-runs { border-collapse: collapse; font-size: 15px; margin: 10px 0; }
+.cp-runs th, .cp-runs td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; }
+.cp-runs th:first-child, .cp-runs td:first-child { text-align: left; font-weight: 700; }
+.cp-runs th { background: #f6f8fa; }
+.cp-seeds { font-size: 15px; padding: 6px 10px; border-radius: 6px; margin: 6px 0; }
+.cp-seeds-same { background: #e8f5e9; }
+.cp-seeds-differ { background: #fff4e0; }
+.cp-runs-chart { max-width: 100%; }
+"""

@@ -461,3 +461,51 @@ def test_holding_page_shows_progress_then_exactly_what_to_run():
     finally:
         page.close()
     assert viz_cli._port_free("127.0.0.1", port)  # the app can take the address at once
+
+
+# ---------------------------------------------------------------------------- saved runs
+def test_saved_runs_keep_every_group_and_compare_their_outcomes(tmp_path):
+    from viz import runs as R
+    a, b = small_model(), small_model()
+    b.media_shock()
+    for _ in range(6):
+        a.step()
+        b.step()
+    rec_a = R.save_run("Group A", a, tmp_path)
+    rec_b = R.save_run("  Group   A ", b, tmp_path)  # the same name: kept apart, not over
+    assert (rec_a["name"], rec_b["name"]) == ("Group A", "Group A (2)")
+    runs = R.load_runs(tmp_path)
+    assert [r["name"] for r in runs] == ["Group A", "Group A (2)"]
+    assert R.same_seeds(runs) and runs[1]["shock_weeks"] == [SMALL["history_weeks"]]
+    o = runs[0]["outcomes"]
+    assert o["weeks"] == 6
+    want = float(a.series("unnecessary_investigations")[-6:].sum()) * 52 / 6
+    assert o["unnecessary_investigations"] == pytest.approx(want)
+    assert o["cost"] > 0 and 0 <= o["turnover"] < 100
+    table = R.runs_table(runs)
+    assert list(table["run"]) == ["Group A", "Group A (2)"]
+    assert {f"{label} ({unit})" for _, label, unit in R.OUTCOMES} <= set(table.columns)
+    weekly = np.genfromtxt(tmp_path / "group-a.csv", delimiter=",", names=True, dtype=None,
+                           encoding="utf-8")
+    assert len(weekly) == 6 and "harm_missed" in weekly.dtype.names
+    assert R.comparison_png(runs).startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="needs a name"):
+        R.save_run("  ", a, tmp_path)
+    other = small_model(rng="7")
+    R.save_run("Group C", other, tmp_path)
+    assert not R.same_seeds(R.load_runs(tmp_path))
+
+
+def test_facilitator_page_shows_the_saved_runs(tmp_path, monkeypatch, app):
+    from viz import components as C
+    from viz import runs as R
+    monkeypatch.setenv("CPABM_VIZ_RUNS", str(tmp_path))
+    box, rc = solara.render(C.Facilitator(), handle_error=False)
+    assert rc.find(v.Html, tag="p").widgets  # "No runs saved yet"
+    R.save_run("Group A", small_model())
+    R.save_run("Group B", small_model())
+    rc.find(v.Btn, children=["Refresh"]).widget.click()
+    (table,) = rc.find(v.Html, class_="cp-runs").widgets
+    text = str(table)
+    assert "Group A" in text and "Group B" in text
+    assert rc.find(v.Html, class_="cp-seeds cp-seeds-same").widgets
