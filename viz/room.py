@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from viz import browser as B
@@ -51,14 +52,15 @@ def _quantiles(xs: list[float]) -> dict:
 
 
 def play_room(url: str, server_pid: int, contexts: int = 25, play_s: float = 60.0,
-              settle_s: float = 45.0, viewport=(1280, 720), log=print) -> dict:
+              settle_s: float = 45.0, viewport=(1280, 720), log=print, browser=None) -> dict:
     """Open ``contexts`` sessions, play them together for ``play_s`` seconds, pause, close,
-    and wait up to ``settle_s`` seconds for the server to free them. Returns the figures."""
+    and wait up to ``settle_s`` seconds for the server to free them. Returns the figures.
+    ``browser``: a Playwright browser to use (default: a new headless Chromium)."""
     mem_start = rss_mib(server_pid)
     out: dict = {"contexts": contexts, "play_s": play_s, "viewport": list(viewport),
                  "server_rss_start_mib": mem_start}
     errors: list[str] = []
-    with B.browser() as browser:
+    with nullcontext(browser) if browser is not None else B.browser() as browser:
         ctxs, pages = [], []
         t0 = time.perf_counter()
         for k in range(contexts):

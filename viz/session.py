@@ -77,8 +77,9 @@ def release_memory() -> None:
     except (OSError, AttributeError):  # not glibc
         pass
     from viz.workshop import WorkshopModel
-    print(f"cpabm viz: a session closed; {len(WorkshopModel.live)} models in memory "
-          "(open sessions and the prepared ones)", file=sys.stderr, flush=True)
+    held = sum(1 for m in list(WorkshopModel.live) if "twin" in m.__dict__)  # not disposed
+    print(f"cpabm viz: a session closed; {held} models in memory (open sessions and the "
+          "prepared ones)", file=sys.stderr, flush=True)
 
 
 def own(model, ctx) -> None:
