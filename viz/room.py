@@ -52,15 +52,26 @@ def _quantiles(xs: list[float]) -> dict:
 
 
 def play_room(url: str, server_pid: int, contexts: int = 25, play_s: float = 60.0,
-              settle_s: float = 45.0, viewport=(1280, 720), log=print, browser=None) -> dict:
+              settle_s: float = 45.0, viewport=(1280, 720), log=print, browser=None,
+              warm_s: float = 0.0) -> dict:
     """Open ``contexts`` sessions, play them together for ``play_s`` seconds, pause, close,
     and wait up to ``settle_s`` seconds for the server to free them. Returns the figures.
-    ``browser``: a Playwright browser to use (default: a new headless Chromium)."""
-    mem_start = rss_mib(server_pid)
+    ``browser``: a Playwright browser to use (default: a new headless Chromium).
+    ``warm_s`` > 0: first open and close one page and wait that long, and count memory from
+    then (a server's first pages load code and caches once, about 30-40 MiB here, that no
+    later session adds again); the memory before it is ``server_rss_cold_mib``."""
     out: dict = {"contexts": contexts, "play_s": play_s, "viewport": list(viewport),
-                 "server_rss_start_mib": mem_start}
+                 "server_rss_cold_mib": rss_mib(server_pid)}
     errors: list[str] = []
     with nullcontext(browser) if browser is not None else B.browser() as browser:
+        if warm_s > 0:  # one visit first, as a facilitator checks the page before the room
+            ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            page = ctx.new_page()
+            page.goto(url)
+            B.wait_for_views(page, timeout_ms=300_000)
+            ctx.close()
+            time.sleep(warm_s)
+        mem_start = out["server_rss_start_mib"] = rss_mib(server_pid)
         ctxs, pages = [], []
         t0 = time.perf_counter()
         for k in range(contexts):
