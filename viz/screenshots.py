@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         B.wait_for_views(small)
         small.screenshot(path=str(out / "app_guide.png"))  # the opening guide, first screen
         small.locator(".cp-guide-close").click()
+        small.locator(".cp-guide").wait_for(state="detached")
         small.locator(".cp-view-timeseries .cp-present-button").click()
         small.wait_for_selector(".cp-present")
         small.wait_for_timeout(500)
