@@ -1,7 +1,7 @@
 """The model as the workshop app drives it, and the numbers each view shows.
 
 :class:`WorkshopModel` is a :class:`abm.core.model.ChildProtectionModel` of one synthetic LA whose
-constructor takes only keyword arguments with defaults, as Mesa's ``SolaraViz`` needs to
+constructor takes only keyword arguments with defaults, as the app's Apply / Reset needs to
 rebuild it on Reset. It also runs a *twin*: the same LA, same seed, under a second regime,
 stepped in lock-step (the side-by-side view), and it follows one family (the child's-journey
 view). Levers act on the running model through ``set_lever`` (validated ``set_params``).
@@ -196,7 +196,7 @@ def coerce(name: str, value):
 class WorkshopModel(ChildProtectionModel):
     """One synthetic LA for the workshop, with a same-seed twin under a second regime.
 
-    Every argument has a default and is a keyword, as SolaraViz's Reset needs. ``rng`` is the
+    Every argument has a default and is a keyword, as the app's Apply / Reset needs. ``rng`` is the
     seed as the seed box gives it (text or int).
     """
 
