@@ -1,4 +1,4 @@
-"""The workshop app: a Solara (Mesa SolaraViz) visual of one LA, runnable offline.
+"""The workshop app: a Solara visual of one LA (with Mesa's parameter inputs), runnable offline.
 
     make viz            # or: cpabm viz [--port 8765] [--host 127.0.0.1]
 

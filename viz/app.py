@@ -1,9 +1,10 @@
 """The workshop app: ``solara run viz/app.py`` (or ``make viz`` / ``cpabm viz``).
 
-Built on Mesa's ``SolaraViz``: Mesa gives the page frame, Play / Step / Reset and the
-reset-time parameters (LA size, regime, comparison regime, seed); the seven views, the
-levers and the media-shock button are this project's components (``viz.components``).
-Each browser session gets its own model (made in ``Page``, never at module level).
+The page frame is this project's (``Workshop``); Mesa gives the reset-time parameter inputs
+(``ModelCreator``: LA size, regime, comparison regime, seed); Play / Step / Apply-Reset are
+``viz.session``'s (safe with a room of sessions on one server); the seven views, the levers,
+the guide and the media-shock button are ``viz.components``. Each browser session gets its
+own model (made in ``Page``, never at module level).
 """
 
 from __future__ import annotations
@@ -22,17 +23,24 @@ except ImportError:
 
 import mesa.visualization.solara_viz as _mesa_viz  # noqa: E402
 import solara  # noqa: E402
-from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.user_param import Slider  # noqa: E402
 
 from viz import components as C  # noqa: E402
+from viz import session as SESSION  # noqa: E402
 from viz import workshop as W  # noqa: E402
+from viz.components import H  # noqa: E402
+
+CULL_TIMEOUT = "20s"
 
 try:  # no "runs on Solara" badge over the views; a plain tab title
     from solara.server import settings as _server_settings
 
     _server_settings.theme.show_banner = False
     _server_settings.theme.title = "cpabm workshop"
+    # a session whose page has gone (tab closed, laptop shut) is freed after this long,
+    # not Solara's default 24 h (SOLARA_KERNEL_CULL_TIMEOUT overrides it)
+    if "SOLARA_KERNEL_CULL_TIMEOUT" not in os.environ:
+        _server_settings.kernel.cull_timeout = CULL_TIMEOUT
 except ImportError:  # pragma: no cover - solara-server is part of solara
     pass
 
@@ -52,27 +60,6 @@ MODEL_PARAMS = {
     "rng": {"type": "InputText", "value": DEFAULTS["rng"], "label": "Seed"},
     **FIXED,
 }
-COMPONENTS = [view for view, _ in C.VIEWS]
-LAYOUT = [{"i": i, "moved": False, **pos} for i, (_, pos) in enumerate(C.VIEWS)]
-
-
-def _install_layout() -> None:
-    """Give Mesa's grid our initial layout (Mesa 3.5.1 sizes every view 6 x 10 cells and
-    offers no argument for it). Other numbers of views keep Mesa's own layout."""
-    default = getattr(_mesa_viz, "_cp_default_layout", _mesa_viz.make_initial_grid_layout)
-    _mesa_viz._cp_default_layout = default
-
-    def layout(num_components: int):
-        if num_components == len(LAYOUT):
-            return [dict(item) for item in LAYOUT]
-        return default(num_components)
-
-    _mesa_viz.make_initial_grid_layout = layout
-
-
-_install_layout()
-
-
 def new_model(**kw) -> W.WorkshopModel:
     return W.WorkshopModel(**{**DEFAULTS, **FIXED, **kw})
 
@@ -126,18 +113,68 @@ POOL.fill()
 
 @solara.component
 def Workshop(model: solara.Reactive):
-    """The whole app for one model reactive (Page makes it; tests pass their own)."""
+    """The whole app for one model reactive (Page makes it; tests pass their own): the
+    opening guide, the status line and the seven views; in the sidebar Play / Step /
+    Apply-Reset, this LA's settings (applied on Apply), the levers, and the developer
+    settings behind an "advanced" switch."""
+    params = solara.use_reactive({})  # the settings chosen, applied on Apply / Reset
+    advanced = solara.use_reactive(False)
+    guide = solara.use_reactive(True)
+    interval = solara.use_reactive(100)
     solara.Style(C.CSS)
-    C.SidebarLevers(model)
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+        if not guide.value:
+            solara.Button("Guide", on_click=lambda: guide.set(True), text=True,
+                          classes=["cp-guide-open"], style={"color": "white"})
+    pending = C.pending_changes(model.value, params.value)
+    with solara.Sidebar():
+        with solara.Card("Run", margin=0, classes=["cp-run"]):
+            SESSION.SessionController(model, model_parameters=params, play_interval=interval,
+                                      pending=bool(pending))
+            if pending:
+                H("div", "Pending (press Apply): " + "; ".join(pending), cls="cp-pending")
+        C.Levers(model)
+        with solara.Card("This local authority", margin=0, classes=["cp-settings"]):
+            _mesa_viz.ModelCreator(model, MODEL_PARAMS, model_parameters=params)
+            C.RegimeNotes(params.value)
+        C.SaveRun(model)
+        solara.Switch(label="advanced (developer settings)", value=advanced,
+                      classes=["cp-advanced"])
+        if advanced.value:
+            with solara.Card("Developer settings", margin=0, classes=["cp-developer"]):
+                solara.SliderInt("Pause between weeks while playing (ms)", value=interval,
+                                 min=0, max=1000, step=50)
+                H("div", f"Kernel clock: week {model.value._t} (warm-up "
+                  f"{model.value.offset} weeks); model seed {model.value.seed}.",
+                  cls="cp-note")
     with solara.Column(classes=["cp-main"], gap="0px"):
+        if guide.value:
+            C.Guide(on_close=lambda: guide.set(False))
         C.Banner(model)
-        SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE,
-                  play_interval=100, render_interval=1)
+        C.ViewGrid(model.value)
 
 
 @solara.component
 def Page():
-    initial = solara.use_memo(POOL.take, [])  # one model per browser session
+    def take():  # one model per browser session, dropped when the session closes
+        ctx = SESSION._context()
+        m = POOL.take()
+        SESSION.own(m, ctx)
+        SESSION.on_session_close(ctx)
+        return m
+    initial = solara.use_memo(take, [])
     model = solara.use_reactive(initial)
     solara.Title("cpabm workshop")
     Workshop(model)
+
+
+@solara.component
+def FacilitatorPage():
+    solara.Title("cpabm workshop: facilitator")
+    C.Facilitator()
+
+
+#: The app's pages: the workshop (one per group) and the facilitator's comparison.
+routes = [solara.Route(path="/", component=Page, label="Workshop"),
+          solara.Route(path="facilitator", component=FacilitatorPage, label="Facilitator")]

@@ -54,15 +54,23 @@ def offline_env() -> dict[str, str]:
     return env
 
 
+class ServerURL(str):
+    """The app's address, carrying the server's process id (``.pid``)."""
+
+    pid: int
+
+
 @contextmanager
-def app_server(port: int | None = None, timeout: float = 90.0, log: Path | None = None):
-    """``solara run viz/app.py`` on 127.0.0.1; yields the URL; stops it (its own process
-    group) afterwards."""
+def app_server(port: int | None = None, timeout: float = 90.0, log: Path | None = None,
+               env: dict[str, str] | None = None):
+    """``solara run viz/app.py`` on 127.0.0.1; yields the URL (a :class:`ServerURL`); stops
+    it (its own process group) afterwards. ``env`` adds to the server's environment."""
     port = port or free_port()
     out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(solara_cmd(port), cwd=ROOT, env=offline_env(), stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen(solara_cmd(port), cwd=ROOT, env={**offline_env(), **(env or {})},
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = ServerURL(f"http://127.0.0.1:{port}/")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -1,11 +1,14 @@
-"""Solara components of the workshop app: the seven views, the levers and the status bar.
+"""Solara components of the workshop app: the seven views and their grid (or one view full
+screen, for a projector), the opening guide, the levers and the status bar.
 
-Each view is a Solara component taking the model, as Mesa's ``SolaraViz`` passes it to the
-components in its ``components`` list. Views redraw when Mesa's ``update_counter`` moves
-(after a step, a reset, or a button here) and draw their picture with ``viz.figures``.
+Each view is a Solara component taking the model. Views redraw when Mesa's
+``update_counter`` moves (after a step, a reset, or a button here) and draw their picture
+with ``viz.figures``, under the model's lock.
 """
 
 from __future__ import annotations
+
+import logging
 
 import solara
 from mesa.visualization.utils import force_update, update_counter
@@ -15,6 +18,7 @@ from viz import figures as F
 from viz import workshop as W
 
 v = solara.v
+log = logging.getLogger("cpabm.viz")
 
 
 def H(tag: str, *children, cls: str | None = None, style: str | None = None):
@@ -45,20 +49,39 @@ CSS = """
 .cp-lever-label b { font-weight: 700; }
 .cp-lever-unit { color: #555; font-size: 12px; }
 .cp-note { font-size: 12.5px; color: #555; line-height: 1.3; }
-.cp-main .v-tabs { display: none; }
+.cp-grid { display: grid; grid-template-columns: repeat(12, minmax(0, 1fr));
+  grid-auto-rows: 30px; gap: 10px; padding: 0 10px 10px 10px; }
+.cp-present { height: calc(100vh - 150px); padding: 0 10px 10px 10px; }
+.cp-present .cp-view-title { font-size: 28px; }
+.cp-present .cp-view-sub { font-size: 20px; }
+.cp-present .cp-view-foot { font-size: 16px; }
+.cp-guide { border: 2px solid #1f4e79; border-radius: 8px; background: #eef4fa;
+  padding: 10px 16px; margin: 0 10px 6px 10px; font-size: 15px; color: #111; }
+.cp-guide h2 { font-size: 19px; margin: 0 0 4px 0; }
+.cp-guide ol { margin: 2px 0 4px 0; }
+.cp-guide li { margin: 2px 0; }
+.cp-pending { font-size: 13.5px; color: #8a4b00; background: #fff4e0; border-radius: 6px;
+  padding: 4px 8px; margin-top: 4px; }
+.cp-regime-note { font-size: 12.5px; color: #333; line-height: 1.3; margin: 2px 0 6px 0; }
 .v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label-container {
   display: block !important; }
 .v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label {
   font-size: 10px; }
 .cp-decision-label { font-size: 13px; color: #333; }
-.cp-main .vue-grid-item { touch-action: auto; }
 """
+
+
+#: The view shown full screen (presentation mode), or None for all views. A Solara reactive
+#: variable: each browser session has its own value.
+PRESENTING = solara.reactive(None)
 
 
 @solara.component
 def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
              tools=None):
-    """A view: title line, the picture (SVG), and a footer naming the review's paragraphs."""
+    """A view: title line, the picture (SVG), and a footer naming the review's paragraphs,
+    with a button to show it full screen, in large type, for a projector."""
+    presenting = PRESENTING.value == key
     with solara.Div(classes=["cp-view", f"cp-view-{key}"]):
         with solara.Div(classes=["cp-view-head"]):
             H("span", title, cls="cp-view-title")
@@ -70,13 +93,26 @@ def ViewCard(key: str, title: str, subtitle: str, picture: bytes, source: str,
             with solara.Div(classes=["cp-view-tools"]):
                 if tools is not None:
                     tools()
+                solara.Button("Back to all views" if presenting else "Present",
+                              on_click=lambda: PRESENTING.set(None if presenting else key),
+                              text=True, dense=True, classes=["cp-present-button"])
             H("span", source, cls="cp-view-source")
 
 
 def _picture(fn, model, *args):
-    """Draw a view, once per model update (and per option)."""
+    """Draw a view, once per model update (and per option), under the model's lock (never
+    while a week is being stepped). A view that fails shows a message in its card; the
+    error goes to the server's log and the rest of the page keeps working."""
     tick = update_counter.get()
-    return solara.use_memo(lambda: fn(model, *args), [model, tick, *args])
+
+    def draw():
+        try:
+            with model.lock:
+                return fn(model, *args)
+        except Exception as e:  # noqa: BLE001 - one view's failure must not break the page
+            log.exception("view %s failed", fn.__name__)
+            return F.error_svg(e)
+    return solara.use_memo(draw, [model, tick, *args])
 
 
 @solara.component
@@ -174,6 +210,75 @@ VIEWS = (
 )
 
 
+@solara.component
+def ViewGrid(model):
+    """The seven views on a 12-column grid, or one of them full screen (presentation)."""
+    key = PRESENTING.value
+    if key is not None:
+        view = dict(zip(VIEW_KEYS, (v for v, _ in VIEWS), strict=True)).get(key)
+        if view is not None:
+            with solara.Div(classes=["cp-present"]):
+                view(model)
+            return
+    with solara.Div(classes=["cp-grid"]):
+        for view, pos in VIEWS:
+            style = (f"grid-column: {pos['x'] + 1} / span {pos['w']}; "
+                     f"grid-row: {pos['y'] + 1} / span {pos['h']}; min-width: 0; min-height: 0;")
+            with solara.Div(style=style):
+                view(model)
+
+
+VIEW_KEYS = ("timeseries", "caseflow", "workers", "loops", "decisions", "journey", "compare")
+
+
+@solara.component
+def Guide(on_close):
+    """The opening panel: the workshop's three moves and what to watch."""
+    with solara.Div(classes=["cp-guide"]):
+        H("h2", "Start here: three moves, about five minutes each")
+        H("ol",
+          H("li", H("b", "A child's death in the news. "),
+            "Press the red Media shock button, then ▶. Watch referrals rise in view 3 and "
+            "the threshold for action drop in view 4: more families investigated, most of "
+            "them needlessly."),
+          H("li", H("b", "Thresholds. "),
+            "Move the Referral threshold lever (left). In view 4 the two kinds of error trade "
+            "places: fewer missed children means more unnecessary investigations."),
+          H("li", H("b", "A different regime. "),
+            "Choose another Regime in This local authority and press Apply. View 7 runs the "
+            "same LA, same random numbers, under the comparison regime: the gap is policy, "
+            "not luck. Watch caseloads, time with families and staff turnover."))
+        H("div", "▶ plays week by week and ❚❚ pauses; Step moves one week. Present (under "
+          "each view) shows it full screen for a projector.", cls="cp-note")
+        solara.Button("Got it", on_click=on_close, color="primary", dense=True,
+                      classes=["cp-guide-close"])
+
+
+def pending_changes(model, params: dict) -> list[str]:
+    """The settings chosen in the sidebar that the running model does not have yet."""
+    out = []
+    if "children" in params and int(params["children"]) != model.children_n:
+        out.append(f"LA size {int(params['children']):,} children")
+    if "regime" in params and W.regime_file(params["regime"]) != model.regime:
+        out.append(f"regime {params['regime']}")
+    if "compare_regime" in params and W.regime_file(params["compare_regime"]) != \
+            model.twin.regime:
+        out.append(f"comparison {params['compare_regime']}")
+    if "rng" in params and W.parse_seed(params["rng"]) != model.seed:
+        out.append(f"seed {params['rng']}")
+    return out
+
+
+@solara.component
+def RegimeNotes(params: dict):
+    """One line on each chosen regime, under the settings."""
+    for key, role in (("regime", "This run"), ("compare_regime", "Compared with")):
+        name = params.get(key)
+        if name:
+            H("div", H("b", f"{role}: {name}. "), W.regime_description(name),
+              cls=f"cp-regime-note cp-regime-note-{key}")
+
+
 # ---------------------------------------------------------------------------- controls
 @solara.component
 def LeverSlider(model, lever: W.Lever):
@@ -186,10 +291,11 @@ def LeverSlider(model, lever: W.Lever):
         current.set(model.lever_value(name))
 
     v = current.value
-    shown = f"{v:,.0f}" if isinstance(v, int) or abs(v) >= 100 else f"{v:,.{lever.digits}f}"
+    shown = W.format_value(v, lever.digits, lever.unit,
+                           W.PARAMETERS[name].type == "int")
     tag = " (stand-in)" if lever.stand_in else ""
-    H("div", H("b", lever.label), f": {shown}{tag} ",
-      H("span", f"{lever.unit} · {lever.review}", cls="cp-lever-unit"),
+    H("div", H("b", lever.label), f": {shown}{tag}",
+      H("div", f"{lever.help} Review {lever.review}.", cls="cp-lever-unit"),
       cls=f"cp-lever-label cp-lever-{lever.key}")
     slider = solara.SliderInt if isinstance(lo, int) and isinstance(step, int) else \
         solara.SliderFloat
@@ -222,22 +328,12 @@ def Levers(model_r: solara.Reactive):
 
 
 @solara.component
-def SidebarLevers(model_r: solara.Reactive, depth: int = 5):
-    """The levers card in the sidebar, *below* Mesa's controls: the sidebar orders its
-    cards by how deep in the page they are declared, so declare this one deeper."""
-    if depth > 0:
-        SidebarLevers(model_r, depth - 1)
-    else:
-        with solara.Sidebar():
-            Levers(model_r)
-
-
-@solara.component
 def Banner(model_r: solara.Reactive):
     """What is running, the date, and the media-shock button."""
     update_counter.get()
     model = model_r.value
-    h = W.headline(model)
+    with model.lock:
+        h = W.headline(model)
 
     def shock():
         model.media_shock(W.MEDIA_SHOCK)
@@ -252,7 +348,96 @@ def Banner(model_r: solara.Reactive):
             state = "" if h["running"] else " · the calendar has ended: press Reset"
             H("div", f"Public anxiety {h['anxiety']:.2f} (a media shock adds 1, halving in "
               f"{model.p.anxiety_halflife_weeks:.0f} weeks) · ▶ plays week by week, "
-              f"Step = 1 week · size, regime, comparison and seed apply on Reset{state}",
+              f"Step = 1 week · the settings of This local authority apply on Apply{state}",
               cls="cp-banner-line2")
+            # when the week shown was stepped (server clock): the load benchmark's
+            # step-to-redraw time
+            H("span", f"{h['stepped_at']:.3f}", cls="cp-stepped-at", style="display:none")
         solara.Button("Media shock: a child's death in the news", on_click=shock,
                       color="error", classes=["cp-shock"], disabled=not h["running"])
+
+
+# ---------------------------------------------------------------------------- saved runs
+@solara.component
+def SaveRun(model_r: solara.Reactive):
+    """A group saves its run under a name, for the facilitator's comparison."""
+    from viz import runs as R
+    name = solara.use_reactive("")
+    message = solara.use_reactive("")
+
+    def save():
+        try:
+            rec = R.save_run(name.value, model_r.value)
+        except (ValueError, OSError) as e:
+            message.set(f"Not saved: {e}")
+            return
+        message.set(f"Saved as “{rec['name']}” (week {rec['week']}). The facilitator's page "
+                    "shows it beside the other groups' runs.")
+    with solara.Card("Save this run", margin=0, classes=["cp-save"]):
+        solara.InputText("Your group's name", value=name, continuous_update=True)
+        solara.Button("Save run", on_click=save, color="primary", dense=True,
+                      disabled=not name.value.strip(), classes=["cp-save-button"])
+        if message.value:
+            H("div", message.value, cls="cp-note cp-save-message")
+
+
+@solara.component
+def Facilitator():
+    """Every saved run side by side: the five outcomes, with the settings; exports."""
+    from viz import runs as R
+    tick, set_tick = solara.use_state(0)
+    runs = solara.use_memo(R.load_runs, [tick])
+    solara.Style(CSS + FACILITATOR_CSS)
+    with solara.Column(classes=["cp-facilitator"]):
+        H("h1", "Facilitator: the groups' runs side by side")
+        H("div", f"{len(runs)} saved runs in {R.runs_folder()}. Outcomes over the weeks each "
+          "group played, as a year's rate; lower is better for all five.", cls="cp-note")
+        solara.Button("Refresh", on_click=lambda: set_tick(tick + 1), outlined=True,
+                      dense=True, classes=["cp-refresh"])
+        if not runs:
+            H("p", "No runs saved yet: each group presses “Save run” in the app's sidebar.")
+            return
+        if R.same_seeds(runs):
+            H("div", f"Same LA and seed in every run ({runs[0]['children']:,} children, seed "
+              f"{runs[0]['seed']}): the differences are policy, not luck.",
+              cls="cp-seeds cp-seeds-same")
+        else:
+            H("div", "Not every run has the same LA size and seed: some of the differences "
+              "are luck. Ask the groups to keep the default seed.", cls="cp-seeds cp-seeds-differ")
+        table = R.runs_table(runs)
+        head = [H("th", c) for c in table.columns]
+        rows = []
+        for _, row in table.iterrows():
+            cells = []
+            for c in table.columns:
+                val = row[c]
+                if isinstance(val, float):
+                    val = f"{val:,.2f}" if abs(val) < 10 else f"{val:,.0f}"
+                elif isinstance(val, int):
+                    val = f"{val:,}" if c != "seed" else str(val)
+                cells.append(H("td", str(val)))
+            rows.append(H("tr", *cells))
+        H("table", H("thead", H("tr", *head)), H("tbody", *rows), cls="cp-runs")
+        png = R.comparison_png(runs)
+        solara.Image(png, format="png", classes=["cp-runs-chart"])
+        with solara.Row():
+            solara.FileDownload(table.to_csv(index=False), filename="workshop-runs.csv",
+                                label="Download the table (CSV)")
+            solara.FileDownload(png, filename="workshop-runs.png",
+                                label="Download the chart (PNG)")
+        H("div", "Each run's weekly figures are beside it in the folder above "
+          "(one CSV per run, same name).", cls="cp-note")
+
+
+FACILITATOR_CSS = """
+.cp-facilitator { padding: 16px 24px; }
+.cp-facilitator h1 { font-size: 26px; margin: 0 0 6px 0; }
+.cp-runs { border-collapse: collapse; font-size: 15px; margin: 10px 0; }
+.cp-runs th, .cp-runs td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; }
+.cp-runs th:first-child, .cp-runs td:first-child { text-align: left; font-weight: 700; }
+.cp-runs th { background: #f6f8fa; }
+.cp-seeds { font-size: 15px; padding: 6px 10px; border-radius: 6px; margin: 6px 0; }
+.cp-seeds-same { background: #e8f5e9; }
+.cp-seeds-differ { background: #fff4e0; }
+.cp-runs-chart { max-width: 100%; }
+"""

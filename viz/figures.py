@@ -614,6 +614,19 @@ def journey_svg(model) -> bytes:
     return bytes(svg)
 
 
+def error_svg(error: Exception) -> bytes:
+    """What a view's card shows when its drawing failed: a plain message, not a traceback
+    (the traceback goes to the server's log)."""
+    svg = Svg(640, 200)
+    svg.text(320, 80, "This view could not be drawn this week.", size=22, anchor="middle",
+             weight=700)
+    svg.text(320, 118, "The rest of the page keeps working; press Step or ▶ to try again.",
+             size=16, anchor="middle")
+    svg.text(320, 150, f"({type(error).__name__}: {str(error)[:70]})", size=13,
+             anchor="middle", fill=GREY)
+    return bytes(svg)
+
+
 VIEWS = {
     "caseflow": caseflow_svg, "workers": workers_svg, "timeseries": timeseries_svg,
     "decisions": decisions_svg, "loops": loops_svg, "journey": journey_svg,

@@ -5,13 +5,17 @@
 Starts ``solara run viz/app.py`` on a free local port, opens it in headless Chromium with
 every non-local request blocked, waits for all seven views, saves
 ``app_before_shock.png``, presses the media-shock button, steps ``--weeks`` weeks (52) with
-Mesa's Step button, and saves ``app_after_shock.png`` (whole page, 1920 px wide).
+the Step button, and saves ``app_after_shock.png`` (whole page, 1920 px wide). At 1280x720
+(a projector) it also saves the first screen with the opening guide (``app_guide.png``),
+one view in presentation mode (``app_present.png``) and the facilitator's page after two
+groups saved their runs (``app_facilitator.png``; the runs go to a temporary folder).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from viz import browser as B
@@ -21,7 +25,7 @@ WIDTH, HEIGHT = 1920, 1080
 
 def full_height(page) -> int:
     """Height that shows the whole grid without the inner scroll."""
-    return int(page.evaluate("""() => { const g = document.querySelector('.vue-grid-layout');
+    return int(page.evaluate("""() => { const g = document.querySelector('.cp-grid');
         const r = g ? g.getBoundingClientRect() : {bottom: 1080};
         const s = document.querySelector('.v-navigation-drawer__content');
         return Math.max(r.bottom + 40, s ? s.scrollHeight + 80 : 0, 1080); }"""))
@@ -49,12 +53,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with B.app_server() as url, B.browser() as browser:
+    runs = tempfile.mkdtemp(prefix="cpabm-screenshot-runs-")  # not the workshop's own runs
+    with B.app_server(env={"CPABM_VIZ_RUNS": runs}) as url, B.browser() as browser:
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         external: list[str] = []
         B.block_internet(page, external)
         page.goto(url)
         B.wait_for_views(page)
+        small = browser.new_page(viewport={"width": 1280, "height": 720})
+        B.block_internet(small, external)
+        small.goto(url)
+        B.wait_for_views(small)
+        small.screenshot(path=str(out / "app_guide.png"))  # the opening guide, first screen
+        small.locator(".cp-guide-close").click()
+        small.locator(".cp-guide").wait_for(state="detached")
+        small.locator(".cp-view-timeseries .cp-present-button").click()
+        small.wait_for_selector(".cp-present")
+        small.wait_for_timeout(500)
+        small.screenshot(path=str(out / "app_present.png"))  # presentation mode
+        small.locator(".cp-present-button").click()
+        for group in ("Red group", "Blue group: media shock"):  # two groups save their runs
+            if group.startswith("Blue"):
+                small.locator("button.cp-shock").click()
+                B.click_step(small, 8)
+            small.get_by_label("Your group's name").fill(group)
+            small.locator(".cp-save-button").click()
+            small.get_by_text(f"Saved as “{group}”").wait_for()
+        small.goto(url + "facilitator")
+        small.wait_for_selector("img.cp-runs-chart")
+        small.wait_for_timeout(500)
+        small.screenshot(path=str(out / "app_facilitator.png"), full_page=True)
+        small.close()
         shoot(page, out / "app_before_shock.png")
         if args.viewport:
             shoot(page, out / "app_before_shock_screen.png", full=False)
@@ -67,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if external:
             print(f"viz.screenshots: the page asked for {len(external)} non-local URLs "
                   f"(blocked), e.g. {external[0]}", file=sys.stderr)
-    print(f"wrote {out / 'app_before_shock.png'} and {out / 'app_after_shock.png'}")
+    print(f"wrote app_guide.png, app_present.png, app_facilitator.png, app_before_shock.png and "
+          f"app_after_shock.png in {out}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """The model as the workshop app drives it, and the numbers each view shows.
 
 :class:`WorkshopModel` is a :class:`abm.core.model.ChildProtectionModel` of one synthetic LA whose
-constructor takes only keyword arguments with defaults, as Mesa's ``SolaraViz`` needs to
+constructor takes only keyword arguments with defaults, as the app's Apply / Reset needs to
 rebuild it on Reset. It also runs a *twin*: the same LA, same seed, under a second regime,
 stepped in lock-step (the side-by-side view), and it follows one family (the child's-journey
 view). Levers act on the running model through ``set_lever`` (validated ``set_params``).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+import weakref
 import zlib
 from dataclasses import dataclass
 
@@ -45,6 +47,27 @@ def regime_files() -> list[str]:
 def regime_label(name: str) -> str:
     """File name -> what the app shows ("professional_judgment" -> "professional judgment")."""
     return name.replace("_", " ")
+
+
+#: One line per regime, in plain words (the regime files' headers say more, with sources).
+REGIME_DESCRIPTIONS = {
+    "prescriptive": "England 2008-2010: timescales as targets, heavy recording, little room "
+                    "for judgment.",
+    "professional_judgment": "The review's direction: timescales as guidance, lighter "
+                             "recording, more room for judgment and supervision.",
+    "early_help": "Schools, health and children's centres help families early instead of "
+                  "referring them (three times the places).",
+    "integrated_front_door": "A multidisciplinary front door screens every contact and "
+                             "signposts families to other help (case study 2).",
+    "multi_agency_triage": "Police reports triaged by a co-located team; only clear child "
+                           "protection cases become referrals (case study 1).",
+    "fdac": "Family Drug and Alcohol Court: a specialist team helps parents in proceedings; "
+            "more children go home (case study 3).",
+}
+
+
+def regime_description(name: str) -> str:
+    return REGIME_DESCRIPTIONS.get(regime_file(name), "")
 
 
 def regime_file(label: str) -> str:
@@ -144,6 +167,22 @@ def missing_levers() -> list[Lever]:
     return [lv for lv in LEVERS if lv.param is None and not lv.optional]
 
 
+#: Units as the levers show them, in plain words.
+UNIT_WORDS = {"latent units": "points on the concern scale",
+              "latent units per unit anxiety": "points per unit of public anxiety",
+              "multiplier": "× the base level"}
+
+
+def format_value(value, digits: int, unit: str, integer: bool = False) -> str:
+    """A lever's value with its unit in plain words, the same way for every lever: whole
+    numbers for integer parameters, ``digits`` decimals otherwise ("80 weeks", "1.90
+    points on the concern scale")."""
+    v = float(value)
+    text = f"{v:,.0f}" if integer else f"{v:,.{digits}f}"
+    unit = UNIT_WORDS.get(unit.strip(), unit.strip())
+    return f"{text} {unit}" if unit not in ("", "1", "-") else text
+
+
 def coerce(name: str, value):
     spec = PARAMETERS[name]
     if spec.type == "bool":
@@ -157,14 +196,19 @@ def coerce(name: str, value):
 class WorkshopModel(ChildProtectionModel):
     """One synthetic LA for the workshop, with a same-seed twin under a second regime.
 
-    Every argument has a default and is a keyword, as SolaraViz's Reset needs. ``rng`` is the
+    Every argument has a default and is a keyword, as the app's Apply / Reset needs. ``rng`` is the
     seed as the seed box gives it (text or int).
     """
+
+    #: Every model still in memory (the app's log counts them when a session closes).
+    live: weakref.WeakSet = weakref.WeakSet()
 
     def __init__(self, children: int = 75_000, regime: str = "prescriptive",
                  compare_regime: str = "professional judgment", rng="2010", years: int = 10,
                  warmup_weeks: int = 156, history_weeks: int = HISTORY_WEEKS):
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held by a step and by every view's drawing
+        self.stepped_at = time.time()  # when the last week was stepped (server clock)
+        WorkshopModel.live.add(self)
         self._cp_version = 0  # bumped by every control, so cached view data is redrawn
         seed = parse_seed(rng)
         main, other = regime_file(regime), regime_file(compare_regime)
@@ -185,12 +229,28 @@ class WorkshopModel(ChildProtectionModel):
         self.follow_family(first=True)
         for _ in range(int(history_weeks)):
             self.step()
+        self.session_start = self.week  # "change since start" counts from here
 
     # -- time
     def step(self) -> None:
         with self.lock:
             super().step()
             self.twin.step()
+            self.stepped_at = time.time()
+
+    def dispose(self) -> None:
+        """Drop this model's state (and its twin's) once its session has closed, so its
+        memory is freed even if a stale reference to the object remains somewhere in the
+        page machinery. The model cannot be used afterwards."""
+        with self.lock:
+            twin = self.__dict__.get("twin")
+            for obj in (twin, self):
+                if obj is not None:
+                    lock = obj.__dict__.get("lock")
+                    obj.__dict__.clear()
+                    obj.running = False
+                    if lock is not None:
+                        obj.lock = lock
 
     @property
     def offset(self) -> int:
@@ -373,13 +433,18 @@ def beyond_chance(count_now: float, count_base: float, weeks_now: int = 1,
 
 @_cached
 def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
-    """Flows per week (mean of the last ``window`` weeks) and open cases now, each beside
-    its value at the session start."""
+    """Flows per week (mean of the last ``window`` weeks played) and open cases now, each
+    beside its value at the session start (the weeks just before it); no change until a
+    week has been played."""
     n = recorded_weeks(model)
+    start = min(getattr(model, "session_start", BASELINE_WEEKS), n)
     flows = []
     for label, col, unit in FLOW_STAGES:
         x = flow(model, col)
-        a, b = x[max(0, n - window):], x[:BASELINE_WEEKS]
+        if n > start:  # the weeks played, beside the weeks just before the session start
+            a, b = x[max(start, n - window):n], x[max(0, start - BASELINE_WEEKS):start]
+        else:  # nothing played yet: no change to show
+            a = b = x[max(0, n - window):n]
         v_now = float(a.mean()) if n else 0.0
         v_base = float(b.mean()) if n else 0.0
         change = (v_now / v_base - 1.0) * 100 if v_base > 0 else None
@@ -388,7 +453,7 @@ def caseflow_data(model: ChildProtectionModel, window: int = 13) -> dict:
                       "beyond_chance": beyond_chance(a.sum(), b.sum(), len(a), len(b))})
     stocks = []
     cur = model.las.stock_children.sum(axis=0)
-    first = model.record.stock_children[0].sum(axis=0) if n else cur
+    first = model.record.stock_children[start - 1].sum(axis=0) if 0 < start < n else cur
     for label, code in STOCK_STAGES:
         stocks.append({"label": label, "now": int(cur[code]), "base": int(first[code]),
                        "beyond_chance": beyond_chance(cur[code], first[code], 1, 1)})
@@ -607,4 +672,5 @@ def headline(model: WorkshopModel) -> dict:
         "seed": model.seed, "anxiety": model.anxiety(),
         "referrals": float(last["referrals"]) if last is not None else 0.0,
         "running": bool(model.running), "shocks": len(model.shock_weeks),
+        "stepped_at": getattr(model, "stepped_at", 0.0),
     }

@@ -2,9 +2,12 @@
 
     cpabm viz [--host 127.0.0.1] [--port 8765] [--open | --no-open]
 
-Runs ``solara run`` on the installed ``viz/app.py``, prints the address, and serves until
-Ctrl-C. The page needs no internet once ``make viz-assets`` (or ``make viz``) has put the
-front end in Solara's local cache. Imports nothing heavy until ``run``.
+Prints the address at once and serves a holding page there while it gets ready (fetching
+the page's front end into Solara's local cache if it is missing, loading the model's
+kernels); then runs ``solara run`` on the installed ``viz/app.py`` on the same address
+until Ctrl-C. If the front end can be neither found nor fetched, the page says exactly what
+to run. The server ends with ``cpabm viz`` (Ctrl-C, SIGTERM, even kill -9), and a restart
+on the same port works at once. Imports nothing heavy until ``run``.
 """
 
 from __future__ import annotations
@@ -28,12 +31,117 @@ def configure(parser) -> None:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Can the app listen on host:port? (SO_REUSEADDR, as the server itself binds: a port
+    left in TIME_WAIT by a server just stopped is free at once.)"""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
             return False
     return True
+
+
+class HoldingPage:
+    """A plain page on the app's own address while the app gets ready: what is happening
+    (with the seconds so far), or, when the app cannot start, exactly what to run. It
+    reloads itself every two seconds, so the browser lands on the app once it is up."""
+
+    def __init__(self, host: str, port: int):
+        import http.server
+        import threading
+
+        page = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                body = (page.body() if self.path.startswith("/cpabm-status")
+                        else page.html()).encode()
+                self.send_response(503 if page.error is None else 500)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.stage, self.started, self.error = "starting", time.monotonic(), None
+        self.stage_started = self.started
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def set(self, stage: str) -> None:
+        self.stage, self.stage_started = stage, time.monotonic()
+        print(f"cpabm viz: {stage} ...", file=sys.stderr, flush=True)
+
+    def fail(self, message: str) -> None:
+        self.error = message
+        print(f"cpabm viz: {message}", file=sys.stderr, flush=True)
+
+    def body(self) -> str:
+        import html as H
+        if self.error is not None:
+            return (f"<h1>The workshop app cannot start</h1><p>{H.escape(self.error)}</p>"
+                    "<p>Then reload this page.</p>")
+        secs = time.monotonic() - self.stage_started
+        return (f"<h1>The workshop app is getting ready</h1><p><b>{H.escape(self.stage)}</b>"
+                f" &hellip; {secs:.0f} s</p><p>This page turns into the app by itself. Loading "
+                "the model takes a few seconds; the first time after an update of the model "
+                "it compiles its kernels (up to a few minutes).</p>")
+
+    #: Every 2 s: reload once the app answers /readyz, else show the latest status (and keep
+    #: trying through the moment the app takes over the address).
+    POLL_JS = """setInterval(() => fetch('/readyz').then(r => r.ok ? location.reload() :
+      fetch('/cpabm-status').then(r => r.text()).then(t => {
+        document.getElementById('s').innerHTML = t; })).catch(() => {}), 2000);"""
+
+    def html(self) -> str:
+        script = "" if self.error is not None else f"<script>{self.POLL_JS}</script>"
+        return ("<!doctype html><html><head><meta charset='utf-8'><title>cpabm workshop</title>"
+                "<style>body{font:18px sans-serif;margin:3em;max-width:40em}</style></head>"
+                f"<body><div id='s'>{self.body()}</div>{script}</body></html>")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _front_end(page: HoldingPage) -> bool:
+    """Make sure the offline front end is in Solara's cache (fetch it when missing, as
+    `make viz-assets` does); False, with the page saying what to run, when it cannot."""
+    try:
+        from viz import offline_assets
+        if offline_assets.complete():
+            return True
+        page.set("step 1 of 3: fetching the page's front end (once)")
+        code = offline_assets.main([])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+        if not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - reported on the page
+        print(f"cpabm viz: {e}", file=sys.stderr)
+        code = 1
+    if code == 0:
+        return True
+    root = Path(__file__).resolve().parents[2]
+    page.fail("The page's front end (Solara's JavaScript) is not on this machine and could "
+              f"not be fetched. In {root} run `make viz-assets` (it needs the npm registry "
+              "once), then `cpabm viz` again.")
+    return False
+
+
+def _child_dies_with_parent() -> None:
+    """In the server process: ask Linux to end it when `cpabm viz` ends, even by kill -9."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop it
+        pass
 
 
 def _solara(python: Path) -> list[str]:
@@ -74,20 +182,24 @@ def run(args) -> int:
         print(f"cpabm viz: {args.host}:{args.port} is already in use; pass --port N",
               file=sys.stderr)
         return 2
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "localhost") else args.host
+    page = HoldingPage(args.host, args.port)
+    print(f"cpabm viz: the workshop app is at http://{shown}:{args.port}/  (Ctrl-C stops it)",
+          flush=True)
     try:
-        from viz.offline_assets import status
-        missing = [f"{k} ({v})" for k, v in status().items() if v != "ok"]
-    except Exception as e:  # noqa: BLE001 - a missing front end is only a warning
-        missing = [f"cannot check ({e})"]
-    if missing:
-        print("cpabm viz: warning: the offline front end is incomplete, so the page will "
-              "try to fetch it from the internet: run `make viz-assets`\n  "
-              + "\n  ".join(missing), file=sys.stderr)
-    print("cpabm viz: loading the model kernels ...", file=sys.stderr, flush=True)
-    secs = _warm_kernels()
-    if secs > 5:
-        print(f"cpabm viz: kernels compiled in {secs:.0f} s (cached for next time)",
-              file=sys.stderr)
+        if not _front_end(page):
+            while True:  # the page says what to run, until Ctrl-C
+                time.sleep(3600)
+        page.set("step 2 of 3: loading the model's kernels")
+        secs = _warm_kernels()
+        if secs > 5:
+            print(f"cpabm viz: kernels compiled in {secs:.0f} s (cached for next time)",
+                  file=sys.stderr)
+        page.set("step 3 of 3: starting the app")
+    except KeyboardInterrupt:
+        page.close()
+        return 1 if page.error else 0
     want_open = args.open if args.open is not None else bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform != "linux")
     cmd = _solara(Path(sys.executable)) + [
@@ -97,11 +209,9 @@ def run(args) -> int:
                SOLARA_TELEMETRY_MIXPANEL_ENABLE="False",
                # plain http on this machine: Solara's note about https cookies is noise here
                PYTHONWARNINGS="ignore:Cookies with samesite:UserWarning")
-    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
-    local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "localhost") else args.host
-    print(f"cpabm viz: the workshop app is at http://{shown}:{args.port}/  (Ctrl-C stops it)",
-          flush=True)
-    proc = subprocess.Popen(cmd, cwd=app.parent.parent, env=env)
+    page.close()  # the app takes over the address (SO_REUSEADDR: at once)
+    proc = subprocess.Popen(cmd, cwd=app.parent.parent, env=env,
+                            preexec_fn=_child_dies_with_parent)
 
     def stop(signum, frame):  # a terminated `cpabm viz` takes its server with it
         proc.terminate()

@@ -2,6 +2,7 @@
 
     PYTHONPATH=experiments .venv/bin/python -m benchmarks.app [--out results/benchmarks]
     PYTHONPATH=experiments .venv/bin/python -m benchmarks.app --quick [--no-browser]
+    PYTHONPATH=experiments .venv/bin/python -m benchmarks.app --room 25   # room only
 
 Writes ``viz.json`` (every number) and ``viz.md`` (a table) with the machine, the versions
 and the commands (``make viz-bench``). ``--quick`` (fewer repeats) writes into
@@ -17,6 +18,11 @@ and the commands (``make viz-bench``). ``--quick`` (fewer repeats) writes into
   second participant arriving straight after (the second prepared model), and from a cold start
   (browser opened the moment the server answers).
 * **Play**: weeks per second while the Play button runs, and one Step's round trip.
+* **A room** (``--room N``, issue 23): N browser contexts at 1280x720 play together on one
+  server (``viz.room``): tracebacks shown, step-to-redraw time, weeks played, weeks
+  stepped after ❚❚, and the server's memory before and after they close. Targets: no
+  traceback, median step-to-redraw <= 1 s, memory within 50 MiB of the start. ``--room``
+  alone updates only that part of ``viz.json`` / ``viz.md``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from viz import browser as B
 
 TARGET_STEP_MS = 100.0
 TARGET_RENDER_S = 5.0
+TARGET_REDRAW_S = 1.0
+TARGET_MEMORY_MIB = 50.0
 
 
 def machine() -> dict:
@@ -187,6 +195,60 @@ def bench_play(url: str) -> dict:
     return {"step_round_trip_s": step_rt, "play_weeks_per_s": rate}
 
 
+def bench_room(contexts: int, play_s: float) -> dict:
+    """``contexts`` participants playing together on one server (viz.room)."""
+    from viz import room
+    os.environ.pop("CPABM_VIZ_PREBUILD", None)  # as `cpabm viz` runs it
+    with B.app_server(timeout=300) as url:
+        time.sleep(30)  # the prepared models are built, as before a workshop
+        out = room.play_room(url, url.pid, contexts=contexts, play_s=play_s, settle_s=60,
+                             warm_s=30,
+                             log=lambda m: print(f"benchmarks.app: {m}", file=sys.stderr))
+    out["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["errors_count"] = len(out["errors_shown"]) + len(out["page_errors"])
+    red, grow = out["step_to_redraw_s"].get("median", float("inf")), out["server_rss_growth_mib"]
+    ok = (not out["errors_shown"] and not out["page_errors"] and red <= TARGET_REDRAW_S
+          and grow <= TARGET_MEMORY_MIB)
+    out["verdict"] = (f"{'meets' if ok else 'MISSES'} the targets: {len(out['errors_shown'])} "
+                      f"error messages and {len(out['page_errors'])} page errors; median "
+                      f"step-to-redraw {red:.2f} s (target <= {TARGET_REDRAW_S:.0f} s); memory "
+                      f"{grow:+.0f} MiB after closing (target <= {TARGET_MEMORY_MIB:.0f} MiB)")
+    return out
+
+
+def room_markdown(r: dict) -> list[str]:
+    red, wk, pz = r["step_to_redraw_s"], r["weeks_played"], r["weeks_after_pause_click"]
+    return [
+        "", f"## A room: {r['contexts']} participants playing together (issue 23)", "",
+        f"{r['contexts']} headless Chromium contexts ({r['viewport'][0]}x{r['viewport'][1]}, "
+        f"each its own session and model) on one `solara run viz/app.py`, all pressing ▶, "
+        f"playing {r['play_s']:.0f} s, pausing and closing. Measured {r['date']} with "
+        f"`{r['command']}`; load average at the end {r['load_average_end']}.", "",
+        "| figure | value |", "|---|---|",
+        f"| pages loaded (all {r['contexts']}) | {r['all_pages_loaded_s']:.0f} s |",
+        f"| error messages or tracebacks shown | {len(r['errors_shown'])} |",
+        f"| page errors (JavaScript) | {len(r['page_errors'])} |",
+        f"| step-to-redraw median / p90 / max | {red['median']:.2f} / {red['p90']:.2f} / "
+        f"{red['max']:.2f} s ({red['n']} redraws) |",
+        f"| weeks played per page (median; most) | {wk['median']:.0f} "
+        f"(max {wk['max']:.0f}); {r['weeks_per_s_per_page']:.2f} weeks/s |",
+        f"| weeks the page moved on after ❚❚ was clicked (median / max) | "
+        f"{pz['median']:.0f} / {pz['max']:.0f} |",
+        f"| pages still moving 2 s after the pause | {r['pages_still_moving_after_pause']} |",
+        f"| server memory: start / playing / after closing | "
+        f"{r['server_rss_start_mib']:.0f} / {r['server_rss_playing_mib']:.0f} / "
+        f"{r['server_rss_after_close_mib']:.0f} MiB ({r['server_rss_growth_mib']:+.0f}) |",
+        f"| server memory before its first page (cold) | {r['server_rss_cold_mib']:.0f} MiB |",
+        "", "The weeks the page moved on after ❚❚ include weeks already stepped, on their way "
+        "to the page, when the click was made (a catch-up redraw can bring up to 4); no "
+        "page moved once the pause had arrived. Memory counts from the server as it is once one page has been opened and "
+        "closed (as a facilitator checks the app before the room arrives): a server's first "
+        "pages load code and caches once, which later sessions do not add again. After "
+        "closing, the server has up to 60 s to cull the sessions (20 s after a page "
+        "disconnects) and free them.",
+        "", "Verdict: " + r["verdict"] + "."]
+
+
 def markdown(res: dict) -> str:
     mc = res["machine"]
     lines = [
@@ -231,8 +293,10 @@ def markdown(res: dict) -> str:
             "", "## Interaction", "",
             f"- Step button round trip (server step + redraw + browser): "
             f"{r['step_round_trip_s']:.2f} s", f"- Play: {r['play_weeks_per_s']:.1f} weeks a second"]
-    lines += ["", "Verdict: " + res["verdict"], ""]
-    return "\n".join(lines)
+    lines += ["", "Verdict: " + res["verdict"]]
+    if res.get("room"):
+        lines += room_markdown(res["room"])
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,10 +305,35 @@ def main(argv: list[str] | None = None) -> int:
                     help="default results/benchmarks (quick: tmp/benchmarks-quick)")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check)")
     ap.add_argument("--no-browser", action="store_true", help="step timings only")
+    ap.add_argument("--room", type=int, default=0, metavar="N",
+                    help="only the room: N participants playing together (25 in the record)")
+    ap.add_argument("--play-seconds", type=float, default=60.0,
+                    help="how long the room plays (default 60)")
     args = ap.parse_args(argv)
     args.out = args.out or str(B.ROOT / ("tmp/benchmarks-quick" if args.quick
                                          else "results/benchmarks"))
     import datetime as dt
+    out = Path(args.out)
+    old = json.loads((out / "viz.json").read_text()) if (out / "viz.json").exists() else {}
+    if args.room:
+        problems = B.missing_prerequisites()
+        if problems:
+            print("benchmarks.app: " + "; ".join(problems) + f"; {B.INSTALL_HINT}", file=sys.stderr)
+            return 1
+        room = bench_room(args.room, args.play_seconds)
+        room.update(date=dt.datetime.now().isoformat(timespec="seconds"), machine=machine(),
+                    command=f"PYTHONPATH=experiments .venv/bin/python -m benchmarks.app "
+                            f"--room {args.room} --play-seconds {args.play_seconds:g}")
+        if not old:
+            print(json.dumps(room, indent=2))
+            print("benchmarks.app: no viz.json to add the room to in " + str(out),
+                  file=sys.stderr)
+            return 1
+        old["room"] = room
+        (out / "viz.json").write_text(json.dumps(old, indent=2) + "\n")
+        (out / "viz.md").write_text(markdown(old))
+        print("\n".join(room_markdown(room)))
+        return 0
     res: dict = {"date": dt.datetime.now().isoformat(timespec="seconds"),
                  "command": "make viz-bench  (PYTHONPATH=experiments .venv/bin/python -m "
                             "benchmarks.app" + (" --quick" if args.quick else "") + ")",
@@ -270,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         verdict.append(f"first render {'meets' if fr <= TARGET_RENDER_S else 'MISSES'} the 5 s "
                        f"target (slowest {fr:.2f} s)")
     res["verdict"] = "; ".join(verdict) + "."
-    out = Path(args.out)
+    if "room" in old:  # measured separately (--room); kept
+        res["room"] = old["room"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "viz.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "viz.md").write_text(markdown(res))

@@ -138,8 +138,13 @@ def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
                  **{k: p for k, p in app.MODEL_PARAMS.items() if mv.check_param_is_fixed(p)}}
     app_defaults = {**app.DEFAULTS, **app.FIXED}
     assert {k: mv_params[k] for k in app_defaults} == app_defaults
-    button(rc, "Reset").click()
+    # the settings (the defaults: 75,000 children) differ from this small model's: pending
+    pending = rc.find(v.Html, class_="cp-pending").widgets
+    assert len(pending) == 1 and "LA size 75,000 children" in pending[0].children[0]
+    button(rc, "Apply").click()
     new = model_r.value
+    assert rc.find(v.Html, class_="cp-pending").widgets == []
+    assert rc.find(v.Btn, children=["Reset"]).widgets  # nothing pending now
     assert new is not model and isinstance(new, W.WorkshopModel)
     # a fresh start: the defaults' week, no shock, every parameter back, same numbers
     assert new.week == app.FIXED["history_weeks"] and new.shock_weeks == []
@@ -230,6 +235,20 @@ def test_media_shock_raises_referrals_same_seed():
     assert rb > ra * 1.04, (ra, rb)
 
 
+def test_caseflow_shows_no_change_before_a_week_is_played():
+    """On first load nothing has been played: no "▼49%" from the history's own noise."""
+    m = small_model()
+    cf = W.caseflow_data(m)
+    assert all(f["change_pct"] in (0.0, None) and not f["beyond_chance"] for f in cf["flows"])
+    assert all(s["now"] == s["base"] for s in cf["stocks"])
+    base = [f["base"] for f in cf["flows"]]
+    for _ in range(3):
+        m.step()
+    cf = W.caseflow_data(m)
+    assert [f["base"] for f in cf["flows"]] == base  # the start stays the start
+    assert "▲" not in F.caseflow_svg(small_model()).decode()
+
+
 def test_twin_is_the_same_la_and_seed():
     m = small_model(regime="prescriptive", compare_regime="prescriptive")
     for _ in range(5):
@@ -248,12 +267,15 @@ def test_decision_counts_add_up():
         assert np.isfinite(dd["threshold"])
 
 
-def test_layout_has_a_cell_per_view_and_every_app_parameter_is_a_model_argument(app):
-    import mesa.visualization.solara_viz as mv
-    assert mv.make_initial_grid_layout(len(app.COMPONENTS)) == app.LAYOUT
-    assert len(mv.make_initial_grid_layout(2)) == 2  # other apps keep Mesa's layout
-    keys = {pos["i"] for pos in app.LAYOUT}
-    assert keys == set(range(7))
+def test_grid_places_every_view_without_overlap_and_parameters_are_model_arguments(app):
+    from viz import components as C
+    cells = set()
+    for _, pos in C.VIEWS:
+        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 12
+        mine = {(pos["x"] + i, pos["y"] + j) for i in range(pos["w"]) for j in range(pos["h"])}
+        assert not cells & mine
+        cells |= mine
+    assert len(C.VIEWS) == len(C.VIEW_KEYS) == 7
     # every model parameter is one WorkshopModel accepts (Mesa checks this too)
     import inspect
     sig = inspect.signature(W.WorkshopModel.__init__).parameters
@@ -272,6 +294,93 @@ def test_each_session_gets_its_own_prepared_model(app):
     a, b, c = pool.take(), pool.take(), pool.take()  # the third is built on demand
     assert len({id(a), id(b), id(c)}) == 3
     assert app.ModelPool(size=0, factory=factory).take() is made[-1]
+
+
+# ---------------------------------------------------------------------------- sessions
+def _wait(cond, timeout=60.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_views_drawn_while_another_thread_steps_never_see_half_a_week():
+    """A step holds the model's lock and the views draw under it (as the app's cards do):
+    drawing in one thread while another steps gives whole pictures, never an error."""
+    import threading
+    m = small_model()
+    failures, done = [], threading.Event()
+
+    def play():
+        try:
+            for _ in range(40):
+                m.step()
+        finally:
+            done.set()
+    threading.Thread(target=play).start()
+    draws = 0
+    while not done.is_set():
+        try:
+            with m.lock:
+                week = m.week
+                views = F.all_views(m)
+                assert len(W.series(m)) == W.recorded_weeks(m) == week
+            draws += 1
+        except Exception as e:  # noqa: BLE001 - collected and reported
+            failures.append(repr(e))
+        assert all(v.startswith(b"<svg") for v in views.values())
+    assert failures == [] and draws > 0
+
+
+def test_play_and_pause_in_the_page_and_pause_is_immediate(app):
+    """▶ plays in a thread of its own; ❚❚ stops it before the next step."""
+    import time
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    start = m.week
+    button(rc, "▶").click()
+    _wait(lambda: m.week >= start + 3)
+    button(rc, "❚❚").click()
+    paused = m.week
+    time.sleep(0.6)
+    assert m.week - paused <= 1  # at most the step in flight when ❚❚ was pressed
+    stopped = m.week
+    time.sleep(0.6)
+    assert m.week == stopped
+    assert rc.find(v.Btn, children=["▶"]).widget.disabled is False
+
+
+def test_a_failing_view_shows_a_message_and_the_others_keep_working(app, monkeypatch):
+    def broken(model):
+        raise ValueError("operands could not be broadcast together")
+    monkeypatch.setattr(F, "caseflow_svg", broken)
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    button(rc, "Step").click()
+    texts = [bytes(w.value).decode() for w in rc.find(ipywidgets.Image).widgets]
+    assert sum("could not be drawn" in t for t in texts) == 1
+    assert sum("could not be drawn" not in t and t.startswith("<svg") for t in texts) == 6
+    assert m.week == SMALL["history_weeks"] + 1
+
+
+def test_a_session_stops_when_its_page_is_gone():
+    import threading
+
+    from solara.server.kernel_context import PageStatus
+
+    from viz import session
+
+    class Ctx:
+        closed_event = threading.Event()
+        page_status = {"a": PageStatus.CONNECTED, "b": PageStatus.DISCONNECTED}
+    ctx = Ctx()
+    assert session.page_open(ctx) and session.page_open(None)
+    ctx.page_status = {"a": PageStatus.CLOSED, "b": PageStatus.DISCONNECTED}
+    assert not session.page_open(ctx)
+    ctx.page_status = {"a": PageStatus.CONNECTED}
+    ctx.closed_event.set()
+    assert not session.page_open(ctx)
 
 
 # ---------------------------------------------------------------------------- set-up pieces
@@ -298,3 +407,105 @@ def test_cli_registers_viz_and_checks_its_port():
         assert cli.main(["viz", "--port", str(busy)]) == 2
     assert cli.main(["viz", "--port", "0"]) == 2
     assert "solara" not in viz_cli.__dict__  # nothing heavy at import
+
+
+def test_port_left_by_a_stopped_server_is_free_at_once():
+    """A server just stopped leaves its connections in TIME_WAIT; `cpabm viz` checks the
+    port as the server binds it (SO_REUSEADDR), so a restart on the same port works."""
+    import socket
+
+    from abm.cli import viz as viz_cli
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    cli = socket.create_connection(("127.0.0.1", port))
+    conn, _ = srv.accept()
+    conn.close()  # the server closes first: its side waits in TIME_WAIT
+    srv.close()
+    cli.close()
+    plain = socket.socket()
+    with pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old check did: "already in use"
+    plain.close()
+    assert viz_cli._port_free("127.0.0.1", port)
+
+
+def test_holding_page_shows_progress_then_exactly_what_to_run():
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from abm.cli import viz as viz_cli
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    page = viz_cli.HoldingPage("127.0.0.1", port)
+    try:
+        page.set("step 2 of 3: loading the model's kernels")
+
+        def get(path):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+            raise AssertionError("the holding page must not answer 200 (the app's readyz)")
+        code, text = get("/")
+        assert code == 503 and "loading the model&#x27;s kernels" in text and "<script>" in text
+        assert get("/readyz")[0] == 503
+        page.fail("The page's front end is missing. In /x run `make viz-assets`, then "
+                  "`cpabm viz` again.")
+        code, text = get("/")
+        assert code == 500 and "run `make viz-assets`" in text and "<script>" not in text
+    finally:
+        page.close()
+    assert viz_cli._port_free("127.0.0.1", port)  # the app can take the address at once
+
+
+# ---------------------------------------------------------------------------- saved runs
+def test_saved_runs_keep_every_group_and_compare_their_outcomes(tmp_path):
+    from viz import runs as R
+    a, b = small_model(), small_model()
+    b.media_shock()
+    for _ in range(6):
+        a.step()
+        b.step()
+    rec_a = R.save_run("Group A", a, tmp_path)
+    rec_b = R.save_run("  Group   A ", b, tmp_path)  # the same name: kept apart, not over
+    assert (rec_a["name"], rec_b["name"]) == ("Group A", "Group A (2)")
+    runs = R.load_runs(tmp_path)
+    assert [r["name"] for r in runs] == ["Group A", "Group A (2)"]
+    assert R.same_seeds(runs) and runs[1]["shock_weeks"] == [SMALL["history_weeks"]]
+    o = runs[0]["outcomes"]
+    assert o["weeks"] == 6
+    want = float(a.series("unnecessary_investigations")[-6:].sum()) * 52 / 6
+    assert o["unnecessary_investigations"] == pytest.approx(want)
+    assert o["cost"] > 0 and 0 <= o["turnover"] < 100
+    table = R.runs_table(runs)
+    assert list(table["run"]) == ["Group A", "Group A (2)"]
+    assert {f"{label} ({unit})" for _, label, unit in R.OUTCOMES} <= set(table.columns)
+    weekly = np.genfromtxt(tmp_path / "group-a.csv", delimiter=",", names=True, dtype=None,
+                           encoding="utf-8")
+    assert len(weekly) == 6 and "harm_missed" in weekly.dtype.names
+    assert R.comparison_png(runs).startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="needs a name"):
+        R.save_run("  ", a, tmp_path)
+    other = small_model(rng="7")
+    R.save_run("Group C", other, tmp_path)
+    assert not R.same_seeds(R.load_runs(tmp_path))
+
+
+def test_facilitator_page_shows_the_saved_runs(tmp_path, monkeypatch, app):
+    from viz import components as C
+    from viz import runs as R
+    monkeypatch.setenv("CPABM_VIZ_RUNS", str(tmp_path))
+    box, rc = solara.render(C.Facilitator(), handle_error=False)
+    assert rc.find(v.Html, tag="p").widgets  # "No runs saved yet"
+    R.save_run("Group A", small_model())
+    R.save_run("Group B", small_model())
+    rc.find(v.Btn, children=["Refresh"]).widget.click()
+    (table,) = rc.find(v.Html, class_="cp-runs").widgets
+    text = str(table)
+    assert "Group A" in text and "Group B" in text
+    assert rc.find(v.Html, class_="cp-seeds cp-seeds-same").widgets
