@@ -110,3 +110,17 @@ def test_evaluation_model_checks_its_inputs():
     assert m.seed >= 0  # a drawn seed, recorded in the row
     with pytest.raises(abm.ConfigError, match="no_such_parameter"):
         abm.EvaluationModel(one_fy(), rng=1, no_such_parameter=3).step()
+
+
+@pytest.mark.slow
+def test_evaluation_model_on_two_spawned_processes_gives_the_same_rows(restore_start_method):
+    """The class is found by spawned workers (it lives in abm, not in the caller's script)."""
+    kw = dict(parameters={"scenario": one_fy(), "regime": ["prescriptive",
+                                                           "professional_judgment"],
+                          "outcomes": "direct_time_share"},
+              rng=[7], display_progress=False)
+    one, two = (pd.DataFrame(batch_run(abm.EvaluationModel, number_processes=n, **kw))
+                .drop(columns="scenario").sort_values("RunId").reset_index(drop=True)
+                for n in (1, 2))
+    pd.testing.assert_frame_equal(one, two)
+    assert one["direct_time_share"].nunique() == 2
