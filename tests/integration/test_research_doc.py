@@ -107,6 +107,8 @@ def test_the_optimiser_figures_are_the_committed_result():
     assert c["best_minus_default"]["harm_missed"]["ci95"][0] > 0
     saved = -c["best_minus_default"]["unnecessary_investigations"]["difference"]
     assert f"saves about {5 * round(saved / 5):.0f} unnecessary" in FLAT
+    changelog = " ".join((ROOT / "docs" / "CHANGELOG.md").read_text().split())
+    assert f"optimum of {len(o['fit_seeds'])} seeds ({best}) saves {saved:.1f}" in changelog
     t = pd.read_csv(OPT / "trace.csv")
     assert len(t) == o["evaluations"]
     near = t[t["referrer_threshold"].between(2.35, 2.47)]
