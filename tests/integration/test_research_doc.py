@@ -81,8 +81,10 @@ def test_the_ema_scores_are_the_committed_result():
         assert s.loc[levers, out].sum() > s.loc[uncertainties, out].sum(), out
     assert s.loc[uncertainties, "referrals_children"].sum() > s.loc[levers,
                                                                    "referrals_children"].sum()
-    n = len(pd.read_csv(EMA / "experiments.csv"))
-    assert f"{n} experiments on `small_la`" in FLAT
+    x = pd.read_csv(EMA / "experiments.csv")
+    assert f"{len(x)} experiments on `small_la`" in FLAT
+    assert (f"about one event a year ({x.harm_missed.mean():.1f} on average over the "
+            f"{len(x)} experiments)") in FLAT
 
 
 def test_the_optimiser_figures_are_the_committed_result():
