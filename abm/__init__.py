@@ -63,7 +63,7 @@ from abm.core.scenario import Event, Scenario, small_la_scenario  # noqa: E402
 __all__ = ["ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate",
            "load_scenario", "outcome_units", "run", "small_la_scenario",
            "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
-           "CourtAgent"]
+           "CourtAgent", "EvaluationModel"]
 __version__ = "0.1.0"
 
 
@@ -72,6 +72,9 @@ def __getattr__(name):
     if name in ("ChildProtectionModel",):
         from abm.core.model import ChildProtectionModel
         return ChildProtectionModel
+    if name == "EvaluationModel":
+        from abm.mesa_batch import EvaluationModel
+        return EvaluationModel
     if name in ("FamilyAgent", "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"):
         from abm.core import agents
         return getattr(agents, name)

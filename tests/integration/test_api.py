@@ -55,7 +55,7 @@ def test_public_names_are_exactly_the_documented_ones():
     assert sorted(abm.__all__) == sorted([
         "ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate", "load_scenario",
         "outcome_units", "run", "small_la_scenario", "ChildProtectionModel", "FamilyAgent",
-        "ReferrerAgent", "SocialWorkerAgent", "CourtAgent"])
+        "ReferrerAgent", "SocialWorkerAgent", "CourtAgent", "EvaluationModel"])
     for name in abm.__all__:
         assert getattr(abm, name) is not None
 

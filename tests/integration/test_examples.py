@@ -1,6 +1,7 @@
 """The researcher's examples run: the EMA Workbench example (docs/examples/ema_workbench.py,
-a small LHS with feature scoring and PRIM) and a SALib analysis, both through the public
-API ``abm.evaluate`` on a small LA."""
+a small LHS with feature scoring and PRIM), the optimiser example
+(docs/examples/optimise_threshold.py, scipy.optimize) and a SALib analysis, all through the
+public API ``abm.evaluate`` on a small LA."""
 
 from __future__ import annotations
 
@@ -87,3 +88,32 @@ def test_salib_morris_through_abm_evaluate(la):
     # the referrers' threshold decides how many children are referred; the social
     # workers' scope for judgment acts after the referral (on re-referrals only)
     assert mu_star["referrer_threshold"] > 3 * mu_star["scope_for_judgment"]
+
+
+@pytest.mark.slow
+def test_optimiser_example_minimises_the_loss_through_abm_evaluate(la, tmp_path):
+    opt = load_example("optimise_threshold")
+    r = opt.optimise(str(la), seeds=2, check_seeds=2, maxiter=6, harm_weight=100.0,
+                     out=tmp_path / "opt")
+    trace, o = r["trace"], r["optimum"]
+    assert 1 <= len(trace) == o["evaluations"] <= 6
+    assert trace["referrer_threshold"].between(1.5, 2.5).all()
+    # the optimum is the best point the search evaluated, and the objective is a function of
+    # the threshold alone (common random numbers: the same seeds give the same loss)
+    assert o["fit_loss"] == trace["loss"].min()
+    again = opt.loss(o["best_threshold"], scenario=str(la), seeds=o["fit_seeds"],
+                     harm_weight=100.0)
+    assert math.isclose(again["loss"], o["fit_loss"], rel_tol=1e-3, abs_tol=1.0)
+    assert set(o["check_seeds"]).isdisjoint(o["fit_seeds"])  # checked on fresh seeds
+    c = o["check"]
+    for k in ("harm_missed", "unnecessary_investigations", "loss"):
+        d = c["best_minus_default"][k]
+        assert math.isclose(d["difference"], c["best"][k] - c["default"][k], abs_tol=1e-9)
+        assert d["ci95"][0] <= d["difference"] <= d["ci95"][1]
+    with pytest.raises(ValueError, match="check_seeds must be at least 2"):
+        opt.optimise(str(la), check_seeds=1)
+    # the loss is the weighted sum of the two outcomes (the weight of a missed harm: 100)
+    assert np.allclose(trace["loss"],
+                       100 * trace["harm_missed"] + trace["unnecessary_investigations"])
+    for f in ("trace.csv", "optimum.json"):
+        assert (tmp_path / "opt" / f).is_file()

@@ -1,4 +1,4 @@
-"""docs/research.md quotes the committed results of its two worked examples: every figure
+"""docs/research.md quotes the committed results of its three worked examples: every figure
 it quotes is regenerated here from results/ and must appear in the guide as written."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ DOC = (ROOT / "docs" / "research.md").read_text()
 FLAT = " ".join(DOC.split())  # the text with line breaks and indents as single spaces
 SWITCH = ROOT / "results" / "sweeps" / "switch_pj_2011" / "summary"
 EMA = ROOT / "results" / "ema"
+OPT = ROOT / "results" / "optimise"
 
 
 def fmt(x: float) -> str:
@@ -80,5 +81,97 @@ def test_the_ema_scores_are_the_committed_result():
         assert s.loc[levers, out].sum() > s.loc[uncertainties, out].sum(), out
     assert s.loc[uncertainties, "referrals_children"].sum() > s.loc[levers,
                                                                    "referrals_children"].sum()
-    n = len(pd.read_csv(EMA / "experiments.csv"))
-    assert f"{n} experiments on `small_la`" in FLAT
+    x = pd.read_csv(EMA / "experiments.csv")
+    assert f"{len(x)} experiments on `small_la`" in FLAT
+    assert (f"about one event a year ({x.harm_missed.mean():.1f} on average over the "
+            f"{len(x)} experiments)") in FLAT
+
+
+def test_the_optimiser_figures_are_the_committed_result():
+    import json
+
+    o = json.loads((OPT / "optimum.json").read_text())
+    c, best = o["check"], f"{o['best_threshold']:.2f}"
+    assert f"stopped after {o['evaluations']} evaluations at a threshold of {best}" in FLAT
+    assert f"| outcome | default ({o['default_threshold']}) | optimum ({best}) |" in DOC
+    for k in ("harm_missed", "unnecessary_investigations", "loss"):
+        d = c["best_minus_default"][k]
+        row = (f"| `{k}` | {fmt(c['default'][k])} | {fmt(c['best'][k])} | "
+               f"{fmt(d['difference'])} [{fmt(d['ci95'][0])}, {fmt(d['ci95'][1])}] |")
+        assert row in DOC, row
+    assert (f"seeds {o['fit_seeds'][0]}-{o['fit_seeds'][-1]}" in FLAT
+            and f"on {len(o['check_seeds'])} fresh seeds" in FLAT)
+    assert f"{o['harm_weight']:.0f} * harm_missed" in DOC
+    # "the optimum does not hold": the loss difference's CI spans zero; missed harm rises;
+    # "saves about 25 unnecessary investigations a year"
+    lo, hi = c["best_minus_default"]["loss"]["ci95"]
+    assert lo < 0 < hi
+    assert c["best_minus_default"]["harm_missed"]["ci95"][0] > 0
+    saved = -c["best_minus_default"]["unnecessary_investigations"]["difference"]
+    assert f"saves about {5 * round(saved / 5):.0f} unnecessary" in FLAT
+    changelog = " ".join((ROOT / "docs" / "CHANGELOG.md").read_text().split())
+    assert f"optimum of {len(o['fit_seeds'])} seeds ({best}) saves {saved:.1f}" in changelog
+    t = pd.read_csv(OPT / "trace.csv")
+    assert len(t) == o["evaluations"]
+    near = t[t["referrer_threshold"].between(2.35, 2.47)]
+    assert (f"between 2.35 and 2.47 ({len(near)} of the {len(t)} evaluations) the fit seeds' "
+            f"missed harm ranges from {near.harm_missed.min():.2f} to "
+            f"{near.harm_missed.max():.2f} a year in no order of the threshold") in FLAT
+    ordered = near.sort_values("referrer_threshold")["harm_missed"]
+    assert not (ordered.is_monotonic_increasing or ordered.is_monotonic_decreasing)
+
+
+def test_every_public_name_is_documented_in_the_guide():
+    import abm
+
+    for name in abm.__all__:
+        assert f"`abm.{name}`" in DOC, name
+
+
+def _abm_uses(tree) -> list[str]:
+    """The modules of ``abm`` a piece of code imports, and the ``abm.X`` names it reads."""
+    import ast
+
+    used = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            used += [a.name for a in node.names if a.name.split(".")[0] == "abm"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "abm":
+            used += [node.module if node.module != "abm" else f"abm.{a.name}"
+                     for a in node.names]
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id == "abm"):
+            used.append(f"abm.{node.attr}")
+    return used
+
+
+def _examples():
+    import ast
+    import re
+
+    for p in sorted((ROOT / "docs" / "examples").glob("*.py")):
+        yield p.name, ast.parse(p.read_text())
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", DOC, re.S)):
+        yield f"research.md block {i + 1}", ast.parse(block)
+
+
+EXAMPLES = list(_examples())
+
+
+@pytest.mark.parametrize("name,tree", EXAMPLES, ids=[name for name, _ in EXAMPLES])
+def test_the_examples_use_only_the_public_api(name, tree):
+    import abm
+
+    public = {"abm", *(f"abm.{n}" for n in abm.__all__)}
+    private = [u for u in _abm_uses(tree) if u not in public]
+    assert _abm_uses(tree), f"{name} does not use abm"
+    assert private == [], f"{name} uses private parts of abm: {private}"
+
+
+def test_the_private_use_check_finds_private_imports():
+    import ast
+
+    code = ("import abm\nfrom abm.core.model import M\nimport abm.batch\nabm.run(1)\n"
+            "abm.core.x\nfrom abm import evaluate\n")
+    assert sorted(_abm_uses(ast.parse(code))) == ["abm", "abm.batch", "abm.core",
+                                                  "abm.core.model", "abm.evaluate", "abm.run"]
