@@ -100,6 +100,7 @@ Courts = namedtuple("Courts", [
     "listed",             # int64   weekly: hearings listed (demand)
     "held",               # int64   weekly: hearings held (effective + ineffective)
     "ineffective",        # int64   weekly: ineffective / adjourned hearings
+    "open_age_weeks_sum", # int64   weekly: weeks since application, summed over the open cases
 ])
 
 CourtCases = namedtuple("CourtCases", [

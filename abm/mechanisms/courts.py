@@ -88,14 +88,20 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
 
 
 @njit(cache=True, inline="always")
-def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
-    """Final hearing held: record the case and move the family to its outcome."""
+def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng, cohort, t0):
+    """Final hearing held: record the case (also in the ``cohort`` record, at the row of the
+    calendar week it was applied for; kernel week ``t0`` is calendar week 0) and move the
+    family to its outcome."""
     i = cases.fam[k]
     la = fam.la[i]
     c = cases.court[k]
     flow = las.flow
     flow[la, I.FL_COURT_CONCLUDED] += 1
     flow[la, I.FL_COURT_DURATION_WEEKS_SUM] += t - fam.since[i]
+    w = fam.since[i] - t0
+    if 0 <= w < cohort.shape[0]:
+        cohort[w, I.CO_CONCLUDED] += 1
+        cohort[w, I.CO_DURATION_WEEKS_SUM] += t - fam.since[i]
     flow[la, I.FL_COURT_HEARINGS_SUM_CONCLUDED] += cases.hearings_done[k] + cases.ineffective[k]
     flow[la, I.FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
     if cases.guardian[k]:
@@ -139,10 +145,13 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
 
 
 @njit(cache=True)
-def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied):
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied,
+                cohort, t0):
     """One week of every family court centre. ``applied[:n_applied]`` are the families whose
     LA applied for care proceedings this week (casework's return; ``n_applied`` < 0: not
-    known, which makes the intake look through the open cases)."""
+    known, which makes the intake look through the open cases). Concluded cases are also
+    counted in ``cohort`` at the row of their application's calendar week (``t0``: the
+    kernel week of calendar week 0)."""
     C = courts.slots.shape[0]
     M = cases.fam.shape[0]
     flow = las.flow
@@ -152,6 +161,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         courts.listed[c] = 0
         courts.held[c] = 0
         courts.ineffective[c] = 0
+        courts.open_age_weeks_sum[c] = 0
     # 1. intake of every family in proceedings without a case record, in open-list order.
     #    These are this week's applications, unless a full case table left some waiting
     #    (families in proceedings less the records in use tells): then look through the
@@ -258,7 +268,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             continue
         cases.hearings_done[k] += 1
         if final:
-            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng)
+            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng, cohort, t0)
             continue
         cases.next_hearing[k] = t + int(math.ceil(p.hearing_interval_weeks))
         on_timetable = (t - cases.opened[k]) <= p.timetable_weeks
@@ -276,6 +286,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             c = cases.court[k]
             courts.open_cases[c] += 1
+            courts.open_age_weeks_sum[c] += t - fam.since[cases.fam[k]]
             if not cases.guardian[k]:
                 courts.unallocated[c] += 1
 
@@ -332,7 +343,8 @@ class Courts(Mechanism):
             self.apply_capacities()  # the warm-up boost ends
         anxiety = d.anxiety if m.p.mech_anxiety else 0.0
         self.call(courts_step, m.fam, m.work, m.las, m.courts, m.cases, m.open, self.p, m._t,
-                  m.streams["court"], anxiety, cw.applied, cw.n_applied)
+                  m.streams["court"], anxiety, cw.applied, cw.n_applied, m.record.cohort,
+                  m._t - m.week)
         if m.p.court_capacity_response > 0:
             courts, base = m.courts, self.base_slots()
             courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,

@@ -762,6 +762,7 @@ class Court(mesa.Agent):
         self.cases: list[CareCase] = []
         self.opened_total = 0
         self.open_cases = self.unallocated = self.listed = self.held = self.ineffective = 0
+        self.open_age_weeks_sum = 0
 
     def step(self) -> None:
         """One week of care proceedings: intake, guardians, hearings, statistics."""
@@ -770,6 +771,8 @@ class Court(mesa.Agent):
         self.allocate_guardians()
         self.hold_hearings()
         self.open_cases = len(self.cases)
+        t = self.model.t
+        self.open_age_weeks_sum = sum(t - case.family.since for case in self.cases)
         self.unallocated = sum(1 for case in self.cases if not case.guardian)
 
     def find_capacity(self, p) -> None:
@@ -896,6 +899,10 @@ class Court(mesa.Agent):
         age = t - family.since  # weeks since the application
         flow[I.FL_COURT_CONCLUDED] += 1
         flow[I.FL_COURT_DURATION_WEEKS_SUM] += age
+        week_applied = family.since - (t - m.week)  # calendar week of the application
+        if 0 <= week_applied < m.record.cohort.shape[0]:
+            m.record.cohort[week_applied, I.CO_CONCLUDED] += 1
+            m.record.cohort[week_applied, I.CO_DURATION_WEEKS_SUM] += age
         flow[I.FL_COURT_HEARINGS_SUM_CONCLUDED] += case.hearings_done + case.ineffective
         flow[I.FL_COURT_EXPERTS_SUM_CONCLUDED] += case.experts
         if case.guardian:

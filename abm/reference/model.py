@@ -336,7 +336,7 @@ class ReferenceModel(mesa.Model):
                 rec.experience_hist[w, min(int(wk.experience), EXPERIENCE_BINS - 1)] += 1
         rec.work[w, 0] = work
         court = self.court
-        rec.court[w, 0] = [getattr(court, name[len("court_"):]) for name in I.COURT_NAMES]
+        rec.court[w, 0] = [getattr(court, field) for field in I.COURT_FIELDS]
         lp = self.loops
         values = {"anxiety": anxiety, "threshold_shift": self.shift,
                   "professional_status": self.status_level,
