@@ -79,6 +79,20 @@ def _flow(name, unit, description, mechanism):
     return Series(name, unit, "flow", "flow", description, mechanism)
 
 
+#: The components of a care case's duration: every week from application to final hearing is
+#: in exactly one (abm.mechanisms.courts classifies each open case's week).
+COURT_COMPONENTS = (
+    ("first_hearing", "from application to the first effective hearing"),
+    ("guardian", "after the first hearing, waiting for a children's guardian (the case is "
+     "not listed until one is allocated)"),
+    ("case_management", "the intervals the judge planned between hearings"),
+    ("experts", "relisted after a hearing that could not go ahead without expert reports, "
+     "until the reports are in"),
+    ("adjourned", "relisted after an ineffective hearing (overloaded lists, the base rate)"),
+    ("listing", "due for a hearing but not reached in the week's list"),
+)
+
+
 # ------------------------------------------------------------------ flows (per LA, per week)
 FLOWS = (
     _flow("contacts", "contacts", "contacts of universal services with a family that reached a "
@@ -157,6 +171,13 @@ FLOWS = (
           "over the cases reaching it", "courts"),
     _flow("permanences", "cases", "cases reaching permanence", "courts"),
     _flow("fdac_engaged", "cases", "parents engaged by the FDAC team", "courts"),
+    *(_flow(f"court_{name}_weeks_sum", "case-weeks", f"weeks {what}, summed over the "
+            "cases concluded", "courts") for name, what in COURT_COMPONENTS),
+    _flow("court_concluded_with_experts", "cases", "care cases concluded with at least one "
+          "expert assessment", "courts"),
+    _flow("court_concluded_within_40_weeks", "cases", "care cases concluded within 40 weeks "
+          "of application (the 2003 Protocol for judicial case management's target)",
+          "courts"),
     _flow("guardian_wait_weeks_sum", "case-weeks", "weeks from application to a children's "
           "guardian, summed over the guardians allocated", "courts"),
     _flow("guardians_allocated", "cases", "children's guardians allocated", "courts"),
@@ -290,6 +311,16 @@ INDICATORS = (
     Indicator("care_arrivals_per_closure", "applications per concluded case",
               "court_applications / court_concluded",
               "applications per care case concluded in the period", "courts"),
+    *(Indicator(f"care_{name}_weeks", "weeks", f"court_{name}_weeks_sum / court_concluded",
+                f"mean weeks {what}, per care case concluded in the period (the components "
+                "add up to care_mean_duration_weeks)", "courts")
+      for name, what in COURT_COMPONENTS),
+    Indicator("care_expert_evidence_share", "share of concluded cases",
+              "court_concluded_with_experts / court_concluded",
+              "care cases concluded in the period with expert evidence", "courts"),
+    Indicator("care_within_40_weeks_share", "share of concluded cases",
+              "court_concluded_within_40_weeks / court_concluded",
+              "care cases concluded in the period within 40 weeks of application", "courts"),
     Indicator("care_open_age_weeks", "weeks", "court_open_age_weeks_sum / court_backlog",
               "mean age (weeks since application) of the care cases open at the period's "
               "end", "courts"),
@@ -405,5 +436,7 @@ for _k, _s in enumerate(FLOWS):
     globals()[f"FL_{_s.name.upper()}"] = _k
 for _k, _s in enumerate(WORKFORCE):
     globals()[f"W_{_s.name[5:].upper()}"] = _k
+#: The first of the duration-component flows (they follow in COURT_COMPONENTS order)
+FL_COURT_COMPONENTS = FLOW_NAMES.index(f"court_{COURT_COMPONENTS[0][0]}_weeks_sum")
 CO_CONCLUDED, CO_DURATION_WEEKS_SUM = (COHORT_NAMES.index(f"court_cohort_{n}")
                                        for n in ("concluded", "duration_weeks_sum"))
