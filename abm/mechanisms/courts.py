@@ -42,7 +42,8 @@ from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, due_wee
 CourtParams = param_record("CourtParams", """
     hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
-    timetable_weeks timetable_enforcement hearing_interval_min_weeks urgent_first_hearings
+    timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
+    urgent_first_hearings
     hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
     ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
@@ -240,7 +241,9 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             act[na] = k
             na += 1
-    # 2. guardians, first come first served
+    # 2. guardians from the national service (Cafcass), first come first served
+    used = courts.guardians_used.sum()
+    capacity = courts.guardian_capacity.sum()
     waiting = np.empty(na, np.int64)
     nw = 0
     for k in act[:na]:
@@ -252,7 +255,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
     for q in range(nw):
         k = waiting[q] % M
         c = cases.court[k]
-        if courts.guardians_used[c] + 1 <= courts.guardian_capacity[c]:
+        if used + 1 <= capacity:
+            used += 1
             courts.guardians_used[c] += 1
             cases.guardian[k] = 1
             la = fam.la[cases.fam[k]]
@@ -301,7 +305,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         u_late = rng.random()
         ov = max(0.0, overload)
         pin = p.ineffective_base + p.ineffective_load_slope * ov / (1.0 + ov)
-        if not cases.guardian[k]:
+        if not cases.guardian[k] and not p.duty_allocation:
             pin += p.ineffective_no_guardian
         needs_reports = cases.hearings_done[k] + 2 >= cases.hearings_needed[k]  # IRH or final
         if needs_reports and not experts_in:
@@ -384,6 +388,11 @@ class Courts(Mechanism):
     name = "courts"
     Params = CourtParams
 
+    def __init__(self, model):
+        #: guardian capacity the service has added under sustained demand, a share of its base
+        self.guardian_extra = 0.0
+        super().__init__(model)
+
     def configure(self, p) -> None:
         super().configure(p)
         self.apply_capacities()
@@ -398,11 +407,16 @@ class Courts(Mechanism):
 
     def apply_capacities(self) -> None:
         """Hearing slots and guardian capacity, from the parameters."""
-        p, courts = self.model.p, self.model.courts
-        served = courts.children_served / 1e5
+        courts = self.model.courts
         courts.slots[:] = self.base_slots() * (1.0 + courts.extra_capacity)
-        courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
-                                       * self.boost())
+        courts.guardian_capacity[:] = self.base_guardians() * (1.0 + self.guardian_extra)
+
+    def base_guardians(self) -> np.ndarray:
+        """Cases the guardians serving each court centre's area can carry, before any staffing
+        response."""
+        p, courts = self.model.p, self.model.courts
+        return (p.guardians_per_100k * (courts.children_served / 1e5) * p.guardian_caseload
+                * self.boost())
 
     def step(self, d) -> None:
         m, cw = self.model, self.model.mechanisms["casework"]
@@ -418,3 +432,13 @@ class Courts(Mechanism):
                                                m.p.court_capacity_response,
                                                m.p.court_capacity_lag_weeks)
             courts.slots[:] = base * (1.0 + courts.extra_capacity)
+        if m.p.guardian_staffing_response > 0:
+            # the guardian service answers sustained demand (cases holding or waiting for a
+            # guardian) beyond its base capacity: recruitment, overtime, self-employed
+            # guardians, with a lag
+            courts, base = m.courts, self.base_guardians()
+            demand = courts.guardians_used.sum() + courts.unallocated.sum()
+            self.guardian_extra = float(respond(self.guardian_extra, demand, base.sum(),
+                                                m.p.guardian_staffing_response,
+                                                m.p.guardian_staffing_lag_weeks))
+            courts.guardian_capacity[:] = base * (1.0 + self.guardian_extra)

@@ -773,6 +773,8 @@ class Court(mesa.Agent):
         self.extra_capacity = 0.0  # capacity found under listing pressure, a share of base_slots
         self.slots = 0.0
         self.guardian_capacity = 0.0
+        self.base_guardian_capacity = 0.0  # before the staffing response
+        self.guardian_extra = 0.0  # capacity the guardian service added, a share of the base
         self.guardians_used = 0
         self.credit = 0.0
         self.cases: list[CareCase] = []
@@ -812,6 +814,16 @@ class Court(mesa.Agent):
         self.extra_capacity = float(respond(self.extra_capacity, self.listed, self.base_slots,
                                             p.court_capacity_response, p.court_capacity_lag_weeks))
         self.slots = self.base_slots * (1.0 + self.extra_capacity)
+
+    def find_guardians(self, p) -> None:
+        """6c. The guardian service answers sustained demand beyond its base capacity, with a
+        lag (7.16; ``respond``, shared with the engine)."""
+        demand = self.guardians_used + self.unallocated
+        self.guardian_extra = float(respond(self.guardian_extra, demand,
+                                            self.base_guardian_capacity,
+                                            p.guardian_staffing_response,
+                                            p.guardian_staffing_lag_weeks))
+        self.guardian_capacity = self.base_guardian_capacity * (1.0 + self.guardian_extra)
 
     def take_in_applications(self) -> None:
         """1. Intake: each new application gets a case record (``open_case``)."""
@@ -894,7 +906,7 @@ class Court(mesa.Agent):
                         else 10.0)
             experts_in = t >= case.expert_due
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
-            if not case.guardian:
+            if not case.guardian and not p.duty_allocation:
                 p_ineffective += p.ineffective_no_guardian
             if case.hearings_done + 2 >= case.hearings_needed and not experts_in:
                 p_ineffective += p.ineffective_expert_missing  # issues-resolution or final

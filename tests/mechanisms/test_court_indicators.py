@@ -54,8 +54,8 @@ def test_the_care_table_is_every_run_s_quarterly_output(cold_start):
     assert list(q.columns) == list(CARE_TABLE)
     assert len(q) >= 12
     # cohorts of the last quarters are still open: less complete than the first ones
-    share = q["care_cohort_concluded_share"].to_numpy()
-    assert np.nanmax(share[:4]) > 0.9 and share[-1] < 0.2
+    share = q["care_cohort_concluded_share"].dropna().to_numpy()
+    assert share[:4].max() > 0.9 and share[-1] < 0.2
     assert (q["care_open_age_weeks"].iloc[1:] > 0).all()
 
 
@@ -129,8 +129,10 @@ def test_a_capacity_cut_lengthens_the_waits_for_the_lists_with_crn():
     assert lists(cut) > lists(base) + 3.0
     assert (_fy_mean(cut, "care_mean_duration_weeks", years)
             > _fy_mean(base, "care_mean_duration_weeks", years) + 3.0)
-    assert abs(_fy_mean(cut, "care_case_management_weeks", years)
-               - _fy_mean(base, "care_case_management_weeks", years)) < 4.0
+    # the planned spacing does not lengthen (it may shorten: under congestion the cases
+    # with fewer hearings are the ones that conclude)
+    assert (_fy_mean(cut, "care_case_management_weeks", years)
+            < _fy_mean(base, "care_case_management_weeks", years) + 2.0)
 
 
 @pytest.mark.slow
@@ -153,12 +155,48 @@ def test_the_guardian_queue_follows_littles_law():
     """Little's law for the guardian queue, in its exact form: the cases waiting at each
     week's end, summed over the weeks, equal the waits of the cases allocated plus the weeks
     the cases still waiting have waited so far (no warm-up: nobody waited before week 0).
-    Guardians are scarce so that a queue forms."""
-    m = _run(children=150_000, years=3.0, seed=13, guardians_per_100k=1.2, warmup_weeks=0)
+    Guardians are scarce, with no staffing response, so that a queue forms."""
+    m = _run(children=150_000, years=3.0, seed=13, guardians_per_100k=1.2, warmup_weeks=0,
+             guardian_staffing_response=0.0)
     waiting = m.series("court_unallocated").sum()
     waits = m.series("guardian_wait_weeks_sum").sum()
     c = m.cases
     still = (c.active == 1) & (c.guardian == 0)
     pending = (m._t - c.guardian_wait_from[still]).sum()
-    assert waits > 2000 and still.sum() > 20
+    assert waits > 1000 and still.sum() > 20
     assert waiting == waits + pending
+
+
+def test_the_guardian_service_adds_capacity_under_sustained_demand_with_a_lag():
+    """Guardians scarce: with a staffing response the capacity rises towards the demand over
+    months and the queue is shorter than without one; without, capacity stays as set."""
+    kw = dict(children=150_000, years=3.0, seed=14, guardians_per_100k=1.2)
+    fixed = _run(guardian_staffing_response=0.0, **kw)
+    slow = _run(guardian_staffing_response=1.5, guardian_staffing_lag_weeks=52.0, **kw)
+    cap_fixed = fixed.series("court_guardian_capacity")
+    cap = slow.series("court_guardian_capacity")
+    assert np.ptp(cap_fixed) == 0
+    assert cap[-1] > 1.3 * cap_fixed[-1]
+    # a lag: the capacity climbs gradually (no week adds more than a tenth of the base)
+    assert (np.diff(cap) < 0.1 * cap_fixed[0]).all()
+    assert slow.series("court_unallocated")[-52:].mean() < 0.5 * fixed.series(
+        "court_unallocated")[-52:].mean()
+
+
+def test_guardian_queueing_does_not_depend_on_the_sampling_scale():
+    """The guardian service is one national pool sized per child: the same LA simulated in
+    full and as a 1-in-2 sample has the same queue per child, over four seeds (scarce
+    guardians, so the queue is well above the edge where sampling noise alone makes one)."""
+    import dataclasses
+
+    per_child = {}
+    for scale in (1.0, 0.5):
+        queue = []
+        for seed in (21, 22, 23, 24):
+            sc = dataclasses.replace(small(children=200_000, years=2.0, guardians_per_100k=1.5,
+                                           guardian_staffing_response=0.0), scale=scale)
+            m = ChildProtectionModel(sc, rng=seed, agent_views=False).run()
+            queue.append(m.series("court_unallocated")[-52:].mean() / scale)
+        per_child[scale] = np.mean(queue)
+    assert per_child[1.0] > 20
+    assert per_child[0.5] == pytest.approx(per_child[1.0], rel=0.2)
