@@ -3,7 +3,7 @@ of the care cases concluded in FY2013-FY2015 against the timetable for the child
 court capacity (hearing slots), one panel per enforcement strength, with the replicates' range
 as a band; and the components of the duration at default capacity.
 
-    python experiments/tools/plot_court_timetable.py [results/sweeps/court_timetable]
+    python experiments/tools/plot_court_timetable.py [results/sweeps/court_timetable/summary]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 COMPONENTS = ("case_management_weeks", "listing_weeks", "adjourned_weeks")
 
 
-def main(folder: str = "results/sweeps/court_timetable",
+def main(folder: str = "results/sweeps/court_timetable/summary",
          out: str = "results/figures/court_timetable.png") -> Path:
     runs = pd.read_csv(Path(folder) / "metrics_runs.csv")
     enforcements = sorted(runs["timetable_enforcement"].unique())
