@@ -187,6 +187,7 @@ def cmd_run(args) -> int:
     from abm.core.model import ChildProtectionModel
     from abm.outputs.plots import all_figures
     from abm.outputs.tables import (
+        care_table,
         decision_table,
         la_summary,
         reunification_table,
@@ -220,6 +221,8 @@ def cmd_run(args) -> int:
         reunification_table(model).to_csv(tmp / "reunification_by_skill.csv", index=False)
         fy.to_csv(tmp / "summary_fy.csv", float_format="%.6g")
         summary_long(fy).to_parquet(tmp / "summary_fy.parquet", index=False)
+        for period in ("quarter", "month"):
+            care_table(model, period).to_csv(tmp / f"care_{period}.csv", float_format="%.6g")
         atomic_write_text(tmp / "summary_fy.md", _summary_markdown(fy, model))
         all_figures(model, tmp)
         meta = {**model.describe(), "source": scenario.source, "seconds": round(elapsed, 2),

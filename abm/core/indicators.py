@@ -7,7 +7,8 @@ Two kinds of declaration:
   financial year) and *levels* (a state such as a caseload or anxiety: averaged over the
   period's weeks). Each series lives in one weekly record (``table``): ``flow``, ``stock``
   and ``work`` have one row per LA, ``court`` one row per court centre, ``national`` one
-  value. The kernels count flows at ``FL_<NAME>`` and write workforce fields at
+  value, ``cohort`` one value counted at the week a care case started (so a period's value
+  is about the cases that started in it). The kernels count flows at ``FL_<NAME>`` and write workforce fields at
   ``W_<NAME>``: both index constants are generated here, in declaration order.
 * **Indicators** derived from the series' period aggregates by a formula (a ratio, a share,
   a rate): ``cp_plan_share = cpp_starts_children / referrals_children``.
@@ -42,9 +43,10 @@ class Series:
     name: str
     unit: str
     kind: str  # "flow", "stock" or "level"
-    table: str  # weekly record: "flow", "stock", "work", "court" or "national"
+    table: str  # weekly record: "flow", "stock", "work", "court", "cohort" or "national"
     description: str
     mechanism: str = ""
+    field: str = ""  # court series: the ``Courts`` field recorded, if not the name's tail
 
     @property
     def aggregation(self) -> str:
@@ -75,6 +77,20 @@ class Indicator:
 
 def _flow(name, unit, description, mechanism):
     return Series(name, unit, "flow", "flow", description, mechanism)
+
+
+#: The components of a care case's duration: every week from application to final hearing is
+#: in exactly one (abm.mechanisms.courts classifies each open case's week).
+COURT_COMPONENTS = (
+    ("first_hearing", "from application to the first effective hearing"),
+    ("guardian", "after the first hearing, waiting for a children's guardian (the case is "
+     "not listed until one is allocated)"),
+    ("case_management", "the intervals the judge planned between hearings"),
+    ("experts", "relisted after a hearing that could not go ahead without expert reports, "
+     "until the reports are in"),
+    ("adjourned", "relisted after an ineffective hearing (overloaded lists, the base rate)"),
+    ("listing", "due for a hearing but not reached in the week's list"),
+)
 
 
 # ------------------------------------------------------------------ flows (per LA, per week)
@@ -155,6 +171,13 @@ FLOWS = (
           "over the cases reaching it", "courts"),
     _flow("permanences", "cases", "cases reaching permanence", "courts"),
     _flow("fdac_engaged", "cases", "parents engaged by the FDAC team", "courts"),
+    *(_flow(f"court_{name}_weeks_sum", "case-weeks", f"weeks {what}, summed over the "
+            "cases concluded", "courts") for name, what in COURT_COMPONENTS),
+    _flow("court_concluded_with_experts", "cases", "care cases concluded with at least one "
+          "expert assessment", "courts"),
+    _flow("court_concluded_within_40_weeks", "cases", "care cases concluded within 40 weeks "
+          "of application (the 2003 Protocol for judicial case management's target)",
+          "courts"),
     _flow("guardian_wait_weeks_sum", "case-weeks", "weeks from application to a children's "
           "guardian, summed over the guardians allocated", "courts"),
     _flow("guardians_allocated", "cases", "children's guardians allocated", "courts"),
@@ -207,6 +230,23 @@ COURT = (
     Series("court_slots", "hearing slots/week", "level", "court", "hearing slots", "courts"),
     Series("court_guardian_capacity", "care cases", "level", "court",
            "cases the guardians can carry at once", "courts"),
+    Series("court_backlog", "care cases", "stock", "court", "care cases open (the backlog) "
+           "at the period's end (census day for a financial year)", "courts",
+           field="open_cases"),
+    Series("court_open_age_weeks_sum", "case-weeks", "stock", "court", "weeks since "
+           "application, summed over the care cases open at the period's end", "courts"),
+)
+
+# ------------------------------------------------------------------ cohorts (national, weekly)
+# Counted at the week a case *started* (its application), when it concludes: a cohort's row
+# fills in as its cases conclude, so the cohorts of a run's last year or so are incomplete
+# (``care_cohort_concluded_share`` says how far).
+COHORT = (
+    Series("court_cohort_concluded", "cases", "flow", "cohort", "care cases applied for in "
+           "the period and concluded by the run's end", "courts"),
+    Series("court_cohort_duration_weeks_sum", "case-weeks", "flow", "cohort", "weeks from "
+           "application to final hearing, summed over the cases applied for in the period and "
+           "concluded by the run's end", "courts"),
 )
 
 # ------------------------------------------------------------------ national (one value a week)
@@ -237,7 +277,7 @@ NATIONAL = (
            "loop R's pull on prescription", "loops"),
 )
 
-SERIES: tuple[Series, ...] = FLOWS + STOCKS + WORKFORCE + COURT + NATIONAL
+SERIES: tuple[Series, ...] = FLOWS + STOCKS + WORKFORCE + COURT + COHORT + NATIONAL
 #: Series with one row per LA (the rest are per court centre or national).
 PER_LA_TABLES = ("flow", "stock", "work")
 
@@ -271,6 +311,27 @@ INDICATORS = (
     Indicator("care_arrivals_per_closure", "applications per concluded case",
               "court_applications / court_concluded",
               "applications per care case concluded in the period", "courts"),
+    *(Indicator(f"care_{name}_weeks", "weeks", f"court_{name}_weeks_sum / court_concluded",
+                f"mean weeks {what}, per care case concluded in the period (the components "
+                "add up to care_mean_duration_weeks)", "courts")
+      for name, what in COURT_COMPONENTS),
+    Indicator("care_expert_evidence_share", "share of concluded cases",
+              "court_concluded_with_experts / court_concluded",
+              "care cases concluded in the period with expert evidence", "courts"),
+    Indicator("care_within_40_weeks_share", "share of concluded cases",
+              "court_concluded_within_40_weeks / court_concluded",
+              "care cases concluded in the period within 40 weeks of application", "courts"),
+    Indicator("care_open_age_weeks", "weeks", "court_open_age_weeks_sum / court_backlog",
+              "mean age (weeks since application) of the care cases open at the period's "
+              "end", "courts"),
+    Indicator("care_cohort_duration_weeks", "weeks",
+              "court_cohort_duration_weeks_sum / court_cohort_concluded",
+              "eventual mean duration of the care cases applied for in the period (over "
+              "those concluded by the run's end)", "courts"),
+    Indicator("care_cohort_concluded_share", "share of applications",
+              "court_cohort_concluded / court_applications",
+              "share of the period's applications concluded by the run's end (how complete "
+              "care_cohort_duration_weeks is)", "courts"),
     Indicator("hearings_per_concluded_case", "hearings",
               "court_hearings_sum_concluded / court_concluded",
               "hearings (incl. ineffective) per case concluded", "courts"),
@@ -359,6 +420,9 @@ N_FLOWS = len(FLOWS)
 WORK_NAMES = tuple(s.name for s in WORKFORCE)
 N_WORK = len(WORKFORCE)
 COURT_NAMES = tuple(s.name for s in COURT)
+#: The ``Courts`` state field each court series records.
+COURT_FIELDS = tuple(s.field or s.name[len("court_"):] for s in COURT)
+COHORT_NAMES = tuple(s.name for s in COHORT)
 NATIONAL_NAMES = tuple(s.name for s in NATIONAL)
 
 
@@ -372,3 +436,7 @@ for _k, _s in enumerate(FLOWS):
     globals()[f"FL_{_s.name.upper()}"] = _k
 for _k, _s in enumerate(WORKFORCE):
     globals()[f"W_{_s.name[5:].upper()}"] = _k
+#: The first of the duration-component flows (they follow in COURT_COMPONENTS order)
+FL_COURT_COMPONENTS = FLOW_NAMES.index(f"court_{COURT_COMPONENTS[0][0]}_weeks_sum")
+CO_CONCLUDED, CO_DURATION_WEEKS_SUM = (COHORT_NAMES.index(f"court_cohort_{n}")
+                                       for n in ("concluded", "duration_weeks_sum"))

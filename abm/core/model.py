@@ -201,7 +201,8 @@ class ChildProtectionModel(mesa.Model):
         z = lambda: np.zeros(C, np.int64)  # noqa: E731
         courts = S.Courts(slots=np.zeros(C), guardian_capacity=np.zeros(C), guardians_used=z(),
                           credit=np.zeros(C), extra_capacity=np.zeros(C), children_served=served, open_cases=z(),
-                          unallocated=z(), listed=z(), held=z(), ineffective=z())
+                          unallocated=z(), listed=z(), held=z(), ineffective=z(),
+                          open_age_weeks_sum=z())
         self.cases = S.empty_court_cases(max(512, N // 40))
         self.fam, self.las, self.work, self.courts = fam, las, work, courts
         self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64))
@@ -333,8 +334,8 @@ class ChildProtectionModel(mesa.Model):
             record_workforce, self.work, max(0.0, p.worker_hours - p.other_hours),
             p.agency_cost_ratio, p.worker_weekly_cost, p.worker_hours, rec.work[w],
             rec.caseload_hist[w], rec.experience_hist[w])
-        for k, s in enumerate(I.COURT):
-            rec.court[w, :, k] = getattr(self.courts, s.name[len("court_"):])
+        for k, field in enumerate(I.COURT_FIELDS):
+            rec.court[w, :, k] = getattr(self.courts, field)
         lp = self.loops
         values = {"anxiety": d.anxiety, "threshold_shift": d.threshold_shift,
                   "professional_status": self.status_level,

@@ -4,8 +4,9 @@ One array per weekly table of ``abm.core.indicators`` (flows, stocks of children
 families, workforce per LA, courts per centre, national values), plus the structured
 records that are not scalar series (transitions between states, the Taylor-Russell error
 counts and score histograms, referrers' decisions, workforce histograms, reunifications by
-skill). The model writes one row a week from the calendar's start; :meth:`series` reads a
-series by name.
+skill). The model writes one row a week from the calendar's start, except the cohort
+record, which the courts fill in at the row of a case's application when it concludes;
+:meth:`series` reads a series by name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class WeeklyRecord:
         self.stock_children = np.zeros((T, L, S.N_STATES), np.int64)
         self.work = np.zeros((T, L, I.N_WORK))
         self.court = np.zeros((T, C, len(I.COURT)))
+        self.cohort = np.zeros((T, len(I.COHORT)), np.int64)  # by the week cases started
         self.national = np.zeros((T, len(I.NATIONAL)))
         self.trans = np.zeros((T, L, S.N_STATES, S.N_STATES), np.int32)
         self.decisions = np.zeros((T, L, S.N_DECISIONS, 4), np.int32)
@@ -60,6 +62,8 @@ class WeeklyRecord:
             x = self.work[:T, :, I.WORK_NAMES.index(name)]
         elif s.table == "court":
             x = self.court[:T, :, I.COURT_NAMES.index(name)]
+        elif s.table == "cohort":
+            return self.cohort[:T, I.COHORT_NAMES.index(name)]
         else:
             return self.national[:T, I.NATIONAL_NAMES.index(name)]
         return x if by_unit else x.sum(axis=1)

@@ -22,7 +22,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from abm.core.indicators import STATE_NAMES
+from abm.core.indicators import COURT_COMPONENTS, STATE_NAMES
 
 NONE, EARLY_HELP, IA, CA, CIN, CPP, COURT, CARE = range(8)
 N_STATES = len(STATE_NAMES)
@@ -100,11 +100,15 @@ Courts = namedtuple("Courts", [
     "listed",             # int64   weekly: hearings listed (demand)
     "held",               # int64   weekly: hearings held (effective + ineffective)
     "ineffective",        # int64   weekly: ineffective / adjourned hearings
+    "open_age_weeks_sum", # int64   weekly: weeks since application, summed over the open cases
 ])
 
 CourtCases = namedtuple("CourtCases", [
     "fam", "court", "opened", "active", "guardian", "guardian_wait_from", "hearings_needed",
     "hearings_done", "ineffective", "next_hearing", "experts", "expert_due", "fdac",
+    "wait_reason",  # int8  why the case waits for its next listing (courts.PLANNED, ...)
+    "interval",     # int16 weeks between hearings, as the judge's timetable sets them
+    "components",   # int32[M, n] weeks spent in each component of the duration so far
     "free", "n_free",
 ])
 
@@ -117,6 +121,8 @@ def empty_court_cases(m: int) -> CourtCases:
         hearings_done=np.zeros(m, np.int16), ineffective=np.zeros(m, np.int16),
         next_hearing=np.zeros(m, np.int32), experts=np.zeros(m, np.int16),
         expert_due=np.zeros(m, np.int32), fdac=np.zeros(m, np.int8),
+        wait_reason=np.zeros(m, np.int8), interval=np.zeros(m, np.int16),
+        components=np.zeros((m, len(COURT_COMPONENTS)), np.int32),
         free=np.arange(m - 1, -1, -1, dtype=np.int32), n_free=np.array([m], np.int64),
     )
 

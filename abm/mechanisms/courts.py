@@ -42,13 +42,52 @@ from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, due_wee
 CourtParams = param_record("CourtParams", """
     hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
-    timetable_weeks urgent_first_hearings hearing_interval_weeks adjourn_weeks
+    timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
+    urgent_first_hearings
+    hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
     ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
     placement_order_share supervision_share permanence_weeks parallel_planning care_weeks
     ca_target_weeks cin_review_weeks cpp_review_weeks""")
 
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
+
+#: Why a case waits for its next listing (``CourtCases.wait_reason``): the interval the
+#: judge planned, a relisting after an ineffective hearing, or expert reports not yet in.
+PLANNED, ADJOURNED, REPORTS = 0, 1, 2
+#: Components of a case's duration (``CourtCases.components`` columns, in the registry's
+#: order ``indicators.COURT_COMPONENTS``)
+(C_FIRST_HEARING, C_GUARDIAN, C_CASE_MANAGEMENT, C_EXPERTS, C_ADJOURNED,
+ C_LISTING) = range(len(I.COURT_COMPONENTS))
+#: ``timetable_weeks`` at or above this: no timetable for the child
+NO_TIMETABLE = 1000.0
+
+
+@njit(cache=True)
+def planned_interval(n_hearings, p):
+    """Weeks between a case's hearings, as the judge's timetable for the child sets them:
+    the customary ``hearing_interval_weeks``, unless the timetable cannot hold the case's
+    ``n_hearings`` at that spacing; then the spacing moves towards what the timetable allows
+    by ``timetable_enforcement`` (0: not at all, 1: all the way), never below
+    ``hearing_interval_min_weeks``."""
+    natural = p.hearing_interval_weeks
+    allowed = p.timetable_weeks / max(1, n_hearings - 1)
+    if allowed >= natural:
+        return int(math.ceil(natural))
+    w = natural - p.timetable_enforcement * (natural - allowed)
+    return int(math.ceil(max(p.hearing_interval_min_weeks, w)))
+
+
+@njit(cache=True)
+def report_weeks(weeks, n_hearings, interval, p):
+    """An expert's weeks to report (``weeks`` as the expert would take them), held to the
+    timetable's deadline, the issues-resolution hearing, by ``timetable_enforcement``."""
+    if p.timetable_weeks >= NO_TIMETABLE:
+        return weeks
+    deadline = 1 + interval * max(1, n_hearings - 2)
+    if weeks <= deadline:
+        return weeks
+    return max(1, int(round(weeks - p.timetable_enforcement * (weeks - deadline))))
 
 
 @njit(cache=True, inline="always")
@@ -69,6 +108,9 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     cases.hearings_done[k] = 0
     cases.ineffective[k] = 0
     cases.next_hearing[k] = t + 1
+    cases.wait_reason[k] = PLANNED
+    cases.interval[k] = planned_interval(cases.hearings_needed[k], p)
+    cases.components[k, :] = 0
     defensive = 1.0 + p.anxiety_expert_gain * anxiety  # more assessments when anxious
     n_exp = min(p.expert_cap, rng.poisson(p.experts_mean * defensive))
     engaged = p.fdac and (fam.needs[i] & SUBSTANCE_MISUSE) and rng.random() < p.fdac_engagement
@@ -79,7 +121,9 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     cases.experts[k] = n_exp
     due = t
     for _ in range(n_exp):
-        due = max(due, t + geometric_weeks(p.expert_weeks, rng))
+        wk = report_weeks(geometric_weeks(p.expert_weeks, rng), cases.hearings_needed[k],
+                          cases.interval[k], p)
+        due = max(due, t + wk)
     cases.expert_due[k] = due
     las.flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += n_exp
     las.flow[la, I.FL_COURT_EXPERT_COST] += int(n_exp * p.expert_cost)
@@ -88,16 +132,28 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
 
 
 @njit(cache=True, inline="always")
-def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
-    """Final hearing held: record the case and move the family to its outcome."""
+def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng, cohort, t0):
+    """Final hearing held: record the case (also in the ``cohort`` record, at the row of the
+    calendar week it was applied for; kernel week ``t0`` is calendar week 0) and move the
+    family to its outcome."""
     i = cases.fam[k]
     la = fam.la[i]
     c = cases.court[k]
     flow = las.flow
     flow[la, I.FL_COURT_CONCLUDED] += 1
     flow[la, I.FL_COURT_DURATION_WEEKS_SUM] += t - fam.since[i]
+    # the weeks in each component (weeks waiting for a case record count as first hearing)
+    cases.components[k, C_FIRST_HEARING] += cases.opened[k] - fam.since[i]
+    for j in range(cases.components.shape[1]):
+        flow[la, I.FL_COURT_COMPONENTS + j] += cases.components[k, j]
+    w = fam.since[i] - t0
+    if 0 <= w < cohort.shape[0]:
+        cohort[w, I.CO_CONCLUDED] += 1
+        cohort[w, I.CO_DURATION_WEEKS_SUM] += t - fam.since[i]
     flow[la, I.FL_COURT_HEARINGS_SUM_CONCLUDED] += cases.hearings_done[k] + cases.ineffective[k]
     flow[la, I.FL_COURT_EXPERTS_SUM_CONCLUDED] += cases.experts[k]
+    flow[la, I.FL_COURT_CONCLUDED_WITH_EXPERTS] += cases.experts[k] > 0
+    flow[la, I.FL_COURT_CONCLUDED_WITHIN_40_WEEKS] += t - fam.since[i] <= 40
     if cases.guardian[k]:
         courts.guardians_used[c] -= 1
     if cases.fdac[k]:
@@ -139,10 +195,13 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng):
 
 
 @njit(cache=True)
-def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied):
+def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, applied, n_applied,
+                cohort, t0):
     """One week of every family court centre. ``applied[:n_applied]`` are the families whose
     LA applied for care proceedings this week (casework's return; ``n_applied`` < 0: not
-    known, which makes the intake look through the open cases)."""
+    known, which makes the intake look through the open cases). Concluded cases are also
+    counted in ``cohort`` at the row of their application's calendar week (``t0``: the
+    kernel week of calendar week 0)."""
     C = courts.slots.shape[0]
     M = cases.fam.shape[0]
     flow = las.flow
@@ -152,6 +211,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         courts.listed[c] = 0
         courts.held[c] = 0
         courts.ineffective[c] = 0
+        courts.open_age_weeks_sum[c] = 0
     # 1. intake of every family in proceedings without a case record, in open-list order.
     #    These are this week's applications, unless a full case table left some waiting
     #    (families in proceedings less the records in use tells): then look through the
@@ -181,7 +241,9 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             act[na] = k
             na += 1
-    # 2. guardians, first come first served
+    # 2. guardians from the national service (Cafcass), first come first served
+    used = courts.guardians_used.sum()
+    capacity = courts.guardian_capacity.sum()
     waiting = np.empty(na, np.int64)
     nw = 0
     for k in act[:na]:
@@ -193,7 +255,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
     for q in range(nw):
         k = waiting[q] % M
         c = cases.court[k]
-        if courts.guardians_used[c] + 1 <= courts.guardian_capacity[c]:
+        if used + 1 <= capacity:
+            used += 1
             courts.guardians_used[c] += 1
             cases.guardian[k] = 1
             la = fam.la[cases.fam[k]]
@@ -242,7 +305,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         u_late = rng.random()
         ov = max(0.0, overload)
         pin = p.ineffective_base + p.ineffective_load_slope * ov / (1.0 + ov)
-        if not cases.guardian[k]:
+        if not cases.guardian[k] and not p.duty_allocation:
             pin += p.ineffective_no_guardian
         needs_reports = cases.hearings_done[k] + 2 >= cases.hearings_needed[k]  # IRH or final
         if needs_reports and not experts_in:
@@ -255,27 +318,46 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             if final and not experts_in:
                 relist = max(relist, cases.expert_due[k])
             cases.next_hearing[k] = relist
+            cases.wait_reason[k] = REPORTS if needs_reports and not experts_in else ADJOURNED
             continue
         cases.hearings_done[k] += 1
         if final:
-            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng)
+            conclude(fam, work, las, courts, cases, open_list, p, k, t, rng, cohort, t0)
             continue
-        cases.next_hearing[k] = t + int(math.ceil(p.hearing_interval_weeks))
+        cases.next_hearing[k] = t + cases.interval[k]
+        cases.wait_reason[k] = PLANNED
         on_timetable = (t - cases.opened[k]) <= p.timetable_weeks
         p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * anxiety)
         if on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late:
             cases.experts[k] += 1
-            cases.expert_due[k] = max(cases.expert_due[k], t + geometric_weeks(p.expert_weeks, rng))
+            wk = report_weeks(geometric_weeks(p.expert_weeks, rng), cases.hearings_needed[k],
+                              cases.interval[k], p)
+            cases.expert_due[k] = max(cases.expert_due[k], t + wk)
             flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += 1
             flow[la, I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
     for c in range(C):
         # unused slots are lost, except what the longest final hearing needs
         courts.credit[c] = min(courts.credit[c], 1.0 + p.final_hearing_slots_per_expert * p.expert_cap)
-    # 4. weekly court statistics (cases concluded this week are no longer active)
+    # 4. weekly court statistics (cases concluded this week are no longer active), and the
+    #    component of its duration each open case spent the week in
     for k in act[:na]:
         if cases.active[k]:
+            if cases.hearings_done[k] == 0:
+                j = C_FIRST_HEARING
+            elif not cases.guardian[k]:
+                j = C_GUARDIAN
+            elif cases.next_hearing[k] <= t:
+                j = C_LISTING  # due, but not reached in this week's list
+            elif cases.wait_reason[k] == REPORTS:
+                j = C_EXPERTS
+            elif cases.wait_reason[k] == ADJOURNED:
+                j = C_ADJOURNED
+            else:
+                j = C_CASE_MANAGEMENT
+            cases.components[k, j] += 1
             c = cases.court[k]
             courts.open_cases[c] += 1
+            courts.open_age_weeks_sum[c] += t - fam.since[cases.fam[k]]
             if not cases.guardian[k]:
                 courts.unallocated[c] += 1
 
@@ -306,6 +388,11 @@ class Courts(Mechanism):
     name = "courts"
     Params = CourtParams
 
+    def __init__(self, model):
+        #: guardian capacity the service has added under sustained demand, a share of its base
+        self.guardian_extra = 0.0
+        super().__init__(model)
+
     def configure(self, p) -> None:
         super().configure(p)
         self.apply_capacities()
@@ -320,11 +407,16 @@ class Courts(Mechanism):
 
     def apply_capacities(self) -> None:
         """Hearing slots and guardian capacity, from the parameters."""
-        p, courts = self.model.p, self.model.courts
-        served = courts.children_served / 1e5
+        courts = self.model.courts
         courts.slots[:] = self.base_slots() * (1.0 + courts.extra_capacity)
-        courts.guardian_capacity[:] = (p.guardians_per_100k * served * p.guardian_caseload
-                                       * self.boost())
+        courts.guardian_capacity[:] = self.base_guardians() * (1.0 + self.guardian_extra)
+
+    def base_guardians(self) -> np.ndarray:
+        """Cases the guardians serving each court centre's area can carry, before any staffing
+        response."""
+        p, courts = self.model.p, self.model.courts
+        return (p.guardians_per_100k * (courts.children_served / 1e5) * p.guardian_caseload
+                * self.boost())
 
     def step(self, d) -> None:
         m, cw = self.model, self.model.mechanisms["casework"]
@@ -332,10 +424,21 @@ class Courts(Mechanism):
             self.apply_capacities()  # the warm-up boost ends
         anxiety = d.anxiety if m.p.mech_anxiety else 0.0
         self.call(courts_step, m.fam, m.work, m.las, m.courts, m.cases, m.open, self.p, m._t,
-                  m.streams["court"], anxiety, cw.applied, cw.n_applied)
+                  m.streams["court"], anxiety, cw.applied, cw.n_applied, m.record.cohort,
+                  m._t - m.week)
         if m.p.court_capacity_response > 0:
             courts, base = m.courts, self.base_slots()
             courts.extra_capacity[:] = respond(courts.extra_capacity, courts.listed, base,
                                                m.p.court_capacity_response,
                                                m.p.court_capacity_lag_weeks)
             courts.slots[:] = base * (1.0 + courts.extra_capacity)
+        if m.p.guardian_staffing_response > 0:
+            # the guardian service answers sustained demand (cases holding or waiting for a
+            # guardian) beyond its base capacity: recruitment, overtime, self-employed
+            # guardians, with a lag
+            courts, base = m.courts, self.base_guardians()
+            demand = courts.guardians_used.sum() + courts.unallocated.sum()
+            self.guardian_extra = float(respond(self.guardian_extra, demand, base.sum(),
+                                                m.p.guardian_staffing_response,
+                                                m.p.guardian_staffing_lag_weeks))
+            courts.guardian_capacity[:] = base * (1.0 + self.guardian_extra)

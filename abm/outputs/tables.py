@@ -5,7 +5,8 @@
 * :func:`summary`: every series aggregated to month, quarter or financial year by its own
   rule (flows summed, stocks on census day or at the period's end, levels averaged), then
   every derived indicator (shares, rates, durations of concluded cases);
-  :func:`summary_long` puts it in long format with units; :func:`la_summary` per LA.
+  :func:`summary_long` puts it in long format with units; :func:`la_summary` per LA;
+  :func:`care_table` the care-proceedings indicators side by side.
 * :func:`decision_table` (Taylor-Russell error matrices), :func:`workforce_distributions`,
   :func:`reunification_table`: the structured records.
 
@@ -96,6 +97,20 @@ def summary(model, period: str = "fy") -> pd.DataFrame:
     t = _derive(t)
     t.index.name = period
     return t
+
+
+#: The care-proceedings indicators side by side (the review's §2.39-2.43 point: the official
+#: duration counts concluded cases only): duration of the cases concluded in the period (the
+#: MoJ figure), age of the cases open at its end, eventual duration of the cases started in
+#: it, the backlog, and arrivals per closure.
+CARE_TABLE = ("care_mean_duration_weeks", "care_open_age_weeks", "care_cohort_duration_weeks",
+              "care_cohort_concluded_share", "court_backlog", "court_applications",
+              "court_concluded", "care_arrivals_per_closure")
+
+
+def care_table(model, period: str = "quarter") -> pd.DataFrame:
+    """The :data:`CARE_TABLE` columns of :func:`summary` at ``period``."""
+    return summary(model, period)[list(CARE_TABLE)]
 
 
 def summary_long(t: pd.DataFrame) -> pd.DataFrame:

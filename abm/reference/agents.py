@@ -21,7 +21,7 @@ The agents:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mesa
 
@@ -40,7 +40,20 @@ from abm.core.state import (
     PERMANENT,
     VACANT,
 )
-from abm.mechanisms.courts import respond
+from abm.mechanisms.courts import (
+    ADJOURNED,
+    C_ADJOURNED,
+    C_CASE_MANAGEMENT,
+    C_EXPERTS,
+    C_FIRST_HEARING,
+    C_GUARDIAN,
+    C_LISTING,
+    PLANNED,
+    REPORTS,
+    planned_interval,
+    report_weeks,
+    respond,
+)
 
 POLICE = 0  # referrer type 0 (abm.core.state.REFERRER_TYPES)
 SUBSTANCE_MISUSE = 1  # need-domain bit 0 (FDAC eligibility)
@@ -738,10 +751,13 @@ class CareCase:
     expert_due: int
     fdac: bool
     next_hearing: int
+    interval: int  # weeks between hearings, as the judge's timetable sets them
     guardian: bool = False
     guardian_wait_from: int = 0
     hearings_done: int = 0
     ineffective: int = 0
+    wait_reason: int = PLANNED  # why it waits for its next listing
+    components: list[int] = field(default_factory=lambda: [0] * len(I.COURT_COMPONENTS))
 
 
 class Court(mesa.Agent):
@@ -757,11 +773,14 @@ class Court(mesa.Agent):
         self.extra_capacity = 0.0  # capacity found under listing pressure, a share of base_slots
         self.slots = 0.0
         self.guardian_capacity = 0.0
+        self.base_guardian_capacity = 0.0  # before the staffing response
+        self.guardian_extra = 0.0  # capacity the guardian service added, a share of the base
         self.guardians_used = 0
         self.credit = 0.0
         self.cases: list[CareCase] = []
         self.opened_total = 0
         self.open_cases = self.unallocated = self.listed = self.held = self.ineffective = 0
+        self.open_age_weeks_sum = 0
 
     def step(self) -> None:
         """One week of care proceedings: intake, guardians, hearings, statistics."""
@@ -770,7 +789,24 @@ class Court(mesa.Agent):
         self.allocate_guardians()
         self.hold_hearings()
         self.open_cases = len(self.cases)
+        t = self.model.t
+        for case in self.cases:  # the component of its duration each case spent the week in
+            case.components[self.component(case, t)] += 1
+        self.open_age_weeks_sum = sum(t - case.family.since for case in self.cases)
         self.unallocated = sum(1 for case in self.cases if not case.guardian)
+
+    @staticmethod
+    def component(case: CareCase, t: int) -> int:
+        """Which component of its duration an open case spends week ``t`` in."""
+        if case.hearings_done == 0:
+            return C_FIRST_HEARING
+        if not case.guardian:
+            return C_GUARDIAN
+        if case.next_hearing <= t:
+            return C_LISTING  # due, but not reached in this week's list
+        if case.wait_reason == REPORTS:
+            return C_EXPERTS
+        return C_ADJOURNED if case.wait_reason == ADJOURNED else C_CASE_MANAGEMENT
 
     def find_capacity(self, p) -> None:
         """6b. When more hearings are listed than base slots, the courts find capacity with a
@@ -778,6 +814,16 @@ class Court(mesa.Agent):
         self.extra_capacity = float(respond(self.extra_capacity, self.listed, self.base_slots,
                                             p.court_capacity_response, p.court_capacity_lag_weeks))
         self.slots = self.base_slots * (1.0 + self.extra_capacity)
+
+    def find_guardians(self, p) -> None:
+        """6c. The guardian service answers sustained demand beyond its base capacity, with a
+        lag (7.16; ``respond``, shared with the engine)."""
+        demand = self.guardians_used + self.unallocated
+        self.guardian_extra = float(respond(self.guardian_extra, demand,
+                                            self.base_guardian_capacity,
+                                            p.guardian_staffing_response,
+                                            p.guardian_staffing_lag_weeks))
+        self.guardian_capacity = self.base_guardian_capacity * (1.0 + self.guardian_extra)
 
     def take_in_applications(self) -> None:
         """1. Intake: each new application gets a case record (``open_case``)."""
@@ -789,6 +835,8 @@ class Court(mesa.Agent):
                     continue
                 if len(self.cases) >= self.max_cases:
                     continue  # the case table is full: the application waits
+                hearings_needed = p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min))
+                interval = planned_interval.py_func(hearings_needed, p)
                 defensive = 1.0 + p.anxiety_expert_gain * m.court_anxiety
                 n_experts = min(p.expert_cap, rng.poisson(p.experts_mean * defensive))
                 fdac = bool(p.fdac and (family.needs & SUBSTANCE_MISUSE)
@@ -798,10 +846,12 @@ class Court(mesa.Agent):
                     la.flow[I.FL_FDAC_ENGAGED] += 1
                 expert_due = t
                 for _ in range(n_experts):
-                    expert_due = max(expert_due, t + geometric_weeks(p.expert_weeks, rng))
+                    weeks = report_weeks.py_func(geometric_weeks(p.expert_weeks, rng),
+                                                 hearings_needed, interval, p)
+                    expert_due = max(expert_due, t + weeks)
                 case = CareCase(
                     family=family, number=self.opened_total, opened=t,
-                    hearings_needed=p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min)),
+                    hearings_needed=hearings_needed, interval=interval,
                     experts=n_experts, expert_due=expert_due, fdac=fdac, next_hearing=t + 1,
                     guardian_wait_from=t)
                 self.opened_total += 1
@@ -856,7 +906,7 @@ class Court(mesa.Agent):
                         else 10.0)
             experts_in = t >= case.expert_due
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
-            if not case.guardian:
+            if not case.guardian and not p.duty_allocation:
                 p_ineffective += p.ineffective_no_guardian
             if case.hearings_done + 2 >= case.hearings_needed and not experts_in:
                 p_ineffective += p.ineffective_expert_missing  # issues-resolution or final
@@ -870,17 +920,22 @@ class Court(mesa.Agent):
                 if final and not experts_in:
                     relist = max(relist, case.expert_due)
                 case.next_hearing = relist
+                needs_reports = case.hearings_done + 2 >= case.hearings_needed
+                case.wait_reason = REPORTS if needs_reports and not experts_in else ADJOURNED
                 continue
             case.hearings_done += 1
             if final:
                 self.conclude(case)
                 continue
-            case.next_hearing = t + math.ceil(p.hearing_interval_weeks)
+            case.next_hearing = t + case.interval
+            case.wait_reason = PLANNED
             p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * m.court_anxiety)
             if (t - case.opened <= p.timetable_weeks and case.experts < p.expert_cap
                     and u_late_expert < p_late):  # the cycle of multiple assessments
                 case.experts += 1
-                case.expert_due = max(case.expert_due, t + geometric_weeks(p.expert_weeks, rng))
+                weeks = report_weeks.py_func(geometric_weeks(p.expert_weeks, rng),
+                                             case.hearings_needed, case.interval, p)
+                case.expert_due = max(case.expert_due, t + weeks)
                 la.flow[I.FL_COURT_EXPERTS_COMMISSIONED] += 1
                 la.flow[I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
         # unused slots are lost, except what the longest final hearing needs
@@ -896,8 +951,17 @@ class Court(mesa.Agent):
         age = t - family.since  # weeks since the application
         flow[I.FL_COURT_CONCLUDED] += 1
         flow[I.FL_COURT_DURATION_WEEKS_SUM] += age
+        case.components[C_FIRST_HEARING] += case.opened - family.since  # waiting for a record
+        for j, weeks in enumerate(case.components):
+            flow[I.FL_COURT_COMPONENTS + j] += weeks
+        week_applied = family.since - (t - m.week)  # calendar week of the application
+        if 0 <= week_applied < m.record.cohort.shape[0]:
+            m.record.cohort[week_applied, I.CO_CONCLUDED] += 1
+            m.record.cohort[week_applied, I.CO_DURATION_WEEKS_SUM] += age
         flow[I.FL_COURT_HEARINGS_SUM_CONCLUDED] += case.hearings_done + case.ineffective
         flow[I.FL_COURT_EXPERTS_SUM_CONCLUDED] += case.experts
+        flow[I.FL_COURT_CONCLUDED_WITH_EXPERTS] += case.experts > 0
+        flow[I.FL_COURT_CONCLUDED_WITHIN_40_WEEKS] += age <= 40
         if case.guardian:
             self.guardians_used -= 1
         if case.fdac:

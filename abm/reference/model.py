@@ -150,7 +150,8 @@ class ReferenceModel(mesa.Model):
         boost = p.warmup_court_boost if self.week < BOOST_END_WEEK else 1.0
         court.base_slots = p.hearing_slots_per_100k * served * boost
         court.slots = court.base_slots * (1.0 + court.extra_capacity)
-        court.guardian_capacity = p.guardians_per_100k * served * p.guardian_caseload * boost
+        court.base_guardian_capacity = p.guardians_per_100k * served * p.guardian_caseload * boost
+        court.guardian_capacity = court.base_guardian_capacity * (1.0 + court.guardian_extra)
 
     # ------------------------------------------------------------------ events and anxiety
     def _apply_events(self) -> None:
@@ -277,6 +278,8 @@ class ReferenceModel(mesa.Model):
         # 6b. the courts find capacity when their lists overflow, with a lag (7.16)
         if p.court_capacity_response > 0:
             self.court.find_capacity(p)
+        if p.guardian_staffing_response > 0:
+            self.court.find_guardians(p)
         # 7. the workforce: quits, agency cover, recruitment (7.13-7.14)
         self.recruitment_lag = p.recruitment_weeks * math.exp(-p.status_recruit_slope * self.status_level)
         workers.do("turnover")
@@ -336,7 +339,7 @@ class ReferenceModel(mesa.Model):
                 rec.experience_hist[w, min(int(wk.experience), EXPERIENCE_BINS - 1)] += 1
         rec.work[w, 0] = work
         court = self.court
-        rec.court[w, 0] = [getattr(court, name[len("court_"):]) for name in I.COURT_NAMES]
+        rec.court[w, 0] = [getattr(court, field) for field in I.COURT_FIELDS]
         lp = self.loops
         values = {"anxiety": anxiety, "threshold_shift": self.shift,
                   "professional_status": self.status_level,

@@ -30,6 +30,9 @@ from abm.core.scenario import DATA_DIR
 TARGETS_DIR = DATA_DIR / "targets"
 TARGETS_FILE = TARGETS_DIR / "england_2005_2011.toml"
 MAP_FILE = TARGETS_DIR / "model_map.toml"
+#: Further targets files, each holding its own mapping in a ``[map]`` table (the same keys
+#: as model_map.toml): the descriptive evidence on care proceedings.
+EXTRA_TARGET_FILES = (TARGETS_DIR / "courts_2004_2011.toml",)
 MAP_KEYS = {"table", "indicator", "periods", "rise_from", "count", "weight", "tolerance",
             "tolerance_rel", "tolerance_abs", "scenario", "why", "from_target", "value"}
 TABLES = ("fy", "quarter", "month", "reunification")
@@ -96,11 +99,24 @@ def _series_value(series: dict, sid: str, point: str, where: str) -> tuple[float
 
 
 def load_targets(targets_file: str | Path = TARGETS_FILE, map_file: str | Path = MAP_FILE,
-                 ) -> list[TargetSpec]:
-    """Every mapped target, in the map file's order."""
+                 extra: tuple[str | Path, ...] = EXTRA_TARGET_FILES) -> list[TargetSpec]:
+    """Every mapped target, in the map file's order, then those of the ``extra`` files (each
+    mapped by its own ``[map]`` table)."""
     tf, mf = Path(targets_file), Path(map_file)
-    raw = tomlio.read(tf, f"targets: {tf}")
-    mapping = tomlio.read(mf, f"targets: {mf}")
+    out = _load(tomlio.read(tf, f"targets: {tf}"), tomlio.read(mf, f"targets: {mf}"), tf, mf)
+    seen = {t.id for t in out}
+    for f in map(Path, extra):
+        raw = tomlio.read(f, f"targets: {f}")
+        more = _load(raw, raw.get("map", {}), f, f)
+        twice = seen & {t.id for t in more}
+        if twice:
+            raise ConfigError(f"{f.name}: target id {sorted(twice)[0]!r} is defined twice")
+        out += more
+        seen |= {t.id for t in more}
+    return out
+
+
+def _load(raw: dict, mapping: dict, tf: Path, mf: Path) -> list[TargetSpec]:
     by_id = {t["id"]: t for t in raw.get("target", [])}
     series = {s["id"]: s for s in raw.get("series", [])}
     out = []

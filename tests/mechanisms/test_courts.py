@@ -139,13 +139,15 @@ def test_expert_cap_limits_experts_and_fdac_sends_more_children_home():
 
 #: courts_step's list of this week's applications, when a test does not know it
 NOT_KNOWN = np.zeros(0, np.int64)
+#: courts_step's cohort record, when a test does not look at it (no calendar week is in it)
+NO_COHORT = np.zeros((0, len(I.COHORT)), np.int64)
 
 
 def test_courts_step_on_empty_tables_opens_no_case():
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
     courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, CourtParams.of(m.p), 0,
                 np.random.default_rng(1),
-                0.0, NOT_KNOWN, -1)
+                0.0, NOT_KNOWN, -1, NO_COHORT, 0)
     assert m.courts.open_cases.sum() == 0
 
 
@@ -186,7 +188,7 @@ def test_urgent_first_hearings_are_listed_ahead_of_the_rest(urgent):
     m.courts.credit[:] = 0.0
     p = _sure_hearings(m, urgent_first_hearings=urgent)
     courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, 1, np.random.default_rng(1),
-                0.0, NOT_KNOWN, -1)
+                0.0, NOT_KNOWN, -1, NO_COHORT, 0)
     heard = lambda ks: m.cases.hearings_done[ks] + m.cases.ineffective[ks]  # noqa: E731
     if urgent:  # the three first hearings take the three slots
         assert (heard(new) == 1).all() and (heard(progress) == 1).all()
@@ -210,7 +212,7 @@ def test_a_final_hearing_waits_for_room_in_the_list(per_expert, week_heard):
     p = _sure_hearings(m, final_hearing_slots_per_expert=per_expert, expert_cap=3)
     for t in range(1, 5):
         courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, p, t, np.random.default_rng(t),
-                    0.0, NOT_KNOWN, -1)
+                    0.0, NOT_KNOWN, -1, NO_COHORT, 0)
         assert m.courts.credit[0] <= 1.0 + 3 * per_expert
         if m.cases.active[k] == 0:
             break
@@ -333,7 +335,8 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     a, b = _copy_tables(m), _copy_tables(m)
     for tabs, lst, k in ((a, applied, n), (b, NOT_KNOWN, -1)):
         courts_step(tabs["fam"], tabs["work"], tabs["las"], tabs["courts"], tabs["cases"],
-                    tabs["open"], CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, lst, k)
+                    tabs["open"], CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, lst, k,
+                    NO_COHORT, 0)
     for name in a:
         for field, x, y in zip(a[name]._fields, a[name], b[name], strict=True):
             assert np.array_equal(x, y), f"{name}.{field}"
@@ -342,5 +345,5 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     # full): the count shows it, and the look through the open cases finds them all
     c = _copy_tables(m)
     courts_step(c["fam"], c["work"], c["las"], c["courts"], c["cases"], c["open"],
-                CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, applied, 0)
+                CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, applied, 0, NO_COHORT, 0)
     assert (c["fam"].court_case[applied[:n]] >= 0).all()
