@@ -17,9 +17,11 @@ parent's threads), which preloads the model's modules once, so a worker starts w
 re-importing NumPy/Numba/Mesa as spawn would. Workers load the Numba kernels from the
 on-disk cache the parent has just warmed.
 
-No orphans: every local worker watches the process that opened the pool
-(:func:`die_with_parent`) and kills itself when that process ends, however it ends
-(kill -9 included), so a killed sweep or calibration leaves no worker running.
+No orphans: every local worker, and every worker of a ``dask-local`` cluster, watches the
+process that opened the pool (:func:`die_with_parent`; for Dask the worker plugin
+:class:`abm.batch.dask_plugin.DieWithParent`) and kills
+itself when that process ends, however it ends (kill -9 included), so a killed sweep or
+calibration leaves no worker running.
 """
 
 from __future__ import annotations
@@ -147,8 +149,10 @@ def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | No
     cluster = None
     if plan.kind == "dask-local":
         from distributed import LocalCluster
+
+        from abm.batch.dask_plugin import DieWithParent
         cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, plugins={DieWithParent(os.getpid())})
     client = connect(cluster.scheduler_address if cluster else plan.address)
     try:
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
