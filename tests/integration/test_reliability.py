@@ -589,11 +589,82 @@ def test_an_empty_out_is_refused_by_every_command(tmp_path, monkeypatch, capsys,
     assert snapshot(tmp_path) == before
 
 
-def test_out_as_the_working_directory_is_replaced_beside_not_inside(tmp_path, monkeypatch):
+@pytest.mark.parametrize("out", [".", "..", "{work}", "{tmp}", "sub/.."])
+def test_out_equal_to_or_holding_the_working_directory_is_refused(tmp_path, monkeypatch,
+                                                                 capsys, out):
+    """Replacing the working directory would leave the user's shell in a deleted folder."""
     work = tmp_path / "work"
-    work.mkdir()
+    (work / "sub").mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
     monkeypatch.chdir(work)
-    with io.output_folder(".", "run") as tmp:
-        (tmp / "a.txt").write_text("1")
+    before = snapshot(tmp_path)
+    out = out.format(work=work, tmp=tmp_path)
+    refused(capsys, ["run", str(scenario(tmp_path / "work" / "sub", name="s.toml")), "--out",
+                     out, "--quiet"], "the current directory", "Give a folder below it")
+    (work / "sub" / "s.toml").unlink()
+    assert snapshot(tmp_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
-    assert snapshot(work).keys() == {io.MARKER, "a.txt"}
+    with pytest.raises(ConfigError, match="the current directory"):
+        with io.output_folder(out, "run"):
+            pass
+
+
+def test_out_below_the_working_directory_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with io.output_folder("res/..//res2", "run") as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert snapshot(tmp_path / "res2").keys() == {io.MARKER, "a.txt"}
+
+
+# ------------------------------------------------------------------ regimes from the command line
+def test_a_regime_file_on_the_command_line_is_read_and_checked_like_a_packaged_one(tmp_path):
+    from abm.core.scenario import DATA_DIR, load_scenario
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text((DATA_DIR / "regimes" / "early_help.toml").read_text())
+    a = load_scenario(scenario(tmp_path))
+    b = load_scenario(scenario(tmp_path), regime_file=mine)
+    packaged = load_scenario(scenario(tmp_path, TINY_SCENARIO.replace("prescriptive",
+                                                                      "early_help")))
+    assert (a.regime, b.regime) == ("prescriptive", "mine")
+    assert b.regime_params == packaged.regime_params != a.regime_params
+    assert b.params() == packaged.params()
+
+
+@pytest.mark.parametrize("text, name, fragment", [
+    ("[parameters]\nno_such_parameter = 1.0\n", "r.toml", "no_such_parameter"),
+    ("[parameters]\nprescription = 1e9\n", "r.toml", "'prescription' = 1000000000.0 is out of range"),
+    ("parameters = 5\n", "r.toml", "[parameters] must be a table"),
+    ("[oops]\n", "r.toml", "unknown section 'oops'"),
+    ("[parameters]\n", "r.txt", "must be a .toml file"),
+    (None, "missing.toml", "file not found"),
+    (b"\xff\xfe", "r.toml", "not UTF-8"),
+])
+def test_a_bad_regime_file_is_refused_naming_it_and_nothing_is_written(
+        tmp_path, monkeypatch, capsys, text, name, fragment):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
+        path.write_text(text)
+    s = scenario(tmp_path)
+    before = snapshot(tmp_path)
+    refused(capsys, ["run", str(s), "--regime-file", str(path), "--quiet"], str(path), fragment)
+    assert snapshot(tmp_path) == before and not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------------ validate, knockout
+def test_validate_scale_follows_the_scenarios_minimum_children_rule(tmp_path, capsys):
+    s = scenario(tmp_path)  # one LA of 3,000 children: scale >= 100/3000
+    refused(capsys, ["validate", str(s), "--scale", "0.01", "--replicates", "1"],
+            "--scale = 0.01 leaves", "at least 100 children per LA", "[0.0333, 1]")
+    refused(capsys, ["validate", str(s), "--scale", "1.5"], "--scale = 1.5 is out of range")
+
+
+def test_knockout_report_only_refuses_a_folder_that_is_not_its_own(tmp_path, user_folder,
+                                                                    capsys):
+    before = snapshot(user_folder)
+    refused(capsys, ["knockout", "--report-only", "--out", str(user_folder), "--quiet"],
+            "holds no cpabm knockout")
+    assert snapshot(user_folder) == before
