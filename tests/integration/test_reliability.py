@@ -668,3 +668,74 @@ def test_knockout_report_only_refuses_a_folder_that_is_not_its_own(tmp_path, use
     refused(capsys, ["knockout", "--report-only", "--out", str(user_folder), "--quiet"],
             "holds no cpabm knockout")
     assert snapshot(user_folder) == before
+
+
+# ------------------------------------------------------------------ the research API's surfaces
+@pytest.mark.parametrize("extra, fragment", [
+    (["--precision", "nan"], "--precision = nan is out of range: valid range is (0, 1)"),
+    (["--precision", "0"], "--precision = 0.0 is out of range"),
+    (["--precision", "1"], "--precision = 1.0 is out of range"),
+    (["--precision=-inf"], "--precision = -inf is out of range"),
+    (["--precision", "0.05", "--max-replications", "1"],
+     "--max-replications = 1 is out of range: valid range is [2, 100000]"),
+    (["--precision", "0.05", "--max-replications", "-5"], "--max-replications = -5"),
+    (["--precision", "0.05", "--max-replications", str(10**12)],
+     f"--max-replications = {10**12} is out of range"),
+    (["--scheduler", "dask-local:0"], "with N in [1, 256]"),
+    (["--scheduler", "dask-local:-1"], "--scheduler = 'dask-local:-1'"),
+    (["--scheduler", "dask-local:1.5"], "dask-local:N"),
+    (["--scheduler", "dask-local:\u00b2"], "dask-local:N"),
+    (["--scheduler", "dask-local:100000"], "with N in [1, 256]"),
+    (["--workers", "-1"], "--workers = -1 is out of range: valid range is [0, 256]"),
+    (["--workers", "100000"], "--workers = 100000 is out of range"),
+])
+def test_precision_replication_cap_and_worker_counts_are_refused_before_any_run(
+        tmp_path, monkeypatch, capsys, extra, fragment):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    spec = scenario(tmp_path, ISHI.format(name="ishi", reps=2, factor="values = [0.0, 1.0]"),
+                    "ishi.toml")
+    before = snapshot(tmp_path)
+    refused(capsys, ["sweep", str(spec), "--out", str(tmp_path / "out"), "--quiet", *extra],
+            fragment)
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda abm: abm.load_scenario(5), "path_or_name = 5 must be a path"),
+    (lambda abm: abm.load_scenario("small_la", nope=1), "unknown parameter 'nope' = 1"),
+    (lambda abm: abm.load_scenario("small_la", hearing_slots_per_100k=1e9),
+     "'hearing_slots_per_100k' = 1000000000.0 is out of range: valid range is [0.0, 200.0]"),
+    (lambda abm: abm.run("small_la", seed=-1),
+     "run: seed = -1 is out of range: valid range is whole numbers in [0, 2**63)"),
+    (lambda abm: abm.run("small_la", seed=2**64), "seed = 18446744073709551616 is out of range"),
+    (lambda abm: abm.run("small_la", seed=1.5), "seed = 1.5 is out of range"),
+    (lambda abm: abm.run("small_la", seed=True), "seed = True is out of range"),
+    (lambda abm: abm.run(5), "scenario = 5 must be an abm.Scenario"),
+    (lambda abm: abm.run("small_la", regime="../x"), "regime = '../x' must be the name"),
+    (lambda abm: abm.run("small_la", events=5), "events = 5 must be a list"),
+    (lambda abm: abm.run("small_la", events={"type": "media_shock"}), "must be a list"),
+    (lambda abm: abm.run("small_la", events=[{"date": "2010-04-05", "type": "media_shock",
+                                              "magnitude": 1e300}]),
+     "magnitude = 1e+300 is out of range: valid range is [0, 10]"),
+    (lambda abm: abm.evaluate(5, scenario="small_la"), "params = 5 must be a mapping"),
+    (lambda abm: abm.evaluate({5: 1}, scenario="small_la"), "params key 5 must be"),
+    (lambda abm: abm.evaluate({"nope": 1}, scenario="small_la"), "unknown parameter 'nope'"),
+    (lambda abm: abm.evaluate({"hearing_slots_per_100k": float("nan")}, scenario="small_la"),
+     "'hearing_slots_per_100k' = nan is not a finite number; valid range is [0.0, 200.0]"),
+    (lambda abm: abm.evaluate({}, scenario="small_la", seed=None), "seed = None is out of range"),
+    (lambda abm: abm.evaluate({}, scenario=123), "scenario = 123 must be"),
+    (lambda abm: abm.evaluate({"regime": 5}, scenario="small_la"), "regime = 5 must be"),
+])
+def test_the_public_api_refuses_bad_values_with_its_own_error_before_any_run(
+        monkeypatch, call, fragment):
+    import abm
+    import abm.core.model as model
+
+    def refuse(*a, **k):
+        raise AssertionError("a refused value reached the simulation")
+
+    monkeypatch.setattr(model, "ChildProtectionModel", refuse)
+    with pytest.raises(abm.ConfigError) as e:
+        call(abm)
+    assert isinstance(e.value, ValueError)
+    assert fragment in str(e.value), str(e.value)
