@@ -226,7 +226,9 @@ def cmd_run(args) -> int:
         atomic_write_text(tmp / "summary_fy.md", _summary_markdown(fy, model))
         all_figures(model, tmp)
         meta = {**model.describe(), "source": scenario.source, "seconds": round(elapsed, 2),
-                "overrides": {k: v for k, v in overrides.items()}}
+                "overrides": {k: v for k, v in overrides.items()},
+                **({"regime_file": str(Path(args.regime_file).resolve())}
+                   if args.regime_file else {})}
         atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str))
     if not args.quiet:
         from abm.core.indicators import INDICATORS

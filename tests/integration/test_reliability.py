@@ -739,3 +739,15 @@ def test_the_public_api_refuses_bad_values_with_its_own_error_before_any_run(
         call(abm)
     assert isinstance(e.value, ValueError)
     assert fragment in str(e.value), str(e.value)
+
+
+def test_cpabm_run_with_a_regime_file_records_it(tmp_path):
+    from abm.core.scenario import DATA_DIR
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text((DATA_DIR / "regimes" / "early_help.toml").read_text())
+    out = tmp_path / "out"
+    assert main(["run", str(scenario(tmp_path)), "--regime-file", str(mine), "--out", str(out),
+                 "--quiet", "--no-per-la"]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    assert (meta["regime"], meta["regime_file"]) == ("mine", str(mine.resolve()))
