@@ -57,7 +57,19 @@ def load_scenario(path_or_name: str | Path, **overrides: Any) -> Scenario:
     (``small_la``, ``baseline_la``). Keyword arguments override parameters of the table
     (``cpabm params``); an unknown name or an out-of-range value raises
     :class:`abm.ConfigError` naming the key, the value and the valid range."""
+    if not isinstance(path_or_name, (str, Path)):
+        raise ConfigError(f"load_scenario: path_or_name = {path_or_name!r} must be a path or a "
+                          f"packaged scenario's name (a str or pathlib.Path), not "
+                          f"{type(path_or_name).__name__}")
     return _load_scenario(path_or_name, overrides)
+
+
+def _check_seed(seed: Any, where: str) -> int:
+    """A root seed in the documented range [0, 2**63), checked before any work."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"{where}: seed = {seed!r} is out of range: valid range is whole "
+                          f"numbers in [0, 2**63)")
+    return int(seed)
 
 
 def _with_regime(sc: Scenario, regime: str) -> Scenario:
@@ -79,8 +91,8 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
         return scenario
     if isinstance(scenario, (str, Path)):
         return load_scenario(scenario)
-    raise TypeError(f"scenario must be an abm.Scenario, a path or a packaged scenario's "
-                    f"name, not {type(scenario).__name__}")
+    raise ConfigError(f"scenario = {scenario!r} must be an abm.Scenario, a path or a packaged "
+                      f"scenario's name, not {type(scenario).__name__}")
 
 
 def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = None,
@@ -95,10 +107,14 @@ def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = 
     numbers until the policy makes them differ (common random numbers)."""
     from abm.core.model import ChildProtectionModel
 
+    _check_seed(seed, "run")
     sc = _scenario(scenario)
     if regime is not None:
         sc = _with_regime(sc, regime)
     if events is not None:
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+            raise ConfigError(f"run(events=...): events = {events!r} must be a list of "
+                              f"abm.Event or of event tables")
         sc = dataclasses.replace(sc, events=parse_events(list(events), sc, "run(events=...)"))
     model = ChildProtectionModel(sc, rng=seed, agent_views=False)
     model.run()
@@ -198,7 +214,15 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     from abm.core.params import make_params, validate_overrides
     from abm.core.scenario import _check_shares
 
-    sc = _cached_scenario(scenario) if isinstance(scenario, (str, Path)) else scenario
+    _check_seed(seed, "evaluate")
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"evaluate: params = {params!r} must be a mapping of parameter names "
+                          f"(cpabm params) to values, not {type(params).__name__}")
+    bad = [k for k in params if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"evaluate: params key {bad[0]!r} must be a parameter's name (a str; "
+                          f"see cpabm params)")
+    sc = _cached_scenario(scenario) if isinstance(scenario, (str, Path)) else _scenario(scenario)
     params = dict(params)
     regime = params.pop("regime", None)
     if regime is not None:

@@ -17,15 +17,18 @@ parent's threads), which preloads the model's modules once, so a worker starts w
 re-importing NumPy/Numba/Mesa as spawn would. Workers load the Numba kernels from the
 on-disk cache the parent has just warmed.
 
-No orphans: every local worker watches the process that opened the pool
-(:func:`die_with_parent`) and kills itself when that process ends, however it ends
-(kill -9 included), so a killed sweep or calibration leaves no worker running.
+No orphans: every local worker, and every worker of a ``dask-local`` cluster, watches the
+process that opened the pool (:func:`die_with_parent`; for Dask the worker plugin
+:class:`abm.batch.dask_plugin.DieWithParent`) and kills
+itself when that process ends, however it ends (kill -9 included), so a killed sweep or
+calibration leaves no worker running.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -34,6 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from abm.core.errors import ConfigError
+
+#: the most worker processes started on this machine (each holds a model in memory)
+MAX_LOCAL_WORKERS = 256
 
 
 def default_workers() -> int:
@@ -112,18 +118,21 @@ def choose(workers: int | None = None, scheduler: str | None = None) -> Plan:
     """Pick the executor from --workers, --scheduler and DASK_SCHEDULER_ADDRESS."""
     address = scheduler if scheduler is not None else os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address and address.split(":")[0] == "dask-local":
-        n = address.partition(":")[2] or (workers if workers else default_workers())
-        if isinstance(n, str) and not n.isdigit() or int(n) < 1:
+        n = address.partition(":")[2] or (workers if workers else
+                                          min(default_workers(), MAX_LOCAL_WORKERS))
+        if (isinstance(n, str) and not re.fullmatch(r"[0-9]{1,9}", n)
+                or not 1 <= int(n) <= MAX_LOCAL_WORKERS):
             raise ConfigError(f"--scheduler = {address!r}: write dask-local or dask-local:N "
-                              f"with N >= 1 worker processes")
+                              f"with N in [1, {MAX_LOCAL_WORKERS}] worker processes")
         return Plan("dask-local", int(n))
     if address and address != "local":
         return Plan("dask", 0, address)
     if workers is None:
-        workers = default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ConfigError(f"--workers = {workers!r} is out of range: a whole number >= 0 "
-                          f"(0 or 1: serial in this process)")
+        workers = min(default_workers(), MAX_LOCAL_WORKERS)
+    if (isinstance(workers, bool) or not isinstance(workers, int)
+            or not 0 <= workers <= MAX_LOCAL_WORKERS):
+        raise ConfigError(f"--workers = {workers!r} is out of range: valid range is [0, "
+                          f"{MAX_LOCAL_WORKERS}] (0 or 1: serial in this process)")
     return Plan("serial", 1) if workers <= 1 else Plan("processes", workers)
 
 
@@ -147,8 +156,10 @@ def open_executor(plan: Plan, preload: tuple[str, ...] = (), warm: Callable | No
     cluster = None
     if plan.kind == "dask-local":
         from distributed import LocalCluster
+
+        from abm.batch.dask_plugin import DieWithParent
         cluster = LocalCluster(n_workers=plan.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, plugins={DieWithParent(os.getpid())})
     client = connect(cluster.scheduler_address if cluster else plan.address)
     try:
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())

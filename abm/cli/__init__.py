@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario and write tidy outputs, a summary and figures")
     r.add_argument("scenario", help="scenario file, or the name of a packaged scenario (small_la, baseline_la)")
     r.add_argument("--seed", type=int, default=1, help="root seed in [0, 2**63) (default 1)")
+    r.add_argument("--regime-file", default=None, metavar="PATH",
+                   help="a regime .toml file ([regime] and [parameters]) to use instead of the "
+                        "scenario's regime; checked like the packaged regimes")
     r.add_argument("--out", default=None, help="output folder (default results/<scenario>)")
     r.add_argument("--overwrite", action="store_true",
                    help="replace an earlier cpabm output in --out (files cpabm did not write "
@@ -180,7 +183,7 @@ def cmd_run(args) -> int:
 
     check_seed(args.seed)
     overrides = dict(parse_assignment(s) for s in args.set)
-    scenario = load_scenario(args.scenario, overrides)  # validates everything, writes nothing
+    scenario = load_scenario(args.scenario, overrides, args.regime_file)  # validates everything, writes nothing
     out = out_path(args.out) if args.out is not None else Path("results") / scenario.name
 
     from abm.core.io import atomic_write_text, output_folder
@@ -226,7 +229,9 @@ def cmd_run(args) -> int:
         atomic_write_text(tmp / "summary_fy.md", _summary_markdown(fy, model))
         all_figures(model, tmp)
         meta = {**model.describe(), "source": scenario.source, "seconds": round(elapsed, 2),
-                "overrides": {k: v for k, v in overrides.items()}}
+                "overrides": {k: v for k, v in overrides.items()},
+                **({"regime_file": str(Path(args.regime_file).resolve())}
+                   if args.regime_file else {})}
         atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str))
     if not args.quiet:
         from abm.core.indicators import INDICATORS

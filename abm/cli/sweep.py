@@ -70,12 +70,8 @@ def run(args) -> int:
         return _check(spec, out, args)
     from abm.batch.runner import SweepRunError, run_sweep
 
-    if args.precision is not None and not 0 < args.precision < 1:
-        raise ConfigError(f"--precision {args.precision!r} is out of range: a relative CI "
-                          f"half-width in (0, 1), e.g. 0.05")
-    if args.precision is not None and args.max_replications < spec.replications:
-        raise ConfigError(f"--max-replications {args.max_replications} is below the spec's "
-                          f"sweep.replications = {spec.replications}")
+    if args.precision is not None:
+        _check_precision(args, spec)
     try:
         if args.precision is not None:
             from abm.batch.precision import run_until_precise
@@ -101,6 +97,23 @@ def run(args) -> int:
         if not args.quiet:
             print(f"wrote {out}/ ({res.total} runs); summary in {folder}/summary.md")
     return 0
+
+
+def _check_precision(args, spec) -> None:
+    """--precision in (0, 1); --max-replications from the spec's replications up to the
+    sweep limits (replications, and runs in all)."""
+    from abm.batch.spec import MAX_REPLICATIONS, MAX_RUNS
+
+    if not 0 < args.precision < 1:  # NaN fails too
+        raise ConfigError(f"--precision = {args.precision!r} is out of range: valid range is "
+                          f"(0, 1) (a relative CI half-width, e.g. 0.05)")
+    points = len(spec.design.points)
+    top = min(MAX_REPLICATIONS, MAX_RUNS // max(points, 1))
+    if not spec.replications <= args.max_replications <= top:
+        raise ConfigError(f"--max-replications = {args.max_replications} is out of range: valid "
+                          f"range is [{spec.replications}, {top}] (from the spec's "
+                          f"sweep.replications up to the limits of {MAX_REPLICATIONS} "
+                          f"replications and {MAX_RUNS} runs)")
 
 
 def _check(spec, out, args) -> int:

@@ -297,6 +297,22 @@ def _os_error(option: str, path: Path, e: OSError) -> ConfigError:
                        f"nothing was written")
 
 
+def _refuse_working_directory(final: Path, option: str) -> None:
+    """Refuse an output folder that is the current directory or holds it: replacing it
+    would leave the user's shell in a folder that no longer exists."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the working directory itself is gone: nothing to protect
+        return
+    target = final.resolve()
+    if target == cwd or target in cwd.parents:
+        where = "is" if target == cwd else "holds"
+        raise ConfigError(f"{option} = {str(final)!r} {where} the current directory "
+                          f"({cwd}); cpabm replaces its output folder whole, which would leave "
+                          f"your shell in a folder that no longer exists. Give a folder below "
+                          f"it (for example {option} results/run) or run from elsewhere")
+
+
 @contextmanager
 def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--out",
                   log=None):
@@ -304,7 +320,8 @@ def output_folder(out, kind: str, *, overwrite: bool = False, option: str = "--o
     fill; on success it replaces ``out`` whole (see the module's docstring). Everything is
     checked at entry, before any work; on an error nothing in ``out`` changes."""
     final = out_path(out, option)
-    if final.name in ("", ".", ".."):  # '.', '..', '/': the staging folder goes beside it
+    _refuse_working_directory(final, option)
+    if final.name in ("", ".", ".."):  # 'a/..': the staging folder goes beside it, not inside
         final = final.resolve()
     if final.exists() and not final.is_dir():
         raise ConfigError(f"{option} = {str(final)!r} exists and is not a folder")

@@ -2,7 +2,8 @@
 
 A scenario (a ``.toml`` file, or the name of one packaged in ``abm/data/scenarios``) names a
 calendar, the places, a regime, dated events and parameter overrides. A regime (a name, looked
-up in ``abm/data/regimes``) is a named bundle of parameter values. Everything is checked here, before any simulation starts: an unknown
+up in ``abm/data/regimes``, or a file the user names on the command line with
+``--regime-file``) is a named bundle of parameter values. Everything is checked here, before any simulation starts: an unknown
 key, a wrong type or an out-of-range value raises :class:`ConfigError` naming the file, the
 key, the value and the valid range.
 """
@@ -104,18 +105,27 @@ def load_regime(name: str, where: str) -> dict[str, Any]:
     for d in REGIME_DIRS:
         path = d / f"{name}.toml"
         if path.is_file():
-            raw = tomlio.read(path)
-            unknown = set(raw) - {"regime", "parameters"}
-            if unknown:
-                k = sorted(unknown)[0]
-                raise ConfigError(f"{path}: unknown section '{k}'; expected [regime] and [parameters]")
-            params = raw.get("parameters", {})
-            if not isinstance(params, dict):
-                raise ConfigError(f"{path}: parameters = {params!r}: [parameters] must be a "
-                                  f"table of name = value")
-            return validate_overrides(params, str(path))
+            return load_regime_file(path)
     raise ConfigError(f"{where}: unknown regime '{name}'; known regimes: "
                       f"{', '.join(regime_names())}")
+
+
+def load_regime_file(path: str | Path) -> dict[str, Any]:
+    """The parameters of a regime file: a packaged one, or a path the user gave explicitly
+    on the command line (``cpabm run --regime-file``); checked the same way."""
+    path = Path(path)
+    if path.suffix != ".toml":
+        raise ConfigError(f"{path}: a regime file must be a .toml file")
+    raw = tomlio.read(path)
+    unknown = set(raw) - {"regime", "parameters"}
+    if unknown:
+        k = sorted(unknown)[0]
+        raise ConfigError(f"{path}: unknown section '{k}'; expected [regime] and [parameters]")
+    params = raw.get("parameters", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: parameters = {params!r}: [parameters] must be a "
+                          f"table of name = value")
+    return validate_overrides(params, str(path))
 
 
 def _date(value: Any, key: str, where: str) -> dt.date:
@@ -286,9 +296,12 @@ def packaged_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
+                  regime_file: str | Path | None = None) -> Scenario:
     """Load and validate a scenario: a file (following ``base`` if it names one), or the name
-    of a packaged scenario such as ``small_la``."""
+    of a packaged scenario such as ``small_la``. ``regime_file`` (a path given explicitly by
+    the user, never read from a scenario) replaces the scenario's regime; the regime's name
+    is then the file's stem."""
     path = scenario_path(path)
     if not path.exists() and path.suffix != ".toml" and len(path.parts) == 1:
         raise ConfigError(f"{path}: no such file, and no packaged scenario of that name "
@@ -311,19 +324,16 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
         raise ConfigError(f"{where}: scale = {scale!r} is out of range: valid range is (0, 1] "
                           f"(fraction of the child population simulated)")
-    regime_params = load_regime(sc["regime"], where)
+    if regime_file is not None:
+        regime_params, regime = load_regime_file(regime_file), Path(regime_file).stem
+    else:
+        regime_params, regime = load_regime(sc["regime"], where), sc["regime"]
     ov = dict(params)
     ov.update(validate_overrides(overrides or {}, f"{where}: overrides"))
     events = [_event(e, i, w, start, end) for i, (e, w) in enumerate(raw_events)]
     events.sort(key=lambda e: e.date)
     places = _places(sc["places"], where)
-    smallest = min(places, key=lambda p: p.children)
-    if smallest.children * scale < MIN_SCALED_CHILDREN:
-        raise ConfigError(f"{where}: scale = {scale!r} leaves {smallest.name} "
-                          f"({smallest.children} children) with "
-                          f"{smallest.children * scale:.3g} children; valid range of scale here "
-                          f"is [{MIN_SCALED_CHILDREN / smallest.children:.3g}, 1] (at least "
-                          f"{MIN_SCALED_CHILDREN} children per LA)")
+    check_scale(scale, places, where, "scale")
     _check_shares({**make_params(regime_params, ov)._asdict()}, where)
     _check_event_values(regime_params, ov, events, where)
     return Scenario(
@@ -331,7 +341,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         description=description,
         start=start,
         end=end,
-        regime=sc["regime"],
+        regime=regime,
         regime_params=regime_params,
         overrides=ov,
         places=places,
@@ -339,6 +349,21 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         events=events,
         source=where,
     )
+
+
+def check_scale(scale: Any, places: list[Place], where: str, key: str = "scale") -> float:
+    """A scale in (0, 1] that leaves every LA at least MIN_SCALED_CHILDREN children."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
+        raise ConfigError(f"{where}: {key} = {scale!r} is out of range: valid range is (0, 1] "
+                          f"(fraction of the child population simulated)")
+    smallest = min(places, key=lambda p: p.children)
+    if smallest.children * scale < MIN_SCALED_CHILDREN:
+        raise ConfigError(f"{where}: {key} = {scale!r} leaves {smallest.name} "
+                          f"({smallest.children} children) with "
+                          f"{smallest.children * scale:.3g} children; valid range of {key} here "
+                          f"is [{MIN_SCALED_CHILDREN / smallest.children:.3g}, 1] (at least "
+                          f"{MIN_SCALED_CHILDREN} children per LA)")
+    return float(scale)
 
 
 def _check_event_values(regime_params: dict, overrides: dict, events: list[Event],

@@ -119,6 +119,8 @@ def run(args) -> int:
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     out = out_path(args.out)
     if args.report_only:
+        from abm.core.io import refuse_foreign
+        refuse_foreign(out, OURS, what="knockout")  # reads and writes only a folder of its own
         path = write_report(out, log=log)
         if not args.quiet:
             print(f"wrote {path}")

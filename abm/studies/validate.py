@@ -78,7 +78,7 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
     from abm.batch.seeds import replication_seeds
     from abm.core.errors import ConfigError
     from abm.core.io import project_root
-    from abm.core.scenario import load_scenario
+    from abm.core.scenario import check_scale, load_scenario
     from abm.studies.targets import VARIANT_CHILDREN, evaluate_targets, load_targets
 
     if scenario_path is None:
@@ -89,10 +89,9 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
         scenario_path = root / DEFAULT_SCENARIO
     path = Path(scenario_path)
     sc = load_scenario(path)
-    if scale is not None:
-        if not (0 < scale <= 1):
-            raise ConfigError(f"--scale = {scale!r} is out of range: valid range is (0, 1]")
-        sc = dataclasses.replace(sc, scale=float(scale))
+    if scale is not None:  # the scenarios' rule: every LA keeps enough children
+        sc = dataclasses.replace(sc, scale=check_scale(scale, sc.places, "cpabm validate",
+                                                       "--scale"))
     if isinstance(replicates, bool) or not isinstance(replicates, int) or not (1 <= replicates <= 1000):
         raise ConfigError(f"--replicates = {replicates!r} is out of range: valid range is [1, 1000]")
     targets = load_targets()

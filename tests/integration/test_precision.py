@@ -120,8 +120,9 @@ def test_precision_stops_at_the_cap_with_exit_status_3(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--precision", "1.5"], "--precision 1.5 is out of range"),
-    (["--precision", "0.1", "--max-replications", "2"], "--max-replications 2 is below"),
+    (["--precision", "1.5"], "--precision = 1.5 is out of range: valid range is (0, 1)"),
+    (["--precision", "0.1", "--max-replications", "2"],
+     "--max-replications = 2 is out of range: valid range is [3, "),
 ])
 def test_bad_precision_arguments_are_refused(tmp_path, capsys, extra, message):
     spec = tmp_path / "noisy.toml"

@@ -589,11 +589,165 @@ def test_an_empty_out_is_refused_by_every_command(tmp_path, monkeypatch, capsys,
     assert snapshot(tmp_path) == before
 
 
-def test_out_as_the_working_directory_is_replaced_beside_not_inside(tmp_path, monkeypatch):
+@pytest.mark.parametrize("out", [".", "..", "{work}", "{tmp}", "sub/.."])
+def test_out_equal_to_or_holding_the_working_directory_is_refused(tmp_path, monkeypatch,
+                                                                 capsys, out):
+    """Replacing the working directory would leave the user's shell in a deleted folder."""
     work = tmp_path / "work"
-    work.mkdir()
+    (work / "sub").mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
     monkeypatch.chdir(work)
-    with io.output_folder(".", "run") as tmp:
-        (tmp / "a.txt").write_text("1")
+    before = snapshot(tmp_path)
+    out = out.format(work=work, tmp=tmp_path)
+    refused(capsys, ["run", str(scenario(tmp_path / "work" / "sub", name="s.toml")), "--out",
+                     out, "--quiet"], "the current directory", "Give a folder below it")
+    (work / "sub" / "s.toml").unlink()
+    assert snapshot(tmp_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
-    assert snapshot(work).keys() == {io.MARKER, "a.txt"}
+    with pytest.raises(ConfigError, match="the current directory"):
+        with io.output_folder(out, "run"):
+            pass
+
+
+def test_out_below_the_working_directory_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with io.output_folder("res/..//res2", "run") as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert snapshot(tmp_path / "res2").keys() == {io.MARKER, "a.txt"}
+
+
+# ------------------------------------------------------------------ regimes from the command line
+def test_a_regime_file_on_the_command_line_is_read_and_checked_like_a_packaged_one(tmp_path):
+    from abm.core.scenario import DATA_DIR, load_scenario
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text((DATA_DIR / "regimes" / "early_help.toml").read_text())
+    a = load_scenario(scenario(tmp_path))
+    b = load_scenario(scenario(tmp_path), regime_file=mine)
+    packaged = load_scenario(scenario(tmp_path, TINY_SCENARIO.replace("prescriptive",
+                                                                      "early_help")))
+    assert (a.regime, b.regime) == ("prescriptive", "mine")
+    assert b.regime_params == packaged.regime_params != a.regime_params
+    assert b.params() == packaged.params()
+
+
+@pytest.mark.parametrize("text, name, fragment", [
+    ("[parameters]\nno_such_parameter = 1.0\n", "r.toml", "no_such_parameter"),
+    ("[parameters]\nprescription = 1e9\n", "r.toml", "'prescription' = 1000000000.0 is out of range"),
+    ("parameters = 5\n", "r.toml", "[parameters] must be a table"),
+    ("[oops]\n", "r.toml", "unknown section 'oops'"),
+    ("[parameters]\n", "r.txt", "must be a .toml file"),
+    (None, "missing.toml", "file not found"),
+    (b"\xff\xfe", "r.toml", "not UTF-8"),
+])
+def test_a_bad_regime_file_is_refused_naming_it_and_nothing_is_written(
+        tmp_path, monkeypatch, capsys, text, name, fragment):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
+        path.write_text(text)
+    s = scenario(tmp_path)
+    before = snapshot(tmp_path)
+    refused(capsys, ["run", str(s), "--regime-file", str(path), "--quiet"], str(path), fragment)
+    assert snapshot(tmp_path) == before and not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------------ validate, knockout
+def test_validate_scale_follows_the_scenarios_minimum_children_rule(tmp_path, capsys):
+    s = scenario(tmp_path)  # one LA of 3,000 children: scale >= 100/3000
+    refused(capsys, ["validate", str(s), "--scale", "0.01", "--replicates", "1"],
+            "--scale = 0.01 leaves", "at least 100 children per LA", "[0.0333, 1]")
+    refused(capsys, ["validate", str(s), "--scale", "1.5"], "--scale = 1.5 is out of range")
+
+
+def test_knockout_report_only_refuses_a_folder_that_is_not_its_own(tmp_path, user_folder,
+                                                                    capsys):
+    before = snapshot(user_folder)
+    refused(capsys, ["knockout", "--report-only", "--out", str(user_folder), "--quiet"],
+            "holds no cpabm knockout")
+    assert snapshot(user_folder) == before
+
+
+# ------------------------------------------------------------------ the research API's surfaces
+@pytest.mark.parametrize("extra, fragment", [
+    (["--precision", "nan"], "--precision = nan is out of range: valid range is (0, 1)"),
+    (["--precision", "0"], "--precision = 0.0 is out of range"),
+    (["--precision", "1"], "--precision = 1.0 is out of range"),
+    (["--precision=-inf"], "--precision = -inf is out of range"),
+    (["--precision", "0.05", "--max-replications", "1"],
+     "--max-replications = 1 is out of range: valid range is [2, 100000]"),
+    (["--precision", "0.05", "--max-replications", "-5"], "--max-replications = -5"),
+    (["--precision", "0.05", "--max-replications", str(10**12)],
+     f"--max-replications = {10**12} is out of range"),
+    (["--scheduler", "dask-local:0"], "with N in [1, 256]"),
+    (["--scheduler", "dask-local:-1"], "--scheduler = 'dask-local:-1'"),
+    (["--scheduler", "dask-local:1.5"], "dask-local:N"),
+    (["--scheduler", "dask-local:\u00b2"], "dask-local:N"),
+    (["--scheduler", "dask-local:100000"], "with N in [1, 256]"),
+    (["--workers", "-1"], "--workers = -1 is out of range: valid range is [0, 256]"),
+    (["--workers", "100000"], "--workers = 100000 is out of range"),
+])
+def test_precision_replication_cap_and_worker_counts_are_refused_before_any_run(
+        tmp_path, monkeypatch, capsys, extra, fragment):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    spec = scenario(tmp_path, ISHI.format(name="ishi", reps=2, factor="values = [0.0, 1.0]"),
+                    "ishi.toml")
+    before = snapshot(tmp_path)
+    refused(capsys, ["sweep", str(spec), "--out", str(tmp_path / "out"), "--quiet", *extra],
+            fragment)
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda abm: abm.load_scenario(5), "path_or_name = 5 must be a path"),
+    (lambda abm: abm.load_scenario("small_la", nope=1), "unknown parameter 'nope' = 1"),
+    (lambda abm: abm.load_scenario("small_la", hearing_slots_per_100k=1e9),
+     "'hearing_slots_per_100k' = 1000000000.0 is out of range: valid range is [0.0, 200.0]"),
+    (lambda abm: abm.run("small_la", seed=-1),
+     "run: seed = -1 is out of range: valid range is whole numbers in [0, 2**63)"),
+    (lambda abm: abm.run("small_la", seed=2**64), "seed = 18446744073709551616 is out of range"),
+    (lambda abm: abm.run("small_la", seed=1.5), "seed = 1.5 is out of range"),
+    (lambda abm: abm.run("small_la", seed=True), "seed = True is out of range"),
+    (lambda abm: abm.run(5), "scenario = 5 must be an abm.Scenario"),
+    (lambda abm: abm.run("small_la", regime="../x"), "regime = '../x' must be the name"),
+    (lambda abm: abm.run("small_la", events=5), "events = 5 must be a list"),
+    (lambda abm: abm.run("small_la", events={"type": "media_shock"}), "must be a list"),
+    (lambda abm: abm.run("small_la", events=[{"date": "2010-04-05", "type": "media_shock",
+                                              "magnitude": 1e300}]),
+     "magnitude = 1e+300 is out of range: valid range is [0, 10]"),
+    (lambda abm: abm.evaluate(5, scenario="small_la"), "params = 5 must be a mapping"),
+    (lambda abm: abm.evaluate({5: 1}, scenario="small_la"), "params key 5 must be"),
+    (lambda abm: abm.evaluate({"nope": 1}, scenario="small_la"), "unknown parameter 'nope'"),
+    (lambda abm: abm.evaluate({"hearing_slots_per_100k": float("nan")}, scenario="small_la"),
+     "'hearing_slots_per_100k' = nan is not a finite number; valid range is [0.0, 200.0]"),
+    (lambda abm: abm.evaluate({}, scenario="small_la", seed=None), "seed = None is out of range"),
+    (lambda abm: abm.evaluate({}, scenario=123), "scenario = 123 must be"),
+    (lambda abm: abm.evaluate({"regime": 5}, scenario="small_la"), "regime = 5 must be"),
+])
+def test_the_public_api_refuses_bad_values_with_its_own_error_before_any_run(
+        monkeypatch, call, fragment):
+    import abm
+    import abm.core.model as model
+
+    def refuse(*a, **k):
+        raise AssertionError("a refused value reached the simulation")
+
+    monkeypatch.setattr(model, "ChildProtectionModel", refuse)
+    with pytest.raises(abm.ConfigError) as e:
+        call(abm)
+    assert isinstance(e.value, ValueError)
+    assert fragment in str(e.value), str(e.value)
+
+
+def test_cpabm_run_with_a_regime_file_records_it(tmp_path):
+    from abm.core.scenario import DATA_DIR
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text((DATA_DIR / "regimes" / "early_help.toml").read_text())
+    out = tmp_path / "out"
+    assert main(["run", str(scenario(tmp_path)), "--regime-file", str(mine), "--out", str(out),
+                 "--quiet", "--no-per-la"]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    assert (meta["regime"], meta["regime_file"]) == ("mine", str(mine.resolve()))

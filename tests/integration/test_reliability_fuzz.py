@@ -1,4 +1,5 @@
-"""Property-based fuzzing of scenario, regime and sweep files (Hypothesis), with the
+"""Property-based fuzzing of scenario, regime and sweep files, and of the ``events`` of a
+policy design's arms (Hypothesis), with the
 invariant of docs/reliability.md: a refused input exits 2 with one line naming the field,
 never a traceback, and writes nothing -- not even into an --out folder holding a user's
 files, nor into ./results.
@@ -223,6 +224,66 @@ def test_fuzzed_sweep_specs_exit_2_naming_the_field_and_write_nothing(
                   [key, section, "design", "factors", str(path)], capsys, monkeypatch)
 
 
+# ------------------------------------------------------------------ policy-design arms
+ARMS = """\
+[sweep]
+name = "arms"
+replications = 2
+seed = 3
+
+[model]
+scenario = "scenario.toml"
+
+[design]
+type = "variants"
+reference = "stay"
+
+[variants.stay]
+
+[variants.switch]
+events = [{ date = 2008-10-06, type = "regime_switch", regime = "professional_judgment" }]
+
+[outputs]
+indicators = ["referrals_children"]
+"""
+
+
+@st.composite
+def arm_events(draw):
+    """The ``events`` of a policy-design arm: a hostile value, or a list of one event table
+    with hostile fields (the scenario fuzzer's events)."""
+    if draw(st.booleans()):
+        return draw(VALUES)
+    ev = {"date": draw(st.one_of(st.dates(min_value=dt.date(1, 1, 1)), VALUES)),
+          "type": draw(st.sampled_from(EVENT_TYPES))}
+    for k in draw(st.lists(st.sampled_from(["magnitude", "regime", "parameter", "value",
+                                            "factor", "extra"]), max_size=3)):
+        ev[k] = draw(VALUES)
+    return [ev]
+
+
+@FUZZ
+@given(events=arm_events(), where=st.sampled_from(["switch", "stay", "fixed"]))
+def test_fuzzed_policy_arm_events_exit_2_naming_the_field_and_write_nothing(
+        tmp_path, capsys, monkeypatch, events, where):
+    from abm.batch.spec import load_spec
+
+    doc = tomlio.loads(ARMS, "spec")
+    (doc.setdefault("fixed", {}) if where == "fixed" else doc["variants"][where])["events"] = events
+    if where == "fixed":
+        del doc["variants"]["switch"]["events"]
+    work, out = _workspace(tmp_path, True)
+    (work / "scenario.toml").write_text(TINY_SCENARIO)
+    path = work / "spec.toml"
+    try:
+        path.write_text(tomlio.dumps(doc))
+    except (TypeError, ValueError):
+        assume(False)
+    assume(_is_refused(load_spec, path))
+    check_refused(["sweep", str(path), "--out", str(out), "--quiet"], work,
+                  ["events", str(path)], capsys, monkeypatch)
+
+
 # ------------------------------------------------------------------ the figures
 def _doc_figures() -> dict[str, int]:
     text = DOC.read_text()
@@ -240,7 +301,8 @@ def test_reliability_figures_in_the_docs_are_the_measured_ones(tmp_path, capsys,
     if FIGURES["inputs tried"] == 0:
         for fuzz in (test_fuzzed_scenarios_exit_2_naming_the_field_and_write_nothing,
                      test_fuzzed_regime_files_exit_2_naming_the_field_and_write_nothing,
-                     test_fuzzed_sweep_specs_exit_2_naming_the_field_and_write_nothing):
+                     test_fuzzed_sweep_specs_exit_2_naming_the_field_and_write_nothing,
+                     test_fuzzed_policy_arm_events_exit_2_naming_the_field_and_write_nothing):
             with monkeypatch.context() as m:
                 fuzz(tmp_path=tmp_path, capsys=capsys, monkeypatch=m)
     measured = dict(FIGURES)
