@@ -2,7 +2,8 @@
 measured on a model run (the child-protection side of calibration).
 
 * ``abm/data/targets/england_2005_2011.toml`` is a verbatim copy of the targets, with their
-  sources; ``abm/data/targets/model_map.toml`` says which model output, under which
+  sources; ``abm/data/targets/casework_2006_2010.toml`` adds the published timeliness of
+  assessments (checked, not fitted); ``abm/data/targets/model_map.toml`` says which model output, under which
   official definition (financial year, census at 31 March, quarter of concluded cases,
   month), measures each one, and with what tolerance.
 * :func:`target_statistics` measures every "main" target on one finished run.
@@ -30,6 +31,8 @@ from abm.core.scenario import DATA_DIR
 TARGETS_DIR = DATA_DIR / "targets"
 TARGETS_FILE = TARGETS_DIR / "england_2005_2011.toml"
 MAP_FILE = TARGETS_DIR / "model_map.toml"
+#: Further targets files, read with the main one (their ids must not repeat its ids).
+EXTRA_TARGETS_FILES = (TARGETS_DIR / "casework_2006_2010.toml",)
 MAP_KEYS = {"table", "indicator", "periods", "rise_from", "count", "weight", "tolerance",
             "tolerance_rel", "tolerance_abs", "scenario", "why", "from_target", "value"}
 TABLES = ("fy", "quarter", "month", "reunification")
@@ -103,6 +106,12 @@ def load_targets(targets_file: str | Path = TARGETS_FILE, map_file: str | Path =
     mapping = tomlio.read(mf, f"targets: {mf}")
     by_id = {t["id"]: t for t in raw.get("target", [])}
     series = {s["id"]: s for s in raw.get("series", [])}
+    for extra in EXTRA_TARGETS_FILES:
+        for t in tomlio.read(extra, f"targets: {extra}").get("target", []):
+            if t["id"] in by_id:
+                raise ConfigError(f"targets: {extra.name}: id {t['id']!r} is already in "
+                                  f"{tf.name}")
+            by_id[t["id"]] = t
     out = []
     for tid, m in mapping.items():
         where = f"{mf.name} [{tid}]"
