@@ -307,7 +307,7 @@ def small_la_scenario(children: int = 20_000, years: int = 3, regime: str = "pre
         name=f"la_{children}",
         description="single synthetic LA",
         start=start,
-        end=start + dt.timedelta(days=int(365.25 * years) - 1),
+        end=start + dt.timedelta(days=7 * (int(365.25 * years) // 7) - 1),  # whole weeks
         regime=regime,
         regime_params=regime_params,
         overrides=ov,
