@@ -193,6 +193,7 @@ def cmd_run(args) -> int:
         care_table,
         decision_table,
         la_summary,
+        period_tidy,
         reunification_table,
         summary,
         summary_long,
@@ -215,6 +216,7 @@ def cmd_run(args) -> int:
         elapsed = time.perf_counter() - t0
         fy = summary(model, "fy")
         tidy(model).to_parquet(tmp / "national_weekly.parquet", index=False)
+        period_tidy(model, "month").to_parquet(tmp / "national_monthly.parquet", index=False)
         if not args.no_per_la:
             tidy(model, per_la=True).to_parquet(tmp / "la_weekly.parquet", index=False)
         la_summary(model, "fy").to_parquet(tmp / "la_summary_fy.parquet", index=False)

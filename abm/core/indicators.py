@@ -19,10 +19,11 @@ per-LA summary, the sweep adapter's outcomes, the regression baseline and the ou
 in ``docs/outputs.md``. A new output needs two edits: its line here and the kernel line that
 counts it.
 
-Official definitions: flows are counted in the period; stocks are read on census day (the
-last week ending on or before 31 March, as the DfE's CIN census) for a financial year, else
-at the period's last week; durations of care cases are over cases *concluded* in the period
-(the MoJ statistic).
+Official definitions, calendar-true (``abm.core.calendar``): flows are counted over the
+period's days, each week apportioned to the days it covers; levels are averaged over the
+period's days; stocks are read on the period's last day (for a financial year 31 March, the
+census day of the DfE's CIN census); durations of care cases are over cases *concluded* in
+the period (the MoJ statistic). ``weeks`` in a formula is the weeks of days the period holds.
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ class Series:
 
     @property
     def aggregation(self) -> str:
-        return {"flow": "sum over the period's weeks",
-                "stock": "at census day (FY: 31 March) or the period's last week",
-                "level": "mean over the period's weeks"}[self.kind]
+        return {"flow": "sum over the period's days (each week apportioned by its days)",
+                "stock": "on the period's last day (FY: 31 March, the census day)",
+                "level": "mean over the period's days"}[self.kind]
 
 
 @dataclass(frozen=True)

@@ -313,11 +313,12 @@ class ChildProtectionModel(mesa.Model):
 
     def _week_drivers(self) -> Drivers:
         """This week's drivers, from the mechanisms that own them."""
-        anxiety, shift, gain = self.mechanisms["anxiety"].week_drivers()
+        anxiety, shift, gain, court_shift = self.mechanisms["anxiety"].week_drivers()
         prescription, scope = self.mechanisms["loops"].in_force()
         return Drivers(anxiety=anxiety, threshold_shift=shift, contact_gain=gain,
                        prescription=prescription, scope_for_judgment=scope,
-                       status_level=self.mechanisms["ripple"].status_level)
+                       status_level=self.mechanisms["ripple"].status_level,
+                       court_shift=court_shift)
 
     def _record(self, d: Drivers) -> None:
         w, las, rec, p = self.week, self.las, self.record, self.p

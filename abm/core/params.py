@@ -126,7 +126,7 @@ def param_record(name: str, fields: str) -> type:
 #: contact rate, ``anxiety``), prescription and scope_for_judgment (in force, ``loops``),
 #: status_level (the profession's status, ``ripple``).
 Drivers = namedtuple("Drivers", ["anxiety", "threshold_shift", "contact_gain", "prescription",
-                                 "scope_for_judgment", "status_level"])
+                                 "scope_for_judgment", "status_level", "court_shift"])
 
 
 def _suggest(name: str) -> str:

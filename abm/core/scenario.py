@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.core import tomlio
+from abm.core.calendar import Calendar
 from abm.core.errors import ConfigError
 from abm.core.io import safe_name
 from abm.core.params import PARAMETERS, Params, make_params, validate_overrides
@@ -194,8 +195,8 @@ def _event(raw: Any, i: int, where: str, start: dt.date, end: dt.date) -> Event:
         k = "date" if "date" not in raw else sorted(missing)[0]
         raise ConfigError(f"{w}: a {etype} event needs '{k}'")
     date = _date(raw["date"], "date", w)
-    if not (start <= date < end):
-        raise ConfigError(f"{w}: date = {date} is outside the scenario's calendar [{start}, {end})")
+    if not (start <= date <= end):
+        raise ConfigError(f"{w}: date = {date} is outside the scenario's calendar [{start}, {end}]")
     if etype == "media_shock":
         m = raw["magnitude"]
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not (0 <= m <= 10):
@@ -320,6 +321,9 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
     description = sc.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: description = {description!r} must be a string")
+    short = Calendar(start, end).census_check()
+    if short:
+        raise ConfigError(f"{where}: {short}")
     scale = sc.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
         raise ConfigError(f"{where}: scale = {scale!r} is out of range: valid range is (0, 1] "
@@ -410,7 +414,7 @@ def small_la_scenario(children: int = 20_000, years: int = 3, regime: str = "pre
         name=f"la_{children}",
         description="single synthetic LA",
         start=start,
-        end=start + dt.timedelta(days=int(365.25 * years)),
+        end=start + dt.timedelta(days=7 * (int(365.25 * years) // 7) - 1),  # whole weeks
         regime=regime,
         regime_params=regime_params,
         overrides=ov,

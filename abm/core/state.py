@@ -54,6 +54,8 @@ Families = namedtuple("Families", [
     "state",         # int8   caseflow state
     "since",         # int32  week the current state began
     "due",           # int32  week of the next scheduled event in this state
+    "routine_due",   # int32  week of the routine review that an audit review came before
+                     #        (-1 if none): the audit adds a review, the routine one stands
     "worker",        # int32  allocated worker post, -1 if none
     "acc_direct",    # float32 direct hours received in the current assessment
     "acc_record",    # float32 recording hours done in the current assessment
@@ -148,7 +150,7 @@ FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
                ("court_case", np.int32), ("open_pos", np.int32), ("last_closed", np.int32),
                ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
                ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
-               ("return_bin", np.int8)]
+               ("return_bin", np.int8), ("routine_due", np.int32)]
 assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
 
 
@@ -171,6 +173,7 @@ def empty_families(n: int) -> Families:
     fam.open_pos[:] = -1
     fam.court_case[:] = -1
     fam.returned[:] = -1
+    fam.routine_due[:] = -1
     return fam
 
 

@@ -6,12 +6,14 @@ fades with a half-life. Anxiety acts all along the chain at once, each effect wi
 time course:
 
 * defensive practice lowers every decision threshold by ``anxiety_threshold_shift`` x the
-  anxiety felt with the defensive half-life (``Drivers.threshold_shift``);
+  anxiety felt with the defensive half-life (``Drivers.threshold_shift``), at once, except
+  the LA's decision to apply for care proceedings, which follows that shift with a lag
+  (``anxiety_court_lag_weeks``, ``Drivers.court_shift``);
 * publicity raises the rate of contacts of concern, with a lag
   (``Drivers.contact_gain``);
 * courts commission more experts (``abm.mechanisms.courts``);
-* the audit after a shock brings forward the review of every open plan and child-in-need
-  case (:func:`audit_open_cases`).
+* the audit after a shock adds a review of every open plan and child-in-need case
+  (:func:`audit_open_cases`), without cancelling its routine review.
 
 Switch: ``mech_anxiety``.
 """
@@ -26,8 +28,10 @@ from abm.core.state import CIN, CPP
 
 @njit(cache=True)
 def audit_open_cases(fam, open_list, t, weeks, rng):
-    """After a media shock, bring forward the review of every open CP plan and child-in-need
-    case to a week drawn uniformly within ``weeks``. Returns the number of cases audited."""
+    """After a media shock, add a review of every open CP plan and child-in-need case in a
+    week drawn uniformly within ``weeks``. A review so added before the routine one keeps
+    the routine one (``routine_due``): if the audit changes nothing, the case is reviewed
+    again when it was due anyway. Returns the number of cases audited."""
     n = 0
     if weeks <= 0:
         return 0
@@ -37,6 +41,8 @@ def audit_open_cases(fam, open_list, t, weeks, rng):
         if s == CPP or s == CIN:
             due = t + 1 + int(rng.random() * weeks)
             if due < fam.due[i]:
+                if fam.routine_due[i] < 0:  # (a second shock keeps the first routine date)
+                    fam.routine_due[i] = fam.due[i]
                 fam.due[i] = due
             n += 1
     return n
@@ -51,6 +57,7 @@ class Anxiety(Mechanism):
         super().__init__(model)
         self.shocks: list[tuple[int, float]] = []  # (calendar week, magnitude)
         self.reporting = 0.0  # anxiety as felt in reporting habits (anxiety_contact_lag_weeks)
+        self.court_shift = 0.0  # the shift as felt in care applications (court lag)
 
     def shock(self, magnitude: float) -> None:
         """A media shock this week: public anxiety jumps and, with the mechanism on, open
@@ -68,9 +75,9 @@ class Anxiety(Mechanism):
     def shocks_at(self, week: int) -> float:
         return sum(mag for w, mag in self.shocks if w == week)
 
-    def week_drivers(self) -> tuple[float, float, float]:
-        """This week's (anxiety, threshold shift, contact gain); advances the reporting lag
-        (call once a week)."""
+    def week_drivers(self) -> tuple[float, float, float, float]:
+        """This week's (anxiety, threshold shift, contact gain, court shift); advances the
+        reporting and court lags (call once a week)."""
         p, week = self.model.p, self.model.week
         anxiety = self.level(week, p.anxiety_halflife_weeks)
         self.reporting += (anxiety - self.reporting) / p.anxiety_contact_lag_weeks
@@ -78,4 +85,5 @@ class Anxiety(Mechanism):
         gain = 1.0 + p.anxiety_contact_gain * self.reporting if on else 1.0
         shift = (p.anxiety_threshold_shift * self.level(week, p.defensive_halflife_weeks)
                  if on else 0.0)
-        return anxiety, shift, gain
+        self.court_shift += (shift - self.court_shift) / p.anxiety_court_lag_weeks
+        return anxiety, shift, gain, self.court_shift

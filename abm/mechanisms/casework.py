@@ -213,25 +213,35 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
         elif s == CIN:
             if t < fam.due[i]:
                 continue
+            routine = fam.routine_due[i]  # after an audit review, the routine one stands
+            fam.routine_due[i] = -1
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
             score = z + sig * rng_dec.normal()
             if score > p.ia_threshold_s47 - shift:
                 go = GO_CA  # concern has grown: back to a core assessment / s47 enquiry
             elif score < p.close_threshold - shift and t - fam.since[i] >= p.cin_min_weeks:
                 go = GO_CLOSE
+            elif routine > t:
+                fam.due[i] = routine
             else:
                 fam.due[i] = t + int(math.ceil(p.cin_review_weeks))
         elif s == CPP:
             if t < fam.due[i]:
                 continue
+            routine = fam.routine_due[i]
+            fam.routine_due[i] = -1
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dq, p)
-            apply, score = judge(z, p.la_court_sigma + 0.5 * sig, p.court_threshold - shift,
-                                 rng_dec, log, nd, D_COURT, la)
+            # the decision to apply feels defensive practice with its lag (court_shift)
+            apply, score = judge(z, p.la_court_sigma + 0.5 * sig,
+                                 p.court_threshold - drv.court_shift, rng_dec, log, nd, D_COURT,
+                                 la)
             nd += 1
             if apply:
                 go = GO_COURT
             elif score < p.conference_threshold - shift:
                 go = GO_CIN  # step down to child-in-need services
+            elif routine > t:
+                fam.due[i] = routine
             else:
                 fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
         elif s == CARE:

@@ -20,10 +20,20 @@ def _shock_lines(ax, model):
             ax.axvline(model.calendar.week_end[w], color="tab:red", lw=0.8, ls="--")
 
 
+def _complete(model, table, period: str):
+    """The rows of a :func:`summary` table whose periods the run covers whole (a part-month
+    at either end is not a dip), and the last day of each (for plotting)."""
+    bounds = {label: (first, last) for label, first, last in model.calendar.periods(period)}
+    days = [(bounds[x][1] - bounds[x][0]).days + 1 for x in table.index]
+    keep = np.isclose(table["weeks"].to_numpy() * 7, days)
+    table = table[keep]
+    return table, [np.datetime64(bounds[x][1]) for x in table.index]
+
+
 def caseflow_figure(model, path: Path) -> None:
+    """Calendar-true months (flows over each month's days) and weekly stocks."""
     w = weekly_frame(model)
-    m = summary(model, "month")
-    dates = w.groupby("month")["date"].last().reindex(m.index)
+    m, dates = _complete(model, summary(model, "month"), "month")
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     ax = axes[0, 0]
     ax.plot(dates, m["referrals_children"], label="referrals (children)")
@@ -42,8 +52,7 @@ def caseflow_figure(model, path: Path) -> None:
     ax.set_title("Care proceedings per month")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
-    q = summary(model, "quarter")
-    qd = w.groupby("quarter")["date"].last().reindex(q.index)
+    q, qd = _complete(model, summary(model, "quarter"), "quarter")
     ax.plot(qd, q["care_mean_duration_weeks"], marker="o", ms=3)
     ax.set_title("Mean duration of concluded care cases (weeks)")
     for a in axes.ravel():

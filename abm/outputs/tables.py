@@ -3,16 +3,19 @@
 * :func:`weekly_frame` / :func:`tidy`: every series week by week, wide or long with units,
   national or per LA.
 * :func:`summary`: every series aggregated to month, quarter or financial year by its own
-  rule (flows summed, stocks on census day or at the period's end, levels averaged), then
-  every derived indicator (shares, rates, durations of concluded cases);
-  :func:`summary_long` puts it in long format with units; :func:`la_summary` per LA;
-  :func:`care_table` the care-proceedings indicators side by side.
+  rule, calendar-true (flows apportioned to the days each week covers, levels averaged
+  weighted by days, stocks read on the period's last day), then every derived indicator
+  (shares, rates, durations of concluded cases); :func:`summary_long` puts it in long
+  format with units, :func:`period_tidy` adds the run (``national_monthly.parquet``);
+  :func:`la_summary` per LA; :func:`care_table` the care-proceedings indicators side by
+  side.
 * :func:`decision_table` (Taylor-Russell error matrices), :func:`workforce_distributions`,
   :func:`reunification_table`: the structured records.
 
-Definitions are the registry's: a financial year's stocks are read on census day (the last
-week ending on or before 31 March, as the DfE CIN census is); a period not complete has no
-census (NaN). Durations of care cases are over the cases *concluded* in the period (MoJ).
+Definitions are the registry's: a financial year's stocks are read on census day (31 March,
+as the DfE CIN census is); a period whose last day the run does not reach has no reading
+(NaN). Durations of care cases are over the cases *concluded* in the period (MoJ). The
+decision tables apportion their weekly counts to financial years the same way.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ import pandas as pd
 
 from abm.core import indicators as I
 from abm.core import state as S
+from abm.core.calendar import PERIODS
 
-PERIODS = ("month", "quarter", "fy")
 ID_COLUMNS = ["week", "date", "la", "month", "quarter", "fy"]
 
 
@@ -62,20 +65,35 @@ def tidy(model, per_la: bool = False) -> pd.DataFrame:
     return long
 
 
-def _aggregate(w: pd.DataFrame, keys: list[str], period: str, census: dict[str, int],
-               names: list[str]) -> pd.DataFrame:
-    """The series ``names`` of the weekly frame ``w`` aggregated by ``keys`` (the period, or
-    the LA and the period), each by its own rule."""
-    g = w.groupby(keys, sort=False)
-    kinds = {k: [n for n in names if I.BY_NAME[n].kind == k] for k in ("flow", "stock", "level")}
-    out = g[kinds["flow"]].sum()
-    if period == "fy":  # stocks on census day; a year whose census week is not in w has none
-        on_census = w[w["week"].isin(list(census.values()))].set_index(keys)[kinds["stock"]]
-        stock = on_census.reindex(out.index)
-    else:
-        stock = g[kinds["stock"]].last()
-    out = out.join(stock).join(g[kinds["level"]].mean())
-    return out.join(g["week"].count().rename("weeks"))
+def _aggregate(model, names: list[str], period: str, per_la: bool = False) -> pd.DataFrame:
+    """The series ``names`` aggregated to ``period``, each by its registry rule, calendar-true
+    (``abm.core.calendar``): flows apportioned to the days each week covers and summed,
+    levels averaged weighted by days, stocks read on the period's last day (a financial year:
+    the census day). One row per period (or per LA and period); ``weeks`` is the weeks of
+    days each period holds."""
+    cal, T = model.calendar, model.weeks_recorded
+    labels, W = cal.flow_weights(period, T)
+    _, S = cal.stock_weights(period, T)
+    weeks = W.sum(axis=1)
+    keep = weeks > 0  # periods with a recorded day
+    labels = [x for x, k in zip(labels, keep, strict=True) if k]
+    W, S, weeks = W[keep], S[keep], weeks[keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Wmean = W / weeks[:, None]
+    rule = {"flow": W, "stock": S, "level": Wmean}
+    cols = {}
+    for n in names:
+        x = model.record.series(n, T, by_unit=per_la).astype(float)
+        cols[n] = rule[I.BY_NAME[n].kind] @ x  # (P,) or (P, L)
+    if not per_la:
+        out = pd.DataFrame(cols, index=pd.Index(labels, name=period))
+        out["weeks"] = weeks
+        return out
+    L = next(iter(cols.values())).shape[1]
+    index = pd.MultiIndex.from_product([range(L), labels], names=["la", period])
+    out = pd.DataFrame({n: v.T.ravel() for n, v in cols.items()}, index=index)
+    out["weeks"] = np.tile(weeks, L)
+    return out
 
 
 def _derive(t: pd.DataFrame, indicators=I.INDICATORS) -> pd.DataFrame:
@@ -91,10 +109,8 @@ def summary(model, period: str = "fy") -> pd.DataFrame:
     one column per series and derived indicator (``abm.core.indicators``)."""
     if period not in PERIODS:
         raise ValueError(f"period must be month, quarter or fy, got {period!r}")
-    w = weekly_frame(model)
     names = [s.name for s in I.SERIES]
-    t = _aggregate(w, [period], period, model.calendar.census_weeks(), names)
-    t = _derive(t)
+    t = _derive(_aggregate(model, names, period))
     t.index.name = period
     return t
 
@@ -113,6 +129,17 @@ def care_table(model, period: str = "quarter") -> pd.DataFrame:
     return summary(model, period)[list(CARE_TABLE)]
 
 
+def period_tidy(model, period: str = "month") -> pd.DataFrame:
+    """Every output at ``period``, national, in long format with units and the run's
+    scenario and seed (``national_monthly.parquet``)."""
+    long = summary_long(summary(model, period))
+    long["unit"] = long["unit"].astype("string")
+    long["value"] = long["value"].astype(float)
+    long["scenario"] = model.spec.name
+    long["seed"] = model.seed
+    return long
+
+
 def summary_long(t: pd.DataFrame) -> pd.DataFrame:
     """A :func:`summary` table in long format: period, indicator, value, unit."""
     period = t.index.name
@@ -124,10 +151,8 @@ def summary_long(t: pd.DataFrame) -> pd.DataFrame:
 def la_summary(model, period: str = "fy") -> pd.DataFrame:
     """Every per-LA output (the per-LA series and the indicators derived from them) per LA
     and period, long format with units."""
-    w = weekly_frame(model, per_la=True)
     names = [s.name for s in I.SERIES if s.table in I.PER_LA_TABLES]
-    t = _derive(_aggregate(w, ["la", period], period, model.calendar.census_weeks(), names))
-    t = t.sort_index().reset_index()
+    t = _derive(_aggregate(model, names, period, per_la=True)).reset_index()
     codes = [pl.code for pl in model.spec.places]
     t.insert(1, "la_code", [codes[i] for i in t["la"]])
     long = t.melt(id_vars=["la", "la_code", period], var_name="indicator")
@@ -140,14 +165,15 @@ def decision_table(model) -> pd.DataFrame:
     T = model.weeks_recorded
     dec = model.record.decisions[:T].sum(axis=1)  # T x D x 4
     hist = model.record.score_hist[:T]  # T x D x 2 x bins
-    fy = model.calendar.fy[:T]
+    labels, W = model.calendar.flow_weights("fy", T)  # decisions are flows: apportioned
     rows = []
-    for f in pd.unique(fy):
-        m = fy == f
-        tot = dec[m].sum(axis=0)
-        h = hist[m].sum(axis=0)
+    for f, wf in zip(labels, W, strict=True):
+        if not wf.any():
+            continue
+        tot = np.tensordot(wf, dec, axes=1)
+        h = np.tensordot(wf, hist, axes=1)
         for d, name in enumerate(S.DECISION_NAMES):
-            tp, fp, tn, fn = (int(x) for x in tot[d])
+            tp, fp, tn, fn = (float(x) for x in tot[d])
             rows.append({"fy": f, "decision": name, "TP": tp, "FP": fp, "TN": tn, "FN": fn,
                          "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
                          "specificity": tn / (tn + fp) if tn + fp else np.nan,

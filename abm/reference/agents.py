@@ -148,6 +148,7 @@ class Family(mesa.Agent):
         self.state = NONE
         self.since = 0  # week the current state began
         self.due = 0  # week of the next scheduled event in this state
+        self.routine_due = -1  # the routine review an audit review came before (-1: none)
         self.worker: SocialWorker | None = None
         self.acc_direct = 0.0  # direct hours received in the current assessment
         self.acc_record = 0.0  # recording hours done in the current assessment
@@ -394,19 +395,24 @@ class Family(mesa.Agent):
 
     def _child_in_need_review(self, p, t: int, shift: float, dq: float) -> None:
         """CIN review (7.11): escalate to a core assessment, close, or review again."""
+        routine, self.routine_due = self.routine_due, -1  # after an audit, the routine one
         score = self.risk + self.case_sigma(dq) * self.model.streams["casework"].standard_normal()
         if score > p.ia_threshold_s47 - shift:
             self.to_core_assessment()
         elif score < p.close_threshold - shift and t - self.since >= p.cin_min_weeks:
             self.close_case()
+        elif routine > t:
+            self.due = routine
         else:
             self.due = t + math.ceil(p.cin_review_weeks)
 
     def _plan_review(self, p, t: int, shift: float, dq: float) -> None:
         """CP plan review (7.11): the LA's decision to apply for care proceedings."""
         la = self.la
+        routine, self.routine_due = self.routine_due, -1  # after an audit, the routine one
         apply, score = la.judge(S.D_COURT, self.risk, p.la_court_sigma + 0.5 * self.case_sigma(dq),
-                                p.court_threshold - shift, self.model.streams["casework"])
+                                p.court_threshold - self.model.court_shift,  # lagged
+                                self.model.streams["casework"])
         if apply:
             self.reunification_breakdown_check()
             self.move_to(COURT)  # the court opens its case record this week
@@ -415,6 +421,8 @@ class Family(mesa.Agent):
             la.flow[I.FL_COURT_APPLICATIONS_CHILDREN] += self.n_children
         elif score < p.conference_threshold - shift:
             self.to_child_in_need()  # step down
+        elif routine > t:
+            self.due = routine
         else:
             self.due = t + math.ceil(p.cpp_review_weeks) * 2
 

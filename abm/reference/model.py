@@ -73,6 +73,7 @@ class ReferenceModel(mesa.Model):
         self._events = list(scenario.events)
         self._shocks: list[tuple[int, float]] = []
         self.reporting = 0.0  # anxiety as felt in reporting habits (lagged)
+        self.court_shift = 0.0  # the threshold shift as felt in care applications (lagged)
         self.status_level = 0.0
         self.turnover_annual = 0.10
         self.loops = LoopState(prescription=self.p.prescription, anchor=self.p.prescription)
@@ -184,15 +185,19 @@ class ReferenceModel(mesa.Model):
 
     def media_shock(self, magnitude: float = 1.0) -> None:
         """A media shock now: anxiety jumps and, with the anxiety mechanism on, every open CP
-        plan and CIN case is reviewed within ``shock_audit_weeks`` (ODD 7.7;
+        plan and CIN case gets an added review within ``shock_audit_weeks``, its routine review standing (ODD 7.7;
         ``kernels/casework.py`` ``audit_open_cases``)."""
         self._shocks.append((self.week, float(magnitude)))
         weeks = self.p.shock_audit_weeks
         if self.p.mech_anxiety and magnitude > 0 and weeks > 0:
             rng = self.streams["casework"]
             for family in self.la.open_cases:
-                if family.state in (S.CPP, S.CIN):
-                    family.due = min(family.due, self._t + 1 + int(rng.random() * weeks))
+                if family.state in (S.CPP, S.CIN):  # an added review; the routine one stands
+                    due = self._t + 1 + int(rng.random() * weeks)
+                    if due < family.due:
+                        if family.routine_due < 0:
+                            family.routine_due = family.due
+                        family.due = due
 
     def anxiety(self, week: int | None = None, halflife: float | None = None) -> float:
         """Public anxiety: past shocks, each decaying with the half-life (ODD 7.7); with
@@ -242,6 +247,7 @@ class ReferenceModel(mesa.Model):
         self.recording = self.week >= 0
         self.shift = (p.anxiety_threshold_shift * self.anxiety(halflife=p.defensive_halflife_weeks)
                       if p.mech_anxiety else 0.0)
+        self.court_shift += (self.shift - self.court_shift) / p.anxiety_court_lag_weeks
         self.court_anxiety = anxiety if p.mech_anxiety else 0.0
         theta = p.risk_reversion  # the one-week Ornstein-Uhlenbeck transition (7.1)
         self.ou_decay = math.exp(-theta) if theta > 0 else 1.0

@@ -272,11 +272,8 @@ class CPModelAdapter(Adapter):
                 and BY_NAME[i].unit != "GBP" and not BY_NAME[i].unit.endswith("-weeks")]
 
     def period_labels(self, period: str) -> list[str]:
-        import pandas as pd
-
         from abm.core.calendar import Calendar
-        cal = Calendar(self.base.start, self.base.end)
-        return [str(x) for x in pd.unique(getattr(cal, period))]
+        return Calendar(self.base.start, self.base.end).labels(period)
 
     # -- what runs need, and what decides their results --------------------------------
     def context(self, fixed: dict, factors: list, indicators: list[str], period: str) -> dict:

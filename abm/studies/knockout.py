@@ -318,11 +318,9 @@ def _shown(p: Path) -> str:
 def _fit_metric_periods(spec: dict, scenario) -> list[str]:
     """Metrics over periods the scenario does not have are moved to its last financial
     years (so the same template serves a short test scenario)."""
-    import pandas as pd
-
     from abm.core.calendar import Calendar
 
-    labels = [str(x) for x in pd.unique(Calendar(scenario.start, scenario.end).fy)]
+    labels = Calendar(scenario.start, scenario.end).labels("fy")
     window = labels[-WINDOW_YEARS:]
     notes = []
     metrics = spec.get("metrics")

@@ -79,7 +79,7 @@ TINY_SCENARIO = """\
 [scenario]
 name = "loop_tiny"
 start = 2008-04-07
-end = 2009-03-30
+end = 2009-03-31
 regime = "prescriptive"
 places = { children = 3000 }
 

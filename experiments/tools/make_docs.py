@@ -182,7 +182,8 @@ def render_outputs_md() -> str:
            f"Generated from the indicator registry [`abm/core/indicators.py`]"
            f"(../abm/core/indicators.py) by [`{GENERATOR}`](../{GENERATOR}); do not edit by "
            f"hand. Every run records the series week by week (`national_weekly.parquet`, "
-           f"`la_weekly.parquet`); every summary (`summary_fy.*`, a sweep's outcomes at "
+           f"`la_weekly.parquet`) and calendar-true by month (`national_monthly.parquet`: "
+           f"each week's flows apportioned to the days it covers); every summary (`summary_fy.*`, a sweep's outcomes at "
            f"`period = \"fy\"`, `\"quarter\"` or `\"month\"`) holds every series aggregated "
            f"by its rule and every derived indicator. {len(I.SERIES)} series and "
            f"{len(I.INDICATORS)} derived indicators.", ""]

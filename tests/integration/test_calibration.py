@@ -155,3 +155,17 @@ def test_validate_refuses_bad_arguments(tmp_path, capsys):
     assert main(["validate", str(p), "--replicates", "0"]) == 2
     assert "--replicates = 0 is out of range" in capsys.readouterr().err
     assert main(["validate", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_timeliness_targets_are_mapped_checked_and_sourced():
+    """The published on-time shares of initial and core assessments (a file of their own)
+    are read with the main targets, mapped to the model's shares and checked, not fitted."""
+    raw = tomllib.loads((C.TARGETS_DIR / "casework_2006_2010.toml").read_text())
+    targets = {t.id: t for t in C.load_targets()}
+    for t in raw["target"]:
+        assert t["source"] and t["definition"] and t["fitted"] is False, t["id"]
+        spec = targets[t["id"]]
+        assert spec.weight == 0.0 and spec.indicator in ("ia_on_time_share", "ca_on_time_share")
+        assert spec.periods == (t["period"],) and spec.lo < t["value"] < spec.hi
+    assert targets["ia_on_time_fy2009"].value == pytest.approx(0.67)
+    assert targets["ca_on_time_fy2007"].value == pytest.approx(0.80)

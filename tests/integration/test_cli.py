@@ -24,7 +24,7 @@ TINY = """\
 name = "tiny"
 description = "cli smoke test"
 start = 2008-04-07
-end = 2009-04-06
+end = 2009-04-05
 regime = "prescriptive"
 places = { children = 3000 }
 
@@ -37,7 +37,7 @@ type = "media_shock"
 magnitude = 1.0
 """
 
-RUN_FILES = {"national_weekly.parquet", "la_weekly.parquet", "summary_fy.csv", "summary_fy.md",
+RUN_FILES = {"national_weekly.parquet", "national_monthly.parquet", "la_weekly.parquet", "summary_fy.csv", "summary_fy.md",
              "summary_fy.parquet", "decisions_by_fy.csv", "run.json", "caseflow.png",
              "workforce.png", "decisions.png"}
 MISSPELT = TINY.replace("warmup_weeks = 26", "warmup_weeks = 26\nreferral_threshhold = 1.0")
@@ -95,6 +95,14 @@ def test_run_tidy_tables_have_units_a_year_of_weeks_and_the_shock_in_anxiety(run
         assert long["date"].max() <= pd.Timestamp("2009-04-06")
         assert (long["seed"] == 1).all() and (long["scenario"] == "tiny").all()
     nat = pd.read_parquet(out / "national_weekly.parquet")
+    # the calendar-true monthly table: every output with its unit; a month's flow is the
+    # weekly flows apportioned by day, so the months add up to the weeks in the calendar
+    mon = pd.read_parquet(out / "national_monthly.parquet")
+    assert {"month", "indicator", "value", "unit", "scenario", "seed"} <= set(mon.columns)
+    assert mon["month"].iloc[0] == "2008-04" and mon["month"].iloc[-1] == "2009-04"
+    assert mon.loc[mon["indicator"] != "weeks", "unit"].notna().all()
+    ref_m = mon[mon["indicator"] == "referrals"]["value"].sum()
+    assert ref_m == pytest.approx(nat[nat["indicator"] == "referrals"]["value"].sum())
     # the media shock on 2008-11-12 shows up in the anxiety series, and nothing before it
     anx = nat[nat["indicator"] == "anxiety"].set_index("date")["value"].sort_index()
     assert (anx[anx.index < pd.Timestamp("2008-11-12")] == 0).all()
@@ -110,7 +118,7 @@ def test_run_summary_tables_markdown_and_run_record_agree(runs):
     long = pd.read_parquet(out / "summary_fy.parquet")
     assert {"fy", "indicator", "value", "unit"} <= set(long.columns)
     ref = long[(long["fy"] == "FY2008") & (long["indicator"] == "referrals")]
-    assert ref["value"].tolist() == [summary.loc["FY2008", "referrals"]]
+    assert ref["value"].tolist() == [pytest.approx(summary.loc["FY2008", "referrals"], rel=1e-5)]
     md = (out / "summary_fy.md").read_text()
     assert md.startswith("# tiny: per financial year (seed 1)")
     assert "| referrals_children | children |" in md and "| referrals | families |" in md
@@ -260,8 +268,8 @@ def test_compare_runs_of_the_same_seed_writes_their_differences(runs, tmp_path, 
     sa = pd.read_csv(a / "summary_fy.csv", index_col="fy")
     sb = pd.read_csv(b / "summary_fy.csv", index_col="fy")
     assert list(diff.index) == list(sa.index)
-    assert diff.loc["FY2008", "referrals"] == sb.loc["FY2008", "referrals"] - \
-        sa.loc["FY2008", "referrals"]
+    assert diff.loc["FY2008", "referrals"] == pytest.approx(
+        sb.loc["FY2008", "referrals"] - sa.loc["FY2008", "referrals"], rel=1e-5)
     # a lower referrer threshold is a real change: the two runs differ
     assert (diff.loc["FY2008"].abs() > 0).any()
     md = (out / "difference_fy.md").read_text()

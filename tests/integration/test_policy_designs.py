@@ -26,7 +26,7 @@ LA = """
 [scenario]
 name = "tiny_2009_2015"
 start = 2009-04-06
-end = 2016-03-28
+end = 2016-03-31
 regime = "prescriptive"
 places = { children = 2500 }
 

@@ -35,7 +35,10 @@ row = t[t["indicator"] == "cases_closed_again"]
 print(json.dumps({
     "summary": float(fy["cases_closed_again"].sum()),
     "closures": float(fy["closures"].sum()),
-    "tidy_unit": str(row["unit"].iloc[0]), "tidy_total": float(row["value"].sum()),
+    # the weekly values, each week weighted by its share of days in the scenario's calendar
+    "tidy_unit": str(row["unit"].iloc[0]),
+    "tidy_total": float((row["value"].to_numpy()
+                         * m.calendar.flow_weights("fy")[1].sum(0)[row["week"]]).sum()),
     "sweep_outcome": adapter.outputs().get("cases_closed_again"),
     "docs": "| `cases_closed_again` | families |" in render_outputs_md(),
 }))
@@ -68,7 +71,8 @@ def test_a_new_output_needs_two_edits_and_appears_everywhere(tmp_path):
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
-    assert got["summary"] == got["closures"] == got["tidy_total"] > 0
+    assert got["summary"] == pytest.approx(got["closures"]) and got["summary"] > 0
+    assert got["summary"] == pytest.approx(got["tidy_total"])
     assert got["tidy_unit"] == "families" and got["sweep_outcome"] == "families"
     assert got["docs"] is True
     assert np.isfinite(got["summary"])

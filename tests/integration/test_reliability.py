@@ -274,7 +274,7 @@ def test_disk_full_while_writing_is_one_line_and_leaves_nothing(tmp_path, monkey
      'type = "scale_parameter"\nparameter = "police_share"\nfactor = 100',
      "makes police_share ="),
     ('start = 2008-04-07', "start = 0001-04-07", "'start' = 0001-04-07 is out of range"),
-    ("end = 2009-03-30", "end = 9999-03-30", "'end' = 9999-03-30 is out of range"),
+    ("end = 2009-03-31", "end = 9999-03-31", "'end' = 9999-03-31 is out of range"),
     ("warmup_weeks = 26", 'warmup_weeks = 26\n\n[[events]]\ndate = 2008-06-02\n'
      'type = "set_parameter"\nparameter = 5\nvalue = 1', "parameter = 5 must be the name"),
 ])

@@ -35,7 +35,7 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
     for week in (1, 2):
         drv = Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
                       prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
-                      status_level=0.0)
+                      status_level=0.0, court_shift=0.0)
         casework(fam, work, las, op, CaseworkParams.of(p), drv, t + week, rng, rng, m.res,
                  False, np.zeros(8, np.int64))
         assert fam.state[i] == S.IA  # not due yet

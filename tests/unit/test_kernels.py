@@ -23,7 +23,7 @@ def _drivers(p, **changes):
     """Drivers with no anxiety and the regime's prescription and scope in force."""
     return Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
                    prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
-                   status_level=0.0)._replace(**changes)
+                   status_level=0.0, court_shift=0.0)._replace(**changes)
 
 
 def _res(n=64):

@@ -7,6 +7,7 @@ needs only two edits is checked end to end in tests/integration/test_registry_ne
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import textwrap
@@ -36,11 +37,22 @@ def test_summary_has_every_output_and_aggregates_by_each_kind():
                              agent_views=False).run()
     q = summary(m, "quarter")
     assert set(q.columns) == set(I.units())
-    # a flow is the sum of its weeks, a level their mean, a stock the period's last week
-    last_week = m.calendar.quarter == q.index[1]
-    assert q["referrals"].iloc[1] == m.series("referrals")[last_week].sum()
-    assert q["work_caseload"].iloc[1] == pytest.approx(m.series("work_caseload")[last_week].mean())
-    assert q["stock_cp_plan_children"].iloc[1] == m.series("stock_cp_plan_children")[last_week][-1]
+    # calendar-true: a flow is its weeks apportioned by the days in the quarter, a level
+    # their day-weighted mean, a stock read on the quarter's last day, between the records
+    # of the weeks either side
+    labels, W = m.calendar.flow_weights("quarter", m.weeks_recorded)
+    assert list(q.index) == labels and q["weeks"].iloc[1] * 7 == pytest.approx(92)  # Q3 2008
+    ref = m.series("referrals")
+    assert q["referrals"].iloc[1] == pytest.approx(W[1] @ ref)
+    inside = m.calendar.quarter == q.index[1]  # the weeks ending in it: most of its days
+    assert 0.85 < q["referrals"].iloc[1] / ref[inside].sum() < 1.15
+    assert q["referrals"].sum() == pytest.approx(W.sum(axis=0) @ ref)
+    caseload = m.series("work_caseload")
+    assert q["work_caseload"].iloc[1] == pytest.approx(W[1] @ caseload / W[1].sum())
+    cpp = m.series("stock_cp_plan_children")
+    t = (dt.date(2008, 9, 30) - m.calendar.start).days // 7  # the week holding 30 September
+    lo, hi = sorted(cpp[t - 1:t + 1])
+    assert lo <= q["stock_cp_plan_children"].iloc[1] <= hi
     assert q["cp_plan_share"].iloc[1] == pytest.approx(
         q["cpp_starts_children"].iloc[1] / q["referrals_children"].iloc[1])
     units = tidy(m).drop_duplicates("indicator").set_index("indicator")["unit"]

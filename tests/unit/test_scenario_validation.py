@@ -218,11 +218,11 @@ SCENARIO_CASES = [
     ("event_date_after_calendar",
      _mutate(("date = 2008-11-12", "date = 2010-01-01")),
      ["events[0]: date = 2010-01-01 is outside the scenario's calendar "
-      "[2008-04-07, 2009-04-06)"]),
-    ("event_date_on_end_is_outside",  # the calendar is half-open
-     _mutate(("date = 2009-01-05", "date = 2009-04-06")),
-     ["events[3]: date = 2009-04-06 is outside the scenario's calendar "
-      "[2008-04-07, 2009-04-06)"]),
+      "[2008-04-07, 2009-04-06]"]),
+    ("event_date_after_end_is_outside",  # the calendar includes its end date, no more
+     _mutate(("date = 2009-01-05", "date = 2009-04-07")),
+     ["events[3]: date = 2009-04-07 is outside the scenario's calendar "
+      "[2008-04-07, 2009-04-06]"]),
     ("media_shock_magnitude_too_big",
      _mutate(("magnitude = 1.0", "magnitude = 11.0")),
      ["events[0]: magnitude = 11.0 is out of range", "valid range is [0, 10] (anxiety units)"]),
