@@ -7,21 +7,20 @@ and tested (tests/integration/test_api.py). The rest of the package is private.
     >>> sc = abm.load_scenario("small_la", warmup_weeks=52)
     >>> res = abm.run(sc, seed=1, regime="professional_judgment")
     >>> res.outcomes()["harm_missed"]            # events per financial year, mean
-    >>> res.summary()                            # tidy: period, indicator, value, unit, weeks
+    >>> res.summary()                            # tidy: period, indicator, value, unit, days, weeks
     >>> abm.evaluate({"hearing_slots_per_100k": 12}, scenario="small_la", seed=1)
 
 Definitions. Every output is declared once in the indicator registry (``cpabm outputs``
-lists them with units). A financial year's flows are summed over the weeks of that year in
-the run (the ``weeks`` column says how many), its stocks are read on census day (the last
-week ending on or before 31 March), levels are averaged, and derived indicators (shares,
-rates) are computed from those. :meth:`Result.outcomes` names one scalar per indicator (the
+lists them with units). Periods are calendar-true: a financial year's flows are the sum of
+each week's flows apportioned to the days of that year the run covers (the ``days`` column
+says how many), its stocks are read on census day (31 March), levels are averaged over its
+days, and derived indicators (shares, rates) are computed from those. :meth:`Result.outcomes` names one scalar per indicator (the
 mean over the run's *complete* financial years) and one per indicator and financial year.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import math
 from collections.abc import Iterable, Mapping
@@ -136,18 +135,20 @@ class Result:
 
     def summary(self, period: str = "fy") -> pd.DataFrame:
         """Every output per ``period`` ('fy', 'quarter' or 'month'): columns ``period``,
-        ``indicator``, ``value``, ``unit`` and ``weeks`` (the weeks of the run in that
-        period; a flow over a part-period covers only those weeks)."""
+        ``indicator``, ``value``, ``unit``, ``days`` (the calendar days of the period that
+        the run covers; a flow over a part-period covers only those days) and ``weeks``
+        (the same, in weeks: ``days / 7``)."""
         if period not in self._summaries:
             from abm.outputs.tables import summary, summary_long
 
             wide = summary(self._model, period)
-            weeks = wide["weeks"]
+            days = (wide["weeks"] * 7).round().astype(int)
             long = summary_long(wide.drop(columns="weeks"))
             long = long.rename(columns={period: "period"})
-            long["weeks"] = long["period"].map(weeks).astype(int)
+            long["days"] = long["period"].map(days).astype(int)
+            long["weeks"] = long["days"] / 7
             long["value"] = long["value"].astype(float)
-            self._summaries[period] = long[["period", "indicator", "value", "unit", "weeks"]]
+            self._summaries[period] = long[["period", "indicator", "value", "unit", "days", "weeks"]]
         return self._summaries[period].copy()
 
     def weekly(self) -> pd.DataFrame:
@@ -158,14 +159,11 @@ class Result:
         t = tidy(self._model)
         return t.drop(columns=["la", "scenario", "seed"])
 
-    def _fy_weeks(self, label: str) -> int:
-        """The weeks a complete financial year holds in this run's calendar (52 or 53): the
-        week-ends, on the run's weekday, from 1 April to 31 March."""
-        y = int(label[2:])
-        first_end = self.scenario.start + dt.timedelta(days=6)
-        d = dt.date(y, 4, 1)
-        d += dt.timedelta(days=(first_end - d).days % 7)
-        return (dt.date(y + 1, 3, 31) - d).days // 7 + 1
+    def _period_days(self, period: str) -> dict[str, int]:
+        """The calendar days each ``period`` of the run's calendar holds (a financial year:
+        365 or 366)."""
+        return {label: (last - first).days + 1
+                for label, first, last in self._model.calendar.periods(period)}
 
     def outcomes(self) -> dict[str, Quantity]:
         """Named scalars with units (each a :class:`Quantity`, a float with ``.unit``):
@@ -176,7 +174,7 @@ class Result:
           :meth:`summary` for the weeks each covers).
         """
         s = self.summary("fy")
-        full = s[s["weeks"] == s["period"].map(self._fy_weeks)]
+        full = s[s["days"] == s["period"].map(self._period_days("fy"))]
         out: dict[str, Quantity] = {}
         for ind, g in full.groupby("indicator", sort=False):
             v = g["value"].dropna()

@@ -21,7 +21,6 @@ import datetime as dt
 import math
 
 import numpy as np
-import pandas as pd
 
 PERIODS = ("month", "quarter", "fy")
 
@@ -45,6 +44,17 @@ def period_bounds(period: str, day: dt.date) -> tuple[str, dt.date, dt.date]:
     return label, first, nxt - dt.timedelta(days=1)
 
 
+def census_check(end: dt.date) -> str | None:
+    """Why the last financial year would silently lose its census, or None: a scenario
+    ending in March but before the 31st stops days short of the census day."""
+    if end.month == 3 and end.day < 31:
+        return (f"end = {end} stops {31 - end.day} day(s) short of the census "
+                f"day (31 March {end.year}) of its last financial year, which would "
+                f"have no census: set end = {end.year}-03-31 to include it (or end "
+                f"before March to report that year as a partial one)")
+    return None
+
+
 class Calendar:
     def __init__(self, start: dt.date, end: dt.date):
         if end <= start:
@@ -52,6 +62,8 @@ class Calendar:
         self.start = start
         self.end = end  # the scenario's last day, included
         self.n_weeks = math.ceil(((end - start).days + 1) / 7)
+        import pandas as pd  # here, so that importing abm (scenarios included) stays light
+
         last_days = [start + dt.timedelta(days=7 * t + 6) for t in range(self.n_weeks)]
         self.week_end = pd.to_datetime(last_days)
         self.month = self.week_end.to_period("M").astype(str).to_numpy()
@@ -108,14 +120,8 @@ class Calendar:
         return [b[0] for b in bounds], S
 
     def census_check(self) -> str | None:
-        """Why the last financial year would silently lose its census, or None: a scenario
-        ending in March but before the 31st stops days short of the census day."""
-        if self.end.month == 3 and self.end.day < 31:
-            return (f"end = {self.end} stops {31 - self.end.day} day(s) short of the census "
-                    f"day (31 March {self.end.year}) of its last financial year, which would "
-                    f"have no census: set end = {self.end.year}-03-31 to include it (or end "
-                    f"before March to report that year as a partial one)")
-        return None
+        """:func:`census_check` of this calendar's end."""
+        return census_check(self.end)
 
     def date(self, t: int) -> dt.date:
         return self.start + dt.timedelta(days=7 * t)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.core import tomlio
-from abm.core.calendar import Calendar
+from abm.core.calendar import census_check
 from abm.core.errors import ConfigError
 from abm.core.io import safe_name
 from abm.core.params import PARAMETERS, Params, make_params, validate_overrides
@@ -321,7 +321,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
     description = sc.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: description = {description!r} must be a string")
-    short = Calendar(start, end).census_check()
+    short = census_check(end)
     if short:
         raise ConfigError(f"{where}: {short}")
     scale = sc.get("scale", 1.0)

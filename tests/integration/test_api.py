@@ -78,23 +78,29 @@ def test_load_scenario_takes_a_packaged_name_and_overrides():
         abm.load_scenario("small_la", court_treshold=2.0)
 
 
-def test_result_tables_are_tidy_with_units_and_weeks(base):
+def test_result_tables_are_tidy_with_units_and_days(base):
     s = base.summary()
-    assert list(s.columns) == ["period", "indicator", "value", "unit", "weeks"]
-    weeks = s.groupby("period")["weeks"].first().to_dict()
-    assert weeks == {"FY2008": 52, "FY2009": 52, "FY2010": 1}  # the run ends 4 April 2010
+    assert list(s.columns) == ["period", "indicator", "value", "unit", "days", "weeks"]
+    days = s.groupby("period")["days"].first().to_dict()
+    # the run covers 31 March 2008 to 5 April 2010, its end included
+    assert days == {"FY2007": 1, "FY2008": 365, "FY2009": 365, "FY2010": 5}
+    assert (s["weeks"] == s["days"] / 7).all()
     units = abm.outcome_units()
     assert (s["unit"] == s["indicator"].map(units)).all()
-    # a quarter holds 13 (or 14) weeks, and the flows of the quarters add up to the year's
+    # a quarter holds its 90 to 92 days, and the flows of the quarters add up to the year's
     q = base.summary("quarter")
-    assert set(q.loc[~q["period"].isin(["2008-Q1", "2010-Q2"]), "weeks"]) <= {13, 14}
+    assert set(q.loc[~q["period"].isin(["2008-Q1", "2010-Q2"]), "days"]) <= {90, 91, 92}
     ref = s[s["indicator"] == "referrals_children"].set_index("period")["value"]
     qref = q[q["indicator"] == "referrals_children"]
     fy08 = qref[qref["period"].isin(["2008-Q2", "2008-Q3", "2008-Q4", "2009-Q1"])]["value"]
-    assert fy08.sum() == ref["FY2008"] > 0
+    assert fy08.sum() == pytest.approx(ref["FY2008"]) and ref["FY2008"] > 0
     w = base.weekly()
     assert {"week", "date", "fy", "indicator", "value", "unit"} <= set(w.columns)
-    assert w[w["indicator"] == "referrals_children"]["value"].sum() == ref.sum()
+    # the periods hold every week's flow but the part of the last week after the run's end
+    wref = w[w["indicator"] == "referrals_children"]
+    after_end = (wref["date"].iloc[-1].date() - base.scenario.end).days
+    assert 0 <= after_end < 7
+    assert wref["value"].sum() - wref["value"].iloc[-1] * after_end / 7 == pytest.approx(ref.sum())
 
 
 def test_outcomes_are_named_scalars_with_units(base):

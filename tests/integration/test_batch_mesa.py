@@ -7,6 +7,7 @@ rows come back in completion order (sort by RunId).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import multiprocessing as mp
 
@@ -71,9 +72,10 @@ def test_mesa_batch_run_on_two_processes_gives_the_same_rows(restore_start_metho
 
 
 def one_fy():
-    """One LA of 3,000 children over exactly FY2008 (outcomes need a complete year)."""
-    return abm.small_la_scenario(children=3000, years=1, start=dt.date(2008, 3, 31),
-                                 warmup_weeks=26)
+    """One LA of 3,000 children over the whole of FY2008 (outcomes need a complete year): 31
+    March 2008 to 31 March 2009, its end included."""
+    sc = abm.small_la_scenario(children=3000, years=1, start=dt.date(2008, 3, 31), warmup_weeks=26)
+    return dataclasses.replace(sc, end=dt.date(2009, 3, 31))
 
 
 def test_mesa_batch_run_through_the_public_api_gives_abm_evaluate_rows(restore_start_method):

@@ -20,7 +20,7 @@ LA = """
 [scenario]
 name = "examples_la"
 start = 2008-03-31
-end = 2010-03-29
+end = 2010-03-31
 regime = "prescriptive"
 places = { children = 3000 }
 
