@@ -134,7 +134,7 @@ def timeseries_svg(model) -> bytes:
         lx += 25 + 7.4 * len(lab)
     panel(3, f"Court: {_fmt(_last(s['court_weeks']))} weeks a case{_court_tag()}",
           "weeks to conclude (13-week average)", [(s["court_weeks"], MAIN, None, 2.4)],
-          refs=[(55.7, GREY, "England 2010: 55.7 weeks (§2.31)")])
+          refs=[(55.7, GREY, "2010: 55.7 weeks (§2.31)")])
     panel(4, f"Court: {_fmt(_last(s['arrivals_per_closure']), 1)} new per case closed",
           "care cases in per case out (13-week)", [(s["arrivals_per_closure"], MAIN, None, 2.4)],
           refs=[(1.0, GREY, "in = out")])
