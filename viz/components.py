@@ -40,6 +40,10 @@ CSS = """
 .cp-view-foot { flex: 0 0 auto; font-size: 12px; color: #666; display: flex;
   justify-content: space-between; align-items: center; gap: 8px; min-height: 22px; }
 .cp-view-tools { display: flex; gap: 6px; align-items: center; }
+.cp-view-foot .v-btn:not(.v-btn--round) { height: 24px !important; }
+.cp-view-foot .v-input { margin-top: 0; padding-top: 0; }
+.cp-view-foot .v-input__slot { min-height: 26px !important; margin-bottom: 0; }
+.cp-view-foot .v-text-field__details { display: none; }
 .cp-view-tools .v-btn { text-transform: none; letter-spacing: 0; }
 .cp-banner { border: 1px solid #d0d7de; border-radius: 8px; background: #f6f8fa;
   padding: 8px 14px; margin: 0 10px 4px 10px; }
@@ -165,8 +169,8 @@ def DecisionsView(model):
                       on_value=set_point, dense=True, style={"max-width": "200px"},
                       classes=["cp-decision-select"])
     ViewCard("decisions", "4 · Decisions under uncertainty",
-             "Each dot is a decision; dots above the black line are acted on. Move the "
-             "threshold and the two errors trade places.", pic,
+             "Each dot a decision; above the black line, acted on: the two errors trade "
+             "places.", pic,
              "Taylor-Russell, §1.47-1.50, Figures I-IV", tools=tools)
 
 
@@ -198,10 +202,10 @@ def JourneyView(model):
 def CompareView(model):
     pic = _picture(F.compare_svg, model)
     ViewCard("compare", "7 · Side by side",
-             ["The same LA with the same random numbers under ",
-              H("b", W.regime_label(model.regime), style=f"color:{F.MAIN}"), " and ",
+             ["Same LA, same random numbers: ",
+              H("b", W.regime_label(model.regime), style=f"color:{F.MAIN}"), " vs ",
               H("b", W.regime_label(model.twin.regime), style=f"color:{F.TWIN}"),
-              ": the gap is the regime's effect."], pic,
+              "; the gap is the regime's effect."], pic,
              "Introduction; §2.16; App2 ¶16-18")
 
 

@@ -525,7 +525,7 @@ def journey_svg(model) -> bytes:
     """The followed family's episode: stages as coloured bars, delays marked in red (past a
     timescale) and grey (no allocated social worker), changes of social worker as ticks."""
     jd = W.journey_data(model)
-    width, height = PANELS_WIDTH, 352
+    width, height = PANELS_WIDTH, 394
     svg = Svg(width, height)
     svg.defs.append('<pattern id="late" width="8" height="8" patternUnits="userSpaceOnUse" '
                     'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f8d0d0"/>'
@@ -554,7 +554,7 @@ def journey_svg(model) -> bytes:
     def X(w):
         return x0 + (w - t0) / span * (x1 - x0)
 
-    lane_y, lane_h = 104, 58
+    lane_y, lane_h = 104, 100
     svg.text(x0 - 8, lane_y + lane_h / 2 + 5, "stage", size=13, anchor="end", weight="bold")
     placed: list[list[tuple[float, float]]] = [[], [], []]  # label extents per level
     for sg in jd["segments"]:
@@ -565,9 +565,9 @@ def journey_svg(model) -> bytes:
         dark = sg["state"] in ("core_assessment", "care_proceedings", "looked_after")
         txt = f"{wks:.0f} wk{'s' if wks != 1 else ''}"
         if b - a > 7.6 * len(label) + 8:
-            svg.text((a + b) / 2, lane_y + 25, label, size=12.5, anchor="middle",
+            svg.text((a + b) / 2, lane_y + lane_h / 2 - 4, label, size=12.5, anchor="middle",
                      weight="bold", fill="#fff" if dark else "#111")
-            svg.text((a + b) / 2, lane_y + 43, txt, size=12.5, anchor="middle",
+            svg.text((a + b) / 2, lane_y + lane_h / 2 + 14, txt, size=12.5, anchor="middle",
                      fill="#fff" if dark else "#111")
         else:  # too narrow: label above the lane, on the first level where it fits
             text = f"{label}, {txt}"
@@ -587,7 +587,7 @@ def journey_svg(model) -> bytes:
     for w in jd["harm"]:
         xx = X(w)
         svg.text(xx, lane_y + lane_h / 2 + 7, "✖", size=20, anchor="middle", fill=SHOCK)
-    dl_y, dl_h = 184, 26
+    dl_y, dl_h = lane_y + lane_h + 22, 26
     svg.text(x0 - 8, dl_y + dl_h / 2 + 5, "delays", size=13, anchor="end", weight="bold")
     svg.rect(x0, dl_y, x1 - x0, dl_h, fill="#fafafa", stroke="#ddd")
     for d in jd["delays"]:

@@ -318,7 +318,8 @@ def test_every_view_reads_from_the_back_of_the_room_at_1280x720(chromium, server
     """At a projector's 1280x720, with the levers' sidebar open: the smallest text of every
     view's picture is drawn at 12 CSS px or more, in the grid and in presentation mode (the
     sidebar hidden, the picture fitted to the screen); in the grid the picture fills at
-    least 80% of its card (the rest is its title and footer). The page asks for no grid-layout
+    least 85% of its card (the rest is its title and footer; 45% in presentation, where a
+    square picture fitted to the screen's height leaves the sides empty). The page asks for no grid-layout
     script (the app lays its views out with CSS) and nothing outside 127.0.0.1."""
     page = chromium.new_page(viewport={"width": 1280, "height": 720})
     asked: list[str] = []
@@ -332,7 +333,7 @@ def test_every_view_reads_from_the_back_of_the_room_at_1280x720(chromium, server
         page.locator(".cp-guide").wait_for(state="detached")
         assert page.locator(".v-navigation-drawer").first.is_visible()  # the sidebar is open
         grid = {k: B.readability(page, k) for k in B.VIEW_KEYS}
-        small = {k: r for k, r in grid.items() if r["font_px"] < 12 or r["fill"] < 0.8}
+        small = {k: r for k, r in grid.items() if r["font_px"] < 12 or r["fill"] < 0.85}
         assert small == {}, f"views too small to read at 1280x720: {small} (all: {grid})"
         present = {}
         for key in B.VIEW_KEYS:
@@ -342,7 +343,7 @@ def test_every_view_reads_from_the_back_of_the_room_at_1280x720(chromium, server
             present[key] = B.readability(page, key)
             page.locator(".cp-present-button").click()
             page.wait_for_selector(".cp-grid")
-        small = {k: r for k, r in present.items() if r["font_px"] < 12 or r["fill"] < 0.4}
+        small = {k: r for k, r in present.items() if r["font_px"] < 12 or r["fill"] < 0.45}
         assert small == {}, f"presentation mode too small: {small} (all: {present})"
     finally:
         page.close()
