@@ -6,6 +6,7 @@ and the first-render benchmark. Nothing here reaches beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -116,8 +117,7 @@ def warm_up(url: str) -> int:
     except OSError:
         return 0
     paths = set(re.findall(rb'(?:src|href)="(/(?:_solara/cdn|static)/[^"]+)"', html))
-    paths |= {b"/_solara/cdn/@widgetti/vue-grid-layout@2.3.13-alpha.2/dist/vue-grid-layout.umd.js",
-              b"/static/nbextensions/jupyter-vuetify/nodeps.js",
+    paths |= {b"/static/nbextensions/jupyter-vuetify/nodeps.js",
               b"/static/nbextensions/jupyter-vue/nodeps.js"}  # loaded by the page's scripts
     for p in paths:
         try:
@@ -177,12 +177,13 @@ def view_image(page, key: str):
     return page.locator(f"img.cp-img-{key}")
 
 
-def wait_for_views(page, timeout_ms: float = 60_000) -> None:
-    """Wait until every view's picture has loaded (real elements, not a timer)."""
+def wait_for_views(page, timeout_ms: float = 60_000, keys=VIEW_KEYS) -> None:
+    """Wait until every view's picture (or those of ``keys``) has loaded (real elements,
+    not a timer)."""
     page.wait_for_function(
         """keys => keys.every(k => { const i = document.querySelector('img.cp-img-' + k);
                                      return i && i.complete && i.naturalWidth > 0; })""",
-        arg=list(VIEW_KEYS), timeout=timeout_ms)
+        arg=list(keys), timeout=timeout_ms)
 
 
 def view_sources(page) -> dict[str, str]:
@@ -213,3 +214,21 @@ def click_step(page, times: int = 1, timeout_ms: float = 30_000) -> None:
         before = banner_week(page)
         page.get_by_role("button", name="Step", exact=True).click()
         page.wait_for_function(f"w => ({WEEK_JS})() > w", arg=before, timeout=timeout_ms)
+
+
+READ_JS = """k => { const i = document.querySelector('img.cp-img-' + k);
+    const card = document.querySelector('.cp-view-' + k);
+    const s = Math.min(i.clientWidth / i.naturalWidth, i.clientHeight / i.naturalHeight);
+    const c = card.getBoundingClientRect();
+    return {scale: s, drawn: i.naturalWidth * s * i.naturalHeight * s,
+            card: c.width * c.height}; }"""
+
+
+def readability(page, key: str) -> dict[str, float]:
+    """How a view's picture reads on this screen: the smallest text in it in CSS pixels
+    (each SVG font size times the scale the picture is drawn at, ``object-fit: contain``)
+    and the share of the card's area the drawn picture fills."""
+    sizes = [float(x) for x in re.findall(r'font-size(?:="|:\s*)([\d.]+)', view_svg(page, key))]
+    m = page.evaluate(READ_JS, key)
+    return {"font_px": round(min(sizes) * m["scale"], 2), "fill": round(m["drawn"] / m["card"], 3),
+            "scale": round(m["scale"], 3)}

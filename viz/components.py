@@ -28,17 +28,22 @@ def H(tag: str, *children, cls: str | None = None, style: str | None = None):
 
 CSS = """
 .cp-view { height: 100%; display: flex; flex-direction: column; background: #fff;
-  border: 1px solid #d0d7de; border-radius: 8px; padding: 6px 10px 4px; overflow: hidden; }
+  border: 1px solid #d0d7de; border-radius: 8px; padding: 4px 4px 2px; overflow: hidden; }
+.cp-view-head, .cp-view-foot { padding: 0 6px; }
 .cp-view-head { flex: 0 0 auto; display: flex; align-items: baseline; gap: 12px;
   flex-wrap: wrap; }
 .cp-view-title { font-size: 17px; font-weight: 700; color: #111; }
 .cp-view-sub { font-size: 13.5px; color: #3a3a3a; }
-.cp-view-body { flex: 1 1 0; min-height: 0; display: flex; justify-content: center; }
-.cp-view-body > * { max-width: 100%; max-height: 100%; }
-.cp-view-body img { width: 100%; height: 100%; object-fit: contain; }
+.cp-view-body { flex: 0 0 auto; display: flex; justify-content: center; }
+.cp-view-body > * { width: 100%; }
+.cp-view-body img { width: 100%; height: auto; display: block; }
 .cp-view-foot { flex: 0 0 auto; font-size: 12px; color: #666; display: flex;
   justify-content: space-between; align-items: center; gap: 8px; min-height: 22px; }
 .cp-view-tools { display: flex; gap: 6px; align-items: center; }
+.cp-view-foot .v-btn:not(.v-btn--round) { height: 24px !important; }
+.cp-view-foot .v-input { margin-top: 0; padding-top: 0; }
+.cp-view-foot .v-input__slot { min-height: 26px !important; margin-bottom: 0; }
+.cp-view-foot .v-text-field__details { display: none; }
 .cp-view-tools .v-btn { text-transform: none; letter-spacing: 0; }
 .cp-banner { border: 1px solid #d0d7de; border-radius: 8px; background: #f6f8fa;
   padding: 8px 14px; margin: 0 10px 4px 10px; }
@@ -49,9 +54,15 @@ CSS = """
 .cp-lever-label b { font-weight: 700; }
 .cp-lever-unit { color: #555; font-size: 12px; }
 .cp-note { font-size: 12.5px; color: #555; line-height: 1.3; }
-.cp-grid { display: grid; grid-template-columns: repeat(12, minmax(0, 1fr));
-  grid-auto-rows: 30px; gap: 10px; padding: 0 10px 10px 10px; }
-.cp-present { height: calc(100vh - 150px); padding: 0 10px 10px 10px; }
+.cp-grid { display: grid; grid-template-columns: minmax(0, 1fr); align-items: start;
+  gap: 10px; padding: 0 10px 10px 10px; }
+@media (min-width: 1700px) {
+  .cp-grid { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .cp-wide { grid-column: 1 / -1; } }
+.cp-present { padding: 0 10px 10px 10px; }
+.cp-present .cp-view-body img { height: calc(100vh - 185px); object-fit: contain; }
+body:has(.cp-present) .v-navigation-drawer { display: none; }
+body:has(.cp-present) main.solara-content-main { padding-left: 0 !important; }
 .cp-present .cp-view-title { font-size: 28px; }
 .cp-present .cp-view-sub { font-size: 20px; }
 .cp-present .cp-view-foot { font-size: 16px; }
@@ -158,8 +169,8 @@ def DecisionsView(model):
                       on_value=set_point, dense=True, style={"max-width": "200px"},
                       classes=["cp-decision-select"])
     ViewCard("decisions", "4 · Decisions under uncertainty",
-             "Each dot is a decision; dots above the black line are acted on. Move the "
-             "threshold and the two errors trade places.", pic,
+             "Each dot a decision; above the black line, acted on: the two errors trade "
+             "places.", pic,
              "Taylor-Russell, §1.47-1.50, Figures I-IV", tools=tools)
 
 
@@ -191,28 +202,23 @@ def JourneyView(model):
 def CompareView(model):
     pic = _picture(F.compare_svg, model)
     ViewCard("compare", "7 · Side by side",
-             ["The same LA with the same random numbers under ",
-              H("b", W.regime_label(model.regime), style=f"color:{F.MAIN}"), " and ",
+             ["Same LA, same random numbers: ",
+              H("b", W.regime_label(model.regime), style=f"color:{F.MAIN}"), " vs ",
               H("b", W.regime_label(model.twin.regime), style=f"color:{F.TWIN}"),
-              ": the gap is the regime's effect."], pic,
+              "; the gap is the regime's effect."], pic,
              "Introduction; §2.16; App2 ¶16-18")
 
 
-#: The views in page order, and where each sits on Mesa's 12-column grid (rows of 30 px).
-VIEWS = (
-    (TimeSeriesView, dict(x=0, y=0, w=12, h=10)),
-    (CaseflowView, dict(x=0, y=10, w=4, h=12)),
-    (WorkersView, dict(x=4, y=10, w=4, h=12)),
-    (LoopsView, dict(x=8, y=10, w=4, h=12)),
-    (DecisionsView, dict(x=0, y=22, w=4, h=12)),
-    (JourneyView, dict(x=4, y=22, w=8, h=12)),
-    (CompareView, dict(x=0, y=34, w=12, h=10)),
-)
+#: The views in page order; the wide ones span the whole grid (on a 1280 px screen the grid
+#: has one column, so every picture is drawn at the card's full width; two on wider screens).
+VIEWS = ((TimeSeriesView, True), (CaseflowView, False), (WorkersView, False), (LoopsView, False),
+         (DecisionsView, False), (JourneyView, True), (CompareView, True))
 
 
 @solara.component
 def ViewGrid(model):
-    """The seven views on a 12-column grid, or one of them full screen (presentation)."""
+    """The seven views on a grid of one or two columns, or one of them full screen
+    (presentation)."""
     key = PRESENTING.value
     if key is not None:
         view = dict(zip(VIEW_KEYS, (v for v, _ in VIEWS), strict=True)).get(key)
@@ -221,10 +227,8 @@ def ViewGrid(model):
                 view(model)
             return
     with solara.Div(classes=["cp-grid"]):
-        for view, pos in VIEWS:
-            style = (f"grid-column: {pos['x'] + 1} / span {pos['w']}; "
-                     f"grid-row: {pos['y'] + 1} / span {pos['h']}; min-width: 0; min-height: 0;")
-            with solara.Div(style=style):
+        for view, wide in VIEWS:
+            with solara.Div(classes=["cp-wide"] if wide else [], style="min-width: 0;"):
                 view(model)
 
 

@@ -71,20 +71,31 @@ def _shock_lines(ax: Axes, model, label: bool) -> None:
 
 
 # ---------------------------------------------------------------------------- 3. time series
-def _panels(svg: Svg, n: int, top: float, bottom: float, width: float):
-    pw = width / n
-    return [(k * pw + 50, top, pw - 50 - 16, bottom - top) for k in range(n)]
+#: Line-chart views (3 and 7) are drawn this wide, with their panels in rows of PANEL_COLS:
+#: a 1280 px screen shows them about this wide, so their text is drawn at its own size.
+PANELS_WIDTH, PANEL_COLS, ROW_HEIGHT = 840, 3, 270
+
+
+def _panels(svg: Svg, n: int, top: float, bottom: float, width: float = PANELS_WIDTH):
+    """Panel boxes (x, y, w, h) in rows of PANEL_COLS; ``top``/``bottom`` are the first
+    row's plot area, repeated every ROW_HEIGHT."""
+    pw = width / PANEL_COLS
+    return [((k % PANEL_COLS) * pw + 50, top + (k // PANEL_COLS) * ROW_HEIGHT, pw - 50 - 16,
+             bottom - top) for k in range(n)]
+
+
+def _panels_height(n: int, bottom: float) -> float:
+    return bottom + 34 + (math.ceil(n / PANEL_COLS) - 1) * ROW_HEIGHT
 
 
 def timeseries_svg(model) -> bytes:
     """Five panels along the review's story: referrals, caseload, workforce, court."""
     s = W.series(model)
     x = np.arange(len(s), dtype=float)
-    width, height = 1500, 300
-    svg = Svg(width, height)
+    svg = Svg(PANELS_WIDTH, _panels_height(5, 236))
     xlim = _xlim(model)
     ticks = _year_ticks(model, *xlim)
-    boxes = _panels(svg, 5, 52, 268, width)
+    boxes = _panels(svg, 5, 66, 236)
 
     def panel(k, title, ylabel, series_list, ylim=None, refs=()):
         bx, by, bw, bh = boxes[k]
@@ -102,11 +113,11 @@ def timeseries_svg(model) -> bytes:
         for v, col, lab in refs:
             ax.hline_label(v, col, lab)
         _shock_lines(ax, model, label=k == 0)
-        svg.text(bx - 44, 20, title, size=15, weight="bold")
+        svg.text(bx - 44, by - 42, title, size=14, weight="bold")
         return ax
 
     panel(0, f"Referrals: {_fmt(_last(s['referrals']))} a week",
-          "children, 8-week average (faint: each week)",
+          "8-week average; faint: weekly",
           [(s["referrals_weekly"], "#b8c7d9", None, 1.0), (s["referrals"], MAIN, None, 2.6)])
     panel(1, f"Caseload: {_fmt(_last(s['caseload']), 1)} per worker",
           "open cases per social worker", [(s["caseload"], MAIN, None, 2.4)])
@@ -114,16 +125,16 @@ def timeseries_svg(model) -> bytes:
           [(s["turnover_pct"], "#7b3294", None, 2.4), (s["vacancy_pct"], MAIN, None, 2.0),
            (s["agency_pct"], "#1a9850", "6 3", 2.0)])
     lx, by = boxes[2][0], boxes[2][1]
-    svg.text(lx - 44 + 40, by - 6, "%:", size=11, fill="#555", anchor="end")
-    for lab, col, dash in (("leaving a year", "#7b3294", None), ("posts vacant", MAIN, None),
+    svg.text(lx - 44 + 40, by - 6, "%:", size=12.5, fill="#555", anchor="end")
+    for lab, col, dash in (("leaving", "#7b3294", None), ("vacant", MAIN, None),
                            ("agency", "#1a9850", "5 2")):
         svg.line(lx, by - 10, lx + 16, by - 10, stroke=col, stroke_width=2.6,
                  stroke_dasharray=dash)
-        svg.text(lx + 19, by - 6, lab, size=11, fill=col, weight="bold")
-        lx += 27 + 6.3 * len(lab)
+        svg.text(lx + 19, by - 6, lab, size=12.5, fill=col, weight="bold")
+        lx += 25 + 7.4 * len(lab)
     panel(3, f"Court: {_fmt(_last(s['court_weeks']))} weeks a case{_court_tag()}",
           "weeks to conclude (13-week average)", [(s["court_weeks"], MAIN, None, 2.4)],
-          refs=[(55.7, GREY, "England 2010: 55.7 weeks (§2.31)")])
+          refs=[(55.7, GREY, "2010: 55.7 weeks (§2.31)")])
     panel(4, f"Court: {_fmt(_last(s['arrivals_per_closure']), 1)} new per case closed",
           "care cases in per case out (13-week)", [(s["arrivals_per_closure"], MAIN, None, 2.4)],
           refs=[(1.0, GREY, "in = out")])
@@ -136,8 +147,7 @@ def compare_svg(model) -> bytes:
     cd = W.compare_data(model)
     a, b = cd["a"], cd["b"]
     x = np.arange(len(a), dtype=float)
-    width, height = 1500, 300
-    svg = Svg(width, height)
+    svg = Svg(PANELS_WIDTH, _panels_height(5, 250))
     xlim = _xlim(model)
     ticks = _year_ticks(model, *xlim)
     panels = (("referrals", "Referrals", "children a week", 0, None),
@@ -145,7 +155,7 @@ def compare_svg(model) -> bytes:
               ("direct_pct", "Direct work", "% of case time with families", 0, (0, 100)),
               ("turnover_pct", "Staff leaving", "% a year", 0, None),
               ("on_time_pct", "Assessments on time", "% within timescale (13-week)", 0, (0, 100)))
-    boxes = _panels(svg, len(panels), 60, 268, width)
+    boxes = _panels(svg, len(panels), 80, 250)
     for (col, title, unit, digits, ylim), (bx, by, bw, bh) in zip(panels, boxes, strict=True):
         vals = np.concatenate([a[col].to_numpy(float), b[col].to_numpy(float), [0.0]])
         vals = vals[np.isfinite(vals)]
@@ -155,8 +165,8 @@ def compare_svg(model) -> bytes:
         ax.line(x, b[col], TWIN, 2.4)
         ax.line(x, a[col], MAIN, 2.4)
         _shock_lines(ax, model, label=False)
-        svg.text(bx - 44, 36, f"{title}: {_fmt(_last(a[col]), digits)} vs "
-                 f"{_fmt(_last(b[col]), digits)}", size=14.5, weight="bold")
+        svg.text(bx - 44, by - 42, f"{title}: {_fmt(_last(a[col]), digits)} vs "
+                 f"{_fmt(_last(b[col]), digits)}", size=14, weight="bold")
     lx = 6
     for lab, col in ((f"{cd['a_regime']} (this run)", MAIN),
                      (f"{cd['b_regime']} (same LA, same seed {cd['seed']})", TWIN)):
@@ -305,7 +315,7 @@ def workers_svg(model, colour_by: str = "caseload") -> bytes:
     svg.text(lx + 19, ly + 11, "vacant post", size=12)
     lx += 98
     svg.rect(lx, ly - 1, 14, 14, rx=2, fill=ramp(0.3), stroke="#555", stroke_width=0.6)
-    svg.text(lx + 7, ly + 10, "A", size=9.5, anchor="middle", weight="bold")
+    svg.text(lx + 7, ly + 10, "A", size=10.5, anchor="middle", weight="bold")
     svg.text(lx + 19, ly + 11, "agency", size=12)
     lx += 72
     svg.rect(lx, ly - 1, 14, 14, rx=2, fill=ramp(0.3), stroke="#555", stroke_width=0.6)
@@ -502,7 +512,7 @@ def loops_svg(model) -> bytes:
         txt = "#fff" if op > 0.5 else c
         svg.circle(x, y, 23, fill=c, fill_opacity=op, stroke=c, stroke_width=2)
         svg.text(x, y + 2, lp, size=14, anchor="middle", weight="bold", fill=txt)
-        svg.text(x, y + 14, f"{ld['pulls'][lp]:+.2f}" if active else "off", size=9.5,
+        svg.text(x, y + 14, f"{ld['pulls'][lp]:+.2f}" if active else "off", size=10.5,
                  anchor="middle", fill=txt)
     svg.text(446, 382, "ripple effect (¶14)", size=11, anchor="middle", fill=LOOPS["ripple"][0],
              weight="bold")
@@ -515,7 +525,7 @@ def journey_svg(model) -> bytes:
     """The followed family's episode: stages as coloured bars, delays marked in red (past a
     timescale) and grey (no allocated social worker), changes of social worker as ticks."""
     jd = W.journey_data(model)
-    width, height = 1000, 330
+    width, height = PANELS_WIDTH, 394
     svg = Svg(width, height)
     svg.defs.append('<pattern id="late" width="8" height="8" patternUnits="userSpaceOnUse" '
                     'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f8d0d0"/>'
@@ -531,7 +541,7 @@ def journey_svg(model) -> bytes:
         return bytes(svg)
     t0 = jd["start"]
     span = max((jd["now"] - t0) * 1.05, 26.0)
-    x0, x1 = 110, 985
+    x0, x1 = 110, width - 15
     state_now = W.JOURNEY_STATES.get(jd["state_now"], (jd["state_now"],))[0]
     kids = f"{jd['children']} {'child' if jd['children'] == 1 else 'children'}"
     svg.text(4, 20, f"Family {jd['row']:,} ({kids}), referred {model.date(t0):%d %b %Y}: "
@@ -544,7 +554,7 @@ def journey_svg(model) -> bytes:
     def X(w):
         return x0 + (w - t0) / span * (x1 - x0)
 
-    lane_y, lane_h = 104, 58
+    lane_y, lane_h = 104, 100
     svg.text(x0 - 8, lane_y + lane_h / 2 + 5, "stage", size=13, anchor="end", weight="bold")
     placed: list[list[tuple[float, float]]] = [[], [], []]  # label extents per level
     for sg in jd["segments"]:
@@ -554,14 +564,14 @@ def journey_svg(model) -> bytes:
         wks = sg["end"] - sg["start"]
         dark = sg["state"] in ("core_assessment", "care_proceedings", "looked_after")
         txt = f"{wks:.0f} wk{'s' if wks != 1 else ''}"
-        if b - a > 7.2 * len(label) + 8:
-            svg.text((a + b) / 2, lane_y + 25, label, size=12.5, anchor="middle",
+        if b - a > 7.6 * len(label) + 8:
+            svg.text((a + b) / 2, lane_y + lane_h / 2 - 4, label, size=12.5, anchor="middle",
                      weight="bold", fill="#fff" if dark else "#111")
-            svg.text((a + b) / 2, lane_y + 43, txt, size=12, anchor="middle",
+            svg.text((a + b) / 2, lane_y + lane_h / 2 + 14, txt, size=12.5, anchor="middle",
                      fill="#fff" if dark else "#111")
         else:  # too narrow: label above the lane, on the first level where it fits
             text = f"{label}, {txt}"
-            half = 3.1 * len(text) + 4
+            half = 3.6 * len(text) + 4
             mid = min(max((a + b) / 2, x0 + half), x1 - half)
             level = next((k for k, used in enumerate(placed)
                           if all(mid + half < u0 or mid - half > u1 for u0, u1 in used)),
@@ -569,7 +579,7 @@ def journey_svg(model) -> bytes:
             placed[level].append((mid - half, mid + half))
             ty = lane_y - 8 - 15 * level
             svg.line((a + b) / 2, lane_y - 1, (a + b) / 2, ty + 2, stroke="#888")
-            svg.text(mid, ty, text, size=11, anchor="middle")
+            svg.text(mid, ty, text, size=12.5, anchor="middle")
     for w in jd["worker_changes"]:
         xx = X(w)
         svg.path(f"M{xx - 6:.1f},{lane_y + lane_h + 4} L{xx + 6:.1f},{lane_y + lane_h + 4} "
@@ -577,7 +587,7 @@ def journey_svg(model) -> bytes:
     for w in jd["harm"]:
         xx = X(w)
         svg.text(xx, lane_y + lane_h / 2 + 7, "✖", size=20, anchor="middle", fill=SHOCK)
-    dl_y, dl_h = 184, 26
+    dl_y, dl_h = lane_y + lane_h + 22, 26
     svg.text(x0 - 8, dl_y + dl_h / 2 + 5, "delays", size=13, anchor="end", weight="bold")
     svg.rect(x0, dl_y, x1 - x0, dl_h, fill="#fafafa", stroke="#ddd")
     for d in jd["delays"]:
@@ -592,25 +602,26 @@ def journey_svg(model) -> bytes:
             break
         xx = X(t0 + t)
         svg.line(xx, ax_y, xx, ax_y + 5, stroke="#888")
-        svg.text(xx, ax_y + 19, tick_label(t), size=11.5, anchor="middle", fill="#444")
+        svg.text(xx, ax_y + 19, tick_label(t), size=12.5, anchor="middle", fill="#444")
     svg.line(X(jd["now"]), lane_y - 4, X(jd["now"]), ax_y, stroke="#111", stroke_dasharray="3 3")
-    svg.text(X(jd["now"]), ax_y + 36, "now", size=11.5, anchor="middle", weight="bold")
-    svg.text((x0 + x1) / 2, ax_y + 36, "weeks since referral", size=12, anchor="middle",
+    svg.text(X(jd["now"]), ax_y + 36, "now", size=12.5, anchor="middle", weight="bold")
+    svg.text((x0 + x1) / 2, ax_y + 36, "weeks since referral", size=12.5, anchor="middle",
              fill="#333")
-    ly = height - 22
+    ly = height - 34
     items = [("late", "past its timescale (assessment 2 / 7 weeks"
               + (f", court {jd['court_aim']:.0f}{_court_tag()}" if jd["court_aim"] else "") + ")"),
              ("nosw", "no social worker allocated")]
     lx = 4
     for pat, lab in items:
         svg.rect(lx, ly - 12, 26, 15, fill=f"url(#{pat})", stroke="#555")
-        svg.text(lx + 32, ly, lab, size=12)
-        lx += 44 + 6.6 * len(lab)
+        svg.text(lx + 32, ly, lab, size=12.5)
+        lx += 44 + 7.2 * len(lab)
+    lx, ly = 4, ly + 22
     svg.path(f"M{lx:.1f},{ly - 10} L{lx + 12:.1f},{ly - 10} L{lx + 6:.1f},{ly} z", fill="#111")
-    svg.text(lx + 18, ly, "new social worker", size=12)
+    svg.text(lx + 18, ly, "new social worker", size=12.5)
     lx += 150
     svg.text(lx + 6, ly + 2, "✖", size=16, anchor="middle", fill=SHOCK)
-    svg.text(lx + 18, ly, "serious harm", size=12)
+    svg.text(lx + 18, ly, "serious harm", size=12.5)
     return bytes(svg)
 
 

@@ -4,7 +4,7 @@ Solara 1.64.1 serves its browser files through ``/_solara/cdn/<pkg>@<version>/..
 first use, fetches them from a public CDN into a cache folder
 (``solara.server.settings.assets.proxy_cache_dir``, i.e. ``<venv>/share/solara/cdn``). A
 file already in that folder is served from it and the CDN is never asked. This script puts
-the four packages the app's page needs there, from the npm registry (``npm pack``, the
+the three packages the app's page needs there, from the npm registry (``npm pack``, the
 ordinary client), and checks each tarball against the integrity hash pinned below, so the
 set-up is reproducible from the project's own files:
 
@@ -15,7 +15,7 @@ set-up is reproducible from the project's own files:
 ``make viz-assets`` runs the first form (``make test`` does too, before the browser tests).
 
 The pins follow the installed Solara: ``required_from_solara()`` reads the versions its page
-template and grid widget ask for, and the script stops with a message when they differ from
+template asks for, and the script stops with a message when they differ from
 ``PACKAGES`` (after a Solara upgrade, update the pins with ``npm view PKG@VER dist.integrity``).
 """
 
@@ -35,15 +35,12 @@ import tempfile
 from pathlib import Path
 
 #: npm package -> (version, npm integrity). What the browser loads: the Vuetify app bundle
-#: (page shell, CSS, fonts), the grid layout SolaraViz puts its views in, RequireJS (which
-#: loads that grid) and Font Awesome (icons).
+#: (page shell, CSS, fonts), RequireJS (the page's module loader) and Font Awesome (icons).
+#: (Solara's vue-grid-layout is not among them: the app lays its views out with CSS.)
 PACKAGES: dict[str, tuple[str, str]] = {
     "@widgetti/solara-vuetify-app": (
         "10.1.1",
         "sha512-Cdu6G7KIBeohT2jyeQUEDr61dhEozY23St+iDwfA3+ZyPZyoIza/nS4W2g8+dbs0Xhb+WQnXlaRI92TLgeY/Jw=="),
-    "@widgetti/vue-grid-layout": (
-        "2.3.13-alpha.2",
-        "sha512-zCPKe2r09eLUDl1NcdL66oPELDsbC07Z2xejPiQpPbE8hLITcr0DHvPEdL5UITQQilordKJwcxJXDE/QWo/KUA=="),
     "requirejs": (
         "2.3.6",
         "sha512-ipEzlWQe6RK3jkzikgCupiTbTvm4S0/CAU5GlgptkN5SO6F3u0UD0K18wy6ErDqiCyP4J4YYe1HuAShvsxePLg=="),
@@ -55,7 +52,6 @@ PACKAGES: dict[str, tuple[str, str]] = {
 KEY_FILES = {
     "@widgetti/solara-vuetify-app": ["dist/solara-vuetify-app8.min.js", "dist/main8.css",
                                      "dist/fonts.css"],
-    "@widgetti/vue-grid-layout": ["dist/vue-grid-layout.umd.js"],
     "requirejs": ["require.js"],
     "font-awesome": ["css/font-awesome.min.css", "fonts/fontawesome-webfont.woff2"],
 }
@@ -69,11 +65,10 @@ def cache_dir() -> Path:
 
 
 def required_from_solara() -> dict[str, str]:
-    """The versions the installed Solara's page and grid widget ask for."""
+    """The versions the installed Solara's page asks for."""
     import solara
     root = Path(solara.__file__).parent
     text = (root / "server/templates/solara.html.j2").read_text()
-    text += (root / "widgets/vue/gridlayout.vue").read_text()
     text += f"/font-awesome@{_fontawesome_version()}/"
     found = {}
     for name in PACKAGES:

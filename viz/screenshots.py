@@ -21,6 +21,13 @@ from pathlib import Path
 from viz import browser as B
 
 WIDTH, HEIGHT = 1920, 1080
+#: Scroll an element's top to just under the app bar (the bar overlays the page).
+SHOW_BELOW_APP_BAR = """e => { e.scrollIntoView();
+    const bar = document.querySelector('header');
+    const h = bar ? bar.getBoundingClientRect().bottom : 0;
+    for (let p = e.parentElement; p; p = p.parentElement) {
+        if (p.scrollHeight > p.clientHeight && p.scrollTop > 0) { p.scrollTop -= h; return; } }
+    window.scrollBy(0, -h); }"""
 
 
 def full_height(page) -> int:
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         small.locator(".cp-guide").wait_for(state="detached")
         small.locator(".cp-view-timeseries .cp-present-button").click()
         small.wait_for_selector(".cp-present")
+        small.locator(".cp-present").evaluate(SHOW_BELOW_APP_BAR)
         small.wait_for_timeout(500)
         small.screenshot(path=str(out / "app_present.png"))  # presentation mode
         small.locator(".cp-present-button").click()

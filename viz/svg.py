@@ -148,16 +148,16 @@ class Axes:
         for t in self.yticks:
             yy = float(self.py(t))
             s.line(self.x, yy, self.x + self.w, yy, stroke="#e3e3e3", stroke_width=1)
-            s.text(self.x - 5, yy + 4, tick_label(t), size=11, anchor="end", fill="#444")
+            s.text(self.x - 5, yy + 4.5, tick_label(t), size=12.5, anchor="end", fill="#444")
         s.line(self.x, self.y + self.h, self.x + self.w, self.y + self.h, stroke="#888")
         s.line(self.x, self.y, self.x, self.y + self.h, stroke="#888")
         for xv, lab in xticks:
             xx = float(self.px(xv))
             if self.x - 1 <= xx <= self.x + self.w + 1:
                 s.line(xx, self.y + self.h, xx, self.y + self.h + 4, stroke="#888")
-                s.text(xx, self.y + self.h + 16, lab, size=11, anchor="middle", fill="#444")
+                s.text(xx, self.y + self.h + 17, lab, size=12.5, anchor="middle", fill="#444")
         if ylabel:
-            s.text(self.x, self.y - 6, ylabel, size=11, fill="#555")
+            s.text(self.x, self.y - 6, ylabel, size=12.5, fill="#555")
 
     def line(self, xs, ys, colour: str, width: float = 2.2, dash: str | None = None) -> None:
         xs, ys = np.asarray(xs, float), np.asarray(ys, float)
@@ -181,7 +181,7 @@ class Axes:
         if not (self.ylim[0] <= v <= self.ylim[1]):
             return
         yy = float(self.py(v))
-        self.svg.text(self.x + self.w - 3, yy + 13, label, size=10.5, fill=colour,
+        self.svg.text(self.x + self.w - 3, yy + 13, label, size=12.5, fill=colour,
                       anchor="end", stroke="#ffffff", stroke_width=3, paint_order="stroke")
 
     def vline(self, v: float, colour: str, dash: str | None = "5 3", width=1.5,
@@ -192,4 +192,4 @@ class Axes:
         self.svg.line(xx, self.y, xx, self.y + self.h, stroke=colour, stroke_dasharray=dash,
                       stroke_width=width)
         if label:
-            self.svg.text(xx + 4, self.y + 12, label, size=11, fill=colour, weight="bold")
+            self.svg.text(xx + 4, self.y + 12, label, size=12.5, fill=colour, weight="bold")

@@ -312,3 +312,40 @@ def test_cpabm_viz_starts_restarts_on_the_same_port_and_dies_with_its_parent(tmp
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_every_view_reads_from_the_back_of_the_room_at_1280x720(chromium, server):
+    """At a projector's 1280x720, with the levers' sidebar open: the smallest text of every
+    view's picture is drawn at 12 CSS px or more, in the grid and in presentation mode (the
+    sidebar hidden, the picture fitted to the screen); in the grid the picture fills at
+    least 85% of its card (the rest is its title and footer; 45% in presentation, where a
+    square picture fitted to the screen's height leaves the sides empty). The page asks for no grid-layout
+    script (the app lays its views out with CSS) and nothing outside 127.0.0.1."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 720})
+    asked: list[str] = []
+    external: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    B.block_internet(page, external)
+    try:
+        page.goto(server)
+        B.wait_for_views(page)
+        page.locator(".cp-guide-close").click()
+        page.locator(".cp-guide").wait_for(state="detached")
+        assert page.locator(".v-navigation-drawer").first.is_visible()  # the sidebar is open
+        grid = {k: B.readability(page, k) for k in B.VIEW_KEYS}
+        small = {k: r for k, r in grid.items() if r["font_px"] < 12 or r["fill"] < 0.85}
+        assert small == {}, f"views too small to read at 1280x720: {small} (all: {grid})"
+        present = {}
+        for key in B.VIEW_KEYS:
+            page.locator(f".cp-view-{key} .cp-present-button").click()
+            page.wait_for_selector(f".cp-present img.cp-img-{key}")
+            B.wait_for_views(page, keys=[key])
+            present[key] = B.readability(page, key)
+            page.locator(".cp-present-button").click()
+            page.wait_for_selector(".cp-grid")
+        small = {k: r for k, r in present.items() if r["font_px"] < 12 or r["fill"] < 0.45}
+        assert small == {}, f"presentation mode too small: {small} (all: {present})"
+    finally:
+        page.close()
+    assert not [u for u in asked if "vue-grid-layout" in u], "the page loaded vue-grid-layout"
+    assert external == [], f"the page asked the internet for {external[:5]}"
