@@ -312,9 +312,10 @@ def test_views_drawn_while_another_thread_steps_never_see_half_a_week():
     drawing in one thread while another steps gives whole pictures, never an error."""
     import threading
     m = small_model()
-    failures, done = [], threading.Event()
+    failures, done, drawn = [], threading.Event(), threading.Event()
 
     def play():
+        drawn.wait(30)  # the first picture is drawn before the steps start
         try:
             for _ in range(40):
                 m.step()
@@ -322,17 +323,21 @@ def test_views_drawn_while_another_thread_steps_never_see_half_a_week():
             done.set()
     threading.Thread(target=play).start()
     draws = 0
-    while not done.is_set():
+    while True:
+        finished = done.is_set()
         try:
             with m.lock:
                 week = m.week
                 views = F.all_views(m)
                 assert len(W.series(m)) == W.recorded_weeks(m) == week
+            assert all(v.startswith(b"<svg") for v in views.values())
             draws += 1
         except Exception as e:  # noqa: BLE001 - collected and reported
             failures.append(repr(e))
-        assert all(v.startswith(b"<svg") for v in views.values())
-    assert failures == [] and draws > 0
+        drawn.set()
+        if finished:
+            break
+    assert failures == [] and draws >= 2 and m.week >= 40
 
 
 def test_play_and_pause_in_the_page_and_pause_is_immediate(app):
