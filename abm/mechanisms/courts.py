@@ -10,8 +10,10 @@ A care case opens when the LA applies (casework moves the family to COURT). Each
    substance-misuse need may be engaged by the specialist team: fewer experts, and risk that
    falls by the final hearing, so more children go home.
 2. **Guardians.** Every case needs a Cafcass children's guardian before it can progress:
-   after its first hearing it is not listed again until one is allocated. Guardian
-   capacity is limited; unallocated cases queue first come, first served.
+   after its first hearing it is not listed again until one is allocated. Allocation
+   takes an administrative time (``guardian_allocation_weeks``) even when guardians are
+   free, so some cases are unallocated in ordinary times; beyond that, guardian capacity is
+   limited and unallocated cases queue first come, first served.
 3. **Hearings.** Cases whose next hearing is due compete for the court's hearing slots
    (cases past the timetable first, then by listing date). A hearing is ineffective
    (adjourned) with a chance that rises with listing pressure (hearings listed per slot
@@ -43,6 +45,7 @@ CourtParams = param_record("CourtParams", """
     hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
     timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
+    guardian_allocation_weeks
     urgent_first_hearings
     hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
@@ -241,13 +244,15 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             act[na] = k
             na += 1
-    # 2. guardians from the national service (Cafcass), first come first served
+    # 2. guardians from the national service (Cafcass), first come first served among the
+    #    cases past the administrative allocation time
     used = courts.guardians_used.sum()
     capacity = courts.guardian_capacity.sum()
+    admin = int(math.ceil(p.guardian_allocation_weeks))
     waiting = np.empty(na, np.int64)
     nw = 0
     for k in act[:na]:
-        if not cases.guardian[k]:
+        if not cases.guardian[k] and t - cases.opened[k] >= admin:
             waiting[nw] = np.int64(cases.opened[k]) * M + k
             nw += 1
     waiting = waiting[:nw]
