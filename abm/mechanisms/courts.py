@@ -19,7 +19,8 @@ A care case opens when the LA applies (casework moves the family to COURT). Each
    (adjourned) with a chance that rises with listing pressure (hearings listed per slot
    above ``court_load_onset``, saturating) and
    with missing inputs: no guardian, or, at the issues-resolution and final hearings, an
-   expert report not yet in. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
+   expert report not yet in. Judicial continuity (``judicial_continuity``, more hearings
+   before the case's own judge) cuts the first two causes, not the missing inputs. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
    (the cycle of multiple assessments), unless the case is past its timetable. Public
    anxiety makes practice defensive: more experts at the start and more late ones.
    Under overload more hearings are wasted, so closures fall while arrivals rise (§2.32).
@@ -45,7 +46,7 @@ CourtParams = param_record("CourtParams", """
     hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
     timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
-    guardian_allocation_weeks
+    guardian_allocation_weeks judicial_continuity continuity_adjournment_reduction
     urgent_first_hearings
     hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
@@ -310,6 +311,9 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         u_late = rng.random()
         ov = max(0.0, overload)
         pin = p.ineffective_base + p.ineffective_load_slope * ov / (1.0 + ov)
+        # judicial continuity: a judge who knows the case loses fewer hearings to case
+        # management and crowded lists (not to missing guardians or reports)
+        pin *= 1.0 - p.judicial_continuity * p.continuity_adjournment_reduction
         if not cases.guardian[k] and not p.duty_allocation:
             pin += p.ineffective_no_guardian
         needs_reports = cases.hearings_done[k] + 2 >= cases.hearings_needed[k]  # IRH or final

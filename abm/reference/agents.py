@@ -917,6 +917,8 @@ class Court(mesa.Agent):
                         else 10.0)
             experts_in = t >= case.expert_due
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
+            # judicial continuity cuts adjournments for case management and crowded lists
+            p_ineffective *= 1.0 - p.judicial_continuity * p.continuity_adjournment_reduction
             if not case.guardian and not p.duty_allocation:
                 p_ineffective += p.ineffective_no_guardian
             if case.hearings_done + 2 >= case.hearings_needed and not experts_in:
