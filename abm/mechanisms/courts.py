@@ -10,14 +10,17 @@ A care case opens when the LA applies (casework moves the family to COURT). Each
    substance-misuse need may be engaged by the specialist team: fewer experts, and risk that
    falls by the final hearing, so more children go home.
 2. **Guardians.** Every case needs a Cafcass children's guardian before it can progress:
-   after its first hearing it is not listed again until one is allocated. Guardian
-   capacity is limited; unallocated cases queue first come, first served.
+   after its first hearing it is not listed again until one is allocated. Allocation
+   takes an administrative time (``guardian_allocation_weeks``) even when guardians are
+   free, so some cases are unallocated in ordinary times; beyond that, guardian capacity is
+   limited and unallocated cases queue first come, first served.
 3. **Hearings.** Cases whose next hearing is due compete for the court's hearing slots
    (cases past the timetable first, then by listing date). A hearing is ineffective
    (adjourned) with a chance that rises with listing pressure (hearings listed per slot
    above ``court_load_onset``, saturating) and
    with missing inputs: no guardian, or, at the issues-resolution and final hearings, an
-   expert report not yet in. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
+   expert report not yet in. Judicial continuity (``judicial_continuity``, more hearings
+   before the case's own judge) cuts the first two causes, not the missing inputs. A final hearing cannot go ahead without the expert reports. An effective hearing may commission a late expert
    (the cycle of multiple assessments), unless the case is past its timetable. Public
    anxiety makes practice defensive: more experts at the start and more late ones.
    Under overload more hearings are wasted, so closures fall while arrivals rise (§2.32).
@@ -43,6 +46,7 @@ CourtParams = param_record("CourtParams", """
     hearings_min hearings_mean experts_mean expert_cap expert_weeks expert_cost
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
     timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
+    guardian_allocation_weeks judicial_continuity continuity_adjournment_reduction
     urgent_first_hearings
     hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
@@ -241,13 +245,15 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             act[na] = k
             na += 1
-    # 2. guardians from the national service (Cafcass), first come first served
+    # 2. guardians from the national service (Cafcass), first come first served among the
+    #    cases past the administrative allocation time
     used = courts.guardians_used.sum()
     capacity = courts.guardian_capacity.sum()
+    admin = int(math.ceil(p.guardian_allocation_weeks))
     waiting = np.empty(na, np.int64)
     nw = 0
     for k in act[:na]:
-        if not cases.guardian[k]:
+        if not cases.guardian[k] and t - cases.opened[k] >= admin:
             waiting[nw] = np.int64(cases.opened[k]) * M + k
             nw += 1
     waiting = waiting[:nw]
@@ -305,6 +311,9 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         u_late = rng.random()
         ov = max(0.0, overload)
         pin = p.ineffective_base + p.ineffective_load_slope * ov / (1.0 + ov)
+        # judicial continuity: a judge who knows the case loses fewer hearings to case
+        # management and crowded lists (not to missing guardians or reports)
+        pin *= 1.0 - p.judicial_continuity * p.continuity_adjournment_reduction
         if not cases.guardian[k] and not p.duty_allocation:
             pin += p.ineffective_no_guardian
         needs_reports = cases.hearings_done[k] + 2 >= cases.hearings_needed[k]  # IRH or final

@@ -869,9 +869,12 @@ class Court(mesa.Agent):
                 self.cases.append(case)
 
     def allocate_guardians(self) -> None:
-        """2. Children's guardians, first come first served, up to capacity."""
+        """2. Children's guardians, first come first served among the cases past the
+        administrative allocation time, up to capacity."""
         t = self.model.t
-        waiting = sorted((c for c in self.cases if not c.guardian), key=lambda c: (c.opened, c.number))
+        admin = math.ceil(self.model.p.guardian_allocation_weeks)
+        waiting = sorted((c for c in self.cases if not c.guardian and t - c.opened >= admin),
+                         key=lambda c: (c.opened, c.number))
         for case in waiting:
             if self.guardians_used + 1 <= self.guardian_capacity:
                 self.guardians_used += 1
@@ -914,6 +917,8 @@ class Court(mesa.Agent):
                         else 10.0)
             experts_in = t >= case.expert_due
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
+            # judicial continuity cuts adjournments for case management and crowded lists
+            p_ineffective *= 1.0 - p.judicial_continuity * p.continuity_adjournment_reduction
             if not case.guardian and not p.duty_allocation:
                 p_ineffective += p.ineffective_no_guardian
             if case.hearings_done + 2 >= case.hearings_needed and not experts_in:

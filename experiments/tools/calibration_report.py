@@ -158,6 +158,23 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
     return med
 
 
+def court_indicators_section(text: dict) -> list[str]:
+    """The care indicators side by side: the explanation, a link to
+    ``court_indicators.md`` (written by ``experiments/tools/court_indicators_report.py``) and
+    its June-2010 table, copied from that file so that every number comes from a run."""
+    parts = ["## Care proceedings: the indicators side by side", "",
+             text["court_indicators"].strip(), ""]
+    src = OUT / "court_indicators.md"
+    if not src.exists():
+        return parts + ["(`court_indicators.md` not found: run "
+                        "`experiments/tools/court_indicators_report.py`.)", ""]
+    body = src.read_text().split("## Arrivals per closure", 1)
+    if len(body) == 2:
+        table = [ln for ln in body[1].splitlines() if ln.startswith("|")]
+        parts += table + [""]
+    return parts
+
+
 def main() -> int:
     FIG.mkdir(parents=True, exist_ok=True)
     text = tomlio.read(TEXT)
@@ -199,6 +216,7 @@ def main() -> int:
         "",
         text["court_discussion"].strip(),
         "",
+        *court_indicators_section(text),
         "## Does a sample preserve the rates?",
         "",
         text["scale_intro"].strip(),

@@ -202,3 +202,30 @@ def test_guardian_queueing_does_not_depend_on_the_sampling_scale():
         per_child[scale] = np.mean(queue)
     assert per_child[1.0] > 20
     assert per_child[0.5] == pytest.approx(per_child[1.0], rel=0.2)
+
+
+def test_unallocated_cases_exist_in_ordinary_times_at_every_scale():
+    """Guardians ample (no shock, guardians well above demand): the administrative
+    allocation time alone leaves cases unallocated, about a week's applications per week of allocation
+    time, and the same number per child in the full LA and a 1-in-2 sample; with no
+    allocation time, nobody waits."""
+    import dataclasses
+
+    per_child = {}
+    for scale in (1.0, 0.5):
+        queue, apps = [], []
+        for seed in (31, 32):
+            sc = dataclasses.replace(small(children=150_000, years=2.0, guardians_per_100k=6.0,
+                                           guardian_allocation_weeks=2.0), scale=scale)
+            m = ChildProtectionModel(sc, rng=seed, agent_views=False).run()
+            assert m.series("court_guardian_capacity").min() > (
+                m.series("court_backlog").max())  # guardians are not scarce
+            queue.append(m.series("court_unallocated")[-52:].mean() / scale)
+            apps.append(m.series("court_applications")[-52:].mean() / scale)
+        per_child[scale] = np.mean(queue)
+        # two weeks' applications wait: this week's and last week's
+        assert per_child[scale] == pytest.approx(2.0 * np.mean(apps), rel=0.15)
+    assert per_child[1.0] > 3
+    assert per_child[0.5] == pytest.approx(per_child[1.0], rel=0.25)
+    m = _run(years=1.0, seed=31, guardians_per_100k=6.0, guardian_allocation_weeks=0.0)
+    assert m.series("court_unallocated").max() == 0

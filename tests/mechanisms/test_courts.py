@@ -350,3 +350,21 @@ def test_intake_from_this_weeks_applications_equals_the_look_through_the_open_ca
     courts_step(c["fam"], c["work"], c["las"], c["courts"], c["cases"], c["open"],
                 CourtParams.of(m.p), t, np.random.default_rng(99), 0.0, applied, 0, NO_COHORT, 0)
     assert (c["fam"].court_case[applied[:n]] >= 0).all()
+
+
+def test_judicial_continuity_cuts_adjournments_and_durations_with_crn():
+    """Same seed (the warm-up's courts already differ, so applications differ slightly):
+    with every hearing before the case's own judge, fewer hearings are ineffective and
+    concluded cases are shorter; at the default (0) nothing changes, whatever the effect
+    size."""
+    def run(**ov):
+        m = _court_model(children=150_000, years=3.0, seed=17, **ov).run()
+        f = m.record.flow.sum(axis=1)
+        return (f[:, I.FL_COURT_HEARINGS_INEFFECTIVE].sum() / f[:, I.FL_COURT_HEARINGS_HELD].sum(),
+                f[:, I.FL_COURT_DURATION_WEEKS_SUM].sum() / f[:, I.FL_COURT_CONCLUDED].sum())
+    base = run()
+    same = run(continuity_adjournment_reduction=0.9)
+    full = run(judicial_continuity=1.0)
+    assert same == base
+    assert full[0] < 0.8 * base[0]  # fewer ineffective hearings ...
+    assert full[1] < base[1] - 1.0  # ... so cases conclude sooner
