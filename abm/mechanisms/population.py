@@ -7,6 +7,13 @@ identical to weekly updates. Severe harm happens at a hazard h(z) = h0 exp(beta 
 every level of risk, far likelier at high risk. Harm is sampled by thinning within bins of
 families sorted by long-run risk, so a week costs O(events), not O(families); a harmed
 family without an open case is referred (the front door cannot screen it out).
+
+The exposure harm comes from (:class:`HarmExposure`), counted every week in child-weeks: the
+children above the significant-harm cut without a protective service (a plan, proceedings or
+care), and the children under a protective service while below the cut (unnecessary
+intervention). Open cases are counted exactly from their risk this week; the families with
+no open case are estimated, without bias, from a small sample of each risk bin whose risk can
+reach the cut, so a week costs O(open cases + bins), not O(families).
 """
 
 import math
@@ -18,11 +25,12 @@ from abm.core import indicators as I
 from abm.core.kernels import in_social_care, randbelow
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
+from abm.core.state import CARE, COURT, CPP, EARLY_HELP
 
 #: The parameters of family risk, need and harm.
 FamilyParams = param_record("FamilyParams", """
     risk_baseline_sd risk_reversion risk_volatility need_prevalence_logit need_risk_slope
-    harm_hazard_base harm_hazard_slope""")
+    harm_hazard_base harm_hazard_slope significant_harm_cut""")
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -194,3 +202,71 @@ class HarmEvents(Mechanism):
         if m.p.mech_harm_events:
             _, self.n_forced = self.call(harm_events, m.fam, m.las, self.p, m._t,
                                          m.streams["harm"], m.streams["risk"], self.forced)
+
+
+# ------------------------------------------------------------------ exposure to harm
+#: Families sampled per risk bin per week to estimate the idle families' exposure.
+EXPOSURE_SAMPLES_PER_BIN = 8
+
+
+@njit(cache=True)
+def harm_exposure(fam, las, open_list, p, t, rng):
+    """This week's exposure, in child-weeks, per LA: children above the significant-harm cut
+    without a protective service (plan, proceedings, care), and children under one while
+    below the cut.
+
+    Open cases (their risk advanced this week by casework) are counted exactly. The families
+    with no open case are estimated from a uniform sample of each risk bin whose long-run
+    risk can reach the cut (the bound used for harm): each sampled family's risk is brought
+    to this week with the exact transition (a lazy read, which leaves its path's
+    distribution as it was), and an idle one above the cut counts for the bin's families
+    over the sample's size. The estimate is unbiased; a week costs O(open cases + bins)."""
+    n_las = las.fam_start.shape[0]
+    nb = las.bin_start.shape[1]
+    cut = p.significant_harm_cut
+    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
+    flow = las.flow
+    for k in range(open_list.n[0]):
+        i = open_list.idx[k]
+        s = fam.state[i]
+        protective = s == CPP or s == COURT or s == CARE
+        above = fam.risk[i] > cut
+        if above and not protective:
+            flow[fam.la[i], I.FL_UNPROTECTED_HARM_WEEKS] += fam.n_children[i]
+        elif protective and not above:
+            flow[fam.la[i], I.FL_UNNECESSARY_INTERVENTION_WEEKS] += fam.n_children[i]
+    for la in range(n_las):
+        idle = 0.0
+        for b in range(nb):
+            s, e = las.bin_start[la, b], las.bin_end[la, b]
+            n = e - s
+            if n == 0 or las.bin_base_max[la, b] + bound <= cut:
+                continue
+            hits = 0
+            for _ in range(EXPOSURE_SAMPLES_PER_BIN):
+                i = s + randbelow(rng, n)
+                if in_social_care(fam.state[i]) or fam.state[i] == EARLY_HELP:
+                    continue  # open: counted above
+                dt = t - fam.risk_t[i]
+                z = fam.risk[i]
+                if 0 < dt <= t:
+                    z = ou_step(fam.base[i], z, ou_decay[dt], ou_sd[dt], rng)
+                    fam.risk[i] = z
+                    fam.risk_t[i] = t
+                if z > cut:
+                    hits += fam.n_children[i]
+            idle += hits * n / EXPOSURE_SAMPLES_PER_BIN
+        flow[la, I.FL_UNPROTECTED_HARM_WEEKS] += int(round(idle))
+
+
+class HarmExposure(Mechanism):
+    """The exposure harm events come from, counted at the end of every week (after casework
+    and the courts have moved the cases), in child-weeks."""
+
+    name = "exposure"
+    Params = FamilyParams
+
+    def step(self, d) -> None:
+        m = self.model
+        self.call(harm_exposure, m.fam, m.las, m.open, self.p, m._t, m.streams["exposure"])
