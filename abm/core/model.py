@@ -34,11 +34,11 @@ from abm.mechanisms.workload import Workload, record_workforce
 
 #: The week, in the order of the caseflow: anxiety (drivers only: it has no weekly step),
 #: severe harm, the front door (contacts, referrals, early help, screening), allocation and
-#: each worker's time, casework on every open case, care proceedings, the exposure to harm
-#: (counted once the cases have moved), the workforce's quits
-#: and recruitment and the profession's status (the ripple effect), and the learning loops
-#: acting on prescription.
-CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, Casework, Courts, HarmExposure, Ripple,
+#: each worker's time, the exposure to harm of the families with no open case, casework on
+#: every open case (its exposure too), care proceedings, the workforce's quits and
+#: recruitment and the profession's status (the ripple effect), and the learning loops acting
+#: on prescription.
+CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, HarmExposure, Casework, Courts, Ripple,
             LearningLoops)
 
 #: One random stream per mechanism, spawned from one SeedSequence (common random numbers).

@@ -11,9 +11,9 @@ family without an open case is referred (the front door cannot screen it out).
 The exposure harm comes from (:class:`HarmExposure`), counted every week in child-weeks: the
 children above the significant-harm cut without a protective service (a plan, proceedings or
 care), and the children under a protective service while below the cut (unnecessary
-intervention). Open cases are counted exactly from their risk this week; the families with
-no open case are estimated, without bias, from a small sample of each risk bin whose risk can
-reach the cut, so a week costs O(open cases + bins), not O(families).
+intervention). Casework counts the open cases exactly (``abm.mechanisms.casework``); the
+families with no open case are estimated here, without bias, from a small sample of each risk
+bin whose risk can reach the cut, so a week costs O(bins), not O(families).
 """
 
 import math
@@ -25,7 +25,7 @@ from abm.core import indicators as I
 from abm.core.kernels import in_social_care, randbelow
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
-from abm.core.state import CARE, COURT, CPP, EARLY_HELP
+from abm.core.state import NONE
 
 #: The parameters of family risk, need and harm.
 FamilyParams = param_record("FamilyParams", """
@@ -205,37 +205,31 @@ class HarmEvents(Mechanism):
 
 
 # ------------------------------------------------------------------ exposure to harm
-#: Families sampled per risk bin per week to estimate the idle families' exposure.
-EXPOSURE_SAMPLES_PER_BIN = 8
+#: Families sampled per week, at most, in one risk bin to estimate the idle families' exposure
+#: (a bin samples this many times the stationary probability that its riskiest family is above
+#: the cut, at least one).
+EXPOSURE_SAMPLES_PER_BIN = 16
 
 
 @njit(cache=True)
-def harm_exposure(fam, las, open_list, p, t, rng):
-    """This week's exposure, in child-weeks, per LA: children above the significant-harm cut
-    without a protective service (plan, proceedings, care), and children under one while
-    below the cut.
+def harm_exposure(fam, las, p, t, rng):
+    """This week's exposure of the families with no open case, in child-weeks per LA: the
+    children above the significant-harm cut (none of them has a protective service).
+    Casework counts the open cases' exposure exactly, in the same week.
 
-    Open cases (their risk advanced this week by casework) are counted exactly. The families
-    with no open case are estimated from a uniform sample of each risk bin whose long-run
-    risk can reach the cut (the bound used for harm): each sampled family's risk is brought
-    to this week with the exact transition (a lazy read, which leaves its path's
-    distribution as it was), and an idle one above the cut counts for the bin's families
-    over the sample's size. The estimate is unbiased; a week costs O(open cases + bins)."""
+    Estimated from a uniform sample of each risk bin whose long-run risk can reach the cut
+    (the bound used for harm), larger where the bin's riskiest family is likelier above the
+    cut (:data:`EXPOSURE_SAMPLES_PER_BIN`): each sampled family's risk is brought to this week with the
+    exact transition (a lazy read, which leaves its path's distribution as it was), and an
+    idle one above the cut counts for the bin's families over the sample's size. The
+    estimate is unbiased; a week costs O(bins), not O(families)."""
     n_las = las.fam_start.shape[0]
     nb = las.bin_start.shape[1]
     cut = p.significant_harm_cut
-    bound = BOUND_SD * stationary_sd(p.risk_reversion, p.risk_volatility)
+    sd = stationary_sd(p.risk_reversion, p.risk_volatility)
+    bound = BOUND_SD * sd
     ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
     flow = las.flow
-    for k in range(open_list.n[0]):
-        i = open_list.idx[k]
-        s = fam.state[i]
-        protective = s == CPP or s == COURT or s == CARE
-        above = fam.risk[i] > cut
-        if above and not protective:
-            flow[fam.la[i], I.FL_UNPROTECTED_HARM_WEEKS] += fam.n_children[i]
-        elif protective and not above:
-            flow[fam.la[i], I.FL_UNNECESSARY_INTERVENTION_WEEKS] += fam.n_children[i]
     for la in range(n_las):
         idle = 0.0
         for b in range(nb):
@@ -243,11 +237,13 @@ def harm_exposure(fam, las, open_list, p, t, rng):
             n = e - s
             if n == 0 or las.bin_base_max[la, b] + bound <= cut:
                 continue
+            q = 0.5 * math.erfc((cut - las.bin_base_max[la, b]) / (sd * math.sqrt(2.0)))
+            k = max(1, int(math.ceil(EXPOSURE_SAMPLES_PER_BIN * q)))
             hits = 0
-            for _ in range(EXPOSURE_SAMPLES_PER_BIN):
+            for _ in range(k):
                 i = s + randbelow(rng, n)
-                if in_social_care(fam.state[i]) or fam.state[i] == EARLY_HELP:
-                    continue  # open: counted above
+                if fam.state[i] != NONE:
+                    continue  # open (early help included): casework counts it
                 dt = t - fam.risk_t[i]
                 z = fam.risk[i]
                 if 0 < dt <= t:
@@ -256,17 +252,17 @@ def harm_exposure(fam, las, open_list, p, t, rng):
                     fam.risk_t[i] = t
                 if z > cut:
                     hits += fam.n_children[i]
-            idle += hits * n / EXPOSURE_SAMPLES_PER_BIN
+            idle += hits * n / k
         flow[la, I.FL_UNPROTECTED_HARM_WEEKS] += int(round(idle))
 
 
 class HarmExposure(Mechanism):
-    """The exposure harm events come from, counted at the end of every week (after casework
-    and the courts have moved the cases), in child-weeks."""
+    """The exposure to harm of the families with no open case, estimated each week just
+    before casework (which counts the open cases, the same week's open set), in child-weeks."""
 
     name = "exposure"
     Params = FamilyParams
 
     def step(self, d) -> None:
         m = self.model
-        self.call(harm_exposure, m.fam, m.las, m.open, self.p, m._t, m.streams["exposure"])
+        self.call(harm_exposure, m.fam, m.las, self.p, m._t, m.streams["exposure"])

@@ -1,8 +1,9 @@
-"""The exposure harm comes from (abm.mechanisms.population.harm_exposure): the open cases are
-counted exactly, the families with no open case estimated from a sample of each risk bin.
-Checked against an exact count: after a run, every idle family's risk is brought to the last
-week with the exact Ornstein-Uhlenbeck transition (a fresh stream), and the kernel's estimate
-of that same population, repeated, must centre on the exact count (it is unbiased)."""
+"""The exposure harm comes from: casework counts the open cases exactly, and
+abm.mechanisms.population.harm_exposure estimates the families with no open case from a
+sample of each risk bin. Checked against an exact count: after a run, every idle family's
+risk is brought to the last week with the exact Ornstein-Uhlenbeck transition (a fresh
+stream), and the kernel's estimate of that same population, repeated, must centre on the
+exact count (it is unbiased)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PROTECTIVE = (S.CPP, S.COURT, S.CARE)
 
 def _realise_and_count(m, t, seed):
     """Bring every family's risk to week t (the exact transition) and count the week's
-    exposure family by family: (unprotected above the cut, protected below it)."""
+    exposure family by family: (idle families above the cut, protected below it)."""
     fam, p, n = m.fam, m.p, m.n_families
     dt = (t - fam.risk_t[:n]).astype(float)
     theta, vol = p.risk_reversion, p.risk_volatility
@@ -38,7 +39,7 @@ def _realise_and_count(m, t, seed):
     protective = np.isin(state, PROTECTIVE)
     above = fam.risk[:n] > p.significant_harm_cut
     nc = fam.n_children[:n].astype(np.int64)
-    return int(nc[above & ~protective].sum()), int(nc[protective & ~above].sum())
+    return int(nc[above & (state == S.NONE)].sum()), int(nc[protective & ~above].sum())
 
 
 @pytest.mark.parametrize("seed", [3, 11])
@@ -47,25 +48,27 @@ def test_exposure_is_an_unbiased_estimate_of_an_exact_count(seed):
     m.run()
     series = m.record.flow[: m.weeks_recorded, :, I.FL_UNPROTECTED_HARM_WEEKS].sum(axis=1)
     t = m._t - 1  # the week the last record was counted in
-    exact_unprotected, exact_unnecessary = _realise_and_count(m, t, seed + 1000)
-    assert exact_unprotected > 100
-    # the run's last week: within sampling noise of the exact count
+    exact_idle, exact_unnecessary = _realise_and_count(m, t, seed + 1000)
+    assert exact_idle > 100
+    # casework counted the open cases in the state the week began in: the last week's count
+    # of protected children below the cut is the final state's, but for the week's moves
     last = m.record.flow[m.weeks_recorded - 1].sum(axis=0)
-    assert last[I.FL_UNNECESSARY_INTERVENTION_WEEKS] == exact_unnecessary  # exact for open cases
+    assert exact_unnecessary > 0
+    assert abs(last[I.FL_UNNECESSARY_INTERVENTION_WEEKS] - exact_unnecessary) <= (
+        0.15 * exact_unnecessary + 3)
     # the kernel's estimate, repeated on the realised population, centres on the exact count
     mech = m.mechanisms["exposure"]
     rng = np.random.default_rng(seed + 2000)
     est = []
     for _ in range(300):
         m.las.flow[...] = 0
-        harm_exposure(m.fam, m.las, m.open, mech.p, t, rng)
-        assert m.las.flow[:, I.FL_UNNECESSARY_INTERVENTION_WEEKS].sum() == exact_unnecessary
+        harm_exposure(m.fam, m.las, mech.p, t, rng)
+        assert m.las.flow[:, I.FL_UNNECESSARY_INTERVENTION_WEEKS].sum() == 0
         est.append(m.las.flow[:, I.FL_UNPROTECTED_HARM_WEEKS].sum())
     est = np.array(est, float)
     se = est.std(ddof=1) / math.sqrt(len(est))
-    assert abs(est.mean() - exact_unprotected) < 4 * se + 1
-    assert est.std() < 0.5 * exact_unprotected  # a usable weekly estimate
-    assert abs(last[I.FL_UNPROTECTED_HARM_WEEKS] - exact_unprotected) < 5 * est.std() + 1
+    assert abs(est.mean() - exact_idle) < 4 * se + 1
+    assert est.std() < 0.5 * exact_idle  # a usable weekly estimate
     # exposure dwarfs the events it leads to, and it is counted every week
     year = m.record.flow[: m.weeks_recorded].sum(axis=(0, 1))
     assert year[I.FL_UNPROTECTED_HARM_WEEKS] > 1000 * max(1, year[I.FL_HARM_MISSED])
