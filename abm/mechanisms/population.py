@@ -219,10 +219,10 @@ def harm_exposure(fam, las, p, t, rng):
 
     Estimated from a uniform sample of each risk bin whose long-run risk can reach the cut
     (the bound used for harm), larger where the bin's riskiest family is likelier above the
-    cut (:data:`EXPOSURE_SAMPLES_PER_BIN`): each sampled family's risk is brought to this week with the
-    exact transition (a lazy read, which leaves its path's distribution as it was), and an
-    idle one above the cut counts for the bin's families over the sample's size. The
-    estimate is unbiased; a week costs O(bins), not O(families)."""
+    cut (:data:`EXPOSURE_SAMPLES_PER_BIN`): each sampled family's risk this week is drawn
+    with the exact transition from its last value and not kept (so the model's own paths
+    and streams are untouched), and an idle one above the cut counts for the bin's families
+    over the sample's size. The estimate is unbiased; a week costs O(bins), not O(families)."""
     n_las = las.fam_start.shape[0]
     nb = las.bin_start.shape[1]
     cut = p.significant_harm_cut
@@ -246,10 +246,8 @@ def harm_exposure(fam, las, p, t, rng):
                     continue  # open (early help included): casework counts it
                 dt = t - fam.risk_t[i]
                 z = fam.risk[i]
-                if 0 < dt <= t:
+                if 0 < dt <= t:  # a draw of its risk now, not kept: the model is unchanged
                     z = ou_step(fam.base[i], z, ou_decay[dt], ou_sd[dt], rng)
-                    fam.risk[i] = z
-                    fam.risk_t[i] = t
                 if z > cut:
                     hits += fam.n_children[i]
             idle += hits * n / k
