@@ -138,6 +138,12 @@ FLOWS = (
     _flow("harm_events", "events", "severe harm events", "harm"),
     _flow("harm_known", "events", "severe harm events to families with an open case", "harm"),
     _flow("harm_missed", "events", "severe harm events to families with no open case", "harm"),
+    _flow("unprotected_harm_weeks", "child-weeks", "children above the significant-harm cut "
+          "without a protective service (plan, proceedings, care); families with no open case "
+          "by expected value at their long-run risk", "harm exposure"),
+    _flow("unnecessary_intervention_weeks", "child-weeks", "children under a protective "
+          "service (plan, proceedings, care) while below the significant-harm cut",
+          "harm exposure"),
     _flow("worker_changes", "changes of worker", "open cases whose social worker changed",
           "workload"),
     _flow("joiners", "workers", "permanent social workers recruited", "ripple effect"),

@@ -28,20 +28,22 @@ from abm.mechanisms.casework import Casework
 from abm.mechanisms.courts import Courts
 from abm.mechanisms.frontdoor import FrontDoor
 from abm.mechanisms.loops import LearningLoops
-from abm.mechanisms.population import HarmEvents, init_families
+from abm.mechanisms.population import HarmEvents, HarmExposure, init_families
 from abm.mechanisms.ripple import Ripple
 from abm.mechanisms.workload import Workload, record_workforce
 
 #: The week, in the order of the caseflow: anxiety (drivers only: it has no weekly step),
 #: severe harm, the front door (contacts, referrals, early help, screening), allocation and
-#: each worker's time, casework on every open case, care proceedings, the workforce's quits
-#: and recruitment and the profession's status (the ripple effect), and the learning loops
-#: acting on prescription.
-CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, Casework, Courts, Ripple, LearningLoops)
+#: each worker's time, the exposure to harm of the families with no open case, casework on
+#: every open case (its exposure too), care proceedings, the workforce's quits and
+#: recruitment and the profession's status (the ripple effect), and the learning loops acting
+#: on prescription.
+CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, HarmExposure, Casework, Courts, Ripple,
+            LearningLoops)
 
 #: One random stream per mechanism, spawned from one SeedSequence (common random numbers).
 STREAMS = ("population", "risk", "harm", "contacts", "referrer", "screening", "casework",
-           "court", "workforce")
+           "court", "workforce", "exposure")
 HOUSEHOLD_SIZES = np.array([1, 2, 3, 4], np.int8)
 HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per household
 RESERVOIR_SIZE = 4096

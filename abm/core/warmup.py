@@ -33,7 +33,7 @@ def _top_kernels() -> list:
     return [population.init_la_families, population.harm_events,
             frontdoor.contacts_and_referrals, workload.allocate, workload.time_use,
             workload.record_workforce, casework.casework, courts.courts_step,
-            ripple.turnover_and_recruitment]
+            ripple.turnover_and_recruitment, population.harm_exposure]
 
 
 def is_cached() -> bool:

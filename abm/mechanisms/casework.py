@@ -13,6 +13,10 @@ direct work was protected (:func:`assessment_done`). Help while a case is open l
 family's risk by an amount set by the direct time given and by the match between needs and
 the variety of response (``abm.mechanisms.requisite_variety``).
 
+Each open case's week counts towards the exposure to harm (children above the significant-harm
+cut without a protective service, children under one below it), in the state it began the
+week in, with its risk after the week's help.
+
 Casework decides each case's week, then applies the moves decided (:func:`apply_moves`) in
 the order decided; the courts' outcomes reuse them (:func:`apply_move`).
 """
@@ -159,6 +163,13 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
                 eff *= help_dose
             fam.risk[i] = z - eff
             z = fam.risk[i]
+        # the week's exposure to harm (population.harm_exposure counts the idle families)
+        protective = s == CPP or s == COURT or s == CARE
+        if z > cut:
+            if not protective:
+                flow[la, I.FL_UNPROTECTED_HARM_WEEKS] += fam.n_children[i]
+        elif protective:
+            flow[la, I.FL_UNNECESSARY_INTERVENTION_WEEKS] += fam.n_children[i]
         if (s == IA or s == CA) and w >= 0:  # this week's hours on the assessment
             dh = case_direct_demand(s, p)
             fam.acc_direct[i] += dh * min(1.0, ratio)

@@ -7,6 +7,13 @@ identical to weekly updates. Severe harm happens at a hazard h(z) = h0 exp(beta 
 every level of risk, far likelier at high risk. Harm is sampled by thinning within bins of
 families sorted by long-run risk, so a week costs O(events), not O(families); a harmed
 family without an open case is referred (the front door cannot screen it out).
+
+The exposure harm comes from (:class:`HarmExposure`), counted every week in child-weeks: the
+children above the significant-harm cut without a protective service (a plan, proceedings or
+care), and the children under a protective service while below the cut (unnecessary
+intervention). Casework counts the open cases exactly (``abm.mechanisms.casework``); the
+families with no open case are estimated here, without bias, from a small sample of each risk
+bin whose risk can reach the cut, so a week costs O(bins), not O(families).
 """
 
 import math
@@ -18,11 +25,12 @@ from abm.core import indicators as I
 from abm.core.kernels import in_social_care, randbelow
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
+from abm.core.state import NONE
 
 #: The parameters of family risk, need and harm.
 FamilyParams = param_record("FamilyParams", """
     risk_baseline_sd risk_reversion risk_volatility need_prevalence_logit need_risk_slope
-    harm_hazard_base harm_hazard_slope""")
+    harm_hazard_base harm_hazard_slope significant_harm_cut""")
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -194,3 +202,65 @@ class HarmEvents(Mechanism):
         if m.p.mech_harm_events:
             _, self.n_forced = self.call(harm_events, m.fam, m.las, self.p, m._t,
                                          m.streams["harm"], m.streams["risk"], self.forced)
+
+
+# ------------------------------------------------------------------ exposure to harm
+#: Families sampled per week, at most, in one risk bin to estimate the idle families' exposure
+#: (a bin samples this many times the stationary probability that its riskiest family is above
+#: the cut, at least one).
+EXPOSURE_SAMPLES_PER_BIN = 16
+
+
+@njit(cache=True)
+def harm_exposure(fam, las, p, t, rng):
+    """This week's exposure of the families with no open case, in child-weeks per LA: the
+    children above the significant-harm cut (none of them has a protective service).
+    Casework counts the open cases' exposure exactly, in the same week.
+
+    Estimated from a uniform sample of each risk bin whose long-run risk can reach the cut
+    (the bound used for harm), larger where the bin's riskiest family is likelier above the
+    cut (:data:`EXPOSURE_SAMPLES_PER_BIN`): each sampled family's risk this week is drawn
+    with the exact transition from its last value and not kept (so the model's own paths
+    and streams are untouched), and an idle one above the cut counts for the bin's families
+    over the sample's size. The estimate is unbiased; a week costs O(bins), not O(families)."""
+    n_las = las.fam_start.shape[0]
+    nb = las.bin_start.shape[1]
+    cut = p.significant_harm_cut
+    sd = stationary_sd(p.risk_reversion, p.risk_volatility)
+    bound = BOUND_SD * sd
+    ou_decay, ou_sd = ou_table(p.risk_reversion, p.risk_volatility, t)
+    flow = las.flow
+    for la in range(n_las):
+        idle = 0.0
+        for b in range(nb):
+            s, e = las.bin_start[la, b], las.bin_end[la, b]
+            n = e - s
+            if n == 0 or las.bin_base_max[la, b] + bound <= cut:
+                continue
+            q = 0.5 * math.erfc((cut - las.bin_base_max[la, b]) / (sd * math.sqrt(2.0)))
+            k = max(1, int(math.ceil(EXPOSURE_SAMPLES_PER_BIN * q)))
+            hits = 0
+            for _ in range(k):
+                i = s + randbelow(rng, n)
+                if fam.state[i] != NONE:
+                    continue  # open (early help included): casework counts it
+                dt = t - fam.risk_t[i]
+                z = fam.risk[i]
+                if 0 < dt <= t:  # a draw of its risk now, not kept: the model is unchanged
+                    z = ou_step(fam.base[i], z, ou_decay[dt], ou_sd[dt], rng)
+                if z > cut:
+                    hits += fam.n_children[i]
+            idle += hits * n / k
+        flow[la, I.FL_UNPROTECTED_HARM_WEEKS] += int(round(idle))
+
+
+class HarmExposure(Mechanism):
+    """The exposure to harm of the families with no open case, estimated each week just
+    before casework (which counts the open cases, the same week's open set), in child-weeks."""
+
+    name = "exposure"
+    Params = FamilyParams
+
+    def step(self, d) -> None:
+        m = self.model
+        self.call(harm_exposure, m.fam, m.las, self.p, m._t, m.streams["exposure"])

@@ -298,6 +298,13 @@ class Family(mesa.Agent):
             efficacy = p.help_efficacy * response_match(self.needs, p)
             efficacy *= p.early_help_efficacy_factor if s == EARLY_HELP else min(1.5, ratio)
             self.risk -= efficacy
+        # the week's exposure to harm, in the state the week began in (7.2)
+        protective = s in (CPP, COURT, CARE)
+        if self.risk > p.significant_harm_cut:
+            if not protective:
+                self.la.flow[I.FL_UNPROTECTED_HARM_WEEKS] += self.n_children
+        elif protective:
+            self.la.flow[I.FL_UNNECESSARY_INTERVENTION_WEEKS] += self.n_children
         if s == EARLY_HELP:
             if t >= self.due:  # the episode ends, the place is freed (7.4)
                 self.la.eh_used -= 1

@@ -45,7 +45,8 @@ class ReferenceModel(mesa.Model):
         so the two models agree in distribution, not run by run.
 
     The weekly step (``advance_week``), in the engine's order (ODD section 3):
-    harm -> front door -> allocate -> time use -> casework -> courts -> turnover -> status
+    harm -> front door -> allocate -> time use -> idle exposure -> casework -> courts ->
+    turnover -> status
     -> loops -> record.
     """
 
@@ -276,6 +277,9 @@ class ReferenceModel(mesa.Model):
         # 4. time use: hours split between direct work and recording (7.9)
         la.count_unallocated_cases()
         workers.do("use_time")
+        # 4b. the exposure to harm of the families with no open case, every one counted (the
+        #     engine estimates it from a sample); casework counts the open cases (7.2)
+        self._count_idle_exposure()
         # 5. casework on every open case (7.10-7.12, 7.17)
         for family in list(la.open_cases):
             family.casework()
@@ -301,6 +305,14 @@ class ReferenceModel(mesa.Model):
             self._record(anxiety)
         self._t += 1
         self.week += 1
+
+    def _count_idle_exposure(self) -> None:
+        """Children of the families with no open case whose risk is above the
+        significant-harm cut (``population.harm_exposure``)."""
+        cut, flow = self.pk.significant_harm_cut, self.la.flow
+        for family in self.agents_by_type[Family]:
+            if family.state == S.NONE and family.risk > cut:
+                flow[I.FL_UNPROTECTED_HARM_WEEKS] += family.n_children
 
     def _update_status(self, anxiety: float) -> None:
         """National turnover EMA (26 weeks) and professional status (7.14)."""
