@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import mesa
-import numpy as np
 
 from abm.api import evaluate
 from abm.core.scenario import Scenario
@@ -54,12 +53,11 @@ class EvaluationModel(mesa.Model):
     def __init__(self, scenario: Scenario | str | Path = "small_la", *,
                  rng: int | None = None, outcomes: Iterable[str] | str | None = None,
                  **params: Any) -> None:
-        if rng is None:
-            rng = int(np.random.SeedSequence().entropy % (2**63))
-        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-            raise ValueError(f"rng must be a non-negative integer seed, got {rng!r}")
-        super().__init__(rng=int(rng))
-        self.seed = int(rng)
+        from abm.core.model import run_seed
+
+        seed = run_seed(rng)
+        super().__init__(rng=seed)
+        self.seed = seed
         self.spec = scenario  # Mesa's Model keeps its own ``scenario`` attribute
         self.params = params
         self.outcome_names = [outcomes] if isinstance(outcomes, str) else outcomes

@@ -69,6 +69,15 @@ def gc_paused():
             gc.enable()
 
 
+
+def run_seed(rng: int | None) -> int:
+    """A run's seed: ``rng`` checked (a non-negative integer), or a fresh one when None."""
+    if rng is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise ValueError(f"rng must be a non-negative integer seed, got {rng!r}")
+    return int(rng)
+
 class ChildProtectionModel(mesa.Model):
     """Agent-based model of children's social care and care proceedings in England.
 
@@ -90,12 +99,9 @@ class ChildProtectionModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, rng: int | None = None, *, agent_views="auto",
                  compile_first: bool = True):
-        if rng is None:
-            rng = int(np.random.SeedSequence().entropy % (2**63))
-        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-            raise ValueError(f"rng must be a non-negative integer seed, got {rng!r}")
-        super().__init__(rng=int(rng))
-        self.seed = int(rng)
+        seed = run_seed(rng)
+        super().__init__(rng=seed)
+        self.seed = seed
         self.spec = scenario
         self.calendar = Calendar(scenario.start, scenario.end)
         self.p: Params = scenario.params()
