@@ -127,53 +127,43 @@ def run_tables(out: Path) -> dict[str, pd.DataFrame]:
             for p in sorted((out / "runs").glob("*.parquet"))}
 
 
-def test_killing_a_sweeps_parent_leaves_no_worker_and_resume_is_bit_identical(tmp_path):
+def kill_sweep_and_resume(tmp_path: Path, seed: int, scheduler: list[str], what: str,
+                          env: dict | None = None) -> None:
+    """Run a sweep with ``scheduler`` arguments, kill -9 only its parent after a seeded number
+    of runs (no process may be left), resume it serially, and compare it bit for bit with an
+    uninterrupted serial sweep."""
     fast, slow = tmp_path / "fast.toml", tmp_path / "slow.toml"
     fast.write_text(ISHI.format(delay=0))
     slow.write_text(ISHI.format(delay=0.3))
     assert main(["sweep", str(fast), "--out", str(tmp_path / "ref"), "--workers", "0",
                  "--quiet", "--no-summary"]) == 0
     out = tmp_path / "killed"
-    n = random.Random(SEED).randint(2, 12)
-    proc = subprocess.Popen([str(CPABM), "sweep", str(slow), "--out", str(out), "--workers",
-                             "2", "--quiet", "--no-summary"], stderr=subprocess.DEVNULL)
+    n = random.Random(seed).randint(2, 12)
+    proc = subprocess.Popen([str(CPABM), "sweep", str(slow), "--out", str(out), *scheduler,
+                             "--quiet", "--no-summary"], stderr=subprocess.DEVNULL, env=env)
     kill_parent_only(proc, lambda: len(list((out / "runs").glob("*.parquet"))) >= n
-                     if (out / "runs").exists() else False, "sweep")
+                     if (out / "runs").exists() else False, what)
     on_disk = len(list((out / "runs").glob("*.parquet")))
-    assert 0 < on_disk < 24, f"seed {SEED}: killed after {on_disk} runs"
+    assert 0 < on_disk < 24, f"seed {seed}: killed after {on_disk} runs"
     assert main(["sweep", str(slow), "--out", str(out), "--resume", "--workers", "0",
                  "--quiet", "--no-summary"]) == 0
     ref, got = run_tables(tmp_path / "ref"), run_tables(out)
-    assert ref.keys() == got.keys(), f"seed {SEED}: runs lost or duplicated"
+    assert ref.keys() == got.keys(), f"seed {seed}: runs lost or duplicated"
     for k in ref:
         pd.testing.assert_frame_equal(ref[k], got[k], check_exact=True)
+
+
+def test_killing_a_sweeps_parent_leaves_no_worker_and_resume_is_bit_identical(tmp_path):
+    kill_sweep_and_resume(tmp_path, SEED, ["--workers", "2"], "sweep")
 
 
 def test_killing_a_dask_local_sweeps_parent_leaves_no_process_and_resume_is_bit_identical(
         tmp_path):
     """``--scheduler dask-local:2``: the cluster's workers (and everything they started)
     end with the killed cpabm; the resume equals an uninterrupted serial sweep."""
-    fast, slow = tmp_path / "fast.toml", tmp_path / "slow.toml"
-    fast.write_text(ISHI.format(delay=0))
-    slow.write_text(ISHI.format(delay=0.3))
-    assert main(["sweep", str(fast), "--out", str(tmp_path / "ref"), "--workers", "0",
-                 "--quiet", "--no-summary"]) == 0
-    out = tmp_path / "killed"
-    n = random.Random(SEED + 1).randint(2, 12)
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
-    proc = subprocess.Popen([str(CPABM), "sweep", str(slow), "--out", str(out), "--scheduler",
-                             "dask-local:2", "--quiet", "--no-summary"],
-                            stderr=subprocess.DEVNULL, env=env)
-    kill_parent_only(proc, lambda: len(list((out / "runs").glob("*.parquet"))) >= n
-                     if (out / "runs").exists() else False, "dask-local sweep")
-    on_disk = len(list((out / "runs").glob("*.parquet")))
-    assert 0 < on_disk < 24, f"seed {SEED}: killed after {on_disk} runs"
-    assert main(["sweep", str(slow), "--out", str(out), "--resume", "--workers", "0",
-                 "--quiet", "--no-summary"]) == 0
-    ref, got = run_tables(tmp_path / "ref"), run_tables(out)
-    assert ref.keys() == got.keys(), f"seed {SEED}: runs lost or duplicated"
-    for k in ref:
-        pd.testing.assert_frame_equal(ref[k], got[k], check_exact=True)
+    kill_sweep_and_resume(tmp_path, SEED + 1, ["--scheduler", "dask-local:2"],
+                          "dask-local sweep", env=env)
 
 
 def test_killing_a_calibrations_parent_leaves_no_worker_and_resume_is_identical(tmp_path):
