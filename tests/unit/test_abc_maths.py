@@ -33,3 +33,18 @@ def test_importance_weights_match_direct_formula():
     mvn = multivariate_normal(np.zeros(2), cov)
     direct = np.array([1 / np.sum(pw * mvn.pdf(y - prev)) for y in new])
     np.testing.assert_allclose(w, direct / direct.sum(), rtol=1e-10)
+
+
+def test_kernels_are_twice_the_weighted_covariance_or_its_diagonal():
+    from abm.batch.abc import kernel_cov
+
+    rng = np.random.default_rng(1)
+    Y = rng.multivariate_normal([0, 0], [[1.0, 0.8], [0.8, 1.0]], size=500)
+    w = rng.uniform(0.5, 1.5, 500)
+    w /= w.sum()
+    m = w @ Y
+    direct = 2 * ((Y - m).T * w) @ (Y - m)
+    full = kernel_cov(Y, w, np.ones(2))
+    np.testing.assert_allclose(full, direct, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(kernel_cov(Y, w, np.ones(2), "componentwise"),
+                               np.diag(np.diag(direct)), rtol=1e-9, atol=1e-12)
