@@ -28,10 +28,19 @@ The modules, by concern (every public name is importable from here):
     smc.py      the algorithm: proposals, simulations, acceptance, generations; calibrate()
     store.py    the resumable results folder: manifest, simulations on disk, refusals
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
+    posterior.py  a finished folder read back: calibrated values, widths, correlations, draws
 """
 
 from __future__ import annotations
 
+from abm.batch.abc.posterior import (
+    SUMMARY,
+    Posterior,
+    correlations,
+    draw,
+    load_posterior,
+    summarise,
+)
 from abm.batch.abc.priors import (
     DISTS,
     KERNELS,
@@ -98,7 +107,8 @@ from abm.batch.abc.targets import (
 
 __all__ = [
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
-    "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
+    "correlations", "draw", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
     "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
     "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
     "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",

@@ -46,8 +46,8 @@ FORMAT = "cpabm-abc/1"
 DEFAULT_ADAPTER = "abm.studies.adapter"
 PACKAGE = Path(__file__).resolve().parent
 #: the engine's modules whose code decides which simulations run and which candidates are
-#: accepted (in the run identity); the others (``__init__.py``, ``report.py``) only
-#: re-export or write the outputs
+#: accepted (in the run identity); the others (``__init__.py``, ``report.py``,
+#: ``posterior.py``) only re-export, write the outputs or read them back
 ENGINE_MODULES = ("spec.py", "targets.py", "priors.py", "smc.py", "store.py")
 
 
