@@ -8,17 +8,21 @@ method, its choices and its limits are documented in ``docs/calibration_method.m
 * generation t >= 1 has tolerance epsilon_t = the ``quantile`` (alpha) of generation t-1's
   distances; a candidate is an ancestor drawn by weight and moved by a Gaussian kernel with
   covariance 2x the weighted particle covariance (``kernel = "multivariate"``) or its
-  diagonal (``"componentwise"``), in the *transformed* space (log for ``loguniform`` priors); a proposal outside the prior (or refused by the adapter's
-  ``check_point``) is redrawn without simulating; candidates are simulated until
-  ``particles`` have distance <= epsilon_t; weights are prior / sum_j w_j K(theta | theta_j);
+  diagonal (``"componentwise"``), in the *transformed* space (log for ``loguniform``
+  priors); a proposal outside the prior (or refused by the adapter's ``check_point``) is
+  redrawn without simulating; candidates are simulated until ``particles`` have distance
+  <= epsilon_t; weights are prior / sum_j w_j K(theta | theta_j); the effective sample size
+  1 / sum w^2 is reported for every generation;
 * each candidate runs ``replicates`` simulations with their own seeds; the summary is the
   replicate **median** of each target statistic; the distance is
   d = sqrt(sum_i w_i z_i^2 / sum_i w_i), z_i = (s_i - value_i) / ((hi_i - lo_i) / 2);
-* after at least ``min_generations``, it stops after ``generations``, when a generation's
-  acceptance rate falls below
-  ``min_acceptance``, when epsilon stops shrinking (relative decrease below
-  ``min_epsilon_decrease``), when epsilon reaches ``min_epsilon``, or when a generation
-  cannot finish within ``max_simulations_per_generation`` (the previous one is the result).
+* it stops after ``generations``, or, once ``min_generations`` have run, when a
+  generation's acceptance rate falls below ``min_acceptance``, when epsilon stops shrinking
+  (relative decrease below ``min_epsilon_decrease``), when epsilon reaches ``min_epsilon``,
+  or when a generation cannot finish within ``max_simulations_per_generation`` (the
+  previous one is the result);
+* every run records its cost (simulations, their wall and CPU seconds) in ``history.csv``
+  and ``cost.json``.
 
 The modules, by concern (every public name is importable from here):
 
