@@ -413,6 +413,9 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
      "priors.mu.low = -5.0 is out of range for a loguniform prior: needs low > 0"),
     (("particles = 200", "particles = 1"),
      "calibration.particles = 1 is out of range: valid range is [2, 100001)"),
+    (("particles = 200", "particles = 2"),
+     "calibration.particles = 2 must exceed the number of calibrated parameters (2) for "
+     "kernel = \"multivariate\""),
     (("quantile = 0.5", "quantile = 1.5"),
      "calibration.quantile = 1.5 is out of range: valid range is (0, 1)"),
     (("replicates = 3\n", ""), "[calibration] needs 'replicates'"),

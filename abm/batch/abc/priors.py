@@ -64,8 +64,10 @@ def kernel_cov(Y: np.ndarray, w: np.ndarray, widths: np.ndarray,
     cov = np.atleast_2d(np.cov(Y, rowvar=False, aweights=w, bias=True)) * 2.0
     if kind == "componentwise":
         cov = np.diag(np.diag(cov))
-    cov = cov + np.diag((1e-9 * widths) ** 2)  # a collapsed dimension still moves a little
-    return cov
+    # kept positive definite in floating point: a near-singular covariance (few effective
+    # particles) gets 1e-6 of each variance on its diagonal, and a collapsed dimension
+    # still moves a little
+    return cov + np.diag(1e-6 * np.diag(cov) + (1e-9 * widths) ** 2)
 
 
 def importance_weights(Y: np.ndarray, prevY: np.ndarray, prevw: np.ndarray,

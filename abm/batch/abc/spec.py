@@ -257,6 +257,13 @@ def load_calibration_spec(path: str | Path,
     if kernel not in KERNELS:
         raise ConfigError(f"{where}: calibration.kernel = {kernel!r} is unknown"
                           f"{suggest(str(kernel), KERNELS)}; valid options: {', '.join(KERNELS)}")
+    n_priors = len(_section(raw, "priors", where))
+    if kernel == "multivariate" and particles <= n_priors:
+        raise ConfigError(f"{where}: calibration.particles = {particles} must exceed the number "
+                          f"of calibrated parameters ({n_priors}) for kernel = \"multivariate\" "
+                          f"(the weighted covariance of fewer particles is singular); use more "
+                          f"particles (about 15 x the parameters; docs/calibration_method.md, "
+                          f"\"Sizing\") or kernel = \"componentwise\"")
     min_gens = _int(cal, "min_generations", where, 1, generations + 1, default=1,
                     what=f" (no stopping rule applies before this many generations; at most "
                          f"generations = {generations})")
