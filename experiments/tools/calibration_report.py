@@ -36,6 +36,9 @@ VALIDATIONS = [("1:1", "validation_1to1.json"), ("10%", "validation_s10.json"),
                ("5%", "validation_s05.json")]
 TEXT = ROOT / "experiments" / "tools" / "calibration_explanations.toml"
 PREDICTIVE = "posterior_predictive.json"
+#: the quarterly care-proceedings series of the court figure (and court_quarterly.csv)
+QUARTERLY = ["court_applications", "court_concluded", "care_mean_duration_weeks",
+             "care_arrivals_per_closure", "referrals"]
 
 
 def _load(name):
@@ -135,15 +138,15 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
     qs = []
     for s in seeds:
         m = ChildProtectionModel(sc, rng=s, agent_views=False).run()
-        q = summary(m, "quarter").loc["2006-Q1":"2011-Q4"]
+        q = summary(m, "quarter", only=QUARTERLY).loc["2006-Q1":"2011-Q4"]
         q["seed"] = s
         qs.append(q)
     q = pd.concat(qs)
     med = q.groupby(level=0).median()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     x = np.arange(len(med))
-    a1.plot(x, med["care_applications"] / scale, label="applications")
-    a1.plot(x, med["care_cases_concluded"] / scale, label="concluded")
+    a1.plot(x, med["court_applications"] / scale, label="applications")
+    a1.plot(x, med["court_concluded"] / scale, label="concluded")
     a1.set_ylabel("care cases per quarter (1:1)")
     a1.legend()
     a2.plot(x, med["care_mean_duration_weeks"], label="model: mean duration of concluded cases")
@@ -315,7 +318,8 @@ def main() -> int:
         parts += ["### ABC-SMC generations", "", _md_table(hist), ""]
     if post_md:
         parts += ["### Posterior (from `results/calibration/abc/posterior.md`)", "",
-                  post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md, ""]
+                  (post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md)
+                  .replace("\n## ", "\n#### "), ""]
     parts += [*identifiability_section(text), *cost_section(text),
               "## How to reproduce", "", text["reproduce"].strip(), ""]
     atomic_write_text(OUT / "report.md", "\n".join(parts))
