@@ -56,6 +56,13 @@ def _fmt(x) -> str:
     return f"{x:.3f}"
 
 
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _md_table(df: pd.DataFrame) -> str:
     cols = list(df.columns)
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -211,9 +218,9 @@ def identifiability_section(text: dict) -> list[str]:
     try:
         post = load_posterior(ABC)
     except Exception as e:  # noqa: BLE001 - reported in the report
-        return parts + [f"(no posterior in `{ABC.relative_to(ROOT)}`: {e})", ""]
+        return parts + [f"(no posterior in `{_rel(ABC)}`: {e})", ""]
     rows = summarise(post)
-    parts += [f"Run `{ABC.relative_to(ROOT)}` (generation {post.generation}, "
+    parts += [f"Run `{_rel(ABC)}` (generation {post.generation}, "
               f"{len(post.weights)} particles, ESS {post.ess:.0f}). Width ratio: the "
               f"posterior's 10-90% interval over the prior's (log scale for loguniform "
               f"priors); below {IDENTIFIED} identified, {IDENTIFIED}-{WEAK} weakly, from "

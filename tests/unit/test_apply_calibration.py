@@ -19,6 +19,7 @@ from abm.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "experiments" / "tools" / "apply_calibration.py"
+REPORT = ROOT / "experiments" / "tools" / "calibration_report.py"
 
 TABLE = '''# a parameter table
 [rate]
@@ -45,8 +46,8 @@ source = "guess"
 '''
 
 
-def tool():
-    spec = importlib.util.spec_from_file_location("apply_calibration", TOOL)
+def tool(path=TOOL, name="apply_calibration"):
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -138,3 +139,22 @@ def test_script_refuses_a_foreign_summary_an_unknown_parameter_and_a_non_calibra
     assert "no [slots] entry" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not a finished calibration"):
         load_posterior(tmp_path)
+
+
+def test_report_identifiability_section_reads_the_folder(folder, monkeypatch):
+    """The calibration report's identifiability section: every parameter's width ratio and
+    label, sorted from the best identified, and the strongest correlations."""
+    root, _ = folder
+    rep = tool(REPORT, "calibration_report")
+    monkeypatch.setattr(rep, "ABC", root)
+    text = {"identifiability": "WIDTHS", "identify_rest": "REST"}
+    md = "\n".join(rep.identifiability_section(text))
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `")]
+    assert [r.split("`")[1] for r in rows[:3]] == ["rate", "slots", "lag"]
+    assert "not identified" in rows[2] and "ESS" in md and md.rstrip().endswith("REST")
+    pairs = [ln for ln in md.splitlines() if ln.startswith("| `") and "` - `" in ln]
+    assert len(pairs) == 3  # every pair of the 3 parameters, strongest first
+    r = [abs(float(ln.split("|")[2])) for ln in pairs]
+    assert r == sorted(r, reverse=True) and max(r) <= 1
+    monkeypatch.setattr(rep, "ABC", root / "missing")
+    assert "no posterior in" in "\n".join(rep.identifiability_section(text))
