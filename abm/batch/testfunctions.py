@@ -39,6 +39,9 @@ Calibration (ABC-SMC):
   ``[model]`` keys: ``sigma`` (noise sd, default 1), ``delay`` (seconds of sleep per run;
   not part of the run identity), ``fail_above`` (raise when mu exceeds it), ``omit`` (a list
   of outputs to leave out of the rows, to test the engine's error for a missing target).
+* ``abm.batch.testfunctions:GaussianND`` -- up to 20 parameters ``x1..x20`` in [0, 1], each
+  with its own output ``y_i = x_i + sigma * e_i``: a target on y_i identifies x_i, the
+  others are unidentified (how the engine behaves as the number of parameters grows).
 """
 
 from __future__ import annotations
@@ -246,6 +249,54 @@ class Gaussian(Adapter):
 
     def config(self) -> dict:
         return {k: v for k, v in self.table.items() if k != "delay"}  # delay: timing only
+
+    def fingerprint(self, context: dict) -> dict:
+        return {"code_sha256": sha256_file(Path(__file__))}
+
+
+ND_MAX = 20
+
+
+def gaussian_nd_evaluate(point: dict, seed: int, context: dict):
+    import numpy as np
+
+    p = {f"x{i}": 0.5 for i in range(1, ND_MAX + 1)} | context["fixed"] | point
+    e = np.random.default_rng(seed).standard_normal(ND_MAX)
+    return [(f"y{i}", "all", float(p[f"x{i}"] + context["sigma"] * e[i - 1]))
+            for i in range(1, ND_MAX + 1) if f"y{i}" in context["indicators"]]
+
+
+class GaussianND(Adapter):
+    """Many parameters, each with its own noisy output: ``x1..x20`` in [0, 1] (0.5 when not
+    set), ``y_i = x_i + sigma * e_i`` (``[model] sigma``, default 0.05). A target on y_i
+    identifies x_i; an x_i without a target is unidentified. For checking how the engine
+    behaves as the number of parameters grows."""
+
+    model_keys = frozenset({"sigma"})
+    evaluate = staticmethod(gaussian_nd_evaluate)
+
+    def __init__(self, table: dict, spec_dir: Path, where: str):
+        super().__init__(table, spec_dir, where)
+        v = table.get("sigma", 0.05)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"{where}: model.sigma = {v!r} is out of range: a number >= 0")
+        self.names = [f"x{i}" for i in range(1, ND_MAX + 1)]
+
+    def factor_names(self) -> list[str]:
+        return self.names
+
+    def factor(self, name: str, where: str) -> FactorInfo:
+        if name not in self.names:
+            raise ConfigError(f"{where}: unknown factor '{name}'{suggest(name, self.names)}; "
+                              f"factors: x1 .. x{ND_MAX}")
+        return FactorInfo("float", lo=0.0, hi=1.0)
+
+    def outputs(self, period: str, where: str) -> dict[str, str]:
+        return {f"y{i}": "1" for i in range(1, ND_MAX + 1)}
+
+    def context(self, fixed, factors, indicators, period) -> dict:
+        return {"fixed": dict(fixed), "indicators": list(indicators),
+                "sigma": float(self.table.get("sigma", 0.05))}
 
     def fingerprint(self, context: dict) -> dict:
         return {"code_sha256": sha256_file(Path(__file__))}

@@ -64,11 +64,12 @@ def _check(spec, out, args) -> int:
     print(f"  model       {spec.adapter_name}")
     print(f"  method      ABC-SMC: {spec.particles} particles, up to {spec.generations} "
           f"generations, {spec.replicates} replicates per candidate (median), epsilon = "
-          f"{spec.quantile} quantile of the previous distances")
+          f"{spec.quantile} quantile of the previous distances, {spec.kernel} kernel")
     print(f"  budget      at most {spec.max_simulations_per_generation} simulations per "
           f"generation ({spec.generations * spec.max_simulations_per_generation} in all); "
-          f"stop below acceptance {spec.min_acceptance}, epsilon decrease < "
-          f"{spec.min_epsilon_decrease}, or epsilon <= {spec.min_epsilon}")
+          f"after {spec.min_generations} generation(s), stop below acceptance "
+          f"{spec.min_acceptance}, epsilon decrease < {spec.min_epsilon_decrease}, or "
+          f"epsilon <= {spec.min_epsilon}")
     for p in spec.priors:
         kind = " (whole numbers)" if p.kind == "int" else ""
         print(f"  prior       {p.name}: {p.dist} on [{p.low}, {p.high}]{kind}")

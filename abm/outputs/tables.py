@@ -104,13 +104,30 @@ def _derive(t: pd.DataFrame, indicators=I.INDICATORS) -> pd.DataFrame:
     return t
 
 
-def summary(model, period: str = "fy") -> pd.DataFrame:
+def closure(names) -> set[str]:
+    """The outputs ``names`` and every series and derived indicator they are computed from."""
+    need: set[str] = set()
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n in need or n not in I.BY_NAME:
+            continue
+        need.add(n)
+        if isinstance(I.BY_NAME[n], I.Indicator):
+            stack.extend(I.BY_NAME[n].inputs)
+    return need
+
+
+def summary(model, period: str = "fy", only=None) -> pd.DataFrame:
     """Every output at ``period`` ('month', 'quarter' or 'fy'), national: one row per period,
-    one column per series and derived indicator (``abm.core.indicators``)."""
+    one column per series and derived indicator (``abm.core.indicators``). ``only``: just
+    these outputs and what they are computed from (the same values, computed faster)."""
     if period not in PERIODS:
         raise ValueError(f"period must be month, quarter or fy, got {period!r}")
-    names = [s.name for s in I.SERIES]
-    t = _derive(_aggregate(model, names, period))
+    need = closure(only) if only is not None else None
+    names = [s.name for s in I.SERIES if need is None or s.name in need]
+    inds = I.INDICATORS if need is None else [i for i in I.INDICATORS if i.name in need]
+    t = _derive(_aggregate(model, names, period), inds)
     t.index.name = period
     return t
 

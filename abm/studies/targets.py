@@ -176,10 +176,13 @@ def _reunification(model) -> dict[str, float]:
     return {"success_low_skill": rate(range(8)), "success_high_skill": rate([8, 9])}
 
 
-def _tables(model, needed: set[str]) -> dict:
+def _tables(model, needed: dict[str, set[str]]) -> dict:
+    """Each table the targets read (``needed``: table -> indicators), with just those
+    indicators (``summary(..., only=...)``: the same values, without the rest)."""
     from abm.outputs.tables import summary
 
-    tables = {p: summary(model, p) for p in ("fy", "quarter", "month") if p in needed}
+    tables = {p: summary(model, p, only=needed[p]) for p in ("fy", "quarter", "month")
+              if p in needed}
     if "reunification" in needed:
         tables["reunification"] = _reunification(model)
     return tables
@@ -205,7 +208,10 @@ def _measure(t: TargetSpec, tables: dict, scale: float) -> float:
 def target_statistics(model, targets: list[TargetSpec]) -> dict[str, float]:
     """Measure every target of scenario 'main' on a finished run (counts rescaled to 1:1)."""
     main = [t for t in targets if t.scenario == "main"]
-    tables = _tables(model, {t.table for t in main})
+    needed: dict[str, set[str]] = {}
+    for t in main:
+        needed.setdefault(t.table, set()).add(t.indicator)
+    tables = _tables(model, needed)
     return {t.id: _measure(t, tables, model.spec.scale) for t in main}
 
 

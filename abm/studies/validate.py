@@ -5,6 +5,13 @@ median with its 10-90% band, and pass or FAIL (the median inside the band). Exit
 target with a positive calibration weight, or a variant check, falls outside its tolerance
 (``--json`` prints the same as JSON for machines). Replicates run through the batch
 machinery's executors, so ``--workers`` and ``--scheduler`` work as for sweeps.
+
+``--posterior FOLDER`` adds a posterior-predictive check: ``--draws K`` parameter sets drawn by
+weight from the final generation of the ABC-SMC run in FOLDER (``cpabm calibrate``), each
+applied to the scenario (with the calibration's ``[fixed]`` values) and run once with its own
+seed; per target, the 5-95% band of the statistic over the draws is shown beside the 5-95%
+band over the seed-only replicates of the scenario as it is, and whether the published value
+lies inside the posterior-predictive band. Pass/FAIL stays the seed-only median's.
 """
 
 from __future__ import annotations
@@ -35,6 +42,15 @@ def configure(p) -> None:
                    help="also write the table here (.md, .json or .csv)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier `cpabm validate` file at --out (.md or .json)")
+    p.add_argument("--posterior", default=None, metavar="FOLDER",
+                   help="also run --draws parameter sets drawn from this ABC-SMC result "
+                        "(cpabm calibrate --out) and show each target's band over them")
+    p.add_argument("--draws", type=int, default=20,
+                   help="posterior draws with --posterior (default 20; one run each)")
+
+
+#: the band shown for the seed-only replicates and for the posterior draws
+BAND = (0.05, 0.95)
 
 
 def evaluate_variants(point: dict, seed: int, context: dict):
@@ -67,10 +83,45 @@ def _run_all(tasks, workers, scheduler, quiet):
     return results
 
 
+def posterior_points(folder, draws: int, seed: int) -> tuple[list[dict], dict]:
+    """``draws`` points drawn by weight from the ABC-SMC result in ``folder`` (with its
+    ``[fixed]`` values), and a description of the run for the table's heading."""
+    import json
+
+    from abm.batch.abc import draw, load_posterior
+    from abm.core.errors import ConfigError
+    from abm.core.params import validate_overrides
+
+    if isinstance(draws, bool) or not isinstance(draws, int) or not (1 <= draws <= 10_000):
+        raise ConfigError(f"--draws = {draws!r} is out of range: valid range is [1, 10000]")
+    post = load_posterior(folder)
+    fixed = json.loads((post.root / "manifest.json").read_text())["spec"]["identity"].get(
+        "fixed", {})
+    points = [{**fixed, **pt} for pt in draw(post, draws, seed)]
+    for pt in points[:1]:  # every draw has the same keys: one check names a bad one
+        validate_overrides({k: v for k, v in pt.items() if k not in ("regime", "events")},
+                           f"--posterior {folder}")
+    return points, {"folder": str(folder), "name": post.name, "draws": draws,
+                    "generation": post.generation, "ess": round(post.ess, 1),
+                    "identity_sha256": post.identity_sha256}
+
+
+def _band(x):
+    import numpy as np
+
+    x = np.asarray(x, float)
+    if not np.isfinite(x).any():
+        return float("nan"), float("nan"), float("nan")
+    lo, med, hi = np.nanquantile(x, [BAND[0], 0.5, BAND[1]])
+    return float(med), float(lo), float(hi)
+
+
 def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 2010,
              scale: float | None = None, workers: int | None = None,
-             scheduler: str | None = None, variants: bool = True, quiet: bool = True):
-    """Run the checks; returns ``(rows, ok)``: one dict per target, and whether all pass."""
+             scheduler: str | None = None, variants: bool = True, quiet: bool = True,
+             posterior: str | Path | None = None, draws: int = 20):
+    """Run the checks; returns ``(rows, meta)``: one dict per target, and the run's
+    description (``meta["ok"]``: whether every checked target passes)."""
     import dataclasses
 
     import numpy as np
@@ -101,15 +152,26 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
     ctx = {"scenario": sc, "regimes": {}, "indicators": [t.id for t in main],
            "target_specs": main, "period": "all"}
     tasks = [(evaluate_targets, {}, s, ctx) for s in seeds]
+    post_meta = None
+    if posterior is not None:
+        points, post_meta = posterior_points(posterior, draws, seed)
+        # seeds of their own (the same root's next children): none shared with the replicates
+        post_seeds = replication_seeds(seed, replicates + draws)[replicates:]
+        tasks += [(_posterior_targets, pt, s, ctx) for pt, s in zip(points, post_seeds,
+                                                                    strict=True)]
     if var:
         vctx = {"target_specs": var, "overrides": dict(sc.overrides),
                 "children": VARIANT_CHILDREN}
         tasks += [(evaluate_variants, {}, s, vctx) for s in seeds]
     results = _run_all(tasks, workers, scheduler, quiet)
     values: dict[str, list[float]] = {}
+    post_values: dict[str, list[float]] = {}
     for rows in results:
         for tid, _, v in rows:
-            values.setdefault(tid, []).append(float(v))
+            if tid.startswith(POSTERIOR):
+                post_values.setdefault(tid[len(POSTERIOR):], []).append(float(v))
+            else:
+                values.setdefault(tid, []).append(float(v))
     out, ok = [], True
     for t in main + var:
         x = np.array(values.get(t.id, [np.nan]), float)
@@ -120,14 +182,33 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
         checked = t.weight > 0 or t.scenario != "main"
         if checked and not passed:
             ok = False
-        out.append({"id": t.id, "what": t.what, "target": t.value, "lo": t.lo, "hi": t.hi,
-                    "median": med, "p10": float(lo10), "p90": float(hi90),
-                    "replicates": int(np.isfinite(x).sum()), "pass": passed,
-                    "fitted": t.weight > 0, "scenario": t.scenario, "source": t.source,
-                    "why": t.why})
+        row = {"id": t.id, "what": t.what, "target": t.value, "lo": t.lo, "hi": t.hi,
+               "median": med, "p10": float(lo10), "p90": float(hi90),
+               "replicates": int(np.isfinite(x).sum()), "pass": passed,
+               "fitted": t.weight > 0, "scenario": t.scenario, "source": t.source,
+               "why": t.why}
+        if post_meta is not None and t.scenario == "main":
+            _, row["p05"], row["p95"] = _band(x)
+            y = post_values.get(t.id, [])
+            row["post_median"], row["post_p05"], row["post_p95"] = _band(y)
+            row["post_draws"] = int(np.isfinite(np.asarray(y, float)).sum())
+            row["post_covers"] = bool(row["post_p05"] <= t.value <= row["post_p95"])
+        out.append(row)
     meta = {"scenario": sc.name, "scale": sc.scale, "replicates": replicates, "seed": seed,
             "ok": ok}
+    if post_meta is not None:
+        meta["posterior"] = post_meta
     return out, meta
+
+
+#: prefix of the posterior-draw rows (kept apart from the seed-only replicates)
+POSTERIOR = "posterior:"
+
+
+def _posterior_targets(point: dict, seed: int, context: dict):
+    """Worker function: one posterior draw applied to the scenario, measured on the targets."""
+    from abm.studies.targets import evaluate_targets
+    return [(POSTERIOR + tid, p, v) for tid, p, v in evaluate_targets(point, seed, context)]
 
 
 def _fmt(x: float) -> str:
@@ -150,7 +231,31 @@ def markdown(rows: list[dict], meta: dict) -> str:
                                         else "outside (checked, not fitted)")
         lines.append(f"| `{r['id']}` | {_fmt(r['target'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] "
                      f"| {_fmt(r['median'])} | [{_fmt(r['p10'])}, {_fmt(r['p90'])}] | {res} |")
+    if "posterior" in meta:
+        lines += ["", posterior_markdown(rows, meta)]
     return "\n".join(lines) + "\n"
+
+
+def posterior_markdown(rows: list[dict], meta: dict) -> str:
+    """The posterior-predictive table: per target, the 5-95% band over the seed-only
+    replicates and over the posterior draws, and whether the latter covers the published
+    value."""
+    pm = meta["posterior"]
+    lines = [f"Posterior predictive: {pm['draws']} draws by weight from `{pm['folder']}` "
+             f"(run {pm['identity_sha256'][:12]}, generation {pm['generation']}, ESS "
+             f"{pm['ess']:g}), one run each; seed-only: {meta['replicates']} replicates of "
+             f"the scenario as it is. Bands are 5-95%.", "",
+             "| target | published | tolerance | seed-only median | seed-only band | "
+             "posterior median | posterior band | published in posterior band |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "post_median" not in r:
+            continue
+        lines.append(f"| `{r['id']}` | {_fmt(r['target'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] "
+                     f"| {_fmt(r['median'])} | [{_fmt(r['p05'])}, {_fmt(r['p95'])}] "
+                     f"| {_fmt(r['post_median'])} | [{_fmt(r['post_p05'])}, "
+                     f"{_fmt(r['post_p95'])}] | {'yes' if r['post_covers'] else 'no'} |")
+    return "\n".join(lines)
 
 
 #: the first line of a Markdown table and the ``tool`` of a JSON one this command writes
@@ -179,7 +284,7 @@ def _run(args, atomic_write_text, ConfigError) -> int:
         rows, meta = validate(args.scenario, replicates=args.replicates, seed=args.seed,
                               scale=args.scale, workers=args.workers,
                               scheduler=args.scheduler, variants=not args.no_variants,
-                              quiet=args.json)
+                              quiet=args.json, posterior=args.posterior, draws=args.draws)
     except FileNotFoundError as e:
         raise ConfigError(str(e)) from None
     text = json.dumps({"tool": SIGNATURE, "meta": meta, "targets": rows}, indent=1,

@@ -4,6 +4,11 @@ Inputs (each made by a documented command; see the report's "How to reproduce"):
   results/calibration/abc/            cpabm calibrate experiments/calibration/england.toml
   results/calibration/validation_*.json
                                       cpabm validate ... --out results/calibration/validation_<tag>.json
+  results/calibration/posterior_predictive.json
+                                      cpabm validate ... --posterior results/calibration/abc --out ...
+  results/calibration/calibrated_values.md
+                                      experiments/tools/apply_calibration.py results/calibration/abc
+  results/benchmarks/calibration.json python -m benchmarks.calibration (the cost per simulation)
 The explanations of misses are written by people, in EXPLANATIONS below; the numbers all come
 from the files. Run:  .venv/bin/python experiments/tools/calibration_report.py
 """
@@ -30,6 +35,10 @@ FIG = OUT / "figures"
 VALIDATIONS = [("1:1", "validation_1to1.json"), ("10%", "validation_s10.json"),
                ("5%", "validation_s05.json")]
 TEXT = ROOT / "experiments" / "tools" / "calibration_explanations.toml"
+PREDICTIVE = "posterior_predictive.json"
+#: the quarterly care-proceedings series of the court figure (and court_quarterly.csv)
+QUARTERLY = ["court_applications", "court_concluded", "care_mean_duration_weeks",
+             "care_arrivals_per_closure", "referrals"]
 
 
 def _load(name):
@@ -45,6 +54,13 @@ def _fmt(x) -> str:
     if abs(x) >= 10:
         return f"{x:.1f}"
     return f"{x:.3f}"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -122,22 +138,22 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
 
     from abm.core.model import ChildProtectionModel
     from abm.core.scenario import load_scenario
-    from abm.studies.targets import _period_indicators
+    from abm.outputs.tables import summary
 
     sc = load_scenario(ROOT / "experiments" / "scenarios" / "england_calibrated.toml")
     sc = dataclasses.replace(sc, scale=scale)
     qs = []
     for s in seeds:
         m = ChildProtectionModel(sc, rng=s, agent_views=False).run()
-        q = _period_indicators(m, "quarter").loc["2006-Q1":"2011-Q4"]
+        q = summary(m, "quarter", only=QUARTERLY).loc["2006-Q1":"2011-Q4"]
         q["seed"] = s
         qs.append(q)
     q = pd.concat(qs)
     med = q.groupby(level=0).median()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     x = np.arange(len(med))
-    a1.plot(x, med["care_applications"] / scale, label="applications")
-    a1.plot(x, med["care_cases_concluded"] / scale, label="concluded")
+    a1.plot(x, med["court_applications"] / scale, label="applications")
+    a1.plot(x, med["court_concluded"] / scale, label="concluded")
     a1.set_ylabel("care cases per quarter (1:1)")
     a1.legend()
     a2.plot(x, med["care_mean_duration_weeks"], label="model: mean duration of concluded cases")
@@ -172,6 +188,78 @@ def court_indicators_section(text: dict) -> list[str]:
     if len(body) == 2:
         table = [ln for ln in body[1].splitlines() if ln.startswith("|")]
         parts += table + [""]
+    return parts
+
+
+def posterior_predictive_section(text: dict) -> list[str]:
+    """Per target, the band over posterior draws beside the seed-only band (from
+    ``cpabm validate --posterior ... --out posterior_predictive.json``)."""
+    from abm.studies.validate import posterior_markdown
+
+    parts = ["## Posterior-predictive checks", "", text["posterior_predictive"].strip(), ""]
+    pp = _load(PREDICTIVE)
+    if pp is None or "posterior" not in pp["meta"]:
+        return parts + [f"(`{PREDICTIVE}` not found: run the `cpabm validate --posterior` "
+                        f"command under \"How to reproduce\".)", ""]
+    n_cov = sum(r.get("post_covers", False) for r in pp["targets"] if r.get("fitted"))
+    n_fit = sum(1 for r in pp["targets"] if r.get("fitted") and "post_covers" in r)
+    return parts + [f"Scenario `{pp['meta']['scenario']}` at scale {pp['meta']['scale']:g}. "
+                    f"The posterior band covers the published value for {n_cov} of {n_fit} "
+                    f"fitted targets.", "", posterior_markdown(pp["targets"], pp["meta"]), ""]
+
+
+def identifiability_section(text: dict) -> list[str]:
+    """Posterior widths against prior widths, the strongest pairwise correlations, the
+    marginals figure, and which published figures would identify the rest."""
+    from abm.batch.abc import correlations, load_posterior, summarise
+    from abm.batch.abc.report import IDENTIFIED, WEAK
+
+    parts = ["### Identifiability", "", text["identifiability"].strip(), ""]
+    try:
+        post = load_posterior(ABC)
+    except Exception as e:  # noqa: BLE001 - reported in the report
+        return parts + [f"(no posterior in `{_rel(ABC)}`: {e})", ""]
+    rows = summarise(post)
+    parts += [f"Run `{_rel(ABC)}` (generation {post.generation}, "
+              f"{len(post.weights)} particles, ESS {post.ess:.0f}). Width ratio: the "
+              f"posterior's 10-90% interval over the prior's (log scale for loguniform "
+              f"priors); below {IDENTIFIED} identified, {IDENTIFIED}-{WEAK} weakly, from "
+              f"{WEAK} not identified.", "",
+              "| parameter | prior | posterior median | 10-90% | width ratio | identifiability |",
+              "|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["width_ratio"]):
+        parts.append(f"| `{r['parameter']}` | {r['prior']} [{r['low']:g}, {r['high']:g}] | "
+                     f"{r['median']:.4g} | [{r['q10']:.4g}, {r['q90']:.4g}] | "
+                     f"{r['width_ratio']:.2f} | {r['identifiability']} |")
+    corr = correlations(post)
+    pairs = sorted(((abs(corr[i, j]), corr[i, j], post.names[i], post.names[j])
+                    for i in range(len(post.names)) for j in range(i + 1, len(post.names))
+                    if np.isfinite(corr[i, j])), reverse=True)
+    parts += ["", "Strongest pairwise weighted correlations of the final particles (a ridge: "
+              "the targets fix a combination, not each parameter):", "",
+              "| parameters | correlation |", "|---|---|"]
+    parts += [f"| `{a}` - `{b}` | {c:+.2f} |" for _, c, a, b in pairs[:8]]
+    parts += ["", "![marginals](abc/marginals.png)", "",
+              "### What would identify the rest", "", text["identify_rest"].strip(), ""]
+    return parts
+
+
+def cost_section(text: dict) -> list[str]:
+    """Simulations, wall and CPU time of the run in ``abc/`` (its cost.json) and the
+    measured cost per simulation (the benchmark record)."""
+    parts = ["## The cost of calibration", "", text["cost"].strip(), ""]
+    cost = json.loads((ABC / "cost.json").read_text()) if (ABC / "cost.json").exists() else None
+    if cost is not None:
+        parts += [f"This run: {cost['simulations']:,} simulations, {cost['cpu_seconds']:,.0f} "
+                  f"CPU seconds ({cost['cpu_seconds_per_simulation']} s each), wall "
+                  f"{cost['wall_seconds']:,.0f} s over {len(cost['sessions'])} session(s) "
+                  f"(`abc/cost.json`).", ""]
+    else:
+        parts += ["(The run in `abc/` predates the cost record `cost.json`.)", ""]
+    bench = ROOT / "results" / "benchmarks" / "calibration.md"
+    if bench.exists():
+        body = bench.read_text().split("\n", 1)[1].strip()
+        parts += [body.replace("\n# ", "\n#### ").replace("\n## ", "\n#### "), ""]
     return parts
 
 
@@ -223,17 +311,23 @@ def main() -> int:
         "",
         scale_table(vals),
         "",
+        *posterior_predictive_section(text),
         "## Method, and what the data pin down",
         "",
         text["method"].strip(),
         "",
     ]
+    values = OUT / "calibrated_values.md"
+    if values.exists():
+        parts += ["### Calibrated values (from the posterior, by script)", "",
+                  values.read_text().split("\n", 2)[2].strip(), ""]
     if hist is not None:
         parts += ["### ABC-SMC generations", "", _md_table(hist), ""]
     if post_md:
         parts += ["### Posterior (from `results/calibration/abc/posterior.md`)", "",
-                  post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md, ""]
-    parts += ["### Identifiability", "", text["identifiability"].strip(), "",
+                  (post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md)
+                  .replace("\n## ", "\n#### "), ""]
+    parts += [*identifiability_section(text), *cost_section(text),
               "## How to reproduce", "", text["reproduce"].strip(), ""]
     atomic_write_text(OUT / "report.md", "\n".join(parts))
     print(f"wrote {OUT / 'report.md'}")

@@ -8,6 +8,7 @@ tests/unit/test_abc_maths.py."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -150,6 +151,9 @@ def test_gaussian_posterior_recovered(gauss):
     eps = [h["epsilon"] for h in gauss.generations]
     assert eps[0] == np.inf and all(a > b for a, b in zip(eps, eps[1:], strict=False))
     assert sd < 0.1 * 10 / np.sqrt(12) * 3
+    # the effective sample size, reported per generation, stays high to the end
+    ess = [h["ess"] for h in gauss.generations]
+    assert len(ess) >= 5 and min(ess) >= 0.75 * 200
 
 
 def test_unidentifiable_parameter_flagged(gauss):
@@ -202,6 +206,15 @@ def test_calibration_writes_generations_posterior_best_particle_history_and_sims
     # every simulation on disk, keyed; each replicate's statistic kept
     sims = AbcStore(out).load_sims()
     assert len(sims) >= hist["simulations"].sum()
+    # the cost: every stored simulation counted once, with its wall and CPU seconds
+    assert hist["simulations_run"].sum() == len(sims)
+    assert (hist["simulations_run"] >= hist["simulations"]).all()
+    assert (hist["cpu_seconds"] > 0).all()
+    cost = json.loads((out / "cost.json").read_text())
+    assert cost["simulations"] == len(sims)
+    assert cost["cpu_seconds"] == pytest.approx(hist["cpu_seconds"].sum(), abs=0.01)
+    assert len(cost["sessions"]) == 1 and cost["wall_seconds"] > 0
+    assert "Cost: " in (out / "posterior.md").read_text()
     m = AbcStore(out).manifest()
     assert m["identity_sha256"] and m["spec_text"].startswith("[calibration]")
 
@@ -265,6 +278,52 @@ def test_resume_reuses_runs_refuses_a_changed_identity_and_extends_a_changed_bud
     (tmp_path / "junk" / "notes.txt").write_text("x")
     with pytest.raises(ConfigError, match="not empty"):
         calibrate(spec, tmp_path / "junk", workers=1, progress=False, log=quiet)
+
+
+def test_min_generations_holds_the_stopping_rules_and_the_componentwise_kernel_runs(tmp_path):
+    """min_acceptance = 0.99 stops after generation 1; min_generations = 4 holds it off
+    until four generations have run. The componentwise kernel (diagonal of 2x the weighted
+    covariance) gives a different but equally valid run."""
+    text = SMALL.format(particles=20, generations=6, model="")
+    eager = write(tmp_path, text.replace("batch_size = 7", "batch_size = 7\nmin_acceptance = 0.99"),
+                  "eager.toml")
+    res = calibrate(eager, tmp_path / "eager", workers=1, progress=False, log=quiet)
+    assert len(res.generations) == 2 and "min_acceptance" in res.stop_reason
+    held = write(tmp_path, text.replace("batch_size = 7", "batch_size = 7\nmin_acceptance = 0.99"
+                                        "\nmin_generations = 4"), "held.toml")
+    res = calibrate(held, tmp_path / "held", workers=1, progress=False, log=quiet)
+    assert len(res.generations) == 4 and "min_acceptance" in res.stop_reason
+    comp = write(tmp_path, text.replace("batch_size = 7", 'batch_size = 7\nkernel = "componentwise"'),
+                 "comp.toml")
+    res = calibrate(comp, tmp_path / "comp", workers=1, progress=False, log=quiet)
+    assert len(res.generations) == 6 and all(h["ess"] > 5 for h in res.generations)
+    with pytest.raises(ConfigError, match="calibration.kernel = 'diagonal' is unknown"):
+        load_calibration_spec(write(tmp_path, text.replace("batch_size = 7",
+                                                           'batch_size = 7\nkernel = "diagonal"'),
+                                    "bad.toml"))
+
+
+def _nd_spec(particles: int) -> str:
+    """12 parameters, 6 identified by their own targets (GaussianND)."""
+    priors = "\n".join(f"[priors.x{i}]\nlow = 0.0\nhigh = 1.0\n" for i in range(1, 13))
+    targets = "\n".join(f"[targets.y{i}]\nvalue = 0.5\nlo = 0.4\nhi = 0.6\n"
+                        for i in range(1, 7))
+    return (f"[calibration]\nparticles = {particles}\ngenerations = 3\nreplicates = 1\n"
+            f"seed = 3\n\n[model]\nadapter = \"abm.batch.testfunctions:GaussianND\"\n"
+            f"sigma = 0.03\n\n{priors}\n{targets}")
+
+
+def test_ess_collapses_with_too_few_particles_for_the_parameters_and_holds_with_enough(tmp_path):
+    """Why the earlier England run's ESS fell 30 -> 10 -> 5 with 12 parameters: with 30
+    particles the weighted covariance behind the kernel comes from fewer effective particles
+    than there are parameters, and the ESS falls below the number of parameters; with 180
+    it stays above 60% of the particles (docs/calibration_method.md, "Sizing")."""
+    few = calibrate(write(tmp_path, _nd_spec(30), "few.toml"), tmp_path / "few", workers=1,
+                    progress=False, log=quiet)
+    many = calibrate(write(tmp_path, _nd_spec(180), "many.toml"), tmp_path / "many",
+                     workers=1, progress=False, log=quiet)
+    assert min(h["ess"] for h in few.generations[1:]) < 12
+    assert min(h["ess"] for h in many.generations[1:]) >= 0.6 * 180
 
 
 def test_lock_refuses_second_run(tmp_path):
@@ -354,6 +413,9 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
      "priors.mu.low = -5.0 is out of range for a loguniform prior: needs low > 0"),
     (("particles = 200", "particles = 1"),
      "calibration.particles = 1 is out of range: valid range is [2, 100001)"),
+    (("particles = 200", "particles = 2"),
+     "calibration.particles = 2 must exceed the number of calibrated parameters (2) for "
+     "kernel = \"multivariate\""),
     (("quantile = 0.5", "quantile = 1.5"),
      "calibration.quantile = 1.5 is out of range: valid range is (0, 1)"),
     (("replicates = 3\n", ""), "[calibration] needs 'replicates'"),

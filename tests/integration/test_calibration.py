@@ -169,3 +169,48 @@ def test_timeliness_targets_are_mapped_checked_and_sourced():
         assert spec.periods == (t["period"],) and spec.lo < t["value"] < spec.hi
     assert targets["ia_on_time_fy2009"].value == pytest.approx(0.67)
     assert targets["ca_on_time_fy2007"].value == pytest.approx(0.80)
+
+
+def _posterior_folder(root, rate):
+    """A synthetic ABC-SMC result whose posterior puts contact_rate at ``rate``."""
+    import numpy as np
+    import pandas as pd
+
+    root.mkdir()
+    (root / "manifest.json").write_text(json.dumps({
+        "name": "synthetic", "identity_sha256": "cd" * 32,
+        "spec": {"identity": {"fixed": {"warmup_weeks": 52}, "priors": {
+            "contact_rate": {"dist": "uniform", "low": 0.001, "high": 0.05, "kind": "float"}}}}}))
+    n = 50
+    pd.DataFrame({"generation": 4, "particle": np.arange(n), "candidate": np.arange(n),
+                  "weight": np.full(n, 1 / n), "distance": 0.5,
+                  "contact_rate": rate * np.linspace(0.98, 1.02, n)}).to_parquet(
+        root / "posterior.parquet", index=False)
+    return root
+
+
+def test_validate_posterior_shows_the_band_over_posterior_draws_beside_the_seed_band(
+        tmp_path, capsys):
+    """Posterior draws with four times the contact rate must move the referral band far
+    above the seed-only band of the scenario as it is; every main target gets both bands."""
+    p = tmp_path / "cal_tiny.toml"
+    p.write_text(SPEC_SCENARIO)
+    folder = _posterior_folder(tmp_path / "abc", 0.0144)
+    code = main(["validate", str(p), "--replicates", "2", "--workers", "1", "--no-variants",
+                 "--posterior", str(folder), "--draws", "3", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert doc["meta"]["posterior"]["draws"] == 3 and doc["meta"]["posterior"]["ess"] == 50
+    rows = {r["id"]: r for r in doc["targets"]}
+    r = rows["referrals_fy2008"]
+    assert r["post_draws"] == 3 and r["replicates"] == 2
+    assert r["p05"] <= r["median"] <= r["p95"] and r["post_p05"] <= r["post_median"] <= r["post_p95"]
+    assert r["post_p05"] > 2.5 * r["p95"]  # 4x the contacts: far more referrals
+    assert all("post_median" in x for x in doc["targets"])
+    from abm.studies.validate import markdown
+    md = markdown(doc["targets"], doc["meta"])
+    assert "Posterior predictive: 3 draws" in md and "| `referrals_fy2008` |" in md.split(
+        "Posterior predictive")[1]
+    # a folder that is not a calibration's: refused before anything runs
+    assert main(["validate", str(p), "--posterior", str(tmp_path), "--workers", "1"]) == 2
+    assert "not a finished calibration" in capsys.readouterr().err

@@ -33,3 +33,22 @@ def test_importance_weights_match_direct_formula():
     mvn = multivariate_normal(np.zeros(2), cov)
     direct = np.array([1 / np.sum(pw * mvn.pdf(y - prev)) for y in new])
     np.testing.assert_allclose(w, direct / direct.sum(), rtol=1e-10)
+
+
+def test_kernels_are_twice_the_weighted_covariance_or_its_diagonal():
+    from abm.batch.abc import kernel_cov
+
+    rng = np.random.default_rng(1)
+    Y = rng.multivariate_normal([0, 0], [[1.0, 0.8], [0.8, 1.0]], size=500)
+    w = rng.uniform(0.5, 1.5, 500)
+    w /= w.sum()
+    m = w @ Y
+    direct = 2 * ((Y - m).T * w) @ (Y - m)
+    direct += np.diag(1e-6 * np.diag(direct) + 1e-18)  # kept positive definite
+    full = kernel_cov(Y, w, np.ones(2))
+    np.testing.assert_allclose(full, direct, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(kernel_cov(Y, w, np.ones(2), "componentwise"),
+                               np.diag(np.diag(direct)), rtol=1e-9, atol=1e-12)
+    # fewer particles than parameters: singular, yet the kernel stays positive definite
+    few = rng.normal(size=(3, 6))
+    np.linalg.cholesky(kernel_cov(few, np.full(3, 1 / 3), np.ones(6)))

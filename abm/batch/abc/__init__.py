@@ -7,17 +7,22 @@ method, its choices and its limits are documented in ``docs/calibration_method.m
 * generation 0 draws ``particles`` candidates from the prior and accepts all of them;
 * generation t >= 1 has tolerance epsilon_t = the ``quantile`` (alpha) of generation t-1's
   distances; a candidate is an ancestor drawn by weight and moved by a Gaussian kernel with
-  covariance 2x the weighted particle covariance, in the *transformed* space (log for
-  ``loguniform`` priors); a proposal outside the prior (or refused by the adapter's
-  ``check_point``) is redrawn without simulating; candidates are simulated until
-  ``particles`` have distance <= epsilon_t; weights are prior / sum_j w_j K(theta | theta_j);
+  covariance 2x the weighted particle covariance (``kernel = "multivariate"``) or its
+  diagonal (``"componentwise"``), in the *transformed* space (log for ``loguniform``
+  priors); a proposal outside the prior (or refused by the adapter's ``check_point``) is
+  redrawn without simulating; candidates are simulated until ``particles`` have distance
+  <= epsilon_t; weights are prior / sum_j w_j K(theta | theta_j); the effective sample size
+  1 / sum w^2 is reported for every generation;
 * each candidate runs ``replicates`` simulations with their own seeds; the summary is the
   replicate **median** of each target statistic; the distance is
   d = sqrt(sum_i w_i z_i^2 / sum_i w_i), z_i = (s_i - value_i) / ((hi_i - lo_i) / 2);
-* it stops after ``generations``, when a generation's acceptance rate falls below
-  ``min_acceptance``, when epsilon stops shrinking (relative decrease below
-  ``min_epsilon_decrease``), when epsilon reaches ``min_epsilon``, or when a generation
-  cannot finish within ``max_simulations_per_generation`` (the previous one is the result).
+* it stops after ``generations``, or, once ``min_generations`` have run, when a
+  generation's acceptance rate falls below ``min_acceptance``, when epsilon stops shrinking
+  (relative decrease below ``min_epsilon_decrease``), when epsilon reaches ``min_epsilon``,
+  or when a generation cannot finish within ``max_simulations_per_generation`` (the
+  previous one is the result);
+* every run records its cost (simulations, their wall and CPU seconds) in ``history.csv``
+  and ``cost.json``.
 
 The modules, by concern (every public name is importable from here):
 
@@ -27,14 +32,31 @@ The modules, by concern (every public name is importable from here):
     smc.py      the algorithm: proposals, simulations, acceptance, generations; calibrate()
     store.py    the resumable results folder: manifest, simulations on disk, refusals
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
+    posterior.py  a finished folder read back: calibrated values, widths, correlations, draws
 """
 
 from __future__ import annotations
 
-from abm.batch.abc.priors import DISTS, Prior, importance_weights, kernel_cov, weighted_quantile
+from abm.batch.abc.posterior import (
+    SUMMARY,
+    Posterior,
+    correlations,
+    draw,
+    load_posterior,
+    summarise,
+)
+from abm.batch.abc.priors import (
+    DISTS,
+    KERNELS,
+    Prior,
+    importance_weights,
+    kernel_cov,
+    weighted_quantile,
+)
 from abm.batch.abc.report import (
     IDENTIFIED,
     WEAK,
+    cost_summary,
     identifiability,
     population_frame,
     posterior_table,
@@ -89,7 +111,8 @@ from abm.batch.abc.targets import (
 
 __all__ = [
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
-    "ENGINE_MODULES", "FLUSH_SECONDS", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
+    "correlations", "draw", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
     "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
     "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
     "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",

@@ -2,8 +2,11 @@
 
 Every prior is flat in a *transformed* space (the value itself for ``uniform``, its log for
 ``loguniform``); particles move there, by a Gaussian kernel with covariance twice the
-weighted covariance of the previous generation (Beaumont et al. 2009), and the importance
-weight of a particle is prior / sum_j w_j K(theta | theta_j).
+weighted covariance of the previous generation (Beaumont et al. 2009; the "multivariate
+normal kernel" of Filippi et al. 2013), or, component by component, twice each weighted
+variance (``componentwise``: Beaumont et al.'s original kernel, which stays well conditioned
+when the effective sample size is below the number of parameters); the importance weight of
+a particle is prior / sum_j w_j K(theta | theta_j).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DISTS = ("uniform", "loguniform")
+KERNELS = ("multivariate", "componentwise")
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,17 @@ class Prior:
         return {"dist": self.dist, "low": self.low, "high": self.high, "kind": self.kind}
 
 
-def kernel_cov(Y: np.ndarray, w: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """2x the weighted covariance (Beaumont et al. 2009), kept positive definite."""
+def kernel_cov(Y: np.ndarray, w: np.ndarray, widths: np.ndarray,
+               kind: str = "multivariate") -> np.ndarray:
+    """2x the weighted covariance (Beaumont et al. 2009), or its diagonal for
+    ``componentwise``, kept positive definite."""
     cov = np.atleast_2d(np.cov(Y, rowvar=False, aweights=w, bias=True)) * 2.0
-    cov = cov + np.diag((1e-9 * widths) ** 2)  # a collapsed dimension still moves a little
-    return cov
+    if kind == "componentwise":
+        cov = np.diag(np.diag(cov))
+    # kept positive definite in floating point: a near-singular covariance (few effective
+    # particles) gets 1e-6 of each variance on its diagonal, and a collapsed dimension
+    # still moves a little
+    return cov + np.diag(1e-6 * np.diag(cov) + (1e-9 * widths) ** 2)
 
 
 def importance_weights(Y: np.ndarray, prevY: np.ndarray, prevw: np.ndarray,

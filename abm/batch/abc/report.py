@@ -3,8 +3,9 @@
 ``generations/gen_NNN.parquet`` after each generation; at the end ``posterior.parquet``,
 ``history.csv``, ``calibrated.toml`` (posterior medians and the best particle),
 ``best_particle.csv``, ``posterior.md`` (per parameter: posterior median, 10-90% interval,
-width ratio and identifiability; correlations; targets at the best particle),
-``marginals.png`` and ``result.json``. Nothing here decides which simulations run.
+width ratio and identifiability; correlations; targets at the best particle; the cost),
+``marginals.png``, ``cost.json`` (simulations, their wall and CPU seconds, the sessions'
+wall time) and ``result.json``. Nothing here decides which simulations run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from abm.batch.abc.priors import weighted_quantile
 from abm.batch.abc.spec import CalibrationSpec
-from abm.batch.abc.store import GENS, AbcStore
+from abm.batch.abc.store import GENS, AbcStore, session_walls
 from abm.core import tomlio
 from abm.core.io import atomic_write_bytes, atomic_write_text
 
@@ -91,8 +92,30 @@ def _plain(values: dict) -> dict:
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
 
 
+def cost_summary(root: Path, pops: list[Population], session: dict | None = None) -> dict:
+    """The calibration's cost: simulations stored (accepted or not, in-flight ones
+    included), the sum of their wall and CPU seconds, the median per simulation, and the
+    wall time of every session (``session``: the one writing now, whose end is not yet
+    logged; a session without an end, e.g. killed, counts as unknown)."""
+    n = sum(p.simulations_run for p in pops)
+    sim_s = sum(p.simulation_seconds for p in pops)
+    cpu_s = sum(p.cpu_seconds for p in pops)
+    sessions = session_walls(root)
+    if session is not None and sessions and sessions[-1]["seconds"] is None:
+        sessions[-1].update(seconds=round(session["seconds"], 3),
+                            executed=session["executed"])
+    known = [x["seconds"] for x in sessions if x["seconds"] is not None]
+    return {"simulations": n, "simulation_seconds": round(sim_s, 3),
+            "cpu_seconds": round(cpu_s, 3),
+            "seconds_per_simulation": float(f"{sim_s / n:.4g}") if n else None,
+            "cpu_seconds_per_simulation": float(f"{cpu_s / n:.4g}") if n else None,
+            "wall_seconds": round(sum(known), 3),
+            "sessions": sessions,
+            "sessions_without_end": len(sessions) - len(known)}
+
+
 def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population],
-                  reason: str) -> dict:
+                  reason: str, session: dict | None = None) -> dict:
     """Write every output of a calibration from its generations (``pops``, the last one
     the result) into ``store.root``; return the history, the posterior table and the two
     candidates (``median``, ``best``)."""
@@ -106,7 +129,12 @@ def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population]
                 "acceptance": p.acceptance, "ess": p.ess,
                 "rejected_proposals": p.n_rejected_proposals,
                 "min_distance": float(p.distances.min()),
-                "median_distance": float(np.median(p.distances))} for p in pops]
+                "median_distance": float(np.median(p.distances)),
+                "simulations_run": p.simulations_run,
+                "simulation_seconds": round(p.simulation_seconds, 3),
+                "cpu_seconds": round(p.cpu_seconds, 3)} for p in pops]
+    cost = cost_summary(root, pops, session)
+    atomic_write_text(root / "cost.json", json.dumps(cost, indent=1) + "\n")
     hist = pd.DataFrame(history)
     atomic_write_text(root / "history.csv", hist.to_csv(index=False))
     post = population_frame(spec, pop)
@@ -190,11 +218,21 @@ def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population]
         md.append(f"| {r['target']} | {r['value']:.4g} | [{r['lo']:.4g}, {r['hi']:.4g}] | "
                   f"{r['median']:.4g} | [{r['q10']:.4g}, {r['q90']:.4g}] | {r['z']:+.2f} | "
                   f"{'yes' if r['within_tolerance'] else 'NO'} |")
-    md += ["", "## Generations", "", "| generation | epsilon | acceptance | simulations | ESS |",
-           "|---|---|---|---|---|"]
+    md += ["", "## Generations", "",
+           "Simulations: those judged to reach the N-th acceptance (candidates x replicates); "
+           "run: all stored, in-flight ones included; CPU: their CPU seconds.", "",
+           "| generation | epsilon | acceptance | simulations | run | CPU s | ESS |",
+           "|---|---|---|---|---|---|---|"]
     for h in history:
         md.append(f"| {h['generation']} | {h['epsilon']:.4g} | {h['acceptance']:.3f} | "
-                  f"{h['simulations']} | {h['ess']:.0f} |")
+                  f"{h['simulations']} | {h['simulations_run']} | {h['cpu_seconds']:.0f} | "
+                  f"{h['ess']:.0f} |")
+    per = cost["cpu_seconds_per_simulation"]
+    md += ["", f"Cost: {cost['simulations']} simulations, {cost['cpu_seconds']:.0f} CPU s "
+               f"({per if per is not None else 'n/a'} s each), wall {cost['wall_seconds']:.0f} s "
+               f"over {len(cost['sessions'])} session(s)"
+               + (f" ({cost['sessions_without_end']} without a logged end)"
+                  if cost["sessions_without_end"] else "") + " (`cost.json`)."]
     md += ["", "Files: `posterior.parquet` (final particles), `generations/gen_NNN.parquet`, "
            "`history.csv`, `calibrated.toml`, `best_particle.csv`, `marginals.png`. Method: "
            "docs/calibration_method.md.", ""]
@@ -202,7 +240,8 @@ def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population]
     _plot(root / "marginals.png", spec, pops)
     atomic_write_text(root / "result.json", json.dumps(
         {"stop_reason": reason, "final_generation": pop.generation, "history": history,
-         "posterior": table, "best": best, "median": median}, indent=1, default=float) + "\n")
+         "posterior": table, "best": best, "median": median, "cost": cost}, indent=1,
+        default=float) + "\n")
     return {"history": history, "posterior": post, "best": best, "median": median}
 
 

@@ -74,6 +74,11 @@ class Population:
     n_candidates: int  # candidates judged to reach N acceptances
     n_rejected_proposals: int  # outside the prior: redrawn, not simulated
     seconds: float = 0.0
+    # the cost of the generation's simulations on disk (all sessions; in-flight ones
+    # finished after the N-th acceptance included): count, wall seconds, CPU seconds
+    simulations_run: int = 0
+    simulation_seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def acceptance(self) -> float:
@@ -100,7 +105,8 @@ class _Engine:
         self.cancel = (lambda futs: None) if dask else (lambda futs: [f.cancel() for f in futs])
         self.progress = progress
         self.ident = spec.identity_hash()
-        self.done = store.load_sims(log)  # key -> statistics (corrupt files set aside)
+        self.costs: dict[str, tuple] = {}  # key -> (generation, wall s, CPU s)
+        self.done = store.load_sims(log, self.costs)  # key -> statistics (corrupt: set aside)
         self.pending: list[dict] = []  # finished, not yet on disk
         self.flushed = time.monotonic()
         self.stack = ExitStack()
@@ -172,7 +178,8 @@ class _Engine:
         cmax = spec.max_simulations_per_generation // R
         chol = None
         if prev is not None:
-            chol = np.linalg.cholesky(kernel_cov(prev.Y, prev.weights, self.widths))
+            chol = np.linalg.cholesky(kernel_cov(prev.Y, prev.weights, self.widths,
+                                                 spec.kernel))
         batches: dict[int, list] = {}
         rejected = 0
 
@@ -262,6 +269,8 @@ class _Engine:
                         "seed": seed, "point": cand(c)[1], "stats": stats, "rows": rows,
                         "meta": meta})
                     self.done[key] = stats
+                    self.costs[key] = (t, meta.get("seconds", math.nan),
+                                       meta.get("cpu_seconds", math.nan))
                     self.executed += 1
                     sims += 1
                     results[(c, r)] = stats
@@ -293,11 +302,13 @@ class _Engine:
             w = np.full(N, 1.0 / N)
         else:
             w = importance_weights(Y, prev.Y, prev.weights,
-                                   kernel_cov(prev.Y, prev.weights, self.widths))
+                                   kernel_cov(prev.Y, prev.weights, self.widths, spec.kernel))
+        cost = np.array([c[1:] for c in self.costs.values() if c[0] == t], float).reshape(-1, 2)
         return Population(t, eps, Y, [a[2] for a in accepted], w,
                           np.array([a[3] for a in accepted]), np.array([a[4] for a in accepted]),
                           np.array([a[5] for a in accepted]), c_idx, judged, rejected,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, len(cost), float(np.nansum(cost[:, 0])),
+                          float(np.nansum(cost[:, 1])))
 
 
 # ================================================================== the driver
@@ -345,7 +356,8 @@ def calibrate(spec_path, out=None, *, workers: int | None = None, scheduler: str
                 prev = pops[-1] if pops else None
                 eps = math.inf if prev is None else max(
                     float(np.quantile(prev.distances, spec.quantile)), spec.min_epsilon)
-                if t >= 2 and eps > (1 - spec.min_epsilon_decrease) * prev.epsilon:
+                ruled = len(pops) >= spec.min_generations  # the stopping rules apply
+                if ruled and t >= 2 and eps > (1 - spec.min_epsilon_decrease) * prev.epsilon:
                     reason = (f"epsilon stopped shrinking before generation {t}: {eps:.4g} vs "
                               f"{prev.epsilon:.4g} (min_epsilon_decrease = "
                               f"{spec.min_epsilon_decrease})")
@@ -362,19 +374,23 @@ def calibrate(spec_path, out=None, *, workers: int | None = None, scheduler: str
                 log(f"generation {t}: epsilon {eps:.4g}, acceptance {pop.acceptance:.3f} "
                     f"({pop.n_candidates} candidates, {pop.n_candidates * spec.replicates} "
                     f"simulations), ESS {pop.ess:.0f}")
-                if t > 0 and pop.acceptance < spec.min_acceptance:
+                store.log(event="generation", generation=t, epsilon=eps, ess=pop.ess,
+                          acceptance=pop.acceptance, seconds=round(pop.seconds, 3))
+                ruled = len(pops) >= spec.min_generations
+                if ruled and t > 0 and pop.acceptance < spec.min_acceptance:
                     reason = (f"acceptance rate {pop.acceptance:.4f} of generation {t} fell "
                               f"below min_acceptance = {spec.min_acceptance}")
                     break
-                if t > 0 and eps <= spec.min_epsilon:
+                if ruled and t > 0 and eps <= spec.min_epsilon:
                     reason = f"epsilon reached min_epsilon = {spec.min_epsilon}"
                     break
         if not pops:
             raise CalibrationRunError(f"generation 0 could not find {spec.particles} particles "
                                       f"with a finite distance within "
                                       f"max_simulations_per_generation; nothing to report")
-        res = write_outputs(store, spec, pops, reason)
         seconds = time.perf_counter() - t_start
+        res = write_outputs(store, spec, pops, reason,
+                            session={"seconds": seconds, "executed": eng.executed})
         store.log(event="end", executed=eng.executed, reused=eng.reused,
                   seconds=round(seconds, 3), stop=reason)
         log(f"stopped: {reason}; ran {eng.executed} simulations, reused {eng.reused} from disk")

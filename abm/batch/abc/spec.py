@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abm.batch.abc.priors import DISTS, Prior
+from abm.batch.abc.priors import DISTS, KERNELS, Prior
 from abm.batch.abc.targets import Target, _is_number, check_targets, default_targets
 from abm.batch.adapter import (
     Adapter,
@@ -31,10 +31,11 @@ from abm.core.io import safe_name
 SECTIONS = ("calibration", "model", "fixed", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "particles", "generations", "replicates", "seed",
                     "quantile", "min_acceptance", "max_simulations_per_generation",
-                    "batch_size", "min_epsilon_decrease", "min_epsilon")
+                    "batch_size", "min_epsilon_decrease", "min_epsilon", "kernel",
+                    "min_generations")
 #: settings that only decide *when to stop*: they may change when resuming
 BUDGET_KEYS = ("generations", "min_acceptance", "max_simulations_per_generation",
-               "min_epsilon_decrease", "min_epsilon")
+               "min_epsilon_decrease", "min_epsilon", "min_generations")
 PRIOR_KEYS = ("dist", "low", "high")
 #: columns of the particle tables; a prior cannot take these names
 COLUMNS = ("generation", "particle", "candidate", "weight", "distance")
@@ -45,8 +46,8 @@ FORMAT = "cpabm-abc/1"
 DEFAULT_ADAPTER = "abm.studies.adapter"
 PACKAGE = Path(__file__).resolve().parent
 #: the engine's modules whose code decides which simulations run and which candidates are
-#: accepted (in the run identity); the others (``__init__.py``, ``report.py``) only
-#: re-export or write the outputs
+#: accepted (in the run identity); the others (``__init__.py``, ``report.py``,
+#: ``posterior.py``) only re-export, write the outputs or read them back
 ENGINE_MODULES = ("spec.py", "targets.py", "priors.py", "smc.py", "store.py")
 
 
@@ -71,6 +72,8 @@ class CalibrationSpec:
     batch_size: int
     min_epsilon_decrease: float
     min_epsilon: float
+    kernel: str
+    min_generations: int
     adapter_name: str
     adapter: Adapter
     fixed: dict
@@ -104,6 +107,7 @@ class CalibrationSpec:
                 "seed": self.seed,
                 "quantile": self.quantile,
                 "batch_size": self.batch_size,
+                "kernel": self.kernel,
                 "environment": self.adapter.environment(),
             }
         return self._identity
@@ -249,6 +253,20 @@ def load_calibration_spec(path: str | Path,
                     what=f" (at least particles x replicates = {particles * replicates})")
     batch = _int(cal, "batch_size", where, 1, default=particles,
                  what=" (candidates per proposal chunk)")
+    kernel = cal.get("kernel", KERNELS[0])
+    if kernel not in KERNELS:
+        raise ConfigError(f"{where}: calibration.kernel = {kernel!r} is unknown"
+                          f"{suggest(str(kernel), KERNELS)}; valid options: {', '.join(KERNELS)}")
+    n_priors = len(_section(raw, "priors", where))
+    if kernel == "multivariate" and particles <= n_priors:
+        raise ConfigError(f"{where}: calibration.particles = {particles} must exceed the number "
+                          f"of calibrated parameters ({n_priors}) for kernel = \"multivariate\" "
+                          f"(the weighted covariance of fewer particles is singular); use more "
+                          f"particles (about 15 x the parameters; docs/calibration_method.md, "
+                          f"\"Sizing\") or kernel = \"componentwise\"")
+    min_gens = _int(cal, "min_generations", where, 1, generations + 1, default=1,
+                    what=f" (no stopping rule applies before this many generations; at most "
+                         f"generations = {generations})")
 
     model = _section(raw, "model", where)
     adapter_name = model.get("adapter", default_adapter)
@@ -295,6 +313,7 @@ def load_calibration_spec(path: str | Path,
         path=path, text=text, name=name, description=description, particles=particles,
         generations=generations, replicates=replicates, seed=seed, quantile=quantile,
         min_acceptance=min_acc, max_simulations_per_generation=max_sims, batch_size=batch,
-        min_epsilon_decrease=min_dec, min_epsilon=min_eps, adapter_name=adapter_name,
+        min_epsilon_decrease=min_dec, min_epsilon=min_eps, kernel=kernel,
+        min_generations=min_gens, adapter_name=adapter_name,
         adapter=adapter, fixed=fixed, priors=priors, targets=targets, period=period,
         context=context)

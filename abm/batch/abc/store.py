@@ -10,6 +10,7 @@ holding another calibration, or this one without ``--resume``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -23,7 +24,7 @@ from abm.core.io import atomic_write_text, sha256_bytes
 
 MANIFEST, SIMS, GENS, LOG, LOCK = "manifest.json", "sims", "generations", "log.jsonl", ".lock"
 OUTPUTS = ("posterior.parquet", "posterior.md", "calibrated.toml", "best_particle.csv",
-           "history.csv", "marginals.png", "result.json")
+           "history.csv", "marginals.png", "result.json", "cost.json")
 OURS = {MANIFEST, SIMS, GENS, LOG, LOCK, *OUTPUTS, "checksums.jsonl", "quarantine"}
 
 
@@ -46,8 +47,9 @@ class AbcStore(ResultFolder):
         return sorted(p for p in self.sims.iterdir()
                       if p.name.endswith(".json") and not p.name.startswith("."))
 
-    def load_sims(self, log=None) -> dict[str, list[float]]:
-        """Every finished simulation on disk: key -> target statistics. A file whose SHA-256
+    def load_sims(self, log=None, costs: dict | None = None) -> dict[str, list[float]]:
+        """Every finished simulation on disk: key -> target statistics (and, into ``costs``
+        if given, key -> (generation, wall seconds, CPU seconds)). A file whose SHA-256
         is not the one recorded when it was written, or (unrecorded) that does not read as
         simulation records, is moved to quarantine/ and reported; its simulations are done
         again."""
@@ -71,6 +73,8 @@ class AbcStore(ResultFolder):
             if not sound:
                 self.record_checksum(name, data)
             out.update(got)
+            if costs is not None:
+                costs.update({str(r["key"]): sim_cost(r) for r in recs})
         return out
 
     def clean_temp(self) -> int:
@@ -94,6 +98,32 @@ class AbcStore(ResultFolder):
         event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(), **event}
         with open(self.root / LOG, "a") as f:
             f.write(json.dumps(event, default=str) + "\n")
+
+
+def sim_cost(record: dict) -> tuple[int, float, float]:
+    """(generation, wall seconds, CPU seconds) of one stored simulation record."""
+    meta = record.get("meta") or {}
+    return (int(record.get("generation", -1)), float(meta.get("seconds", math.nan)),
+            float(meta.get("cpu_seconds", math.nan)))
+
+
+def session_walls(root: Path) -> list[dict]:
+    """The sessions of a calibration folder from its log.jsonl: start time, wall seconds
+    (None for a session that did not end, e.g. killed) and simulations run."""
+    out: list[dict] = []
+    f = root / LOG
+    if not f.exists():
+        return out
+    for line in f.read_text().splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("event") == "start":
+            out.append({"start": ev.get("time"), "seconds": None, "executed": None})
+        elif ev.get("event") == "end" and out and out[-1]["seconds"] is None:
+            out[-1].update(seconds=ev.get("seconds"), executed=ev.get("executed"))
+    return out
 
 
 def _temp(name: str) -> bool:

@@ -1,0 +1,130 @@
+"""Reading a finished calibration folder: its posterior, summarised and sampled.
+
+Everything here reads only the folder (``manifest.json`` for the priors, ``posterior.parquet``
+for the final particles and their weights, ``result.json`` and ``cost.json``), so it works on
+any calibration, of any model, without loading the model or its spec:
+
+* :func:`load_posterior`: the priors and the final weighted particles;
+* :func:`summarise`: per parameter the calibrated value (the **weighted posterior median**,
+  see :data:`SUMMARY`), the 5/10/90/95% quantiles, the width ratio (posterior 10-90% over the
+  prior's, in the transformed space) and whether the targets identify it
+  (ratio < :data:`abm.batch.abc.report.WEAK`);
+* :func:`correlations`: the weighted correlations of the particles (transformed space);
+* :func:`draw`: K particles drawn by weight (for posterior-predictive checks).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from abm.batch.abc.priors import Prior, weighted_quantile
+from abm.batch.abc.report import WEAK, identifiability
+from abm.batch.abc.store import MANIFEST
+from abm.core.errors import ConfigError
+
+#: how a calibrated value is derived from the posterior (the docs quote this)
+SUMMARY = "weighted posterior median"
+
+
+@dataclass
+class Posterior:
+    root: Path
+    name: str
+    priors: list[Prior]
+    frame: object  # DataFrame of the final particles (posterior.parquet)
+    weights: np.ndarray
+    result: dict
+    cost: dict
+    identity_sha256: str
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.priors]
+
+    @property
+    def ess(self) -> float:
+        return float(1.0 / np.sum(self.weights**2))
+
+    @property
+    def generation(self) -> int:
+        return int(self.frame["generation"].iloc[0])
+
+    def Y(self) -> np.ndarray:
+        """The particles in the transformed space (log for loguniform priors)."""
+        return np.column_stack([np.asarray(p.transform(self.frame[p.name].to_numpy(float)))
+                                for p in self.priors])
+
+
+def load_posterior(root: str | Path) -> Posterior:
+    """The final population of the calibration in ``root``, with its priors (from the
+    manifest). Raises ConfigError if ``root`` is not a finished calibration."""
+    import pandas as pd
+
+    root = Path(root)
+    man, post = root / MANIFEST, root / "posterior.parquet"
+    if not man.is_file() or not post.is_file():
+        raise ConfigError(f"{root}: not a finished calibration (needs {MANIFEST} and "
+                          f"posterior.parquet, written by `cpabm calibrate`)")
+    m = json.loads(man.read_text())
+    priors = [Prior(k, v["dist"], v["low"], v["high"], v.get("kind", "float"))
+              for k, v in m["spec"]["identity"]["priors"].items()]
+    df = pd.read_parquet(post)
+    missing = [p.name for p in priors if p.name not in df.columns]
+    if missing or "weight" not in df.columns:
+        raise ConfigError(f"{post}: lacks the columns {missing or ['weight']}")
+    w = df["weight"].to_numpy(float)
+    if not (np.all(w >= 0) and w.sum() > 0):
+        raise ConfigError(f"{post}: the weights are not a distribution")
+    res = json.loads((root / "result.json").read_text()) if (root / "result.json").exists() else {}
+    cost = json.loads((root / "cost.json").read_text()) if (root / "cost.json").exists() else {}
+    return Posterior(root, m.get("name", root.name), priors, df, w / w.sum(), res, cost,
+                     m["identity_sha256"])
+
+
+def summarise(post: Posterior, threshold: float = WEAK) -> list[dict]:
+    """Per parameter: prior, the calibrated value (:data:`SUMMARY`), 5/10/90/95% quantiles,
+    the width ratio and ``identified`` (ratio < ``threshold``)."""
+    Y = post.Y()
+    out = []
+    for k, p in enumerate(post.priors):
+        x = post.frame[p.name].to_numpy(float)
+        q05, q10, q50, q90, q95 = weighted_quantile(x, post.weights, [0.05, 0.1, 0.5, 0.9, 0.95])
+        y10, y90 = weighted_quantile(Y[:, k], post.weights, [0.1, 0.9])
+        a, b = p.bounds()
+        ratio = float((y90 - y10) / (0.8 * (b - a)))
+        # the median in the transformed space, mapped back (equal to the median of x; this
+        # also gives whole numbers for int factors)
+        value = p.to_model(float(weighted_quantile(Y[:, k], post.weights, 0.5)))
+        out.append({"parameter": p.name, "prior": p.dist, "low": p.low, "high": p.high,
+                    "kind": p.kind, "value": value, "median": float(q50), "q05": float(q05),
+                    "q10": float(q10), "q90": float(q90), "q95": float(q95),
+                    "width_ratio": ratio, "identified": ratio < threshold,
+                    "identifiability": identifiability(ratio)})
+    return out
+
+
+def correlations(post: Posterior) -> np.ndarray:
+    """Weighted correlation matrix of the particles in the transformed space."""
+    c = np.atleast_2d(np.cov(post.Y(), rowvar=False, aweights=post.weights, bias=True))
+    sd = np.sqrt(np.diag(c))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return c / np.outer(sd, sd)
+
+
+def draw(post: Posterior, k: int, seed: int) -> list[dict]:
+    """``k`` particles drawn with replacement by weight (a posterior sample), in draw
+    order, as the points the model received."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"draws = {k!r} must be a whole number >= 1")
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    idx = rng.choice(len(post.weights), size=k, p=post.weights)
+    out = []
+    for i in idx:
+        row = post.frame.iloc[int(i)]
+        out.append({p.name: (int(row[p.name]) if p.kind == "int" else float(row[p.name]))
+                    for p in post.priors})
+    return out

@@ -1,0 +1,160 @@
+"""Calibrated values come from the posterior by script: abm.batch.abc.posterior reads a
+calibration folder (weighted medians, width ratios, draws) and
+experiments/tools/apply_calibration.py writes the identified ones into a parameter table,
+leaving the unidentified ones at their documented values. Checked on a small synthetic
+calibration folder with a known posterior."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm.batch.abc import draw, load_posterior, summarise, weighted_quantile
+from abm.core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / "experiments" / "tools" / "apply_calibration.py"
+REPORT = ROOT / "experiments" / "tools" / "calibration_report.py"
+
+TABLE = '''# a parameter table
+[rate]
+type = "float"
+unit = "per week"
+default = 0.5
+range = [0.0, 10.0]
+source = "assumption (a report, p. 3)"
+
+[lag]
+type = "float"
+unit = "weeks"
+default = 12.0
+range = [1.0, 100.0]
+source = "a study"
+calibrated = true
+
+[slots]
+type = "int"
+unit = "slots"
+default = 4
+range = [0, 20]
+source = "guess"
+'''
+
+
+def tool(path=TOOL, name="apply_calibration"):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A finished calibration: rate identified (narrow around 2), lag not identified (its
+    loguniform prior back), slots identified (whole numbers around 7)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    root = tmp_path / "abc"
+    root.mkdir()
+    priors = {"rate": {"dist": "uniform", "low": 0.0, "high": 5.0, "kind": "float"},
+              "lag": {"dist": "loguniform", "low": 2.0, "high": 80.0, "kind": "float"},
+              "slots": {"dist": "uniform", "low": 0, "high": 20, "kind": "int"}}
+    (root / "manifest.json").write_text(json.dumps({
+        "name": "synthetic", "identity_sha256": "ab" * 32,
+        "spec": {"identity": {"priors": priors}}}))
+    w = rng.uniform(0.5, 1.5, n)
+    df = pd.DataFrame({"generation": 5, "particle": np.arange(n), "candidate": np.arange(n),
+                       "weight": w / w.sum(), "distance": rng.uniform(0, 1, n),
+                       "rate": rng.normal(2.0, 0.1, n),
+                       "lag": np.exp(rng.uniform(np.log(2), np.log(80), n)),
+                       "slots": np.clip(np.round(rng.normal(7, 1, n)), 0, 20).astype(int)})
+    df.to_parquet(root / "posterior.parquet", index=False)
+    (root / "result.json").write_text(json.dumps({"stop_reason": "acceptance fell"}))
+    return root, df
+
+
+def test_summary_is_the_weighted_median_and_flags_the_unidentified(folder):
+    root, df = folder
+    post = load_posterior(root)
+    assert post.ess == pytest.approx(1 / np.sum(post.weights**2))
+    rows = {r["parameter"]: r for r in summarise(post)}
+    assert rows["rate"]["value"] == pytest.approx(
+        weighted_quantile(df["rate"], df["weight"], 0.5), rel=1e-12)
+    assert abs(rows["rate"]["value"] - 2.0) < 0.03
+    assert rows["rate"]["identified"] and rows["rate"]["width_ratio"] < 0.1
+    assert not rows["lag"]["identified"] and rows["lag"]["width_ratio"] > 0.85
+    assert rows["slots"]["identified"] and rows["slots"]["value"] == 7
+    assert isinstance(rows["slots"]["value"], int)
+    # draws by weight: a posterior sample of the points the model received
+    d = draw(post, 300, seed=1)
+    assert len(d) == 300 and set(d[0]) == {"rate", "lag", "slots"}
+    assert abs(np.mean([x["rate"] for x in d]) - 2.0) < 0.03
+    assert d == draw(post, 300, seed=1) and d != draw(post, 300, seed=2)
+
+
+def test_script_writes_identified_values_keeps_the_rest_and_is_idempotent(folder, tmp_path):
+    root, df = folder
+    mod = tool()
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE)
+    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    assert mod.main(args) == 0
+    import tomllib
+    got = tomllib.loads(table.read_text())
+    med = float(f"{weighted_quantile(df['rate'], df['weight'], 0.5):.4g}")
+    assert got["rate"]["default"] == med and got["rate"]["calibrated"] is True
+    assert got["rate"]["source"].startswith("ABC-SMC posterior median (")
+    assert got["rate"]["source"].endswith("; evidence: assumption (a report, p. 3)")
+    assert got["slots"]["default"] == 7 and got["slots"]["calibrated"] is True
+    # not identified: value kept, flag cleared, the reason and the evidence in the source
+    assert got["lag"]["default"] == 12.0 and got["lag"]["calibrated"] is False
+    assert got["lag"]["source"].startswith("not identified by ABC-SMC (")
+    assert got["lag"]["source"].endswith("; evidence: a study")
+    assert table.read_text().startswith("# a parameter table\n")  # layout kept
+    first = table.read_text()
+    assert "| `rate` |" in summ.read_text()
+    # a second application replaces the run's note instead of nesting it
+    assert mod.main(args) == 0
+    assert table.read_text() == first
+
+
+def test_script_refuses_a_foreign_summary_an_unknown_parameter_and_a_non_calibration(
+        folder, tmp_path, capsys):
+    root, _ = folder
+    mod = tool()
+    table = tmp_path / "parameters.toml"
+    table.write_text(TABLE)
+    mine = tmp_path / "mine.md"
+    mine.write_text("my notes")
+    assert mod.main([str(root), "--table", str(table), "--summary", str(mine), "--no-docs"]) == 2
+    assert mine.read_text() == "my notes" and table.read_text() == TABLE
+    table.write_text(TABLE.replace("[slots]", "[other]"))
+    assert mod.main([str(root), "--table", str(table), "--summary", str(tmp_path / "s.md"),
+                     "--no-docs"]) == 2
+    assert "no [slots] entry" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="not a finished calibration"):
+        load_posterior(tmp_path)
+
+
+def test_report_identifiability_section_reads_the_folder(folder, monkeypatch):
+    """The calibration report's identifiability section: every parameter's width ratio and
+    label, sorted from the best identified, and the strongest correlations."""
+    root, _ = folder
+    rep = tool(REPORT, "calibration_report")
+    monkeypatch.setattr(rep, "ABC", root)
+    text = {"identifiability": "WIDTHS", "identify_rest": "REST"}
+    md = "\n".join(rep.identifiability_section(text))
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `")]
+    assert [r.split("`")[1] for r in rows[:3]] == ["rate", "slots", "lag"]
+    assert "not identified" in rows[2] and "ESS" in md and md.rstrip().endswith("REST")
+    pairs = [ln for ln in md.splitlines() if ln.startswith("| `") and "` - `" in ln]
+    assert len(pairs) == 3  # every pair of the 3 parameters, strongest first
+    r = [abs(float(ln.split("|")[2])) for ln in pairs]
+    assert r == sorted(r, reverse=True) and max(r) <= 1
+    monkeypatch.setattr(rep, "ABC", root / "missing")
+    assert "no posterior in" in "\n".join(rep.identifiability_section(text))
