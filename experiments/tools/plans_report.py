@@ -3,12 +3,14 @@ plan-ending parameters (issue #21) and the table of the fitted model, for the ca
 notes.
 
     python experiments/tools/plans_report.py --grid    # the grid search -> plans_grid.csv
+    python experiments/tools/plans_report.py --refine  # its second stage (adds rows)
     python experiments/tools/plans_report.py           # the fitted model -> plans.md
 
 Both run the calibration scenario (England, 10% sample, to October 2010) with a few seeds.
 The grid varies the thresholds at a plan's review conferences (``cpp_first_review_threshold``,
 ``cpp_step_down_threshold``) and the LA's threshold for applying for care proceedings at a
-review (``court_threshold``, which longer plans reach more often). Its loss measures the
+review (``court_threshold``, which longer plans reach more often), then refines around the
+best point with the noise of that decision (``la_court_sigma``). Its loss measures the
 plans' duration by the published ratio of children on a plan at 31 March to children who
 became the subject of one in the year (the model's plan starts are low, so its stock is
 compared through the ratio), the 5% of plans ended in 2007-08 that had lasted two years or
@@ -42,9 +44,18 @@ from abm.studies.targets import load_targets, target_statistics  # noqa: E402
 SCENARIO = ROOT / "experiments" / "scenarios" / "england_calibration_s10.toml"
 OUT = ROOT / "results" / "calibration"
 SEEDS = (1, 2, 3)
+#: Stage 1: a grid of the three thresholds (``la_court_sigma`` at 0.5, its value before).
 GRID = {"cpp_first_review_threshold": (0.8, 1.0, 1.2),
         "cpp_step_down_threshold": (1.4, 1.6, 1.8),
         "court_threshold": (2.9, 3.1)}
+#: Stage 2 (``--refine``): around the best of stage 1, the noise of the LA's decision to
+#: apply for care, which sets how often the longer plans' repeated reviews send a family to
+#: court by chance.
+REFINE = [{"court_threshold": c, "la_court_sigma": s, "cpp_step_down_threshold": d}
+          for c, s, d in ((3.1, 0.25, 1.6), (2.9, 0.25, 1.6), (3.3, 0.25, 1.6), (3.0, 0.25, 1.6),
+                          (3.0, 0.25, 1.7), (3.0, 0.35, 1.6))]
+FITTED = ("cpp_first_review_threshold", "cpp_step_down_threshold", "court_threshold",
+          "la_court_sigma")
 #: Published stock at 31 March / children becoming the subject of a plan in the year
 #: (plans_2007_2010.toml): 29,200 / 34,000; 34,100 / 37,900; 39,100 / 44,300.
 STOCK_PER_START = {"FY2007": 29200 / 34000, "FY2008": 34100 / 37900, "FY2009": 39100 / 44300}
@@ -80,18 +91,24 @@ def loss(r: dict) -> float:
     return float(np.sum(np.square(terms)))
 
 
-def grid(seeds, scale) -> Path:
+def grid(seeds, scale, refine: bool) -> Path:
+    """Stage 1 (the grid) writes plans_grid.csv; stage 2 (``refine``) adds its rows."""
+    if refine:
+        points = [{"cpp_first_review_threshold": 1.0, **r} for r in REFINE]
+    else:
+        points = [{**dict(zip(GRID, v, strict=True)), "la_court_sigma": 0.5}
+                  for v in itertools.product(*GRID.values())]
     rows = []
-    names = list(GRID)
-    for values in itertools.product(*GRID.values()):
-        sets = dict(zip(names, values, strict=True))
+    for sets in points:
         runs = [one_run(sets, s, scale) for s in seeds]
         mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
-        rows.append({**sets, "loss": loss(mean), **mean})
+        rows.append({**sets, "stage": 2 if refine else 1, "loss": loss(mean), **mean})
         print(sets, round(rows[-1]["loss"], 2), flush=True)
-    df = pd.DataFrame(rows).sort_values("loss")
+    df = pd.DataFrame(rows)
     path = OUT / "plans_grid.csv"
-    atomic_write_text(path, df.to_csv(index=False))
+    if refine:
+        df = pd.concat([pd.read_csv(path), df], ignore_index=True)
+    atomic_write_text(path, df.sort_values("loss").to_csv(index=False))
     return path
 
 
@@ -103,7 +120,7 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 def report(seeds, scale) -> Path:
     params = load_scenario(SCENARIO).params()
-    fitted = {k: getattr(params, k) for k in GRID}
+    fitted = {k: getattr(params, k) for k in FITTED}
     runs = [one_run({}, s, scale) for s in seeds]
     med = {k: float(np.nanmedian([r[k] for r in runs])) for k in runs[0]}
     targets = [t for t in load_targets() if t.id.startswith("cp_plan")]
@@ -159,11 +176,12 @@ def report(seeds, scale) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", action="store_true", help="run the grid search")
+    ap.add_argument("--grid", action="store_true", help="run the grid search (stage 1)")
+    ap.add_argument("--refine", action="store_true", help="run stage 2 of the search")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--scale", type=float, default=None, help="sample (default: the scenario's)")
     a = ap.parse_args()
-    print(grid(a.seeds, a.scale) if a.grid else report(a.seeds, a.scale))
+    print(grid(a.seeds, a.scale, a.refine) if a.grid or a.refine else report(a.seeds, a.scale))
 
 
 if __name__ == "__main__":
