@@ -93,6 +93,16 @@ COURT_COMPONENTS = (
     ("listing", "due for a hearing but not reached in the week's list"),
 )
 
+#: The DfE's bands for the length of a child protection plan that ended: name, description,
+#: and the longest plan in the band in whole weeks (a week is 7 days: 13 weeks = 91 days
+#: is within 3 months, 26 weeks within 6 months, 52 within a year, 104 within two years).
+CPP_DURATION_BANDS = (
+    ("under_3_months", "3 months or less", 13),
+    ("3_to_6_months", "more than 3 months, up to 6 months", 26),
+    ("6_to_12_months", "more than 6 months, under 1 year", 52),
+    ("1_to_2_years", "1 year, under 2 years", 104),
+    ("2_years_and_over", "2 years or more", 1 << 30),
+)
 
 # ------------------------------------------------------------------ flows (per LA, per week)
 FLOWS = (
@@ -123,6 +133,15 @@ FLOWS = (
     _flow("cpp_starts", "families", "child protection plans started", "casework"),
     _flow("cpp_starts_children", "children", "children who became the subject of a child "
           "protection plan", "casework"),
+    _flow("cpp_repeat_starts_children", "children", "children who became the subject of a "
+          "child protection plan for a second or later time (their family had a plan before, "
+          "since the run's warm-up began)", "plans"),
+    _flow("cp_plans_ended", "children", "children who ceased to be the subject of a child "
+          "protection plan (stepped down, closed, or escalated to care proceedings)", "plans"),
+    _flow("cp_plan_duration_weeks_sum", "child-weeks", "weeks from the initial conference to "
+          "the plan's end, summed over the children whose plan ended", "plans"),
+    *(_flow(f"cp_plans_ended_{name}", "children", f"children whose plan ended after {what} "
+            "(DfE length band)", "plans") for name, what, _ in CPP_DURATION_BANDS),
     _flow("cin_starts", "families", "child-in-need services started (or stepped down to)",
           "casework"),
     _flow("closures", "families", "social-care cases closed", "casework"),
@@ -308,6 +327,17 @@ INDICATORS = (
               "children in core assessments per child referred", "casework"),
     Indicator("cp_plan_share", "share of referrals", "cpp_starts_children / referrals_children",
               "children becoming the subject of a plan per child referred", "casework"),
+    Indicator("cp_plan_repeat_share", "share of plan starts",
+              "cpp_repeat_starts_children / cpp_starts_children",
+              "children becoming the subject of a plan for a second or later time, per child "
+              "becoming the subject of a plan", "plans"),
+    Indicator("cp_plan_duration_weeks", "weeks", "cp_plan_duration_weeks_sum / cp_plans_ended",
+              "mean duration of the child protection plans that ended in the period (the DfE's "
+              "plans-ended definition)", "plans"),
+    *(Indicator(f"cp_plans_ended_{name}_share", "share of plans ended",
+                f"cp_plans_ended_{name} / cp_plans_ended",
+                f"plans that ended in the period after {what} (the DfE length band)", "plans")
+      for name, what, _ in CPP_DURATION_BANDS),
     Indicator("initial_assessments_children", "children",
               "ia_completed * referrals_children / referrals",
               "initial assessments completed, in children (families x children per referred "
@@ -443,6 +473,10 @@ for _k, _s in enumerate(FLOWS):
     globals()[f"FL_{_s.name.upper()}"] = _k
 for _k, _s in enumerate(WORKFORCE):
     globals()[f"W_{_s.name[5:].upper()}"] = _k
+#: The first of the plan-length band flows (they follow in CPP_DURATION_BANDS order) and
+#: each band's longest plan in weeks
+FL_CPP_DURATION_BANDS = FLOW_NAMES.index(f"cp_plans_ended_{CPP_DURATION_BANDS[0][0]}")
+CPP_BAND_MAX_WEEKS = tuple(w for _, _, w in CPP_DURATION_BANDS)
 #: The first of the duration-component flows (they follow in COURT_COMPONENTS order)
 FL_COURT_COMPONENTS = FLOW_NAMES.index(f"court_{COURT_COMPONENTS[0][0]}_weeks_sum")
 CO_CONCLUDED, CO_DURATION_WEEKS_SUM = (COHORT_NAMES.index(f"court_cohort_{n}")

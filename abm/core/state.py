@@ -65,6 +65,7 @@ Families = namedtuple("Families", [
     "n_worker_changes",  # int16 changes of social worker, cumulative
     "n_referrals",   # int16  referrals, cumulative
     "n_harm",        # int16  severe harm events, cumulative
+    "n_plans",       # int16  child protection plans started, cumulative (repeat plans)
     "open_pos",      # int32  position in the open-case list, -1 if not open
     "court_case",    # int32  row in CourtCases while in care proceedings, else -1
     "order",         # int8   0 none, 1 care order (before the return review), 2 placement
@@ -150,7 +151,7 @@ FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
                ("court_case", np.int32), ("open_pos", np.int32), ("last_closed", np.int32),
                ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
                ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
-               ("return_bin", np.int8), ("routine_due", np.int32)]
+               ("return_bin", np.int8), ("routine_due", np.int32), ("n_plans", np.int16)]
 assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
 
 

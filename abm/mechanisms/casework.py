@@ -2,7 +2,12 @@
 
 Initial assessment -> no further action, child-in-need services, or core assessment / s47
 -> conference -> child protection plan -> reviews -> step down, closure, or the LA's
-decision to apply for care proceedings. Every judgment is a Taylor-Russell decision
+decision to apply for care proceedings. A plan has the life course of *Working Together*:
+its first review conference within three months of the initial conference, later ones at
+most six months apart; it ends at a review when the LA applies for care or when risk has
+fallen (a step down to child-in-need services, or closure), and its length is counted in
+the DfE's bands (:func:`plan_ended`), a family's second or later plan as a repeat plan.
+Every judgment is a Taylor-Russell decision
 (``abm.mechanisms.taylor_russell``) whose accuracy comes from the worker (experience,
 supervision, scope) and from the direct time the case actually received.
 
@@ -65,6 +70,7 @@ CaseworkParams = param_record("CaseworkParams", """
     direct_hours_court recording_ratio mech_workload_squeeze
     ia_threshold_s47 ia_threshold_cin ca_threshold_conference conference_sigma
     conference_threshold close_threshold cin_min_weeks cin_review_weeks cpp_review_weeks
+    cpp_review_interval_weeks cpp_step_down_threshold cpp_first_review_threshold
     court_threshold la_court_sigma court_delay_norm_weeks reunify_threshold care_weeks
     help_efficacy early_help_efficacy_factor service_range mech_requisite_variety
     worker_sigma_base sigma_inexperience sigma_low_scope sigma_low_supervision
@@ -247,14 +253,19 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
                                  p.court_threshold - drv.court_shift, rng_dec, log, nd, D_COURT,
                                  la)
             nd += 1
+            # the review conference ends the plan if risk has fallen; at the first review
+            # only in exceptional circumstances (a lower bar)
+            first = t - fam.since[i] <= math.ceil(p.cpp_review_weeks)
+            end = p.cpp_first_review_threshold if first else p.cpp_step_down_threshold
             if apply:
                 go = GO_COURT
-            elif score < p.conference_threshold - shift:
-                go = GO_CIN  # step down to child-in-need services
+            elif score < end - shift:
+                # step down to child-in-need services, or close if risk has fallen that far
+                go = GO_CLOSE if score < p.close_threshold - shift else GO_CIN
             elif routine > t:
                 fam.due[i] = routine
-            else:
-                fam.due[i] = t + int(math.ceil(p.cpp_review_weeks)) * 2
+            else:  # the plan continues to its next review conference
+                fam.due[i] = t + int(math.ceil(p.cpp_review_interval_weeks))
         elif s == CARE:
             if t < fam.due[i]:
                 continue
@@ -293,6 +304,25 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
 #: protection plan; the LA applies for care proceedings; the case closes; early help ends;
 #: the court makes a care or placement order.
 GO_CA, GO_CIN, GO_CPP, GO_COURT, GO_CLOSE, GO_EH_END, GO_CARE = 1, 2, 3, 4, 5, 6, 7
+
+
+@njit(cache=True, inline="always")
+def plan_band(weeks):
+    """The DfE length band (``indicators.CPP_DURATION_BANDS``) of a plan that lasted
+    ``weeks`` whole weeks."""
+    b = 0
+    while weeks > I.CPP_BAND_MAX_WEEKS[b]:
+        b += 1
+    return b
+
+
+@njit(cache=True, inline="always")
+def plan_ended(flow, la, nc, weeks):
+    """Count a plan that ended after ``weeks`` weeks, for its ``nc`` children: plans ended,
+    their weeks, and the DfE length band."""
+    flow[la, I.FL_CP_PLANS_ENDED] += nc
+    flow[la, I.FL_CP_PLAN_DURATION_WEEKS_SUM] += weeks * nc
+    flow[la, I.FL_CPP_DURATION_BANDS + plan_band(weeks)] += nc
 
 
 @njit(cache=True)
@@ -345,6 +375,8 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
         elif go == GO_EH_END:
             las.eh_used[la] -= 1
             flow[la, I.FL_EARLY_HELP_ENDS] += 1
+        if state[i] == CPP:  # the plan ends (stepped down, closed, or escalated)
+            plan_ended(flow, la, n_children[i], t - since[i])
         # the move (core.move_rows): stocks, transitions, state; a closed case leaves the
         # open list, the last entry taking its place (every other move is between open states)
         old = state[i]
@@ -383,6 +415,9 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
                 fam.due[i] = t + cpp_weeks
                 flow[la, I.FL_CPP_STARTS] += 1
                 flow[la, I.FL_CPP_STARTS_CHILDREN] += nc
+                if fam.n_plans[i] > 0:  # a repeat plan: the family had one before
+                    flow[la, I.FL_CPP_REPEAT_STARTS_CHILDREN] += nc
+                fam.n_plans[i] += 1
             if fam.help_start[i] < 0 and fam.episode_start[i] >= 0:
                 # first help of the episode: the child's journey from referral to help ends
                 fam.help_start[i] = t

@@ -158,6 +158,7 @@ class Family(mesa.Agent):
         self.n_worker_changes = 0
         self.n_referrals = 0
         self.n_harm = 0
+        self.n_plans = 0  # child protection plans started, ever (a later one is a repeat plan)
         self.court_case: CareCase | None = None
         self.order = 0  # 0 none, 1 care order awaiting review, 2 placement order, 3 kept in care
         self.returned = -1  # week the child went home from care (within the 52-week window)
@@ -170,6 +171,12 @@ class Family(mesa.Agent):
         """The only way a state changes: keeps the LA's stocks, transitions and open cases."""
         la, t = self.la, self.model.t
         old = self.state
+        if old == CPP:  # the plan ends: its length, in the DfE's bands (7.11)
+            weeks = t - self.since
+            la.flow[I.FL_CP_PLANS_ENDED] += self.n_children
+            la.flow[I.FL_CP_PLAN_DURATION_WEEKS_SUM] += weeks * self.n_children
+            band = next(b for b, w in enumerate(I.CPP_BAND_MAX_WEEKS) if weeks <= w)
+            la.flow[I.FL_CPP_DURATION_BANDS + band] += self.n_children
         la.stock_fam[old] -= 1
         la.stock_fam[new_state] += 1
         la.stock_children[old] -= self.n_children
@@ -212,6 +219,9 @@ class Family(mesa.Agent):
         self.due = self.model.t + math.ceil(self.model.pk.cpp_review_weeks)
         self.la.flow[I.FL_CPP_STARTS] += 1
         self.la.flow[I.FL_CPP_STARTS_CHILDREN] += self.n_children
+        if self.n_plans > 0:  # a repeat plan
+            self.la.flow[I.FL_CPP_REPEAT_STARTS_CHILDREN] += self.n_children
+        self.n_plans += 1
         self.start_help()
 
     def to_core_assessment(self) -> None:
@@ -414,24 +424,32 @@ class Family(mesa.Agent):
             self.due = t + math.ceil(p.cin_review_weeks)
 
     def _plan_review(self, p, t: int, shift: float, dq: float) -> None:
-        """CP plan review (7.11): the LA's decision to apply for care proceedings."""
+        """CP plan review conference (7.11): the LA's decision to apply for care proceedings;
+        otherwise the plan ends if risk has fallen (closure, or a step down to child-in-need
+        services), or continues to its next review."""
         la = self.la
         routine, self.routine_due = self.routine_due, -1  # after an audit, the routine one
         apply, score = la.judge(S.D_COURT, self.risk, p.la_court_sigma + 0.5 * self.case_sigma(dq),
                                 p.court_threshold - self.model.court_shift,  # lagged
                                 self.model.streams["casework"])
+        # the plan ends if risk has fallen; at the first review only exceptionally
+        first = t - self.since <= math.ceil(p.cpp_review_weeks)
+        end = p.cpp_first_review_threshold if first else p.cpp_step_down_threshold
         if apply:
             self.reunification_breakdown_check()
             self.move_to(COURT)  # the court opens its case record this week
             self.court_case = None
             la.flow[I.FL_COURT_APPLICATIONS] += 1
             la.flow[I.FL_COURT_APPLICATIONS_CHILDREN] += self.n_children
-        elif score < p.conference_threshold - shift:
-            self.to_child_in_need()  # step down
+        elif score < end - shift:
+            if score < p.close_threshold - shift:
+                self.close_case()  # risk has fallen so far that the case closes
+            else:
+                self.to_child_in_need()  # step down
         elif routine > t:
             self.due = routine
         else:
-            self.due = t + math.ceil(p.cpp_review_weeks) * 2
+            self.due = t + math.ceil(p.cpp_review_interval_weeks)
 
     def _care_review(self, p, t: int, shift: float, dq: float) -> None:
         """Review of a looked-after child (7.11, 7.17): reunification or permanence."""

@@ -48,17 +48,19 @@ KEY_OUTPUTS = (
     "court_concluded",           # care cases concluded
     "care_mean_duration_weeks",  # mean duration of the concluded care cases
     "court_open_cases",          # care cases open in court, mean over the run
+    "cp_plans_ended",            # children whose child protection plan ended
+    "cp_plan_duration_weeks",    # mean length of the plans that ended
 )
 _SUMMED = ("referrals_children", "ia_completed", "ca_starts_children", "cpp_starts_children",
-           "court_applications", "court_concluded")
+           "court_applications", "court_concluded", "cp_plans_ended")
 _WEEK_MEANS = ("mean_caseload", "turnover_rate", "vacancy_rate", "court_open_cases")
 
 
 def key_outputs(model) -> dict[str, float]:
     """Reduce one finished run to :data:`KEY_OUTPUTS`, from ``abm.outputs.tables.summary``:
     flows summed over the financial years, rates averaged with the weeks as weights, the
-    census at the last complete year, and the duration over all concluded cases (NaN if
-    none concluded)."""
+    census at the last complete year, and the durations over all concluded care cases and
+    all ended plans (NaN if none)."""
     from abm.outputs.tables import summary
 
     fy = summary(model, "fy")
@@ -72,6 +74,9 @@ def key_outputs(model) -> dict[str, float]:
     total_weeks = np.nansum(fy["care_mean_duration_weeks"].to_numpy(float) * concluded)
     out["care_mean_duration_weeks"] = (float(total_weeks / concluded.sum()) if concluded.sum() > 0
                                        else math.nan)
+    plan_weeks = float(fy["cp_plan_duration_weeks_sum"].sum())
+    out["cp_plan_duration_weeks"] = (plan_weeks / out["cp_plans_ended"] if out["cp_plans_ended"] > 0
+                                     else math.nan)
     return {name: out[name] for name in KEY_OUTPUTS}
 
 

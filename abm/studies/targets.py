@@ -4,7 +4,8 @@ measured on a model run (the child-protection side of calibration).
 * ``abm/data/targets/england_2005_2011.toml`` is a verbatim copy of the targets, with their
   sources; ``abm/data/targets/casework_2006_2010.toml`` adds the published timeliness of
   assessments (checked, not fitted), ``courts_2004_2011.toml`` the descriptive evidence on
-  care proceedings (each extra file maps its own targets in a ``[map]`` table);
+  care proceedings, ``plans_2007_2010.toml`` the published figures on child protection
+  plans (each extra file maps its own targets in a ``[map]`` table);
   ``abm/data/targets/model_map.toml`` says which model output, under which
   official definition (financial year, census at 31 March, quarter of concluded cases,
   month), measures each one, and with what tolerance.
@@ -34,9 +35,10 @@ TARGETS_DIR = DATA_DIR / "targets"
 TARGETS_FILE = TARGETS_DIR / "england_2005_2011.toml"
 MAP_FILE = TARGETS_DIR / "model_map.toml"
 #: Further targets files, each holding its own mapping in a ``[map]`` table (the same keys
-#: as model_map.toml): the descriptive evidence on care proceedings, and the published
-#: timeliness of assessments.
-EXTRA_TARGET_FILES = (TARGETS_DIR / "courts_2004_2011.toml", TARGETS_DIR / "casework_2006_2010.toml")
+#: as model_map.toml): the descriptive evidence on care proceedings, the published
+#: timeliness of assessments, and child protection plans.
+EXTRA_TARGET_FILES = (TARGETS_DIR / "courts_2004_2011.toml", TARGETS_DIR / "casework_2006_2010.toml",
+                      TARGETS_DIR / "plans_2007_2010.toml")
 MAP_KEYS = {"table", "indicator", "periods", "rise_from", "count", "weight", "tolerance",
             "tolerance_rel", "tolerance_abs", "scenario", "why", "from_target", "value"}
 TABLES = ("fy", "quarter", "month", "reunification")
