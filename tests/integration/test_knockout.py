@@ -215,7 +215,7 @@ def test_rerun_is_refused_resume_rebuilds_the_report_and_replace_runs_afresh(don
     assert "`cpabm knockout --scenario " in (done / "report.md").read_text()
     # --replace: a changed knockout runs afresh in the same folder
     assert run_ko(*argv[:3], "0.5", *argv[4:], "--replace") == 0
-    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 20
+    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 22  # 11 variants x 2
     assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
         "scale"] == 0.5
     assert "--scale 0.5" in (done / "report.md").read_text()
