@@ -48,3 +48,26 @@ def test_knockout_doc_quotes_the_pulse_table():
     assert off.after_share_ci_hi < 0 < on.after_share_ci_lo
     assert "every year to FY2011" in FLAT
     assert all(on[f"share_FY{y}"] > 0 for y in range(2007, 2012))
+
+
+def test_knockout_doc_quotes_the_ripple_loop_contribution():
+    t = pd.read_csv(ROOT / "results" / "knockout" / "knockout_table.csv").set_index(
+        ["variant", "metric"])
+
+    def rel(metric):
+        return f"{100 * t.loc[('no_ripple_loop', metric), 'relative']:+.0f}%"
+
+    turnover = t.loc[("no_ripple_loop", "turnover_rate")]
+    assert (f"turnover by {turnover.contribution:+.3f} a year [95% CI {turnover.ci_lo:+.3f}, "
+            f"{turnover.ci_hi:+.3f}] ({rel('turnover_rate')} of the full model's "
+            f"{turnover.full_median:.3f})") in FLAT
+    assert f"vacancies by {rel('vacancy_rate')}, agency use by {rel('agency_share')}" in FLAT
+    exp = t.loc[("no_ripple_loop", "mean_experience_years")]
+    assert f"lowers the mean experience of staff by {-exp.contribution:.2f} years" in FLAT
+    assert turnover.ci_lo > 0  # the loop's contribution is detectable
+    for variant, metric, figure in (("no_b2", "direct_time_share", "+20.5%"),
+                                    ("no_b2", "turnover_rate", "−61%"),
+                                    ("no_r", "direct_time_share", "−35%"),
+                                    ("no_r", "turnover_rate", "+51%")):
+        r = 100 * t.loc[(variant, metric), "relative"]
+        assert figure in FLAT and abs(r - float(figure.replace("−", "-").strip("%"))) < 0.51
