@@ -1,8 +1,10 @@
 """The ripple effect: turnover, recruitment, agency cover and the profession's status
 (brief mechanism 5, App2 ¶14-15).
 
-Less direct work and less scope lower satisfaction; pressure raises stress (both set by
-``abm.mechanisms.workload``); both raise the quit hazard (switch ``mech_turnover``).
+Less direct work and less scope lower satisfaction; pressure, and the LA's cover gap
+(posts vacant or agency-held, weighted by ``ripple_gain``: the ripple loop), raise stress
+(both set by ``abm.mechanisms.workload``); both raise the quit hazard (switch
+``mech_turnover``).
 Leavers are replaced after a recruitment lag that lengthens as the profession's status
 falls, often by newly qualified staff; agency workers cover some vacancies, at higher cost,
 with shorter stays. Better-paying LAs recruit faster. The profession's status follows

@@ -10,7 +10,11 @@ compliance recording (and so deadlines) comes first and direct work is squeezed;
 judgment direct work is protected and recording (and so deadlines) slips. Spare hours go
 partly to more direct work, as scope allows. Satisfaction and stress follow the week
 (the ripple effect, ``abm.mechanisms.ripple``, reads them), and so does each worker's
-judgment accuracy (``taylor_russell.worker_sigma``). :func:`record_workforce` sums the
+judgment accuracy (``taylor_russell.worker_sigma``). Stress has two sources: hours
+demanded beyond the hours a worker has, and the strain of the LA's cover gap (posts vacant
+or held by agency staff, :func:`cover_gap`: the cases, hand-overs and changes of worker the
+stayers absorb), weighted by ``ripple_gain``: the loop vacancies -> stress -> quits ->
+vacancies (App2 ¶14; 0 cuts it). :func:`record_workforce` sums the
 week's workforce record.
 """
 
@@ -31,7 +35,7 @@ WorkloadParams = param_record("WorkloadParams", """
     judgment_min_recording_share spare_time_direct_share satisfaction_adapt_weeks
     satisfaction_direct_weight satisfaction_scope_weight direct_share_norm
     worker_sigma_base sigma_inexperience experience_scale_years sigma_low_scope
-    sigma_low_supervision supervision_quality""")
+    sigma_low_supervision supervision_quality ripple_gain""")
 
 
 @njit(cache=True, inline="always")
@@ -103,11 +107,34 @@ def allocate(fam, work, las, open_list, p, drv, t, D, R):
 
 
 @njit(cache=True)
+def cover_gap(work):
+    """Per LA, the share of its posts without a permanent holder: vacant, or covered by an
+    agency worker (the workforce surveys' vacancy rate)."""
+    n_la = 0
+    for w in range(work.la.shape[0]):
+        n_la = max(n_la, work.la[w] + 1)
+    posts = np.zeros(n_la)
+    gap = np.zeros(n_la)
+    for w in range(work.la.shape[0]):
+        posts[work.la[w]] += 1.0
+        if work.status[w] != PERMANENT:
+            gap[work.la[w]] += 1.0
+    for la in range(n_la):
+        if posts[la] > 0:
+            gap[la] /= posts[la]
+    return gap
+
+
+@njit(cache=True)
 def time_use(work, p, drv, D, R):
     """Split each worker's hours between direct work and recording, given the week's demand
     for each (``D``, ``R``: summed over its cases by :func:`allocate`); update satisfaction,
-    stress and judgment accuracy. Returns nothing; writes the Workers table."""
+    stress and judgment accuracy. Returns nothing; writes the Workers table.
+
+    Stress follows overload (demanded hours beyond those available) plus ``ripple_gain``
+    times the LA's cover gap (:func:`cover_gap`)."""
     nw = work.la.shape[0]
+    gap = cover_gap(work)
     avail = max(0.0, p.worker_hours - p.other_hours)
     alpha = 1.0 / p.satisfaction_adapt_weeks
     for w in range(nw):
@@ -134,7 +161,7 @@ def time_use(work, p, drv, D, R):
         work.record_hours[w] = rg
         work.demand_hours[w] = D[w] + R[w]
         pressure = (D[w] + R[w]) / avail if avail > 0 else 10.0
-        stress_target = max(0.0, pressure - 1.0)
+        stress_target = max(0.0, pressure - 1.0) + p.ripple_gain * gap[work.la[w]]
         ds = dg / (dg + rg) if dg + rg > 0 else p.direct_share_norm
         sat_target = (p.satisfaction_direct_weight * (ds - p.direct_share_norm)
                       + p.satisfaction_scope_weight * (drv.scope_for_judgment - 0.5)

@@ -540,6 +540,7 @@ class LocalAuthority(mesa.Agent):
         self.referrers: list[Referrer] = []
         self.court: Court | None = None
         self.open_cases: dict[Family, None] = {}  # insertion-ordered set of families not in NONE
+        self.cover_gap = 0.0  # share of posts vacant or agency-held, set before time use
         self.eh_places = 0
         self.eh_used = 0
         self.stock_fam = [0] * S.N_STATES
@@ -643,6 +644,11 @@ class LocalAuthority(mesa.Agent):
             family.worker = best
             best.cases[family] = None
 
+    def update_cover_gap(self) -> None:
+        """The share of the LA's posts without a permanent holder, vacant or covered by
+        agency staff, which strains every worker in post (7.13; ``workload.cover_gap``)."""
+        self.cover_gap = sum(w.status != PERMANENT for w in self.workers) / len(self.workers)
+
     def count_unallocated_cases(self) -> None:
         """Case-weeks without a worker in post (part of ``time_use`` in the engine)."""
         for family in self.open_cases:
@@ -714,7 +720,8 @@ class SocialWorker(mesa.Agent):
         self.record_hours = record
         self.demand_hours = direct_need + record_need
         pressure = (direct_need + record_need) / avail if avail > 0 else 10.0
-        stress_target = max(0.0, pressure - 1.0)
+        # overload, plus the strain of the LA's cover gap: the ripple loop (7.13)
+        stress_target = max(0.0, pressure - 1.0) + p.ripple_gain * self.la.cover_gap
         direct_share = direct / (direct + record) if direct + record > 0 else p.direct_share_norm
         sat_target = (p.satisfaction_direct_weight * (direct_share - p.direct_share_norm)
                       + p.satisfaction_scope_weight * (p.scope_for_judgment - 0.5)

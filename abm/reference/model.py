@@ -276,6 +276,7 @@ class ReferenceModel(mesa.Model):
         la.allocate()
         # 4. time use: hours split between direct work and recording (7.9)
         la.count_unallocated_cases()
+        la.update_cover_gap()
         workers.do("use_time")
         # 4b. the exposure to harm of the families with no open case, every one counted (the
         #     engine estimates it from a sample); casework counts the open cases (7.2)

@@ -56,8 +56,11 @@ MEANINGS = {
     "no_r": "R addiction to prescription off: compliance hides no errors, and hidden errors "
             "no longer escalate prescription (App2 ¶19-20)",
     "no_loops": "B1, B2 and R all off: prescription stays at the regime's level",
-    "no_ripple": "ripple effect off: quits ignore stress and satisfaction (neutral hazard) "
-                 "and professional status is frozen (App2 ¶14-15)",
+    "no_ripple": "ripple effect off: quits ignore stress and satisfaction (neutral hazard), "
+                 "the cover gap strains nobody and professional status is frozen "
+                 "(App2 ¶14-15)",
+    "no_ripple_loop": "the ripple loop off (ripple_gain = 0): vacancies and agency cover no "
+                      "longer strain the workers who stay, so quits do not breed quits",
     "no_ripple_quits": "ripple part 1 off: quits ignore stress and satisfaction",
     "no_ripple_status": "ripple part 2 off: professional status frozen, so the recruitment "
                         "lag does not lengthen",

@@ -2,7 +2,7 @@
 
 One LA of 3,000 children for one year with a media shock (errors for B2 and R to act on) and
 a compliance target of 0.99 (a shortfall for B1 to act on), 2 paired replications of the
-shipped template's 10 variants, serial. The runs take a few seconds; the Numba kernels are
+shipped template's 11 variants, serial. The runs take a few seconds; the Numba kernels are
 loaded (or compiled, ~45 s the first time ever) once per test process.
 """
 
@@ -44,8 +44,8 @@ type = "media_shock"
 magnitude = 1.0
 """
 
-KNOCKOUTS = ["no_b1", "no_b2", "no_r", "no_loops", "no_ripple", "no_ripple_quits",
-             "no_ripple_status", "no_quits", "no_requisite_variety"]
+KNOCKOUTS = ["no_b1", "no_b2", "no_r", "no_loops", "no_ripple", "no_ripple_loop",
+             "no_ripple_quits", "no_ripple_status", "no_quits", "no_requisite_variety"]
 
 
 def args_of(*argv: str) -> argparse.Namespace:
@@ -67,7 +67,7 @@ def scenario(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory, scenario) -> Path:
-    """The shipped template on the tiny scenario: 10 variants x 2 replications."""
+    """The shipped template on the tiny scenario: 11 variants x 2 replications."""
     cpmodel.warm()
     out = tmp_path_factory.mktemp("ko") / "out"
     assert run_ko("--scenario", str(scenario), "--scale", "1", "--replications", "2",
@@ -89,7 +89,8 @@ def test_template_is_a_valid_variants_spec():
     assert v["no_b1"] == {"mech_loop_b1": False}
     assert v["no_loops"] == {"mech_loop_b1": False, "mech_loop_b2": False, "mech_loop_r": False}
     assert v["no_ripple"] == {"quit_stress_slope": 0.0, "quit_satisfaction_slope": 0.0,
-                              "mech_status": False}
+                              "mech_status": False, "ripple_gain": 0.0}
+    assert v["no_ripple_loop"] == {"ripple_gain": 0.0}
     assert v["no_quits"] == {"mech_turnover": False}
     assert {m.periods for m in spec.metrics} == {("FY2009", "FY2010", "FY2011")}
     assert set(knockout.MEANINGS) == set(v)
@@ -114,7 +115,7 @@ def test_command_writes_the_table_report_and_figure(done):
     md = (done / "report.md").read_text()
     assert "## Contributions at a glance" in md and "### no_requisite_variety" in md
     assert "| no_ripple | `quit_stress_slope = 0.0`, `quit_satisfaction_slope = 0.0`, " \
-           "`mech_status = false` |" in md
+           "`mech_status = false`, `ripple_gain = 0.0` |" in md
     # the metric window moved to the scenario's only financial year, and says so
     assert "mean per financial year over FY2008" in md
     spec = tomllib.loads((done / "inputs" / "loop_knockout.toml").read_text())
@@ -214,7 +215,7 @@ def test_rerun_is_refused_resume_rebuilds_the_report_and_replace_runs_afresh(don
     assert "`cpabm knockout --scenario " in (done / "report.md").read_text()
     # --replace: a changed knockout runs afresh in the same folder
     assert run_ko(*argv[:3], "0.5", *argv[4:], "--replace") == 0
-    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 20
+    assert len(list((done / "sweep" / "runs").glob("*.parquet"))) == 22  # 11 variants x 2
     assert tomllib.loads((done / "inputs" / "scenario.toml").read_text())["scenario"][
         "scale"] == 0.5
     assert "--scale 0.5" in (done / "report.md").read_text()

@@ -42,13 +42,13 @@ def test_hours_never_exceed_what_workers_have():
 
 
 def test_turnover_matches_the_configured_hazard():
-    """With neutral satisfaction and no stress the weekly quit probability is
-    quit_hazard_base; observed quits over replicates agree (binomial test)."""
+    """With neutral satisfaction and no stress (the ripple loop cut) the weekly quit
+    probability is quit_hazard_base; observed quits over replicates agree (binomial test)."""
     quits = exposure = 0
     for seed in range(4):
         m = ChildProtectionModel(small(children=40000, years=1.0, satisfaction_direct_weight=0.0,
                                        satisfaction_scope_weight=0.0, quit_stress_slope=0.0,
-                                       quit_hazard_base=0.004),
+                                       quit_hazard_base=0.004, ripple_gain=0.0),
                                  rng=seed, agent_views=False)
         m.run()
         quits += int(m.record.flow[:, :, I.FL_LEAVERS].sum())
@@ -138,3 +138,35 @@ def test_ripple_effect_chain_in_causal_order():
     t_vac = first_week(diff["vacancy"], +1, 0.01)
     # a quit leaves its vacancy the same week, so vacancies rise with turnover, not before
     assert t_direct < t_sat < t_turn <= min(t_exp, t_vac) < 10**9, (t_direct, t_sat, t_turn, t_exp, t_vac)
+
+
+def _pulse_excess(gain, seed):
+    """Excess permanent leavers (pulse minus no pulse, same seed) during a one-year doubling
+    of the quit hazard and in the 78 weeks after it, with the ripple loop at ``gain``."""
+    start = dt.date(2008, 4, 7)  # small()'s start
+    out = []
+    for pulse in (False, True):
+        sc = small(children=600_000, years=4.0, warmup=104, ripple_gain=gain)
+        if pulse:  # the pulse is a scenario (two dated events), not a parameter rewritten
+            sc.events = [Event(start + dt.timedelta(weeks=26), "scale_parameter",
+                               parameter="quit_hazard_base", value=2.0),
+                         Event(start + dt.timedelta(weeks=78), "scale_parameter",
+                               parameter="quit_hazard_base", value=0.5)]
+        m = ChildProtectionModel(sc, rng=seed, agent_views=False)
+        m.run()
+        leavers = m.record.flow[:, :, I.FL_LEAVERS].sum(axis=1)
+        out.append((leavers[26:78].sum(), leavers[78:].sum()))
+    return out[1][0] - out[0][0], out[1][1] - out[0][1]
+
+
+def test_ripple_loop_passes_a_pulse_of_quits_on():
+    """The ripple loop (vacancies and agency cover -> the stayers' stress -> quits): after a
+    one-year doubling of the quit hazard, the excess leavers in the following 78 weeks are
+    more with the loop's gain above 0 than with it cut, on the same seeds. Cut, the pulse
+    is damped (it took the most strained workers; fresh recruits replace them)."""
+    for seed in (0, 1):
+        pulse_off, after_off = _pulse_excess(0.0, seed)
+        pulse_on, after_on = _pulse_excess(0.8, seed)
+        assert pulse_off > 50 and pulse_on > 50  # the pulse itself is large
+        assert after_on > after_off + 10, (seed, after_on, after_off)
+        assert after_on / pulse_on > after_off / pulse_off

@@ -16,7 +16,7 @@ from abm.core.state import Reservoir
 from abm.mechanisms.frontdoor import FrontDoorParams, contacts_and_referrals, referrer_type
 from abm.mechanisms.population import FamilyParams, advance_risk, harm_events
 from abm.mechanisms.taylor_russell import decision_log, judge, score_decisions
-from abm.mechanisms.workload import WorkloadParams, allocate, time_use
+from abm.mechanisms.workload import WorkloadParams, allocate, cover_gap, time_use
 
 
 def _drivers(p, **changes):
@@ -204,6 +204,28 @@ def test_time_use_without_squeeze_gives_every_case_its_time():
     m = _workload_model(mech_workload_squeeze=False)
     _allocate_and_use_time(m, 1)
     assert m.work.direct_ratio[0] == 1.0 and m.work.record_ratio[0] == 1.0
+
+
+def test_cover_gap_strains_every_worker_in_post_by_the_ripple_gain():
+    """The ripple loop: each worker's stress target rises by ripple_gain x the share of its
+    LA's posts vacant or agency-held; with the gain at 0 the gap strains nobody."""
+    stress = {}
+    for gain in (0.0, 0.8):
+        m = _workload_model(ripple_gain=gain)  # worker 0 overloaded, the others idle
+        work = m.work
+        n = len(work.la)
+        work.status[1], work.status[2] = S.VACANT, S.AGENCY
+        gap = cover_gap(work)
+        assert gap.shape == (1,) and gap[0] == pytest.approx(2 / n)
+        work.stress[:] = 0.0
+        _allocate_and_use_time(m, 1)
+        stress[gain] = work.stress.copy()
+    alpha = 1.0 / m.p.satisfaction_adapt_weeks
+    idle = 3  # no cases: no overload, so its stress is the gap's strain alone
+    assert stress[0.0][idle] == 0.0
+    assert stress[0.8][idle] == pytest.approx(alpha * 0.8 * 2 / n, rel=1e-5)
+    # the overloaded worker carries the same strain on top of its overload
+    assert stress[0.8][0] - stress[0.0][0] == pytest.approx(alpha * 0.8 * 2 / n, rel=1e-4)
 
 
 def test_allocate_least_loaded_and_counts_changes_after_a_vacancy():

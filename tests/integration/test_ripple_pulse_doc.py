@@ -1,0 +1,73 @@
+"""docs/knockout.md quotes the ripple pulse test from results/ripple_pulse/pulse.csv (written
+by experiments/tools/ripple_pulse.py): every figure must appear as written, and the table
+must be the tool's own computation from the runs it recorded."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+FLAT = " ".join((ROOT / "docs" / "knockout.md").read_text().split())
+OUT = ROOT / "results" / "ripple_pulse"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "ripple_pulse", ROOT / "experiments" / "tools" / "ripple_pulse.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pulse_table_is_recomputed_from_the_runs():
+    tool = _tool()
+    runs = pd.read_csv(OUT / "runs.csv")
+    table = pd.read_csv(OUT / "pulse.csv", index_col="arm")
+    pd.testing.assert_frame_equal(tool.pulse_table(runs), table, check_dtype=False,
+                                  check_names=False)
+    # the runs are the arms the tool defines: the default gain, and the loop cut
+    assert dict(zip(table.index, table["gain"], strict=True)) == tool.arms()
+    assert (runs.groupby(["arm", "pulse"])["seed"].nunique() == table["seeds"].iloc[0]).all()
+
+
+def test_knockout_doc_quotes_the_pulse_table():
+    t = pd.read_csv(OUT / "pulse.csv", index_col="arm")
+    on, off = t.loc["loop on"], t.loc["loop off"]
+    assert f"{int(on.seeds)} paired seeds" in FLAT
+    for r in (on, off):
+        assert (f"`ripple_gain` = {r.gain:g}: {r.after_share:+.3f} of the pulse's excess "
+                f"[95% CI {r.after_share_ci_lo:+.3f}, {r.after_share_ci_hi:+.3f}]") in FLAT
+    assert (f"{on.loop_effect_after_leavers:+.0f} leavers [95% CI "
+            f"{on.loop_effect_ci_lo:+.0f}, {on.loop_effect_ci_hi:+.0f}]") in FLAT
+    assert (f"{on.pulse_excess_leavers:.0f} extra leavers with the loop and "
+            f"{off.pulse_excess_leavers:.0f} without") in FLAT
+    # the point of it: the loop turns a damped pulse into one passed on, every year
+    assert off.after_share_ci_hi < 0 < on.after_share_ci_lo
+    assert "every year to FY2011" in FLAT
+    assert all(on[f"share_FY{y}"] > 0 for y in range(2007, 2012))
+
+
+def test_knockout_doc_quotes_the_ripple_loop_contribution():
+    t = pd.read_csv(ROOT / "results" / "knockout" / "knockout_table.csv").set_index(
+        ["variant", "metric"])
+
+    def rel(metric):
+        return f"{100 * t.loc[('no_ripple_loop', metric), 'relative']:+.0f}%"
+
+    turnover = t.loc[("no_ripple_loop", "turnover_rate")]
+    assert (f"turnover by {turnover.contribution:+.3f} a year [95% CI {turnover.ci_lo:+.3f}, "
+            f"{turnover.ci_hi:+.3f}] ({rel('turnover_rate')} of the full model's "
+            f"{turnover.full_median:.3f})") in FLAT
+    assert f"vacancies by {rel('vacancy_rate')}, agency use by {rel('agency_share')}" in FLAT
+    exp = t.loc[("no_ripple_loop", "mean_experience_years")]
+    assert f"lowers the mean experience of staff by {-exp.contribution:.2f} years" in FLAT
+    assert turnover.ci_lo > 0  # the loop's contribution is detectable
+    for variant, metric, figure in (("no_b2", "direct_time_share", "+20.5%"),
+                                    ("no_b2", "turnover_rate", "−61%"),
+                                    ("no_r", "direct_time_share", "−35%"),
+                                    ("no_r", "turnover_rate", "+51%")):
+        r = 100 * t.loc[(variant, metric), "relative"]
+        assert figure in FLAT and abs(r - float(figure.replace("−", "-").strip("%"))) < 0.51
