@@ -58,7 +58,10 @@ Families = namedtuple("Families", [
                      #        (-1 if none): the audit adds a review, the routine one stands
     "worker",        # int32  allocated worker post, -1 if none
     "acc_direct",    # float32 direct hours received in the current assessment
-    "acc_record",    # float32 recording hours done in the current assessment
+    "acc_record",    # float32 recording done in the current assessment, in weeks of work
+                     #        at full pace (each allocated week adds its worker's record ratio)
+    "work_need",     # float32 weeks of work at full pace the current assessment needs
+                     #        (0: not drawn yet; drawn in its first week of casework)
     "last_closed",   # int32  week of the last social-care closure (-1e6 if never)
     "episode_start", # int32  week the current social-care episode began (-1 if none)
     "help_start",    # int32  week help first arrived in this episode (-1 if none yet)
@@ -151,7 +154,8 @@ FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
                ("court_case", np.int32), ("open_pos", np.int32), ("last_closed", np.int32),
                ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
                ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
-               ("return_bin", np.int8), ("routine_due", np.int32), ("n_plans", np.int16)]
+               ("return_bin", np.int8), ("routine_due", np.int32), ("n_plans", np.int16),
+               ("work_need", np.float32)]
 assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
 
 

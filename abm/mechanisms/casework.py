@@ -11,10 +11,14 @@ Every judgment is a Taylor-Russell decision
 (``abm.mechanisms.taylor_russell``) whose accuracy comes from the worker (experience,
 supervision, scope) and from the direct time the case actually received.
 
-Timescales (mechanism 4; Introduction, §2.39): an assessment is due at its target. Under
-compliance the recording is done first, so it completes on time whatever direct work it
-got; under judgment it completes only once its recording is done, so it may slip, but its
-direct work was protected (:func:`assessment_done`). Help while a case is open lowers the
+Timescales (mechanism 4; Introduction, §2.39): each assessment needs an amount of work,
+drawn in its first week (:func:`assessment_work`: families differ in how much there is to
+find out), and completes once that work is done (:func:`assessment_done`); it is on time if
+that is by its timescale (``due``). A week of work at full pace is a week in which the worker
+gave the case all the recording time it needed; an overloaded worker gives a share of it
+(``Workers.record_ratio``). Under compliance recording comes first, so assessments slip only
+when recording alone overflows the week; under judgment direct work is protected and the
+recording, so the deadline, slips. Help while a case is open lowers the
 family's risk by an amount set by the direct time given and by the match between needs and
 the variety of response (``abm.mechanisms.requisite_variety``).
 
@@ -66,8 +70,8 @@ from abm.mechanisms.workload import case_direct_demand
 #: to apply for care proceedings.
 CaseworkParams = param_record("CaseworkParams", """
     risk_reversion risk_volatility significant_harm_cut
-    ia_target_weeks ca_target_weeks direct_hours_assessment direct_hours_cin direct_hours_cpp
-    direct_hours_court recording_ratio mech_workload_squeeze
+    ia_target_weeks ca_target_weeks ia_work_weeks ca_work_weeks assessment_work_cv
+    direct_hours_assessment direct_hours_cin direct_hours_cpp direct_hours_court
     ia_threshold_s47 ia_threshold_cin ca_threshold_conference conference_sigma
     conference_threshold close_threshold cin_min_weeks cin_review_weeks cpp_review_weeks
     cpp_review_interval_weeks cpp_step_down_threshold cpp_first_review_threshold
@@ -86,20 +90,21 @@ def due_weeks(p):
 
 
 @njit(cache=True, inline="always")
-def assessment_done(acc_record, t, due, since, required_direct, p, prescription):
-    """Is the assessment complete this week? ``acc_record`` is its recording hours so far,
-    this week's included; ``due`` and ``since`` its due week and the week it began.
+def assessment_work(mean_weeks, cv, rng):
+    """The work a new assessment needs, in weeks at full pace: lognormal with mean
+    ``mean_weeks`` and coefficient of variation ``cv``."""
+    s2 = math.log(1.0 + cv * cv)
+    return mean_weeks * math.exp(math.sqrt(s2) * rng.normal() - 0.5 * s2)
+
+
+@njit(cache=True, inline="always")
+def assessment_done(acc_record, need, t, since):
+    """Is the assessment complete this week? ``acc_record`` is its work done so far in weeks
+    at full pace, this week's included; ``need`` the work it needs; ``since`` the week it
+    began. A year is the backstop.
 
     Takes scalars, for the reason given in :func:`case_sigma`."""
-    if t < due:
-        return False
-    if not p.mech_workload_squeeze:
-        return True
-    # It completes once its recording is done. Compliance puts recording first, so
-    # deadlines hold unless recording alone overflows the week; judgment protects direct
-    # work, so recording (and the deadline) is what slips. A year is the backstop.
-    required_record = required_direct * p.recording_ratio * prescription
-    return acc_record >= 0.999 * required_record or t - since > 52
+    return acc_record >= need or t - since > 52
 
 
 @njit(cache=True)
@@ -176,22 +181,25 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
                 flow[la, I.FL_UNPROTECTED_HARM_WEEKS] += fam.n_children[i]
         elif protective:
             flow[la, I.FL_UNNECESSARY_INTERVENTION_WEEKS] += fam.n_children[i]
-        if (s == IA or s == CA) and w >= 0:  # this week's hours on the assessment
-            dh = case_direct_demand(s, p)
-            fam.acc_direct[i] += dh * min(1.0, ratio)
-            fam.acc_record[i] += dh * p.recording_ratio * drv.prescription * work.record_ratio[w]
+        if s == IA or s == CA:
+            if fam.work_need[i] <= 0.0:  # its first week: how much work it needs
+                fam.work_need[i] = assessment_work(
+                    p.ia_work_weeks if s == IA else p.ca_work_weeks, p.assessment_work_cv,
+                    rng_dec)
+            if w >= 0:  # this week's work on the assessment: direct hours, and recording
+                fam.acc_direct[i] += case_direct_demand(s, p) * min(1.0, ratio)
+                fam.acc_record[i] += work.record_ratio[w]  # at the pace the worker's week allows
         go = 0  # the move decided this week (transitions.GO_*), none by default
         if s == EARLY_HELP:
             if t >= fam.due[i]:
                 go = GO_EH_END
         elif s == IA:
-            req = p.ia_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p,
-                                   drv.prescription):
+            if not assessment_done(fam.acc_record[i], fam.work_need[i], t, fam.since[i]):
                 continue
             flow[la, I.FL_IA_COMPLETED] += 1
-            if t - fam.since[i] <= math.ceil(p.ia_target_weeks):
+            if t <= fam.due[i]:  # within its timescale
                 flow[la, I.FL_IA_ON_TIME] += 1
+            req = p.ia_target_weeks * p.direct_hours_assessment  # the direct work it should get
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             s47, score = judge(z, sig, p.ia_threshold_s47 - shift, rng_dec, log, nd, D_IA, la)
@@ -205,13 +213,12 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
             else:
                 go = GO_CLOSE
         elif s == CA:
-            req = p.ca_target_weeks * p.direct_hours_assessment
-            if not assessment_done(fam.acc_record[i], t, fam.due[i], fam.since[i], req, p,
-                                   drv.prescription):
+            if not assessment_done(fam.acc_record[i], fam.work_need[i], t, fam.since[i]):
                 continue
             flow[la, I.FL_CA_COMPLETED] += 1
-            if t - fam.since[i] <= math.ceil(p.ca_target_weeks):
+            if t <= fam.due[i]:  # within its timescale
                 flow[la, I.FL_CA_ON_TIME] += 1
+            req = p.ca_target_weeks * p.direct_hours_assessment  # the direct work it should get
             dqa = min(1.0, fam.acc_direct[i] / req) if req > 0 else 1.0
             sig = case_sigma(work.sigma[w] if w >= 0 else duty, dqa, p)
             conf, score = judge(z, sig, p.ca_threshold_conference - shift, rng_dec, log, nd,
@@ -401,6 +408,7 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
             fam.due[i] = t + ca_weeks
             fam.acc_direct[i] = 0.0
             fam.acc_record[i] = 0.0
+            fam.work_need[i] = 0.0
             flow[la, I.FL_CA_STARTS] += 1
             flow[la, I.FL_CA_STARTS_CHILDREN] += nc
         elif go == GO_COURT:

@@ -202,6 +202,7 @@ def contacts_and_referrals(fam, las, open_list, p, drv, t, rng_contacts, rng_ris
                     fam.due[i] = t + int(math.ceil(p.ia_target_weeks))
                     fam.acc_direct[i] = 0.0
                     fam.acc_record[i] = 0.0
+                    fam.work_need[i] = 0.0
                     fam.worker[i] = -1
                     fam.episode_start[i] = t
                     fam.help_start[i] = -1

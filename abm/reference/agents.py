@@ -151,7 +151,8 @@ class Family(mesa.Agent):
         self.routine_due = -1  # the routine review an audit review came before (-1: none)
         self.worker: SocialWorker | None = None
         self.acc_direct = 0.0  # direct hours received in the current assessment
-        self.acc_record = 0.0  # recording hours done in the current assessment
+        self.acc_record = 0.0  # recording done in the current assessment, weeks at full pace
+        self.work_need = 0.0  # the work it needs, weeks at full pace (0: not drawn yet)
         self.last_closed = -1_000_000
         self.episode_start = -1
         self.help_start = -1
@@ -231,6 +232,7 @@ class Family(mesa.Agent):
         self.due = self.model.t + math.ceil(self.model.pk.ca_target_weeks)
         self.acc_direct = 0.0
         self.acc_record = 0.0
+        self.work_need = 0.0
         self.la.flow[I.FL_CA_STARTS] += 1
         self.la.flow[I.FL_CA_STARTS_CHILDREN] += self.n_children
 
@@ -350,29 +352,29 @@ class Family(mesa.Agent):
                     * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment)))
         return base * (1.0 + p.sigma_low_direct_time * (1.0 - direct_quality))
 
-    def _assessment_done(self, required_direct: float) -> bool:
-        """Accumulate this week's hours; is the assessment complete? (7.10)"""
+    def _assessment_done(self, mean_work: float) -> bool:
+        """This week's work on the assessment; is it complete? (7.10) Its work need is
+        drawn in its first week (lognormal, mean ``mean_work`` weeks at full pace); a week
+        adds its worker's record ratio (the share of the recording time needed it got)."""
         p, t = self.model.pk, self.model.t
+        if self.work_need <= 0.0:
+            s2 = math.log(1.0 + p.assessment_work_cv ** 2)
+            z = self.model.streams["casework"].standard_normal()
+            self.work_need = mean_work * math.exp(math.sqrt(s2) * z - 0.5 * s2)
         w = self.worker
-        d = case_direct_demand(self.state, p)
         if w is not None:
-            self.acc_direct += d * min(1.0, w.direct_ratio)
-            self.acc_record += d * p.recording_ratio * p.prescription * w.record_ratio
-        if t < self.due:
-            return False
-        if not p.mech_workload_squeeze:
-            return True
-        required_record = required_direct * p.recording_ratio * p.prescription
-        return self.acc_record >= 0.999 * required_record or t - self.since > 52
+            self.acc_direct += case_direct_demand(self.state, p) * min(1.0, w.direct_ratio)
+            self.acc_record += w.record_ratio
+        return self.acc_record >= self.work_need or t - self.since > 52
 
     def _initial_assessment(self, p, t: int, shift: float) -> None:
         la = self.la
-        required = p.ia_target_weeks * p.direct_hours_assessment
-        if not self._assessment_done(required):
+        if not self._assessment_done(p.ia_work_weeks):
             return
         la.flow[I.FL_IA_COMPLETED] += 1
-        if t - self.since <= math.ceil(p.ia_target_weeks):
+        if t <= self.due:  # within its timescale
             la.flow[I.FL_IA_ON_TIME] += 1
+        required = p.ia_target_weeks * p.direct_hours_assessment  # the direct work it should get
         dq = min(1.0, self.acc_direct / required) if required > 0 else 1.0
         s47, score = la.judge(S.D_IA, self.risk, self.case_sigma(dq),
                               p.ia_threshold_s47 - shift, self.model.streams["casework"])
@@ -388,12 +390,12 @@ class Family(mesa.Agent):
     def _core_assessment(self, p, t: int, shift: float) -> None:
         la = self.la
         rng = self.model.streams["casework"]
-        required = p.ca_target_weeks * p.direct_hours_assessment
-        if not self._assessment_done(required):
+        if not self._assessment_done(p.ca_work_weeks):
             return
         la.flow[I.FL_CA_COMPLETED] += 1
-        if t - self.since <= math.ceil(p.ca_target_weeks):
+        if t <= self.due:  # within its timescale
             la.flow[I.FL_CA_ON_TIME] += 1
+        required = p.ca_target_weeks * p.direct_hours_assessment  # the direct work it should get
         dq = min(1.0, self.acc_direct / required) if required > 0 else 1.0
         conference, score = la.judge(S.D_CA, self.risk, self.case_sigma(dq),
                                      p.ca_threshold_conference - shift, rng)
@@ -603,6 +605,7 @@ class LocalAuthority(mesa.Agent):
             family.due = t + math.ceil(p.ia_target_weeks)
             family.acc_direct = 0.0
             family.acc_record = 0.0
+            family.work_need = 0.0
             family.worker = None
             family.episode_start = t
             family.help_start = -1

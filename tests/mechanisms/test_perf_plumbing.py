@@ -14,9 +14,11 @@ from abm.core.params import Drivers
 from abm.mechanisms.casework import CaseworkParams, due_weeks
 
 
-def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
-    """The assessment's direct and recording hours accumulate in the casework loop: the
-    demand capped by the worker's direct ratio, and the recording share of it."""
+def test_casework_adds_each_weeks_work_to_an_assessment_until_it_completes():
+    """The assessment's direct hours and recording accumulate in the casework loop: the
+    direct demand capped by the worker's direct ratio, and the recording at the pace of the
+    worker's record ratio (weeks at full pace); it completes, on time, once the work it needs
+    is done, and late when an overloaded worker's pace makes it pass its timescale."""
     from conftest import small
 
     from abm import ChildProtectionModel
@@ -26,23 +28,33 @@ def test_casework_adds_each_weeks_hours_to_an_assessment_until_it_completes():
     m = ChildProtectionModel(small(children=2000, years=0.2, warmup=0), rng=1, agent_views=False)
     fam, work, las, op, p = m.fam, m.work, m.las, m.open, m.p
     t = m._t
-    i = int(np.flatnonzero(fam.state == S.NONE)[0])
-    move(fam, las, op, i, S.IA, t)
-    fam.due[i], fam.worker[i], fam.risk_t[i] = t + 3, 0, t
-    fam.acc_direct[i] = fam.acc_record[i] = 0.0
-    work.direct_ratio[0], work.record_ratio[0] = 0.5, 0.25
+    drv = Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
+                  prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
+                  status_level=0.0, court_shift=0.0)
     rng = np.random.default_rng(0)
-    for week in (1, 2):
-        drv = Drivers(anxiety=0.0, threshold_shift=0.0, contact_gain=1.0,
-                      prescription=p.prescription, scope_for_judgment=p.scope_for_judgment,
-                      status_level=0.0, court_shift=0.0)
-        casework(fam, work, las, op, CaseworkParams.of(p), drv, t + week, rng, rng, m.res,
-                 False, np.zeros(8, np.int64))
-        assert fam.state[i] == S.IA  # not due yet
-        d = p.direct_hours_assessment
-        assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)
-        assert fam.acc_record[i] == pytest.approx(
-            week * d * p.recording_ratio * p.prescription * 0.25, rel=1e-6)
+    d = p.direct_hours_assessment
+    done_week = {}
+    for pace in (0.5, 0.25):
+        i = int(np.flatnonzero(fam.state == S.NONE)[0])
+        move(fam, las, op, i, S.IA, t)
+        fam.due[i], fam.worker[i], fam.risk_t[i] = t + 2, 0, t
+        fam.acc_direct[i] = fam.acc_record[i] = fam.work_need[i] = 0.0
+        work.direct_ratio[0], work.record_ratio[0] = 0.5, pace
+        las.flow[:] = 0
+        for week in range(1, 60):  # (a year is the backstop)
+            casework(fam, work, las, op, CaseworkParams.of(p), drv, t + week, rng, rng, m.res,
+                     False, np.zeros(8, np.int64))
+            if fam.state[i] != S.IA:
+                done_week[pace] = week
+                break
+            assert fam.work_need[i] > 0  # drawn in its first week
+            assert fam.acc_direct[i] == pytest.approx(week * d * 0.5, rel=1e-6)
+            assert fam.acc_record[i] == pytest.approx(week * pace, rel=1e-6)
+        week = done_week[pace]
+        assert las.flow[:, I.FL_IA_COMPLETED].sum() == 1
+        assert las.flow[:, I.FL_IA_ON_TIME].sum() == (1 if week <= 2 else 0)
+        t += week
+    assert done_week[0.25] > 2  # a quarter pace cannot finish it by its timescale
 
 
 def test_apply_moves_keeps_stocks_flows_and_the_open_list():

@@ -11,8 +11,7 @@ from numba import njit
 
 from abm.core.kernels import randbelow
 from abm.core.model import gc_paused
-from abm.core.params import make_params
-from abm.mechanisms.casework import CaseworkParams, assessment_done
+from abm.mechanisms.casework import assessment_done, assessment_work
 
 
 @njit(cache=False)
@@ -57,22 +56,26 @@ def test_gc_paused_pauses_and_restores_the_collector_even_on_error(enabled):
         (gc.enable if was else gc.disable)()
 
 
-def test_assessment_done_waits_for_the_due_week():
-    p = make_params({"mech_workload_squeeze": False})
-    cp = CaseworkParams.of(p)
-    assert not assessment_done(0.0, 1, 3, 0, 10.0, cp, p.prescription)  # before the due week
-    assert not assessment_done(1e9, 2, 3, 0, 10.0, cp, p.prescription)
-    assert assessment_done(0.0, 3, 3, 0, 10.0, cp, p.prescription)  # no squeeze: due = done
+def test_assessment_done_when_its_work_is_done_or_after_a_year():
+    """``assessment_done(acc_record, need, t, since)``: complete once the work done (weeks at
+    full pace) reaches the work needed, whatever the week; a year in the state is the
+    backstop."""
+    assert not assessment_done(0.0, 2.5, 5, 0)  # no work done at all
+    assert not assessment_done(2.4, 2.5, 52, 0)
+    assert assessment_done(2.5, 2.5, 1, 0)  # all done, before any deadline
+    assert assessment_done(0.0, 2.5, 53, 0)  # the backstop: over 52 weeks in the state
 
 
-def test_assessment_done_under_the_squeeze_waits_for_its_recording_or_a_year():
-    p = make_params({"mech_workload_squeeze": True})
-    req = 4.0 * p.direct_hours_assessment
-    recorded = float(np.float32(req * p.recording_ratio * p.prescription))
-    cp, pr = CaseworkParams.of(p), p.prescription
-    assert not assessment_done(0.0, 5, 0, 0, req, cp, pr)  # no recording done at all
-    assert not assessment_done(0.9 * recorded, 52, 0, 0, req, cp, pr)
-    assert assessment_done(0.0, 53, 0, 0, req, cp, pr)  # the backstop: over 52 weeks in the state
-    assert assessment_done(recorded, 5, 0, 0, req, cp, pr)  # all recorded
-    # the prescription in force (a driver), not the regime's, sets the recording needed
-    assert not assessment_done(recorded, 5, 0, 0, req, cp, 2 * pr)
+def test_assessment_work_has_the_mean_and_spread_asked():
+    @njit(cache=False)
+    def draws(n, mean, cv, rng):
+        out = np.empty(n)
+        for k in range(n):
+            out[k] = assessment_work(mean, cv, rng)
+        return out
+
+    x = draws(200_000, 5.0, 0.6, np.random.default_rng(3))
+    assert x.min() > 0
+    assert x.mean() == pytest.approx(5.0, rel=0.01)
+    assert x.std() / x.mean() == pytest.approx(0.6, rel=0.02)
+    assert (draws(10, 2.0, 0.0, np.random.default_rng(3)) == 2.0).all()  # no spread
