@@ -95,7 +95,7 @@ def test_expert_queueing_does_not_depend_on_the_sampling_scale():
 
 
 def test_complexity_spreads_the_durations_not_their_mean():
-    """Same seed: cases of unequal complexity (exponential, the default shape 1) conclude
+    """Same seed: cases of unequal complexity (exponential, shape 1) conclude
     within 40 weeks more often than cases all of average complexity, with a mean duration
     within a few weeks."""
     kw = dict(children=150_000, years=3.0, seed=43)
