@@ -207,6 +207,10 @@ FLOWS = (
     _flow("guardian_wait_weeks_sum", "case-weeks", "weeks from application to a children's "
           "guardian, summed over the guardians allocated", "courts"),
     _flow("guardians_allocated", "cases", "children's guardians allocated", "courts"),
+    _flow("expert_reports_started", "expert reports", "expert assessments started by an "
+          "expert (reached from the national expert queue)", "courts"),
+    _flow("expert_queue_weeks_sum", "report-weeks", "weeks from commissioning to the start "
+          "of work, summed over the expert assessments started", "courts"),
     _flow("reunification_breakdowns", "families", "children back from care whose return broke "
           "down within 52 weeks (a new s47 enquiry or care application)", "outcomes"),
     _flow("police_triaged", "contacts", "police contacts decided by the triage unit",
@@ -256,6 +260,12 @@ COURT = (
     Series("court_slots", "hearing slots/week", "level", "court", "hearing slots", "courts"),
     Series("court_guardian_capacity", "care cases", "level", "court",
            "cases the guardians can carry at once", "courts"),
+    Series("court_experts_queued", "expert reports", "level", "court", "expert assessments "
+           "commissioned and waiting for an expert to start them (at the week's end)",
+           "courts"),
+    Series("court_expert_capacity", "expert reports/week", "level", "court",
+           "expert assessments the experts serving the court's area can start a week",
+           "courts"),
     Series("court_backlog", "care cases", "stock", "court", "care cases open (the backlog) "
            "at the period's end (census day for a financial year)", "courts",
            field="open_cases"),
@@ -375,6 +385,10 @@ INDICATORS = (
     Indicator("ineffective_hearing_rate", "share of hearings held",
               "court_hearings_ineffective / court_hearings_held",
               "ineffective (adjourned) hearings per hearing held", "courts"),
+    Indicator("expert_queue_wait_weeks", "weeks",
+              "expert_queue_weeks_sum / expert_reports_started",
+              "mean weeks an expert assessment waited for an expert to start it (the queue "
+              "when experts are scarce)", "courts"),
     Indicator("experts_per_concluded_case", "expert assessments",
               "court_experts_sum_concluded / court_concluded",
               "expert assessments per case concluded", "courts"),

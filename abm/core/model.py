@@ -210,7 +210,9 @@ class ChildProtectionModel(mesa.Model):
         courts = S.Courts(slots=np.zeros(C), guardian_capacity=np.zeros(C), guardians_used=z(),
                           credit=np.zeros(C), extra_capacity=np.zeros(C), children_served=served, open_cases=z(),
                           unallocated=z(), listed=z(), held=z(), ineffective=z(),
-                          open_age_weeks_sum=z())
+                          open_age_weeks_sum=z(), expert_capacity=np.zeros(C),
+                          experts_queued=z(), expert_credit=np.zeros(1),
+                          experts_waiting=np.zeros(1, np.int64))
         self.cases = S.empty_court_cases(max(512, N // 40))
         self.fam, self.las, self.work, self.courts = fam, las, work, courts
         self.open = S.OpenList(idx=np.zeros(N, np.int32), n=np.zeros(1, np.int64))

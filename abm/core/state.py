@@ -107,6 +107,10 @@ Courts = namedtuple("Courts", [
     "held",               # int64   weekly: hearings held (effective + ineffective)
     "ineffective",        # int64   weekly: ineffective / adjourned hearings
     "open_age_weeks_sum", # int64   weekly: weeks since application, summed over the open cases
+    "expert_capacity",    # float64 expert reports the experts serving the area start a week
+    "experts_queued",     # int64   weekly: expert reports waiting for an expert to start them
+    "expert_credit",      # float64[1] national: fractional expert starts carried to next week
+    "experts_waiting",    # int64[1]   national: expert reports waiting, kept as they change
 ])
 
 CourtCases = namedtuple("CourtCases", [
@@ -115,6 +119,8 @@ CourtCases = namedtuple("CourtCases", [
     "wait_reason",  # int8  why the case waits for its next listing (courts.PLANNED, ...)
     "interval",     # int16 weeks between hearings, as the judge's timetable sets them
     "components",   # int32[M, n] weeks spent in each component of the duration so far
+    "expert_queued",        # int16 expert reports commissioned but not yet started
+    "expert_queued_since",  # int32 week the case's waiting reports were commissioned
     "free", "n_free",
 ])
 
@@ -129,6 +135,7 @@ def empty_court_cases(m: int) -> CourtCases:
         expert_due=np.zeros(m, np.int32), fdac=np.zeros(m, np.int8),
         wait_reason=np.zeros(m, np.int8), interval=np.zeros(m, np.int16),
         components=np.zeros((m, len(COURT_COMPONENTS)), np.int32),
+        expert_queued=np.zeros(m, np.int16), expert_queued_since=np.zeros(m, np.int32),
         free=np.arange(m - 1, -1, -1, dtype=np.int32), n_free=np.array([m], np.int64),
     )
 

@@ -4,11 +4,20 @@ Study 3).
 
 A care case opens when the LA applies (casework moves the family to COURT). Each week:
 
-1. **Intake.** New applications get a case record: how many effective hearings they need
-   (a minimum plus Poisson), how many expert assessments are commissioned at the start (Poisson, capped
-   by the ``expert_cap`` lever) and when those report. With ``fdac`` on, parents with a
-   substance-misuse need may be engaged by the specialist team: fewer experts, and risk that
-   falls by the final hearing, so more children go home.
+1. **Intake.** New applications get a case record: a complexity (gamma with mean 1 and shape
+   ``case_complexity_shape``; 0 = every case average), how many effective hearings they need
+   (a minimum plus Poisson with a mean scaled by the complexity: simple cases conclude early,
+   complex ones need more hearings, and so have more chances to commission late experts)
+   and how many expert assessments are commissioned at the start (Poisson, capped by the
+   ``expert_cap`` lever). With ``fdac`` on, parents with a substance-misuse need may be
+   engaged by the specialist team: fewer experts, and risk that falls by the final hearing,
+   so more children go home.
+1b. **Experts.** Expert assessments come from one national pool of experts that can start
+   ``expert_reports_per_100k`` reports a week per 100,000 children served (scale-free, like
+   the guardian service). A commissioned report starts at once if nothing is waiting and
+   the week's capacity allows; otherwise it waits its turn, first come first served. Its
+   report is in the expert's own time (``expert_weeks``) after it starts, so the delay is
+   that time plus the queue wait.
 2. **Guardians.** Every case needs a Cafcass children's guardian before it can progress:
    after its first hearing it is not listed again until one is allocated. Allocation
    takes an administrative time (``guardian_allocation_weeks``) even when guardians are
@@ -47,7 +56,7 @@ CourtParams = param_record("CourtParams", """
     anxiety_expert_gain late_expert_probability fdac fdac_engagement fdac_risk_reduction
     timetable_weeks timetable_enforcement hearing_interval_min_weeks duty_allocation
     guardian_allocation_weeks judicial_continuity continuity_adjournment_reduction
-    urgent_first_hearings
+    urgent_first_hearings case_complexity_shape
     hearing_interval_weeks adjourn_weeks
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
     ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
@@ -95,7 +104,58 @@ def report_weeks(weeks, n_hearings, interval, p):
 
 
 @njit(cache=True, inline="always")
-def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
+def start_report(las, courts, cases, p, k, la, since, t, rng):
+    """An expert starts one of case ``k``'s reports in week ``t`` (commissioned in week
+    ``since``): it is in after the expert's own time, held to the timetable's deadline."""
+    courts.expert_credit[0] -= 1.0
+    wk = report_weeks(geometric_weeks(p.expert_weeks, rng), cases.hearings_needed[k],
+                      cases.interval[k], p)
+    cases.expert_due[k] = max(cases.expert_due[k], t + wk)
+    las.flow[la, I.FL_EXPERT_REPORTS_STARTED] += 1
+    las.flow[la, I.FL_EXPERT_QUEUE_WEEKS_SUM] += t - since
+
+
+@njit(cache=True, inline="always")
+def commission_reports(las, courts, cases, p, k, la, n, t, rng):
+    """Case ``k`` commissions ``n`` expert reports in week ``t``: each starts at once if no
+    report is waiting and this week's expert capacity allows, else it joins the queue."""
+    for _ in range(n):
+        if courts.experts_waiting[0] == 0 and courts.expert_credit[0] >= 1.0:
+            start_report(las, courts, cases, p, k, la, t, t, rng)
+        else:
+            cases.expert_queued[k] += 1
+            cases.expert_queued_since[k] = t
+            courts.experts_waiting[0] += 1
+
+
+@njit(cache=True)
+def serve_expert_queue(fam, las, courts, cases, p, act, t, rng):
+    """Experts start the waiting reports, first come first served (by the week they were
+    commissioned, then case row), while this week's capacity lasts."""
+    if courts.experts_waiting[0] == 0:
+        return
+    M = cases.fam.shape[0]
+    queue = np.empty(act.shape[0], np.int64)
+    nq = 0
+    for k in act:
+        if cases.expert_queued[k] > 0:
+            queue[nq] = np.int64(cases.expert_queued_since[k]) * M + k
+            nq += 1
+    queue = queue[:nq]
+    sort_int64(queue)
+    for q in range(nq):
+        k = queue[q] % M
+        la = fam.la[cases.fam[k]]
+        while cases.expert_queued[k] > 0 and courts.expert_credit[0] >= 1.0:
+            start_report(las, courts, cases, p, k, la, cases.expert_queued_since[k], t, rng)
+            cases.expert_queued[k] -= 1
+            courts.experts_waiting[0] -= 1
+        if courts.expert_credit[0] < 1.0:
+            return
+
+
+@njit(cache=True, inline="always")
+def open_case(fam, las, courts, cases, p, i, t, rng, anxiety=0.0):
     """Give a new application its case record. Returns False if the case table is full."""
     if cases.n_free[0] == 0:
         return False
@@ -108,7 +168,11 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
     cases.active[k] = 1
     cases.guardian[k] = 0
     cases.guardian_wait_from[k] = t
-    cases.hearings_needed[k] = p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min))
+    # complexity: simple cases need fewer hearings, complex ones more
+    shape = p.case_complexity_shape
+    z = rng.gamma(shape, 1.0 / shape) if shape > 0 else 1.0
+    cases.hearings_needed[k] = p.hearings_min + rng.poisson(
+        max(0.0, p.hearings_mean - p.hearings_min) * z)
     cases.hearings_done[k] = 0
     cases.ineffective[k] = 0
     cases.next_hearing[k] = t + 1
@@ -123,12 +187,9 @@ def open_case(fam, las, cases, p, i, t, rng, anxiety=0.0):
         n_exp = min(n_exp, 1)  # the FDAC team does the assessment work
         las.flow[la, I.FL_FDAC_ENGAGED] += 1
     cases.experts[k] = n_exp
-    due = t
-    for _ in range(n_exp):
-        wk = report_weeks(geometric_weeks(p.expert_weeks, rng), cases.hearings_needed[k],
-                          cases.interval[k], p)
-        due = max(due, t + wk)
-    cases.expert_due[k] = due
+    cases.expert_due[k] = t
+    cases.expert_queued[k] = 0
+    commission_reports(las, courts, cases, p, k, la, n_exp, t, rng)
     las.flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += n_exp
     las.flow[la, I.FL_COURT_EXPERT_COST] += int(n_exp * p.expert_cost)
     fam.court_case[i] = k
@@ -216,6 +277,9 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         courts.held[c] = 0
         courts.ineffective[c] = 0
         courts.open_age_weeks_sum[c] = 0
+        courts.experts_queued[c] = 0
+    # the experts' capacity this week (unused capacity is lost, but for a fraction of a report)
+    courts.expert_credit[0] = min(courts.expert_credit[0], 1.0) + courts.expert_capacity.sum()
     # 1. intake of every family in proceedings without a case record, in open-list order.
     #    These are this week's applications, unless a full case table left some waiting
     #    (families in proceedings less the records in use tells): then look through the
@@ -228,7 +292,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             order[q] = np.int64(fam.open_pos[new[q]]) * n_applied + q
         sort_int64(order)
         for q in order:
-            open_case(fam, las, cases, p, new[q % n_applied], t, rng, anxiety)
+            open_case(fam, las, courts, cases, p, new[q % n_applied], t, rng, anxiety)
     else:
         n_open = open_list.n[0]
         for kk in range(n_open):
@@ -236,7 +300,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
                 prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
             i = open_list.idx[kk]
             if fam.state[i] == COURT and fam.court_case[i] < 0:
-                open_case(fam, las, cases, p, np.int64(i), t, rng, anxiety)
+                open_case(fam, las, courts, cases, p, np.int64(i), t, rng, anxiety)
     # the active case rows, in row order (a few percent of the table; every later pass
     # visits only these)
     act = np.empty(M, np.int64)
@@ -245,6 +309,8 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         if cases.active[k]:
             act[na] = k
             na += 1
+    # 1b. experts start the reports that wait for them
+    serve_expert_queue(fam, las, courts, cases, p, act[:na], t, rng)
     # 2. guardians from the national service (Cafcass), first come first served among the
     #    cases past the administrative allocation time
     used = courts.guardians_used.sum()
@@ -306,7 +372,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         # start to overrun (court_load_onset; 1.0 = only when more are listed than slots)
         overload = (courts.listed[c] / courts.slots[c] - p.court_load_onset
                     if courts.slots[c] > 0 else 10.0)
-        experts_in = t >= cases.expert_due[k]
+        experts_in = t >= cases.expert_due[k] and cases.expert_queued[k] == 0
         u = rng.random()
         u_late = rng.random()
         ov = max(0.0, overload)
@@ -337,11 +403,11 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         cases.wait_reason[k] = PLANNED
         on_timetable = (t - cases.opened[k]) <= p.timetable_weeks
         p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * anxiety)
-        if on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late:
+        # (not while the case's earlier reports still wait for an expert)
+        if (on_timetable and cases.experts[k] < p.expert_cap and u_late < p_late
+                and cases.expert_queued[k] == 0):
             cases.experts[k] += 1
-            wk = report_weeks(geometric_weeks(p.expert_weeks, rng), cases.hearings_needed[k],
-                              cases.interval[k], p)
-            cases.expert_due[k] = max(cases.expert_due[k], t + wk)
+            commission_reports(las, courts, cases, p, k, la, 1, t, rng)
             flow[la, I.FL_COURT_EXPERTS_COMMISSIONED] += 1
             flow[la, I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
     for c in range(C):
@@ -369,6 +435,7 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
             courts.open_age_weeks_sum[c] += t - fam.since[cases.fam[k]]
             if not cases.guardian[k]:
                 courts.unallocated[c] += 1
+            courts.experts_queued[c] += cases.expert_queued[k]
 
 
 # ------------------------------------------------------------------ capacity
@@ -415,10 +482,12 @@ class Courts(Mechanism):
         return self.model.p.hearing_slots_per_100k * (courts.children_served / 1e5) * self.boost()
 
     def apply_capacities(self) -> None:
-        """Hearing slots and guardian capacity, from the parameters."""
-        courts = self.model.courts
+        """Hearing slots, guardian and expert capacity, from the parameters."""
+        p, courts = self.model.p, self.model.courts
         courts.slots[:] = self.base_slots() * (1.0 + courts.extra_capacity)
         courts.guardian_capacity[:] = self.base_guardians() * (1.0 + self.guardian_extra)
+        courts.expert_capacity[:] = (p.expert_reports_per_100k * (courts.children_served / 1e5)
+                                     * self.boost())
 
     def base_guardians(self) -> np.ndarray:
         """Cases the guardians serving each court centre's area can carry, before any staffing

@@ -800,6 +800,8 @@ class CareCase:
     hearings_done: int = 0
     ineffective: int = 0
     wait_reason: int = PLANNED  # why it waits for its next listing
+    expert_queued: int = 0  # expert reports commissioned but not yet started
+    expert_queued_since: int = 0  # week those reports were commissioned
     components: list[int] = field(default_factory=lambda: [0] * len(I.COURT_COMPONENTS))
 
 
@@ -820,6 +822,10 @@ class Court(mesa.Agent):
         self.guardian_extra = 0.0  # capacity the guardian service added, a share of the base
         self.guardians_used = 0
         self.credit = 0.0
+        self.expert_capacity = 0.0  # expert reports the experts serving the area start a week
+        self.expert_credit = 0.0  # fractional expert starts carried to next week
+        self.experts_waiting = 0  # expert reports waiting for an expert
+        self.experts_queued = 0  # the same, read at the week's end
         self.cases: list[CareCase] = []
         self.opened_total = 0
         self.open_cases = self.unallocated = self.listed = self.held = self.ineffective = 0
@@ -828,7 +834,10 @@ class Court(mesa.Agent):
     def step(self) -> None:
         """One week of care proceedings: intake, guardians, hearings, statistics."""
         self.listed = self.held = self.ineffective = 0
+        # the experts' capacity this week (unused capacity is lost, but for a fraction)
+        self.expert_credit = min(self.expert_credit, 1.0) + self.expert_capacity
         self.take_in_applications()
+        self.serve_expert_queue()
         self.allocate_guardians()
         self.hold_hearings()
         self.open_cases = len(self.cases)
@@ -837,6 +846,7 @@ class Court(mesa.Agent):
             case.components[self.component(case, t)] += 1
         self.open_age_weeks_sum = sum(t - case.family.since for case in self.cases)
         self.unallocated = sum(1 for case in self.cases if not case.guardian)
+        self.experts_queued = sum(case.expert_queued for case in self.cases)
 
     @staticmethod
     def component(case: CareCase, t: int) -> int:
@@ -868,6 +878,43 @@ class Court(mesa.Agent):
                                             p.guardian_staffing_lag_weeks))
         self.guardian_capacity = self.base_guardian_capacity * (1.0 + self.guardian_extra)
 
+    def start_report(self, case: CareCase, since: int) -> None:
+        """An expert starts one of the case's reports (commissioned in week ``since``): it is
+        in after the expert's own time, held to the timetable's deadline (1b)."""
+        m = self.model
+        p, t, rng = m.pk, m.t, m.streams["court"]
+        self.expert_credit -= 1.0
+        weeks = report_weeks.py_func(geometric_weeks(p.expert_weeks, rng),
+                                     case.hearings_needed, case.interval, p)
+        case.expert_due = max(case.expert_due, t + weeks)
+        case.family.la.flow[I.FL_EXPERT_REPORTS_STARTED] += 1
+        case.family.la.flow[I.FL_EXPERT_QUEUE_WEEKS_SUM] += t - since
+
+    def commission_reports(self, case: CareCase, n: int) -> None:
+        """Each report starts at once if none waits and the week's capacity allows, else it
+        joins the national expert queue (1b)."""
+        t = self.model.t
+        for _ in range(n):
+            if self.experts_waiting == 0 and self.expert_credit >= 1.0:
+                self.start_report(case, t)
+            else:
+                case.expert_queued += 1
+                case.expert_queued_since = t
+                self.experts_waiting += 1
+
+    def serve_expert_queue(self) -> None:
+        """1b. Experts start the waiting reports, first come first served, while this week's
+        capacity lasts."""
+        waiting = sorted((c for c in self.cases if c.expert_queued > 0),
+                         key=lambda c: (c.expert_queued_since, c.number))
+        for case in waiting:
+            while case.expert_queued > 0 and self.expert_credit >= 1.0:
+                self.start_report(case, case.expert_queued_since)
+                case.expert_queued -= 1
+                self.experts_waiting -= 1
+            if self.expert_credit < 1.0:
+                return
+
     def take_in_applications(self) -> None:
         """1. Intake: each new application gets a case record (``open_case``)."""
         m = self.model
@@ -878,7 +925,11 @@ class Court(mesa.Agent):
                     continue
                 if len(self.cases) >= self.max_cases:
                     continue  # the case table is full: the application waits
-                hearings_needed = p.hearings_min + rng.poisson(max(0.0, p.hearings_mean - p.hearings_min))
+                # complexity: simple cases need fewer hearings, complex ones more
+                shape = p.case_complexity_shape
+                z = rng.gamma(shape, 1.0 / shape) if shape > 0 else 1.0
+                hearings_needed = p.hearings_min + rng.poisson(
+                    max(0.0, p.hearings_mean - p.hearings_min) * z)
                 interval = planned_interval.py_func(hearings_needed, p)
                 defensive = 1.0 + p.anxiety_expert_gain * m.court_anxiety
                 n_experts = min(p.expert_cap, rng.poisson(p.experts_mean * defensive))
@@ -887,17 +938,13 @@ class Court(mesa.Agent):
                 if fdac:
                     n_experts = min(n_experts, 1)  # the FDAC team does the assessment work
                     la.flow[I.FL_FDAC_ENGAGED] += 1
-                expert_due = t
-                for _ in range(n_experts):
-                    weeks = report_weeks.py_func(geometric_weeks(p.expert_weeks, rng),
-                                                 hearings_needed, interval, p)
-                    expert_due = max(expert_due, t + weeks)
                 case = CareCase(
                     family=family, number=self.opened_total, opened=t,
                     hearings_needed=hearings_needed, interval=interval,
-                    experts=n_experts, expert_due=expert_due, fdac=fdac, next_hearing=t + 1,
+                    experts=n_experts, expert_due=t, fdac=fdac, next_hearing=t + 1,
                     guardian_wait_from=t)
                 self.opened_total += 1
+                self.commission_reports(case, n_experts)
                 la.flow[I.FL_COURT_EXPERTS_COMMISSIONED] += n_experts
                 la.flow[I.FL_COURT_EXPERT_COST] += int(n_experts * p.expert_cost)
                 family.court_case = case
@@ -950,7 +997,7 @@ class Court(mesa.Agent):
             # listing pressure: hearings listed per slot beyond the onset of overrunning lists
             overload = (max(0.0, self.listed / self.slots - p.court_load_onset) if self.slots > 0
                         else 10.0)
-            experts_in = t >= case.expert_due
+            experts_in = t >= case.expert_due and case.expert_queued == 0
             p_ineffective = p.ineffective_base + p.ineffective_load_slope * overload / (1.0 + overload)
             # judicial continuity cuts adjournments for case management and crowded lists
             p_ineffective *= 1.0 - p.judicial_continuity * p.continuity_adjournment_reduction
@@ -979,11 +1026,10 @@ class Court(mesa.Agent):
             case.wait_reason = PLANNED
             p_late = p.late_expert_probability * (1.0 + p.anxiety_expert_gain * m.court_anxiety)
             if (t - case.opened <= p.timetable_weeks and case.experts < p.expert_cap
-                    and u_late_expert < p_late):  # the cycle of multiple assessments
+                    and u_late_expert < p_late  # the cycle of multiple assessments
+                    and case.expert_queued == 0):  # not while earlier reports wait
                 case.experts += 1
-                weeks = report_weeks.py_func(geometric_weeks(p.expert_weeks, rng),
-                                             case.hearings_needed, case.interval, p)
-                case.expert_due = max(case.expert_due, t + weeks)
+                self.commission_reports(case, 1)
                 la.flow[I.FL_COURT_EXPERTS_COMMISSIONED] += 1
                 la.flow[I.FL_COURT_EXPERT_COST] += int(p.expert_cost)
         # unused slots are lost, except what the longest final hearing needs

@@ -154,6 +154,7 @@ class ReferenceModel(mesa.Model):
         court.slots = court.base_slots * (1.0 + court.extra_capacity)
         court.base_guardian_capacity = p.guardians_per_100k * served * p.guardian_caseload * boost
         court.guardian_capacity = court.base_guardian_capacity * (1.0 + court.guardian_extra)
+        court.expert_capacity = p.expert_reports_per_100k * served * boost
 
     # ------------------------------------------------------------------ events and anxiety
     def _apply_events(self) -> None:

@@ -1,7 +1,9 @@
-"""The figure of the timetable sweep (experiments/sweeps/court_timetable.toml): mean duration
-of the care cases concluded in FY2013-FY2015 against the timetable for the child, one line per
-court capacity (hearing slots), one panel per enforcement strength, with the replicates' range
-as a band; and the components of the duration at default capacity.
+"""The figure and table of the timetable sweep (experiments/sweeps/court_timetable.toml): mean
+duration of the care cases concluded in FY2013-FY2015 against the timetable for the child,
+one line per court capacity (hearing slots), one panel per enforcement strength, with the
+replicates' range as a band; and the components of the duration at default capacity. The
+table (results/figures/court_timetable.csv: median, lowest and highest over the replicates
+per design point) is what docs/courts.md quotes (tests/integration/test_court_timetable_doc.py).
 
     python experiments/tools/plot_court_timetable.py [results/sweeps/court_timetable/summary]
 """
@@ -17,12 +19,29 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COMPONENTS = ("case_management_weeks", "listing_weeks", "adjourned_weeks")
+COMPONENTS = ("case_management_weeks", "experts_weeks", "listing_weeks", "adjourned_weeks")
+FACTORS = ["timetable_enforcement", "hearing_slots_per_100k", "timetable_weeks"]
+DEFAULT_SLOTS = 9.0
+
+
+def dose_response(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per design point: the median, lowest and highest over the replicates of the mean
+    duration of concluded cases (FY2013-FY2015), and the medians of its components and of
+    the share concluded within 40 weeks."""
+    g = runs.groupby(FACTORS)
+    table = g["care_duration_weeks"].agg(replicates="size", duration_median="median",
+                                         duration_min="min", duration_max="max")
+    for c in (*COMPONENTS, "within_40_weeks_share"):
+        table[c] = g[c].median()
+    return table.round(2).reset_index()
 
 
 def main(folder: str = "results/sweeps/court_timetable/summary",
          out: str = "results/figures/court_timetable.png") -> Path:
     runs = pd.read_csv(Path(folder) / "metrics_runs.csv")
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dose_response(runs).to_csv(path.with_suffix(".csv"), index=False)
     enforcements = sorted(runs["timetable_enforcement"].unique())
     fig, axes = plt.subplots(1, len(enforcements) + 1, figsize=(5 * (len(enforcements) + 1), 4),
                              sharey=True)
@@ -39,18 +58,16 @@ def main(folder: str = "results/sweeps/court_timetable/summary",
     axes[0].legend()
     ax = axes[-1]
     sub = runs[(runs["timetable_enforcement"] == max(enforcements))
-               & (runs["hearing_slots_per_100k"] == 9.0)]
+               & (runs["hearing_slots_per_100k"] == DEFAULT_SLOTS)]
     m = sub.groupby("timetable_weeks")[list(COMPONENTS)].median()
     bottom = 0.0
     for c in COMPONENTS:
         ax.bar(m.index, m[c], bottom=bottom, width=6, label=c.replace("_weeks", ""))
         bottom = bottom + m[c]
-    ax.set_title(f"components at 9 slots, enforcement {max(enforcements):g}")
+    ax.set_title(f"components at {DEFAULT_SLOTS:g} slots, enforcement {max(enforcements):g}")
     ax.set_xlabel("timetable for the child (weeks)")
     ax.legend()
     fig.tight_layout()
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
 

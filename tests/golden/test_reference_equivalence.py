@@ -145,11 +145,13 @@ def test_check_rejects_engine_with_perturbed_contacts_kernel(monkeypatch, refere
 
 @pytest.mark.slow
 def test_check_rejects_engine_with_perturbed_court_kernel(monkeypatch, reference_sample):
-    """Care cases that need one more effective hearing on average (hearings_mean 5 -> 6) in
-    the court kernel: about 20% longer care proceedings."""
+    """Hearings spaced twice as far apart (hearing_interval_weeks 11 -> 22) in the court
+    kernel: care proceedings about two-thirds longer (with cases of unequal complexity the
+    durations of the few cases a small LA concludes spread widely, so a change of one or two
+    hearings on average is within the sample's noise)."""
     from abm.mechanisms import courts
     monkeypatch.setattr(courts, "courts_step",
-                        _perturbed(courts.courts_step, hearings_mean=lambda v: v + 1))
+                        _perturbed(courts.courts_step, hearing_interval_weeks=lambda v: 2 * v))
     perturbed = collect_outputs(engine_model, EQ_SCENARIO, ENGINE_SEEDS)
     report = compare_samples(perturbed, reference_sample, alpha=ALPHA)
     print(report)

@@ -80,7 +80,7 @@ def test_opening_a_case_records_its_family_hearings_and_experts():
     rng = np.random.default_rng(0)
     i = 5
     move(fam, las, m.open, i, S.COURT, 0)
-    assert open_case(fam, las, cases, CourtParams.of(m.p), i, 0, rng)
+    assert open_case(fam, las, m.courts, cases, CourtParams.of(m.p), i, 0, rng)
     k = fam.court_case[i]
     assert cases.active[k] == 1 and cases.fam[k] == i
     assert 1 <= cases.hearings_needed[k] and 0 <= cases.experts[k] <= m.p.expert_cap
@@ -159,11 +159,12 @@ def _listed_cases(m, n_new, n_progress):
     due to be heard at week 1 in court 0, with guardians and expert reports in."""
     fam, las, cases = m.fam, m.las, m.cases
     rng = np.random.default_rng(0)
+    m.courts.expert_credit[0] = 1e6  # experts free: every report starts when commissioned
     rows = np.flatnonzero((fam.state == S.NONE) & (las.court[fam.la] == 0))[: n_new + n_progress]
     ks = []
     for j, i in enumerate(rows):
         move(fam, las, m.open, i, S.COURT, 0)
-        assert open_case(fam, las, cases, CourtParams.of(m.p), i, 0, rng)
+        assert open_case(fam, las, m.courts, cases, CourtParams.of(m.p), i, 0, rng)
         k = fam.court_case[i]
         cases.guardian[k] = 1
         m.courts.guardians_used[0] += 1

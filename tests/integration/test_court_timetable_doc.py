@@ -1,0 +1,50 @@
+"""docs/courts.md quotes the timetable sweep (experiments/sweeps/court_timetable.toml) from
+results/figures/court_timetable.csv, the table experiments/tools/plot_court_timetable.py
+computes from the sweep's runs: the table must be the tool's own computation from the runs
+on disk, and every figure the guide quotes must appear as written."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+FLAT = " ".join((ROOT / "docs" / "courts.md").read_text().split())
+RUNS = ROOT / "results" / "sweeps" / "court_timetable" / "summary" / "metrics_runs.csv"
+TABLE = ROOT / "results" / "figures" / "court_timetable.csv"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "plot_court_timetable", ROOT / "experiments" / "tools" / "plot_court_timetable.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _at(t, enforcement, slots, weeks):
+    row = t[(t.timetable_enforcement == enforcement) & (t.hearing_slots_per_100k == slots)
+            & (t.timetable_weeks == weeks)]
+    assert len(row) == 1, (enforcement, slots, weeks)
+    return row.iloc[0]
+
+
+def test_the_dose_response_table_is_recomputed_from_the_runs():
+    again = _tool().dose_response(pd.read_csv(RUNS))
+    pd.testing.assert_frame_equal(again, pd.read_csv(TABLE), check_dtype=False)
+
+
+def test_the_courts_guide_quotes_the_sweep():
+    runs, t = pd.read_csv(RUNS), pd.read_csv(TABLE)
+    reps = runs.replication.nunique()
+    assert f"{len(runs)} runs ({runs.point.nunique()} design points x {reps} replications)" in FLAT
+    for enforcement, slots in ((1.0, 9.0), (1.0, 7.2), (0.25, 9.0)):
+        lo, hi = _at(t, enforcement, slots, 20.0), _at(t, enforcement, slots, 60.0)
+        quote = (f"{slots:g} slots, enforcement {enforcement:g}: {hi.duration_median:.1f} weeks "
+                 f"with a 60-week timetable, {lo.duration_median:.1f} with a 20-week one")
+        assert quote in FLAT, quote
+    full = _at(t, 1.0, 9.0, 20.0)
+    assert (f"case management {full.case_management_weeks:.1f} weeks, experts "
+            f"{full.experts_weeks:.1f}") in FLAT
