@@ -202,8 +202,9 @@ def _measure(t: TargetSpec, tables: dict, scale: float) -> float:
         vals = [float(tab.at[p, t.indicator]) if p in tab.index else math.nan for p in periods]
         return float(np.mean(vals))
     x = at(t.periods)
-    if t.rise_from is not None:
-        return x / at([t.rise_from]) - 1.0
+    if t.rise_from is not None:  # a rise from nothing is undefined, not an error
+        base = at([t.rise_from])
+        return x / base - 1.0 if base != 0 else math.nan
     return x / scale if t.count else x
 
 

@@ -15,7 +15,7 @@ name = "cal_tiny"
 start = 2008-04-07
 end = 2010-10-03
 regime = "prescriptive"
-places = { children = 6000 }
+places = { children = 20000 }
 scale = 0.5
 
 [parameters]
@@ -80,6 +80,7 @@ def test_statistics_follow_the_official_definitions(tiny_run):
     # counts are rescaled from the 1-in-2 sample to 1:1
     assert st["referrals_fy2008"] == pytest.approx(fy.at["FY2008", "referrals_children"] / 0.5)
     assert st["cp_plan_share"] == pytest.approx(fy.loc[["FY2008", "FY2009"], "cp_plan_share"].mean())
+    assert fy.at["FY2008", "court_applications"] > 0
     rise = fy.at["FY2009", "court_applications"] / fy.at["FY2008", "court_applications"] - 1
     assert st["care_applications_rise_fy2009"] == pytest.approx(rise)
     q = summary(m, "quarter")
@@ -87,6 +88,20 @@ def test_statistics_follow_the_official_definitions(tiny_run):
                                                           nan_ok=True)
     # periods before the run are missing, not zero
     assert st["series:referrals_by_year:FY2005"] != st["series:referrals_by_year:FY2005"]
+
+
+def test_a_rise_from_nothing_is_missing_not_an_error():
+    """A run with no care applications in the base year has no rise (NaN: an infinite ABC
+    distance), rather than stopping the calibration with a division by zero."""
+    import math
+
+    import pandas as pd
+
+    (rise,) = [t for t in C.load_targets() if t.id == "care_applications_rise_fy2009"]
+    fy = pd.DataFrame({"court_applications": [0.0, 4.0]}, index=["FY2008", "FY2009"])
+    assert math.isnan(C._measure(rise, {"fy": fy}, 0.5))
+    fy.loc["FY2008", "court_applications"] = 2.0
+    assert C._measure(rise, {"fy": fy}, 0.5) == pytest.approx(1.0)
 
 
 def _spec(tmp_path, extra=""):

@@ -74,24 +74,34 @@ def test_a_cut_in_expert_capacity_lengthens_the_experts_component_with_crn():
             > _fy_mean(base, "care_mean_duration_weeks", years) + 2.0)
 
 
+def _same_within_noise(sample, full, what):
+    """The mean of ``sample`` (a sampled run's values over seeds) equals that of ``full`` (the
+    1:1 runs') within three standard errors of their difference, and that error is under 10%
+    of the 1:1 mean, so a scale effect of a third would not pass unseen."""
+    a, b = np.asarray(sample), np.asarray(full)
+    se = float(np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size))
+    assert se < 0.1 * b.mean(), (what, a, b)
+    assert abs(a.mean() - b.mean()) < 3 * se, (what, a.mean(), b.mean(), se)
+
+
 def test_expert_queueing_does_not_depend_on_the_sampling_scale():
     """One national pool sized per child: with experts short of demand the queue holds the
-    same number of reports per child at 1:1, 1-in-10 and 1-in-20 (three seeds each), and
+    same number of reports per child at 1:1, 1-in-10 and 1-in-20 (ten seeds each), and
     the reports wait as long."""
     queue, wait = {}, {}
     for scale in (1.0, 0.1, 0.05):
         g, w = [], []
-        for seed in (51, 52, 53):
+        for seed in range(51, 61):
             m = _run(children=1_000_000, years=1.5, seed=seed, scale=scale,
                      expert_reports_per_100k=2.0)
             q = m.series("court_experts_queued", m.weeks_recorded)
             g.append(q[-52:].mean() / scale / 100)  # reports per 10,000 children
             w.append(_fy_mean(m, "expert_queue_wait_weeks", ["FY2008"]))
-        queue[scale], wait[scale] = np.mean(g), np.mean(w)
-    assert queue[1.0] > 10 and wait[1.0] > 10, (queue, wait)
+        queue[scale], wait[scale] = g, w
+    assert np.mean(queue[1.0]) > 10 and np.mean(wait[1.0]) > 10, (queue, wait)
     for scale in (0.1, 0.05):
-        assert queue[scale] == pytest.approx(queue[1.0], rel=0.15), queue
-        assert wait[scale] == pytest.approx(wait[1.0], rel=0.15), wait
+        _same_within_noise(queue[scale], queue[1.0], f"queue at {scale}")
+        _same_within_noise(wait[scale], wait[1.0], f"wait at {scale}")
 
 
 def test_complexity_spreads_the_durations_not_their_mean():
