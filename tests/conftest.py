@@ -31,6 +31,17 @@ warmup_weeks = 26
 """
 
 
+def load_tool(name: str):
+    """The script experiments/tools/NAME.py as a module (the tools are scripts, not a
+    package), for tests that recompute a committed result table with the tool's own code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def small(children=8000, years=1.0, regime="prescriptive", shock=None, warmup=52, **ov):
     """A one-LA scenario starting 2008-04-07; ``shock`` = (date, magnitude) or None."""
     warmup = ov.pop("warmup_weeks", warmup)

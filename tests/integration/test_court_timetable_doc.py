@@ -5,10 +5,10 @@ on disk, and every figure the guide quotes must appear as written."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAT = " ".join((ROOT / "docs" / "courts.md").read_text().split())
@@ -17,11 +17,7 @@ TABLE = ROOT / "results" / "figures" / "court_timetable.csv"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "plot_court_timetable", ROOT / "experiments" / "tools" / "plot_court_timetable.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("plot_court_timetable")
 
 
 def _at(t, enforcement, slots, weeks):

@@ -4,10 +4,10 @@ figure must appear as written, and the table must be the tool's own computation.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAT = " ".join((ROOT / "docs" / "research.md").read_text().split())
@@ -15,11 +15,7 @@ OUT = ROOT / "results" / "exposure_power"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "exposure_power", ROOT / "experiments" / "tools" / "exposure_power.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("exposure_power")
 
 
 def test_power_table_is_recomputed_from_the_runs():

@@ -4,10 +4,10 @@ must be the tool's own computation from the runs it recorded."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAT = " ".join((ROOT / "docs" / "knockout.md").read_text().split())
@@ -15,11 +15,7 @@ OUT = ROOT / "results" / "ripple_pulse"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "ripple_pulse", ROOT / "experiments" / "tools" / "ripple_pulse.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("ripple_pulse")
 
 
 def test_pulse_table_is_recomputed_from_the_runs():

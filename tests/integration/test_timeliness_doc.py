@@ -4,21 +4,17 @@ table must be the tool's own computation from its runs, and the ODD must quote i
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "results" / "timeliness"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "timeliness_by_regime", ROOT / "experiments" / "tools" / "timeliness_by_regime.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("timeliness_by_regime")
 
 
 def test_share_table_is_recomputed_from_the_runs():
