@@ -191,6 +191,23 @@ def court_indicators_section(text: dict) -> list[str]:
     return parts
 
 
+def plans_section(text: dict) -> list[str]:
+    """Child protection plans against the published figures: the explanation and the two
+    tables of ``plans.md`` (written by ``experiments/tools/plans_report.py``), copied from
+    that file so that every number comes from a run."""
+    parts = ["## Child protection plans: starts, stock, length and repeats", "",
+             text["plans"].strip(), ""]
+    src = OUT / "plans.md"
+    if not src.exists():
+        return parts + ["(`plans.md` not found: run `experiments/tools/plans_report.py`.)", ""]
+    for block in src.read_text().split("\n## ")[1:]:
+        title, _, body = block.partition("\n")
+        table = [ln for ln in body.splitlines() if ln.startswith("|")]
+        if table:
+            parts += [f"### {title.strip()}", "", *table, ""]
+    return parts
+
+
 def posterior_predictive_section(text: dict) -> list[str]:
     """Per target, the band over posterior draws beside the seed-only band (from
     ``cpabm validate --posterior ... --out posterior_predictive.json``)."""
@@ -305,6 +322,7 @@ def main() -> int:
         text["court_discussion"].strip(),
         "",
         *court_indicators_section(text),
+        *plans_section(text),
         "## Does a sample preserve the rates?",
         "",
         text["scale_intro"].strip(),
