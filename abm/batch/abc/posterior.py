@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from abm.batch.abc.priors import Prior, weighted_quantile
-from abm.batch.abc.report import WEAK, identifiability
+from abm.batch.abc.report import WEAK, marginal, weighted_correlation
 from abm.batch.abc.store import MANIFEST
 from abm.core.errors import ConfigError
 
@@ -92,27 +92,20 @@ def summarise(post: Posterior, threshold: float = WEAK) -> list[dict]:
     out = []
     for k, p in enumerate(post.priors):
         x = post.frame[p.name].to_numpy(float)
-        q05, q10, q50, q90, q95 = weighted_quantile(x, post.weights, [0.05, 0.1, 0.5, 0.9, 0.95])
-        y10, y90 = weighted_quantile(Y[:, k], post.weights, [0.1, 0.9])
-        a, b = p.bounds()
-        ratio = float((y90 - y10) / (0.8 * (b - a)))
+        row = marginal(p, x, Y[:, k], post.weights)
+        q05, q95 = weighted_quantile(x, post.weights, [0.05, 0.95])
         # the median in the transformed space, mapped back (equal to the median of x; this
         # also gives whole numbers for int factors)
         value = p.to_model(float(weighted_quantile(Y[:, k], post.weights, 0.5)))
-        out.append({"parameter": p.name, "prior": p.dist, "low": p.low, "high": p.high,
-                    "kind": p.kind, "value": value, "median": float(q50), "q05": float(q05),
-                    "q10": float(q10), "q90": float(q90), "q95": float(q95),
-                    "width_ratio": ratio, "identified": ratio < threshold,
-                    "identifiability": identifiability(ratio)})
+        row.update({"kind": p.kind, "value": value, "q05": float(q05), "q95": float(q95),
+                    "identified": row["width_ratio"] < threshold})
+        out.append(row)
     return out
 
 
 def correlations(post: Posterior) -> np.ndarray:
     """Weighted correlation matrix of the particles in the transformed space."""
-    c = np.atleast_2d(np.cov(post.Y(), rowvar=False, aweights=post.weights, bias=True))
-    sd = np.sqrt(np.diag(c))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return c / np.outer(sd, sd)
+    return weighted_correlation(post.Y(), post.weights)
 
 
 def draw(post: Posterior, k: int, seed: int) -> list[dict]:

@@ -64,20 +64,31 @@ def identifiability(ratio: float) -> str:
     return "not identified (posterior ~ prior)"
 
 
+def marginal(prior, x, y, w) -> dict:
+    """One parameter's weighted posterior: median and 10-90% interval of its values ``x``,
+    and that interval's width relative to the prior's, measured on ``y`` (the values in the
+    transformed space: log for loguniform priors)."""
+    q10, q50, q90 = weighted_quantile(x, w, [0.1, 0.5, 0.9])
+    a, b = prior.bounds()
+    y10, y90 = weighted_quantile(y, w, [0.1, 0.9])
+    ratio = float((y90 - y10) / (0.8 * (b - a)))
+    return {"parameter": prior.name, "prior": prior.dist, "low": prior.low, "high": prior.high,
+            "median": float(q50), "q10": float(q10), "q90": float(q90),
+            "width_ratio": ratio, "identifiability": identifiability(ratio)}
+
+
+def weighted_correlation(Y, w) -> np.ndarray:
+    """Weighted correlation matrix of the rows of ``Y`` (particles x parameters)."""
+    c = np.atleast_2d(np.cov(Y, rowvar=False, aweights=w, bias=True))
+    sd = np.sqrt(np.diag(c))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return c / np.outer(sd, sd)
+
+
 def posterior_table(spec: CalibrationSpec, pop: Population) -> list[dict]:
-    """Per parameter: prior, weighted posterior median and 10-90% interval, and that
-    interval's width relative to the prior's (in the transformed space)."""
-    rows = []
-    for k, p in enumerate(spec.priors):
-        x = np.array([pt[p.name] for pt in pop.points], float)
-        q10, q50, q90 = weighted_quantile(x, pop.weights, [0.1, 0.5, 0.9])
-        a, b = p.bounds()
-        y10, y90 = weighted_quantile(pop.Y[:, k], pop.weights, [0.1, 0.9])
-        ratio = float((y90 - y10) / (0.8 * (b - a)))
-        rows.append({"parameter": p.name, "prior": p.dist, "low": p.low, "high": p.high,
-                     "median": float(q50), "q10": float(q10), "q90": float(q90),
-                     "width_ratio": ratio, "identifiability": identifiability(ratio)})
-    return rows
+    """Per parameter: :func:`marginal` of the final particles."""
+    return [marginal(p, np.array([pt[p.name] for pt in pop.points], float), pop.Y[:, k],
+                     pop.weights) for k, p in enumerate(spec.priors)]
 
 
 def _fmt(v) -> str:
@@ -199,10 +210,7 @@ def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population]
            "Weighted correlations of the final particles (log scale for loguniform priors). "
            "A strong correlation means the targets fix a combination, not each parameter.", ""]
     if len(spec.priors) > 1:
-        c = np.cov(pop.Y, rowvar=False, aweights=pop.weights, bias=True)
-        sd = np.sqrt(np.diag(c))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = c / np.outer(sd, sd)
+        corr = weighted_correlation(pop.Y, pop.weights)
         md += ["| | " + " | ".join(spec.names) + " |",
                "|---" * (len(spec.names) + 1) + "|"]
         for i, n in enumerate(spec.names):
