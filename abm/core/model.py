@@ -28,7 +28,7 @@ from abm.mechanisms.casework import Casework
 from abm.mechanisms.courts import Courts
 from abm.mechanisms.frontdoor import FrontDoor
 from abm.mechanisms.loops import LearningLoops
-from abm.mechanisms.population import HarmEvents, HarmExposure, init_families
+from abm.mechanisms.population import HarmEvents, HarmExposure, Renewal, init_families
 from abm.mechanisms.ripple import Ripple
 from abm.mechanisms.workload import Workload, record_workforce
 
@@ -38,12 +38,12 @@ from abm.mechanisms.workload import Workload, record_workforce
 #: every open case (its exposure too), care proceedings, the workforce's quits and
 #: recruitment and the profession's status (the ripple effect), and the learning loops acting
 #: on prescription.
-CASEFLOW = (Anxiety, HarmEvents, FrontDoor, Workload, HarmExposure, Casework, Courts, Ripple,
+CASEFLOW = (Anxiety, Renewal, HarmEvents, FrontDoor, Workload, HarmExposure, Casework, Courts, Ripple,
             LearningLoops)
 
 #: One random stream per mechanism, spawned from one SeedSequence (common random numbers).
 STREAMS = ("population", "risk", "harm", "contacts", "referrer", "screening", "casework",
-           "court", "workforce", "exposure")
+           "court", "workforce", "exposure", "renewal")
 HOUSEHOLD_SIZES = np.array([1, 2, 3, 4], np.int8)
 HOUSEHOLD_P = np.array([0.45, 0.38, 0.12, 0.05])  # assumption: children per household
 RESERVOIR_SIZE = 4096

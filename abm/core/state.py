@@ -47,7 +47,10 @@ VACANT, PERMANENT, AGENCY = 0, 1, 2
 Families = namedtuple("Families", [
     "la",            # int32  LA row
     "n_children",    # int8   children in the household
-    "base",          # float32 long-run latent risk (the family's own mean)
+    "base",          # float32 long-run latent risk (the family's own mean); lasting change
+                     #        after a plan lowers it (``casework.lasting_change``)
+    "base_origin",   # float32 the long-run risk of a new household in this row: its place
+                     #        in the LA's sorted risk distribution (``population.Renewal``)
     "risk",          # float32 current latent risk, valid at week risk_t
     "risk_t",        # int32  week the risk was last advanced to
     "needs",         # uint8  bitmask of need domains
@@ -65,10 +68,11 @@ Families = namedtuple("Families", [
     "last_closed",   # int32  week of the last social-care closure (-1e6 if never)
     "episode_start", # int32  week the current social-care episode began (-1 if none)
     "help_start",    # int32  week help first arrived in this episode (-1 if none yet)
-    "n_worker_changes",  # int16 changes of social worker, cumulative
-    "n_referrals",   # int16  referrals, cumulative
-    "n_harm",        # int16  severe harm events, cumulative
-    "n_plans",       # int16  child protection plans started, cumulative (repeat plans)
+    "n_worker_changes",  # int16 changes of social worker, cumulative (this household)
+    "n_referrals",   # int16  referrals, cumulative (this household)
+    "n_harm",        # int16  severe harm events, cumulative (this household)
+    "n_plans",       # int16  child protection plans started by the household now in this
+                     #        row, cumulative (a later one is a repeat plan)
     "open_pos",      # int32  position in the open-case list, -1 if not open
     "court_case",    # int32  row in CourtCases while in care proceedings, else -1
     "order",         # int8   0 none, 1 care order (before the return review), 2 placement
@@ -162,7 +166,7 @@ FAMILY_COLD = [("acc_direct", np.float32), ("acc_record", np.float32),
                ("episode_start", np.int32), ("help_start", np.int32), ("returned", np.int32),
                ("n_worker_changes", np.int16), ("n_referrals", np.int16), ("n_harm", np.int16),
                ("return_bin", np.int8), ("routine_due", np.int32), ("n_plans", np.int16),
-               ("work_need", np.float32)]
+               ("work_need", np.float32), ("base_origin", np.float32)]
 assert sorted(f for f, _ in FAMILY_HOT + FAMILY_COLD) == sorted(Families._fields)
 
 

@@ -78,15 +78,16 @@ CaseworkParams = param_record("CaseworkParams", """
     court_threshold la_court_sigma court_delay_norm_weeks reunify_threshold care_weeks
     help_efficacy early_help_efficacy_factor service_range mech_requisite_variety
     worker_sigma_base sigma_inexperience sigma_low_scope sigma_low_supervision
-    sigma_low_direct_time""")
+    sigma_low_direct_time plan_change_persistence""")
 
 
 @njit(cache=True, inline="always")
-def due_weeks(p):
-    """Weeks to a new core assessment's due date and to the first review of a child-in-need
-    case and of a plan: what :func:`apply_moves` needs of the parameters."""
+def move_params(p):
+    """What :func:`apply_moves` needs of the parameters: the weeks to a new core assessment's
+    due date and to the first review of a child-in-need case and of a plan, and the share of
+    a plan's achieved change that persists (``plan_change_persistence``)."""
     return (int(math.ceil(p.ca_target_weeks)), int(math.ceil(p.cin_review_weeks)),
-            int(math.ceil(p.cpp_review_weeks)))
+            int(math.ceil(p.cpp_review_weeks)), p.plan_change_persistence)
 
 
 @njit(cache=True, inline="always")
@@ -301,7 +302,7 @@ def casework(fam, work, las, open_list, p, drv, t, rng_risk, rng_dec, res, recor
                 if n_applied < applied.shape[0]:
                     applied[n_applied] = i
                 n_applied += 1
-    apply_moves(fam, work, las, open_list, moves, nm, t, due_weeks(p))
+    apply_moves(fam, work, las, open_list, moves, nm, t, move_params(p))
     if record:
         score_decisions(log, np.int64(nd), cut, las.decisions, res, t)
     return n_applied
@@ -332,17 +333,29 @@ def plan_ended(flow, la, nc, weeks):
     flow[la, I.FL_CPP_DURATION_BANDS + plan_band(weeks)] += nc
 
 
+@njit(cache=True, inline="always")
+def lasting_change(fam, i, persistence):
+    """A plan that ends because risk has fallen leaves a share ``persistence`` of the fall
+    below the family's long-run level in that level: the family's circumstances have changed
+    for good that far (a parent's treatment, a violent partner gone), and its risk now
+    reverts to the lower level. The level only falls, so the risk bins' bounds still hold
+    (``population.init_la_families``); :class:`population.Renewal` restores a household's
+    own level when a new household takes its place."""
+    gain = fam.base[i] - fam.risk[i]
+    if gain > 0.0:
+        fam.base[i] -= persistence * gain
+
+
 @njit(cache=True)
-def apply_moves(fam, work, las, open_list, moves, n, t, due):
+def apply_moves(fam, work, las, open_list, moves, n, t, mp):
     """Apply the first ``n`` moves of ``moves`` (rows of family, GO_* code) at week ``t``;
-    ``due`` = :func:`due_weeks`, the weeks to a new core assessment's due date and to the
-    first review of a child-in-need case and of a plan.
+    ``mp`` = :func:`move_params`.
 
     The bookkeeping of each move is :func:`core.move_rows`' written out once in the loop
     rather than called: a call taking its ten columns costs 100-300 ns a move in reference
     counting, the lines themselves about 10 ns (docs/performance.md)."""
     flow = las.flow
-    ca_weeks, cin_weeks, cpp_weeks = due
+    ca_weeks, cin_weeks, cpp_weeks, persistence = mp
     state, la_of, n_children, since = fam.state, fam.la, fam.n_children, fam.since
     stock_fam, stock_children, trans = las.stock_fam, las.stock_children, las.trans
     open_pos, idx, n_open = fam.open_pos, open_list.idx, open_list.n
@@ -384,6 +397,8 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
             flow[la, I.FL_EARLY_HELP_ENDS] += 1
         if state[i] == CPP:  # the plan ends (stepped down, closed, or escalated)
             plan_ended(flow, la, n_children[i], t - since[i])
+            if go == GO_CIN or go == GO_CLOSE:  # risk has fallen: part of the change lasts
+                lasting_change(fam, i, persistence)
         # the move (core.move_rows): stocks, transitions, state; a closed case leaves the
         # open list, the last entry taking its place (every other move is between open states)
         old = state[i]
@@ -434,12 +449,12 @@ def apply_moves(fam, work, las, open_list, moves, n, t, due):
 
 
 @njit(cache=True)
-def apply_move(fam, work, las, open_list, i, go, t, due):
+def apply_move(fam, work, las, open_list, i, go, t, mp):
     """One move (GO_* code ``go``) of family ``i`` at week ``t``, now."""
     moves = np.empty((1, 2), np.int64)
     moves[0, 0] = i
     moves[0, 1] = go
-    apply_moves(fam, work, las, open_list, moves, np.int64(1), t, due)
+    apply_moves(fam, work, las, open_list, moves, np.int64(1), t, mp)
 
 
 class Casework(Mechanism):

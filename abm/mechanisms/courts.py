@@ -48,7 +48,7 @@ from abm.core.kernels import PREFETCH_AHEAD, geometric_weeks, prefetch, sort_int
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
 from abm.core.state import COURT
-from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, due_weeks
+from abm.mechanisms.casework import GO_CARE, GO_CIN, GO_CPP, apply_move, move_params
 
 #: The parameters of the courts' kernel (capacities are set from the table in Python).
 CourtParams = param_record("CourtParams", """
@@ -61,7 +61,7 @@ CourtParams = param_record("CourtParams", """
     final_hearing_slots_per_expert court_load_onset ineffective_base ineffective_load_slope
     ineffective_no_guardian ineffective_expert_missing court_sigma order_threshold
     placement_order_share supervision_share permanence_weeks parallel_planning care_weeks
-    ca_target_weeks cin_review_weeks cpp_review_weeks""")
+    ca_target_weeks cin_review_weeks cpp_review_weeks plan_change_persistence""")
 
 SUBSTANCE_MISUSE = 1  # need-domain bit 0
 
@@ -251,7 +251,7 @@ def conclude(fam, work, las, courts, cases, open_list, p, k, t, rng, cohort, t0)
         else:
             flow[la, I.FL_OUTCOME_HOME] += 1
             go = GO_CPP
-    apply_move(fam, work, las, open_list, i, go, t, due_weeks(p))
+    apply_move(fam, work, las, open_list, i, go, t, move_params(p))
     cases.active[k] = 0
     cases.fam[k] = -1
     cases.free[cases.n_free[0]] = k

@@ -30,7 +30,7 @@ from abm.core.state import NONE
 #: The parameters of family risk, need and harm.
 FamilyParams = param_record("FamilyParams", """
     risk_baseline_sd risk_reversion risk_volatility need_prevalence_logit need_risk_slope
-    harm_hazard_base harm_hazard_slope significant_harm_cut""")
+    harm_hazard_base harm_hazard_slope significant_harm_cut household_renewal_rate""")
 
 #: Stationary spread multiplier used to bound risk within a bin for thinning.
 BOUND_SD = 4.0
@@ -105,6 +105,7 @@ def init_la_families(fam, las, la, base, p, rng):
         i = s + k
         fam.la[i] = la
         fam.base[i] = base[k]
+        fam.base_origin[i] = base[k]
         fam.risk[i] = base[k] + stat_sd * rng.normal()
         fam.risk_t[i] = 0
         logit = p.need_prevalence_logit + p.need_risk_slope * base[k]
@@ -202,6 +203,57 @@ class HarmEvents(Mechanism):
         if m.p.mech_harm_events:
             _, self.n_forced = self.call(harm_events, m.fam, m.las, self.p, m._t,
                                          m.streams["harm"], m.streams["risk"], self.forced)
+
+
+# ------------------------------------------------------------------ households renew
+@njit(cache=True)
+def renew_households(fam, las, p, t, rng):
+    """This week's renewal: each row whose household has no open case is taken by a new
+    household at ``household_renewal_rate`` a year (its children grow up or move away, and a
+    household with the same place in the LA's risk distribution takes the row). The new
+    household has the row's original long-run risk (``base_origin``: any lasting change was
+    the old household's), a current risk drawn from its stationary spread, and no history:
+    no earlier referral, closure, plan or harm. Rows are drawn uniformly, so a week costs
+    O(renewals), not O(families); a drawn row with an open case is left as it is. Returns
+    the number of households renewed."""
+    q = p.household_renewal_rate * 7.0 / 365.25
+    if q <= 0.0:
+        return 0
+    stat_sd = stationary_sd(p.risk_reversion, p.risk_volatility)
+    done = 0
+    for la in range(las.fam_start.shape[0]):
+        s, e = las.fam_start[la], las.fam_end[la]
+        n = e - s
+        if n == 0:
+            continue
+        for _ in range(rng.binomial(n, q)):
+            i = s + randbelow(rng, n)
+            if fam.state[i] != NONE:
+                continue
+            fam.base[i] = fam.base_origin[i]
+            fam.risk[i] = fam.base_origin[i] + stat_sd * rng.normal()
+            fam.risk_t[i] = t
+            fam.last_closed[i] = -1_000_000
+            fam.returned[i] = -1
+            fam.n_worker_changes[i] = 0
+            fam.n_referrals[i] = 0
+            fam.n_harm[i] = 0
+            fam.n_plans[i] = 0
+            done += 1
+    return done
+
+
+class Renewal(Mechanism):
+    """Households with children leave the population and new ones take their rows
+    (:func:`renew_households`), so a household's history, and a plan's lasting change, last
+    as long as the household does."""
+
+    name = "renewal"
+    Params = FamilyParams
+
+    def step(self, d) -> None:
+        m = self.model
+        self.call(renew_households, m.fam, m.las, self.p, m._t, m.streams["renewal"])
 
 
 # ------------------------------------------------------------------ exposure to harm

@@ -142,7 +142,8 @@ class Family(mesa.Agent):
         super().__init__(model)
         self.la = la
         self.n_children = n_children
-        self.base = base  # long-run latent risk b
+        self.base = base  # long-run latent risk b (lasting change after a plan lowers it)
+        self.base_origin = base  # a new household's long-run risk in this place (renewal)
         self.risk = risk  # current latent risk z, valid for the current week
         self.needs = needs  # bitmask of 6 need domains
         self.state = NONE
@@ -159,7 +160,7 @@ class Family(mesa.Agent):
         self.n_worker_changes = 0
         self.n_referrals = 0
         self.n_harm = 0
-        self.n_plans = 0  # child protection plans started, ever (a later one is a repeat plan)
+        self.n_plans = 0  # plans this household started (a later one is a repeat plan)
         self.court_case: CareCase | None = None
         self.order = 0  # 0 none, 1 care order awaiting review, 2 placement order, 3 kept in care
         self.returned = -1  # week the child went home from care (within the 52-week window)
@@ -189,6 +190,25 @@ class Family(mesa.Agent):
             la.open_cases.pop(self, None)
         else:
             la.open_cases[self] = None
+
+    def renew(self, stat_sd: float, rng) -> None:
+        """A new household, with no history, takes this one's place in the risk distribution
+        (``population.renew_households``)."""
+        self.base = self.base_origin
+        self.risk = self.base_origin + stat_sd * rng.normal()
+        self.last_closed = -1_000_000
+        self.returned = -1
+        self.n_worker_changes = 0
+        self.n_referrals = 0
+        self.n_harm = 0
+        self.n_plans = 0
+
+    def lasting_change(self, persistence: float) -> None:
+        """A plan ending because risk has fallen leaves that share of the fall below the
+        long-run level in the level (``casework.lasting_change``)."""
+        gain = self.base - self.risk
+        if gain > 0.0:
+            self.base -= persistence * gain
 
     def start_help(self) -> None:
         """First help of the episode: the child's journey from referral to help ends (7.17)."""
@@ -444,6 +464,7 @@ class Family(mesa.Agent):
             la.flow[I.FL_COURT_APPLICATIONS] += 1
             la.flow[I.FL_COURT_APPLICATIONS_CHILDREN] += self.n_children
         elif score < end - shift:
+            self.lasting_change(p.plan_change_persistence)
             if score < p.close_threshold - shift:
                 self.close_case()  # risk has fallen so far that the case closes
             else:

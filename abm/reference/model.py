@@ -260,6 +260,8 @@ class ReferenceModel(mesa.Model):
         families = self.agents_by_type[Family]
         workers = self.agents_by_type[SocialWorker]
 
+        # 0. households with no open case leave, and new ones take their places (7.1)
+        self._renew_households()
         # 1. each family's week: risk moves, rare severe harm at a hazard rising with risk,
         #    contacts of concern at a rate rising with risk (7.1-7.3)
         self.forced_referrals = []
@@ -307,6 +309,22 @@ class ReferenceModel(mesa.Model):
             self._record(anxiety)
         self._t += 1
         self.week += 1
+
+    def _renew_households(self) -> None:
+        """Each household with no open case is renewed at ``household_renewal_rate`` a year:
+        rows drawn uniformly, as the engine draws them (``population.renew_households``)."""
+        p = self.pk
+        q = p.household_renewal_rate * 7.0 / 365.25
+        if q <= 0.0:
+            return
+        rng = self.streams["renewal"]
+        families = self.la.families
+        stat_sd = (p.risk_volatility / math.sqrt(2.0 * p.risk_reversion) if p.risk_reversion > 0
+                   else p.risk_volatility * 10.0)
+        for _ in range(rng.binomial(len(families), q)):
+            family = families[int(rng.integers(len(families)))]
+            if family.state == S.NONE:
+                family.renew(stat_sd, rng)
 
     def _count_idle_exposure(self) -> None:
         """Children of the families with no open case whose risk is above the

@@ -11,7 +11,7 @@ import pytest
 from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.params import Drivers
-from abm.mechanisms.casework import CaseworkParams, due_weeks
+from abm.mechanisms.casework import CaseworkParams, move_params
 
 
 def test_casework_adds_each_weeks_work_to_an_assessment_until_it_completes():
@@ -75,7 +75,7 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
         work.caseload[0] += 1
     load0, flow0 = int(work.caseload[0]), las.flow.copy()
     moves = np.array([[a, T.GO_CIN], [b, T.GO_CPP], [c, T.GO_CA]], np.int64)
-    T.apply_moves(fam, work, las, op, moves, 3, 12, due_weeks(p))
+    T.apply_moves(fam, work, las, op, moves, 3, 12, move_params(p))
     assert (fam.state[a], fam.due[a], fam.since[a]) == (S.CIN, 12 + math.ceil(p.cin_review_weeks), 12)
     assert (fam.state[b], fam.due[b]) == (S.CPP, 12 + math.ceil(p.cpp_review_weeks))
     assert (fam.state[c], fam.due[c]) == (S.CA, 12 + math.ceil(p.ca_target_weeks))
@@ -84,7 +84,7 @@ def test_apply_moves_keeps_stocks_flows_and_the_open_list():
     assert d[I.FL_CPP_STARTS_CHILDREN] == fam.n_children[b]
     assert d[I.FL_JOURNEYS] == 2 and d[I.FL_JOURNEY_WEEKS_SUM] == 2 * (12 - 8)
     assert fam.help_start[a] == 12 and fam.help_start[b] == 12 and fam.help_start[c] == -1
-    T.apply_move(fam, work, las, op, a, T.GO_CLOSE, 20, due_weeks(p))
+    T.apply_move(fam, work, las, op, a, T.GO_CLOSE, 20, move_params(p))
     assert (fam.state[a], fam.worker[a], fam.last_closed[a], fam.episode_start[a]) == (S.NONE, -1, 20, -1)
     assert work.caseload[0] == load0 - 1
     assert las.flow[0, I.FL_CLOSURES] - flow0[0, I.FL_CLOSURES] == 1

@@ -14,7 +14,7 @@ from abm.core import indicators as I
 from abm.core import state as S
 from abm.core.params import Drivers
 from abm.mechanisms import casework as T
-from abm.mechanisms.casework import CaseworkParams, due_weeks
+from abm.mechanisms.casework import CaseworkParams, move_params
 
 BAND_FLOWS = [I.FL_CPP_DURATION_BANDS + b for b in range(len(I.CPP_DURATION_BANDS))]
 
@@ -43,7 +43,7 @@ def _on_plan(m, risks, t0):
         fam.base[i] = fam.risk[i] = z
         fam.risk_t[i] = t0
     moves = np.array([[i, T.GO_CPP] for i in rows], np.int64)
-    T.apply_moves(fam, m.work, las, op, moves, len(rows), t0, due_weeks(m.p))
+    T.apply_moves(fam, m.work, las, op, moves, len(rows), t0, move_params(m.p))
     return rows
 
 
@@ -126,12 +126,12 @@ def test_repeat_plans_are_counted_per_family():
     assert fam.n_plans[a] == fam.n_plans[b] == 1
     assert las.flow[:, I.FL_CPP_REPEAT_STARTS_CHILDREN].sum() == 0
     for t, go in ((30, T.GO_CIN), (40, T.GO_CA)):
-        T.apply_move(fam, work, las, op, a, go, t, due_weeks(p))
-    T.apply_move(fam, work, las, op, a, T.GO_CPP, 45, due_weeks(p))  # the second plan
+        T.apply_move(fam, work, las, op, a, go, t, move_params(p))
+    T.apply_move(fam, work, las, op, a, T.GO_CPP, 45, move_params(p))  # the second plan
     assert fam.n_plans[a] == 2
     assert las.flow[:, I.FL_CPP_REPEAT_STARTS_CHILDREN].sum() == fam.n_children[a]
     for t, go in ((50, T.GO_COURT), (80, T.GO_CPP)):  # home from proceedings on a plan
-        T.apply_move(fam, work, las, op, b, go, t, due_weeks(p))
+        T.apply_move(fam, work, las, op, b, go, t, move_params(p))
     assert fam.n_plans[b] == 2
     assert (las.flow[:, I.FL_CPP_REPEAT_STARTS_CHILDREN].sum()
             == fam.n_children[a] + fam.n_children[b])
@@ -160,3 +160,85 @@ def test_plan_durations_on_fresh_seeds_are_in_a_sensible_range():
         assert ended > 50, f"seed {seed}: only {ended} plans ended"
         means.append(fy["cp_plan_duration_weeks_sum"].sum() / ended)
     assert 26 <= np.mean(means) <= 78, f"seeds {list(seeds)}: mean durations {means}"
+
+
+@pytest.mark.parametrize("persistence", [0.0, 0.4, 1.0])
+def test_a_plan_ending_because_risk_fell_leaves_that_share_of_the_fall(persistence):
+    """A step down or a closure at a review leaves ``plan_change_persistence`` of the fall
+    in risk below the long-run level in that level; a plan escalated to proceedings, or a
+    family whose risk has not fallen below its level, leaves the level as it was."""
+    m = _model()
+    fam, work, las, op = m.fam, m.work, m.las, m.open
+    p = m.p._replace(plan_change_persistence=persistence)
+    a, b, c, d = _on_plan(m, [2.0, 2.0, 2.0, 2.0], 10)
+    fam.risk[a] = fam.risk[b] = fam.risk[c] = 1.2  # help has lowered risk by 0.8
+    fam.risk[d] = 2.3  # risk has risen above its level
+    for i, go in ((a, T.GO_CIN), (b, T.GO_CLOSE), (c, T.GO_COURT), (d, T.GO_CIN)):
+        T.apply_move(fam, work, las, op, i, go, 40, move_params(p))
+    assert fam.base[a] == pytest.approx(2.0 - persistence * 0.8, abs=1e-6)
+    assert fam.base[b] == pytest.approx(2.0 - persistence * 0.8, abs=1e-6)
+    assert fam.base[c] == fam.base[d] == pytest.approx(2.0)
+
+
+def test_households_renew_at_their_rate_without_history():
+    """``renew_households``: idle rows are taken by new households at the yearly rate (a
+    binomial count per LA, rows drawn uniformly), each with the row's original long-run risk,
+    a fresh current risk and no history; rows with an open case are left alone."""
+    from abm.mechanisms.population import FamilyParams, renew_households, stationary_sd
+
+    from conftest import small
+
+    from abm import ChildProtectionModel
+    m = ChildProtectionModel(small(children=20_000, years=0.2, warmup=0), rng=1,
+                             agent_views=False)
+    fam, las = m.fam, m.las
+    p = FamilyParams.of(m.p._replace(household_renewal_rate=0.5))
+    open_rows = np.flatnonzero(fam.state != S.NONE)
+    idle = np.flatnonzero(fam.state == S.NONE)
+    fam.base[idle] -= 0.5  # an earlier household's lasting change
+    fam.n_plans[:] = 3
+    fam.n_referrals[:] = 2
+    fam.last_closed[:] = 5
+    rng = np.random.default_rng(11)
+    weeks, renewed = 26, 0
+    for t in range(weeks):
+        renewed += renew_households(fam, las, p, 100 + t, rng)
+    n = len(fam.state)
+    expected = n * 0.5 * 7 / 365.25 * weeks * len(idle) / n
+    assert abs(renewed - expected) < 4 * math.sqrt(expected), (renewed, expected)
+    new = idle[fam.n_plans[idle] == 0]
+    assert len(new) > 0.8 * renewed  # a few rows are drawn twice
+    assert np.all(fam.base[new] == fam.base_origin[new])
+    assert np.all((fam.n_referrals[new] == 0) & (fam.last_closed[new] == -1_000_000))
+    old = idle[fam.n_plans[idle] == 3]
+    assert np.allclose(fam.base[old], fam.base_origin[old] - 0.5, atol=1e-5)
+    assert np.all(fam.n_plans[open_rows] == 3)
+    dev = fam.risk[new] - fam.base_origin[new]  # a draw from the stationary spread
+    sd = stationary_sd(p.risk_reversion, p.risk_volatility)
+    assert abs(dev.mean()) < 4 * sd / math.sqrt(len(new))
+    assert 0.85 < dev.std() / sd < 1.15
+
+
+@pytest.mark.slow
+def test_lasting_change_and_renewal_lower_the_repeat_plan_share():
+    """On fresh seeds, with common random numbers, a small LA over four years: families
+    whose risk goes back where it was come back to a plan; lasting change after a plan, and
+    households renewing, lower the share of plans that are repeat plans."""
+    from conftest import small
+
+    from abm import ChildProtectionModel
+    from abm.outputs.tables import summary
+
+    def share(seed, **ov):
+        m = ChildProtectionModel(small(children=80_000, years=4, warmup=156, **ov),
+                                 rng=int(seed), agent_views=False).run()
+        fy = summary(m, "fy")
+        return fy["cpp_repeat_starts_children"].sum() / fy["cpp_starts_children"].sum()
+
+    seeds = np.random.SeedSequence().generate_state(3)
+    cycle = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.0) for s in seeds]
+    lasting = [share(s, plan_change_persistence=1.0, household_renewal_rate=0.0) for s in seeds]
+    renew = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.3) for s in seeds]
+    msg = f"seeds {list(seeds)}: cycling {cycle}, lasting {lasting}, renewal {renew}"
+    assert np.mean(lasting) < np.mean(cycle) - 0.03, msg
+    assert np.mean(renew) < np.mean(cycle) - 0.03, msg
