@@ -184,11 +184,10 @@ def test_households_renew_at_their_rate_without_history():
     """``renew_households``: idle rows are taken by new households at the yearly rate (a
     binomial count per LA, rows drawn uniformly), each with the row's original long-run risk,
     a fresh current risk and no history; rows with an open case are left alone."""
-    from abm.mechanisms.population import FamilyParams, renew_households, stationary_sd
-
     from conftest import small
 
     from abm import ChildProtectionModel
+    from abm.mechanisms.population import FamilyParams, renew_households, stationary_sd
     m = ChildProtectionModel(small(children=20_000, years=0.2, warmup=0), rng=1,
                              agent_views=False)
     fam, las = m.fam, m.las
