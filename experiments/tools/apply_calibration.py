@@ -14,7 +14,11 @@ For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibra
   held before (``evidence: ...``; a later run replaces only the run part);
 * **not identified**: ``default`` is left as it is (the documented prior value),
   ``calibrated = false``, and ``source`` says the run did not identify it, with the same
-  evidence kept.
+  evidence kept;
+* **fixed by the calibration scenario** (the ``[parameters]`` of the run's ``[model]
+  scenario``, e.g. households renewing at the demographic rate): the posterior is
+  conditional on them, so ``default`` = the scenario's value, ``calibrated`` unchanged, and
+  ``source`` says so, with the evidence kept.
 
 Why the median: it is defined by the weighted particles alone, is unchanged by the log
 transform of loguniform priors, stays inside the prior, and is stable with a few hundred
@@ -29,9 +33,11 @@ docs/parameters.md and the ODD table (``experiments/tools/make_docs.py``) unless
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +51,8 @@ from abm.core.io import atomic_write_text  # noqa: E402
 TABLE = ROOT / "abm" / "data" / "parameters.toml"
 SUMMARY_FILE = ROOT / "results" / "calibration" / "calibrated_values.md"
 #: how the sources this script writes begin (so that a later run replaces them)
-PREFIXES = ("ABC-SMC posterior median", "not identified by ABC-SMC")
+PREFIXES = ("ABC-SMC posterior median", "not identified by ABC-SMC",
+            "fixed in the calibration scenario")
 EVIDENCE = "; evidence: "
 SIGNATURE = "<!-- written by experiments/tools/apply_calibration.py -->"
 
@@ -91,6 +98,32 @@ def plan(post, threshold: float) -> list[dict]:
     return rows
 
 
+def fixed(post) -> list[dict]:
+    """Rows for the parameters the run's calibration scenario sets (its ``[parameters]``,
+    read through its ``base`` chain): the posterior is conditional on them. None if the
+    manifest does not record the spec (``spec_text``, ``spec_path``)."""
+    from abm.core.scenario import load_scenario
+
+    man = json.loads((post.root / "manifest.json").read_text())
+    if "spec_text" not in man or "spec_path" not in man:
+        return []
+    spec = tomllib.loads(man["spec_text"])
+    scenario = spec.get("model", {}).get("scenario")
+    if scenario is None:
+        return []
+    spec_path = Path(man["spec_path"])
+    path = (spec_path if spec_path.is_absolute() else ROOT / spec_path).parent / scenario
+    if not path.is_file():
+        raise ConfigError(f"{post.root}: the calibration scenario {path} (the spec's [model] "
+                          f"scenario) is not there")
+    rel = _where(path.resolve())
+    return [{"parameter": k, "new": v, "calibrated": None,
+             "action": "fixed by the calibration scenario",
+             "note": f"fixed in the calibration scenario {rel} (the posterior of "
+                     f"{_where(post.root)} is conditional on it)"}
+            for k, v in sorted(load_scenario(path).overrides.items())]
+
+
 def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
     """``text`` (the parameter table) with every row's default, calibrated flag and source
     rewritten. Raises ConfigError for a parameter the table does not hold."""
@@ -104,8 +137,12 @@ def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
         if r["new"] is not None:
             v = r["new"]
             body = re.sub(r"(?m)^default = .*$", f"default = {v!r}", body, count=1)
-        flag = "true" if r["new"] is not None else "false"
-        if re.search(r"(?m)^calibrated = ", body):
+        # a fixed value leaves the flag as it is (calibrated: None)
+        calibrated = r.get("calibrated", r["new"] is not None)
+        flag = "true" if calibrated else "false"
+        if calibrated is None:
+            pass
+        elif re.search(r"(?m)^calibrated = ", body):
             body = re.sub(r"(?m)^calibrated = .*$", f"calibrated = {flag}", body)
         elif flag == "true":
             body = body.rstrip("\n") + "\ncalibrated = true\n\n"
@@ -119,7 +156,8 @@ def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
     return text
 
 
-def summary_markdown(post, rows: list[dict], threshold: float) -> str:
+def summary_markdown(post, rows: list[dict], threshold: float,
+                     fixed_rows: list[dict] = ()) -> str:
     res = post.result
     lines = [
         SIGNATURE,
@@ -136,6 +174,10 @@ def summary_markdown(post, rows: list[dict], threshold: float) -> str:
                      f"{r['median']:.4g} | [{r['q05']:.4g}, {r['q95']:.4g}] | "
                      f"{r['width_ratio']:.2f} | {r['identifiability']} | "
                      f"{r['new'] if r['new'] is not None else 'kept'} |")
+    if fixed_rows:
+        lines += ["", "Fixed by the calibration scenario (the posterior is conditional on "
+                  "them), written as defaults:", ""]
+        lines += [f"* `{r['parameter']}` = {r['new']!r}" for r in fixed_rows]
     return "\n".join(lines) + "\n"
 
 
@@ -153,14 +195,21 @@ def main(argv=None) -> int:
     try:
         post = load_posterior(args.folder)
         rows = plan(post, args.threshold)
+        fixed_rows = fixed(post)
+        clash = sorted({r["parameter"] for r in rows} & {r["parameter"] for r in fixed_rows})
+        if clash:
+            raise ConfigError(f"{args.folder}: the calibration scenario fixes calibrated "
+                              f"parameters: {', '.join(clash)}")
         table = Path(args.table)
-        text = apply(rows, table.read_text(), table.name)
+        text = apply(rows + fixed_rows, table.read_text(), table.name)
     except ConfigError as e:
         print(f"apply_calibration: error: {e}", file=sys.stderr)
         return 2
     for r in rows:
         print(f"{r['parameter']:32s} {r['identifiability']:36s} "
               f"{'-> ' + repr(r['new']) if r['new'] is not None else 'kept'}")
+    for r in fixed_rows:
+        print(f"{r['parameter']:32s} {'fixed by the calibration scenario':36s} -> {r['new']!r}")
     if args.dry_run:
         return 0
     summ = Path(args.summary)
@@ -170,7 +219,7 @@ def main(argv=None) -> int:
         return 2
     atomic_write_text(table, text)
     summ.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(summ, summary_markdown(post, rows, args.threshold))
+    atomic_write_text(summ, summary_markdown(post, rows, args.threshold, fixed_rows))
     n = sum(r["new"] is not None for r in rows)
     print(f"set {n} calibrated values in {table}; {len(rows) - n} not identified; wrote {summ}")
     if not args.no_docs:

@@ -158,3 +158,37 @@ def test_report_identifiability_section_reads_the_folder(folder, monkeypatch):
     assert r == sorted(r, reverse=True) and max(r) <= 1
     monkeypatch.setattr(rep, "ABC", root / "missing")
     assert "no posterior in" in "\n".join(rep.identifiability_section(text))
+
+
+def test_script_writes_what_the_calibration_scenario_fixed(folder, tmp_path, capsys):
+    """A parameter the run's calibration scenario sets (its [parameters]) becomes the table's
+    default beside the calibrated values, with its calibrated flag left alone and a source
+    naming the scenario; a missing scenario is refused."""
+    import tomllib
+
+    root, _ = folder
+    packaged = ROOT / "abm" / "data" / "scenarios" / "small_la.toml"
+    scen = tmp_path / "spec" / "scen.toml"
+    scen.parent.mkdir()
+    scen.write_text(f'[scenario]\nbase = "{packaged}"\nname = "fixed"\n\n'
+                    f'[parameters]\nhousehold_renewal_rate = 0.056\n')
+    man = json.loads((root / "manifest.json").read_text())
+    man["spec_path"] = str(scen.parent / "cal.toml")
+    man["spec_text"] = '[model]\nscenario = "scen.toml"\n'
+    (root / "manifest.json").write_text(json.dumps(man))
+    renewal = ('\n[household_renewal_rate]\ntype = "float"\nunit = "per year"\ndefault = 0.0\n'
+               'range = [0.0, 0.5]\nsource = "demography"\n')
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE + renewal)
+    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    assert tool().main(args) == 0
+    got = tomllib.loads(table.read_text())["household_renewal_rate"]
+    assert got["default"] == 0.056 and "calibrated" not in got
+    assert got["source"].startswith("fixed in the calibration scenario ")
+    assert got["source"].endswith("; evidence: demography")
+    assert "`household_renewal_rate` = 0.056" in summ.read_text()
+    first = table.read_text()
+    assert tool().main(args) == 0 and table.read_text() == first  # idempotent
+    scen.unlink()  # the scenario is gone: refused, nothing written
+    assert tool().main(args) == 2 and table.read_text() == first
+    assert "is not there" in capsys.readouterr().err
