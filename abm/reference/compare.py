@@ -50,9 +50,11 @@ KEY_OUTPUTS = (
     "court_open_cases",          # care cases open in court, mean over the run
     "cp_plans_ended",            # children whose child protection plan ended
     "cp_plan_duration_weeks",    # mean length of the plans that ended
+    "cpp_repeat_starts_children",  # children starting a repeat plan
 )
 _SUMMED = ("referrals_children", "ia_completed", "ca_starts_children", "cpp_starts_children",
-           "court_applications", "court_concluded", "cp_plans_ended")
+           "court_applications", "court_concluded", "cp_plans_ended",
+           "cpp_repeat_starts_children")
 _WEEK_MEANS = ("mean_caseload", "turnover_rate", "vacancy_rate", "court_open_cases")
 
 

@@ -74,9 +74,12 @@ def test_compare_samples_refuses_bad_alpha_bands_outputs_and_short_samples():
 #: way. Court capacity is raised and the court threshold lowered so that this small LA has
 #: about 11 concluded care cases a run with durations set by the case process (hearings,
 #: experts, adjournments) rather than by a queue at a fraction of a hearing slot a week.
+#: Plans leave lasting change and households renew fast enough (a fifth a year) that both
+#: act in every run, and repeat plans are compared.
 EQ_SCENARIO = dataclasses.replace(
     abm.small_la_scenario(children=3000, years=3, warmup_weeks=52, court_threshold=2.0,
-                          hearing_slots_per_100k=60.0, guardians_per_100k=20.0),
+                          hearing_slots_per_100k=60.0, guardians_per_100k=20.0,
+                          plan_change_persistence=0.5, household_renewal_rate=0.2),
     events=[Event(date=dt.date(2008, 10, 6), type="media_shock", magnitude=1.0)])
 ENGINE_SEEDS = range(0, 80)  # about 0.2 s a run
 REFERENCE_SEEDS = range(100_000, 100_040)  # about 1.5 s of CPU a run, in two processes
