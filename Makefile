@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast baseline bench lint lock clean venv
+.PHONY: run test test-fast baseline bench calibrate calibration-outputs lint lock clean venv
 
 venv: $(STAMP)
 
@@ -44,6 +44,22 @@ baseline: $(STAMP)
 ## Benchmarks live outside the packages (experiments/benchmarks); results/benchmarks/.
 bench: $(STAMP)
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.engine run
+
+## Recalibration (docs/calibration_method.md): the ABC-SMC run of the England spec (hours on
+## two cores; rerun after a kill and it resumes), then, by script, the calibrated values in
+## abm/data/parameters.toml and everything the calibration report is built from. After
+## both: `make baseline` (the seeded baseline follows the calibration; one `golden:` commit).
+calibrate: $(STAMP)
+	nice -n 10 $(BIN)/cpabm calibrate experiments/calibration/england.toml --out results/calibration/abc --workers 2 --resume
+
+calibration-outputs: $(STAMP)
+	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc
+	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite
+	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite
+	$(BIN)/cpabm validate --replicates 3 --out results/calibration/validation_1to1.json --overwrite
+	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --posterior results/calibration/abc --draws 20 --no-variants --out results/calibration/posterior_predictive.json --overwrite
+	$(BIN)/python experiments/tools/plans_report.py
+	$(BIN)/python experiments/tools/calibration_report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
