@@ -220,24 +220,26 @@ def test_households_renew_at_their_rate_without_history():
 
 @pytest.mark.slow
 def test_lasting_change_and_renewal_lower_the_repeat_plan_share():
-    """On fresh seeds, with common random numbers, a small LA over four years: families
-    whose risk goes back where it was come back to a plan; lasting change after a plan, and
-    households renewing, lower the share of plans that are repeat plans."""
+    """On fresh seeds, with common random numbers, an LA of 120,000 children over four
+    years: families whose risk goes back where it was come back to a plan; lasting change
+    after a plan, and households renewing, lower the share of plans that are repeat plans.
+    (One seed's share has a standard deviation of about 0.02; the effects are 0.05-0.08,
+    compared over six seeds against 0.025.)"""
     from conftest import small
 
     from abm import ChildProtectionModel
     from abm.outputs.tables import summary
 
     def share(seed, **ov):
-        m = ChildProtectionModel(small(children=80_000, years=4, warmup=156, **ov),
+        m = ChildProtectionModel(small(children=120_000, years=4, warmup=156, **ov),
                                  rng=int(seed), agent_views=False).run()
         fy = summary(m, "fy")
         return fy["cpp_repeat_starts_children"].sum() / fy["cpp_starts_children"].sum()
 
-    seeds = np.random.SeedSequence().generate_state(3)
+    seeds = np.random.SeedSequence().generate_state(6)
     cycle = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.0) for s in seeds]
     lasting = [share(s, plan_change_persistence=1.0, household_renewal_rate=0.0) for s in seeds]
-    renew = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.3) for s in seeds]
+    renew = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.5) for s in seeds]
     msg = f"seeds {list(seeds)}: cycling {cycle}, lasting {lasting}, renewal {renew}"
-    assert np.mean(lasting) < np.mean(cycle) - 0.03, msg
-    assert np.mean(renew) < np.mean(cycle) - 0.03, msg
+    assert np.mean(lasting) < np.mean(cycle) - 0.025, msg
+    assert np.mean(renew) < np.mean(cycle) - 0.025, msg
