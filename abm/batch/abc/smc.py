@@ -26,7 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from abm.batch.abc.priors import importance_weights, kernel_cov
+from abm.batch.abc.priors import (
+    importance_weights,
+    kernel_cov,
+    truncated_log_mass,
+    truncated_moves,
+)
 from abm.batch.abc.report import write_generation, write_outputs
 from abm.batch.abc.spec import CalibrationSpec, load_calibration_spec
 from abm.batch.abc.store import AbcStore, prepare
@@ -111,7 +116,8 @@ class _Engine:
         self.flushed = time.monotonic()
         self.stack = ExitStack()
         self.executed = self.reused = 0
-        self.widths = np.array([b - a for a, b in (p.bounds() for p in spec.priors)])
+        self.bounds = np.array([p.bounds() for p in spec.priors], float)
+        self.widths = self.bounds[:, 1] - self.bounds[:, 0]
 
     # -- the executor, opened lazily (a finished run replays from disk without one)
     def executor(self):
@@ -146,14 +152,24 @@ class _Engine:
             return None
         return point
 
-    def propose(self, t: int, b: int, prev: Population | None, chol) -> tuple[list, int]:
+    def propose(self, t: int, b: int, prev: Population | None, cov) -> tuple[list, int]:
+        """A batch of proposals: from the prior in generation 0; later, an ancestor drawn by
+        weight and moved by the kernel of covariance ``cov``: the multivariate one redrawn
+        until inside the prior, the componentwise one truncated to it."""
         spec = self.spec
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(0, t, b)))
-        bounds = np.array([p.bounds() for p in spec.priors])
+        bounds = self.bounds
+        truncated = spec.kernel == "componentwise"
+        if prev is not None:
+            chol = np.linalg.cholesky(cov)
+            sd = np.sqrt(np.diag(cov))
         out, rejected = [], 0
         while len(out) < spec.batch_size:
             if prev is None:
                 y = rng.uniform(bounds[:, 0], bounds[:, 1])
+            elif truncated:
+                j = rng.choice(len(prev.weights), p=prev.weights)
+                y = truncated_moves(prev.Y[j:j + 1], sd, bounds, rng)[0]
             else:
                 j = rng.choice(len(prev.weights), p=prev.weights)
                 y = prev.Y[j] + chol @ rng.standard_normal(len(spec.priors))
@@ -164,7 +180,9 @@ class _Engine:
                     raise CalibrationRunError(
                         f"generation {t}: more than {rejected} proposals fell outside the prior "
                         f"or were refused by the model's check_point; the prior's support may "
-                        f"be (almost) empty under [fixed]")
+                        f"be (almost) empty under [fixed], or, with many parameters, the "
+                        f"multivariate kernel proposes almost nothing inside the prior: use "
+                        f"kernel = \"componentwise\" (truncated to the prior)")
                 continue
             out.append((y, point))
         return out, rejected
@@ -176,10 +194,9 @@ class _Engine:
         spec = self.spec
         N, R, B = spec.particles, spec.replicates, spec.batch_size
         cmax = spec.max_simulations_per_generation // R
-        chol = None
+        cov = None
         if prev is not None:
-            chol = np.linalg.cholesky(kernel_cov(prev.Y, prev.weights, self.widths,
-                                                 spec.kernel))
+            cov = kernel_cov(prev.Y, prev.weights, self.widths, spec.kernel)
         batches: dict[int, list] = {}
         rejected = 0
 
@@ -187,7 +204,7 @@ class _Engine:
             nonlocal rejected
             b = c // B
             if b not in batches:
-                batches[b], r = self.propose(t, b, prev, chol)
+                batches[b], r = self.propose(t, b, prev, cov)
                 rejected += r
             return batches[b][c % B]
 
@@ -301,8 +318,9 @@ class _Engine:
         if prev is None:
             w = np.full(N, 1.0 / N)
         else:
-            w = importance_weights(Y, prev.Y, prev.weights,
-                                   kernel_cov(prev.Y, prev.weights, self.widths, spec.kernel))
+            log_mass = (truncated_log_mass(prev.Y, np.sqrt(np.diag(cov)), self.bounds)
+                        if spec.kernel == "componentwise" else None)
+            w = importance_weights(Y, prev.Y, prev.weights, cov, log_mass)
         cost = np.array([c[1:] for c in self.costs.values() if c[0] == t], float).reshape(-1, 2)
         return Population(t, eps, Y, [a[2] for a in accepted], w,
                           np.array([a[3] for a in accepted]), np.array([a[4] for a in accepted]),
