@@ -30,6 +30,14 @@ from abm.reference.agents import Court, Family, LocalAuthority, Referrer, Social
 BOOST_END_WEEK = -104
 
 
+def stationary_sd(p) -> float:
+    """The spread of a family's risk around its long-run level, in the stationary law of the
+    Ornstein-Uhlenbeck process (``population.stationary_sd``)."""
+    if p.risk_reversion > 0:
+        return p.risk_volatility / math.sqrt(2.0 * p.risk_reversion)
+    return p.risk_volatility * 10.0
+
+
 class ReferenceModel(mesa.Model):
     """Plain-Mesa reference implementation of the child protection model, one LA.
 
@@ -111,8 +119,7 @@ class ReferenceModel(mesa.Model):
             size = min(int(rng.choice(HOUSEHOLD_SIZES, p=HOUSEHOLD_P)), remaining)
             sizes.append(size)
             remaining -= size
-        stat_sd = (p.risk_volatility / math.sqrt(2.0 * p.risk_reversion) if p.risk_reversion > 0
-                   else p.risk_volatility * 10.0)
+        stat_sd = stationary_sd(p)
         # long-run risks are sorted, as in the engine, so families can be cut into risk bins
         bases = sorted(rng.normal(0.0, p.risk_baseline_sd) for _ in sizes)
         for size, base in zip(sizes, bases, strict=True):
@@ -319,8 +326,7 @@ class ReferenceModel(mesa.Model):
             return
         rng = self.streams["renewal"]
         families = self.la.families
-        stat_sd = (p.risk_volatility / math.sqrt(2.0 * p.risk_reversion) if p.risk_reversion > 0
-                   else p.risk_volatility * 10.0)
+        stat_sd = stationary_sd(p)
         for _ in range(rng.binomial(len(families), q)):
             family = families[int(rng.integers(len(families)))]
             if family.state == S.NONE:

@@ -100,3 +100,33 @@ def test_truncated_kernel_weights_give_back_a_flat_prior():
     assert np.sum(w[edge]) == pytest.approx(0.05, abs=0.004)
     assert np.sum(w[y[:, 1] < 0.5]) == pytest.approx(0.5, abs=0.01)
     assert np.sum(importance_weights(y, prev, pw, cov)[edge]) > 0.057
+
+
+def test_the_multivariate_kernel_proposes_almost_nothing_inside_a_36_parameter_prior():
+    """docs/calibration_method.md, "Many parameters": with 36 parameters and a generation
+    spread over the whole prior (as generation 0 is), twice its weighted covariance moves
+    fewer than 1 in 100,000 proposals inside the prior box (about 4 in 10 million on the
+    England run's generation 0), once the covariance about 1 in 10,000; one coordinate stays
+    inside about two times in three."""
+    from abm.batch.abc import kernel_cov
+
+    rng = np.random.default_rng(7)
+    k, n, draws = 36, 500, 2_000_000
+    Y = rng.uniform(size=(n, k))
+    w = np.full(n, 1 / n)
+    cov = kernel_cov(Y, w, np.ones(k))
+
+    def inside(c):
+        L = np.linalg.cholesky(c)
+        hits = coord = 0
+        for _ in range(draws // 250_000):
+            P = Y[rng.integers(n, size=250_000)] + rng.standard_normal((250_000, k)) @ L.T
+            ok = (P >= 0) & (P <= 1)
+            hits += ok.all(axis=1).sum()
+            coord += ok[:, 0].sum()
+        return hits / draws, coord / draws
+
+    twice, one_coordinate = inside(cov)
+    assert twice < 1e-5 and 0.6 < one_coordinate < 0.75
+    once, _ = inside(cov / 2)
+    assert 3e-5 < once < 3e-4
