@@ -1,7 +1,7 @@
 """``cpabm calibrate``: run (or resume) an ABC-SMC calibration spec.
 
     cpabm calibrate SPEC [--out DIR] [--workers N] [--scheduler ADDRESS] [--resume]
-                         [--check] [--quiet]
+                         [--check] [--status] [--quiet]
 
 ``configure(parser)`` and ``run(args) -> int`` for ``abm.cli.EXTENSIONS``; nothing heavy is
 imported at module level. ``python -m abm.cli.calibrate SPEC ...`` works the same way.
@@ -32,6 +32,10 @@ def configure(p) -> None:
                    help="continue the calibration in --out, reusing finished simulations")
     p.add_argument("--check", action="store_true",
                    help="validate the spec and print the plan; run nothing")
+    p.add_argument("--status", action="store_true",
+                   help="say where the calibration in --out stands (generations finished, the "
+                        "one in progress, cost so far and to come) and whether this spec "
+                        "could resume it; run and change nothing (safe beside a running one)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 
@@ -44,6 +48,8 @@ def run(args) -> int:
     out = out_path(args.out) if args.out is not None else Path("results") / "calibration" / spec.name
     if args.check:
         return _check(spec, out, args)
+    if args.status:
+        return _status(spec, out, args)
     try:
         res = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)
@@ -80,6 +86,22 @@ def _check(spec, out, args) -> int:
     print(f"  seed        root {spec.seed}")
     print(f"  executor    {plan.describe()}")
     print(f"  out         {out}")
+    return 0
+
+
+def _status(spec, out, args) -> int:
+    import os
+
+    from abm.batch.abc.status import format_status, read_status
+
+    st = read_status(out)
+    workers = args.workers if args.workers and args.workers > 1 else (os.cpu_count() or 1)
+    print(format_status(st, workers))
+    if st.identity != spec.identity_hash():
+        print(f"  note: {spec.path} does not match this run's identity (its code, inputs, "
+              f"priors, targets or settings changed), so `--resume` would refuse it")
+    else:
+        print(f"  {spec.path} matches this run: `--resume` continues it")
     return 0
 
 

@@ -496,3 +496,67 @@ def test_progress_bars_go_to_stderr_without_a_tty(tmp_path, capsys):
     assert "small gen 0" in cap.err and "small gen 1" in cap.err  # the tqdm bars
     assert "eps" in cap.err and "acc" in cap.err
     assert "calibrated.toml" in cap.out
+
+
+def _unfinish(out: Path, keep_below: int | None = None) -> None:
+    """Make a finished 3-generation run look interrupted in generation 2: its outputs and its
+    last generation's records gone, and (``keep_below``) only that generation's candidates
+    below this number left on disk."""
+    (out / "generations" / "gen_002.parquet").unlink()
+    (out / "result.json").unlink()
+    log = [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines()]
+    log = [e for e in log if e["event"] != "end" and not (
+        e["event"] == "generation" and e["generation"] == 2)]
+    (out / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
+    if keep_below is not None:
+        for f in (out / "sims").glob("*.json"):
+            recs = [r for r in json.loads(f.read_text())
+                    if r["generation"] < 2 or r["candidate"] < keep_below]
+            f.write_text(json.dumps(recs))
+
+
+def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_path, capsys):
+    """--status says what the engine did: the finished generations from its log; for the
+    generation in progress, the candidates complete and accepted at the engine's tolerance,
+    which equal the engine's own counts when its simulations are all on disk."""
+    import shutil
+
+    from abm.batch.abc.status import read_status
+
+    spec = small(tmp_path, generations=3)
+    out = tmp_path / "out"
+    res = calibrate(spec, out, workers=1, progress=False, log=quiet)
+    st = read_status(out)
+    assert st.done and [g["generation"] for g in st.finished] == [0, 1, 2]
+    assert [g["acceptance"] for g in st.finished] == pytest.approx(
+        [h["acceptance"] for h in res.generations])
+    assert st.simulations == _count_sims(out) and st.cpu_seconds > 0
+    # interrupted in generation 2, every simulation it judged still on disk
+    part = tmp_path / "part"
+    shutil.copytree(out, part)
+    _unfinish(part)
+    before = {f: f.read_bytes() for f in part.rglob("*") if f.is_file()}
+    cur = read_status(part).current
+    g2 = res.generations[2]
+    assert cur["generation"] == 2 and cur["epsilon"] == pytest.approx(g2["epsilon"])
+    assert cur["complete"] == g2["candidates"] and cur["accepted"] == 20
+    assert cur["acceptance"] == pytest.approx(g2["acceptance"])
+    # only the candidates below the 10th accepted one left: as many accepted as the engine
+    accepted = sorted(pd.read_parquet(out / "generations" / "gen_002.parquet")["candidate"])
+    cut = tmp_path / "cut"
+    shutil.copytree(out, cut)
+    _unfinish(cut, keep_below=accepted[9])
+    cur = read_status(cut).current
+    assert cur["accepted"] == 9 and cur["complete"] == accepted[9]
+    assert cur["remaining_simulations"] == pytest.approx(11 * 2 / (9 / accepted[9]))
+    # the command line: nothing written, and whether this spec could resume the run
+    assert abc_cli.run(_args(spec, "--out", part, "--status", "--workers", "1")) == 0
+    text = capsys.readouterr().out
+    assert "generation 2: in progress" in text and "`--resume` continues it" in text
+    assert {f: f.read_bytes() for f in part.rglob("*") if f.is_file()} == before
+    other = write(tmp_path, SMALL.format(particles=20, generations=3, model="")
+                  .replace("high = 100.0", "high = 50.0"), "other.toml")
+    assert abc_cli.run(_args(other, "--out", part, "--status")) == 0
+    assert "would refuse it" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="not a calibration folder"):
+        read_status(tmp_path)

@@ -88,6 +88,7 @@ from abm.batch.abc.spec import (
     engine_sha256,
     load_calibration_spec,
 )
+from abm.batch.abc.status import Status, format_status, read_status
 from abm.batch.abc.store import (
     GENS,
     LOCK,
@@ -119,5 +120,5 @@ __all__ = [
     "default_targets", "distance", "engine_sha256", "identifiability", "importance_weights",
     "kernel_cov", "load_calibration_spec", "population_frame", "posterior_table", "prepare",
     "run_one", "seed_for", "sim_key", "target_stats", "weighted_quantile", "write_generation",
-    "write_outputs",
+    "write_outputs", "Status", "read_status", "format_status",
 ]

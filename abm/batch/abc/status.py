@@ -1,0 +1,169 @@
+"""Where a calibration stands, read from its folder alone, without running or changing it
+(``cpabm calibrate SPEC --out DIR --status``): safe beside a running calibration, and the way
+to plan the rest of one that spans several sittings.
+
+* the finished generations, from ``log.jsonl`` (tolerance, acceptance, ESS, wall time);
+* the generation in progress: its tolerance (the ``quantile`` of the last finished
+  generation's distances, as the engine sets it), the simulations on disk, the candidates
+  complete (every replicate in) and how many of them the tolerance accepts, hence its
+  acceptance so far and the simulations it still needs;
+* the cost so far (simulations, CPU seconds, the median CPU seconds of one simulation in the
+  latest generation) and what a later generation costs at a given acceptance.
+
+Nothing here decides anything: the engine (``smc.py``) stays the one that accepts
+candidates; a status is an estimate (candidates are judged in order there, and the run
+stops at the N-th acceptance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from abm.batch.abc.store import GENS, LOG, MANIFEST, SIMS
+from abm.batch.abc.targets import Target, distance
+from abm.core.errors import ConfigError
+
+
+@dataclass
+class Status:
+    root: Path
+    name: str
+    identity: str
+    particles: int
+    replicates: int
+    budget: dict
+    finished: list[dict] = field(default_factory=list)  # one row per finished generation
+    current: dict | None = None  # the generation in progress, if any has started
+    simulations: int = 0
+    cpu_seconds: float = 0.0
+    cpu_per_simulation: float = math.nan  # median, latest generation with simulations
+    done: bool = False  # outputs written (result.json)
+    stop_reason: str = ""
+
+    def cost_at(self, acceptance: float) -> int:
+        """Simulations a generation needs at this acceptance rate."""
+        return math.ceil(self.particles * self.replicates / acceptance)
+
+
+def _records(root: Path):
+    """Every simulation record on disk, read only (a file that does not parse is skipped:
+    the engine quarantines it when it next runs)."""
+    for f in sorted((root / SIMS).glob("*.json")):
+        try:
+            recs = json.loads(f.read_bytes())
+        except ValueError:
+            continue
+        yield from recs
+
+
+def read_status(root: str | Path) -> Status:
+    root = Path(root)
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise ConfigError(f"{root}: no {MANIFEST}; not a calibration folder (written by "
+                          f"`cpabm calibrate --out`)")
+    man = json.loads(mpath.read_text())
+    ident = man["spec"]["identity"]
+    budget = {k: v for k, v in man["spec"].items() if k not in ("identity", "name",
+                                                                "description")}
+    N, R = int(ident["particles"]), int(ident["replicates"])
+    st = Status(root, man.get("name", root.name), man["identity_sha256"], N, R, budget)
+    for line in (root / LOG).read_text().splitlines() if (root / LOG).exists() else []:
+        ev = json.loads(line)
+        if ev.get("event") == "generation":
+            st.finished.append({k: ev[k] for k in ("generation", "epsilon", "acceptance",
+                                                    "ess", "seconds")})
+        elif ev.get("event") == "end":
+            st.stop_reason = ev.get("stop", "")
+    res = root / "result.json"
+    st.done = res.exists() and bool(st.stop_reason)
+    # a resumed run replays its finished generations from disk and logs them again, in
+    # about no time: keep each generation's longest record (the one that ran it)
+    best: dict[int, dict] = {}
+    for g in st.finished:
+        if g["generation"] not in best or g["seconds"] > best[g["generation"]]["seconds"]:
+            best[g["generation"]] = g
+    st.finished = [best[k] for k in sorted(best)]
+    by_gen: dict[int, dict[int, dict[int, list]]] = {}
+    cpu: dict[int, list[float]] = {}
+    for r in _records(root):
+        g = int(r["generation"])
+        by_gen.setdefault(g, {}).setdefault(int(r["candidate"]), {})[int(r["replicate"])] = \
+            r["stats"]
+        c = r.get("meta", {}).get("cpu_seconds")
+        st.simulations += 1
+        if c is not None and math.isfinite(c):
+            st.cpu_seconds += c
+            cpu.setdefault(g, []).append(c)
+    if cpu:
+        st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
+    t = len(st.finished)
+    if st.done or t not in by_gen:
+        return st
+    targets = [Target(**d) for d in ident["targets"]]
+    if t == 0:
+        eps = math.inf
+    else:
+        prev = root / GENS / f"gen_{t - 1:03d}.parquet"
+        import pandas as pd
+        dist = pd.read_parquet(prev, columns=["distance"])["distance"].to_numpy(float)
+        eps = max(float(np.quantile(dist, float(ident["quantile"]))),
+                  float(budget.get("min_epsilon", 0.0)))
+    cands = by_gen[t]
+    complete = accepted = 0
+    for c in sorted(cands):
+        reps = cands[c]
+        if len(reps) < R or accepted >= N:
+            break  # judged in order, up to the N-th acceptance, as the engine does
+        complete += 1
+        d = distance(np.median(np.array([reps[k] for k in sorted(reps)], float), axis=0),
+                     targets)
+        accepted += bool(math.isfinite(d) and d <= eps)
+    acc = accepted / complete if complete else math.nan
+    on_disk = sum(len(v) for v in cands.values())
+    need = (max(N - accepted, 0) * R / acc) if acc and acc > 0 else math.nan
+    st.current = {"generation": t, "epsilon": eps, "simulations": on_disk,
+                  "complete": complete, "accepted": accepted, "acceptance": acc,
+                  "remaining_simulations": need}
+    return st
+
+
+def format_status(st: Status, workers: int = 2) -> str:
+    """The status as text; wall times assume ``workers`` busy processes."""
+    def hours(sims: float) -> str:
+        return (f"{sims * st.cpu_per_simulation / 3600 / workers:.1f} wall h on {workers} "
+                f"workers" if math.isfinite(st.cpu_per_simulation) else "n/a")
+
+    b = st.budget
+    lines = [f"calibration {st.name} in {st.root} (run {st.identity[:12]}): "
+             f"{st.particles} particles x {st.replicates} replicates; generations "
+             f"{b.get('min_generations', 1)}-{b.get('generations')}, stop when acceptance < "
+             f"{b.get('min_acceptance')} or epsilon shrinks < {b.get('min_epsilon_decrease')}"]
+    for g in st.finished:
+        lines.append(f"  generation {g['generation']}: finished; epsilon {g['epsilon']:.4g}, "
+                     f"acceptance {g['acceptance']:.3f}, ESS {g['ess']:.0f}, "
+                     f"{g['seconds'] / 60:.0f} min")
+    if st.done:
+        lines.append(f"  finished: {st.stop_reason}")
+    elif st.current:
+        c = st.current
+        lines.append(f"  generation {c['generation']}: in progress; epsilon {c['epsilon']:.4g}; "
+                     f"{c['simulations']} simulations on disk, {c['complete']} candidates "
+                     f"complete, {c['accepted']} of {st.particles} accepted (acceptance "
+                     f"{c['acceptance']:.3f}); about {c['remaining_simulations']:,.0f} more "
+                     f"simulations ({hours(c['remaining_simulations'])})")
+    else:
+        lines.append(f"  generation {len(st.finished)}: not started")
+    lines.append(f"  cost so far: {st.simulations:,} simulations, {st.cpu_seconds / 3600:.1f} "
+                 f"CPU h; {st.cpu_per_simulation:.2f} CPU s per simulation (median, latest "
+                 f"generation)")
+    if not st.done:
+        lines.append("  a later generation at acceptance " + ", ".join(
+            f"{a:g}: {st.cost_at(a):,} simulations ({hours(st.cost_at(a))})"
+            for a in (0.3, 0.1, 0.05)))
+    return "\n".join(lines)
