@@ -60,6 +60,7 @@ calibration-outputs: $(STAMP)
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --posterior results/calibration/abc --draws 20 --no-variants --out results/calibration/posterior_predictive.json --overwrite
 	$(BIN)/python experiments/tools/plans_report.py
 	$(BIN)/python experiments/tools/court_indicators_report.py
+	$(BIN)/python experiments/tools/court_tradeoff.py
 	$(BIN)/python experiments/tools/calibration_report.py
 
 lint: $(STAMP)

@@ -1,0 +1,147 @@
+"""Does any configuration that keeps the three published care-case durations give a month
+near the review's "nearly five" arrivals per closure (June 2010, §2.32)? Answered over every
+parameter set the calibration simulated, not a hand-picked few.
+
+    python experiments/tools/court_tradeoff.py [results/calibration/abc] [--out results/calibration]
+
+It reads the calibration folder's simulations (``sims/``, every candidate of every
+generation, each the median of its replicates, as the ABC scores it), and writes
+``court_tradeoff.md`` and ``figures/court_tradeoff.png``: how many candidates keep all
+three quarterly durations (Q2 of 2008-09, 2009-10, 2010-11) inside their tolerance, the
+June 2010 ratio among them against all candidates, and the ratio against the duration of
+Q2 2010-11. The candidates cover the prior and, generation by generation, the region the
+targets favour, so they are a wide search of the mechanisms' parameter space; they are
+not a posterior sample (the posterior's own band is in the posterior-predictive check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from abm.core.io import atomic_write_text  # noqa: E402
+
+DURATIONS = ("care_duration_q2_fy2008", "care_duration_q2_fy2009", "care_duration_q2_fy2010")
+RATIO = "care_arrivals_per_closure_2010_06"
+SIGNATURE = "<!-- written by experiments/tools/court_tradeoff.py -->"
+
+
+def candidates(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(targets by id, the candidates' replicate-median statistics [n x targets], their
+    generations), from a calibration folder's manifest and simulations."""
+    man = json.loads((folder / "manifest.json").read_text())
+    targets = man["spec"]["identity"]["targets"]
+    reps = int(man["spec"]["identity"]["replicates"])
+    by: dict[tuple[int, int], dict[int, list[float]]] = {}
+    for f in sorted((folder / "sims").glob("*.json")):
+        try:
+            recs = json.loads(f.read_bytes())
+        except ValueError:
+            continue  # a file the engine will quarantine
+        for r in recs:
+            by.setdefault((r["generation"], r["candidate"]), {})[r["replicate"]] = r["stats"]
+    keys = sorted(k for k, v in by.items() if len(v) == reps)
+    stats = np.array([np.median(np.array(list(by[k].values()), float), axis=0) for k in keys])
+    gens = np.array([k[0] for k in keys])
+    return {t["id"]: (i, t) for i, t in enumerate(targets)}, stats.reshape(len(keys), -1), gens
+
+
+def analyse(folder: Path) -> dict:
+    tid, S, gens = candidates(folder)
+    missing = [k for k in (*DURATIONS, RATIO) if k not in tid]
+    if missing:
+        raise SystemExit(f"court_tradeoff: {folder} has no target {missing[0]}")
+    d = np.column_stack([S[:, tid[k][0]] for k in DURATIONS])
+    lo = np.array([tid[k][1]["lo"] for k in DURATIONS])
+    hi = np.array([tid[k][1]["hi"] for k in DURATIONS])
+    ratio = S[:, tid[RATIO][0]]
+    ok = np.isfinite(d).all(axis=1) & np.isfinite(ratio)
+    keep = ok & ((d >= lo) & (d <= hi)).all(axis=1)
+    rising = keep & (d[:, 0] < d[:, 1]) & (d[:, 1] < d[:, 2])
+    return {"folder": folder, "n": int(ok.sum()), "generations": int(gens.max()) + 1 if len(gens)
+            else 0, "keep": keep, "rising": rising, "ok": ok, "ratio": ratio, "d": d,
+            "lo": lo, "hi": hi, "published_ratio": tid[RATIO][1]["value"],
+            "ratio_lo": tid[RATIO][1]["lo"]}
+
+
+def _q(x: np.ndarray) -> str:
+    if len(x) == 0:
+        return "none"
+    return (f"median {np.median(x):.2f}, 90th percentile {np.quantile(x, 0.9):.2f}, "
+            f"highest {x.max():.2f}")
+
+
+def report(a: dict) -> str:
+    r, ok, keep, rising = a["ratio"], a["ok"], a["keep"], a["rising"]
+    near = keep & (r >= a["ratio_lo"])
+    lines = [SIGNATURE, "# Arrivals per closure against the three published durations", "",
+             f"Written by `experiments/tools/court_tradeoff.py` from the simulations of "
+             f"`{a['folder']}` ({a['n']:,} candidates over {a['generations']} generations, "
+             f"each the median of its replicates; England at 10%).", "",
+             "| candidates | how many | June 2010 arrivals per closure |", "|---|---|---|",
+             f"| all | {ok.sum():,} | {_q(r[ok])} |",
+             f"| the three Q2 durations inside tolerance | {keep.sum():,} | {_q(r[keep])} |",
+             f"| ... and rising year on year | {rising.sum():,} | {_q(r[rising])} |", "",
+             f"Published: nearly {a['published_ratio']:g} (tolerance from "
+             f"{a['ratio_lo']:g}). Candidates keeping the three durations with a June ratio "
+             f"of {a['ratio_lo']:g} or more: {near.sum():,}.", "",
+             "![tradeoff](figures/court_tradeoff.png)", ""]
+    return "\n".join(lines)
+
+
+def figure(a: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok, keep = a["ok"], a["keep"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(a["d"][ok & ~keep, 2], a["ratio"][ok & ~keep], s=6, alpha=0.3,
+               color="tab:gray", label="a published duration outside tolerance")
+    ax.scatter(a["d"][keep, 2], a["ratio"][keep], s=10, alpha=0.8, color="tab:blue",
+               label="all three Q2 durations inside tolerance")
+    ax.axvspan(a["lo"][2], a["hi"][2], color="tab:green", alpha=0.1,
+               label="Q2 2010-11 duration tolerance")
+    ax.axhline(a["published_ratio"], color="tab:red", lw=1, label="published: nearly 5")
+    ax.set_xlim(40, 100)
+    ax.set_xlabel("mean duration of care cases concluded in Q2 2010-11 (weeks)")
+    ax.set_ylabel("care arrivals per closure, June 2010")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("Every candidate of the calibration (England 10%)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", nargs="?", default=str(ROOT / "results" / "calibration" / "abc"))
+    ap.add_argument("--out", default=str(ROOT / "results" / "calibration"))
+    args = ap.parse_args(argv)
+    folder, out = Path(args.folder), Path(args.out)
+    if not (folder / "sims").is_dir():
+        print(f"court_tradeoff: {folder} has no sims/ (the simulations of `cpabm calibrate`)",
+              file=sys.stderr)
+        return 2
+    md = out / "court_tradeoff.md"
+    if md.exists() and not md.read_text().startswith(SIGNATURE):
+        print(f"court_tradeoff: {md} exists and was not written by this script", file=sys.stderr)
+        return 2
+    a = analyse(folder)
+    figure(a, out / "figures" / "court_tradeoff.png")
+    atomic_write_text(md, report(a))
+    print(f"wrote {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
