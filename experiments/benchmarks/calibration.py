@@ -16,13 +16,16 @@ the projection) into ``--out`` (default ``tmp/benchmarks-calibration``; the reco
    indicators the targets need (``summary(..., only=...)``) against the full summary
    tables: both times, and whether the values are identical.
 3. **The projection** of the spec's run: simulations = particles x replicates x sum over
-   generations of 1 / acceptance. Generation 0 accepts all; generation 1's acceptance is the
-   pilot's (``--pilot``, a calibration folder of the same scenario) or 0.6; later ones are
-   assumed to fall by ``RATIO`` per generation (the earlier England run fell 0.94 -> 0.63 ->
-   0.49, the 14-parameter toy of docs/calibration_method.md by 0.6-0.8). For the spec's
-   minimum and maximum generations: simulations, CPU hours (median CPU per simulation) and
-   wall hours on this machine's cores (speed-up of 2 workers from results/benchmarks/batch.json,
-   when present).
+   generations of 1 / acceptance. Generation 0 accepts all. With ``--pilot`` (a calibration
+   folder of the same scenario, finished or still running, read by
+   ``abm.batch.abc.status``), the acceptances it has seen are used (its finished
+   generations, then the one in progress), and its own median CPU seconds per simulation
+   (particles move to costlier regions as the run goes on); without one, generation 1
+   accepts 0.6. Later generations are assumed to fall by ``RATIO`` per generation (the
+   earlier England run fell 0.94 -> 0.63 -> 0.49, the 14-parameter toy of
+   docs/calibration_method.md by 0.6-0.8), never below ``min_acceptance``. For the spec's
+   minimum and maximum generations: simulations, CPU hours and wall hours on this machine's
+   cores (speed-up of 2 workers from results/benchmarks/batch.json, when present).
 """
 
 from __future__ import annotations
@@ -89,11 +92,25 @@ def statistics_cost(spec, repeats: int = 3) -> dict:
             "identical": same, "targets": len(targets)}
 
 
-def projection(spec, cpu_per_sim: float, accept_1: float, speedup: float, cores: int) -> list[dict]:
+def acceptance_path(gens: int, observed: list[float], min_acceptance: float,
+                    first: float = 0.6) -> list[float]:
+    """Acceptance of generations 0..gens-1: 1, then the ``observed`` ones (generations
+    1, 2, ...), then each ``RATIO`` times the one before (from ``first`` if nothing was
+    observed), never below ``min_acceptance``."""
+    acc = [1.0]
+    for t in range(1, gens):
+        if t - 1 < len(observed):
+            acc.append(float(observed[t - 1]))
+        else:
+            acc.append(max(first if t == 1 else acc[-1] * RATIO, min_acceptance))
+    return acc
+
+
+def projection(spec, cpu_per_sim: float, observed: list[float], speedup: float,
+               cores: int) -> list[dict]:
     out = []
     for gens in sorted({spec.min_generations, spec.generations}):
-        acc = [1.0] + [max(accept_1 * RATIO ** (t - 1), spec.min_acceptance)
-                       for t in range(1, gens)]
+        acc = acceptance_path(gens, observed, spec.min_acceptance)
         sims = spec.particles * spec.replicates * sum(1 / a for a in acc)
         cpu_h = sims * cpu_per_sim / 3600
         out.append({"generations": gens, "acceptance": [round(a, 4) for a in acc],
@@ -122,20 +139,21 @@ def markdown(rec: dict) -> str:
         "## Projection of the final run", "",
         f"Spec `{rec['spec']}`: {rec['particles']} particles x {rec['replicates']} replicates, "
         f"{rec['min_generations']} to {rec['generations']} generations. Acceptance: 1 in "
-        f"generation 0, {rec['acceptance_1']:.3f} in generation 1 ({rec['acceptance_1_from']}), "
-        f"then x{RATIO} per generation (an assumption; see the module docstring). Wall hours "
-        f"on {rec['cores']} workers with the measured speed-up {rec['speedup']:.2f}x.", "",
-        "| generations | simulations | CPU hours | wall hours |", "|---|---|---|---|"]
+        f"generation 0, then {rec['acceptance_from']}, then x{RATIO} per generation (an "
+        f"assumption; see the module docstring). CPU per simulation: "
+        f"{rec['cpu_per_simulation']:.2f} s ({rec['cpu_from']}). Wall hours on "
+        f"{rec['cores']} workers with the measured speed-up {rec['speedup']:.2f}x.", "",
+        "| generations | acceptance by generation | simulations | CPU hours | wall hours |",
+        "|---|---|---|---|---|"]
     for p in rec["projection"]:
-        lines.append(f"| {p['generations']} | {p['simulations']:,} | {p['cpu_hours']} | "
-                     f"{p['wall_hours']} |")
+        lines.append(f"| {p['generations']} | {', '.join(f'{a:.2f}' for a in p['acceptance'])} "
+                     f"| {p['simulations']:,} | {p['cpu_hours']} | {p['wall_hours']} |")
     if rec.get("pilot"):
         pc = rec["pilot"]
-        lines += ["", f"Pilot `{pc['folder']}`: {pc['generations']} generations of "
-                  f"{pc['particles']} particles, {pc['simulations']} simulations, "
-                  f"{pc['cpu_seconds']:.0f} CPU s ({pc['cpu_seconds_per_simulation']} s each), "
-                  f"wall {pc['wall_seconds']:.0f} s; ESS by generation {pc['ess']}; "
-                  f"acceptance {pc['acceptance']}."]
+        lines += ["", f"Pilot `{pc['folder']}` ({'finished' if pc['done'] else 'in progress'}): "
+                  f"{pc['simulations']:,} simulations, {pc['cpu_seconds']:,.0f} CPU s; "
+                  f"acceptance by generation {pc['acceptance']}; median CPU s per simulation "
+                  f"in its latest generation {pc['cpu_seconds_per_simulation']:.2f}."]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +161,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sims", type=int, default=5, help="simulations to time (default 5)")
     ap.add_argument("--pilot", default=None, help="a calibration folder of the same scenario "
-                                                  "whose generation-1 acceptance to use")
+                                                  "(finished or running) whose acceptances "
+                                                  "and cost per simulation to use")
     ap.add_argument("--out", default=str(QUICK_OUT), help="where to write the record")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -154,22 +173,23 @@ def main(argv=None) -> int:
     spec.adapter.warm(spec.context)
     sim = per_simulation(spec, args.sims)
     stats = statistics_cost(spec)
-    accept_1, src, pilot = 0.6, "assumed", None
+    observed, src, pilot = [], "0.6 in generation 1 (assumed)", None
+    cpu, cpu_src = sim["median_cpu_seconds"], "measured above, at the prior's centre"
     if args.pilot:
-        import pandas as pd
+        from abm.batch.abc.status import read_status
 
-        folder = Path(args.pilot)
-        hist = pd.read_csv(folder / "history.csv")
-        cost = json.loads((folder / "cost.json").read_text())
-        if len(hist) > 1:
-            accept_1, src = float(hist["acceptance"].iloc[1]), f"the pilot's, {args.pilot}"
-        pilot = {"folder": str(folder), "generations": len(hist),
-                 "particles": int(hist["particles"].iloc[0]),
-                 "simulations": cost["simulations"], "cpu_seconds": cost["cpu_seconds"],
-                 "cpu_seconds_per_simulation": cost["cpu_seconds_per_simulation"],
-                 "wall_seconds": cost["wall_seconds"],
-                 "ess": [round(x, 1) for x in hist["ess"]],
-                 "acceptance": [round(x, 3) for x in hist["acceptance"]]}
+        st = read_status(args.pilot)
+        observed = [g["acceptance"] for g in st.finished[1:]]
+        if st.current and st.current["complete"]:
+            observed.append(st.current["acceptance"])
+        if observed:
+            src = f"{', '.join(f'{a:.3f}' for a in observed)} (the pilot's, {args.pilot})"
+        if st.cpu_per_simulation == st.cpu_per_simulation:  # not NaN
+            cpu, cpu_src = st.cpu_per_simulation, "the pilot's latest generation"
+        pilot = {"folder": str(args.pilot), "done": st.done, "simulations": st.simulations,
+                 "cpu_seconds": st.cpu_seconds,
+                 "cpu_seconds_per_simulation": st.cpu_per_simulation,
+                 "acceptance": [round(g["acceptance"], 3) for g in st.finished]}
     batch = ROOT / "results" / "benchmarks" / "batch.json"
     speedup = 2.0
     if batch.exists():
@@ -180,10 +200,10 @@ def main(argv=None) -> int:
            "scenario": "experiments/scenarios/england_calibration_s10.toml",
            "spec": str(SPEC.relative_to(ROOT)), "particles": spec.particles,
            "replicates": spec.replicates, "generations": spec.generations,
-           "min_generations": spec.min_generations, "acceptance_1": accept_1,
-           "acceptance_1_from": src, "speedup": speedup, "cores": 2,
+           "min_generations": spec.min_generations, "acceptance_from": src,
+           "cpu_per_simulation": cpu, "cpu_from": cpu_src, "speedup": speedup, "cores": 2,
            "per_simulation": sim, "statistics": stats, "pilot": pilot,
-           "projection": projection(spec, sim["median_cpu_seconds"], accept_1, speedup, 2)}
+           "projection": projection(spec, cpu, observed, speedup, 2)}
     rec["load_after"] = load_average()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

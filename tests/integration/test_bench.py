@@ -387,3 +387,23 @@ def test_only_loop_adds_the_loop_case_to_the_latest_record_and_its_readme(tmp_pa
     assert lp["sweep"]["first"]["runs"] and lp["sweep"]["second"]["runs"]
     md = (tmp_path / "README.md").read_text()
     assert "## Cold start and the development loop" in md and "was run again" in md
+
+
+def test_calibration_projection_uses_what_the_pilot_saw_then_the_assumed_fall():
+    """The calibration bench's acceptance path: 1 for generation 0, the pilot's observed
+    acceptances, then RATIO per generation down to min_acceptance; its simulation count."""
+    from types import SimpleNamespace
+
+    from benchmarks import calibration as cal
+
+    r = cal.RATIO
+    assert cal.acceptance_path(4, [], 0.0) == pytest.approx([1, 0.6, 0.6 * r, 0.6 * r * r])
+    assert cal.acceptance_path(5, [0.45, 0.3], 0.0) == pytest.approx(
+        [1, 0.45, 0.3, 0.3 * r, 0.3 * r * r])
+    assert cal.acceptance_path(5, [0.2], 0.12) == pytest.approx([1, 0.2, 0.14, 0.12, 0.12])
+    assert cal.acceptance_path(2, [0.5, 0.4, 0.3], 0.0) == [1, 0.5]
+    spec = SimpleNamespace(min_generations=2, generations=3, particles=10, replicates=2,
+                           min_acceptance=0.0)
+    p = cal.projection(spec, cpu_per_sim=3.6, observed=[0.5, 0.25], speedup=2.0, cores=2)
+    assert [x["simulations"] for x in p] == [20 * (1 + 2), 20 * (1 + 2 + 4)]
+    assert p[1]["cpu_hours"] == pytest.approx(round(140 * 3.6 / 3600, 1))
