@@ -560,3 +560,15 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     assert "would refuse it" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="not a calibration folder"):
         read_status(tmp_path)
+    # a finished run resumed with a larger budget and gone on: its old result.json does not
+    # make it finished
+    (part / "result.json").write_text(json.dumps({"final_generation": 1, "stop_reason": "x"}))
+    st = read_status(part)
+    assert not st.done and st.current["generation"] == 2
+    # a finished run as committed (no log, no simulations): its result.json tells
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare, ignore=shutil.ignore_patterns("sims", "log.jsonl"))
+    st = read_status(bare)
+    assert st.done and st.stop_reason == res.stop_reason and st.simulations == 0
+    assert [g["acceptance"] for g in st.finished] == pytest.approx(
+        [h["acceptance"] for h in res.generations])

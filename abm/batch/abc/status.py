@@ -80,8 +80,6 @@ def read_status(root: str | Path) -> Status:
                                                     "ess", "seconds")})
         elif ev.get("event") == "end":
             st.stop_reason = ev.get("stop", "")
-    res = root / "result.json"
-    st.done = res.exists() and bool(st.stop_reason)
     # a resumed run replays its finished generations from disk and logs them again, in
     # about no time: keep each generation's longest record (the one that ran it)
     best: dict[int, dict] = {}
@@ -102,6 +100,18 @@ def read_status(root: str | Path) -> Status:
             cpu.setdefault(g, []).append(c)
     if cpu:
         st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
+    res = root / "result.json"
+    if res.exists():  # its outputs say what it did, with or without the log ...
+        result = json.loads(res.read_text())
+        # ... unless it was resumed with a larger budget and has gone on since
+        st.done = int(result.get("final_generation", -1)) + 1 not in by_gen
+        if st.done:
+            st.stop_reason = result.get("stop_reason", st.stop_reason)
+            if not st.finished:
+                st.finished = [{"generation": h["generation"], "epsilon": h["epsilon"],
+                                "acceptance": h["acceptance"], "ess": h["ess"],
+                                "seconds": h.get("simulation_seconds", math.nan)}
+                               for h in result.get("history", [])]
     t = len(st.finished)
     if st.done or t not in by_gen:
         return st
