@@ -44,3 +44,18 @@ def test_the_courts_guide_quotes_the_sweep():
     full = _at(t, 1.0, 9.0, 20.0)
     assert (f"case management {full.case_management_weeks:.1f} weeks, experts "
             f"{full.experts_weeks:.1f}") in FLAT
+
+
+def test_the_sweep_spans_0_8_to_1_5_of_the_default_capacity():
+    """The issue's capacity range is relative to the default hearing slots: the spec's levels
+    (and its reference point) follow the parameter table's default, so a recalibrated
+    default needs the levels rewritten, not a stale sweep."""
+    import tomllib
+
+    from abm.core.params import PARAMETERS
+
+    spec = tomllib.loads((ROOT / "experiments" / "sweeps" / "court_timetable.toml").read_text())
+    default = PARAMETERS["hearing_slots_per_100k"].default
+    levels = spec["factors"]["hearing_slots_per_100k"]["values"]
+    assert [round(v / default, 2) for v in levels] == [0.8, 1.0, 1.2, 1.5]
+    assert spec["summary"]["reference"]["hearing_slots_per_100k"] == levels[1]
