@@ -378,6 +378,26 @@ def _cached(fn):
     return wrapper
 
 
+#: a cohort of applications is drawn once this share of it has concluded
+COHORT_KNOWN = 0.9
+
+
+def cohort_weeks(model: ChildProtectionModel) -> np.ndarray:
+    """The eventual duration of the care cases applied for in each week (13-week window,
+    drawn at the week they started), where at least :data:`COHORT_KNOWN` of them have
+    concluded by now; NaN (a gap) where the cohort is not known yet. Beside the official
+    figure, the duration of the cases *concluded* in a week, it shows what the official
+    figure hides after a surge: the quick cases conclude first, and how long the surge's
+    cases take is known only a year or more later."""
+    started = _roll(flow(model, "court_applications"), 13) * 13
+    done = flow(model, "court_cohort_concluded")
+    out = _ratio(flow(model, "court_cohort_duration_weeks_sum"), done, 13, 6)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        known = _roll(done, 13) * 13 >= COHORT_KNOWN * started
+    out[~known] = np.nan
+    return out
+
+
 @_cached
 def series(model: ChildProtectionModel) -> pd.DataFrame:
     """Weekly indicators the time-series views draw (smoothed as labelled)."""
@@ -392,6 +412,7 @@ def series(model: ChildProtectionModel) -> pd.DataFrame:
     out["turnover_pct"] = 100 * national(model, "turnover_annual_rate")
     out["court_weeks"] = _ratio(flow(model, "court_duration_weeks_sum"),
                                 flow(model, "court_concluded"), 13, 6)
+    out["court_cohort_weeks"] = cohort_weeks(model)
     out["arrivals_per_closure"] = _ratio(flow(model, "court_applications"),
                                          flow(model, "court_concluded"), 13, 6)
     direct, record = work(model, "direct_hours"), work(model, "record_hours")

@@ -516,3 +516,29 @@ def test_facilitator_page_shows_the_saved_runs(tmp_path, monkeypatch, app):
     text = str(table)
     assert "Group A" in text and "Group B" in text
     assert rc.find(v.Html, class_="cp-seeds cp-seeds-same").widgets
+
+
+def test_court_panel_shows_cases_started_then_once_they_are_known():
+    """Beside the official duration (cases concluded in a week), the eventual duration of the
+    cases started in a week: the 13-week ratio of the cohort sums, drawn only where 90% of
+    that window's applications have concluded, so the last months are a gap."""
+    m = W.WorkshopModel(children=60_000, warmup_weeks=104, history_weeks=4)
+    for _ in range(200):
+        m.step()
+    got = W.cohort_weeks(m)
+    started = W.flow(m, "court_applications")
+    done = W.flow(m, "court_cohort_concluded")
+    weeks = W.flow(m, "court_cohort_duration_weeks_sum")
+    known = np.isfinite(got)
+    assert 0 < known.sum() < len(got) and not known[-26:].any()  # recent cohorts: unknown
+    for i in np.flatnonzero(known)[::7]:
+        lo = max(0, i - 12)
+        assert done[lo:i + 1].sum() >= W.COHORT_KNOWN * started[lo:i + 1].sum()
+        assert got[i] == pytest.approx(weeks[lo:i + 1].sum() / done[lo:i + 1].sum())
+    # where a cohort is known, its duration is that of the cases concluded: a long-run
+    # average of one equals the other's (no surge here), within the noise of a small LA
+    s = W.series(m)
+    both = known & np.isfinite(s["court_weeks"].to_numpy())
+    assert abs(np.mean(got[both]) - np.mean(s["court_weeks"].to_numpy()[both])) < 8
+    svg = F.timeseries_svg(m).decode()
+    assert "cases started then" in svg and "cases concluded then (official)" in svg
