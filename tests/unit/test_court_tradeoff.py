@@ -4,21 +4,15 @@ synthetic folder whose counts are known."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "experiments" / "tools" / "court_tradeoff.py"
+from conftest import load_tool
 
 
 def tool():
-    spec = importlib.util.spec_from_file_location("court_tradeoff", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("court_tradeoff")
 
 
 def folder(tmp_path: Path) -> Path:
