@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from abm.batch.abc.status import records  # noqa: E402
 from abm.core.io import atomic_write_text  # noqa: E402
 
 DURATIONS = ("care_duration_q2_fy2008", "care_duration_q2_fy2009", "care_duration_q2_fy2010")
@@ -40,13 +41,8 @@ def candidates(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
     targets = man["spec"]["identity"]["targets"]
     reps = int(man["spec"]["identity"]["replicates"])
     by: dict[tuple[int, int], dict[int, list[float]]] = {}
-    for f in sorted((folder / "sims").glob("*.json")):
-        try:
-            recs = json.loads(f.read_bytes())
-        except ValueError:
-            continue  # a file the engine will quarantine
-        for r in recs:
-            by.setdefault((r["generation"], r["candidate"]), {})[r["replicate"]] = r["stats"]
+    for r in records(folder):  # read only; a corrupt file is skipped
+        by.setdefault((r["generation"], r["candidate"]), {})[r["replicate"]] = r["stats"]
     keys = sorted(k for k, v in by.items() if len(v) == reps)
     stats = np.array([np.median(np.array(list(by[k].values()), float), axis=0) for k in keys])
     gens = np.array([k[0] for k in keys])

@@ -50,7 +50,7 @@ class Status:
         return math.ceil(self.particles * self.replicates / acceptance)
 
 
-def _records(root: Path):
+def records(root: Path):
     """Every simulation record on disk, read only (a file that does not parse is skipped:
     the engine quarantines it when it next runs)."""
     for f in sorted((root / SIMS).glob("*.json")):
@@ -89,7 +89,7 @@ def read_status(root: str | Path) -> Status:
     st.finished = [best[k] for k in sorted(best)]
     by_gen: dict[int, dict[int, dict[int, list]]] = {}
     cpu: dict[int, list[float]] = {}
-    for r in _records(root):
+    for r in records(root):
         g = int(r["generation"])
         by_gen.setdefault(g, {}).setdefault(int(r["candidate"]), {})[int(r["replicate"])] = \
             r["stats"]
