@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast baseline bench calibrate calibration-outputs lint lock clean venv
+.PHONY: run test test-fast baseline bench calibrate calibration-outputs results lint lock clean venv
 
 venv: $(STAMP)
 
@@ -41,9 +41,11 @@ test-fast: $(STAMP)
 baseline: $(STAMP)
 	$(BIN)/cpabm baseline --update
 
-## Benchmarks live outside the packages (experiments/benchmarks); results/benchmarks/.
+## Benchmarks live outside the packages (experiments/benchmarks); results/benchmarks/. The
+## engine (a dated record and README.md), then the batch runner's executors (batch.md).
 bench: $(STAMP)
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.engine run
+	PYTHONPATH=experiments $(BIN)/python -m benchmarks.batch --repeats 5 --out results/benchmarks
 
 ## Recalibration (docs/calibration_method.md): the ABC-SMC run of the England spec (hours on
 ## two cores; rerun after a kill and it resumes), then, by script, the calibrated values in
@@ -61,7 +63,25 @@ calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/plans_report.py
 	$(BIN)/python experiments/tools/court_indicators_report.py
 	$(BIN)/python experiments/tools/court_tradeoff.py
+	PYTHONPATH=experiments $(BIN)/python -m benchmarks.calibration --pilot results/calibration/abc --out results/benchmarks
 	$(BIN)/python experiments/tools/calibration_report.py
+
+## Every other committed result that depends on the model's defaults, in the order they read
+## one another: after `make calibration-outputs`, or any change that moves seeded outputs
+## (a few hours on two cores). Each command replaces only what it wrote. Then the tests that
+## compare docs with these results (tests/integration/test_*_doc.py) say what to requote.
+results: $(STAMP) run viz-assets
+	$(BIN)/cpabm figures --overwrite
+	$(BIN)/cpabm knockout --replace --workers 2
+	$(BIN)/python experiments/tools/ripple_pulse.py --seeds 6 --workers 2
+	$(BIN)/python experiments/tools/exposure_power.py --seeds 10 --scale 0.05
+	$(BIN)/python experiments/tools/timeliness_by_regime.py --seeds 3 --scale 0.05
+	$(BIN)/cpabm sweep experiments/sweeps/switch_pj_2011.toml --replace --workers 2
+	$(BIN)/cpabm sweep experiments/sweeps/court_timetable.toml --replace --workers 2
+	$(BIN)/python experiments/tools/plot_court_timetable.py
+	$(BIN)/python docs/examples/ema_workbench.py --scenarios 20 --policies 4 --seed 1 --out results/ema
+	$(BIN)/python docs/examples/optimise_threshold.py --scenario experiments/scenarios/la_60k_2011_2014.toml --seeds 8 --check-seeds 10 --out results/optimise
+	$(BIN)/python -m viz.screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

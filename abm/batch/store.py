@@ -204,6 +204,24 @@ class ResultStore(ResultFolder):
                     n += 1
         return n
 
+    def discard(self) -> None:
+        """Remove this sweep folder whole, for ``--replace``: refused (and nothing removed)
+        when it, or its ``runs/``, holds an entry no sweep wrote, or while a sweep writes
+        there. A missing folder is left as it is."""
+        if not self.root.exists():
+            return
+        foreign = self.foreign_entries()
+        if self.runs.is_dir():
+            foreign += [f"{RUNS}/{p.name}" for p in self.runs.iterdir()
+                        if not p.name.endswith(".parquet") and not _is_our_temp(p.name)
+                        and not (p.name.startswith(".") and p.name.endswith(".tmp"))]
+        if foreign:
+            raise ConfigError(f"--replace: {str(self.root)!r} holds entries that no sweep wrote "
+                              f"({', '.join(sorted(foreign)[:3])}); nothing was removed. Move "
+                              f"them elsewhere, or choose another --out")
+        with self.locked():  # refused while a sweep is writing here
+            shutil.rmtree(self.root)
+
     def write_run(self, key: str, table) -> None:
         import pyarrow.parquet as pq
 

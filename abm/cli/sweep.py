@@ -1,6 +1,6 @@
 """``cpabm sweep``: run a sweep spec, or summarise a results folder.
 
-    cpabm sweep SPEC [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
+    cpabm sweep SPEC [--workers N] [--scheduler ADDRESS] [--resume | --replace] [--out DIR]
                      [--precision REL [--max-replications N]] [--check] [--no-summary]
                      [--quiet]
     cpabm sweep --summarise DIR
@@ -31,6 +31,9 @@ def configure(p) -> None:
                         "'dask-local[:N]' starts a Dask LocalCluster of N worker processes")
     p.add_argument("--resume", action="store_true",
                    help="continue a sweep in --out: skip runs already on disk")
+    p.add_argument("--replace", action="store_true",
+                   help="run the sweep afresh: first remove --out's earlier runs (refused, and "
+                        "nothing removed, if the folder holds anything a sweep did not write)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (default results/sweeps/<sweep name>)")
     p.add_argument("--summarise", "--summarize", dest="summarise", default=None, metavar="DIR",
@@ -50,8 +53,9 @@ def configure(p) -> None:
 def run(args) -> int:
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     if args.summarise is not None:
-        if args.spec:
-            raise ConfigError("give either a spec to run or --summarise DIR, not both")
+        if args.spec or args.replace or args.resume:
+            raise ConfigError("--summarise DIR summarises a folder; it takes no spec, --resume "
+                              "or --replace")
         from abm.batch.summary import summarise
         from abm.core.io import out_path
         folder = summarise(out_path(args.summarise, "--summarise"), log=log)
@@ -66,12 +70,20 @@ def run(args) -> int:
     spec = load_spec(args.spec)
     from abm.core.io import out_path
     out = out_path(args.out) if args.out is not None else Path("results") / "sweeps" / spec.name
+    if args.replace and args.resume:
+        raise ConfigError("give --resume (keep the runs in --out) or --replace (remove them "
+                          "first), not both")
     if args.check:
         return _check(spec, out, args)
     from abm.batch.runner import SweepRunError, run_sweep
 
     if args.precision is not None:
         _check_precision(args, spec)
+    if args.replace and out.exists():
+        from abm.batch.store import ResultStore
+        ResultStore(out).discard()
+        log(f"--replace: removed the earlier runs in {out}")
+
     try:
         if args.precision is not None:
             from abm.batch.precision import run_until_precise

@@ -294,20 +294,10 @@ def prepare_inputs(args, out: Path, log) -> tuple[dict, str]:
 
 
 def _discard_sweep(sweep: Path, log) -> None:
-    """Remove a knockout's sweep folder (only one that is a sweep results folder)."""
-    import shutil
-
-    from abm.batch.store import OURS
-
-    foreign = [p.name for p in sweep.iterdir() if p.name not in OURS
-               and not p.name.startswith(".")]
-    if foreign:
-        raise ConfigError(f"--replace: {str(sweep)!r} holds files that are not a sweep's "
-                          f"({', '.join(sorted(foreign)[:3])}); remove them yourself")
+    """Remove a knockout's sweep folder (only one that holds nothing but a sweep's entries)."""
     from abm.batch.store import ResultStore
 
-    with ResultStore(sweep).locked():  # refused while a sweep is writing there
-        shutil.rmtree(sweep)
+    ResultStore(sweep).discard()
     log(f"--replace: removed the earlier runs in {sweep}")
 
 

@@ -332,6 +332,48 @@ def test_results_folder_refuses_other_sweeps_and_resumes_or_extends_its_own(tmp_
             run_sweep(more, out, workers=0, resume=True, progress=False, log=quiet)
 
 
+def test_replace_runs_a_changed_sweep_afresh_and_removes_only_a_sweeps_own_entries(tmp_path,
+                                                                                   capsys):
+    spec_path = ishigami_spec(tmp_path)
+    out = tmp_path / "out"
+    argv = ["sweep", str(spec_path), "--out", str(out), "--workers", "0", "--quiet"]
+    assert main(argv) == 0
+    first = table(out)
+    # a changed model: refused into the same folder, run afresh with --replace
+    changed = ishigami_spec(tmp_path, noise=0.7, name="changed.toml")
+    assert main(["sweep", str(changed), *argv[2:]]) == 2
+    assert "holds results of a different sweep" in capsys.readouterr().err
+    assert main(["sweep", str(changed), *argv[2:], "--replace", "--resume"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["sweep", str(changed), *argv[2:], "--replace"]) == 0
+    assert ResultStore(out).manifest()["spec"]["identity"]["model"]["noise_sd"] == 0.7
+    again = table(out)
+    assert len(again) == len(first) and not again.equals(first)
+    pd.testing.assert_frame_equal(again, table_of(changed, tmp_path / "fresh"), check_exact=True)
+    # a file the sweep did not write, at the top or among the runs: nothing is removed
+    for where in (out / "notes.txt", out / "runs" / "mine.csv"):
+        where.write_text("mine")
+        before = sorted(p.relative_to(out) for p in out.rglob("*"))
+        assert main([*argv, "--replace"]) == 2
+        err = capsys.readouterr().err
+        assert "holds entries that no sweep wrote" in err and where.name in err
+        assert "nothing was removed" in err
+        assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+        where.unlink()
+    # a folder that is not a sweep's at all
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    assert main(["sweep", str(spec_path), "--out", str(mine), "--replace", "--quiet"]) == 2
+    assert "thesis.tex" in capsys.readouterr().err
+    assert (mine / "thesis.tex").read_text() == "mine"
+
+
+def table_of(spec_path: Path, out: Path) -> pd.DataFrame:
+    run_sweep(load_spec(spec_path), out, workers=0, progress=False, log=quiet)
+    return table(out)
+
+
 def test_failed_run_is_reported_and_resumable(tmp_path, capsys):
     spec_path = ishigami_spec(tmp_path, extra="")
     text = spec_path.read_text().replace("delay = 0.0", "delay = 0.0\nfail_above = 1.5")

@@ -10,6 +10,7 @@ or `cpabm knockout --replace` refuse a clean checkout, so it is checked here.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from abm.batch.store import OURS as SWEEP_OURS
 from abm.core.io import _files, is_temp_name, read_marker
 from abm.studies.knockout import OURS as KNOCKOUT_OURS
 
-RESULTS = Path(__file__).resolve().parents[2] / "results"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
 MARKED = sorted(p.parent for p in RESULTS.rglob(".cpabm-output.json"))
 
 
@@ -49,3 +51,76 @@ def test_a_command_folder_holds_only_what_its_command_writes(root, ours):
     foreign = sorted(p.name for p in root.iterdir() if p.name not in ours
                      and not is_temp_name(p.name))
     assert not foreign, f"{root.name} holds names its command does not write: {foreign}"
+
+
+#: Every committed result, by path prefix under results/ (the longest prefix wins), and the
+#: command, run by a Makefile target, that writes it. A result nobody can regenerate with
+#: `make` is a defect; so is a producer that writes nothing committed.
+PRODUCERS = {
+    "england_default/": "cpabm run experiments/scenarios/england_default.toml",
+    "england_counterfactual_pj/": "cpabm run experiments/scenarios/england_counterfactual_pj.toml",
+    "england_policy_effect/": "cpabm compare-runs results/england_default",
+    "taylor_russell/": "cpabm figures",
+    "knockout/": "cpabm knockout --replace",
+    "ripple_pulse/": "experiments/tools/ripple_pulse.py",
+    "exposure_power/": "experiments/tools/exposure_power.py",
+    "timeliness/": "experiments/tools/timeliness_by_regime.py",
+    "sweeps/switch_pj_2011/": "cpabm sweep experiments/sweeps/switch_pj_2011.toml --replace",
+    "sweeps/court_timetable/": "cpabm sweep experiments/sweeps/court_timetable.toml --replace",
+    "figures/court_timetable.": "experiments/tools/plot_court_timetable.py",
+    "figures/app_": "-m viz.screenshots",
+    "ema/": "docs/examples/ema_workbench.py",
+    "optimise/": "docs/examples/optimise_threshold.py",
+    "benchmarks/": "-m benchmarks.engine run",
+    "benchmarks/batch.": "-m benchmarks.batch",
+    "benchmarks/calibration.": "-m benchmarks.calibration",
+    "benchmarks/viz.": "-m benchmarks.app",
+    "calibration/abc/": "cpabm calibrate experiments/calibration/england.toml",
+    "calibration/calibrated_values.md": "experiments/tools/apply_calibration.py",
+    "calibration/validation_s10.json": "--out results/calibration/validation_s10.json",
+    "calibration/validation_s05.json": "--out results/calibration/validation_s05.json",
+    "calibration/validation_1to1.json": "--out results/calibration/validation_1to1.json",
+    "calibration/posterior_predictive.json": "--out results/calibration/posterior_predictive.json",
+    "calibration/plans.md": "experiments/tools/plans_report.py",
+    "calibration/court_indicators.md": "experiments/tools/court_indicators_report.py",
+    "calibration/court_tradeoff": "experiments/tools/court_tradeoff.py",
+    "calibration/report.md": "experiments/tools/calibration_report.py",
+    "calibration/court_quarterly.csv": "experiments/tools/calibration_report.py",
+    "calibration/figures/": "experiments/tools/calibration_report.py",
+}
+#: committed records with no producer any more (the calibration that replaces them removes them)
+RECORDS = ("calibration/stage2/", "calibration/plans_grid.csv",
+           "calibration/validation_1to1_courts.md")
+#: what is not committed (.gitignore): a sweep's or a calibration's per-run files, LA tables
+IGNORED = re.compile(r"(^|/)(la_weekly\.parquet|sims/.*|sweep/runs/.*|court_timetable/runs/.*"
+                     r"|\.gitignore|\.lock)$")
+
+
+def _committed() -> list[str]:
+    return sorted(p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*")
+                  if p.is_file() and not IGNORED.search(p.relative_to(RESULTS).as_posix()))
+
+
+def _recipes() -> str:
+    """The Makefile's recipe lines (commands), not its comments."""
+    return "\n".join(line for line in (ROOT / "Makefile").read_text().splitlines()
+                     if line.startswith("\t"))
+
+
+def test_every_committed_result_has_a_make_producer():
+    recipes = _recipes()
+    orphans, used = [], set()
+    for f in _committed():
+        if f.startswith(RECORDS):
+            continue
+        prefix = max((k for k in PRODUCERS if f.startswith(k)), key=len, default=None)
+        if prefix is None:
+            orphans.append(f)
+        else:
+            used.add(prefix)
+    assert not orphans, f"results with no producer in PRODUCERS: {orphans[:5]}"
+    missing = {k: v for k, v in PRODUCERS.items() if v not in recipes}
+    assert not missing, f"producers that no Makefile recipe runs: {missing}"
+    unused = sorted(set(PRODUCERS) - used - {"calibration/calibrated_values.md",
+                                             "calibration/court_tradeoff"})
+    assert not unused, f"producers whose results are not committed: {unused}"
