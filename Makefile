@@ -63,6 +63,7 @@ calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/plans_report.py
 	$(BIN)/python experiments/tools/court_indicators_report.py
 	$(BIN)/python experiments/tools/court_tradeoff.py
+	$(BIN)/python experiments/tools/target_tensions.py
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.calibration --pilot results/calibration/abc --out results/benchmarks
 	$(BIN)/python experiments/tools/calibration_report.py
 

@@ -17,7 +17,6 @@ not a posterior sample (the posterior's own band is in the posterior-predictive 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.batch.abc.status import records  # noqa: E402
+from abm.batch.abc.status import candidates  # noqa: E402
 from abm.core.io import atomic_write_text  # noqa: E402
 
 DURATIONS = ("care_duration_q2_fy2008", "care_duration_q2_fy2009", "care_duration_q2_fy2010")
@@ -34,23 +33,10 @@ RATIO = "care_arrivals_per_closure_2010_06"
 SIGNATURE = "<!-- written by experiments/tools/court_tradeoff.py -->"
 
 
-def candidates(folder: Path) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(targets by id, the candidates' replicate-median statistics [n x targets], their
-    generations), from a calibration folder's manifest and simulations."""
-    man = json.loads((folder / "manifest.json").read_text())
-    targets = man["spec"]["identity"]["targets"]
-    reps = int(man["spec"]["identity"]["replicates"])
-    by: dict[tuple[int, int], dict[int, list[float]]] = {}
-    for r in records(folder):  # read only; a corrupt file is skipped
-        by.setdefault((r["generation"], r["candidate"]), {})[r["replicate"]] = r["stats"]
-    keys = sorted(k for k, v in by.items() if len(v) == reps)
-    stats = np.array([np.median(np.array(list(by[k].values()), float), axis=0) for k in keys])
-    gens = np.array([k[0] for k in keys])
-    return {t["id"]: (i, t) for i, t in enumerate(targets)}, stats.reshape(len(keys), -1), gens
-
-
 def analyse(folder: Path) -> dict:
-    tid, S, gens = candidates(folder)
+    c = candidates(folder)
+    tid = {t["id"]: (i, t) for i, t in enumerate(c.targets)}
+    S, gens = c.stats, c.generation
     missing = [k for k in (*DURATIONS, RATIO) if k not in tid]
     if missing:
         raise SystemExit(f"court_tradeoff: {folder} has no target {missing[0]}")

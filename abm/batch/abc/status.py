@@ -61,6 +61,39 @@ def records(root: Path):
         yield from recs
 
 
+@dataclass
+class Candidates:
+    """Every complete candidate on disk (all its replicates in), as the engine scores it."""
+
+    targets: list[dict]  # the run identity's targets, in the statistics' order
+    generation: np.ndarray  # (n,)
+    candidate: np.ndarray  # (n,)
+    stats: np.ndarray  # (n, targets): the median of the candidate's replicates
+
+    def column(self, target_id: str) -> int:
+        for i, t in enumerate(self.targets):
+            if t["id"] == target_id:
+                return i
+        raise KeyError(target_id)
+
+
+def candidates(root: str | Path) -> Candidates:
+    """The replicate-median statistics of every complete candidate of every generation, read
+    only from a calibration folder (``manifest.json`` and ``sims/``)."""
+    root = Path(root)
+    ident = json.loads((root / MANIFEST).read_text())["spec"]["identity"]
+    R = int(ident["replicates"])
+    by: dict[tuple[int, int], dict[int, list[float]]] = {}
+    for r in records(root):
+        by.setdefault((int(r["generation"]), int(r["candidate"])), {})[int(r["replicate"])] = \
+            r["stats"]
+    keys = sorted(k for k, v in by.items() if len(v) == R)
+    stats = np.array([np.median(np.array([by[k][i] for i in sorted(by[k])], float), axis=0)
+                      for k in keys]).reshape(len(keys), len(ident["targets"]))
+    return Candidates(ident["targets"], np.array([k[0] for k in keys], int),
+                      np.array([k[1] for k in keys], int), stats)
+
+
 def read_status(root: str | Path) -> Status:
     root = Path(root)
     mpath = root / MANIFEST
