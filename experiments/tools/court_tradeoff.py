@@ -16,7 +16,6 @@ not a posterior sample (the posterior's own band is in the posterior-predictive 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,8 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.batch.abc.status import candidates  # noqa: E402
-from abm.core.io import atomic_write_text  # noqa: E402
+from abm.batch.abc.status import candidates, folder_tool_main  # noqa: E402
+from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.io import atomic_write_text, output_file  # noqa: E402
 
 DURATIONS = ("care_duration_q2_fy2008", "care_duration_q2_fy2009", "care_duration_q2_fy2010")
 RATIO = "care_arrivals_per_closure_2010_06"
@@ -39,7 +39,7 @@ def analyse(folder: Path) -> dict:
     S, gens = c.stats, c.generation
     missing = [k for k in (*DURATIONS, RATIO) if k not in tid]
     if missing:
-        raise SystemExit(f"court_tradeoff: {folder} has no target {missing[0]}")
+        raise ConfigError(f"{folder} has no target {missing[0]}")
     d = np.column_stack([S[:, tid[k][0]] for k in DURATIONS])
     lo = np.array([tid[k][1]["lo"] for k in DURATIONS])
     hi = np.array([tid[k][1]["hi"] for k in DURATIONS])
@@ -104,25 +104,18 @@ def figure(a: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def write(folder: Path, out: Path) -> list[Path]:
+    with output_file(out / "court_tradeoff.md", overwrite=True,
+                     signed=lambda text: text.startswith(SIGNATURE)) as md:
+        a = analyse(folder)
+        figure(a, out / "figures" / "court_tradeoff.png")
+        atomic_write_text(md, report(a))
+    return [md]
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default=str(ROOT / "results" / "calibration" / "abc"))
-    ap.add_argument("--out", default=str(ROOT / "results" / "calibration"))
-    args = ap.parse_args(argv)
-    folder, out = Path(args.folder), Path(args.out)
-    if not (folder / "sims").is_dir():
-        print(f"court_tradeoff: {folder} has no sims/ (the simulations of `cpabm calibrate`)",
-              file=sys.stderr)
-        return 2
-    md = out / "court_tradeoff.md"
-    if md.exists() and not md.read_text().startswith(SIGNATURE):
-        print(f"court_tradeoff: {md} exists and was not written by this script", file=sys.stderr)
-        return 2
-    a = analyse(folder)
-    figure(a, out / "figures" / "court_tradeoff.png")
-    atomic_write_text(md, report(a))
-    print(f"wrote {md}")
-    return 0
+    return folder_tool_main("court_tradeoff", __doc__, argv, ROOT / "results" / "calibration"
+                            / "abc", ROOT / "results" / "calibration", write)
 
 
 if __name__ == "__main__":

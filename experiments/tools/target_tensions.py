@@ -22,7 +22,6 @@ Writes ``tensions.md`` (the misses, each with the targets it is in tension with)
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -32,8 +31,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.batch.abc.status import candidates  # noqa: E402
-from abm.core.io import atomic_write_text  # noqa: E402
+from abm.batch.abc.status import candidates, folder_tool_main  # noqa: E402
+from abm.core.errors import ConfigError  # noqa: E402
+from abm.core.io import atomic_write_text, output_file  # noqa: E402
 
 SIGNATURE = "<!-- written by experiments/tools/target_tensions.py -->"
 #: a target met by less than this weight of the posterior is a miss
@@ -48,7 +48,7 @@ def analyse(folder: Path) -> dict:
     c = candidates(folder)
     gens = sorted((folder / "generations").glob("gen_*.parquet"))
     if not gens:
-        raise SystemExit(f"target_tensions: {folder} has no finished generation")
+        raise ConfigError(f"{folder} has no finished generation")
     post = pd.read_parquet(gens[-1], columns=["generation", "candidate", "weight"])
     g = int(post["generation"].iloc[0])
     lo = np.array([t["lo"] for t in c.targets])
@@ -122,28 +122,25 @@ def report(a: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(folder: Path, out: Path) -> list[Path]:
+    def ours(text: str) -> bool:
+        return text.startswith(SIGNATURE)
+
+    def csv_ours(_text: str) -> bool:  # the table is ours when the report beside it is
+        report_md = out / "tensions.md"
+        return report_md.exists() and ours(report_md.read_text())
+
+    with output_file(out / "tensions.csv", overwrite=True, signed=csv_ours) as csv, \
+            output_file(out / "tensions.md", overwrite=True, signed=ours) as md:
+        a = analyse(folder)
+        atomic_write_text(csv, a["pairs"].to_csv(index=False, float_format="%.4g"))
+        atomic_write_text(md, report(a))
+    return [md, csv]
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default=str(ROOT / "results" / "calibration" / "abc"))
-    ap.add_argument("--out", default=str(ROOT / "results" / "calibration"))
-    args = ap.parse_args(argv)
-    folder, out = Path(args.folder), Path(args.out)
-    if not (folder / "sims").is_dir():
-        print(f"target_tensions: {folder} has no sims/ (the simulations of `cpabm calibrate`)",
-              file=sys.stderr)
-        return 2
-    md, csv = out / "tensions.md", out / "tensions.csv"
-    ours = md.exists() and md.read_text().startswith(SIGNATURE)
-    if (md.exists() or csv.exists()) and not ours:
-        print(f"target_tensions: {md if md.exists() else csv} exists and was not written by "
-              f"this script", file=sys.stderr)
-        return 2
-    a = analyse(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(csv, a["pairs"].to_csv(index=False, float_format="%.4g"))
-    atomic_write_text(md, report(a))
-    print(f"wrote {md} and {csv}")
-    return 0
+    return folder_tool_main("target_tensions", __doc__, argv, ROOT / "results" / "calibration"
+                            / "abc", ROOT / "results" / "calibration", write)
 
 
 if __name__ == "__main__":

@@ -63,5 +63,5 @@ def test_writes_its_files_and_refuses_a_foreign_report(tmp_path, capsys):
     (out / "court_tradeoff.md").write_text("my notes")
     assert mod.main([str(root), "--out", str(out)]) == 2
     assert (out / "court_tradeoff.md").read_text() == "my notes"
-    assert mod.main([str(tmp_path), "--out", str(out)]) == 2
-    assert "has no sims/" in capsys.readouterr().err
+    assert mod.main([str(tmp_path), "--out", str(tmp_path / "elsewhere")]) == 2
+    assert "has no manifest.json and sims/" in capsys.readouterr().err

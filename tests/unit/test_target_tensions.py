@@ -86,5 +86,5 @@ def test_writes_its_files_and_refuses_files_it_did_not_write(tmp_path, capsys):
     (out / "tensions.csv").write_text("mine")
     assert mod.main([str(root), "--out", str(out)]) == 2
     assert (out / "tensions.csv").read_text() == "mine"
-    assert mod.main([str(tmp_path), "--out", str(out)]) == 2
-    assert "has no sims/" in capsys.readouterr().err
+    assert mod.main([str(tmp_path), "--out", str(tmp_path / "elsewhere")]) == 2
+    assert "has no manifest.json and sims/" in capsys.readouterr().err

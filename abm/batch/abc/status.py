@@ -81,6 +81,9 @@ def candidates(root: str | Path) -> Candidates:
     """The replicate-median statistics of every complete candidate of every generation, read
     only from a calibration folder (``manifest.json`` and ``sims/``)."""
     root = Path(root)
+    if not (root / MANIFEST).is_file() or not (root / SIMS).is_dir():
+        raise ConfigError(f"{root} has no {MANIFEST} and {SIMS}/ (the simulations of "
+                          f"`cpabm calibrate`)")
     ident = json.loads((root / MANIFEST).read_text())["spec"]["identity"]
     R = int(ident["replicates"])
     by: dict[tuple[int, int], dict[int, list[float]]] = {}
@@ -92,6 +95,27 @@ def candidates(root: str | Path) -> Candidates:
                       for k in keys]).reshape(len(keys), len(ident["targets"]))
     return Candidates(ident["targets"], np.array([k[0] for k in keys], int),
                       np.array([k[1] for k in keys], int), stats)
+
+
+def folder_tool_main(name: str, doc: str, argv, default_folder: Path, default_out: Path,
+                     write) -> int:
+    """The command line of a script that analyses a calibration folder, read only:
+    ``NAME [FOLDER] [--out DIR]``; ``write(folder, out)`` writes the outputs and returns
+    their paths. A refused input or output is one line on stderr and exit status 2."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog=name, description=doc.splitlines()[0])
+    ap.add_argument("folder", nargs="?", default=str(default_folder))
+    ap.add_argument("--out", default=str(default_out))
+    args = ap.parse_args(argv)
+    try:
+        paths = write(Path(args.folder), Path(args.out))
+    except ConfigError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 2
+    print("wrote " + " and ".join(str(p) for p in paths))
+    return 0
 
 
 def read_status(root: str | Path) -> Status:
