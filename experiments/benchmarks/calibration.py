@@ -151,7 +151,10 @@ def markdown(rec: dict) -> str:
     if rec.get("pilot"):
         pc = rec["pilot"]
         lines += ["", f"Pilot `{pc['folder']}` ({'finished' if pc['done'] else 'in progress'}): "
-                  f"{pc['simulations']:,} simulations, {pc['cpu_seconds']:,.0f} CPU s; "
+                  f"{pc['simulations']:,} simulations, {pc['cpu_seconds']:,.0f} CPU s"
+                  + (f", {pc['wall_seconds'] / 3600:.1f} wall hours over {pc['sessions']} "
+                     f"session(s) (a session ended at the end of a sitting counts to its last "
+                     f"simulation file)" if "wall_seconds" in pc else "") + "; "
                   f"acceptance by generation {pc['acceptance']}; median CPU s per simulation "
                   f"in its latest generation {pc['cpu_seconds_per_simulation']:.2f}."]
     return "\n".join(lines) + "\n"
@@ -187,7 +190,8 @@ def main(argv=None) -> int:
         if st.cpu_per_simulation == st.cpu_per_simulation:  # not NaN
             cpu, cpu_src = st.cpu_per_simulation, "the pilot's latest generation"
         pilot = {"folder": str(args.pilot), "done": st.done, "simulations": st.simulations,
-                 "cpu_seconds": st.cpu_seconds,
+                 "cpu_seconds": st.cpu_seconds, "wall_seconds": round(st.wall_seconds, 1),
+                 "sessions": st.sessions,
                  "cpu_seconds_per_simulation": st.cpu_per_simulation,
                  "acceptance": [round(g["acceptance"], 3) for g in st.finished]}
     batch = ROOT / "results" / "benchmarks" / "batch.json"

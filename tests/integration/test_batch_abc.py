@@ -572,3 +572,36 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     assert st.done and st.stop_reason == res.stop_reason and st.simulations == 0
     assert [g["acceptance"] for g in st.finished] == pytest.approx(
         [h["acceptance"] for h in res.generations])
+
+
+def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path):
+    """A run spanning sittings has one session per sitting; a killed one has no wall time in
+    the log, so it is taken from its start to the last simulation file written before the
+    next session started."""
+    import datetime as dt
+    import os
+
+    from abm.batch.abc.status import session_walls_estimated
+
+    (tmp_path / "sims").mkdir()
+    t0 = dt.datetime(2026, 12, 6, 10, 0, 0)
+
+    def at(minutes: float) -> float:
+        return (t0 + dt.timedelta(minutes=minutes)).timestamp()
+
+    def stamp(minutes: float) -> str:
+        return (t0 + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    events = [{"event": "start", "time": stamp(0)},  # killed; files up to minute 50
+              {"event": "start", "time": stamp(60)},  # killed; files up to minute 100
+              {"event": "start", "time": stamp(120)},  # ended after 30 s (a replay)
+              {"event": "end", "time": stamp(120.5), "seconds": 30.0, "executed": 0},
+              {"event": "start", "time": stamp(180)}]  # killed before writing anything
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    for i, minute in enumerate([5, 20, 50, 61, 100]):
+        f = tmp_path / "sims" / f"{i}.json"
+        f.write_text("[]")
+        os.utime(f, (at(minute), at(minute)))
+    walls = session_walls_estimated(tmp_path)
+    assert [w["ended"] for w in walls] == [False, False, True, False]
+    assert [w["seconds"] for w in walls] == pytest.approx([50 * 60, 40 * 60, 30, 0])

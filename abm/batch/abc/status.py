@@ -42,6 +42,8 @@ class Status:
     simulations: int = 0
     cpu_seconds: float = 0.0
     cpu_per_simulation: float = math.nan  # median, latest generation with simulations
+    wall_seconds: float = 0.0  # over every session, killed ones estimated
+    sessions: int = 0
     done: bool = False  # outputs written (result.json)
     stop_reason: str = ""
 
@@ -95,6 +97,38 @@ def candidates(root: str | Path) -> Candidates:
                       for k in keys]).reshape(len(keys), len(ident["targets"]))
     return Candidates(ident["targets"], np.array([k[0] for k in keys], int),
                       np.array([k[1] for k in keys], int), stats)
+
+
+def session_walls_estimated(root: str | Path) -> list[dict]:
+    """Every session of a calibration folder with its wall seconds, killed ones included.
+
+    A session that ended has its wall time in ``log.jsonl``. One that was killed (a run
+    spanning several sittings ends each one so) has none there; its wall is taken from its
+    start to the last simulation file written before the next session started (the engine
+    writes finished simulations at least every second). Each row: ``start``, ``seconds``,
+    ``ended`` (True: from the log; False: estimated). The estimate needs the files' times,
+    so copy a folder with them kept (``cp -a``)."""
+    import datetime as dt
+
+    from abm.batch.abc.store import session_walls
+
+    root = Path(root)
+    rows = session_walls(root)
+    if not rows:
+        return []
+    starts = [dt.datetime.fromisoformat(r["start"]).timestamp() for r in rows]
+    mtimes = np.sort([f.stat().st_mtime for f in (root / SIMS).glob("*.json")]
+                     if (root / SIMS).is_dir() else [])
+    out = []
+    for i, r in enumerate(rows):
+        if r["seconds"] is not None:
+            out.append({"start": r["start"], "seconds": float(r["seconds"]), "ended": True})
+            continue
+        until = starts[i + 1] if i + 1 < len(rows) else math.inf
+        inside = mtimes[(mtimes >= starts[i]) & (mtimes < until)]
+        last = float(inside[-1]) if len(inside) else starts[i]
+        out.append({"start": r["start"], "seconds": last - starts[i], "ended": False})
+    return out
 
 
 def folder_tool_main(name: str, doc: str, argv, default_folder: Path, default_out: Path,
@@ -157,6 +191,8 @@ def read_status(root: str | Path) -> Status:
             cpu.setdefault(g, []).append(c)
     if cpu:
         st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
+    walls = session_walls_estimated(root)
+    st.wall_seconds, st.sessions = sum(w["seconds"] for w in walls), len(walls)
     res = root / "result.json"
     if res.exists():  # its outputs say what it did, with or without the log ...
         result = json.loads(res.read_text())
@@ -227,7 +263,8 @@ def format_status(st: Status, workers: int = 2) -> str:
     else:
         lines.append(f"  generation {len(st.finished)}: not started")
     lines.append(f"  cost so far: {st.simulations:,} simulations, {st.cpu_seconds / 3600:.1f} "
-                 f"CPU h; {st.cpu_per_simulation:.2f} CPU s per simulation (median, latest "
+                 f"CPU h, {st.wall_seconds / 3600:.1f} wall h over {st.sessions} session(s); "
+                 f"{st.cpu_per_simulation:.2f} CPU s per simulation (median, latest "
                  f"generation)")
     if not st.done:
         lines.append("  a later generation at acceptance " + ", ".join(
