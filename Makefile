@@ -75,7 +75,7 @@ results: $(STAMP) run viz-assets
 	$(BIN)/cpabm figures --overwrite
 	$(BIN)/cpabm knockout --replace --workers 2
 	$(BIN)/python experiments/tools/ripple_pulse.py --seeds 6 --workers 2
-	$(BIN)/python experiments/tools/exposure_power.py --seeds 10 --scale 0.05
+	$(BIN)/python experiments/tools/exposure_power.py --seeds 10
 	$(BIN)/python experiments/tools/timeliness_by_regime.py --seeds 3 --scale 0.05
 	$(BIN)/cpabm sweep experiments/sweeps/switch_pj_2011.toml --replace --workers 2
 	$(BIN)/cpabm sweep experiments/sweeps/court_timetable.toml --replace --workers 2

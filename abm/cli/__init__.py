@@ -4,6 +4,7 @@
     cpabm compare-runs DIR_A DIR_B --out DIR [--overwrite]
     cpabm figures [--out DIR] [--overwrite] [--seed N]
     cpabm params [--markdown]
+    cpabm outputs
     cpabm baseline [--update | --fingerprints [--quick]]
 
 Bad input (scenario, parameter, value, path, output folder) exits with status 2 and a
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace an earlier cpabm output in --out")
     p = sub.add_parser("params", help="print the parameter table")
     p.add_argument("--markdown", action="store_true")
+    sub.add_parser("outputs", help="list every output (series and derived indicators) with "
+                   "its unit and definition (docs/outputs.md)")
     fg = sub.add_parser("figures", help="redraw the review's Figures I-IV (Taylor-Russell) from runs")
     fg.add_argument("--out", default="results/taylor_russell")
     fg.add_argument("--seed", type=int, default=1)
@@ -150,6 +153,8 @@ def _dispatch(args) -> int:
         return cmd_compare(args)
     if args.command == "params":
         return cmd_params(args)
+    if args.command == "outputs":
+        return cmd_outputs()
     if args.command == "figures":
         from abm.core.io import output_folder
         from abm.studies.taylor_russell import taylor_russell
@@ -322,6 +327,16 @@ def cmd_params(args) -> int:
     else:
         for s in PARAMETERS.values():
             print(f"{s.name:32s} {s.default!s:>10}  [{s.lo}, {s.hi}]  {s.unit}")
+    return 0
+
+
+def cmd_outputs() -> int:
+    from abm.core import indicators as I
+
+    for s in I.SERIES:
+        print(f"{s.name:40s} {s.unit:28s} {s.description}")
+    for i in I.INDICATORS:
+        print(f"{i.name:40s} {i.unit:28s} {i.description} (= {i.formula})")
     return 0
 
 

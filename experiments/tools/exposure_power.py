@@ -6,7 +6,7 @@ of the mean (Student t) and that half-width relative to the mean; and the replic
 would give a 5% relative half-width. docs/research.md (precision) and docs/ODD.md quote the
 table; tests/integration/test_exposure_doc.py checks the quotes.
 
-    python experiments/tools/exposure_power.py [--seeds 10] [--scale 0.05]
+    python experiments/tools/exposure_power.py [--seeds 10]
 
 Writes results/exposure_power/power.csv and runs.csv.
 """

@@ -183,19 +183,31 @@ def render_outputs_md() -> str:
            f"(../abm/core/indicators.py) by [`{GENERATOR}`](../{GENERATOR}); do not edit by "
            f"hand. Every run records the series week by week (`national_weekly.parquet`, "
            f"`la_weekly.parquet`) and calendar-true by month (`national_monthly.parquet`: "
-           f"each week's flows apportioned to the days it covers); every summary (`summary_fy.*`, a sweep's outcomes at "
-           f"`period = \"fy\"`, `\"quarter\"` or `\"month\"`) holds every series aggregated "
-           f"by its rule and every derived indicator. {len(I.SERIES)} series and "
-           f"{len(I.INDICATORS)} derived indicators.", ""]
+           f"each week's flows apportioned to the days it covers); a run's summary "
+           f"(`summary_fy.*`) holds every series aggregated by its "
+           f"rule and every derived indicator, and a sweep records those its spec lists "
+           f"(`[outputs] indicators`, at `period = \"fy\"`, `\"quarter\"` or "
+           f"`\"month\"`). {len(I.SERIES)} series and {len(I.INDICATORS)} derived "
+           f"indicators; `cpabm outputs` lists them.", ""]
     tables = (("Flows (per LA, per week)", "flow"), ("Stocks (per LA)", "stock"),
               ("Workforce (per LA, per week)", "work"), ("Courts (per court centre)", "court"),
+              ("Cohorts (national, counted at the week a care case started)", "cohort"),
               ("National (one value a week)", "national"))
+    assert {t for _, t in tables} == {s.table for s in I.SERIES}, "a series table is not shown"
     for title, table in tables:
         rows = [s for s in I.SERIES if s.table == table]
-        out += [f"## {title}", "", f"Aggregated over a period: {rows[0].aggregation}.", "",
-                "| name | unit | mechanism | definition |", "|---|---|---|---|"]
-        out += [f"| `{s.name}` | {esc(s.unit)} | {s.mechanism} | {esc(s.description)} |"
-                for s in rows]
+        rules = sorted({s.aggregation for s in rows})
+        if len(rules) == 1:
+            out += [f"## {title}", "", f"Aggregated over a period: {rules[0]}.", "",
+                    "| name | unit | mechanism | definition |", "|---|---|---|---|"]
+            out += [f"| `{s.name}` | {esc(s.unit)} | {s.mechanism} | {esc(s.description)} |"
+                    for s in rows]
+        else:
+            out += [f"## {title}", "",
+                    "| name | unit | mechanism | aggregated over a period | definition |",
+                    "|---|---|---|---|---|"]
+            out += [f"| `{s.name}` | {esc(s.unit)} | {s.mechanism} | {s.aggregation} | "
+                    f"{esc(s.description)} |" for s in rows]
         out.append("")
     out += ["## Derived indicators", "",
             "Computed from the period's aggregates, in this order (a formula may use the ones "

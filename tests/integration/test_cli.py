@@ -255,6 +255,17 @@ def test_params_markdown_is_a_table_of_every_parameter(capsys):
     assert sum(line.startswith("| `") for line in lines) == len(PARAMETERS)
 
 
+def test_outputs_lists_every_series_and_indicator_with_its_unit(capsys):
+    from abm.core import indicators as I
+
+    assert main(["outputs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == [s.name for s in I.SERIES] + [i.name for i in I.INDICATORS]
+    row = next(line for line in lines if line.split()[0] == "care_open_age_weeks")
+    assert "weeks" in row and "(= " in row  # a derived indicator shows its formula
+
+
 # --------------------------------------------------------------------------- cpabm compare-runs
 
 def test_compare_runs_of_the_same_seed_writes_their_differences(runs, tmp_path, capsys):

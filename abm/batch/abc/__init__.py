@@ -51,6 +51,8 @@ from abm.batch.abc.priors import (
     Prior,
     importance_weights,
     kernel_cov,
+    truncated_log_mass,
+    truncated_moves,
     weighted_quantile,
 )
 from abm.batch.abc.report import (
@@ -88,7 +90,15 @@ from abm.batch.abc.spec import (
     engine_sha256,
     load_calibration_spec,
 )
-from abm.batch.abc.status import Status, format_status, read_status
+from abm.batch.abc.status import (
+    Candidates,
+    Status,
+    candidates,
+    folder_tool_main,
+    format_status,
+    read_status,
+    session_walls_estimated,
+)
 from abm.batch.abc.store import (
     GENS,
     LOCK,
@@ -111,6 +121,8 @@ from abm.batch.abc.targets import (
 )
 
 __all__ = [
+    "Candidates", "candidates", "folder_tool_main", "session_walls_estimated",
+    "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
     "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
     "correlations", "draw", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
