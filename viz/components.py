@@ -194,7 +194,7 @@ def JourneyView(model):
         solara.Button("Follow another family", on_click=follow, outlined=True, dense=True,
                       color="primary", classes=["cp-follow"])
     ViewCard("journey", "6 · One child's journey",
-             "A family referred at the session start, followed week by week.", pic,
+             "A family referred when this model was built, followed week by week.", pic,
              "§1.34 (drift and delay), §2.30-2.37", tools=tools)
 
 
@@ -297,8 +297,7 @@ def LeverSlider(model, lever: W.Lever):
     v = current.value
     shown = W.format_value(v, lever.digits, lever.unit,
                            W.PARAMETERS[name].type == "int")
-    tag = " (stand-in)" if lever.stand_in else ""
-    H("div", H("b", lever.label), f": {shown}{tag}",
+    H("div", H("b", lever.label), f": {shown}",
       H("div", f"{lever.help} Review {lever.review}.", cls="cp-lever-unit"),
       cls=f"cp-lever-label cp-lever-{lever.key}")
     slider = solara.SliderInt if isinstance(lo, int) and isinstance(step, int) else \
@@ -314,14 +313,8 @@ def Levers(model_r: solara.Reactive):
     with solara.Card("Levers (act from the next week)", margin=0, classes=["cp-levers"]):
         H("div", "Changes apply to the running model at once; regime settings (prescription) "
           "apply to this run only, the others to the side-by-side twin too.", cls="cp-note")
-        for lever in W.available_levers():
+        for lever in W.LEVERS:
             LeverSlider(model, lever)
-        missing = W.missing_levers()
-        if missing:
-            H("div", "Not in this build of the model: "
-              + ", ".join(lv.label.lower() for lv in missing)
-              + (" (the court side is a stand-in queue)." if W.court_is_stand_in() else "."),
-              cls="cp-note")
         H("div", H("b", "Learning loops"), " (Appendix 2): on or off", cls="cp-lever-label")
         for name, label, ref in W.LOOP_SWITCHES:
             def toggle(v, name=name):

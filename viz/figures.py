@@ -43,10 +43,6 @@ def _last(s) -> float:
     return float(v.iloc[-1]) if len(v) else float("nan")
 
 
-def _court_tag() -> str:
-    return " (stand-in)" if W.court_is_stand_in() else ""
-
-
 def _year_ticks(model, lo: float, hi: float) -> list[tuple[float, str]]:
     """Week positions of 1 January of each year in [lo, hi] (calendar weeks)."""
     out = []
@@ -133,7 +129,7 @@ def timeseries_svg(model) -> bytes:
                  stroke_dasharray=dash)
         svg.text(lx + 19, by - 6, lab, size=12.5, fill=col, weight="bold")
         lx += 25 + 7.4 * len(lab)
-    panel(3, f"Court: {_fmt(_last(s['court_weeks']))} weeks a case{_court_tag()}",
+    panel(3, f"Court: {_fmt(_last(s['court_weeks']))} weeks a case",
           "", [(s["court_weeks"], MAIN, None, 2.4), (s["court_cohort_weeks"], COHORT, "6 3", 2.2)],
           refs=[(55.7, GREY, "2010: 55.7 weeks (§2.31)")])
     # the official figure against the eventual duration of the cases started in a week
@@ -619,7 +615,7 @@ def journey_svg(model) -> bytes:
              fill="#333")
     ly = height - 34
     items = [("late", "past its timescale (assessment 2 / 7 weeks"
-              + (f", court {jd['court_aim']:.0f}{_court_tag()}" if jd["court_aim"] else "") + ")"),
+              + (f", court {jd['court_aim']:.0f}" if jd["court_aim"] else "") + ")"),
              ("nosw", "no social worker allocated")]
     lx = 4
     for pat, lab in items:

@@ -76,7 +76,7 @@ def outcomes(model) -> dict:
 
 def describe(model) -> dict:
     """What a saved run records: settings, levers, shocks and outcomes."""
-    levers = {lv.param: model.lever_value(lv.param) for lv in W.available_levers()}
+    levers = {lv.param: model.lever_value(lv.param) for lv in W.LEVERS}
     levers.update({name: bool(getattr(model.p, name)) for name, _, _ in W.LOOP_SWITCHES})
     return {"children": model.children_n, "regime": W.regime_label(model.regime),
             "seed": model.seed, "week": model.week, "date": str(model.date()),

@@ -92,7 +92,7 @@ class Lever:
 
     key: str
     label: str
-    candidates: tuple[str, ...]  # parameter names; the first one the model has is used
+    param: str  # the parameter it sets (abm/data/parameters.toml)
     lo: float
     hi: float
     step: float
@@ -100,19 +100,10 @@ class Lever:
     help: str
     relative: bool = False  # lo/hi are multiples of the parameter's default
     digits: int = 2
-    optional: bool = False  # shown only when the model has it (no "missing" note)
-
-    @property
-    def param(self) -> str | None:
-        return next((c for c in self.candidates if c in PARAMETERS), None)
 
     @property
     def unit(self) -> str:
-        return PARAMETERS[self.param].unit if self.param else ""
-
-    @property
-    def stand_in(self) -> bool:
-        return bool(self.param) and "standin" in PARAMETERS[self.param].mechanism
+        return PARAMETERS[self.param].unit
 
     def bounds(self) -> tuple[float, float, float]:
         spec = PARAMETERS[self.param]
@@ -127,27 +118,24 @@ class Lever:
 
 
 LEVERS: tuple[Lever, ...] = (
-    Lever("referrer_threshold", "Referral threshold", ("referrer_threshold",), 0.0, 4.0, 0.1,
+    Lever("referrer_threshold", "Referral threshold", "referrer_threshold", 0.0, 4.0, 0.1,
           "§2.9", "Concern above which schools, police, health... refer. Lower = more referrals."),
-    Lever("anxiety", "Anxiety's pull on thresholds", ("anxiety_threshold_shift",), 0.0, 1.0, 0.02,
+    Lever("anxiety", "Anxiety's pull on thresholds", "anxiety_threshold_shift", 0.0, 1.0, 0.02,
           "§1.49, §2.9-2.10", "How far public anxiety after a media shock lowers every threshold."),
-    Lever("prescription", "Prescription level", ("prescription",), 0.5, 2.5, 0.05,
+    Lever("prescription", "Prescription level", "prescription", 0.5, 2.5, 0.05,
           "§1.8, §2.24, App2 ¶12", "Forms, timescales and ICS duplication: recording per hour "
           "of direct work. The loops move it from here."),
-    Lever("early_help", "Early-help places", ("early_help_places",), 0.0, 100.0, 1.0,
+    Lever("early_help", "Early-help places", "early_help_places", 0.0, 100.0, 1.0,
           "§2.3-2.8", "Families universal services can support instead of referring."),
-    Lever("recruitment", "Time to fill a vacancy", ("recruitment_weeks",), 4.0, 104.0, 1.0,
+    Lever("recruitment", "Time to fill a vacancy", "recruitment_weeks", 4.0, 104.0, 1.0,
           "App2 ¶14", "Mean weeks to recruit a permanent social worker."),
     Lever("court_capacity", "Court hearing capacity",
-          ("hearing_slots_per_100k", "court_final_hearings_per_100k"), 0.25, 3.0, 0.05,
+          "hearing_slots_per_100k", 0.25, 3.0, 0.05,
           "§2.30-2.32", "Hearings the family court can hold.", relative=True),
-    Lever("guardians", "Children's guardians (Cafcass)", ("guardians_per_100k",), 0.25, 3.0, 0.05,
+    Lever("guardians", "Children's guardians (Cafcass)", "guardians_per_100k", 0.25, 3.0, 0.05,
           "§2.33", "Guardians available to be allocated to care cases.", relative=True),
-    Lever("experts", "Experts per case", ("experts_mean", "expert_cap"), 0.0, 6.0, 0.5,
+    Lever("experts", "Experts per case", "experts_mean", 0.0, 6.0, 0.5,
           "§2.35", "Expert assessments commissioned per care case (cost and delay)."),
-    Lever("court_weeks", "Minimum weeks in proceedings", ("court_process_weeks",), 10.0, 80.0, 1.0,
-          "§2.31", "Hearings and assessments before a final hearing (stand-in court only).",
-          optional=True),
 )
 LOOP_SWITCHES: tuple[tuple[str, str, str], ...] = (
     ("mech_loop_b1", "B1 single-loop compliance", "App2 ¶12-13"),
@@ -155,16 +143,6 @@ LOOP_SWITCHES: tuple[tuple[str, str, str], ...] = (
     ("mech_loop_r", "R addiction to prescription", "App2 ¶19-20"),
 )
 MEDIA_SHOCK = 1.0  # anxiety units: the size of the November 2008 shock in the research scenario
-
-
-def available_levers() -> list[Lever]:
-    """The levers whose parameter this build of the model has."""
-    return [lv for lv in LEVERS if lv.param is not None]
-
-
-def missing_levers() -> list[Lever]:
-    """Levers the issue asks for that this build of the model has no parameter for."""
-    return [lv for lv in LEVERS if lv.param is None and not lv.optional]
 
 
 #: Units as the levers show them, in plain words.
@@ -604,18 +582,11 @@ JOURNEY_STATES = {
 
 def court_aim_weeks(p) -> float | None:
     """The timetable a care case is measured against in the journey view: the court's
-    timetable for the child when one is set (``timetable_weeks`` < 1000), else the stand-in
-    queue's minimum time in proceedings, else none (no court delay is marked)."""
-    if getattr(p, "timetable_weeks", 1000.0) < 1000.0:  # 1000 = no timetable discipline
+    timetable for the child when one is set (``timetable_weeks`` < 1000), else none (no
+    court delay is marked)."""
+    if p.timetable_weeks < 1000.0:  # 1000 = no timetable discipline
         return float(p.timetable_weeks)
-    if hasattr(p, "court_process_weeks"):
-        return float(p.court_process_weeks)
     return None
-
-
-def court_is_stand_in() -> bool:
-    """True while the court side is the stand-in queue (its parameters say so)."""
-    return any(spec.mechanism == "court_standin" for spec in PARAMETERS.values())
 
 
 def journey_data(model: WorkshopModel) -> dict | None:

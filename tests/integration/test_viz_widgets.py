@@ -87,7 +87,7 @@ def assert_views_clean(m):
 def test_levers_change_the_model_parameters(app):
     m = small_model()
     model_r, rc = render_app(app, m)
-    levers = W.available_levers()
+    levers = W.LEVERS
     sliders = lever_sliders(rc)
     assert len(sliders) == len(levers)
     for lever, slider in zip(levers, sliders, strict=True):
@@ -154,7 +154,7 @@ def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
     np.testing.assert_array_equal(new.record.flow, ref.record.flow)
     np.testing.assert_array_equal(new.twin.record.flow, ref.twin.record.flow)
     # the levers now show the new model's values
-    for lever, slider in zip(W.available_levers(), lever_sliders(rc), strict=True):
+    for lever, slider in zip(W.LEVERS, lever_sliders(rc), strict=True):
         assert slider.v_model == pytest.approx(new.lever_value(lever.param)), lever.key
     assert fresh.week == SMALL["history_weeks"]
 
@@ -163,7 +163,7 @@ def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
 def test_extreme_lever_values_neither_crash_nor_give_nan(app, end):
     m = small_model()
     model_r, rc = render_app(app, m)
-    for lever, slider in zip(W.available_levers(), lever_sliders(rc), strict=True):
+    for lever, slider in zip(W.LEVERS, lever_sliders(rc), strict=True):
         lo, hi, _ = lever.bounds()
         slider.v_model = lo if end == "lo" else hi
         assert m.lever_value(lever.param) == pytest.approx(lo if end == "lo" else hi)
