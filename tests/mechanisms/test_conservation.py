@@ -28,19 +28,26 @@ def _check_week(m):
     assert len(set(rows.tolist())) == n
     assert set(rows.tolist()) == set(np.flatnonzero(fam.state != S.NONE).tolist())
     assert np.array_equal(fam.open_pos[rows], np.arange(n))
-    # early-help places used match families in early help
+    # early-help places used match families in early help, and never exceed the places
+    # (the front door admits a family only while eh_used < eh_places; the places are set
+    # by FrontDoor.configure, which the shock's re-configure sets to the same number)
     eh = np.bincount(fam.la[fam.state == S.EARLY_HELP], minlength=L)
     assert np.array_equal(eh, las.eh_used)
-    assert (las.eh_used <= np.maximum(las.eh_places, las.eh_used)).all()
+    assert (las.eh_used <= las.eh_places).all()
+    return int((las.eh_used == las.eh_places).sum())  # LAs whose places are all taken
 
 
 def test_every_family_in_one_state_every_week():
     m = ChildProtectionModel(small(children=6000, years=1.0, shock=(dt.date(2008, 9, 1), 1.0)),
                              rng=3, agent_views=False)
+    places = m.las.eh_places.copy()
     _check_week(m)
+    weeks_full = 0
     while m.week < m.calendar.n_weeks:
         m.step()
-        _check_week(m)
+        weeks_full += _check_week(m)
+    assert np.array_equal(m.las.eh_places, places) and places.sum() > 0
+    assert weeks_full > 0  # the cap was reached (26 of the 104 weeks), so the bound was tested
 
 
 def test_stock_flow_identity_every_state_every_week():

@@ -146,12 +146,33 @@ NOT_KNOWN = np.zeros(0, np.int64)
 NO_COHORT = np.zeros((0, len(I.COHORT)), np.int64)
 
 
-def test_courts_step_on_empty_tables_opens_no_case():
+@pytest.mark.parametrize("listed", [True, False])
+def test_courts_step_opens_one_case_for_the_one_family_in_proceedings(listed):
+    """No family in proceedings: the intake opens nothing. One family moved to COURT (named
+    in this week's applications, or found by the look through the open cases): exactly one
+    case opens, for that family, and a second week opens no other."""
     m = _court_model(children=5_000, years=0.2, warmup_weeks=0)
-    courts_step(m.fam, m.work, m.las, m.courts, m.cases, m.open, CourtParams.of(m.p), 0,
-                np.random.default_rng(1),
-                0.0, NOT_KNOWN, -1, NO_COHORT, 0)
-    assert m.courts.open_cases.sum() == 0
+    p, cases = CourtParams.of(m.p), m.cases
+
+    def week(t, applied, n):
+        courts_step(m.fam, m.work, m.las, m.courts, cases, m.open, p, t,
+                    np.random.default_rng(t), 0.0, applied, n, NO_COHORT, 0)
+
+    assert (m.fam.state == S.NONE).all() and (m.fam.court_case == -1).all()
+    week(0, np.zeros(4, np.int64), 0 if listed else -1)
+    assert cases.active.sum() == 0 and m.courts.open_cases.sum() == 0
+    i = 17
+    move(m.fam, m.las, m.open, i, S.COURT, 1)
+    week(1, np.array([i, 0, 0, 0], np.int64), 1 if listed else -1)
+    k = m.fam.court_case[i]
+    assert np.flatnonzero(cases.active).tolist() == [k]
+    assert cases.fam[k] == i and cases.opened[k] == 1
+    assert cases.court[k] == m.las.court[m.fam.la[i]]
+    assert m.courts.open_cases.sum() == 1
+    assert (np.delete(m.fam.court_case, i) == -1).all()
+    week(2, np.zeros(4, np.int64), 0 if listed else -1)  # no new application this week
+    assert np.flatnonzero(cases.active).tolist() == [k] and m.fam.court_case[i] == k
+    assert m.courts.open_cases.sum() == 1
 
 
 def _listed_cases(m, n_new, n_progress):

@@ -73,9 +73,35 @@ def test_squeeze_switch_gives_every_case_its_time():
     assert (m.work.direct_ratio[filled] >= 1.0).all() and (m.work.record_ratio[filled] >= 1.0).all()
 
 
-def test_status_switch_freezes_professional_status():
-    m = _run(shock=(SHOCK, 2.0), mech_status=False)
-    assert (weekly_frame(m)["professional_status"] == 0).all()
+def test_status_falls_after_a_shock_and_its_switch_freezes_it():
+    off = _run(shock=(SHOCK, 2.0), mech_status=False)
+    assert (weekly_frame(off)["professional_status"] == 0).all()
+    on = _run(shock=(SHOCK, 2.0))
+    status = weekly_frame(on)["professional_status"].to_numpy()
+    k = on.calendar.week_of(SHOCK)
+    # the blame climate pulls status down: below 0 after the shock, and below where it was
+    # the week before (seed 7: 0.089 before, -0.112 at the end)
+    assert status[-1] < 0 and status[-1] < status[k - 1]
+    assert on.status_level == pytest.approx(status[-1])
+    # ... and the fallen status lengthens the recruitment lag (ODD 7.14: lag x
+    # exp(-status_recruit_slope x status)). One week of the kernel on the same workforce,
+    # with the same random numbers and every permanent worker quitting: at the run's
+    # status each post waits longer for its recruit than at the frozen status (0).
+    from abm.mechanisms.ripple import turnover_and_recruitment
+    rp = on.mechanisms["ripple"].p._replace(quit_hazard_base=1e9, quit_hazard_max=1.0)
+    perm = on.work.status == S.PERMANENT
+    assert perm.sum() >= 10
+    wait = {}
+    for level in (on.status_level, 0.0):
+        work = type(on.work)(*(a.copy() for a in on.work))
+        turnover_and_recruitment(work, on.las, rp, on._t, level, np.random.default_rng(0))
+        assert (work.status[perm] == S.VACANT).all()
+        wait[level] = (work.hire_due[perm] - on._t).astype(float)
+    fallen, frozen = wait[on.status_level], wait[0.0]
+    assert (fallen >= frozen).all() and (fallen > frozen).any()
+    # the ratio of the mean waits is the documented factor, up to whole-week rounding
+    assert fallen.mean() / frozen.mean() == pytest.approx(
+        np.exp(-rp.status_recruit_slope * on.status_level), rel=0.02)
 
 
 # ---------------------------------------------------------------- loop polarity
@@ -175,8 +201,15 @@ def test_auc_is_reported_per_decision_point_and_beats_chance():
     ia = d[d["decision"] == "initial_assessment"]
     # years with enough decisions to estimate an AUC (a run's last, stub year has a handful)
     n = ia[["TP", "FP", "TN", "FN"]].sum(axis=1)
-    auc = ia[n >= 100]["auc"].dropna()
-    assert len(auc) >= 1 and ((auc > 0.55) & (auc < 1.0)).all()
+    years = ia[(n >= 100) & ia["auc"].notna()]
+    assert len(years) >= 1
+    # beats chance by 4 standard errors of the AUC under chance (Hanley & McNeil 1982:
+    # sd = sqrt((n1 + n0 + 1) / (12 n1 n0)) for n1 at-risk and n0 not-at-risk cases). Here
+    # n1 ~ 220 and n0 ~ 400 a year, so the bound is about 0.60; the runs give 0.71-0.77
+    # (seeds 1, 2, 3, 7), whose own sd at these counts is about 0.02.
+    n1, n0 = years["TP"] + years["FN"], years["FP"] + years["TN"]
+    bound = 0.5 + 4 * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
+    assert ((years["auc"] > bound) & (years["auc"] < 1.0)).all(), (years["auc"], bound)
 
 
 # ---------------------------------------------------------------- front-door variants
@@ -185,6 +218,13 @@ def test_front_door_variants_reproduce_the_case_studies_shares():
         return full_years(summary(_run(children=150000, years=1.0, seed=3, regime=regime), "fy")).iloc[-1]
 
     base, triage, ipst = fy("prescriptive"), fy("multi_agency_triage"), fy("integrated_front_door")
+    # The tolerances are the targets' own (abm/data/targets/england_2005_2011.toml:
+    # triage_referral_share 0.154 +/- 0.04; ipst_contact_to_referral 0.33 -> 0.16 +/- 0.05,
+    # +/- 0.15 on the ratio, as model_map.toml says), not sampling noise: with ~4,600
+    # police reports and ~4,400 referrals a year the sampling sd is about 0.006 on the
+    # share and 0.015 on the ratio, but the model sits 0.02-0.03 and 0.05-0.07 above the
+    # targets (0.173-0.189 and 0.538-0.557 over seeds 1-4), so a band from sampling alone
+    # would test the model's current value, not the case studies.
     assert triage["police_triage_referral_share"] == pytest.approx(0.154, abs=0.04)
     ratio = ipst["referral_to_assessment_share"] / base["referral_to_assessment_share"]
     assert ratio == pytest.approx(16 / 33, abs=0.15)  # about halved, as 33% -> 16%
@@ -247,13 +287,46 @@ def test_professional_judgment_differs_in_the_direction_the_review_argues():
     assert auc(db) > auc(da)
 
 
-def test_regime_files_load_and_are_documented():
-    from pathlib import Path
-    regimes = sorted(p.stem for p in Path("abm/data/regimes").glob("*.toml"))
-    for name in ("prescriptive", "professional_judgment", "multi_agency_triage",
-                 "integrated_front_door", "early_help", "fdac"):
-        assert name in regimes
-        assert load_regime(name, "test")
-        text = Path(f"abm/data/regimes/{name}.toml").read_text()
-        assert "Sources:" in text or "Sources" in text
+def test_regime_files_are_valid_documented_policies():
+    """Each regime file names itself, cites its sources, sets only known parameters within
+    the parameter table's ranges (read here from the file, not through the loader), and
+    loads as exactly those values; the case-study variants are the prescriptive regime plus
+    their own levers, and professional judgment moves each core lever the review's way."""
+    import tomllib
 
+    from abm.core.params import PARAMETERS
+    from abm.core.scenario import REGIME_DIRS
+
+    files = {p.stem: p for d in REGIME_DIRS for p in d.glob("*.toml")}
+    variants = ("multi_agency_triage", "integrated_front_door", "early_help", "fdac")
+    assert set(files) >= {"prescriptive", "professional_judgment", *variants}
+    regimes = {}
+    for name, path in files.items():
+        text = path.read_text()
+        raw = tomllib.loads(text)
+        assert raw["regime"]["name"] == name and raw["regime"]["description"].strip(), name
+        header = text[:text.index("[regime]")].splitlines()
+        assert any(line.startswith("# Sources: ") for line in header), name
+        params = raw["parameters"]
+        assert params, name
+        for key, value in params.items():
+            spec = PARAMETERS.get(key)
+            assert spec is not None, f"{name}: unknown parameter {key}"
+            if spec.type == "bool":
+                assert isinstance(value, bool), f"{name}.{key}"
+            else:
+                assert not isinstance(value, bool) and isinstance(value, (int, float)), f"{name}.{key}"
+                assert spec.lo <= value <= spec.hi, f"{name}.{key} = {value} not in [{spec.lo}, {spec.hi}]"
+        assert load_regime(name, "test") == params, name
+        regimes[name] = params
+    base = regimes["prescriptive"]
+    for name in variants:  # "otherwise as the prescriptive regime"
+        own = {k: v for k, v in regimes[name].items() if k not in base}
+        assert {k: regimes[name].get(k) for k in base} == base, name
+        assert own and all(v != PARAMETERS[k].default for k, v in own.items()), name
+    pj = regimes["professional_judgment"]
+    assert set(pj) == set(base)
+    assert pj["prescription"] < base["prescription"]
+    assert base["compliance_priority"] and not pj["compliance_priority"]
+    assert pj["scope_for_judgment"] > base["scope_for_judgment"]
+    assert pj["supervision_quality"] > base["supervision_quality"]
