@@ -41,12 +41,21 @@ def test_every_target_in_the_copied_file_is_mapped_and_tolerances_follow_it():
     assert targets["care_duration_q2_fy2010"].periods == ("2010-Q3",)  # Jul-Sep = calendar Q3
 
 
+#: SHA-256 of the shared targets file (../shared/targets/england_2005_2011.toml beside the
+#: checkout), taken from it, so that the packaged copy is checked where the shared file is
+#: not present too. A new version of the shared file needs a new copy and a new hash.
+SHARED_TARGETS_SHA256 = "43add25541cb70f6b3ac68a331d7b17b0d21af2b5e0b383dd5b6afb5f4638bbf"
+
+
 def test_the_copied_targets_are_verbatim():
+    import hashlib
+
     from conftest import ROOT as PROJECT_ROOT
+    copy = C.TARGETS_FILE.read_bytes()
+    assert hashlib.sha256(copy).hexdigest() == SHARED_TARGETS_SHA256
     shared = PROJECT_ROOT.parent / "shared" / "targets" / "england_2005_2011.toml"
-    if not shared.exists():
-        pytest.skip("the shared targets are not beside this checkout")
-    assert C.TARGETS_FILE.read_bytes() == shared.read_bytes()
+    if shared.exists():  # beside the checkout: the copy is that file, byte for byte
+        assert copy == shared.read_bytes()
 
 
 def test_bad_map_entries_are_refused(tmp_path):
@@ -148,18 +157,83 @@ def _bad_use(tmp_path, tid="nope"):
     return p
 
 
-def test_validate_prints_json_and_exits_nonzero_on_a_miss(tmp_path, capsys):
+def _record_runs(monkeypatch) -> list:
+    """Keep every run's statistics as ``(point, seed, rows)``: ``cpabm validate`` looks up
+    ``evaluate_targets`` when it runs, and with ``--workers 1`` runs it in this process."""
+    runs, real = [], C.evaluate_targets
+
+    def evaluate(point, seed, context):
+        rows = real(point, seed, context)
+        runs.append((dict(point), seed, rows))
+        return rows
+    monkeypatch.setattr(C, "evaluate_targets", evaluate)
+    return runs
+
+
+def _by_target(runs) -> dict:
+    import numpy as np
+    out = {}
+    for _, _, rows in runs:
+        for tid, _, v in rows:
+            out.setdefault(tid, []).append(float(v))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_validate_prints_json_and_exits_nonzero_on_a_miss_and_zero_on_a_pass(
+        tmp_path, capsys, monkeypatch):
+    """Each row's median and 10-90% band are those of the replicates' own statistics; a
+    fitted target outside its band exits 1, and the same replicates judged against a band
+    that holds their median exit 0 (replayed: no more runs)."""
+    import dataclasses
+
+    import numpy as np
+
+    from abm.batch.seeds import replication_seeds
     p = tmp_path / "cal_tiny.toml"
     p.write_text(SPEC_SCENARIO)
+    runs = _record_runs(monkeypatch)
     code = main(["validate", str(p), "--replicates", "2", "--workers", "1", "--no-variants",
                  "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 1 and doc["meta"]["ok"] is False  # a 6,000-child LA is not England
+    assert [(pt, s) for pt, s, _ in runs] == [({}, s) for s in replication_seeds(2010, 2)]
     ids = {r["id"] for r in doc["targets"]}
     assert "care_duration_q2_fy2010" in ids and "triage_referral_share" not in ids
-    r = next(r for r in doc["targets"] if r["id"] == "referrals_fy2008")
-    assert r["replicates"] == 2 and r["p10"] <= r["median"] <= r["p90"]
-    assert r["pass"] == (r["lo"] <= r["median"] <= r["hi"])
+    values = _by_target(runs)
+    for r in doc["targets"]:
+        x = values[r["id"]]
+        assert r["replicates"] == np.isfinite(x).sum(), r["id"]
+        if r["replicates"]:
+            assert r["median"] == np.nanmedian(x), r["id"]
+            assert [r["p10"], r["p90"]] == list(np.nanquantile(x, [0.1, 0.9])), r["id"]
+        assert r["pass"] == (r["lo"] <= r["median"] <= r["hi"]), r["id"]
+    rows = {r["id"]: r for r in doc["targets"]}
+    r = rows["referrals_fy2008"]
+    assert r["replicates"] == 2 and r["p10"] < r["p90"]  # two replicates that differ
+    # a 20,000-child LA is not England: its referrals are under a tenth of the band's floor
+    assert r["fitted"] and not r["pass"] and r["median"] < r["lo"] / 10
+    assert code == 1 and doc["meta"]["ok"] is False
+
+    # the same replicates, replayed, against the referrals target alone with a band that
+    # holds their median, beside a target outside its band that is checked but not fitted
+    by_seed = {s: rows_ for _, s, rows_ in runs}
+    monkeypatch.setattr(C, "evaluate_targets", lambda point, seed, context: by_seed[seed])
+    real = {t.id: t for t in C.load_targets()}
+    med, cp = r["median"], rows["cp_plan_share"]["median"]
+
+    def judged(lo, hi):
+        targets = [dataclasses.replace(real["referrals_fy2008"], lo=lo, hi=hi),
+                   dataclasses.replace(real["cp_plan_share"], weight=0.0, lo=cp + 1, hi=cp + 2)]
+        monkeypatch.setattr(C, "load_targets", lambda *a, **k: targets)
+        code = main(["validate", str(p), "--replicates", "2", "--workers", "1",
+                     "--no-variants", "--json"])
+        return code, {x["id"]: x for x in json.loads(capsys.readouterr().out)["targets"]}
+
+    code, got = judged(0.9 * med, 1.1 * med)
+    assert got["referrals_fy2008"]["median"] == med and got["referrals_fy2008"]["pass"]
+    assert not got["cp_plan_share"]["pass"]  # outside, but not fitted: not a failure
+    assert code == 0
+    code, got = judged(1.001 * med, 1.1 * med)  # just above the median: a miss again
+    assert not got["referrals_fy2008"]["pass"] and code == 1
 
 
 def test_validate_refuses_bad_arguments(tmp_path, capsys):
@@ -208,21 +282,33 @@ def _posterior_folder(root, rate):
 
 
 def test_validate_posterior_shows_the_band_over_posterior_draws_beside_the_seed_band(
-        tmp_path, capsys):
+        tmp_path, capsys, monkeypatch):
     """Posterior draws with four times the contact rate must move the referral band far
     above the seed-only band of the scenario as it is; every main target gets both bands."""
+    import numpy as np
+
     p = tmp_path / "cal_tiny.toml"
     p.write_text(SPEC_SCENARIO)
     folder = _posterior_folder(tmp_path / "abc", 0.0144)
+    runs = _record_runs(monkeypatch)
     code = main(["validate", str(p), "--replicates", "2", "--workers", "1", "--no-variants",
                  "--posterior", str(folder), "--draws", "3", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
     assert doc["meta"]["posterior"]["draws"] == 3 and doc["meta"]["posterior"]["ess"] == 50
+    seed_only = _by_target([x for x in runs if not x[0]])
+    drawn = [x for x in runs if x[0]]
+    assert len(drawn) == 3 and len(runs) == 5
+    assert all(0.0144 * 0.98 <= pt["contact_rate"] <= 0.0144 * 1.02 for pt, _, _ in drawn)
+    post = _by_target(drawn)
     rows = {r["id"]: r for r in doc["targets"]}
     r = rows["referrals_fy2008"]
     assert r["post_draws"] == 3 and r["replicates"] == 2
-    assert r["p05"] <= r["median"] <= r["p95"] and r["post_p05"] <= r["post_median"] <= r["post_p95"]
+    # the two 5-95% bands are those of the seed-only replicates' and the draws' statistics
+    x, y = seed_only["referrals_fy2008"], post["referrals_fy2008"]
+    assert [r["p05"], r["p95"]] == list(np.quantile(x, [0.05, 0.95]))
+    assert [r["post_p05"], r["post_median"], r["post_p95"]] == list(
+        np.quantile(y, [0.05, 0.5, 0.95]))
     assert r["post_p05"] > 2.5 * r["p95"]  # 4x the contacts: far more referrals
     assert all("post_median" in x for x in doc["targets"])
     from abm.studies.validate import markdown

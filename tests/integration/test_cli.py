@@ -281,8 +281,18 @@ def test_compare_runs_of_the_same_seed_writes_their_differences(runs, tmp_path, 
     assert list(diff.index) == list(sa.index)
     assert diff.loc["FY2008", "referrals"] == pytest.approx(
         sb.loc["FY2008", "referrals"] - sa.loc["FY2008", "referrals"], rel=1e-5)
-    # a lower referrer threshold is a real change: the two runs differ
-    assert (diff.loc["FY2008"].abs() > 0).any()
+    # same seed, a lower referrer threshold (1.5 against the default 1.9): more referrals
+    assert diff.loc["FY2008", "referrals"] > 0 and diff.loc["FY2008", "referrals_children"] > 0
+    # the relative differences are the differences over the base run's (a's) magnitude,
+    # missing where the base is zero or missing
+    rel = pd.read_csv(out / "relative_difference_fy.csv", index_col="fy")
+    assert list(rel.index) == list(sa.index) and list(rel.columns) == list(sa.columns)
+    want = (sb - sa) / sa.abs().where(sa.abs() > 0)
+    pd.testing.assert_frame_equal(rel.isna(), want.isna())
+    pd.testing.assert_frame_equal(rel, want, check_dtype=False, rtol=1e-5, atol=1e-9)
+    assert rel.loc["FY2008", "referrals"] == pytest.approx(
+        diff.loc["FY2008", "referrals"] / sa.loc["FY2008", "referrals"], rel=1e-5)
+    assert (sa < 0).any().any()  # some base values are negative: divided by their size
     md = (out / "difference_fy.md").read_text()
     assert md.startswith("# tiny minus tiny (seed 1)")
     assert f"wrote {out}/" in capsys.readouterr().out

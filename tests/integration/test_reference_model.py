@@ -125,15 +125,57 @@ def test_family_weeks_is_defined_alike_for_both_models(tiny_run):
     assert family_weeks(engine) == engine.n_families * weeks
 
 
-def test_throughput_counts_the_same_family_weeks_for_both_models():
+def test_throughput_records_family_weeks_per_second_and_their_ratio(monkeypatch):
+    """The figures the throughput benchmark records, on a fake clock: a run of seed ``s``
+    takes (s - 3) x 2 s (1 s of CPU) on the engine and (s - 3) x 30 s (24 s of CPU) on the
+    reference, so each figure is a known ratio of the family-weeks actually run. How much
+    faster the engine really is, is measured by the benchmark (``make bench``, its
+    ``engine_vs_reference`` case), not asserted here."""
+    import statistics
+    from types import SimpleNamespace
+
+    from benchmarks import reference_speed
     from benchmarks.reference_speed import throughput
+
+    from abm.reference import compare
+
+    clock = {"wall": 0.0, "cpu": 0.0}
+    cost = {"engine": (2.0, 1.0), "reference": (30.0, 24.0)}
+    made = []
+
+    def on_the_clock(name, make):
+        def make_and_time(scenario, seed):
+            model = make(scenario, seed)
+            made.append((name, seed, model))
+            wall, cpu = cost[name]
+            clock["wall"] += (seed - 3) * wall
+            clock["cpu"] += (seed - 3) * cpu
+            return model
+        return make_and_time
+
+    monkeypatch.setattr(compare, "engine_model", on_the_clock("engine", compare.engine_model))
+    monkeypatch.setattr(compare, "reference_model",
+                        on_the_clock("reference", compare.reference_model))
+    monkeypatch.setattr(reference_speed, "time", SimpleNamespace(
+        perf_counter=lambda: clock["wall"], process_time=lambda: clock["cpu"]))
     sc = tiny()
-    res = throughput(sc, repeats=1, seed=4)
-    for name, model in (("engine", ChildProtectionModel(sc, rng=4, agent_views=False)),
-                        ("reference", ReferenceModel(sc, rng=4))):
-        assert res["family_weeks_per_run"][name] == model.n_families * (26 + model.calendar.n_weeks)
-    assert res["reference_family_weeks_per_cpu_s"] > 0
-    assert res["speedup_cpu"] > 1.0  # the engine is faster than plain Python, even here
+    res = throughput(sc, repeats=2, seed=4)
+    # the kernels loaded first (not counted), then the two models side by side per repeat
+    assert [(n, s) for n, s, _ in made] == [("engine", 4), ("engine", 4), ("reference", 4),
+                                            ("engine", 5), ("reference", 5)]
+    fw = {(n, s): m.n_families * (26 + m.calendar.n_weeks) for n, s, m in made}
+    assert res["family_weeks_per_run"] == {"engine": fw["engine", 5],
+                                           "reference": fw["reference", 5]}
+    want = {}
+    for name, (wall, cpu) in cost.items():
+        want[name] = (statistics.median([fw[name, s] / ((s - 3) * wall) for s in (4, 5)]),
+                      statistics.median([fw[name, s] / ((s - 3) * cpu) for s in (4, 5)]))
+    assert res["engine_family_weeks_per_s"] == pytest.approx(want["engine"][0])
+    assert res["reference_family_weeks_per_s"] == pytest.approx(want["reference"][0])
+    assert res["engine_family_weeks_per_cpu_s"] == pytest.approx(want["engine"][1])
+    assert res["reference_family_weeks_per_cpu_s"] == pytest.approx(want["reference"][1])
+    assert res["speedup"] == pytest.approx(want["engine"][0] / want["reference"][0])
+    assert res["speedup_cpu"] == pytest.approx(want["engine"][1] / want["reference"][1])
     with pytest.raises(ValueError, match="repeats must be a whole number >= 1, got 0"):
         throughput(sc, repeats=0)
 

@@ -195,31 +195,55 @@ def test_killing_a_calibrations_parent_leaves_no_worker_and_resume_is_identical(
                                       pd.read_parquet(out / name), check_exact=True)
 
 
+def staged(tmp_path: Path) -> list[Path]:
+    return list(tmp_path.glob(".out.cpabm-*.tmp"))
+
+
 def test_kill_minus_9_of_run_at_a_random_moment_loses_nothing(tmp_path):
     """A previous result survives whole; the staging folder left behind is removed by the
-    next run, whose result equals an uninterrupted one."""
+    next run, whose result equals an uninterrupted one. The kill moments are random
+    fractions of the time an uninterrupted ``cpabm run`` spends with its staging folder (so
+    they land while it runs, however fast or loaded the machine), and at least one attempt
+    must really have been killed."""
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY_SCENARIO)
     ref, out = tmp_path / "ref", tmp_path / "out"
     assert main(["run", str(scenario), "--out", str(ref), "--quiet", "--no-per-la"]) == 0
-    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--no-per-la",
-                 "--seed", "2"]) == 0
+    # the previous result, written by the real script, timed from its staging folder to exit
+    proc = subprocess.Popen([str(CPABM), "run", str(scenario), "--out", str(out), "--quiet",
+                             "--no-per-la", "--seed", "2"], stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    while not staged(tmp_path) and proc.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.01)
+    t_staged = time.monotonic()
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    window = time.monotonic() - t_staged
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     rng = random.Random(SEED)
+    killed = 0
     for attempt in range(2):
+        stale = set(staged(tmp_path))  # left by the attempt killed before
         proc = subprocess.Popen([str(CPABM), "run", str(scenario), "--out", str(out), "--quiet",
                                  "--no-per-la", "--overwrite"], stderr=subprocess.PIPE)
         t0 = time.monotonic()
-        while not list(tmp_path.glob(".out.cpabm-*.tmp")) and time.monotonic() - t0 < 120:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0, 1.5))
+        while (not set(staged(tmp_path)) - stale and proc.poll() is None
+               and time.monotonic() - t0 < 120):  # its own staging folder, not one left
+            time.sleep(0.01)
+        delay = rng.uniform(0.05, 0.6) * window
+        time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        _, err = proc.communicate()
+        assert proc.returncode in (0, -signal.SIGKILL), (proc.returncode, err.decode())
         if proc.returncode == 0:  # it finished first: the new result is whole
             break
+        killed += 1
+        assert staged(tmp_path), f"seed {SEED}, attempt {attempt}: killed with nothing staged"
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before, \
             f"seed {SEED}, attempt {attempt}: the previous result was changed"
+    assert killed, (f"seed {SEED}: no attempt was killed (kill {delay:.2f} s into a window of "
+                    f"{window:.2f} s)")
     assert main(["run", str(scenario), "--out", str(out), "--quiet", "--no-per-la",
                  "--overwrite"]) == 0
     assert not list(tmp_path.glob(".out.cpabm-*")), "a stale staging folder was left"

@@ -259,11 +259,29 @@ def test_twin_is_the_same_la_and_seed():
     assert other.twin.n_families == other.n_families and other.twin.seed == other.seed
 
 
-def test_decision_counts_add_up():
+def test_decision_counts_are_the_models_own_counts_over_the_same_weeks():
+    """The panel's TP/FP/TN/FN, classified from the decision reservoir, equal the confusion
+    counts the model recorded week by week (summed over LAs) over the same weeks, and its
+    number of decisions those of the score histograms: a window off by a week, a swapped
+    label or a wrong cut is caught."""
+    from abm.core import state as S
+    from abm.core.model import RESERVOIR_SIZE
+
     m = small_model()
+    weeks = 13
+    while m.week < weeks:  # every week of the window is a recorded one (none of the warm-up)
+        m.step()
+    rec = m.record
+    window = slice(m.week - weeks, m.week)
     for point in range(6):
-        dd = W.decision_data(m, point)
-        assert sum(dd["counts"].values()) == dd["n"]
+        dd = W.decision_data(m, point, weeks=weeks)
+        assert 0 < dd["n"] < RESERVOIR_SIZE, (point, dd["n"])  # the window fits the ring
+        got = rec.decisions[window, :, point, :].sum(axis=(0, 1))
+        want = {"TP": got[S.TP], "FP": got[S.FP], "TN": got[S.TN], "FN": got[S.FN]}
+        assert dd["counts"] == want, (point, dd["counts"], want)
+        hist = rec.score_hist[window, point]  # [weeks, truly at risk?, bins]
+        assert dd["n"] == hist.sum()
+        assert dd["counts"]["TP"] + dd["counts"]["FN"] == hist[:, 1].sum()  # truly at risk
         assert np.isfinite(dd["threshold"])
 
 
@@ -486,9 +504,17 @@ def test_saved_runs_keep_every_group_and_compare_their_outcomes(tmp_path):
     assert R.same_seeds(runs) and runs[1]["shock_weeks"] == [SMALL["history_weeks"]]
     o = runs[0]["outcomes"]
     assert o["weeks"] == 6
-    want = float(a.series("unnecessary_investigations")[-6:].sum()) * 52 / 6
-    assert o["unnecessary_investigations"] == pytest.approx(want)
-    assert o["cost"] > 0 and 0 <= o["turnover"] < 100
+    def year(name):  # the six weeks played since the session start, as a year's rate
+        return float(a.series(name)[-6:].sum()) * 52 / 6
+    assert o["unnecessary_investigations"] == pytest.approx(year("unnecessary_investigations"))
+    assert o["missed_harm"] == pytest.approx(year("harm_missed"))
+    assert o["delay"] == pytest.approx(year("delay_weeks"))
+    # staff and expert costs per year in £ million; turnover: last week's annual rate in %
+    assert o["cost"] > 0
+    assert o["cost"] == pytest.approx((year("work_cost") + year("court_expert_cost")) / 1e6)
+    assert o["turnover"] == pytest.approx(100 * float(a.series("turnover_annual_rate")[-1]))
+    assert runs[1]["outcomes"]["turnover"] == pytest.approx(
+        100 * float(b.series("turnover_annual_rate")[-1]))
     table = R.runs_table(runs)
     assert list(table["run"]) == ["Group A", "Group A (2)"]
     assert {f"{label} ({unit})" for _, label, unit in R.OUTCOMES} <= set(table.columns)
