@@ -2,7 +2,8 @@
 
 Validation (no runs), then the Ishigami test function through the whole machinery (serial,
 local processes and Dask give the same table; resume; summaries with paired differences),
-then one tiny model sweep (common random numbers: a no-op variant equals the reference).
+then one tiny model sweep (common random numbers: a no-op variant equals the reference;
+another variant reaches its runs).
 """
 
 from __future__ import annotations
@@ -270,10 +271,13 @@ def test_renamed_variant_resumes_with_new_name(tmp_path):
     assert list(t["variant"].unique()) == ["base", "x1_higher", "x2_up"]
 
 
-def test_noop_model_variant_equals_full_and_no_loops_zeroes_their_pulls(tmp_path, capsys):
-    """A tiny model sweep: 'noop' sets a switch to its default, so it must equal 'full'
-    exactly (common random numbers); switching all loops off zeroes their pulls. (Whether
-    the loops pull at all in so small an LA is tested in test_knockout.py.)"""
+def test_noop_model_variant_equals_full_and_variants_reach_their_runs(tmp_path, capsys):
+    """A tiny model sweep through ``cpabm sweep``: 'noop' sets a switch to its default, so
+    it must equal 'full' exactly (common random numbers), in the runs and in the summary's
+    paired differences; 'no_loops' must reach its runs (it differs from 'full', by the
+    paired differences the summary reports). What the knockouts do to the loops (their
+    pulls 0, prescription at the regime's level) is tested in test_knockout.py, on a
+    scenario in which every loop pulls; here B2 and R do not."""
     cpmodel.warm()
     (tmp_path / "tiny.toml").write_text(TINY_SCENARIO)
     p = tmp_path / "m.toml"
@@ -285,11 +289,18 @@ def test_noop_model_variant_equals_full_and_no_loops_zeroes_their_pulls(tmp_path
     t = pd.read_csv(out / "summary" / "runs_long.csv")
     w = t.pivot_table(index=["indicator", "period", "replication"], columns="variant",
                       values="value")
+    assert len(w) == 5 * 2 and w.notna().all().all()  # 5 indicators x FY2008 x 2 replications
     np.testing.assert_array_equal(w["full"].to_numpy(), w["noop"].to_numpy())
-    off = t[t.variant == "no_loops"]
-    assert (off[off.indicator.isin(["loop_b2_pull", "loop_r_pull"])]["value"] == 0).all()
-    # no pull: prescription stays at the regime's level (prescriptive: 1.6)
-    np.testing.assert_allclose(off[off.indicator == "prescription"]["value"], 1.6, rtol=1e-12)
     pdiff = pd.read_csv(out / "summary" / "paired_differences.csv")
     noop = pdiff[(pdiff.variant == "noop")]
-    assert (noop["diff_mean"] == 0).all()
+    assert len(noop) == 10 and (noop["diff_mean"] == 0).all()
+    # the paired differences are the runs' own, replication by replication (no_loops - full)
+    off = pdiff[(pdiff.variant == "no_loops") & (pdiff.kind == "indicator")]
+    own = (w["no_loops"] - w["full"]).groupby(level=["indicator", "period"]).mean()
+    got = off.set_index(["name", "period"])["diff_mean"]
+    assert len(got) == 5
+    for key, value in own.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key
+    # B1 moves prescription in 'full' here (it ends above 1.6), so with the loops off it
+    # differs: the variant's overrides reached its runs
+    assert own[("prescription", "FY2008")] != 0
