@@ -1,5 +1,5 @@
 """A plain-Mesa reference implementation of the model, and the equivalence check against the
-engine (issue 8; see ``docs/reference.md``).
+engine (see ``docs/reference.md``).
 
 The engine (``abm.core.model.ChildProtectionModel``) keeps its state in NumPy tables and runs
 Numba kernels. The reference keeps each agent's state in Python attributes and runs ordinary

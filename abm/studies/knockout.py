@@ -1,4 +1,4 @@
-"""``cpabm knockout``: the loop-knockout experiment (issue 5).
+"""``cpabm knockout``: the loop-knockout experiment.
 
     cpabm knockout [--scenario S] [--replications N] [--scale X] [--seed N] [--workers N]
                    [--scheduler ADDRESS] [--resume | --replace] [--out DIR]
