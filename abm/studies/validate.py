@@ -106,13 +106,24 @@ def posterior_points(folder, draws: int, seed: int) -> tuple[list[dict], dict]:
                     "identity_sha256": post.identity_sha256}
 
 
+def _quantiles(x, qs):
+    """Quantiles of the non-NaN values, interpolated; a sample holding an infinite value (a
+    ratio with nothing to divide by) takes the nearest observed values instead, since
+    interpolating between infinities is undefined."""
+    import numpy as np
+
+    x = np.asarray(x, float)
+    method = "inverted_cdf" if np.isinf(x).any() else "linear"
+    return np.nanquantile(x, qs, method=method)
+
+
 def _band(x):
     import numpy as np
 
     x = np.asarray(x, float)
     if not np.isfinite(x).any():
         return float("nan"), float("nan"), float("nan")
-    lo, med, hi = np.nanquantile(x, [BAND[0], 0.5, BAND[1]])
+    lo, med, hi = _quantiles(x, [BAND[0], 0.5, BAND[1]])
     return float(med), float(lo), float(hi)
 
 
@@ -176,8 +187,7 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
     for t in main + var:
         x = np.array(values.get(t.id, [np.nan]), float)
         med = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
-        lo10, hi90 = (np.nanquantile(x, [0.1, 0.9]) if np.isfinite(x).any()
-                      else (np.nan, np.nan))
+        lo10, hi90 = _quantiles(x, [0.1, 0.9]) if np.isfinite(x).any() else (np.nan, np.nan)
         passed = t.passes(med)
         checked = t.weight > 0 or t.scenario != "main"
         if checked and not passed:
