@@ -462,6 +462,77 @@ def test_a_stale_or_unknown_quoted_figure_is_caught(tmp_path):
     assert "not in" in figure_mismatches("3 s <!-- bench: viz.json steps.1.ms -->", tmp_path)[0]
 
 
+# ------------------------------------------------------------------ quoted result figures
+# A doc may quote a figure of a committed result table (CSV under results/) with a marker at
+# the end of the quote's line naming the file and, for each of the line's last numbers in
+# order, the row (column=value pairs joined by &) and the column, times a scale if given:
+#     B2 raises turnover by −61% <!-- result: knockout/knockout_table.csv variant=no_b2&metric=turnover_rate:relative*100 -->
+# Numbers may carry a sign (+, -, or the typographic minus); they must equal the table's
+# value to the decimals quoted. A rerun that moves a figure fails here, naming the line.
+RESULTS = ROOT / "results"
+RESULT_MARKER = re.compile(r"<!-- result: (\S+) ([^>]*?) -->")
+SIGNED = re.compile(r"(?<![\w.])[+\-−]?\d[\d,]*(?:\.\d+)?")
+
+
+def quoted_results(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, quoted number, table, row:column[*scale]) for every marked figure."""
+    out = []
+    for no, line in enumerate(text.splitlines(), 1):
+        for m in RESULT_MARKER.finditer(line):
+            specs = m.group(2).split()
+            numbers = SIGNED.findall(line[:m.start()])
+            assert len(numbers) >= len(specs), f"line {no}: fewer numbers than figures: {line}"
+            out += [(no, q, m.group(1), sp)
+                    for q, sp in zip(numbers[len(numbers) - len(specs):], specs, strict=True)]
+    return out
+
+
+def result_mismatches(text: str, folder: Path = RESULTS) -> list[str]:
+    """Every marked result figure in ``text`` that its table does not give (to its decimals)."""
+    import pandas as pd
+
+    bad, tables = [], {}
+    for no, quoted, name, spec in quoted_results(text):
+        if name not in tables:
+            tables[name] = pd.read_csv(folder / name, dtype=str)
+        t = tables[name]
+        where, _, column = spec.partition(":")
+        column, _, scale = column.partition("*")
+        rows = t
+        for cond in where.split("&"):
+            key, _, value = cond.partition("=")
+            rows = rows[rows[key] == value] if key in rows else rows.iloc[0:0]
+        if len(rows) != 1 or column not in t:
+            bad.append(f"line {no}: {name} has {len(rows)} rows for {where} (column {column})")
+            continue
+        value = float(rows[column].iloc[0]) * (float(scale) if scale else 1.0)
+        q = quoted.replace(",", "").replace("−", "-")
+        decimals = len(q.split(".")[1]) if "." in q else 0
+        if abs(value - float(q)) > 0.5 * 10.0 ** -decimals + 1e-9:
+            bad.append(f"line {no}: quotes {quoted}, {name} {spec} is {value:.4g}")
+    return bad
+
+
+def test_every_quoted_result_figure_matches_its_table():
+    bad = []
+    for doc in FIGURE_DOCS:
+        bad += [f"{doc.relative_to(ROOT)} {b}" for b in result_mismatches(doc.read_text(encoding="utf-8"))]
+    assert not bad, "quoted result figures differ from the committed tables:\n" + "\n".join(bad)
+
+
+def test_a_stale_or_unknown_quoted_result_is_caught(tmp_path):
+    (tmp_path / "t.csv").write_text("variant,metric,relative\nno_b2,turnover,-0.612\n"
+                                    "no_r,turnover,0.51\n")
+    m = "<!-- result: t.csv variant=no_b2&metric=turnover:relative*100 -->"
+    assert result_mismatches(f"turnover −61% {m}", tmp_path) == []
+    assert result_mismatches(f"turnover −61.2% and +51% {m[:-4]} "
+                             f"variant=no_r&metric=turnover:relative*100 -->", tmp_path) == []
+    assert result_mismatches(f"turnover −41% {m}", tmp_path) == [
+        "line 1: quotes −41, t.csv variant=no_b2&metric=turnover:relative*100 is -61.2"]
+    assert "0 rows" in result_mismatches(
+        "x 3 <!-- result: t.csv variant=none:relative -->", tmp_path)[0]
+
+
 def _unmarked_figures(text: str) -> list[str]:
     """Benchmark-like figures outside code, outside marked lines and outside goal statements
     (a section headed Goals, or a paragraph or bullet naming a goal)."""
