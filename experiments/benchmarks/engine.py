@@ -184,7 +184,7 @@ def run(repeats: int | None = None, out_dir: Path | None = None, quick: bool = F
     ``out_dir``."""
     from abm.core.errors import ConfigError
     from abm.core.io import atomic_write_text
-    from benchmarks.report import readme
+    from benchmarks.report import elsewhere, readme
 
     plan = QUICK if quick else FULL
     n = int(repeats) if repeats else (1 if quick else 3)
@@ -237,7 +237,7 @@ def run(repeats: int | None = None, out_dir: Path | None = None, quick: bool = F
     log(f"bench: done in {time.perf_counter() - t_start:.0f} s")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(json_path, json.dumps(r, indent=1))
-    atomic_write_text(out_dir / "README.md", readme(r))
+    atomic_write_text(out_dir / "README.md", readme(r, elsewhere(out_dir, r)))
     return r
 
 
@@ -267,12 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "report":
             from abm.core.io import atomic_write_text
-            from benchmarks.report import readme
+            from benchmarks.report import elsewhere, readme
 
             path = latest_record(out)
             if path is None:
                 raise ConfigError(f"no record in {out}")
-            atomic_write_text(out / "README.md", readme(json.loads(path.read_text())))
+            rec = json.loads(path.read_text())
+            atomic_write_text(out / "README.md", readme(rec, elsewhere(out, rec)))
         else:
             run(args.repeats, out, quick=args.quick, log=lambda s: print(s, file=sys.stderr),
                 only=args.only)

@@ -14,8 +14,44 @@ def _desc(d: dict) -> str:
     return "`" + d["path"] + "`" + "".join(f", {k} = {v}" for k, v in d.items() if k != "path")
 
 
-def readme(r: dict) -> str:
-    """The readable report of one bench invocation (``results/benchmarks/README.md``)."""
+def elsewhere(folder, r: dict) -> dict[str, str]:
+    """For each case the record ``r`` lacks, the newest other dated record in ``folder`` that
+    holds it: ``{case: "<file> (<date>, <cpu>)"}``."""
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    found: dict[str, str] = {}
+    records = []
+    for p in Path(folder).glob("*.json"):
+        try:
+            records.append((dt.date.fromisoformat(p.stem), p))
+        except ValueError:
+            continue
+    for _, p in sorted(records, reverse=True):
+        other = json.loads(p.read_text())
+        if other.get("date") == r.get("date") or other.get("quick"):
+            continue
+        for case in other.get("cases", {}):
+            if case not in r["cases"] and case != "floor" and case not in found:
+                found[case] = f"`{p.name}` ({other['date']}, {other['machine']['cpu']})"
+    return found
+
+
+def _elsewhere_text(others: dict[str, str]) -> str:
+    by: dict[str, list[str]] = {}
+    for case, where in others.items():
+        by.setdefault(where, []).append(f"`{case}`")
+    parts = []
+    for where, cases in by.items():
+        names = cases[0] if len(cases) == 1 else ", ".join(cases[:-1]) + " and " + cases[-1]
+        parts.append(f" {names} {'was' if len(cases) == 1 else 'were'} last recorded in {where}.")
+    return "".join(parts)
+
+
+def readme(r: dict, others: dict[str, str] | None = None) -> str:
+    """The readable report of one bench invocation (``results/benchmarks/README.md``);
+    ``others`` (from :func:`elsewhere`) names where the cases it lacks were last recorded."""
     m, c = r["machine"], r["cases"]
     a, b = r["load_average_at_start"], r["load_average_at_end"]
     L = [
@@ -42,7 +78,8 @@ def readme(r: dict) -> str:
                if k not in c]
     if missing:
         L += ["This record holds only " + ", ".join(f"`{k}`" for k in c if k != "floor")
-              + "; `make bench` records every case.", ""]
+              + "; `make bench` records every case."
+              + _elsewhere_text({k: v for k, v in (others or {}).items() if k in missing}), ""]
     if "england" in c:
         L += _england(r)
     if "engine_vs_reference" in c:

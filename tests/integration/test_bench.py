@@ -376,6 +376,29 @@ def test_only_one_case_updates_this_machines_latest_record_and_never_anothers(tm
         bench.run(out_dir=tmp_path, quick=True, only="startup", repeats=2, log=lambda s: None)
 
 
+def test_a_partial_record_names_where_the_cases_it_lacks_were_last_recorded(tmp_path):
+    """A record holding only some cases (``--only``) says, in the README, which earlier
+    record holds each of the others, newest first; quick records do not count."""
+    from benchmarks.report import _elsewhere_text, elsewhere
+
+    def rec(date, cases, cpu="CPU A", quick=False):
+        return {"date": date, "quick": quick, "machine": {"cpu": cpu},
+                "cases": {c: {} for c in cases}}
+    recs = {"2026-01-01": rec("2026-01-01", ["england", "scaling", "startup"], "Old"),
+            "2026-01-05": rec("2026-01-05", ["england"], "Mid"),
+            "2026-01-07-quick": rec("2026-01-07", ["scaling"], quick=True),
+            "2026-01-09": rec("2026-01-09", ["loop"], "New")}
+    for name, r in recs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(r))
+    found = elsewhere(tmp_path, recs["2026-01-09"])
+    assert found == {"england": "`2026-01-05.json` (2026-01-05, Mid)",
+                     "scaling": "`2026-01-01.json` (2026-01-01, Old)",
+                     "startup": "`2026-01-01.json` (2026-01-01, Old)"}
+    assert _elsewhere_text(found) == (
+        " `england` was last recorded in `2026-01-05.json` (2026-01-05, Mid). `scaling` and "
+        "`startup` were last recorded in `2026-01-01.json` (2026-01-01, Old).")
+
+
 @pytest.mark.slow
 def test_only_loop_adds_the_loop_case_to_the_latest_record_and_its_readme(tmp_path):
     """``--only loop`` (quick: no clone, tiny stand-in commands, a real tiny sweep) updates
