@@ -1,8 +1,9 @@
 """Plain-Mesa agents of the reference implementation: state as Python attributes, behaviour as
 ordinary Python methods.
 
-Each method says which engine kernel (``abm/mechanisms/*.py``) and which ODD submodel
-(``docs/ODD.md`` section 7.x) it mirrors. The code follows the kernels line by line where
+The docstrings (or the comment heading a group of methods) say which engine kernel
+(``abm/mechanisms/*.py``, ``abm/core/kernels.py``) and which ODD submodel (``docs/ODD.md``
+section 7.x) each method mirrors. The code follows the kernels line by line where
 the order of operations matters, and is written to be read as the executable specification.
 Nothing here uses Numba or vectorised NumPy: NumPy only supplies the random streams.
 
@@ -62,7 +63,7 @@ SUBSTANCE_MISUSE = 1  # need-domain bit 0 (FDAC eligibility)
 # ---------------------------------------------------------------------------------- helpers
 def geometric_weeks(mean: float, rng) -> int:
     """Whole weeks (>= 1) with the given mean: a geometric waiting time
-    (``kernels/core.py`` ``geometric_weeks``)."""
+    (``kernels.geometric_weeks``, ``abm/core/kernels.py``)."""
     if mean <= 1.0:
         return 1
     return 1 + int(rng.exponential(mean - 1.0) + 0.5)
@@ -75,7 +76,7 @@ def in_social_care(state: int) -> bool:
 
 def case_direct_demand(state: int, p) -> float:
     """Direct-work hours per week a case needs in this state (ODD 7.9;
-    ``kernels/workforce.py`` ``case_direct_demand``)."""
+    ``workload.case_direct_demand``)."""
     if state == IA or state == CA:
         return p.direct_hours_assessment
     if state == CIN or state == CARE:
@@ -89,7 +90,7 @@ def case_direct_demand(state: int, p) -> float:
 
 def worker_sigma(experience: float, p) -> float:
     """Noise of a worker's risk estimates before the per-case direct-time factor (ODD 7.6;
-    ``kernels/workforce.py`` ``worker_sigma``)."""
+    ``taylor_russell.worker_sigma``)."""
     return (p.worker_sigma_base
             * (1.0 + p.sigma_inexperience * math.exp(-experience / p.experience_scale_years))
             * (1.0 + p.sigma_low_scope * (1.0 - p.scope_for_judgment))
@@ -98,7 +99,7 @@ def worker_sigma(experience: float, p) -> float:
 
 def response_match(needs: int, p) -> float:
     """Requisite variety: share of the family's need domains the response can meet
-    (ODD 7.12; ``kernels/casework.py`` ``response_match``)."""
+    (ODD 7.12; ``requisite_variety.response_match``)."""
     if not p.mech_requisite_variety:
         return 1.0
     k = bin(needs).count("1")
@@ -110,7 +111,7 @@ def response_match(needs: int, p) -> float:
 
 def skill_index(sig: float, p) -> float:
     """Judgment skill on a case, 0 (worst) to just under 1 (ODD 7.6;
-    ``kernels/casework.py`` ``skill_index``)."""
+    ``taylor_russell.skill_index``)."""
     floor = p.worker_sigma_base
     worst = ((1.0 + p.sigma_inexperience) * (1.0 + p.sigma_low_direct_time)
              * (1.0 + p.sigma_low_scope) * (1.0 + p.sigma_low_supervision))
@@ -168,7 +169,7 @@ class Family(mesa.Agent):
         self.risk_bin = 0  # the engine's risk bin (order of contact processing)
         self.contacts_this_week = 0
 
-    # ---- state changes (ODD 7.0; kernels/core.py move, kernels/transitions.py)
+    # ---- state changes (ODD 7.0; casework.apply_moves, kernels.move)
     def move_to(self, new_state: int) -> None:
         """The only way a state changes: keeps the LA's stocks, transitions and open cases."""
         la, t = self.la, self.model.t
@@ -265,8 +266,8 @@ class Family(mesa.Agent):
                 self.la.flow[I.FL_REUNIFICATION_BREAKDOWNS] += 1
             self.returned = -1
 
-    # ---- step 1: risk, severe harm and contacts (ODD 7.1-7.3; kernels/population.py
-    # harm_events, kernels/frontdoor.py contacts_and_referrals)
+    # ---- step 1: risk, severe harm and contacts (ODD 7.1-7.3; population.harm_events and
+    # advance_risk, frontdoor.contacts_and_referrals)
     def step(self) -> None:
         """The family's week: its latent risk moves by one week of the Ornstein-Uhlenbeck
         process; it suffers Poisson(h(z)) severe harm events, h(z) = h0 exp(beta z); and it
@@ -304,7 +305,7 @@ class Family(mesa.Agent):
             self.la.flow[I.FL_HARM_MISSED] += 1
             self.model.forced_referrals.append(self)
 
-    # ---- step 2: contacts with universal services (ODD 7.3; contacts_and_referrals)
+    # ---- step 2: contacts with universal services (ODD 7.3; frontdoor.contacts_and_referrals)
     def meet_universal_services(self) -> None:
         """This week's contacts of concern, one by one: each comes from a referrer type
         drawn from the shares, and that referrer decides what happens."""
@@ -314,7 +315,7 @@ class Family(mesa.Agent):
             kind = referrer_type(rng.random(), p)
             self.la.referrers[kind].receive_contact(self)
 
-    # ---- step 5: casework on an open case (ODD 7.10-7.12, 7.17; kernels/casework.py)
+    # ---- step 5: casework on an open case (ODD 7.10-7.12, 7.17; casework.casework)
     def casework(self) -> None:
         """One week of casework on this open case: drift and delay, help, then the state's
         assessment, review or decision when it is due."""
@@ -571,7 +572,7 @@ class LocalAuthority(mesa.Agent):
         self.start_week()
 
     def start_week(self) -> None:
-        """Zero the weekly counters (ODD 3, step 4)."""
+        """Zero the weekly counters (ODD 3, step 3)."""
         self.flow = [0] * I.N_FLOWS
         self.trans = [[0] * S.N_STATES for _ in range(S.N_STATES)]
         self.decisions = [[0] * 4 for _ in range(S.N_DECISIONS)]
@@ -581,9 +582,10 @@ class LocalAuthority(mesa.Agent):
             r.weekly = [0, 0, 0]
 
     def judge(self, decision: int, true_risk: float, sigma: float, threshold: float, rng):
-        """A Taylor-Russell decision (ODD 7.6; ``kernels/core.py`` ``decide``): a noisy
-        estimate of true risk against a threshold, scored against the truth (TP/FP/TN/FN)
-        in recorded weeks. Returns (positive, score)."""
+        """A Taylor-Russell decision (ODD 7.6; ``taylor_russell.judge`` and
+        ``taylor_russell.score_decisions``): a noisy estimate of true risk against a
+        threshold, scored against the truth (TP/FP/TN/FN) in recorded weeks. Returns
+        (positive, score)."""
         score = true_risk + sigma * rng.standard_normal()
         positive = score > threshold
         if self.model.recording:
@@ -602,9 +604,9 @@ class LocalAuthority(mesa.Agent):
         self.flow[I.FL_EARLY_HELP_STARTS] += 1
 
     def receive_referral(self, family: Family, forced: bool) -> None:
-        """The front door (ODD 7.5; the screening in ``kernels/frontdoor.py``
-        ``contacts_and_referrals``): count the referral, screen it, and open an initial
-        assessment or take no further action.
+        """The front door (ODD 7.5; the screening in ``frontdoor.contacts_and_referrals``):
+        count the referral, screen it, and open an initial assessment or take no further
+        action.
         A referral forced by severe harm cannot be screened out."""
         m = self.model
         p, t, shift = m.pk, m.t, m.shift
@@ -641,7 +643,7 @@ class LocalAuthority(mesa.Agent):
     def allocate(self) -> None:
         """Allocate every social-care case without a worker in post to the least-loaded
         filled post of the LA (ties: the first post), and count changes of social worker
-        (ODD 7.8; ``kernels/workforce.py`` ``allocate``)."""
+        (ODD 7.8; ``workload.allocate``)."""
         t = self.model.t
         for family in self.open_cases:
             if family.state == EARLY_HELP:
@@ -674,7 +676,8 @@ class LocalAuthority(mesa.Agent):
         self.cover_gap = sum(w.status != PERMANENT for w in self.workers) / len(self.workers)
 
     def count_unallocated_cases(self) -> None:
-        """Case-weeks without a worker in post (part of ``time_use`` in the engine)."""
+        """Case-weeks without a worker in post (counted by ``workload.allocate`` in the
+        engine)."""
         for family in self.open_cases:
             if family.state != EARLY_HELP and family.worker is None:
                 self.flow[I.FL_UNALLOCATED_CASE_WEEKS] += 1
@@ -715,7 +718,7 @@ class SocialWorker(mesa.Agent):
     def use_time(self) -> None:
         """Split this week's hours between direct work and recording by the squeeze rule;
         update satisfaction, stress and judgment noise (ODD 7.9, 7.13;
-        ``kernels/workforce.py`` ``time_use``)."""
+        ``workload.time_use``)."""
         p = self.model.pk
         if self.status == VACANT:
             self.direct_hours = self.record_hours = self.demand_hours = 0.0
@@ -757,7 +760,7 @@ class SocialWorker(mesa.Agent):
 
     def turnover(self) -> None:
         """Quits, agency cover and recruitment for this post (ODD 7.13-7.14;
-        ``kernels/workforce.py`` ``turnover_and_recruitment``)."""
+        ``ripple.turnover_and_recruitment``)."""
         m = self.model
         p, t, rng = m.pk, m.t, m.streams["workforce"]
         la = self.la
@@ -828,7 +831,7 @@ class CareCase:
 
 class Court(mesa.Agent):
     """A family court centre: its hearing slots, its children's guardians (a capacity of
-    cases), and the care cases before it (ODD 7.16; ``kernels/court.py``)."""
+    cases), and the care cases before it (ODD 7.16; ``courts.courts_step``)."""
 
     def __init__(self, model, las: list[LocalAuthority], max_cases: int):
         super().__init__(model)
@@ -884,7 +887,7 @@ class Court(mesa.Agent):
 
     def find_capacity(self, p) -> None:
         """6b. When more hearings are listed than base slots, the courts find capacity with a
-        lag (7.16; ``abm/mechanisms/court_capacity.py`` ``respond``, shared with the engine)."""
+        lag (7.16; ``courts.respond``, shared with the engine's ``Courts.step``)."""
         self.extra_capacity = float(respond(self.extra_capacity, self.listed, self.base_slots,
                                             p.court_capacity_response, p.court_capacity_lag_weeks))
         self.slots = self.base_slots * (1.0 + self.extra_capacity)

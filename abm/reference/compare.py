@@ -15,7 +15,7 @@ depends only on the two sample sizes: :func:`band_false_alarm_rate` computes it 
 simulation, :func:`compare_samples` reports it, and the test suite checks that it fits in the
 other half. Ties (discrete outputs) make both checks more conservative.
 
-Typical use (see ``tests/test_reference.py``)::
+Typical use (see ``tests/golden/test_reference_equivalence.py``)::
 
     engine = collect_outputs(engine_model, scenario, seeds=range(80))
     reference = collect_outputs(reference_model, scenario, seeds=range(1000, 1040), workers=2)

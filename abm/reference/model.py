@@ -53,9 +53,8 @@ class ReferenceModel(mesa.Model):
         so the two models agree in distribution, not run by run.
 
     The weekly step (``advance_week``), in the engine's order (ODD section 3):
-    harm -> front door -> allocate -> time use -> idle exposure -> casework -> courts ->
-    turnover -> status
-    -> loops -> record.
+    renewal -> harm -> front door -> allocate -> time use -> idle exposure -> casework ->
+    courts -> turnover -> status -> loops -> record.
     """
 
     def __init__(self, scenario: Scenario, rng: int | None = None):
@@ -188,14 +187,14 @@ class ReferenceModel(mesa.Model):
             self.loops.prescription = self.p.prescription
 
     def set_params(self, **values) -> None:
-        """Change parameters from now on (validated)."""
+        """Change parameters for the weeks still to run (validated)."""
         self.p = self.p._replace(**validate_overrides(values, "set_params"))
         self._policy_changed()
 
     def media_shock(self, magnitude: float = 1.0) -> None:
-        """A media shock now: anxiety jumps and, with the anxiety mechanism on, every open CP
-        plan and CIN case gets an added review within ``shock_audit_weeks``, its routine review standing (ODD 7.7;
-        ``kernels/casework.py`` ``audit_open_cases``)."""
+        """A media shock in the current week: anxiety jumps and, with the anxiety mechanism on,
+        every open CP plan and CIN case gets an added review within ``shock_audit_weeks``, its
+        routine review standing (ODD 7.7; ``anxiety.audit_open_cases``)."""
         self._shocks.append((self.week, float(magnitude)))
         weeks = self.p.shock_audit_weeks
         if self.p.mech_anxiety and magnitude > 0 and weeks > 0:
@@ -334,14 +333,16 @@ class ReferenceModel(mesa.Model):
 
     def _count_idle_exposure(self) -> None:
         """Children of the families with no open case whose risk is above the
-        significant-harm cut (``population.harm_exposure``)."""
+        significant-harm cut, every family counted (``population.harm_exposure``, which
+        estimates the same count from a sample of each risk bin)."""
         cut, flow = self.pk.significant_harm_cut, self.la.flow
         for family in self.agents_by_type[Family]:
             if family.state == S.NONE and family.risk > cut:
                 flow[I.FL_UNPROTECTED_HARM_WEEKS] += family.n_children
 
     def _update_status(self, anxiety: float) -> None:
-        """National turnover EMA (26 weeks) and professional status (7.14)."""
+        """National turnover EMA (26 weeks) and professional status (7.14;
+        ``Ripple.step``)."""
         p = self.pk
         permanent = max(1, sum(1 for w in self.la.workers if w.status == S.PERMANENT))
         leavers = self.la.flow[I.FL_LEAVERS]

@@ -5,9 +5,10 @@ loss of missed harm and unnecessary investigations, with scipy.optimize.
         --seeds 8 --check-seeds 10 --out results/optimise
 
 The referrers' threshold (``referrer_threshold``) is the signal of concern above which a
-referrer refers a family. A lower threshold refers more families: fewer children are harmed
-with no open case (``harm_missed``), and more families go through a section 47 enquiry
-that finds nothing (``unnecessary_investigations``). The loss per financial year is
+referrer refers a family. A lower threshold refers more families: fewer severe harm events
+happen to families with no open case (``harm_missed``), and more families go through a
+section 47 enquiry that finds nothing (``unnecessary_investigations``). The loss per
+financial year is
 
     loss = harm_weight * harm_missed + unnecessary_investigations
 
@@ -16,7 +17,7 @@ value judgement, not a model output. The objective averages the loss over a fixe
 seeds, the same at every threshold (common random numbers: two thresholds differ by their
 effect, not by their noise), and ``scipy.optimize.minimize_scalar`` searches a bounded
 interval. The optimum is then checked on fresh seeds, paired against the default threshold.
-docs/research.md (section 5) walks through the output.
+docs/research.md (section 6) walks through the output.
 """
 
 from __future__ import annotations

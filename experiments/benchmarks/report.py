@@ -128,7 +128,7 @@ def _england(r: dict) -> list[str]:
           "of the floor kernel (`experiments/benchmarks/floor.py`), timed apart (the engine's times above "
           "leave it out; its peak memory includes the floor's 8 MB pool of rows): the floor "
           "reads and writes back that week's number of open-case rows, prefetched as the "
-          "engine prefetches them, and every social-work post, and takes from each of the nine "
+          "engine prefetches them, and every social-work post, and takes from each of the model's "
           "random streams exactly the number of 64-bit words the engine took that week "
           f"({e['random_words']:,.0f} words in all, counted from the generators' states). "
           "Interleaved week by week, both are timed in the same spells of the shared machine.",
@@ -146,7 +146,7 @@ def _england(r: dict) -> list[str]:
           f"{e['proposal_rows_s']:.2f} s, and the engine is "
           f"**{e['engine_over_floor_with_proposals']:.2f}x** that fuller floor (per run "
           + ", ".join(f"{x:.2f}" for x in c["floor"]["per_run_with_proposals"])
-          + "). The goal has been judged against the floor above.", "",
+          + "). These two floors measure the engine's own work more narrowly.", "",
           "A floor read as a *time-stepped* trivial kernel touches every family's row every "
           f"week ({e['families']:,.0f} rows; `floor_families`), with the same random words. "
           "The engine does not: it visits the open cases and the contact proposals, and "
@@ -157,8 +157,7 @@ def _england(r: dict) -> list[str]:
           f"words), and the engine is **{e['engine_over_family_floor']:.2f}x** it (per run "
           + ", ".join(f"{x:.2f}" for x in c["floor"]["per_run_family_floor"])
           + ("): it beats that floor." if e["engine_over_family_floor"] < 1 else ").")
-          + " Which floor the goal means is the owner's decision (docs/performance.md, "
-          "*The floors*)."]
+          + " The goal's floor is this time-stepped one (docs/performance.md, *The floors*)."]
     return L
 
 

@@ -1,10 +1,11 @@
-"""The engine's equivalence in distribution with the plain-Mesa reference (abm.reference,
-issue 8): the reference is the oracle the engine is compared with.
+"""The engine's equivalence in distribution with the plain-Mesa reference (abm.reference):
+the reference is the oracle the engine is compared with.
 
 Fast tests check the comparison code on synthetic samples and the design's false-alarm
 rate. The slow tests run the engine and the reference on a small LA with many seeds and
-check that the distributions of the key outputs agree, and that the same check rejects the
-engine when one of its kernels is deliberately perturbed. See docs/reference.md. The
+check that the distributions of the key outputs agree, that the same check rejects the
+engine when one of its kernels is deliberately perturbed, and that the engine with 16 risk
+bins agrees with the engine with the default 128. See docs/reference.md. The
 reference on its own is checked in tests/integration/test_reference_model.py.
 """
 
@@ -113,8 +114,8 @@ def test_engine_and_reference_agree_in_distribution(engine_sample, reference_sam
 
 @pytest.mark.slow
 def test_risk_bins_change_speed_not_the_distribution(engine_sample):
-    """Thinning is exact for any bound that holds, so the number of risk bins (16 before the
-    third performance round, 128 now) changes the draws and the speed, not the distribution."""
+    """Thinning is exact for any bound that holds, so the number of risk bins (16 here, 128
+    by default) changes the draws and the speed, not the distribution."""
     sc16 = dataclasses.replace(EQ_SCENARIO, overrides={**EQ_SCENARIO.overrides, "risk_bins": 16})
     coarse = collect_outputs(engine_model, sc16, range(500, 580))
     report = compare_samples(coarse, engine_sample, alpha=ALPHA)
@@ -148,7 +149,7 @@ def test_check_rejects_engine_with_perturbed_contacts_kernel(monkeypatch, refere
 
 @pytest.mark.slow
 def test_check_rejects_engine_with_perturbed_court_kernel(monkeypatch, reference_sample):
-    """Hearings spaced twice as far apart (hearing_interval_weeks 11 -> 22) in the court
+    """Hearings spaced twice as far apart (hearing_interval_weeks doubled) in the court
     kernel: care proceedings about two-thirds longer (with cases of unequal complexity the
     durations of the few cases a small LA concludes spread widely, so a change of one or two
     hearings on average is within the sample's noise)."""
