@@ -411,17 +411,35 @@ def _lookup(data, path: str):
     return data
 
 
-def quoted_figures(text: str) -> list[tuple[int, str, str, str]]:
-    """(line number, quoted number, record, JSON path) for every marked figure in ``text``."""
+def _marked(text: str, marker: re.Pattern, number: re.Pattern) -> list[tuple[int, str, str, str]]:
+    """(line number, quoted number, record, spec) for every figure a ``marker`` names: the
+    marker's specs go, in order, with the last numbers of the text before it on its line."""
     out = []
     for no, line in enumerate(text.splitlines(), 1):
-        for m in MARKER.finditer(line):
-            paths = m.group(2).split()
-            numbers = NUMBER.findall(line[:m.start()])
-            assert len(numbers) >= len(paths), f"line {no}: fewer numbers than paths: {line}"
-            out += [(no, q, m.group(1), p)
-                    for q, p in zip(numbers[len(numbers) - len(paths):], paths, strict=True)]
+        for m in marker.finditer(line):
+            specs = m.group(2).split()
+            numbers = number.findall(line[:m.start()])
+            assert len(numbers) >= len(specs), f"line {no}: fewer numbers than figures: {line}"
+            out += [(no, q, m.group(1), sp)
+                    for q, sp in zip(numbers[len(numbers) - len(specs):], specs, strict=True)]
     return out
+
+
+def quoted_figures(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, quoted number, record, JSON path) for every marked figure in ``text``."""
+    return _marked(text, MARKER, NUMBER)
+
+
+def _quote_differs(quoted: str, value: float) -> bool:
+    """Whether ``value`` rounds to something other than ``quoted`` at its decimals."""
+    q = quoted.replace(",", "").replace("−", "-")
+    decimals = len(q.split(".")[1]) if "." in q else 0
+    return abs(value - float(q)) > 0.5 * 10.0 ** -decimals + 1e-9
+
+
+def _in_every_doc(check) -> list[str]:
+    return [f"{doc.relative_to(ROOT)} {b}" for doc in FIGURE_DOCS
+            for b in check(doc.read_text(encoding="utf-8"))]
 
 
 def figure_mismatches(text: str, folder: Path = BENCH) -> list[str]:
@@ -436,17 +454,9 @@ def figure_mismatches(text: str, folder: Path = BENCH) -> list[str]:
         except (KeyError, IndexError, TypeError, ValueError):
             bad.append(f"line {no}: {path} is not in {file.name}")
             continue
-        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
-        if abs(value - float(quoted.replace(",", ""))) > 0.5 * 10.0 ** -decimals + 1e-9:
+        if _quote_differs(quoted, value):
             bad.append(f"line {no}: quotes {quoted}, {file.name} {path} is {value:.4g}")
     return bad
-
-
-def test_every_quoted_benchmark_figure_matches_the_latest_record():
-    bad = []
-    for doc in FIGURE_DOCS:
-        bad += [f"{doc.relative_to(ROOT)} {b}" for b in figure_mismatches(doc.read_text(encoding="utf-8"))]
-    assert not bad, "quoted benchmark figures differ from the records:\n" + "\n".join(bad)
 
 
 def test_a_stale_or_unknown_quoted_figure_is_caught(tmp_path):
@@ -476,15 +486,7 @@ SIGNED = re.compile(r"(?<![\w.])[+\-−]?\d[\d,]*(?:\.\d+)?")
 
 def quoted_results(text: str) -> list[tuple[int, str, str, str]]:
     """(line number, quoted number, table, row:column[*scale]) for every marked figure."""
-    out = []
-    for no, line in enumerate(text.splitlines(), 1):
-        for m in RESULT_MARKER.finditer(line):
-            specs = m.group(2).split()
-            numbers = SIGNED.findall(line[:m.start()])
-            assert len(numbers) >= len(specs), f"line {no}: fewer numbers than figures: {line}"
-            out += [(no, q, m.group(1), sp)
-                    for q, sp in zip(numbers[len(numbers) - len(specs):], specs, strict=True)]
-    return out
+    return _marked(text, RESULT_MARKER, SIGNED)
 
 
 def result_mismatches(text: str, folder: Path = RESULTS) -> list[str]:
@@ -506,18 +508,16 @@ def result_mismatches(text: str, folder: Path = RESULTS) -> list[str]:
             bad.append(f"line {no}: {name} has {len(rows)} rows for {where} (column {column})")
             continue
         value = float(rows[column].iloc[0]) * (float(scale) if scale else 1.0)
-        q = quoted.replace(",", "").replace("−", "-")
-        decimals = len(q.split(".")[1]) if "." in q else 0
-        if abs(value - float(q)) > 0.5 * 10.0 ** -decimals + 1e-9:
+        if _quote_differs(quoted, value):
             bad.append(f"line {no}: quotes {quoted}, {name} {spec} is {value:.4g}")
     return bad
 
 
-def test_every_quoted_result_figure_matches_its_table():
-    bad = []
-    for doc in FIGURE_DOCS:
-        bad += [f"{doc.relative_to(ROOT)} {b}" for b in result_mismatches(doc.read_text(encoding="utf-8"))]
-    assert not bad, "quoted result figures differ from the committed tables:\n" + "\n".join(bad)
+@pytest.mark.parametrize("check", [figure_mismatches, result_mismatches],
+                         ids=["benchmark figures", "result-table figures"])
+def test_every_quoted_figure_matches_its_record(check):
+    bad = _in_every_doc(check)
+    assert not bad, "quoted figures differ from their records:\n" + "\n".join(bad)
 
 
 def test_a_stale_or_unknown_quoted_result_is_caught(tmp_path):
