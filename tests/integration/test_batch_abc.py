@@ -541,6 +541,11 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     assert cur["generation"] == 2 and cur["epsilon"] == pytest.approx(g2["epsilon"])
     assert cur["complete"] == g2["candidates"] and cur["accepted"] == 20
     assert cur["acceptance"] == pytest.approx(g2["acceptance"])
+    # the ESS of the accepted candidates, weighted as the engine weights them: exact for
+    # continuous priors; `count` is a whole-number prior, whose particles' continuous
+    # coordinates the files do not keep (only the whole numbers the model received)
+    assert cur["ess_so_far"] == pytest.approx(g2["ess"], rel=0.05)
+    assert cur["ess_projected"] == cur["ess_so_far"]  # all N accepted
     # only the candidates below the 10th accepted one left: as many accepted as the engine
     accepted = sorted(pd.read_parquet(out / "generations" / "gen_002.parquet")["candidate"])
     cut = tmp_path / "cut"
@@ -549,6 +554,8 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     cur = read_status(cut).current
     assert cur["accepted"] == 9 and cur["complete"] == accepted[9]
     assert cur["remaining_simulations"] == pytest.approx(11 * 2 / (9 / accepted[9]))
+    assert 1 <= cur["ess_so_far"] <= 9 and cur["ess_projected"] == pytest.approx(
+        cur["ess_so_far"] / 9 * 20)
     # the command line: nothing written, and whether this spec could resume the run
     assert abc_cli.run(_args(spec, "--out", part, "--status", "--workers", "1")) == 0
     text = capsys.readouterr().out

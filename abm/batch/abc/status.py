@@ -179,11 +179,13 @@ def read_status(root: str | Path) -> Status:
             best[g["generation"]] = g
     st.finished = [best[k] for k in sorted(best)]
     by_gen: dict[int, dict[int, dict[int, list]]] = {}
+    points: dict[tuple[int, int], dict] = {}
     cpu: dict[int, list[float]] = {}
     for r in records(root):
         g = int(r["generation"])
         by_gen.setdefault(g, {}).setdefault(int(r["candidate"]), {})[int(r["replicate"])] = \
             r["stats"]
+        points[(g, int(r["candidate"]))] = r.get("point", {})
         c = r.get("meta", {}).get("cpu_seconds")
         st.simulations += 1
         if c is not None and math.isfinite(c):
@@ -209,31 +211,65 @@ def read_status(root: str | Path) -> Status:
     if st.done or t not in by_gen:
         return st
     targets = [Target(**d) for d in ident["targets"]]
+    prev = None
     if t == 0:
         eps = math.inf
     else:
-        prev = root / GENS / f"gen_{t - 1:03d}.parquet"
         import pandas as pd
-        dist = pd.read_parquet(prev, columns=["distance"])["distance"].to_numpy(float)
+        prev = pd.read_parquet(root / GENS / f"gen_{t - 1:03d}.parquet")
+        dist = prev["distance"].to_numpy(float)
         eps = max(float(np.quantile(dist, float(ident["quantile"]))),
                   float(budget.get("min_epsilon", 0.0)))
     cands = by_gen[t]
-    complete = accepted = 0
+    complete = 0
+    accepted: list[int] = []
     for c in sorted(cands):
         reps = cands[c]
-        if len(reps) < R or accepted >= N:
+        if len(reps) < R or len(accepted) >= N:
             break  # judged in order, up to the N-th acceptance, as the engine does
         complete += 1
         d = distance(np.median(np.array([reps[k] for k in sorted(reps)], float), axis=0),
                      targets)
-        accepted += bool(math.isfinite(d) and d <= eps)
-    acc = accepted / complete if complete else math.nan
+        if math.isfinite(d) and d <= eps:
+            accepted.append(c)
+    acc = len(accepted) / complete if complete else math.nan
     on_disk = sum(len(v) for v in cands.values())
-    need = (max(N - accepted, 0) * R / acc) if acc and acc > 0 else math.nan
+    need = (max(N - len(accepted), 0) * R / acc) if acc and acc > 0 else math.nan
+    ess = (_ess_so_far(ident, prev, [points[(t, c)] for c in accepted])
+           if prev is not None and len(accepted) >= 2 else math.nan)
     st.current = {"generation": t, "epsilon": eps, "simulations": on_disk,
-                  "complete": complete, "accepted": accepted, "acceptance": acc,
-                  "remaining_simulations": need}
+                  "complete": complete, "accepted": len(accepted), "acceptance": acc,
+                  "remaining_simulations": need, "ess_so_far": ess,
+                  "ess_projected": ess / len(accepted) * N if accepted else math.nan}
     return st
+
+
+def _ess_so_far(ident: dict, prev, accepted_points: list[dict]) -> float:
+    """The ESS of the candidates accepted so far, weighted as the engine will weight the
+    generation (the previous population's kernel mixture; :mod:`abm.batch.abc.priors`).
+    Its ratio to the number accepted, times N, projects the generation's ESS. Exact for
+    continuous priors; a whole-number prior's particles are known only as the whole numbers
+    the model received, so with one the figure is an estimate."""
+    from abm.batch.abc.priors import (
+        Prior,
+        importance_weights,
+        kernel_cov,
+        truncated_log_mass,
+    )
+
+    priors = [Prior(name, **d) for name, d in ident["priors"].items()]
+    bounds = np.array([p.bounds() for p in priors], float)
+    names = [p.name for p in priors]
+    prev_y = np.column_stack([priors[i].transform(prev[n].to_numpy(float))
+                              for i, n in enumerate(names)])
+    prev_w = prev["weight"].to_numpy(float)
+    prev_w = prev_w / prev_w.sum()
+    y = np.array([[float(p.transform(pt[p.name])) for p in priors] for pt in accepted_points])
+    cov = kernel_cov(prev_y, prev_w, bounds[:, 1] - bounds[:, 0], ident["kernel"])
+    mass = (truncated_log_mass(prev_y, np.sqrt(np.diag(cov)), bounds)
+            if ident["kernel"] == "componentwise" else None)
+    w = importance_weights(y, prev_y, prev_w, cov, mass)
+    return float(1.0 / np.sum(w ** 2))
 
 
 def format_status(st: Status, workers: int = 2) -> str:
@@ -259,7 +295,10 @@ def format_status(st: Status, workers: int = 2) -> str:
                      f"{c['simulations']} simulations on disk, {c['complete']} candidates "
                      f"complete, {c['accepted']} of {st.particles} accepted (acceptance "
                      f"{c['acceptance']:.3f}); about {c['remaining_simulations']:,.0f} more "
-                     f"simulations ({hours(c['remaining_simulations'])})")
+                     f"simulations ({hours(c['remaining_simulations'])})"
+                     + (f"; ESS so far {c['ess_so_far']:.0f} of {c['accepted']}, projecting "
+                        f"about {c['ess_projected']:.0f} of {st.particles}"
+                        if math.isfinite(c["ess_so_far"]) else ""))
     else:
         lines.append(f"  generation {len(st.finished)}: not started")
     lines.append(f"  cost so far: {st.simulations:,} simulations, {st.cpu_seconds / 3600:.1f} "
