@@ -61,9 +61,3 @@ def test_knockout_doc_quotes_the_ripple_loop_contribution():
     exp = t.loc[("no_ripple_loop", "mean_experience_years")]
     assert f"lowers the mean experience of staff by {-exp.contribution:.2f} years" in FLAT
     assert turnover.ci_lo > 0  # the loop's contribution is detectable
-    for variant, metric, figure in (("no_b2", "direct_time_share", "+20.5%"),
-                                    ("no_b2", "turnover_rate", "−61%"),
-                                    ("no_r", "direct_time_share", "−35%"),
-                                    ("no_r", "turnover_rate", "+51%")):
-        r = 100 * t.loc[(variant, metric), "relative"]
-        assert figure in FLAT and abs(r - float(figure.replace("−", "-").strip("%"))) < 0.51
