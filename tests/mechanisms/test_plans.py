@@ -220,11 +220,13 @@ def test_households_renew_at_their_rate_without_history():
 
 @pytest.mark.slow
 def test_lasting_change_and_renewal_lower_the_repeat_plan_share():
-    """On fresh seeds, with common random numbers, an LA of 120,000 children over four
-    years: families whose risk goes back where it was come back to a plan; lasting change
-    after a plan, and households renewing, lower the share of plans that are repeat plans.
-    (One seed's share has a standard deviation of about 0.02; the effects are 0.05-0.08,
-    compared over six seeds against 0.025.)"""
+    """With common random numbers, an LA of 120,000 children over four years: families
+    whose risk goes back where it was come back to a plan; lasting change after a plan, and
+    households renewing, lower the share of plans that are repeat plans. Each effect must be
+    above 0 by a one-sided paired t bound at alpha = 0.01 over eight fixed seeds (measured on
+    them: lasting change 0.063, paired sd 0.021, bound 0.041; renewal at 0.5 a year 0.037,
+    sd 0.015, bound 0.021). Fixed seeds, because fresh ones would fail a correct model a few
+    times in a hundred at this cost."""
     from conftest import small
 
     from abm import ChildProtectionModel
@@ -236,10 +238,14 @@ def test_lasting_change_and_renewal_lower_the_repeat_plan_share():
         fy = summary(m, "fy")
         return fy["cpp_repeat_starts_children"].sum() / fy["cpp_starts_children"].sum()
 
-    seeds = np.random.SeedSequence().generate_state(6)
+    seeds = range(1, 9)
     cycle = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.0) for s in seeds]
     lasting = [share(s, plan_change_persistence=1.0, household_renewal_rate=0.0) for s in seeds]
     renew = [share(s, plan_change_persistence=0.0, household_renewal_rate=0.5) for s in seeds]
     msg = f"seeds {list(seeds)}: cycling {cycle}, lasting {lasting}, renewal {renew}"
-    assert np.mean(lasting) < np.mean(cycle) - 0.025, msg
-    assert np.mean(renew) < np.mean(cycle) - 0.025, msg
+    from scipy import stats
+
+    for arm in (lasting, renew):
+        d = np.array(cycle) - np.array(arm)
+        lower = d.mean() - stats.t.ppf(0.99, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        assert lower > 0, f"effect {d.mean():.4f}, lower bound {lower:.4f}; {msg}"
