@@ -213,8 +213,7 @@ class ResultStore(ResultFolder):
         foreign = self.foreign_entries()
         if self.runs.is_dir():
             foreign += [f"{RUNS}/{p.name}" for p in self.runs.iterdir()
-                        if not p.name.endswith(".parquet") and not _is_our_temp(p.name)
-                        and not (p.name.startswith(".") and p.name.endswith(".tmp"))]
+                        if not p.name.endswith(".parquet") and not _is_our_temp(p.name)]
         if foreign:
             raise ConfigError(f"--replace: {str(self.root)!r} holds entries that no sweep wrote "
                               f"({', '.join(sorted(foreign)[:3])}); nothing was removed. Move "

@@ -160,8 +160,8 @@ CASES = {"startup": case_startup, "engine_vs_reference": case_reference,
 
 
 # ---------------------------------------------------------------------------- the record
-def latest_record(out_dir: Path, quick: bool = False) -> Path | None:
-    """The newest ``<date>.json`` (or ``<date>-quick.json``) in ``out_dir``, or None."""
+def dated_records(out_dir: Path, quick: bool = False) -> list[Path]:
+    """The ``<date>.json`` records (or ``<date>-quick.json``) in ``out_dir``, oldest first."""
     def is_record(p: Path) -> bool:
         stem = p.stem.removesuffix("-quick") if quick else p.stem
         if quick != p.stem.endswith("-quick"):
@@ -172,7 +172,12 @@ def latest_record(out_dir: Path, quick: bool = False) -> Path | None:
             return False
         return True
 
-    found = sorted(p for p in out_dir.glob("*.json") if is_record(p))
+    return sorted(p for p in out_dir.glob("*.json") if is_record(p))
+
+
+def latest_record(out_dir: Path, quick: bool = False) -> Path | None:
+    """The newest ``<date>.json`` (or ``<date>-quick.json``) in ``out_dir``, or None."""
+    found = dated_records(out_dir, quick)
     return found[-1] if found else None
 
 

@@ -17,20 +17,15 @@ def _desc(d: dict) -> str:
 def elsewhere(folder, r: dict) -> dict[str, str]:
     """For each case the record ``r`` lacks, the newest other dated record in ``folder`` that
     holds it: ``{case: "<file> (<date>, <cpu>)"}``."""
-    import datetime as dt
     import json
     from pathlib import Path
 
+    from benchmarks.engine import dated_records
+
     found: dict[str, str] = {}
-    records = []
-    for p in Path(folder).glob("*.json"):
-        try:
-            records.append((dt.date.fromisoformat(p.stem), p))
-        except ValueError:
-            continue
-    for _, p in sorted(records, reverse=True):
+    for p in reversed(dated_records(Path(folder))):
         other = json.loads(p.read_text())
-        if other.get("date") == r.get("date") or other.get("quick"):
+        if other.get("date") == r.get("date"):
             continue
         for case in other.get("cases", {}):
             if case not in r["cases"] and case != "floor" and case not in found:

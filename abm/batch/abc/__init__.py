@@ -43,6 +43,7 @@ from abm.batch.abc.posterior import (
     correlations,
     draw,
     load_posterior,
+    priors_from_identity,
     summarise,
 )
 from abm.batch.abc.priors import (
@@ -97,6 +98,7 @@ from abm.batch.abc.status import (
     folder_tool_main,
     format_status,
     read_status,
+    replicate_median,
     session_walls_estimated,
 )
 from abm.batch.abc.store import (
@@ -122,6 +124,7 @@ from abm.batch.abc.targets import (
 
 __all__ = [
     "Candidates", "candidates", "folder_tool_main", "session_walls_estimated",
+    "priors_from_identity", "replicate_median",
     "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
     "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",

@@ -59,6 +59,12 @@ class Posterior:
                                 for p in self.priors])
 
 
+def priors_from_identity(identity: dict) -> list[Prior]:
+    """The priors a run's identity (its manifest's ``spec.identity``) records, in order."""
+    return [Prior(k, v["dist"], v["low"], v["high"], v.get("kind", "float"))
+            for k, v in identity["priors"].items()]
+
+
 def load_posterior(root: str | Path) -> Posterior:
     """The final population of the calibration in ``root``, with its priors (from the
     manifest). Raises ConfigError if ``root`` is not a finished calibration."""
@@ -70,8 +76,7 @@ def load_posterior(root: str | Path) -> Posterior:
         raise ConfigError(f"{root}: not a finished calibration (needs {MANIFEST} and "
                           f"posterior.parquet, written by `cpabm calibrate`)")
     m = json.loads(man.read_text())
-    priors = [Prior(k, v["dist"], v["low"], v["high"], v.get("kind", "float"))
-              for k, v in m["spec"]["identity"]["priors"].items()]
+    priors = priors_from_identity(m["spec"]["identity"])
     df = pd.read_parquet(post)
     missing = [p.name for p in priors if p.name not in df.columns]
     if missing or "weight" not in df.columns:

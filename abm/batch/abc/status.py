@@ -72,11 +72,10 @@ class Candidates:
     candidate: np.ndarray  # (n,)
     stats: np.ndarray  # (n, targets): the median of the candidate's replicates
 
-    def column(self, target_id: str) -> int:
-        for i, t in enumerate(self.targets):
-            if t["id"] == target_id:
-                return i
-        raise KeyError(target_id)
+
+def replicate_median(reps: dict[int, list[float]]) -> np.ndarray:
+    """A candidate's statistics as the engine scores them: the median of its replicates."""
+    return np.median(np.array([reps[k] for k in sorted(reps)], float), axis=0)
 
 
 def candidates(root: str | Path) -> Candidates:
@@ -93,8 +92,8 @@ def candidates(root: str | Path) -> Candidates:
         by.setdefault((int(r["generation"]), int(r["candidate"])), {})[int(r["replicate"])] = \
             r["stats"]
     keys = sorted(k for k, v in by.items() if len(v) == R)
-    stats = np.array([np.median(np.array([by[k][i] for i in sorted(by[k])], float), axis=0)
-                      for k in keys]).reshape(len(keys), len(ident["targets"]))
+    stats = np.array([replicate_median(by[k]) for k in keys]).reshape(len(keys),
+                                                                       len(ident["targets"]))
     return Candidates(ident["targets"], np.array([k[0] for k in keys], int),
                       np.array([k[1] for k in keys], int), stats)
 
@@ -228,8 +227,7 @@ def read_status(root: str | Path) -> Status:
         if len(reps) < R or len(accepted) >= N:
             break  # judged in order, up to the N-th acceptance, as the engine does
         complete += 1
-        d = distance(np.median(np.array([reps[k] for k in sorted(reps)], float), axis=0),
-                     targets)
+        d = distance(replicate_median(reps), targets)
         if math.isfinite(d) and d <= eps:
             accepted.append(c)
     acc = len(accepted) / complete if complete else math.nan
@@ -250,20 +248,14 @@ def _ess_so_far(ident: dict, prev, accepted_points: list[dict]) -> float:
     Its ratio to the number accepted, times N, projects the generation's ESS. Exact for
     continuous priors; a whole-number prior's particles are known only as the whole numbers
     the model received, so with one the figure is an estimate."""
-    from abm.batch.abc.priors import (
-        Prior,
-        importance_weights,
-        kernel_cov,
-        truncated_log_mass,
-    )
+    from abm.batch.abc.posterior import Posterior, priors_from_identity
+    from abm.batch.abc.priors import importance_weights, kernel_cov, truncated_log_mass
 
-    priors = [Prior(name, **d) for name, d in ident["priors"].items()]
+    priors = priors_from_identity(ident)
     bounds = np.array([p.bounds() for p in priors], float)
-    names = [p.name for p in priors]
-    prev_y = np.column_stack([priors[i].transform(prev[n].to_numpy(float))
-                              for i, n in enumerate(names)])
     prev_w = prev["weight"].to_numpy(float)
     prev_w = prev_w / prev_w.sum()
+    prev_y = Posterior(Path(), "", priors, prev, prev_w, {}, {}, "").Y()
     y = np.array([[float(p.transform(pt[p.name])) for p in priors] for pt in accepted_points])
     cov = kernel_cov(prev_y, prev_w, bounds[:, 1] - bounds[:, 0], ident["kernel"])
     mass = (truncated_log_mass(prev_y, np.sqrt(np.diag(cov)), bounds)
