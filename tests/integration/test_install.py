@@ -58,7 +58,11 @@ def installed(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_installed_package_runs_a_packaged_scenario_outside_the_checkout(installed):
+def test_installed_package_runs_a_packaged_scenario_outside_the_checkout(installed, tmp_path):
+    """... and gets the checkout's results to the byte: the wheel holds every data file the
+    run reads (parameters, regimes, scenarios, targets), unchanged."""
+    from abm.cli import main
+
     venv, work, env = installed
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import abm, viz; print(abm.__file__, viz.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, check=True).stdout
@@ -68,6 +72,13 @@ def test_installed_package_runs_a_packaged_scenario_outside_the_checkout(install
                        cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (work / "out" / "summary_fy.csv").exists() and (work / "out" / "run.json").exists()
+    assert main(["run", "small_la", "--seed", "3", "--quiet", "--set", "warmup_weeks=26",
+                 "--out", str(tmp_path / "checkout")]) == 0
+    written = sorted(p.name for p in (work / "out").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "checkout").iterdir())
+    for name in written:
+        if name not in ("run.json", ".cpabm-output.json"):  # where and when it ran
+            assert (work / "out" / name).read_bytes() == (tmp_path / "checkout" / name).read_bytes(), name
     r = subprocess.run([str(venv / "bin" / "cpabm"), "validate"], cwd=work, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "give the scenario" in r.stderr  # the default is a checkout's
