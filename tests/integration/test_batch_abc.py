@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -579,6 +580,47 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     assert st.done and st.stop_reason == res.stop_reason and st.simulations == 0
     assert [g["acceptance"] for g in st.finished] == pytest.approx(
         [h["acceptance"] for h in res.generations])
+
+
+def test_status_projects_the_rest_of_the_run_under_its_stopping_rules(tmp_path):
+    """The rest of a run: each later generation's acceptance is the last one's times the
+    median ratio of consecutive acceptances from generation 1 on, until the engine's rules
+    stop it (acceptance under min_acceptance once min_generations have run, or the last
+    generation); its simulations are particles x replicates / acceptance."""
+    from abm.batch.abc.status import Status, format_status, project_rest
+
+    def status(accs, current, budget):
+        st = Status(tmp_path, "x", "0" * 64, 500, 2, budget, cpu_per_simulation=3.6)
+        st.finished = [{"generation": g, "epsilon": 1.0, "acceptance": a, "ess": 200.0,
+                        "seconds": 60.0} for g, a in enumerate(accs)]
+        st.current = {"generation": len(accs), "epsilon": 1.0, "simulations": 10,
+                      "complete": 5, "accepted": 1, "acceptance": current,
+                      "remaining_simulations": 1000.0, "ess_so_far": math.nan,
+                      "ess_projected": math.nan}
+        return st
+
+    rule = {"generations": 6, "min_generations": 5, "min_acceptance": 0.15,
+            "min_epsilon_decrease": 0.05}
+    st = status([0.96, 0.5, 0.3], 0.18, rule)  # ratios from generation 1: 0.6, 0.6
+    rest = project_rest(st)
+    assert rest["ratio"] == pytest.approx(0.6)
+    (t, a, n), = rest["later"]  # generation 4 at 0.108 < 0.15 after 5 generations: stop
+    assert t == 4 and a == pytest.approx(0.108) and n == math.ceil(1000 / 0.108)
+    assert rest["simulations"] == pytest.approx(1000 + n) and "min_acceptance" in rest["stop"]
+    assert "generation 4 at about 0.108" in format_status(st)
+    # the same acceptance before min_generations have run does not stop the run
+    rest = project_rest(status([0.96, 0.5, 0.3], 0.18, {**rule, "min_generations": 6}))
+    assert [t for t, _, _ in rest["later"]] == [4, 5] and rest["stop"] == "generations = 6"
+    # acceptance that stays high runs to the last generation
+    rest = project_rest(status([0.9, 0.8, 0.7], 0.6, rule))
+    assert [t for t, _, _ in rest["later"]] == [4, 5] and rest["stop"] == "generations = 6"
+    assert rest["ratio"] == pytest.approx((0.7 / 0.8 + 0.6 / 0.7) / 2)
+    assert rest["later"][1][1] == pytest.approx(0.6 * rest["ratio"] ** 2)
+    # nothing to project for a finished run, or with one acceptance known
+    done = status([0.9, 0.5], 0.3, rule)
+    done.done = True
+    assert project_rest(done) is None
+    assert project_rest(status([], 0.9, rule)) is None
 
 
 def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path):

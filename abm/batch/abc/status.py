@@ -8,7 +8,9 @@ to plan the rest of one that spans several sittings.
   complete (every replicate in) and how many of them the tolerance accepts, hence its
   acceptance so far and the simulations it still needs;
 * the cost so far (simulations, CPU seconds, the median CPU seconds of one simulation in the
-  latest generation) and what a later generation costs at a given acceptance.
+  latest generation) and what a later generation costs at a given acceptance;
+* the rest of the run under its stopping rules (:func:`project_rest`), if acceptance keeps
+  falling as it has.
 
 Nothing here decides anything: the engine (``smc.py``) stays the one that accepts
 candidates; a status is an estimate (candidates are judged in order there, and the run
@@ -264,6 +266,41 @@ def _ess_so_far(ident: dict, prev, accepted_points: list[dict]) -> float:
     return float(1.0 / np.sum(w ** 2))
 
 
+def project_rest(st: Status) -> dict | None:
+    """The simulations left to the end of the run if each later generation's acceptance is
+    the last one's times the ratio seen so far (the median ratio of consecutive acceptances
+    from generation 1 on, the generation in progress included), with the engine's stopping
+    rules on generations and acceptance. Epsilon's shrinking cannot be projected: that rule
+    may stop the run sooner. None before two acceptances are known, or when finished."""
+    if st.done or st.current is None or not math.isfinite(st.current["acceptance"]):
+        return None
+    acc = [g["acceptance"] for g in st.finished] + [st.current["acceptance"]]
+    pairs = list(zip(acc[1:-1], acc[2:], strict=True)) or list(zip(acc[:-1], acc[1:],
+                                                                     strict=True))
+    ratios = [b / a for a, b in pairs if a > 0]
+    if not ratios or acc[-1] <= 0:
+        return None
+    ratio = float(np.median(ratios))
+    b = st.budget
+    generations, min_gens = int(b["generations"]), int(b.get("min_generations", 1))
+    min_acc = float(b.get("min_acceptance", 0.0))
+    t, a = st.current["generation"], acc[-1]
+    sims = float(st.current["remaining_simulations"])
+    later = []
+    while True:
+        if t + 1 >= generations:
+            reason = f"generations = {generations}"
+            break
+        if t + 1 >= min_gens and t > 0 and a < min_acc:
+            reason = (f"acceptance {a:.3g} < min_acceptance = {min_acc:g} after "
+                      f"{t + 1} generations")
+            break
+        t, a = t + 1, a * ratio
+        later.append((t, a, st.cost_at(a)))
+        sims += st.cost_at(a)
+    return {"ratio": ratio, "later": later, "simulations": sims, "stop": reason}
+
+
 def format_status(st: Status, workers: int = 2) -> str:
     """The status as text; wall times assume ``workers`` busy processes."""
     def hours(sims: float) -> str:
@@ -297,6 +334,14 @@ def format_status(st: Status, workers: int = 2) -> str:
                  f"CPU h, {st.wall_seconds / 3600:.1f} wall h over {st.sessions} session(s); "
                  f"{st.cpu_per_simulation:.2f} CPU s per simulation (median, latest "
                  f"generation)")
+    rest = project_rest(st)
+    if rest:
+        gens = "; ".join(f"generation {t} at about {a:.3g} ({n:,} simulations)"
+                         for t, a, n in rest["later"]) or "no later generation"
+        lines.append(f"  to the end, if acceptance keeps falling x{rest['ratio']:.2f} a "
+                     f"generation: {gens}; the rule then stops ({rest['stop']}): about "
+                     f"{rest['simulations']:,.0f} more simulations "
+                     f"({hours(rest['simulations'])}), less if epsilon stops shrinking first")
     if not st.done:
         lines.append("  a later generation at acceptance " + ", ".join(
             f"{a:g}: {st.cost_at(a):,} simulations ({hours(st.cost_at(a))})"
