@@ -7,7 +7,9 @@ moved.
 ``cpabm baseline --update`` (``make baseline``) regenerates it, and is the only way to.
 It also regenerates ``tests/golden/baseline/replicates.json``, the same scenario's key outputs
 over 40 seeds: ``tests/golden/test_regression.py`` compares fresh seeds with them (KS tests and
-replicate bands), which catches behavioural drift that is not seed noise.
+replicate bands), which catches behavioural drift that is not seed noise. It says what moved:
+how many baseline outputs, and each key output's median over the 40 seeds, before and after
+(:func:`change_summary`), for the commit message of the ``golden:`` commit.
 
 NumPy's stream-compatibility policy (NEP 19) promises the same stream only for the same
 build, so the baseline records the SHA-256 of requirements.lock: after the lock changes, a
@@ -137,6 +139,28 @@ def write_replicates() -> None:
     print(f"wrote {replicates_file()} ({len(STORED_SEEDS)} seeds x {len(outs)} outputs)")
 
 
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())["outputs"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def change_summary(old_base: dict | None, new_base: dict, old_reps: dict | None,
+                   new_reps: dict) -> list[str]:
+    """What a regeneration changed: the number of baseline outputs that moved, and each
+    key output's median over the stored seeds, before -> after (relative change)."""
+    if old_base is None or old_reps is None:
+        return ["no earlier golden files to compare with"]
+    lines = [f"baseline: {len(diff(old_base, new_base))} of {len(new_base)} outputs moved"]
+    for key in sorted(new_reps):
+        a = float(np.nanmedian(old_reps[key])) if old_reps.get(key) else float("nan")
+        b = float(np.nanmedian(new_reps[key]))
+        rel = f" ({(b - a) / abs(a):+.1%})" if a == a and a != 0 else ""
+        lines.append(f"  {key}: median {a:.4g} -> {b:.4g}{rel}")
+    return lines
+
+
 def main(update: bool = False) -> int:
     from abm.core.io import atomic_write_text
 
@@ -145,10 +169,12 @@ def main(update: bool = False) -> int:
                "lock_sha256": lock_hash(), "outputs": actual}
     path = baseline_file()
     if update:
+        old_base, old_reps = _read(path), _read(replicates_file())
         atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
         print(f"wrote {path} ({len(actual)} outputs)")
         write_replicates()
         write_fingerprints()
+        print("\n".join(change_summary(old_base, actual, old_reps, _read(replicates_file()))))
         return 0
     if not path.exists():
         print(f"no baseline at {path}; create it with `make baseline`", file=sys.stderr)

@@ -37,3 +37,25 @@ def test_seeded_runs_match_the_stored_fingerprints():
     moved = baseline.fingerprint_diff(stored, got)
     assert not moved, ("fingerprints moved (after a change of requirements.lock, run `make "
                        "baseline` deliberately):\n" + "\n".join(moved[:40]))
+
+
+def test_a_regeneration_says_what_moved():
+    """``cpabm baseline --update`` reports how many baseline outputs moved and each key
+    output's median over the stored seeds, before and after."""
+    old_base = {"total.referrals": 100, "total.harm_events": 5, "fy.FY2008.x": None}
+    new_base = {"total.referrals": 110, "total.harm_events": 5, "fy.FY2008.x": None}
+    old = {"referrals_children": [1.0, 2.0, 3.0], "harm_events": [4.0, 4.0, 4.0]}
+    new = {"referrals_children": [2.0, 3.0, 4.0], "harm_events": [4.0, 4.0, 4.0]}
+    lines = baseline.change_summary(old_base, new_base, old, new)
+    assert lines[0] == "baseline: 1 of 3 outputs moved"
+    assert "  referrals_children: median 2 -> 3 (+50.0%)" in lines
+    assert "  harm_events: median 4 -> 4 (+0.0%)" in lines
+    assert baseline.change_summary(None, new_base, old, new) == [
+        "no earlier golden files to compare with"]
+    # the committed files read back as the summary's inputs
+    stored = baseline._read(baseline.replicates_file())
+    assert set(stored) == set(json.loads(baseline.replicates_file().read_text())["outputs"])
+    now = baseline.compute()
+    same = baseline.change_summary(baseline._read(baseline.baseline_file()), now, stored, stored)
+    assert same[0] == f"baseline: 0 of {len(now)} outputs moved" and len(same) == 1 + len(stored)
+    assert all(line.endswith("(+0.0%)") for line in same[1:])
