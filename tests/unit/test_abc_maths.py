@@ -130,3 +130,49 @@ def test_the_multivariate_kernel_proposes_almost_nothing_inside_a_36_parameter_p
     assert twice < 1e-5 and 0.6 < one_coordinate < 0.75
     once, _ = inside(cov / 2)
     assert 3e-5 < once < 3e-4
+
+
+def _posterior(points: np.ndarray, weights: np.ndarray, lows, highs, dists=None):
+    import pandas as pd
+
+    from abm.batch.abc import Posterior, Prior
+
+    names = [f"p{i}" for i in range(points.shape[1])]
+    priors = [Prior(n, (dists or ["uniform"] * len(names))[i], lo, hi)
+              for i, (n, lo, hi) in enumerate(zip(names, lows, highs, strict=True))]
+    frame = pd.DataFrame(points, columns=names).assign(generation=3)
+    return Posterior(None, "t", priors, frame, weights / weights.sum(), {}, {}, "")
+
+
+def test_constrained_directions_find_a_narrow_sum_of_wide_parameters_and_nothing_in_the_prior():
+    """Two of twelve parameters whose sum the targets pin (posterior sd along it a tenth of
+    the prior's) while each stays almost as wide as its prior: one constrained axis, loading
+    +0.71 on each, although neither is identified alone; the prior itself, as many particles
+    and weighted alike, has none (its smallest ratios, about 0.7, are sampling noise)."""
+    from abm.batch.abc import constrained_directions
+
+    rng = np.random.default_rng(5)
+    n, k = 400, 12
+    w = rng.uniform(0.2, 1.0, n)
+    lows, highs = [0.0] * k, [10.0] * (k - 1) + [100.0]
+    prior = rng.uniform(0, 1, (n, k)) * np.array(highs)
+    none = constrained_directions(_posterior(prior, w, lows, highs))
+    assert none["axes"] == [] and 0.55 < none["null"][0] < 0.8
+    pinned = prior.copy()
+    u = rng.uniform(0, 10, n)  # p0 + p1 = 10 +- a little: p0 uniform, p1 its complement
+    pinned[:, 0], pinned[:, 1] = u, 10 - u + rng.normal(0, 0.2, n)
+    pinned[:, 1] = np.clip(pinned[:, 1], 0, 10)
+    post = _posterior(pinned, w, lows, highs)
+    axes = constrained_directions(post)["axes"]
+    assert len(axes) == 1 and axes[0]["sd_ratio"] < 0.1
+    (a, la), (b, lb) = axes[0]["loadings"]
+    assert {a, b} == {"p0", "p1"} and la == pytest.approx(0.71, abs=0.02)
+    assert lb == pytest.approx(0.71, abs=0.02)  # a sum: the same sign
+    from abm.batch.abc import summarise
+    ratios = {r["parameter"]: r["width_ratio"] for r in summarise(post)}
+    assert ratios["p0"] > 0.9 and ratios["p1"] > 0.9  # neither is identified alone
+    # a log-uniform prior is uniform in the log: its axes are measured there
+    logs = prior.copy()
+    logs[:, 11] = np.exp(rng.uniform(0, np.log(100), n))
+    assert constrained_directions(_posterior(logs, w, lows[:11] + [1.0], highs,
+                                             ["uniform"] * 11 + ["loguniform"]))["axes"] == []

@@ -10,6 +10,8 @@ any calibration, of any model, without loading the model or its spec:
   prior's, in the transformed space) and whether the targets identify it
   (ratio < :data:`abm.batch.abc.report.WEAK`);
 * :func:`correlations`: the weighted correlations of the particles (transformed space);
+* :func:`constrained_directions`: the combinations of parameters the targets constrain when
+  single parameters are not, against what sampling noise alone would show;
 * :func:`draw`: K particles drawn by weight (for posterior-predictive checks).
 """
 
@@ -111,6 +113,57 @@ def summarise(post: Posterior, threshold: float = WEAK) -> list[dict]:
 def correlations(post: Posterior) -> np.ndarray:
     """Weighted correlation matrix of the particles in the transformed space."""
     return weighted_correlation(post.Y(), post.weights)
+
+
+#: an axis of the posterior is constrained when its sd ratio is below both of these: half
+#: the prior's sd, and the 1% quantile of the same ratio in samples of the prior weighted as
+#: the particles are (what sampling noise alone gives)
+CONSTRAINED = 0.5
+NULL_QUANTILE = 0.01
+
+
+def _axis_sd_ratios(Z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Square roots of the eigenvalues (ascending) and eigenvectors of the weighted
+    covariance of ``Z``."""
+    lam, V = np.linalg.eigh(np.atleast_2d(np.cov(Z, rowvar=False, aweights=w, bias=True)))
+    return np.sqrt(np.clip(lam, 0.0, None)), V
+
+
+def constrained_directions(post: Posterior, threshold: float = CONSTRAINED,
+                           loading: float = 0.3, null_draws: int = 200, seed: int = 0) -> dict:
+    """The combinations of parameters the targets constrain, also when no single parameter
+    is: the principal axes of the weighted particles in the transformed space, each
+    parameter scaled by its prior's sd there (every prior is uniform in the transformed
+    space: width / sqrt(12)), so that an axis's sd ratio is the posterior's sd along it
+    over the prior's (1 along every axis of the prior).
+
+    With a few hundred particles in tens of dimensions, the smallest ratios of a sample of
+    the prior itself fall well below 1 (sampling noise), so each ranked ratio is compared
+    with the same ratio in ``null_draws`` samples of the prior, as many and weighted as the
+    particles. An axis is constrained when its ratio is below the null's
+    :data:`NULL_QUANTILE` quantile and below ``threshold`` (a general mild narrowing of the
+    posterior puts every ratio a little under the null's, without any axis being
+    constrained). Returns ``{"axes": [...], "null": [...]}``: each
+    constrained axis, tightest first, with its sd ratio, the null's quantile and the
+    parameters loading on it (``|loading| >=`` the argument; signs relative to the largest,
+    which is positive); and the null quantile of each rank."""
+    lo, hi = np.array([p.bounds() for p in post.priors], float).T
+    scale = (hi - lo) / np.sqrt(12.0)
+    w = post.weights
+    ratios, V = _axis_sd_ratios(post.Y() / scale, w)
+    rng = np.random.default_rng(seed)
+    null = np.array([_axis_sd_ratios(rng.uniform(size=(len(w), len(lo))) * np.sqrt(12.0), w)[0]
+                     for _ in range(null_draws)])
+    q = np.quantile(null, NULL_QUANTILE, axis=0)
+    axes = []
+    for k in range(len(ratios)):  # ascending: stop at the first axis within the noise
+        if ratios[k] >= min(threshold, q[k]):
+            break
+        v = V[:, k] * np.sign(V[np.argmax(np.abs(V[:, k])), k])
+        order = [i for i in np.argsort(-np.abs(v)) if abs(v[i]) >= loading]
+        axes.append({"sd_ratio": float(ratios[k]), "null_quantile": float(q[k]),
+                     "loadings": [(post.priors[i].name, float(v[i])) for i in order]})
+    return {"axes": axes, "null": [float(x) for x in q]}
 
 
 def draw(post: Posterior, k: int, seed: int) -> list[dict]:
