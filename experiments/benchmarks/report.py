@@ -57,7 +57,10 @@ def readme(r: dict, others: dict[str, str] | None = None) -> str:
         "[docs/performance.md](../../docs/performance.md). Exact-behaviour guard: "
         "`cpabm baseline --fingerprints`.", "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM; {m['platform']}; "
-        f"Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']}, Mesa {m['mesa']}.", "",
+        f"Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']}, Mesa {m['mesa']}."
+        + (f" Reference workload (`benchmarks.machine.reference_loop_s`: a Python loop, a NumPy "
+           f"sort and matrix products) {m['reference_loop_s']:.3f} s: a wall time divided by "
+           f"it compares across machines." if "reference_loop_s" in m else ""), "",
         f"Every figure is the median of {r['repeats']} run{'s' if r['repeats'] > 1 else ''} "
         "(except the cold start, measured once), each in a fresh process with a warm Numba "
         "cache, loading the kernels from it during the build. *Wall* is from constructing the model to the "
@@ -107,6 +110,7 @@ def _england(r: dict) -> list[str]:
           f"{e['calendar_weeks']:.0f} calendar weeks.", "",
           "| | median | runs |", "|---|---|---|"]
     runs = c["england"]["runs"]
+    ref = r["machine"].get("reference_loop_s")
     for key, label, fmt in (("wall_s", "wall, construction to last step (s)", "{:.1f}"),
                             ("build_and_warmup_s", "of which set-up + warm-up (s)", "{:.1f}"),
                             ("run_s", "of which calendar weeks (s)", "{:.1f}"),
@@ -116,6 +120,9 @@ def _england(r: dict) -> list[str]:
                             ("family_weeks_per_s", "family-weeks per second", "{:.3g}")):
         L.append(f"| {label} | {fmt.format(e[key])} | "
                  + ", ".join(fmt.format(x[key]) for x in runs) + " |")
+    if ref:
+        L.append(f"| wall in reference workloads (wall / {ref:.3f} s) | {e['wall_s'] / ref:.0f} | "
+                 + ", ".join(f"{x['wall_s'] / ref:.0f}" for x in runs) + " |")
     L.append("| load average (1 min) before each run | | "
              + ", ".join(f"{x['load_before'][0]:.2f}" for x in runs) + " |")
     L += ["", "## Engine against the floor (goal: within 3x)", "",

@@ -236,6 +236,10 @@ def test_quick_bench_records_every_case_with_consistent_counts_and_a_readme(tmp_
                     "## Cold start and the development loop"):
         assert heading in md
     assert "quick mode" in md and "nan" not in md.lower()
+    # the machine's reference workload, and the England wall time in units of it
+    ref = data["machine"]["reference_loop_s"]
+    assert 0.01 < ref < 10 and f"{ref:.3f} s" in md
+    assert f"| wall in reference workloads (wall / {ref:.3f} s) | {e['wall_s'] / ref:.0f} |" in md
 
 
 def test_engine_warm_run_times_a_second_model_built_after_a_first_one_ran(monkeypatch):
