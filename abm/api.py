@@ -21,8 +21,9 @@ mean over the run's *complete* financial years) and one per indicator and financ
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
+import numbers
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,10 +66,21 @@ def load_scenario(path_or_name: str | Path, **overrides: Any) -> Scenario:
 
 def _check_seed(seed: Any, where: str) -> int:
     """A root seed in the documented range [0, 2**63), checked before any work."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ConfigError(f"{where}: seed = {seed!r} has the wrong type: a whole number in "
+                          f"[0, 2**63) is needed, not {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**63:
         raise ConfigError(f"{where}: seed = {seed!r} is out of range: valid range is whole "
                           f"numbers in [0, 2**63)")
     return int(seed)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (what optimisers, SALib and the EMA Workbench hand over) as the Python
+    number it holds; anything else unchanged."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _with_regime(sc: Scenario, regime: str) -> Scenario:
@@ -94,6 +106,22 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
                       f"scenario's name, not {type(scenario).__name__}")
 
 
+def _event_table(ev: Event) -> dict[str, Any]:
+    """An :class:`Event` as the table a scenario file would hold, so that it is checked as
+    one (its type, its date within the calendar, its values' ranges) and a regime switch
+    takes its regime's values."""
+    table: dict[str, Any] = {"date": ev.date, "type": ev.type}
+    if ev.type == "media_shock":
+        table["magnitude"] = ev.magnitude
+    elif ev.type == "regime_switch":
+        table["regime"] = ev.regime
+    elif ev.type == "set_parameter":
+        table.update(parameter=ev.parameter, value=ev.value)
+    elif ev.type == "scale_parameter":
+        table.update(parameter=ev.parameter, factor=ev.value)
+    return table
+
+
 def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = None,
         events: Iterable[Event | Mapping[str, Any]] | None = None) -> Result:
     """Run a scenario to its end with one seed and return its :class:`Result`.
@@ -114,7 +142,11 @@ def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = 
         if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
             raise ConfigError(f"run(events=...): events = {events!r} must be a list of "
                               f"abm.Event or of event tables")
-        sc = dataclasses.replace(sc, events=parse_events(list(events), sc, "run(events=...)"))
+        tables = [_event_table(e) if isinstance(e, Event) else e for e in events]
+        sc = dataclasses.replace(sc, events=parse_events(tables, sc, "run(events=...)"))
+    if events is not None or regime is not None:
+        from abm.core.scenario import _check_event_values
+        _check_event_values(sc.regime_params, sc.overrides, sc.events, f"{sc.source}: run")
     model = ChildProtectionModel(sc, rng=seed, agent_views=False)
     model.run()
     return Result(sc, int(seed), model)
@@ -129,15 +161,27 @@ class Result:
         self._model = model
         self._summaries: dict[str, pd.DataFrame] = {}  # by period
 
+    @classmethod
+    def from_model(cls, model) -> Result:
+        """The tables of a model stepped by hand (an :class:`abm.ChildProtectionModel`), as
+        far as it has run: a snapshot, so make a new one after stepping further."""
+        return cls(model.spec, int(model.seed), model)
+
     def __repr__(self) -> str:
         return (f"<abm.Result {self.scenario.name!r} seed={self.seed} regime="
-                f"{self.scenario.regime!r} {self.scenario.start}..{self.scenario.end}>")
+                f"{self.scenario.regime!r} (at the start) {self.scenario.start}.."
+                f"{self.scenario.end}>")
 
     def summary(self, period: str = "fy") -> pd.DataFrame:
         """Every output per ``period`` ('fy', 'quarter' or 'month'): columns ``period``,
         ``indicator``, ``value``, ``unit``, ``days`` (the calendar days of the period that
-        the run covers; a flow over a part-period covers only those days) and ``weeks``
-        (the same, in weeks: ``days / 7``)."""
+        the run covers; a flow over a part-period covers only those days), ``weeks`` (the
+        same, in weeks: ``days / 7``) and ``kind``, how the period's value is made: ``flow``
+        (summed over its days), ``stock`` (on its last day: a financial year's census day),
+        ``level`` (averaged over its days) or ``rate`` (derived from those)."""
+        if period not in ("fy", "quarter", "month"):
+            raise ConfigError(f"Result.summary: period = {period!r} is unknown; valid periods "
+                              f"are 'fy', 'quarter' and 'month'")
         if period not in self._summaries:
             from abm.outputs.tables import summary, summary_long
 
@@ -148,8 +192,25 @@ class Result:
             long["days"] = long["period"].map(days).astype(int)
             long["weeks"] = long["days"] / 7
             long["value"] = long["value"].astype(float)
-            self._summaries[period] = long[["period", "indicator", "value", "unit", "days", "weeks"]]
+            from abm.core.indicators import BY_NAME
+            long["kind"] = long["indicator"].map(lambda n: BY_NAME[n].kind)
+            self._summaries[period] = long[["period", "indicator", "value", "unit", "days",
+                                            "weeks", "kind"]]
         return self._summaries[period].copy()
+
+    def la_summary(self, period: str = "fy") -> pd.DataFrame:
+        """The per-LA outputs (the per-LA series and the indicators derived from them) per
+        LA and ``period``: columns ``la`` (its index), ``la_code``, ``period``,
+        ``indicator``, ``value``, ``unit``. LAs are synthetic (docs/ODD.md, section 6)."""
+        if period not in ("fy", "quarter", "month"):
+            raise ConfigError(f"Result.la_summary: period = {period!r} is unknown; valid "
+                              f"periods are 'fy', 'quarter' and 'month'")
+        from abm.outputs.tables import la_summary
+
+        t = la_summary(self._model, period).rename(columns={period: "period"})
+        t["period"] = t["period"].astype(str)
+        t["value"] = t["value"].astype(float)
+        return t[["la", "la_code", "period", "indicator", "value", "unit"]]
 
     def weekly(self) -> pd.DataFrame:
         """Every series week by week, long: week, date, month, quarter, fy, indicator,
@@ -165,38 +226,40 @@ class Result:
         return {label: (last - first).days + 1
                 for label, first, last in self._model.calendar.periods(period)}
 
+    @property
+    def complete_years(self) -> list[str]:
+        """The financial years the run covers every day of (census day included): the years
+        ``NAME`` outcomes average over."""
+        s = self.summary("fy")
+        days = s.groupby("period", sort=False)["days"].first()
+        whole = self._period_days("fy")
+        return [str(p) for p, d in days.items() if d == whole.get(p)]
+
     def outcomes(self) -> dict[str, Quantity]:
         """Named scalars with units (each a :class:`Quantity`, a float with ``.unit``):
 
-        * ``NAME``: the indicator's mean over the run's complete financial years (flows:
-          per year; stocks: on census day; shares and rates: the mean of the yearly values);
+        * ``NAME``: the indicator's mean over the run's complete financial years
+          (:attr:`complete_years`; flows: per year; stocks: on census day; shares and
+          rates: the mean of the yearly values). A run with no complete year gives NaN for
+          every ``NAME``, with a warning: end a scenario on 31 March to have one;
         * ``NAME[FY2011]``: its value in one financial year (part-years included; see
-          :meth:`summary` for the weeks each covers).
+          :meth:`summary` for the days each covers).
         """
         s = self.summary("fy")
-        full = s[s["days"] == s["period"].map(self._period_days("fy"))]
+        years = self.complete_years
+        if not years:
+            warnings.warn(f"{self.scenario.name}: the run ({self.scenario.start} to "
+                          f"{self.scenario.end}) covers no complete financial year, so every "
+                          f"NAME outcome is NaN; read NAME[FYyyyy], or end the scenario on "
+                          f"31 March", stacklevel=2)
+        full = s[s["period"].isin(years)]
         out: dict[str, Quantity] = {}
-        for ind, g in full.groupby("indicator", sort=False):
-            v = g["value"].dropna()
+        for ind, g in s.groupby("indicator", sort=False):
+            v = full.loc[full["indicator"] == ind, "value"].dropna()
             out[ind] = Quantity(float(v.mean()) if len(v) else math.nan, g["unit"].iloc[0])
         for row in s.itertuples(index=False):
             out[f"{row.indicator}[{row.period}]"] = Quantity(row.value, row.unit)
         return out
-
-
-def _cached_scenario(path_or_name: str | Path) -> Scenario:
-    """The scenario, read once per file version (keyed on the file's path and mtime, so an
-    edited file is read again)."""
-    from abm.core.scenario import scenario_path
-
-    p = scenario_path(path_or_name)
-    mtime = p.stat().st_mtime_ns if p.is_file() else 0
-    return _read_scenario(str(p), mtime)
-
-
-@functools.lru_cache(maxsize=16)
-def _read_scenario(path: str, mtime: int) -> Scenario:
-    return load_scenario(path)
 
 
 def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed: int = 0,
@@ -220,8 +283,9 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     if bad:
         raise ConfigError(f"evaluate: params key {bad[0]!r} must be a parameter's name (a str; "
                           f"see cpabm params)")
-    sc = _cached_scenario(scenario) if isinstance(scenario, (str, Path)) else _scenario(scenario)
-    params = dict(params)
+    sc = _scenario(scenario)  # read afresh each call (about a millisecond): edits to the
+    # file, or to a file it names as its base, count at once
+    params = {k: _plain(v) for k, v in params.items()}
     regime = params.pop("regime", None)
     if regime is not None:
         sc = _with_regime(sc, regime)
@@ -232,7 +296,7 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     got = res.outcomes()
     if outcomes is None:
         return {k: float(v) for k, v in got.items() if "[" not in k}
-    names = list(outcomes)
+    names = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     unknown = [n for n in names if n not in got]
     if unknown:
         import difflib
@@ -246,7 +310,7 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
 def outcome_units() -> dict[str, str]:
     """The unit of every indicator (the outcome ``NAME`` and ``NAME[FYyyyy]`` share it)."""
     from abm.core.indicators import units
-    return units()
+    return {k: v for k, v in units().items() if k != "weeks"}
 
 
 __all__ = ["Quantity", "Result", "evaluate", "load_scenario", "outcome_units", "run"]

@@ -80,13 +80,18 @@ def test_load_scenario_takes_a_packaged_name_and_overrides():
 
 def test_result_tables_are_tidy_with_units_and_days(base):
     s = base.summary()
-    assert list(s.columns) == ["period", "indicator", "value", "unit", "days", "weeks"]
+    assert list(s.columns) == ["period", "indicator", "value", "unit", "days", "weeks", "kind"]
+    kinds = s.groupby("indicator")["kind"].first()
+    assert kinds["referrals_children"] == "flow" and kinds["stock_cp_plan_children"] == "stock"
+    assert kinds["vacancy_rate"] == "rate" and set(kinds) == {"flow", "stock", "level", "rate"}
+    with pytest.raises(abm.ConfigError, match="period = 'year' is unknown"):
+        base.summary("year")
     days = s.groupby("period")["days"].first().to_dict()
     # the run covers 31 March 2008 to 5 April 2010, its end included
     assert days == {"FY2007": 1, "FY2008": 365, "FY2009": 365, "FY2010": 5}
     assert (s["weeks"] == s["days"] / 7).all()
     units = abm.outcome_units()
-    assert (s["unit"] == s["indicator"].map(units)).all()
+    assert (s["unit"] == s["indicator"].map(units)).all() and "weeks" not in units
     # a quarter holds its 90 to 92 days, and the flows of the quarters add up to the year's
     q = base.summary("quarter")
     assert set(q.loc[~q["period"].isin(["2008-Q1", "2010-Q2"]), "days"]) <= {90, 91, 92}
@@ -109,6 +114,7 @@ def test_outcomes_are_named_scalars_with_units(base):
     h = o["harm_missed"]
     assert isinstance(h, abm.Quantity) and h.unit == abm.outcome_units()["harm_missed"]
     # the mean over complete financial years: not FY2010, of which the run holds one week
+    assert base.complete_years == ["FY2008", "FY2009"]
     assert math.isclose(h, (s["harm_missed", "FY2008"] + s["harm_missed", "FY2009"]) / 2)
     r = o["referrals_children"]
     assert math.isclose(r, (s["referrals_children", "FY2008"]
@@ -153,13 +159,80 @@ def test_evaluate_is_run_as_a_function(base, scenario_file):
         abm.evaluate({"prescription": 7.0}, scenario=scenario_file, seed=5)
 
 
-def test_evaluate_reads_an_edited_scenario_file_again(tmp_path):
-    import os
-
+def test_evaluate_reads_an_edited_scenario_file_and_its_base_again(tmp_path):
     p = tmp_path / "la.toml"
     p.write_text(SCENARIO)
     a = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
     p.write_text(SCENARIO.replace("children = 3000", "children = 6000"))
-    os.utime(p, ns=(1, 10**18))  # a different mtime, whatever the clock's resolution
-    b = abm.evaluate({}, scenario=p, seed=2, outcomes=["referrals_children"])
+    b = abm.evaluate({}, scenario=p, seed=2, outcomes="referrals_children")  # one name
     assert b["referrals_children"] > 1.5 * a["referrals_children"]
+    # a file built on a base: an edit of the base counts at once too
+    child = tmp_path / "child.toml"
+    child.write_text('[scenario]\nbase = "la.toml"\nname = "child"\n')
+    c = abm.evaluate({}, scenario=child, seed=2, outcomes=["referrals_children"])
+    p.write_text(SCENARIO.replace("children = 3000", "children = 9000"))
+    d = abm.evaluate({}, scenario=child, seed=2, outcomes=["referrals_children"])
+    assert c == b and d["referrals_children"] > 1.3 * c["referrals_children"]
+
+
+def test_event_objects_are_checked_as_tables_are(base, scenario_file):
+    """An abm.Event is checked like a table: a regime switch takes its regime's values (the
+    same run as the table's), and a bad type, a date outside the calendar or a scaled value
+    out of range is refused, never ignored or capped."""
+    import datetime as dt
+
+    d = dt.date(2009, 4, 6)
+    table = abm.run(scenario_file, seed=5, events=[
+        {"date": "2009-04-06", "type": "regime_switch", "regime": "professional_judgment"}])
+    obj = abm.run(scenario_file, seed=5, events=[
+        abm.Event(d, "regime_switch", regime="professional_judgment")])
+    assert same(obj.outcomes(), table.outcomes())
+    for ev, msg in ((abm.Event(d, "bogus"), "type = 'bogus' is unknown"),
+                    (abm.Event(dt.date(2030, 1, 1), "media_shock", magnitude=1.0),
+                     "outside the scenario's calendar"),
+                    (abm.Event(d, "media_shock", magnitude=99.0), "magnitude = 99.0"),
+                    (abm.Event(d, "scale_parameter", parameter="police_share", value=100.0),
+                     "police_share")):
+        with pytest.raises(abm.ConfigError, match=msg):
+            abm.run(scenario_file, seed=5, events=[ev])
+    with pytest.raises(abm.ConfigError, match="police_share"):  # a table: also checked
+        abm.run(scenario_file, seed=5, events=[{"date": "2009-04-06", "type":
+                "scale_parameter", "parameter": "police_share", "factor": 100.0}])
+
+
+def test_numpy_numbers_are_taken_as_python_numbers(scenario_file):
+    """Optimisers, SALib and the EMA Workbench hand over NumPy scalars."""
+    a = abm.evaluate({"referrer_threshold": 2.1}, scenario=scenario_file, seed=3,
+                     outcomes=["referrals_children"])
+    b = abm.evaluate({"referrer_threshold": np.float64(2.1)}, scenario=scenario_file,
+                     seed=np.int64(3), outcomes=["referrals_children"])
+    assert a == b
+    with pytest.raises(abm.ConfigError, match="seed = 3.0 has the wrong type"):
+        abm.run(scenario_file, seed=3.0)
+
+
+def test_a_run_with_no_complete_year_warns_and_gives_nan_names(tmp_path):
+    sc = abm.small_la_scenario(children=3000, years=1, warmup_weeks=4)
+    with pytest.warns(UserWarning, match="covers no complete financial year"):
+        o = abm.run(sc, seed=1).outcomes()
+    assert math.isnan(o["harm_missed"]) and o["referrals_children[FY2007]"] > 0
+
+
+def test_per_la_outputs(base):
+    t = base.la_summary()
+    assert list(t.columns) == ["la", "la_code", "period", "indicator", "value", "unit"]
+    assert set(t["la"]) == {0} and set(t["period"]) == {"FY2007", "FY2008", "FY2009", "FY2010"}
+    s = base.summary().set_index(["indicator", "period"])["value"]
+    ref = t[(t["indicator"] == "referrals_children") & (t["period"] == "FY2009")]["value"]
+    assert float(ref.iloc[0]) == pytest.approx(s["referrals_children", "FY2009"])
+
+
+def test_a_model_stepped_by_hand_gives_the_same_tables():
+    sc = abm.load_scenario("small_la", warmup_weeks=4)
+    model = abm.ChildProtectionModel(sc, rng=7)
+    model.run_for(60)
+    res = abm.Result.from_model(model)
+    assert res.seed == 7 and res.scenario is sc
+    s = res.summary("quarter")
+    assert s["value"].notna().any() and set(s["kind"]) == {"flow", "stock", "level", "rate"}
+    assert set(res.la_summary()["la_code"]) == {p.code for p in sc.places}
