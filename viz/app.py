@@ -155,16 +155,35 @@ def Workshop(model: solara.Reactive):
         C.ViewGrid(model.value)
 
 
-@solara.component
-def Page():
-    def take():  # one model per browser session, dropped when the session closes
-        ctx = SESSION._context()
+#: Each browser session's model, by session: the page is rebuilt when the group comes back
+#: from the Facilitator tab, and must find its run where it left it (Apply and Reset put
+#: the new model in the same reactive).
+SESSION_MODELS: dict[object, solara.Reactive] = {}
+_SESSION_MODELS_LOCK = threading.Lock()
+
+
+def session_model() -> solara.Reactive:
+    """This session's model (a reactive): the one it has, or a new one from the pool, owned
+    by the session and dropped, with its entry here, when the session closes."""
+    ctx = SESSION._context()
+    key = getattr(ctx, "id", None)
+    with _SESSION_MODELS_LOCK:
+        held = SESSION_MODELS.get(key) if key is not None else None
+        if held is not None and "twin" in held.value.__dict__:  # not disposed
+            return held
         m = POOL.take()
         SESSION.own(m, ctx)
-        SESSION.on_session_close(ctx)
-        return m
-    initial = solara.use_memo(take, [])
-    model = solara.use_reactive(initial)
+        model = solara.reactive(m)
+        if key is not None:
+            SESSION_MODELS[key] = model
+            SESSION.on_session_close(ctx)
+            ctx.on_close(lambda: SESSION_MODELS.pop(key, None))
+        return model
+
+
+@solara.component
+def Page():
+    model = solara.use_memo(session_model, [])  # one model per browser session
     solara.Title("cpabm workshop")
     Workshop(model)
 

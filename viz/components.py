@@ -295,7 +295,7 @@ def LeverSlider(model, lever: W.Lever):
         current.set(model.lever_value(name))
 
     v = current.value
-    shown = W.format_value(v, lever.digits, lever.unit,
+    shown = W.format_value(v, lever.decimals(), lever.unit,
                            W.PARAMETERS[name].type == "int")
     H("div", H("b", lever.label), f": {shown}",
       H("div", f"{lever.help} Review {lever.review}.", cls="cp-lever-unit"),
@@ -350,8 +350,11 @@ def Banner(model_r: solara.Reactive):
             # when the week shown was stepped (server clock): the load benchmark's
             # step-to-redraw time
             H("span", f"{h['stepped_at']:.3f}", cls="cp-stepped-at", style="display:none")
-        solara.Button("Media shock: a child's death in the news", on_click=shock,
-                      color="error", classes=["cp-shock"], disabled=not h["running"])
+        once = model.shocked_this_week()
+        solara.Button("Media shock: a child's death in the news" + (" (one a week)" if once
+                                                                    else ""),
+                      on_click=shock, color="error", classes=["cp-shock"],
+                      disabled=not h["running"] or once)
 
 
 # ---------------------------------------------------------------------------- saved runs

@@ -346,14 +346,14 @@ def decisions_svg(model, point: int = S.D_REFERRER, weeks: int = 13) -> bytes:
     ax.ylim = (lo, hi)
     ax.frame([(v, tick_label(v)) for v in (-2, 0, 2, 4, 6)])
     svg.text(4, 18, f"{DECISION_LABELS.get(dd['name'], dd['name'])}: {dd['n']:,} decisions, "
-             f"last {weeks} weeks", size=13, weight="bold")
+             f"last {dd['weeks']} weeks", size=13, weight="bold")
     # quadrant tints: acted on (above the threshold) / truly at risk (right of the cut)
     xc, yt = float(ax.px(cut)), float(ax.py(min(max(thr, lo), hi)))
     svg.rect(ax.x, ax.y, xc - ax.x, yt - ax.y, fill="#fdebd3")          # false positives
     svg.rect(xc, yt, ax.x + ax.w - xc, ax.y + ax.h - yt, fill="#f9d6d5")  # missed
     svg.line(ax.px(lo), ax.py(lo), ax.px(hi), ax.py(hi), stroke="#bbb", stroke_dasharray="2 3")
-    if x.size:
-        pos, truly = y > thr, x > cut
+    if x.size:  # each decision coloured by the threshold it was judged against, as counted
+        pos, truly = y > dd["thresholds"], x > cut
         for m, col in ((~pos & ~truly, "#a8a8a8"), (pos & ~truly, "#e08214"),
                        (pos & truly, MAIN), (~pos & truly, SHOCK)):
             px, py = ax.px(np.clip(x[m], lo, hi)), ax.py(np.clip(y[m], lo, hi))

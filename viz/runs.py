@@ -53,7 +53,8 @@ def runs_folder() -> Path:
 
 
 def outcomes(model) -> dict:
-    """The run's outcomes over the weeks played since the session start (a year's rate)."""
+    """The run's outcomes over the weeks played since the session start (a year's rate);
+    before any week is played, over the history's last year, with 0 weeks played."""
     n = W.recorded_weeks(model)
     start = min(getattr(model, "session_start", 0), n)
     if n == start:  # nothing played yet: the history's last year
@@ -65,7 +66,7 @@ def outcomes(model) -> dict:
         return float(np.asarray(model.series(name)[start:n], float).sum())
     turnover = model.series("turnover_annual_rate")
     return {
-        "weeks": n - start,
+        "weeks": n - start if n > getattr(model, "session_start", 0) else 0,  # played
         "missed_harm": total("harm_missed") * per_year,
         "unnecessary_investigations": total("unnecessary_investigations") * per_year,
         "delay": total("delay_weeks") * per_year,

@@ -86,6 +86,12 @@ def parse_seed(value) -> int:
 
 
 # ---------------------------------------------------------------------------- levers
+def decimals(x: float) -> int:
+    """The decimals ``x`` is written with (at most 6): 0.135 -> 3, 2.0 -> 0."""
+    text = f"{round(float(x), 6):.6f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
 @dataclass(frozen=True)
 class Lever:
     """A slider that changes one model parameter while the model runs."""
@@ -99,7 +105,6 @@ class Lever:
     review: str  # where the review discusses it
     help: str
     relative: bool = False  # lo/hi are multiples of the parameter's default
-    digits: int = 2
 
     @property
     def unit(self) -> str:
@@ -114,7 +119,18 @@ class Lever:
         step = self.step * (spec.default if self.relative and spec.default else 1.0)
         if spec.type == "int":
             lo, hi, step = int(np.ceil(lo)), int(np.floor(hi)), max(1, int(round(step)))
+            return lo, hi, step
+        # The slider holds only values on its grid (lo + k step, rounded to the step's
+        # decimals) and moves any other value onto it when it is drawn: the default must be
+        # on the grid, or merely opening the page would change the parameter.
+        k = (spec.default - lo) / step
+        if abs(k - round(k)) > 1e-6 or decimals(spec.default) > decimals(step):
+            step = 10.0 ** -max(decimals(spec.default), decimals(lo), decimals(step))
         return lo, hi, step
+
+    def decimals(self) -> int:
+        """The decimals the lever's value is shown with: its step's."""
+        return 0 if PARAMETERS[self.param].type == "int" else decimals(self.bounds()[2])
 
 
 LEVERS: tuple[Lever, ...] = (
@@ -242,12 +258,21 @@ class WorkshopModel(ChildProtectionModel):
         return self.calendar.week_end[w].date()
 
     # -- what the app's controls do
-    def media_shock(self, magnitude: float = MEDIA_SHOCK) -> None:
+    def shocked_this_week(self) -> bool:
+        return bool(self.shock_weeks) and self.shock_weeks[-1] == self.week
+
+    def media_shock(self, magnitude: float = MEDIA_SHOCK) -> bool:
+        """A media shock now, to this run and its twin: at most one a week (a room pressing
+        the button thirty times would otherwise push anxiety, and every threshold, off the
+        scale). Returns whether it was applied."""
         with self.lock:
+            if self.shocked_this_week():
+                return False
             super().media_shock(magnitude)
             self.twin.media_shock(magnitude)
             self.shock_weeks.append(self.week)
             self._cp_version += 1
+            return True
 
     def set_lever(self, name: str, value) -> None:
         """Set parameter ``name`` from now on (validated). Regime-defining parameters change
@@ -519,11 +544,15 @@ def decision_data(model: ChildProtectionModel, point: int = S.D_REFERRER,
     current = float(thr[-4:].mean()) if thr.size else _threshold_now(model, point)
     if x.size > max_points:  # thin evenly for drawing; the counts use every decision
         idx = np.linspace(0, x.size - 1, max_points).astype(int)
-        xs, ys = x[idx], y[idx]
+        xs, ys, ts = x[idx], y[idx], thr[idx]
     else:
-        xs, ys = x, y
-    return {"x": xs, "y": ys, "threshold": current, "cut": cut, "counts": counts,
-            "n": int(x.size), "weeks": weeks, "name": S.DECISION_NAMES[point]}
+        xs, ys, ts = x, y, thr
+    # the weeks the decisions shown span: fewer than asked when fewer have been played, or
+    # when the point's buffer of the latest decisions holds less (a large LA's busy points)
+    span = int(t_now - wk[keep].min()) if keep.any() else 0
+    return {"x": xs, "y": ys, "thresholds": ts, "threshold": current, "cut": cut,
+            "counts": counts, "n": int(x.size), "weeks": min(weeks, span),
+            "name": S.DECISION_NAMES[point]}
 
 
 def _threshold_now(model, point: int) -> float:

@@ -30,6 +30,25 @@ def configure(parser) -> None:
                         help="do not open a web browser")
 
 
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, for a room to open the app with
+    (no packet is sent: connecting a UDP socket only picks the outgoing interface)."""
+    import socket
+
+    found = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            found.append(s.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        found += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        pass
+    return sorted({a for a in found if not a.startswith("127.") and a != "0.0.0.0"})
+
+
 def _port_free(host: str, port: int) -> bool:
     """Can the app listen on host:port? (SO_REUSEADDR, as the server itself binds: a port
     left in TIME_WAIT by a server just stopped is free at once.)"""
@@ -187,6 +206,11 @@ def run(args) -> int:
     page = HoldingPage(args.host, args.port)
     print(f"cpabm viz: the workshop app is at http://{shown}:{args.port}/  (Ctrl-C stops it)",
           flush=True)
+    if args.host in ("0.0.0.0", "::"):
+        lan = lan_addresses()
+        print("cpabm viz: participants on this network open " + (", ".join(
+            f"http://{a}:{args.port}/" for a in lan) if lan else "this machine's address "
+            f"(none found here) with :{args.port}"), flush=True)
     try:
         if not _front_end(page):
             while True:  # the page says what to run, until Ctrl-C

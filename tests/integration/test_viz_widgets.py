@@ -233,6 +233,12 @@ def test_media_shock_raises_referrals_same_seed():
         ra += W.flow(a, "referrals_children")[-13:].sum()
         rb += W.flow(b, "referrals_children")[-13:].sum()
     assert rb > ra * 1.04, (ra, rb)
+    # a room pressing the button again and again in one week gets one shock
+    c = small_model(children=5_000)
+    assert c.media_shock() and not c.media_shock() and not c.media_shock()
+    assert c.anxiety() == pytest.approx(W.MEDIA_SHOCK) and c.shock_weeks == [c.week]
+    c.step()
+    assert c.media_shock() and len(c.shock_weeks) == 2
 
 
 def test_caseflow_shows_no_change_before_a_week_is_played():
@@ -282,7 +288,21 @@ def test_decision_counts_are_the_models_own_counts_over_the_same_weeks():
         hist = rec.score_hist[window, point]  # [weeks, truly at risk?, bins]
         assert dd["n"] == hist.sum()
         assert dd["counts"]["TP"] + dd["counts"]["FN"] == hist[:, 1].sum()  # truly at risk
-        assert np.isfinite(dd["threshold"])
+        assert np.isfinite(dd["threshold"]) and dd["weeks"] <= weeks
+        # the dots drawn are coloured as counted: each against its own threshold
+        if dd["n"] <= 1500:  # not thinned: the dots are the decisions
+            pos, truly = dd["y"] > dd["thresholds"], dd["x"] > dd["cut"]
+            assert int((pos & ~truly).sum()) == dd["counts"]["FP"]
+            assert int((~pos & truly).sum()) == dd["counts"]["FN"]
+    # a threshold moved a moment ago: the older decisions keep the colour they were counted
+    # with (the corner counts and the dots agree)
+    m.set_lever("referrer_threshold", 0.5)
+    m.step()
+    dd = W.decision_data(m, S.D_REFERRER, weeks=weeks)
+    svg = F.decisions_svg(m, S.D_REFERRER, weeks).decode()
+    assert len(set(dd["thresholds"].round(6))) > 1  # decisions of both thresholds shown
+    pos, truly = dd["y"] > dd["thresholds"], dd["x"] > dd["cut"]
+    assert int((pos & ~truly).sum()) == dd["counts"]["FP"] and f">{dd['counts']['FP']:,}<" in svg
 
 
 def test_grid_leaves_no_holes_and_parameters_are_model_arguments(app):
@@ -314,6 +334,92 @@ def test_each_session_gets_its_own_prepared_model(app):
     a, b, c = pool.take(), pool.take(), pool.take()  # the third is built on demand
     assert len({id(a), id(b), id(c)}) == 3
     assert app.ModelPool(size=0, factory=factory).take() is made[-1]
+
+
+def test_a_session_keeps_its_model_when_its_page_is_rebuilt(app, monkeypatch):
+    """Going to the Facilitator tab and back rebuilds the workshop page: the session finds
+    its run where it left it (the model Apply or Reset last made), not a fresh one; another
+    session gets its own; a closed session's entry goes, and a disposed model is replaced."""
+    closers = {}
+
+    class Ctx:
+        def __init__(self, key):
+            self.id = key
+
+        def on_close(self, fn):
+            closers.setdefault(self.id, []).append(fn)
+
+    made = iter(range(10**6))
+
+    class Fake:
+        def __init__(self):
+            self.n, self.twin = next(made), None
+
+        def dispose(self):
+            self.__dict__.clear()
+
+    monkeypatch.setattr(app.POOL, "take", Fake)
+    current = {"ctx": Ctx("a")}
+    monkeypatch.setattr(app.SESSION, "_context", lambda: current["ctx"])
+    first = app.session_model()
+    assert app.session_model() is first  # the page rebuilt: the same run
+    first.value = Fake()  # Apply: a new model in the session's reactive
+    assert app.session_model().value is first.value
+    current["ctx"] = Ctx("b")
+    other = app.session_model()
+    assert other is not first and other.value.n != first.value.n
+    first.value.dispose()  # disposed (the session closed): never handed out again
+    current["ctx"] = Ctx("a")
+    assert "twin" in app.session_model().value.__dict__
+    for fn in closers["b"]:
+        fn()
+    assert "b" not in app.SESSION_MODELS
+
+
+def _vuetify_round(value, lo, hi, step):
+    """What Vuetify's slider does to a value when it is drawn (VSlider.roundValue): onto the
+    grid lo + k step, then toFixed(the step's decimals)."""
+    decimals = len(repr(float(step)).split(".")[1].rstrip("0")) if "." in repr(float(step)) else 0
+    offset = lo % step
+    v = round((value - offset) / step) * step + offset
+    return round(min(v, hi), decimals)
+
+
+def _calibrated_params() -> set[str]:
+    import tomllib
+    spec = tomllib.loads((PROJECT_ROOT / "experiments" / "calibration" / "england.toml")
+                         .read_text())
+    return set(spec["priors"])
+
+
+@pytest.mark.parametrize("share", [None, 0.1234, 0.5678, 0.9013])
+def test_every_lever_slider_holds_the_parameters_default(share, monkeypatch):
+    """A slider moves any value off its grid onto it when drawn: a default off the grid
+    (0.135 on a 0.02 grid became 0.14) would change the run by opening the page. Each lever's
+    default stays; so do the defaults the calibration writes (4 significant figures) for the
+    levers it fits, put at a few places in the lever's range."""
+    from abm.core import params
+
+    calibrated = _calibrated_params()
+    for lever in W.LEVERS:
+        spec = params.PARAMETERS[lever.param]
+        if share is not None:
+            if lever.param not in calibrated:
+                continue
+            lo, hi, _ = lever.bounds()
+            d = float(f"{lo + share * (hi - lo):.4g}")
+            if lever.relative:  # a relative lever's range follows the default
+                d = float(f"{spec.default * (0.5 + share):.4g}")
+            monkeypatch.setitem(params.PARAMETERS, lever.param,
+                                params.ParamSpec(**{**spec.__dict__, "default": d}))
+        d = params.PARAMETERS[lever.param].default
+        lo, hi, step = lever.bounds()
+        assert lo <= d <= hi and (hi - lo) / step <= 20_000, (lever.key, lo, hi, step)
+        assert _vuetify_round(d, lo, hi, step) == pytest.approx(d, abs=1e-12), (lever.key, d)
+        assert W.format_value(d, lever.decimals(), "", spec.type == "int") == (
+            f"{d:,.0f}" if spec.type == "int" else f"{d:,.{lever.decimals()}f}")
+        monkeypatch.undo()
+    assert share is None or calibrated & {lv.param for lv in W.LEVERS}
 
 
 # ---------------------------------------------------------------------------- sessions
@@ -432,6 +538,9 @@ def test_cli_registers_viz_and_checks_its_port():
         assert cli.main(["viz", "--port", str(busy)]) == 2
     assert cli.main(["viz", "--port", "0"]) == 2
     assert "solara" not in viz_cli.__dict__  # nothing heavy at import
+    # served to the room (--host 0.0.0.0): the addresses participants open, never loopback
+    lan = viz_cli.lan_addresses()
+    assert all(not a.startswith("127.") and socket.inet_aton(a) for a in lan)
 
 
 def test_port_left_by_a_stopped_server_is_free_at_once():
@@ -568,3 +677,12 @@ def test_court_panel_shows_cases_started_then_once_they_are_known():
     assert abs(np.mean(got[both]) - np.mean(s["court_weeks"].to_numpy()[both])) < 8
     svg = F.timeseries_svg(m).decode()
     assert "cases started then" in svg and "cases concluded then (official)" in svg
+
+
+def test_a_run_saved_before_playing_says_no_week_was_played():
+    from viz import runs as R
+    m = small_model(children=5_000)
+    o = R.outcomes(m)
+    assert o["weeks"] == 0 and o["delay"] > 0  # the history's last year, labelled unplayed
+    m.step()
+    assert R.outcomes(m)["weeks"] == 1
