@@ -214,6 +214,13 @@ def test_facilitator_page_compares_the_runs_groups_saved(chromium, server):
         if group == "Group blue":
             page.locator("button.cp-shock").click()
             B.click_step(page, 2)
+            # the Facilitator tab and back: the group's run is where it was, not a fresh one
+            week = B.banner_week(page)
+            page.get_by_role("tab", name="Facilitator").click()
+            page.wait_for_selector(".cp-facilitator", timeout=60_000)
+            page.get_by_role("tab").first.click()  # the workshop's tab (Solara names it Home here)
+            B.wait_for_views(page)
+            assert B.banner_week(page) == week
         page.get_by_label("Your group's name").fill(group)
         page.locator(".cp-save-button").click()
         page.wait_for_selector(".cp-save-message")
