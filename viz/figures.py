@@ -183,7 +183,7 @@ def compare_svg(model) -> bytes:
 
 
 # ---------------------------------------------------------------------------- 1. caseflow
-FLOW_SHORT = ("Contacts (families)", "Referrals (children)", "Initial assessments (families)",
+FLOW_SHORT = ("Contacts", "Referrals (children)", "Initial assessments (families)",
               "Core assess. / s47 (children)", "CP plans started (children)",
               "Care proceedings (children)")
 

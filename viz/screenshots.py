@@ -1,6 +1,6 @@
 """Screenshots of the app before and after a media shock, as a workshop would see it.
 
-    .venv/bin/python -m viz.screenshots [--out results/figures] [--weeks 26]
+    .venv/bin/python -m viz.screenshots [--out results/figures] [--weeks 52]
 
 Starts ``solara run viz/app.py`` on a free local port, opens it in headless Chromium with
 every non-local request blocked, waits for all seven views, saves

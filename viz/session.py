@@ -32,7 +32,8 @@ log = logging.getLogger("cpabm.viz")
 
 #: One session at a time steps its model and redraws its views (server-wide).
 GATE = threading.Lock()
-#: Play speed: weeks a second a session aims for when the server has time for it.
+#: Play speed: at most this many weeks a second, when the server has time for it (the pace
+#: is also held back by the developer pause and by the time a redraw takes).
 WEEKS_PER_SECOND = 5.0
 #: At most this many weeks stepped before one redraw, for a session that waited its turn.
 MAX_CATCH_UP = 4

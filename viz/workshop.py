@@ -431,7 +431,7 @@ def series(model: ChildProtectionModel) -> pd.DataFrame:
 
 #: Caseflow stages: (label, weekly_frame column, unit). Flows per week.
 FLOW_STAGES = (
-    ("Contacts with universal services", "contacts", "families"),
+    ("Contacts with universal services", "contacts", "contacts"),
     ("Referrals to children's social care", "referrals_children", "children"),
     ("Initial assessments started", "ia_starts", "families"),
     ("Core assessments / s47 enquiries", "ca_starts_children", "children"),
