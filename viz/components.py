@@ -404,6 +404,11 @@ def Facilitator():
         else:
             H("div", "Not every run has the same LA size and seed: some of the differences "
               "are luck. Ask the groups to keep the default seed.", cls="cp-seeds cp-seeds-differ")
+        fewest, most = R.weeks_played(runs)
+        if fewest != most:
+            H("div", f"The runs played from {fewest} to {most} weeks: each outcome is a "
+              f"year's rate over the weeks its group played, so the periods compared differ "
+              f"too.", cls="cp-seeds cp-weeks-differ")
         table = R.runs_table(runs)
         head = [H("th", c) for c in table.columns]
         rows = []

@@ -155,6 +155,12 @@ def same_seeds(runs: list[dict]) -> bool:
     return len({(r["seed"], r["children"]) for r in runs}) <= 1
 
 
+def weeks_played(runs: list[dict]) -> tuple[int, int]:
+    """The fewest and most weeks any run played (its outcomes are rates over those weeks)."""
+    weeks = [int(r["outcomes"]["weeks"]) for r in runs]
+    return min(weeks), max(weeks)
+
+
 def comparison_png(runs: list[dict]) -> bytes:
     """The runs side by side, one bar chart per outcome, as a PNG (for the export)."""
     import matplotlib
