@@ -120,6 +120,21 @@ def warnings(table: pd.DataFrame) -> list[str]:
     return out
 
 
+def precision_met(table: pd.DataFrame, replications: int, rel: float,
+                  confidence: float) -> tuple[bool, int, pd.Series | None]:
+    """From a precision table of a sweep with ``replications`` per point: whether every
+    metric's observed CI half-width at every point is within ``rel`` of its mean (a metric
+    with fewer than 2 valid values at a point is not), the replications the widest would
+    need (scaled up where some runs gave no value: a duration in a year with no case), and
+    the widest row."""
+    rhw = table["relative_half_width"].astype(float).fillna(math.inf)
+    met = len(table) > 0 and bool((table["n"] > 1).all()) and bool((rhw <= rel).all())
+    need = [math.ceil(replications_for(r.sd, r.mean, rel, confidence) * replications / r.n)
+            if r.n > 1 else 2 * replications for r in table.itertuples(index=False)]
+    worst = table.loc[rhw.idxmax()] if len(table) else None
+    return met, max(need, default=replications), worst
+
+
 def run_until_precise(spec, out, rel: float, cap: int, *, resume: bool, log, **run_args):
     """Run the sweep, then add replications (resumably: finished runs are kept, and a run's
     seed depends only on its replication number) until every metric's CI half-width at every
@@ -135,22 +150,19 @@ def run_until_precise(spec, out, rel: float, cap: int, *, resume: bool, log, **r
         resume = True
         folder = summarise(out, log=log)
         table = pd.read_csv(folder / "precision.csv")
-        need = [replications_for(r.sd, r.mean, rel, spec.confidence)
-                for r in table.itertuples(index=False) if r.n > 1]
-        worst = table.loc[table["relative_half_width"].idxmax()] if len(table) else None
-        met = spec.replications > 1 and max(need, default=1) <= spec.replications
+        met, need, worst = precision_met(table, spec.replications, rel, spec.confidence)
         if met or spec.replications >= cap:
             if not met and worst is not None:
                 log(f"precision: stopped at the cap of {cap} replications; the widest CI is "
                     f"metric '{worst['metric']}' at point {worst['point']}: half-width "
                     f"{worst['relative_half_width']:.1%} of its mean (target {rel:.1%}); "
-                    f"about {max(need):,} replications would reach it")
+                    f"about {need:,} replications would reach it")
             else:
                 log(f"precision: every metric's {spec.confidence:.0%} CI half-width is within "
                     f"{rel:.1%} of its mean with {spec.replications} replications")
             return res, table, met
         # at most double per round: an sd estimated from few runs is itself uncertain
-        nxt = min(cap, max(spec.replications + 1, min(max(need), 2 * spec.replications)))
+        nxt = min(cap, max(spec.replications + 1, min(need, 2 * spec.replications)))
         log(f"precision: widest CI {worst['relative_half_width']:.1%} of its mean (metric "
             f"'{worst['metric']}', point {worst['point']}; target {rel:.1%}); replications "
             f"{spec.replications} -> {nxt}")

@@ -38,7 +38,7 @@ class Sensitivity:
             out += ["Sobol' indices (Saltelli/Jansen estimators, SALib): S1 first order, ST "
                     "total; +- is the bootstrap confidence half-width.", ""]
         else:
-            out += ["Morris screening (SALib): mu* = mean |elementary effect| per grid step "
+            out += ["Morris screening (SALib): mu* = mean |elementary effect|, as a change over the factor's range "
                     "(importance), sigma = its spread (interactions or non-linearity).", ""]
         for metric, g in t.groupby("metric", sort=False):
             out += [f"### {metric}", ""]
@@ -82,7 +82,7 @@ class Sensitivity:
                 for r in g.itertuples():
                     ax.annotate(r.factor, (r.mu_star, r.sigma), fontsize=7,
                                 xytext=(3, 3), textcoords="offset points")
-                ax.set_xlabel("mu* (per grid step)")
+                ax.set_xlabel("mu* (change over the factor's range)")
                 ax.set_ylabel("sigma")
                 ax.set_xlim(0, 1.4 * max(g["mu_star"].max(), 1e-12))  # room for labels
                 ax.set_ylim(0, 1.15 * max(g["sigma"].max(), 1e-12))

@@ -70,6 +70,10 @@ def load_runs(store: ResultStore, manifest: dict) -> tuple[pd.DataFrame, list[fl
         parts.append(t.add_column(1, "point", pa.array([r["point"]] * len(t), pa.int32())))
     if not parts:
         return pd.DataFrame(), seconds, len(runs)
+    # runs written under a spec whose factors were listed in another order (a resume after
+    # an edit of the spec) hold the same columns in another order
+    names = parts[0].column_names
+    parts = [t if t.column_names == names else t.select(names) for t in parts]
     df = pa.concat_tables(parts).to_pandas()
     for c in ("run", "indicator", "period"):
         df[c] = df[c].astype(str)
@@ -107,8 +111,10 @@ def metric_table(df: pd.DataFrame, metrics: list[dict], id_cols: list[str]) -> p
         if m["periods"] != "all":
             sub = sub[sub["period"].isin(m["periods"])]
         stat = m["stat"]
-        if stat in ("first", "last"):  # the value at the first / last selected period
-            v = sub.drop_duplicates(keys, keep=stat).set_index(keys)["value"]
+        if stat in ("first", "last"):  # the value at the first / last selected period that
+            # has one (a stock has none in a last period the run ends before census day)
+            v = sub.dropna(subset=["value"]).drop_duplicates(keys, keep=stat).set_index(
+                keys)["value"]
         else:
             g = sub.groupby(keys, sort=False)["value"]
             v = g.sum(min_count=1) if stat == "sum" else getattr(g, stat)()

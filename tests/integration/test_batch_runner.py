@@ -474,3 +474,23 @@ def test_adapter_outputs_are_the_summary_columns_at_every_period(warmed):
     for period in ("fy", "quarter", "month"):
         assert set(cpmodel.outputs()) == set(summary(model, period).columns), period
     assert all(cpmodel.outputs().values())
+
+
+def test_a_resume_under_a_spec_with_its_factors_reordered_still_summarises(tmp_path):
+    """The runs written under one order of the factors and those added under another hold
+    the same columns in another order: the folder summarises, with every run."""
+    quiet = lambda m: None  # noqa: E731
+    first = ishigami_spec(tmp_path, reps=2)
+    run_sweep(load_spec(first), tmp_path / "out", workers=0, progress=False, log=quiet)
+    text = first.read_text()
+    x1 = "[factors.x1]\nvalues = [-1.0, 0.0, 1.0, 2.0]\n\n"
+    x2 = "[factors.x2]\nvalues = [0.5, 1.5]\n\n"
+    swapped = text.replace(x1 + x2, x2 + x1).replace("replications = 2", "replications = 3")
+    assert swapped != text
+    second = tmp_path / "swapped.toml"
+    second.write_text(swapped)
+    res = run_sweep(load_spec(second), tmp_path / "out", workers=0, resume=True,
+                    progress=False, log=quiet)
+    assert res.executed == 8  # the third replication of each point: the rest reused
+    t = table(tmp_path / "out")
+    assert t["replication"].nunique() == 3 and len(t.drop_duplicates(["run"])) == 24

@@ -130,3 +130,29 @@ def test_bad_precision_arguments_are_refused(tmp_path, capsys, extra, message):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), *extra]) != 0
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_target_is_met_only_when_every_observed_half_width_is():
+    """Met means every metric's observed CI half-width at every point is within the target:
+    a metric missing in some runs (a duration in a year with no case) is judged on the runs
+    that gave it, and one with fewer than two values is not met; what it needs is scaled up
+    by the share of runs that gave no value."""
+    import pandas as pd
+
+    from abm.batch.precision import precision_met, replications_for
+
+    def row(metric, n, mean, sd, rhw):
+        return {"point": 0, "metric": metric, "n": n, "mean": mean, "sd": sd,
+                "relative_half_width": rhw}
+    ok = row("A", 30, 10.0, 1.0, 0.037)
+    table = pd.DataFrame([ok, row("B", 8, 10.0, 2.5, 0.212)])
+    met, need, worst = precision_met(table, 30, 0.2, 0.95)
+    assert not met and worst["metric"] == "B"
+    assert need == -(-replications_for(2.5, 10.0, 0.2, 0.95) * 30 // 8) > 30
+    met, need, worst = precision_met(pd.DataFrame([ok, row("C", 1, 5.0, float("nan"),
+                                                           float("nan"))]), 30, 0.2, 0.95)
+    assert not met and worst["metric"] == "C" and need == 60
+    assert precision_met(pd.DataFrame([ok]), 30, 0.2, 0.95)[0]
+    # one replication: nothing estimable yet; the next round has two
+    one = pd.DataFrame([row("A", 1, 10.0, float("nan"), float("nan"))])
+    assert precision_met(one, 1, 0.2, 0.95)[:2] == (False, 2)

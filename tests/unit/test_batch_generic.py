@@ -121,3 +121,21 @@ def test_abc_public_names_importable_from_the_package():
     from abm.batch.abc import smc, spec, targets
     assert abc.calibrate is smc.calibrate and abc.Target is targets.Target
     assert abc.load_calibration_spec is spec.load_calibration_spec
+
+
+def test_first_and_last_metrics_take_the_first_and_last_period_with_a_value():
+    """A stock has no value in a last period the run ends before census day: 'last' is the
+    last period that has one, not NaN."""
+    import numpy as np
+    import pandas as pd
+
+    from abm.batch.summary import metric_table
+
+    df = pd.DataFrame({"point": 0, "replication": [0, 0, 0], "run": "r",
+                       "indicator": "stock", "period": ["FY2008", "FY2009", "FY2010"],
+                       "value": [np.nan, 5.0, np.nan]})
+    metrics = [{"name": "last", "indicator": "stock", "periods": "all", "stat": "last"},
+               {"name": "first", "indicator": "stock", "periods": "all", "stat": "first"},
+               {"name": "mean", "indicator": "stock", "periods": "all", "stat": "mean"}]
+    t = metric_table(df, metrics, ["point", "replication"])
+    assert t[["last", "first", "mean"]].iloc[0].tolist() == [5.0, 5.0, 5.0]
