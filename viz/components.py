@@ -408,7 +408,7 @@ def Facilitator():
         if fewest != most:
             H("div", f"The runs played from {fewest} to {most} weeks: each outcome is a "
               f"year's rate over the weeks its group played, so the periods compared differ "
-              f"too.", cls="cp-seeds cp-weeks-differ")
+              f"too.", cls="cp-note cp-weeks-differ")
         table = R.runs_table(runs)
         head = [H("th", c) for c in table.columns]
         rows = []

@@ -651,13 +651,13 @@ def test_facilitator_page_shows_the_saved_runs(tmp_path, monkeypatch, app):
     text = str(table)
     assert "Group A" in text and "Group B" in text
     assert rc.find(v.Html, class_="cp-seeds cp-seeds-same").widgets
-    assert not rc.find(v.Html, class_="cp-seeds cp-weeks-differ").widgets  # 0 and 0 weeks
+    assert not rc.find(v.Html, class_="cp-note cp-weeks-differ").widgets  # 0 and 0 weeks
     played = small_model()
     for _ in range(3):
         played.step()
     R.save_run("Group C", played)
     rc.find(v.Btn, children=["Refresh"]).widget.click()
-    (note,) = rc.find(v.Html, class_="cp-seeds cp-weeks-differ").widgets
+    (note,) = rc.find(v.Html, class_="cp-note cp-weeks-differ").widgets
     assert "from 0 to 3 weeks" in str(note)
 
 
