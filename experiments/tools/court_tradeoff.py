@@ -44,11 +44,14 @@ def analyse(folder: Path) -> dict:
     lo = np.array([tid[k][1]["lo"] for k in DURATIONS])
     hi = np.array([tid[k][1]["hi"] for k in DURATIONS])
     ratio = S[:, tid[RATIO][0]]
-    ok = np.isfinite(d).all(axis=1) & np.isfinite(ratio)
+    # a June with arrivals and no closure has an infinite ratio: above any threshold, kept
+    ok = np.isfinite(d).all(axis=1) & ~np.isnan(ratio)
     keep = ok & ((d >= lo) & (d <= hi)).all(axis=1)
     rising = keep & (d[:, 0] < d[:, 1]) & (d[:, 1] < d[:, 2])
+    finished = len(list((folder / "generations").glob("gen_*.parquet")))
     return {"folder": folder, "n": int(ok.sum()), "generations": int(gens.max()) + 1 if len(gens)
-            else 0, "keep": keep, "rising": rising, "ok": ok, "ratio": ratio, "d": d,
+            else 0, "finished": finished, "keep": keep, "rising": rising, "ok": ok,
+            "ratio": ratio, "d": d,
             "lo": lo, "hi": hi, "published_ratio": tid[RATIO][1]["value"],
             "ratio_lo": tid[RATIO][1]["lo"]}
 
@@ -56,8 +59,8 @@ def analyse(folder: Path) -> dict:
 def _q(x: np.ndarray) -> str:
     if len(x) == 0:
         return "none"
-    return (f"median {np.median(x):.2f}, 90th percentile {np.quantile(x, 0.9):.2f}, "
-            f"highest {x.max():.2f}")
+    p90 = np.quantile(x, 0.9, method="inverted_cdf")  # no interpolation with an infinite one
+    return f"median {np.median(x):.2f}, 90th percentile {p90:.2f}, highest {x.max():.2f}"
 
 
 def report(a: dict) -> str:
@@ -66,7 +69,8 @@ def report(a: dict) -> str:
     lines = [SIGNATURE, "# Arrivals per closure against the three published durations", "",
              f"Written by `experiments/tools/court_tradeoff.py` from the simulations of "
              f"`{a['folder']}` ({a['n']:,} candidates over {a['generations']} generations, "
-             f"each the median of its replicates; England at 10%).", "",
+             f"{a['finished']} of them finished; each the median of its replicates; England at "
+             f"10%; a June with no closure counts as an infinite ratio).", "",
              "| candidates | how many | June 2010 arrivals per closure |", "|---|---|---|",
              f"| all | {ok.sum():,} | {_q(r[ok])} |",
              f"| the three Q2 durations inside tolerance | {keep.sum():,} | {_q(r[keep])} |",
@@ -85,14 +89,18 @@ def figure(a: dict, path: Path) -> None:
 
     ok, keep = a["ok"], a["keep"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter(a["d"][ok & ~keep, 2], a["ratio"][ok & ~keep], s=6, alpha=0.3,
+    fin = np.isfinite(a["ratio"])
+    ax.scatter(a["d"][ok & ~keep & fin, 2], a["ratio"][ok & ~keep & fin], s=6, alpha=0.3,
                color="tab:gray", label="a published duration outside tolerance")
-    ax.scatter(a["d"][keep, 2], a["ratio"][keep], s=10, alpha=0.8, color="tab:blue",
+    ax.scatter(a["d"][keep & fin, 2], a["ratio"][keep & fin], s=10, alpha=0.8, color="tab:blue",
                label="all three Q2 durations inside tolerance")
     ax.axvspan(a["lo"][2], a["hi"][2], color="tab:green", alpha=0.1,
                label="Q2 2010-11 duration tolerance")
     ax.axhline(a["published_ratio"], color="tab:red", lw=1, label="published: nearly 5")
-    ax.set_xlim(40, 100)
+    shown = ok & np.isfinite(a["ratio"])  # an infinite ratio has no place on the axis
+    ax.set_xlim(min(40.0, float(a["d"][shown, 2].min(initial=40.0))),
+                max(100.0, float(a["d"][shown, 2].max(initial=100.0))))
+    ax.set_xscale("log")
     ax.set_xlabel("mean duration of care cases concluded in Q2 2010-11 (weeks)")
     ax.set_ylabel("care arrivals per closure, June 2010")
     ax.set_yscale("log")

@@ -70,9 +70,11 @@ def analyse(folder: Path) -> dict:
                 pairs.append({"target": ti["id"], "other": tj["id"], "n_reference": len(ref),
                               "n_target_met": int(n_met[i]), "p_other": float(p[j]),
                               "p_other_given_target": pij, "cost": float(p[j]) - pij})
+    done = met[c.generation <= g]  # the finished generations' candidates (a running
+    # calibration has more on disk, of a generation not yet judged)
     return {"folder": folder, "generation": g, "targets": c.targets, "share": share,
             "p": p, "n_met": n_met, "n_ref": len(ref), "pairs": pd.DataFrame(pairs),
-            "all_met": met.mean(axis=0), "n_all": len(met)}
+            "all_met": done.mean(axis=0), "n_all": len(done)}
 
 
 def _pct(x: float) -> str:
@@ -91,7 +93,7 @@ def report(a: dict) -> str:
              f"Written by `experiments/tools/target_tensions.py` from `{a['folder']}`: the "
              f"posterior is generation {a['generation']}; the reference set is that "
              f"generation's {a['n_ref']:,} candidates (its proposals, accepted or not), and "
-             f"{a['n_all']:,} candidates were simulated in all. A target is met when the "
+             f"{a['n_all']:,} candidates were simulated in all up to it. A target is met when the "
              f"median of a candidate's replicates is inside its tolerance.", "",
              f"A target that less than {MISS_BELOW:.0%} of the posterior's weight meets is "
              f"listed, with the targets that the candidates meeting it meet less often (by "

@@ -35,9 +35,12 @@ def folder(tmp_path: Path) -> Path:
         (1, 0): ([1, 54, 54, 55, 2.0], [1, 54, 54, 55, 2.0]),    # keeps, not rising, 2.0
         (1, 1): ([1, 52, 53, 56, 3.6], [1, 52, 54, 56, 3.8]),    # keeps, rising, 3.7
         (1, 2): ([1, 53, 54, 55, 50.0], None),                   # one replicate only
+        (1, 3): ([1, 53, 54, 55, float("inf")], [1, 53, 54, 55, float("inf")]),  # no closure
     }
     recs = [{"generation": g, "candidate": c, "replicate": r, "stats": s}
             for (g, c), reps in cands.items() for r, s in enumerate(reps) if s is not None]
+    (root / "generations").mkdir()
+    (root / "generations" / "gen_000.parquet").write_bytes(b"")  # generation 0 finished
     (root / "sims" / "a.json").write_text(json.dumps(recs[:4]))
     (root / "sims" / "b.json").write_text(json.dumps(recs[4:]))
     return root
@@ -46,12 +49,13 @@ def folder(tmp_path: Path) -> Path:
 def test_counts_and_ratios_over_candidates(tmp_path):
     mod = tool()
     a = mod.analyse(folder(tmp_path))
-    assert a["n"] == 4 and a["generations"] == 2
-    assert a["keep"].sum() == 3 and a["rising"].sum() == 2
-    np.testing.assert_allclose(np.sort(a["ratio"][a["keep"]]), [1.2, 2.0, 3.7])
+    # a June with no closure (an infinite ratio) is a candidate too, above any threshold
+    assert a["n"] == 5 and a["generations"] == 2 and a["finished"] == 1
+    assert a["keep"].sum() == 4 and a["rising"].sum() == 3
+    np.testing.assert_allclose(np.sort(a["ratio"][a["keep"]]), [1.2, 2.0, 3.7, np.inf])
     md = mod.report(a)
-    assert "| the three Q2 durations inside tolerance | 3 | median 2.00" in md
-    assert "highest 3.70" in md and "of 3.5 or more: 1." in md
+    assert "| the three Q2 durations inside tolerance | 4 | median 2.85" in md
+    assert "highest inf" in md and "of 3.5 or more: 2." in md and "1 of them finished" in md
 
 
 def test_writes_its_files_and_refuses_a_foreign_report(tmp_path, capsys):
