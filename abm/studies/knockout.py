@@ -70,13 +70,14 @@ MEANINGS = {
                             "family's needs (App2 ¶16)",
 }
 
-#: units (abm.outputs.tables.SUMMARY_UNITS) of counts, which grow with the sample: the report
-#: shows them for all of England (divided by the scale)
-EXTENSIVE_UNITS = {"contacts (families)", "children", "families", "children at 31 March",
-                   "cases", "GBP", "events", "changes of social worker", "referrals_children",
-                   "child-weeks of drift and delay", "children home from care orders",
-                   "breakdowns within 52 weeks", "FTE (mean)", "care cases (mean)",
-                   "cases without a guardian (mean)"}
+#: units (the indicator registry's, abm.core.indicators) of counts and sums, which grow with
+#: the sample: the report shows them for all of England (divided by the scale). Shares,
+#: rates, means per case or per worker, durations and national indices do not.
+EXTENSIVE_UNITS = {"contacts", "children", "families", "cases", "care cases", "events",
+                   "GBP", "GBP/week", "FTE", "workers", "posts", "changes of worker",
+                   "child-weeks", "case-weeks", "family-weeks", "report-weeks", "hearings",
+                   "hearings/week", "hearing slots/week", "expert assessments",
+                   "expert reports", "expert reports/week", "hours/week", "worker-years"}
 
 
 # ------------------------------------------------------------------ the command line

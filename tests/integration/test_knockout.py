@@ -263,3 +263,22 @@ def test_cli_exits_2_on_bad_arguments_and_on_report_only_without_runs(tmp_path, 
     assert "cpabm: error: --replications = 0" in capsys.readouterr().err
     assert knockout.main(["--report-only", "--out", str(tmp_path)]) == 2
     assert "no knockout sweep here" in capsys.readouterr().err
+
+
+def test_every_registry_unit_is_known_to_grow_with_the_sample_or_not():
+    """The knockout rescales counts to all of England by the unit: each unit of the registry
+    is either a count or sum (rescaled) or one that does not grow with the sample; a new unit
+    must be placed, so that no count is shown at the sample's size."""
+    from abm.core import indicators as I
+    from abm.studies.knockout import EXTENSIVE_UNITS
+
+    intensive = {"% of childhood", "0..1", "anxiety units", "applications per concluded case",
+                 "cases per worker", "changes per open case", "errors per 100k children per "
+                 "year", "index", "index (0 = neutral)", "index (0 = no overload)",
+                 "initial assessments per referral", "latent risk units", "multiplier",
+                 "per year", "prescription per year", "weeks", "weeks per child in need",
+                 "years"}
+    units = {x.unit for x in I.SERIES + I.INDICATORS}
+    unplaced = {u for u in units - EXTENSIVE_UNITS - intensive if not u.startswith("share")}
+    assert not unplaced, unplaced
+    assert EXTENSIVE_UNITS <= units  # no stale unit
