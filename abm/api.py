@@ -152,6 +152,14 @@ def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = 
     return Result(sc, int(seed), model)
 
 
+def _check_period(period: Any, where: str) -> None:
+    from abm.core.calendar import PERIODS
+
+    if period not in PERIODS:
+        raise ConfigError(f"{where}: period = {period!r} is unknown; valid periods are "
+                          f"{', '.join(repr(p) for p in PERIODS)}")
+
+
 class Result:
     """One finished run. Tables are tidy (one value per row) and carry a ``unit`` column."""
 
@@ -179,9 +187,7 @@ class Result:
         same, in weeks: ``days / 7``) and ``kind``, how the period's value is made: ``flow``
         (summed over its days), ``stock`` (on its last day: a financial year's census day),
         ``level`` (averaged over its days) or ``rate`` (derived from those)."""
-        if period not in ("fy", "quarter", "month"):
-            raise ConfigError(f"Result.summary: period = {period!r} is unknown; valid periods "
-                              f"are 'fy', 'quarter' and 'month'")
+        _check_period(period, "Result.summary")
         if period not in self._summaries:
             from abm.outputs.tables import summary, summary_long
 
@@ -202,9 +208,7 @@ class Result:
         """The per-LA outputs (the per-LA series and the indicators derived from them) per
         LA and ``period``: columns ``la`` (its index), ``la_code``, ``period``,
         ``indicator``, ``value``, ``unit``. LAs are synthetic (docs/ODD.md, section 6)."""
-        if period not in ("fy", "quarter", "month"):
-            raise ConfigError(f"Result.la_summary: period = {period!r} is unknown; valid "
-                              f"periods are 'fy', 'quarter' and 'month'")
+        _check_period(period, "Result.la_summary")
         from abm.outputs.tables import la_summary
 
         t = la_summary(self._model, period).rename(columns={period: "period"})
@@ -252,11 +256,10 @@ class Result:
                           f"{self.scenario.end}) covers no complete financial year, so every "
                           f"NAME outcome is NaN; read NAME[FYyyyy], or end the scenario on "
                           f"31 March", stacklevel=2)
-        full = s[s["period"].isin(years)]
-        out: dict[str, Quantity] = {}
-        for ind, g in s.groupby("indicator", sort=False):
-            v = full.loc[full["indicator"] == ind, "value"].dropna()
-            out[ind] = Quantity(float(v.mean()) if len(v) else math.nan, g["unit"].iloc[0])
+        means = s[s["period"].isin(years)].groupby("indicator")["value"].mean()  # NaN skipped
+        units = s.groupby("indicator", sort=False)["unit"].first()
+        out: dict[str, Quantity] = {ind: Quantity(float(means.get(ind, math.nan)), unit)
+                                    for ind, unit in units.items()}
         for row in s.itertuples(index=False):
             out[f"{row.indicator}[{row.period}]"] = Quantity(row.value, row.unit)
         return out

@@ -57,7 +57,8 @@ def outcomes(model) -> dict:
     before any week is played, over the history's last year, with 0 weeks played."""
     n = W.recorded_weeks(model)
     start = min(getattr(model, "session_start", 0), n)
-    if n == start:  # nothing played yet: the history's last year
+    played = n - start
+    if not played:  # nothing played yet: the history's last year
         start = max(0, n - 52)
     weeks = max(n - start, 1)
     per_year = 52.0 / weeks
@@ -66,7 +67,7 @@ def outcomes(model) -> dict:
         return float(np.asarray(model.series(name)[start:n], float).sum())
     turnover = model.series("turnover_annual_rate")
     return {
-        "weeks": n - start if n > getattr(model, "session_start", 0) else 0,  # played
+        "weeks": played,
         "missed_harm": total("harm_missed") * per_year,
         "unnecessary_investigations": total("unnecessary_investigations") * per_year,
         "delay": total("delay_weeks") * per_year,

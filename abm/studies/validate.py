@@ -61,7 +61,7 @@ def evaluate_variants(point: dict, seed: int, context: dict):
     return [(k, "all", v) for k, v in stats.items()]
 
 
-def _run_all(tasks, workers, scheduler, quiet):
+def run_all(tasks, workers, scheduler=None, quiet=True):
     """Run ``(fn, point, seed, context)`` tasks through the batch executors; results in order."""
     from concurrent.futures import as_completed
 
@@ -174,7 +174,7 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
         vctx = {"target_specs": var, "overrides": dict(sc.overrides),
                 "children": VARIANT_CHILDREN}
         tasks += [(evaluate_variants, {}, s, vctx) for s in seeds]
-    results = _run_all(tasks, workers, scheduler, quiet)
+    results = run_all(tasks, workers, scheduler, quiet)
     values: dict[str, list[float]] = {}
     post_values: dict[str, list[float]] = {}
     for rows in results:

@@ -80,11 +80,10 @@ def simulate(folder: Path, spec_path: Path, draws: int, workers: int, seed: int)
     the spec's scenario at each: two frames, one row per draw."""
     from abm.batch.abc import load_posterior
     from abm.batch.abc.spec import load_calibration_spec
-    from abm.batch.executors import choose, open_executor
     from abm.batch.seeds import replication_seeds
     from abm.core.indicators import BY_NAME
-    from abm.studies.adapter import evaluate, warm
-    from abm.studies.validate import posterior_points
+    from abm.studies.adapter import evaluate
+    from abm.studies.validate import posterior_points, run_all
 
     spec = load_calibration_spec(spec_path)
     post = load_posterior(folder)
@@ -93,11 +92,9 @@ def simulate(folder: Path, spec_path: Path, draws: int, workers: int, seed: int)
     points, _ = posterior_points(folder, draws, seed)
     ctx = {"scenario": spec.context["scenario"], "regimes": {}, "period": "fy",
            "indicators": sorted(BY_NAME)}
-    warm()
     seeds = replication_seeds(seed + 1, draws)
-    with open_executor(choose(workers, None), preload=("abm.core.model", "abm.outputs.tables"),
-                       warm=warm, warm_args=(None,)) as (ex, _slots):
-        tables = list(ex.map(evaluate, points, seeds, [ctx] * draws))
+    tables = run_all([(evaluate, pt, s, ctx) for pt, s in zip(points, seeds, strict=True)],
+                     workers)
     outputs = pd.DataFrame([{f"{r.indicator} {r.period}": r.value for r in t.itertuples()}
                             for t in tables])
     params = pd.DataFrame([{p.name: float(p.transform(pt[p.name])) for p in post.priors}
