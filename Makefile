@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast baseline bench calibrate calibration-outputs results lint lock clean venv
+.PHONY: run test test-fast baseline bench calibrate calibration-checkpoint calibration-outputs results lint lock clean venv
 
 venv: $(STAMP)
 
@@ -51,8 +51,17 @@ bench: $(STAMP)
 ## two cores; rerun after a kill and it resumes), then, by script, the calibrated values in
 ## abm/data/parameters.toml and everything the calibration report is built from. After
 ## both: `make baseline` (the seeded baseline follows the calibration; one `golden:` commit).
+## A run that is not finished lives on in results/calibration/england_checkpoint.tar.xz
+## (`make calibration-checkpoint`, committed): `make calibrate` restores it when ABC_OUT
+## does not exist yet, then resumes. ABC_OUT=DIR runs elsewhere (the folder of a run in
+## progress is not committed; its checkpoint is).
+ABC_OUT ?= results/calibration/abc
+ABC_FROM = $(if $(wildcard $(ABC_OUT)),,$(if $(wildcard results/calibration/england_checkpoint.tar.xz),--from-checkpoint results/calibration/england_checkpoint.tar.xz))
 calibrate: $(STAMP)
-	nice -n 10 $(BIN)/cpabm calibrate experiments/calibration/england.toml --out results/calibration/abc --workers 2 --resume
+	nice -n 10 $(BIN)/cpabm calibrate experiments/calibration/england.toml --out $(ABC_OUT) --workers 2 --resume $(ABC_FROM)
+
+calibration-checkpoint: $(STAMP)
+	$(BIN)/cpabm calibrate experiments/calibration/england.toml --out $(ABC_OUT) --save-checkpoint results/calibration/england_checkpoint.tar.xz
 
 calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc

@@ -2,6 +2,7 @@
 
     cpabm calibrate SPEC [--out DIR] [--workers N] [--scheduler ADDRESS] [--resume]
                          [--check] [--status] [--quiet]
+                         [--save-checkpoint FILE] [--from-checkpoint FILE]
 
 ``configure(parser)`` and ``run(args) -> int`` for ``abm.cli.EXTENSIONS``; nothing heavy is
 imported at module level. ``python -m abm.cli.calibrate SPEC ...`` works the same way.
@@ -36,6 +37,13 @@ def configure(p) -> None:
                    help="say where the calibration in --out stands (generations finished, the "
                         "one in progress, cost so far and to come) and whether this spec "
                         "could resume it; run and change nothing (safe beside a running one)")
+    p.add_argument("--save-checkpoint", default=None, metavar="FILE",
+                   help="pack the calibration in --out into FILE (.tar.xz; written atomically, "
+                        "safe beside a running one) to carry it to another machine or sitting; "
+                        "run nothing")
+    p.add_argument("--from-checkpoint", default=None, metavar="FILE",
+                   help="first unpack the checkpoint FILE into --out (a new or empty folder), "
+                        "then go on as asked (--resume continues the run, --status reports)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 
@@ -46,6 +54,13 @@ def run(args) -> int:
     spec = load_calibration_spec(args.spec)
     from abm.core.io import out_path
     out = out_path(args.out) if args.out is not None else Path("results") / "calibration" / spec.name
+    if args.save_checkpoint is not None:
+        return _save_checkpoint(spec, out, args)
+    if args.from_checkpoint is not None:
+        from abm.batch.abc.checkpoint import restore
+        head = restore(out_path(args.from_checkpoint, "--from-checkpoint"), out)
+        log(f"restored {args.from_checkpoint} into {out}/ ({head['simulation_files']} "
+            f"simulation files, {head['generations']} generation(s); saved {head['created']})")
     if args.check:
         return _check(spec, out, args)
     if args.status:
@@ -58,6 +73,20 @@ def run(args) -> int:
         return run_failed(e, args)
     if not args.quiet:
         print(f"wrote {out}/ (posterior.md, calibrated.toml); stopped: {res.stop_reason}")
+    return 0
+
+
+def _save_checkpoint(spec, out, args) -> int:
+    from abm.batch.abc.checkpoint import save
+    from abm.core.io import out_path
+
+    head = save(out, out_path(args.save_checkpoint, "--save-checkpoint"))
+    size = out_path(args.save_checkpoint, "--save-checkpoint").stat().st_size
+    print(f"saved {out}/ to {args.save_checkpoint} ({head['simulation_files']} simulation "
+          f"files, {head['generations']} generation(s), {size / 1e6:.1f} MB)")
+    if head["identity_sha256"] != spec.identity_hash():
+        print(f"  note: {spec.path} does not match this run's identity, so `--resume` from "
+              f"this checkpoint needs the spec, code and environment the run was started with")
     return 0
 
 

@@ -654,3 +654,73 @@ def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path
     walls = session_walls_estimated(tmp_path)
     assert [w["ended"] for w in walls] == [False, False, True, False]
     assert [w["seconds"] for w in walls] == pytest.approx([50 * 60, 40 * 60, 30, 0])
+
+
+def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lose_anything(
+        tmp_path, capsys):
+    """--save-checkpoint packs a run that is not finished into one file; --from-checkpoint
+    unpacks it elsewhere and --resume finishes it to the uninterrupted result, running only
+    the simulations the checkpoint did not hold. Nothing is written over: not a file that is
+    not a checkpoint, not a checkpoint of another run or holding more than the folder, not a
+    folder that is not empty."""
+    import shutil
+    import tarfile
+
+    from abm.batch.abc import checkpoint
+
+    spec = small(tmp_path, generations=3)
+    full = calibrate(spec, tmp_path / "full", workers=1, progress=False, log=quiet)
+    part = tmp_path / "part"
+    shutil.copytree(tmp_path / "full", part)
+    accepted = sorted(pd.read_parquet(part / "generations" / "gen_002.parquet")["candidate"])
+    _unfinish(part, keep_below=accepted[9])
+    on_disk = _count_sims(part)
+    ck = tmp_path / "carry" / "small.tar.xz"
+    assert abc_cli.run(_args(spec, "--out", part, "--save-checkpoint", ck)) == 0
+    assert "generation(s)" in capsys.readouterr().out
+    head = checkpoint.read_header(ck)
+    assert head["generations"] == 2 and head["simulation_files"] == len(list((part / "sims").iterdir()))
+    # restored in a new folder and resumed: the uninterrupted result, from the missing sims only
+    new = tmp_path / "elsewhere" / "run"
+    assert abc_cli.run(_args(spec, "--out", new, "--from-checkpoint", ck, "--resume",
+                             "--workers", "1", "--quiet")) == 0
+    assert _count_sims(new) == _count_sims(tmp_path / "full") > on_disk
+    pd.testing.assert_frame_equal(pd.read_parquet(new / "posterior.parquet"), full.posterior,
+                                  check_exact=True)
+    # refusals, each leaving everything as it was
+    with pytest.raises(ConfigError, match="not an empty folder"):
+        checkpoint.restore(ck, new)
+    notes = tmp_path / "notes.tar.xz"
+    notes.write_text("my notes")
+    with pytest.raises(ConfigError, match="not a cpabm calibration checkpoint"):
+        checkpoint.save(part, notes)
+    with pytest.raises(ConfigError, match="not a cpabm calibration checkpoint"):
+        checkpoint.restore(notes, tmp_path / "x")
+    assert notes.read_text() == "my notes" and not (tmp_path / "x").exists()
+    bigger = tmp_path / "bigger.tar.xz"
+    checkpoint.save(new, bigger)
+    before = bigger.read_bytes()
+    with pytest.raises(ConfigError, match="holds more of this calibration"):
+        checkpoint.save(part, bigger)
+    other = write(tmp_path, SMALL.format(particles=20, generations=3, model="")
+                  .replace("high = 100.0", "high = 50.0"), "other.toml")
+    calibrate(other, tmp_path / "other", workers=1, progress=False, log=quiet)
+    with pytest.raises(ConfigError, match="checkpoint of another calibration"):
+        checkpoint.save(tmp_path / "other", bigger)
+    assert bigger.read_bytes() == before
+    with pytest.raises(ConfigError, match="holds no calibration"):
+        checkpoint.save(tmp_path / "carry", tmp_path / "y.tar.xz")
+    # a later checkpoint of the same run replaces an earlier one
+    checkpoint.save(new, ck)
+    assert checkpoint.read_header(ck)["simulation_files"] == len(list((new / "sims").iterdir()))
+    # an archive with a member no calibration folder has is refused before anything is written
+    evil = tmp_path / "evil.tar.xz"
+    with tarfile.open(evil, "w:xz") as tar:
+        hdr = (tmp_path / "h.json")
+        hdr.write_text(json.dumps({"kind": "cpabm calibration checkpoint"}))
+        tar.add(hdr, arcname="checkpoint.json")
+        tar.add(hdr, arcname="../escape.json")
+    with pytest.raises(ConfigError, match="which no calibration folder has"):
+        checkpoint.restore(evil, tmp_path / "z")
+    assert not (tmp_path / "z").exists() and not (tmp_path / "escape.json").exists()
+    assert not list(tmp_path.glob(".z.restore-*"))
