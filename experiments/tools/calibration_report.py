@@ -256,9 +256,43 @@ def identifiability_section(text: dict) -> list[str]:
               "the targets fix a combination, not each parameter):", "",
               "| parameters | correlation |", "|---|---|"]
     parts += [f"| `{a}` - `{b}` | {c:+.2f} |" for _, c, a, b in pairs[:8]]
-    parts += ["", "![marginals](abc/marginals.png)", "",
-              "### What would identify the rest", "", text["identify_rest"].strip(), ""]
+    parts += ["", *directions_table(post), "![marginals](abc/marginals.png)", "",
+              "### What would identify the rest", "", text["identify_rest"].strip(), "",
+              *identify_rest_table()]
     return parts
+
+
+def directions_table(post) -> list[str]:
+    """The combinations of parameters the targets constrain (``constrained_directions``):
+    each axis's sd over the prior's, the same rank's ratio in samples of the prior, and the
+    parameters loading on it."""
+    from abm.batch.abc import constrained_directions
+    from abm.batch.abc.posterior import CONSTRAINED, NULL_QUANTILE
+
+    axes = constrained_directions(post)["axes"]
+    head = ("Combinations the targets constrain: the principal axes of the final particles, "
+            "each parameter scaled by its prior's sd (`abm.batch.abc.constrained_directions`). "
+            "An axis is listed when its sd, over the prior's, is below what the same rank "
+            "reaches in samples of the prior as many and weighted as the particles (the "
+            f"null's {NULL_QUANTILE:.0%} quantile), and below {CONSTRAINED}.")
+    if not axes:
+        return [head + " None is.", ""]
+    rows = [head, "", f"| axis | sd / prior sd | null ({NULL_QUANTILE:.0%}) | loadings |",
+            "|---|---|---|---|"]
+    for k, a in enumerate(axes, 1):
+        load = ", ".join(f"`{n}` {v:+.2f}" for n, v in a["loadings"])
+        rows.append(f"| {k} | {a['sd_ratio']:.2f} | {a['null_quantile']:.2f} | {load} |")
+    return rows + [""]
+
+
+def identify_rest_table() -> list[str]:
+    """The table of ``identify_rest.md`` (experiments/tools/identify_rest.py), if written."""
+    f = OUT / "identify_rest.md"
+    if not f.exists():
+        return ["(`identify_rest.md` is not written yet: "
+                "`python experiments/tools/identify_rest.py`.)", ""]
+    body = f.read_text().split("# What would identify the rest", 1)[-1].strip()
+    return [body.replace("Written by", "From `identify_rest.md`, written by", 1), ""]
 
 
 def cost_section(text: dict) -> list[str]:

@@ -141,17 +141,30 @@ def test_script_refuses_a_foreign_summary_an_unknown_parameter_and_a_non_calibra
         load_posterior(tmp_path)
 
 
-def test_report_identifiability_section_reads_the_folder(folder, monkeypatch):
+def test_report_identifiability_section_reads_the_folder(folder, monkeypatch, tmp_path):
     """The calibration report's identifiability section: every parameter's width ratio and
-    label, sorted from the best identified, and the strongest correlations."""
+    label, sorted from the best identified, the strongest correlations, the constrained
+    combinations, and the table of identify_rest.md once that is written."""
+    from abm.batch.abc import constrained_directions, load_posterior
+
     root, _ = folder
     rep = tool(REPORT, "calibration_report")
     monkeypatch.setattr(rep, "ABC", root)
+    monkeypatch.setattr(rep, "OUT", tmp_path)
     text = {"identifiability": "WIDTHS", "identify_rest": "REST"}
     md = "\n".join(rep.identifiability_section(text))
     rows = [ln for ln in md.splitlines() if ln.startswith("| `")]
     assert [r.split("`")[1] for r in rows[:3]] == ["rate", "slots", "lag"]
-    assert "not identified" in rows[2] and "ESS" in md and md.rstrip().endswith("REST")
+    assert "not identified" in rows[2] and "ESS" in md
+    assert md.rstrip().endswith("is not written yet: `python experiments/tools/identify_rest.py`.)")
+    axes = constrained_directions(load_posterior(root))["axes"]
+    listed = [ln for ln in md.splitlines() if ln[:3] in {f"| {k}" for k in range(1, 10)}]
+    assert len(listed) == len(axes) and ("None is." in md) == (not axes)
+    (tmp_path / "identify_rest.md").write_text("<!-- x -->\n# What would identify the rest\n\n"
+                                               "Written by the tool.\n\n| a | b |\n")
+    md = "\n".join(rep.identifiability_section(text))
+    assert md.rstrip().endswith("From `identify_rest.md`, written by the tool.\n\n| a | b |")
+    assert "REST" in md
     pairs = [ln for ln in md.splitlines() if ln.startswith("| `") and "` - `" in ln]
     assert len(pairs) == 3  # every pair of the 3 parameters, strongest first
     r = [abs(float(ln.split("|")[2])) for ln in pairs]
