@@ -2,19 +2,26 @@
 
     .venv/bin/python experiments/tools/apply_calibration.py results/calibration/abc [--dry-run]
                      [--table abm/data/parameters.toml] [--summary results/calibration/calibrated_values.md]
-                     [--threshold 0.8] [--no-docs]
+                     [--threshold 0.8] [--keep-unidentified] [--no-docs]
 
 For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibrate``):
 
-* **identified** (posterior 10-90% width over the prior's below ``--threshold``, default
-  0.8, the engine's "not identified" line): ``default`` = the **weighted posterior median**
-  of the final generation (rounded to 4 significant figures; whole numbers for integer
-  parameters), ``calibrated = true``, and ``source`` = the run (folder, run identity,
-  generation, ESS, 10-90% interval, width ratio, prior) followed by the evidence the entry
-  held before (``evidence: ...``; a later run replaces only the run part);
-* **not identified**: ``default`` is left as it is (the documented prior value),
-  ``calibrated = false``, and ``source`` says the run did not identify it, with the same
-  evidence kept;
+* every parameter: ``default`` = the **weighted posterior median** of the final generation
+  (rounded to 4 significant figures; whole numbers for integer parameters),
+  ``calibrated = true``, and ``source`` = the run (folder, run identity, generation, ESS,
+  10-90% interval, width ratio, prior) and whether the run identified the parameter alone
+  (width ratio below ``--threshold``, default 0.8, the engine's "not identified" line),
+  followed by the evidence the entry held before (``evidence: ...``; a later run replaces
+  only the run part). A parameter the targets do not identify alone still takes its
+  posterior median: its marginal is then close to its prior, so the median is near the
+  documented prior's centre, while the combinations of parameters the targets do constrain
+  (the calibration report's "combinations" table) are kept. Keeping such a parameter at
+  the table's value instead would mix a value from before the calibration (for most
+  parameters of this model, a hand search's) with the posterior's values of the others,
+  a point on neither;
+* with ``--keep-unidentified`` (for a table whose values of the parameters the targets leave
+  open are independent published figures): a parameter not identified keeps its
+  ``default``, with ``calibrated = false`` and a source saying the run did not identify it;
 * **fixed by the calibration scenario** (the ``[parameters]`` of the run's ``[model]
   scenario``, e.g. households renewing at the demographic rate): the posterior is
   conditional on them, so ``default`` = the scenario's value, ``calibrated`` unchanged, and
@@ -77,7 +84,7 @@ def evidence(source: str) -> str:
     return source
 
 
-def plan(post, threshold: float) -> list[dict]:
+def plan(post, threshold: float, keep_unidentified: bool = False) -> list[dict]:
     """Per parameter: the posterior summary and what to write."""
     run = (f"{_where(post.root)}, run {post.identity_sha256[:12]}: generation "
            f"{post.generation}, ESS {post.ess:.0f}")
@@ -89,6 +96,12 @@ def plan(post, threshold: float) -> list[dict]:
             r["action"] = "set to the posterior median"
             r["new"] = _round(r["value"], r["kind"])
             r["note"] = f"ABC-SMC posterior median ({run}; {band}; {prior})"
+        elif not keep_unidentified:
+            r["action"] = "set to the posterior median (not identified alone)"
+            r["new"] = _round(r["value"], r["kind"])
+            r["note"] = (f"ABC-SMC posterior median, not identified alone ({run}; {band} >= "
+                         f"{threshold:g}; {prior}): near the prior's centre, the targets "
+                         f"constraining combinations it enters")
         else:
             r["action"] = "not identified: left at its documented value"
             r["new"] = None
@@ -157,16 +170,18 @@ def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
 
 
 def summary_markdown(post, rows: list[dict], threshold: float,
-                     fixed_rows: list[dict] = ()) -> str:
+                     fixed_rows: list[dict] = (), keep_unidentified: bool = False) -> str:
     res = post.result
     lines = [
         SIGNATURE,
         f"# Calibrated values from `{_where(post.root)}`", "",
         f"Run {post.identity_sha256[:12]} ({post.name}): final generation {post.generation}, "
         f"{len(post.weights)} particles, ESS {post.ess:.0f}; stopped: "
-        f"{res.get('stop_reason', 'n/a')}. Value = the {SUMMARY} where the width ratio "
-        f"(posterior 10-90% over the prior's, transformed space) is below {threshold:g}; "
-        f"otherwise the parameter is not identified and keeps its documented value.", "",
+        f"{res.get('stop_reason', 'n/a')}. Identified: the width ratio (posterior 10-90% "
+        f"over the prior's, transformed space) is below {threshold:g}. Value = the {SUMMARY}"
+        + ("; a parameter not identified keeps its documented value." if keep_unidentified
+           else " for every parameter (one not identified alone is then near its prior's "
+                "centre, and the combinations the targets constrain are kept)."), "",
         "| parameter | prior | posterior median | 5-95% | width ratio | identifiability | "
         "written |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -189,12 +204,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threshold", type=float, default=WEAK,
                     help=f"width ratio at or above which a parameter is not identified "
                          f"(default {WEAK})")
+    ap.add_argument("--keep-unidentified", action="store_true",
+                    help="leave a parameter the run does not identify at the table's value "
+                         "(for values that are independent published figures)")
     ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate the docs")
     args = ap.parse_args(argv)
     try:
         post = load_posterior(args.folder)
-        rows = plan(post, args.threshold)
+        rows = plan(post, args.threshold, args.keep_unidentified)
         fixed_rows = fixed(post)
         clash = sorted({r["parameter"] for r in rows} & {r["parameter"] for r in fixed_rows})
         if clash:
@@ -219,9 +237,12 @@ def main(argv=None) -> int:
         return 2
     atomic_write_text(table, text)
     summ.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(summ, summary_markdown(post, rows, args.threshold, fixed_rows))
+    atomic_write_text(summ, summary_markdown(post, rows, args.threshold, fixed_rows,
+                                               args.keep_unidentified))
     n = sum(r["new"] is not None for r in rows)
-    print(f"set {n} calibrated values in {table}; {len(rows) - n} not identified; wrote {summ}")
+    n_id = sum(bool(r["identified"]) for r in rows)
+    print(f"set {n} calibrated values in {table} ({n_id} identified alone, "
+          f"{len(rows) - n_id} not); {len(rows) - n} kept; wrote {summ}")
     if not args.no_docs:
         subprocess.run([sys.executable, str(ROOT / "experiments" / "tools" / "make_docs.py")],
                        check=True)

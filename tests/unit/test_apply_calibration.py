@@ -1,7 +1,8 @@
 """Calibrated values come from the posterior by script: abm.batch.abc.posterior reads a
 calibration folder (weighted medians, width ratios, draws) and
-experiments/tools/apply_calibration.py writes the identified ones into a parameter table,
-leaving the unidentified ones at their documented values. Checked on a small synthetic
+experiments/tools/apply_calibration.py writes the posterior medians into a parameter table,
+labelling the parameters the run does not identify alone (or, asked, leaving them at their
+documented values). Checked on a small synthetic
 calibration folder with a known posterior."""
 
 from __future__ import annotations
@@ -97,30 +98,42 @@ def test_summary_is_the_weighted_median_and_flags_the_unidentified(folder):
     assert d == draw(post, 300, seed=1) and d != draw(post, 300, seed=2)
 
 
-def test_script_writes_identified_values_keeps_the_rest_and_is_idempotent(folder, tmp_path):
+def test_script_writes_every_posterior_median_labels_the_unidentified_and_is_idempotent(
+        folder, tmp_path):
+    import tomllib
+
     root, df = folder
     mod = tool()
     table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
     table.write_text(TABLE)
     args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
     assert mod.main(args) == 0
-    import tomllib
     got = tomllib.loads(table.read_text())
     med = float(f"{weighted_quantile(df['rate'], df['weight'], 0.5):.4g}")
     assert got["rate"]["default"] == med and got["rate"]["calibrated"] is True
     assert got["rate"]["source"].startswith("ABC-SMC posterior median (")
     assert got["rate"]["source"].endswith("; evidence: assumption (a report, p. 3)")
     assert got["slots"]["default"] == 7 and got["slots"]["calibrated"] is True
-    # not identified: value kept, flag cleared, the reason and the evidence in the source
-    assert got["lag"]["default"] == 12.0 and got["lag"]["calibrated"] is False
-    assert got["lag"]["source"].startswith("not identified by ABC-SMC (")
+    # not identified alone: its posterior median too (no value from before the run), labelled
+    lag = float(f"{weighted_quantile(df['lag'], df['weight'], 0.5):.4g}")
+    assert got["lag"]["default"] == lag != 12.0 and got["lag"]["calibrated"] is True
+    assert got["lag"]["source"].startswith("ABC-SMC posterior median, not identified alone (")
     assert got["lag"]["source"].endswith("; evidence: a study")
     assert table.read_text().startswith("# a parameter table\n")  # layout kept
     first = table.read_text()
-    assert "| `rate` |" in summ.read_text()
+    assert "| `rate` |" in summ.read_text() and "for every parameter" in summ.read_text()
     # a second application replaces the run's note instead of nesting it
     assert mod.main(args) == 0
     assert table.read_text() == first
+    # --keep-unidentified: the table's value stays, the flag is cleared, the reason is given
+    table.write_text(TABLE)
+    assert mod.main([*args, "--keep-unidentified"]) == 0
+    got = tomllib.loads(table.read_text())
+    assert got["rate"]["default"] == med and got["lag"]["default"] == 12.0
+    assert got["lag"]["calibrated"] is False
+    assert got["lag"]["source"].startswith("not identified by ABC-SMC (")
+    assert got["lag"]["source"].endswith("; evidence: a study")
+    assert "keeps its documented value" in summ.read_text()
 
 
 def test_script_refuses_a_foreign_summary_an_unknown_parameter_and_a_non_calibration(
