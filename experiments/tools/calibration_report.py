@@ -9,14 +9,29 @@ Inputs (each made by a documented command; see the report's "How to reproduce"):
   results/calibration/calibrated_values.md
                                       experiments/tools/apply_calibration.py results/calibration/abc
   results/benchmarks/calibration.json python -m benchmarks.calibration (the cost per simulation)
-The explanations of misses are written by people, in EXPLANATIONS below; the numbers all come
-from the files. Run:  .venv/bin/python experiments/tools/calibration_report.py
+The explanations are written by people, in experiments/tools/calibration_explanations.toml;
+every model figure they quote is a placeholder filled from these files (:func:`fill`), so the
+text cannot drift from the results:
+
+  {{1to1:TARGET:FIELD}}   (also s10, s05) a target's record in validation_<tag>.json: median,
+                          p10, p90, target, lo, hi, replicates, pass
+  {{pp:TARGET:FIELD}}     its record in posterior_predictive.json: post_median, post_p05,
+                          post_p95, p05, p95, ...
+  {{post:PARAMETER:FIELD}} the final generation's summary (abm.batch.abc.summarise): median,
+                          q05, q10, q90, q95, width_ratio, identifiability
+  {{run:FIELD}}           the run: generation, particles, ess, simulations, cpu_hours,
+                          wall_hours, stop_reason
+
+with an optional format after a bar, ``{{1to1:referrals_fy2008:median|,.0f}}`` (default: 4
+significant figures). An unknown placeholder stops the report, naming it.
+Run:  .venv/bin/python experiments/tools/calibration_report.py
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +54,56 @@ PREDICTIVE = "posterior_predictive.json"
 #: the quarterly care-proceedings series of the court figure (and court_quarterly.csv)
 QUARTERLY = ["court_applications", "court_concluded", "care_mean_duration_weeks",
              "care_arrivals_per_closure", "referrals"]
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]+?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
+
+
+def fill_sources() -> dict:
+    """What the placeholders read (each a dict; missing files give empty ones)."""
+    src = {}
+    for tag, name in (("1to1", "validation_1to1.json"), ("s10", "validation_s10.json"),
+                      ("s05", "validation_s05.json"), ("pp", PREDICTIVE)):
+        v = _load(name)
+        src[tag] = {r["id"]: r for r in v["targets"]} if v else {}
+    src["post"], src["run"] = {}, {}
+    try:
+        from abm.batch.abc import load_posterior, summarise
+        post = load_posterior(ABC)
+    except Exception:  # noqa: BLE001 - a placeholder that needs it then says so
+        return src
+    src["post"] = {r["parameter"]: r for r in summarise(post)}
+    cost = json.loads((ABC / "cost.json").read_text()) if (ABC / "cost.json").exists() else {}
+    src["run"] = {"generation": post.generation, "particles": len(post.weights),
+                  "ess": post.ess, "stop_reason": post.result.get("stop_reason", "n/a"),
+                  "simulations": cost.get("simulations", math.nan),
+                  "cpu_hours": cost.get("cpu_seconds", math.nan) / 3600,
+                  "wall_hours": cost.get("wall_seconds", math.nan) / 3600}
+    return src
+
+
+def fill(text: str, sources: dict, where: str = "") -> str:
+    """``text`` with every ``{{...}}`` placeholder replaced by its figure (module docstring).
+    Raises KeyError naming a placeholder that names no figure."""
+    def one(m: re.Match) -> str:
+        key, spec = m.group(1), m.group(2)
+        parts = [p.strip() for p in key.split(":")]
+        try:
+            if parts[0] == "run" and len(parts) == 2:
+                value = sources["run"][parts[1]]
+            elif len(parts) == 3:
+                value = sources[parts[0]][parts[1]][parts[2]]
+            else:
+                raise KeyError(key)
+        except KeyError:
+            raise KeyError(f"{where}: placeholder {m.group(0)!r} names no figure in the "
+                           f"results") from None
+        if isinstance(value, bool):
+            return "passes" if value else "fails"
+        if isinstance(value, str):
+            return value
+        return format(value, spec or ".4g")
+    return PLACEHOLDER.sub(one, text)
 
 
 def _load(name):
@@ -316,7 +381,10 @@ def cost_section(text: dict) -> list[str]:
 
 def main() -> int:
     FIG.mkdir(parents=True, exist_ok=True)
-    text = tomlio.read(TEXT)
+    sources = fill_sources()
+    text = {k: (fill(v, sources, k) if isinstance(v, str)
+                else {kk: fill(vv, sources, f"misses.{kk}") for kk, vv in v.items()})
+            for k, v in tomlio.read(TEXT).items()}
     explanations = text.get("misses", {})
     vals = [(tag, v) for tag, name in VALIDATIONS if (v := _load(name)) is not None]
     if not vals:

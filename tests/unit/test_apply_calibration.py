@@ -218,3 +218,30 @@ def test_script_writes_what_the_calibration_scenario_fixed(folder, tmp_path, cap
     scen.unlink()  # the scenario is gone: refused, nothing written
     assert tool().main(args) == 2 and table.read_text() == first
     assert "is not there" in capsys.readouterr().err
+
+
+def test_report_placeholders_fill_from_the_results_and_an_unknown_one_stops_the_report(folder):
+    """The report's hand-written text quotes model figures as placeholders, filled from the
+    result files; every placeholder of the committed text names a figure that exists."""
+    from abm.core import tomlio
+
+    root, _ = folder
+    rep = tool(REPORT, "calibration_report")
+    src = {"1to1": {"referrals_fy2008": {"median": 570359.857, "pass": False, "p10": 0.1234567}},
+           "post": {"rate": {"width_ratio": 0.93, "identifiability": "not identified"}},
+           "run": {"ess": 212.4, "stop_reason": "acceptance fell"}}
+    text = ("{{1to1:referrals_fy2008:median|,.0f}} referrals ({{ 1to1:referrals_fy2008:pass }}; "
+            "p10 {{1to1:referrals_fy2008:p10}}); rate {{post:rate:identifiability}} "
+            "({{post:rate:width_ratio|.2f}}); ESS {{run:ess|.0f}}, {{run:stop_reason}}")
+    assert rep.fill(text, src) == ("570,360 referrals (fails; p10 0.1235); rate not identified "
+                                   "(0.93); ESS 212, acceptance fell")
+    for bad in ("{{1to1:referrals_fy2009:median}}", "{{post:rate:median}}", "{{run:x}}",
+                "{{nowhere:a:b}}", "{{1to1:referrals_fy2008}}"):
+        with pytest.raises(KeyError, match="names no figure"):
+            rep.fill(f"x {bad} y", src, "misses_discussion")
+    assert rep.fill("no placeholder {not one}", src) == "no placeholder {not one}"
+    # the committed text against the committed results
+    sources = rep.fill_sources()
+    for key, value in tomlio.read(rep.TEXT).items():
+        for k, v in (value.items() if isinstance(value, dict) else [(key, value)]):
+            rep.fill(v, sources, k)
