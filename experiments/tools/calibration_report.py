@@ -192,9 +192,18 @@ def figure_targets(val: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def published_durations() -> list:
+    """The published quarterly mean durations of concluded care cases, as targets (value,
+    tolerance, quarter): every main target on ``care_mean_duration_weeks``."""
+    from abm.studies.targets import load_targets
+
+    return [t for t in load_targets() if t.indicator == "care_mean_duration_weeks"
+            and t.table == "quarter" and len(t.periods) == 1 and t.rise_from is None]
+
+
 def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFrame:
     """Quarterly care applications, closures and mean duration, against the published
-    durations (Q2 = Jul-Sep of 2008, 2009, 2010)."""
+    durations (:func:`published_durations`; Q2 of a financial year = Jul-Sep)."""
     import dataclasses
 
     import matplotlib
@@ -222,14 +231,16 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
     a1.set_ylabel("care cases per quarter (1:1)")
     a1.legend()
     a2.plot(x, med["care_mean_duration_weeks"], label="model: mean duration of concluded cases")
-    pub = {"2008-Q3": 53.02, "2009-Q3": 54.41, "2010-Q3": 55.7}
-    for k, v in pub.items():
+    first = True
+    for t in published_durations():  # each with its own tolerance
+        k = t.periods[0]
         if k in med.index:
             i = list(med.index).index(k)
-            a2.errorbar(i, v, yerr=1.5, fmt="s", color="tab:red",
-                        label="published (MoJ), +/-1.5 weeks" if k == "2008-Q3" else None)
+            a2.errorbar(i, t.value, yerr=[[t.value - t.lo], [t.hi - t.value]], fmt="s",
+                        color="tab:red", label="published (MoJ), with tolerance" if first else None)
+            first = False
     a2.set_ylabel("weeks")
-    a2.legend(fontsize=8)
+    a2.legend(fontsize=8, loc="lower left")
     a2.set_xticks(x[::2], list(med.index)[::2], rotation=60, fontsize=7)
     fig.suptitle(f"Care proceedings, calibrated England ({int(scale * 100)}% sample, median "
                  f"of {len(seeds)} runs)")

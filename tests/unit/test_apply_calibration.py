@@ -245,3 +245,14 @@ def test_report_placeholders_fill_from_the_results_and_an_unknown_one_stops_the_
     for key, value in tomlio.read(rep.TEXT).items():
         for k, v in (value.items() if isinstance(value, dict) else [(key, value)]):
             rep.fill(v, sources, k)
+
+
+def test_report_court_figure_takes_the_published_durations_from_the_targets():
+    rep = tool(REPORT, "calibration_report")
+    got = {t.periods[0]: (t.value, t.lo, t.hi) for t in rep.published_durations()}
+    from abm.studies.targets import load_targets
+    by_id = {t.id: t for t in load_targets()}
+    for fy, quarter in ((2008, "2008-Q3"), (2009, "2009-Q3"), (2010, "2010-Q3")):
+        t = by_id[f"care_duration_q2_fy{fy}"]
+        assert got[quarter] == (t.value, t.lo, t.hi)
+    assert len(got) == 3
