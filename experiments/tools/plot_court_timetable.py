@@ -19,9 +19,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COMPONENTS = ("case_management_weeks", "experts_weeks", "listing_weeks", "adjourned_weeks")
+#: the components of the duration (they add up to it: docs/outputs.md), as the sweep's metrics
+COMPONENTS = ("first_hearing_weeks", "guardian_weeks", "case_management_weeks", "experts_weeks",
+              "listing_weeks", "adjourned_weeks")
 FACTORS = ["timetable_enforcement", "hearing_slots_per_100k", "timetable_weeks"]
-DEFAULT_SLOTS = 9.0
+SPEC = Path(__file__).resolve().parents[2] / "experiments" / "sweeps" / "court_timetable.toml"
+
+
+def reference_slots(spec: Path = SPEC) -> float:
+    """The default capacity: the hearing slots of the sweep's reference point (which a test
+    keeps at the parameter table's default)."""
+    import tomllib
+
+    return float(tomllib.loads(spec.read_text())["summary"]["reference"]["hearing_slots_per_100k"])
+
+
+def components(runs: pd.DataFrame) -> list[str]:
+    """The components the runs carry (a sweep run before a metric was added lacks it)."""
+    return [c for c in COMPONENTS if c in runs.columns]
 
 
 def dose_response(runs: pd.DataFrame) -> pd.DataFrame:
@@ -31,7 +46,7 @@ def dose_response(runs: pd.DataFrame) -> pd.DataFrame:
     g = runs.groupby(FACTORS)
     table = g["care_duration_weeks"].agg(replicates="size", duration_median="median",
                                          duration_min="min", duration_max="max")
-    for c in (*COMPONENTS, "within_40_weeks_share"):
+    for c in (*components(runs), "within_40_weeks_share"):
         table[c] = g[c].median()
     return table.round(2).reset_index()
 
@@ -57,14 +72,15 @@ def main(folder: str = "results/sweeps/court_timetable/summary",
     axes[0].set_ylabel("mean duration of concluded cases, FY2013-FY2015 (weeks)")
     axes[0].legend()
     ax = axes[-1]
+    slots = reference_slots()
     sub = runs[(runs["timetable_enforcement"] == max(enforcements))
-               & (runs["hearing_slots_per_100k"] == DEFAULT_SLOTS)]
-    m = sub.groupby("timetable_weeks")[list(COMPONENTS)].median()
+               & (runs["hearing_slots_per_100k"] == slots)]
+    m = sub.groupby("timetable_weeks")[components(runs)].median()
     bottom = 0.0
-    for c in COMPONENTS:
+    for c in components(runs):
         ax.bar(m.index, m[c], bottom=bottom, width=6, label=c.replace("_weeks", ""))
         bottom = bottom + m[c]
-    ax.set_title(f"components at {DEFAULT_SLOTS:g} slots, enforcement {max(enforcements):g}")
+    ax.set_title(f"components at {slots:g} slots, enforcement {max(enforcements):g}")
     ax.set_xlabel("timetable for the child (weeks)")
     ax.legend()
     fig.tight_layout()
