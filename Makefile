@@ -65,6 +65,7 @@ calibration-checkpoint: $(STAMP)
 
 calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc
+	$(BIN)/python experiments/tools/court_timetable_levels.py
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite
 	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite
 	$(BIN)/cpabm validate --replicates 3 --out results/calibration/validation_1to1.json --overwrite

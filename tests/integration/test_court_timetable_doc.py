@@ -63,9 +63,10 @@ def test_the_courts_guide_quotes_the_sweep():
 
 
 def test_the_sweep_spans_0_8_to_1_5_of_the_default_capacity():
-    """The issue's capacity range is relative to the default hearing slots: the spec's levels
-    (and its reference point) follow the parameter table's default, so a recalibrated
-    default needs the levels rewritten, not a stale sweep."""
+    """The capacity range is relative to the default hearing slots: the spec's levels (and
+    its reference point) follow the parameter table's default, so a recalibrated default
+    needs the levels rewritten (experiments/tools/court_timetable_levels.py, a step of
+    `make calibration-outputs`), not a stale sweep."""
     import tomllib
 
     from abm.core.params import PARAMETERS
@@ -75,3 +76,17 @@ def test_the_sweep_spans_0_8_to_1_5_of_the_default_capacity():
     levels = spec["factors"]["hearing_slots_per_100k"]["values"]
     assert [round(v / default, 2) for v in levels] == [0.8, 1.0, 1.2, 1.5]
     assert spec["summary"]["reference"]["hearing_slots_per_100k"] == levels[1]
+
+
+def test_the_levels_tool_rewrites_levels_and_reference_from_a_new_default():
+    import tomllib
+
+    tool = load_tool("court_timetable_levels")
+    text = tool.SPEC.read_text()
+    new = tomllib.loads(tool.rewrite(text, 8.0))
+    assert new["factors"]["hearing_slots_per_100k"]["values"] == [6.4, 8.0, 9.6, 12.0]
+    assert new["summary"]["reference"]["hearing_slots_per_100k"] == 8.0
+    old = tomllib.loads(text)
+    assert new["factors"]["timetable_weeks"] == old["factors"]["timetable_weeks"]
+    assert new["metrics"] == old["metrics"]
+    assert tool.main(["--check"]) == 0  # the committed spec is at the current default
