@@ -5,7 +5,8 @@ keeps the stock counters, the weekly transition matrix and the open list, so con
 (stock = opening stock + inflows - outflows) holds by construction and is checked by the
 tests against a full recount. :func:`move` calls it (the courts' care orders, the tests);
 the front door and ``casework.apply_moves`` write the same lines out in their loops. The
-tools: :func:`prefetch`, :func:`randbelow`, :func:`geometric_weeks`, :func:`sort_int64`.
+tools: :func:`prefetch`, :func:`randbelow`, :func:`geometric_weeks` (and
+:func:`geometric_weeks_from`), :func:`sort_int64`.
 """
 
 import numpy as np
@@ -139,6 +140,16 @@ def geometric_weeks(mean, rng):
     if mean <= 1.0:
         return 1
     return 1 + int(rng.exponential(mean - 1.0) + 0.5)
+
+
+@njit(cache=True)
+def geometric_weeks_from(mean, e):
+    """:func:`geometric_weeks` from an Exponential(1) number ``e`` drawn beforehand (the same
+    value for the same draw), for a kernel that draws a fixed number of random numbers
+    whatever happens."""
+    if mean <= 1.0:
+        return 1
+    return 1 + int(e * (mean - 1.0) + 0.5)
 
 
 @njit(cache=True)

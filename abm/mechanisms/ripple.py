@@ -17,7 +17,7 @@ import math
 from numba import njit
 
 from abm.core import indicators as I
-from abm.core.kernels import geometric_weeks
+from abm.core.kernels import geometric_weeks_from
 from abm.core.mechanism import Mechanism
 from abm.core.params import param_record
 from abm.core.state import AGENCY, PERMANENT, VACANT
@@ -42,6 +42,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
         u_agency = rng.random()
         u_nq = rng.random()
         e_draw = rng.exponential(5.0)
+        e_lag = rng.exponential(1.0)  # the recruitment wait, if a post falls vacant
         st = work.status[w]
         if st != VACANT:
             work.experience[w] += 1.0 / 52.0
@@ -52,7 +53,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
             if u_quit < h:
                 work.status[w] = VACANT
                 las.flow[la, I.FL_LEAVERS] += 1
-                work.hire_due[w] = t + geometric_weeks(lag, rng)
+                work.hire_due[w] = t + geometric_weeks_from(lag, e_lag)
                 work.agency_due[w] = t + 2 if u_agency < p.agency_fill_share else -1
                 continue
         elif st == AGENCY:
@@ -60,7 +61,7 @@ def turnover_and_recruitment(work, las, p, t, status_level, rng):
                 work.status[w] = VACANT
                 work.agency_due[w] = t + 2 if u_agency < p.agency_fill_share else -1
                 if work.hire_due[w] < 0:
-                    work.hire_due[w] = t + geometric_weeks(lag, rng)
+                    work.hire_due[w] = t + geometric_weeks_from(lag, e_lag)
                 continue
         st = work.status[w]
         if st != PERMANENT:

@@ -207,6 +207,20 @@ def test_a_better_paid_la_fills_its_posts_sooner_on_the_same_random_numbers(la_t
     assert due_hi.mean() / due_lo.mean() == pytest.approx(mean_hi / mean_lo, rel=0.01)
 
 
+def test_the_kernel_draws_the_same_random_numbers_whatever_happens(la_table):
+    """Common random numbers: the workforce stream advances by the same count of draws a
+    week whether no one quits or everyone does (and a recruitment wait is drawn), and
+    whatever the recruitment lag; so two regimes that differ in who quits still share every
+    later draw of the stream."""
+    after = []
+    for ov in ({"quit_hazard_base": 0.0}, FORCE_QUITS, {**FORCE_QUITS, "recruitment_weeks": 0.5}):
+        work, las = _posts(la_table, 500, (0.0, 0.1))
+        rng = np.random.default_rng(5)
+        turnover_and_recruitment(work, las, _ripple(**ov), 0, 0.0, rng)
+        after.append(rng.random(4).tolist())
+    assert after[0] == after[1] == after[2]
+
+
 def test_agency_cover_starts_and_ends_as_documented(la_table):
     """Half the posts' permanent workers quit in week 0; the other half are held by agency
     workers with no permanent hire scheduled. Week by week, post by post:
