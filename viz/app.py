@@ -60,6 +60,22 @@ MODEL_PARAMS = {
     "rng": {"type": "InputText", "value": DEFAULTS["rng"], "label": "Seed"},
     **FIXED,
 }
+
+
+def settings_params(model) -> dict:
+    """:data:`MODEL_PARAMS` with the running model's settings as their values, so a page
+    built again for a run (back from the Facilitator tab, or a run taken back after a
+    reload) shows that run's settings, and nothing is pending."""
+    lo, hi, step = 5_000, 250_000, 5_000
+    children = int(min(max(round(model.children_n / step) * step, lo), hi))
+    out = {k: (dict(p) if isinstance(p, dict) else p) for k, p in MODEL_PARAMS.items()}
+    out["children"] = Slider("LA size (children)", children, lo, hi, step)
+    out["regime"]["value"] = W.regime_label(model.regime)
+    out["compare_regime"]["value"] = W.regime_label(model.twin.regime)
+    out["rng"]["value"] = str(model.seed)
+    return out
+
+
 def new_model(**kw) -> W.WorkshopModel:
     return W.WorkshopModel(**{**DEFAULTS, **FIXED, **kw})
 
@@ -118,6 +134,7 @@ def Workshop(model: solara.Reactive):
     Apply-Reset, this LA's settings (applied on Apply), the levers, and the developer
     settings behind an "advanced" switch."""
     params = solara.use_reactive({})  # the settings chosen, applied on Apply / Reset
+    settings = solara.use_memo(lambda: settings_params(model.value), [])  # the run's, at first
     advanced = solara.use_reactive(False)
     guide = solara.use_reactive(True)
     interval = solara.use_reactive(100)
@@ -133,10 +150,11 @@ def Workshop(model: solara.Reactive):
             SESSION.SessionController(model, model_parameters=params, play_interval=interval,
                                       pending=bool(pending))
             if pending:
-                H("div", "Pending (press Apply): " + "; ".join(pending), cls="cp-pending")
+                H("div", "Pending (Apply starts a new run with them): " + "; ".join(pending),
+                  cls="cp-pending")
         C.Levers(model)
         with solara.Card("This local authority", margin=0, classes=["cp-settings"]):
-            _mesa_viz.ModelCreator(model, MODEL_PARAMS, model_parameters=params)
+            _mesa_viz.ModelCreator(model, settings, model_parameters=params)
             C.RegimeNotes(params.value)
         C.SaveRun(model)
         solara.Switch(label="advanced (developer settings)", value=advanced,
@@ -163,21 +181,28 @@ _SESSION_MODELS_LOCK = threading.Lock()
 
 
 def session_model() -> solara.Reactive:
-    """This session's model (a reactive): the one it has, or a new one from the pool, owned
-    by the session and dropped, with its entry here, when the session closes."""
+    """This session's model (a reactive): the one it has; else the run its browser's last
+    closed session left (a reload, or a connection back after Solara dropped the session,
+    within ``SESSION.RESUME_S`` seconds); else a new one from the pool. Owned by the
+    session; when the session closes, its run is kept for its browser a while
+    (``SESSION.park``) and the rest dropped, with its entry here."""
     ctx = SESSION._context()
     key = getattr(ctx, "id", None)
     with _SESSION_MODELS_LOCK:
         held = SESSION_MODELS.get(key) if key is not None else None
         if held is not None and "twin" in held.value.__dict__:  # not disposed
             return held
-        m = POOL.take()
-        SESSION.own(m, ctx)
+        m = SESSION.unpark(ctx) if ctx is not None else None
+        if m is None:
+            m = POOL.take()
+            SESSION.own(m, ctx)
         model = solara.reactive(m)
         if key is not None:
             SESSION_MODELS[key] = model
-            SESSION.on_session_close(ctx)
-            ctx.on_close(lambda: SESSION_MODELS.pop(key, None))
+            SESSION.on_session_close(ctx, current=lambda: model.value)
+            # (only its own entry: a new context on the same kernel id may have one already)
+            ctx.on_close(lambda: SESSION_MODELS.pop(key) if SESSION_MODELS.get(key) is model
+                         else None)
         return model
 
 

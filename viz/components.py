@@ -73,6 +73,8 @@ body:has(.cp-present) main.solara-content-main { padding-left: 0 !important; }
 .cp-guide li { margin: 2px 0; }
 .cp-pending { font-size: 13.5px; color: #8a4b00; background: #fff4e0; border-radius: 6px;
   padding: 4px 8px; margin-top: 4px; }
+.cp-reset-question { font-size: 13.5px; color: #8a1c1c; background: #fdecea; border-radius: 6px;
+  padding: 4px 8px; margin-top: 4px; line-height: 1.3; }
 .cp-regime-note { font-size: 12.5px; color: #333; line-height: 1.3; margin: 2px 0 6px 0; }
 .v-slider__thumb-container[aria-label="LA size (children)"] .v-slider__thumb-label-container {
   display: block !important; }
@@ -85,6 +87,10 @@ body:has(.cp-present) main.solara-content-main { padding-left: 0 !important; }
 #: The view shown full screen (presentation mode), or None for all views. A Solara reactive
 #: variable: each browser session has its own value.
 PRESENTING = solara.reactive(None)
+#: The views' options, held by the session (as PRESENTING), not by the view: presentation
+#: mode draws a view anew, and must show it as the user set it, as must the way back.
+WORKER_COLOUR = solara.reactive("caseload")  # view 2: "caseload" or "stress"
+DECISION_POINT = solara.reactive("referral")  # view 4: a key of DECISION_CHOICES
 
 
 @solara.component
@@ -143,12 +149,13 @@ def CaseflowView(model):
 
 @solara.component
 def WorkersView(model):
-    colour_by, set_colour_by = solara.use_state("caseload")
+    colour_by = WORKER_COLOUR.value
     pic = _picture(F.workers_svg, model, colour_by)
 
     def tools():
         solara.ToggleButtonsSingle(value=colour_by, values=["caseload", "stress"],
-                                   on_value=set_colour_by, dense=True)
+                                   on_value=WORKER_COLOUR.set, dense=True,
+                                   classes=["cp-colour-by"])
     ViewCard("workers", "2 · Social workers", "One square per post.", pic,
              "§1.23, App2 ¶14", tools=tools)
 
@@ -160,13 +167,15 @@ DECISION_CHOICES = {"referral": S.D_REFERRER, "screening": S.D_SCREEN,
 
 @solara.component
 def DecisionsView(model):
-    point, set_point = solara.use_state("referral")
+    point = DECISION_POINT.value
+    if point not in DECISION_CHOICES:
+        point = "referral"
     pic = _picture(F.decisions_svg, model, DECISION_CHOICES[point])
 
     def tools():
         H("span", "decision point:", cls="cp-decision-label")
         solara.Select(label="", value=point, values=list(DECISION_CHOICES),
-                      on_value=set_point, dense=True, style={"max-width": "200px"},
+                      on_value=DECISION_POINT.set, dense=True, style={"max-width": "200px"},
                       classes=["cp-decision-select"])
     ViewCard("decisions", "4 · Decisions under uncertainty",
              "Each dot a decision; above the black line, acted on: the two errors trade "

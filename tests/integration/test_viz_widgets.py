@@ -60,6 +60,14 @@ def lever_sliders(rc):
     return Finder([card]).find(v.Slider).widgets
 
 
+def settings_slider(rc, label):
+    """A slider of the card "This local authority" (the settings applied on Apply)."""
+    (card,) = by_class(rc, v.Card, "cp-settings")
+    from reacton.find import Finder
+    (w,) = [w for w in Finder([card]).find(v.Slider).widgets if w.label == label]
+    return w
+
+
 def switch(rc, name):
     (w,) = by_class(rc, v.Switch, f"cp-switch-{name}")
     return w
@@ -138,9 +146,12 @@ def test_reset_gives_a_fresh_defaults_model_and_the_levers_follow_it(app):
                  **{k: p for k, p in app.MODEL_PARAMS.items() if mv.check_param_is_fixed(p)}}
     app_defaults = {**app.DEFAULTS, **app.FIXED}
     assert {k: mv_params[k] for k in app_defaults} == app_defaults
-    # the settings (the defaults: 75,000 children) differ from this small model's: pending
+    # the settings show the run's own (nothing pending); set the defaults' LA size: pending
+    assert rc.find(v.Html, class_="cp-pending").widgets == []
+    settings_slider(rc, "LA size (children)").v_model = app.DEFAULTS["children"]
     pending = rc.find(v.Html, class_="cp-pending").widgets
     assert len(pending) == 1 and "LA size 75,000 children" in pending[0].children[0]
+    assert "Apply starts a new run" in pending[0].children[0]
     button(rc, "Apply").click()
     new = model_r.value
     assert rc.find(v.Html, class_="cp-pending").widgets == []
@@ -694,3 +705,200 @@ def test_a_run_saved_before_playing_says_no_week_was_played():
     assert o["weeks"] == 0 and o["delay"] > 0  # the history's last year, labelled unplayed
     m.step()
     assert R.outcomes(m)["weeks"] == 1
+
+
+# ---------------------------------------------------------------------------- workshop safety
+def test_the_settings_shown_are_the_running_models_so_nothing_is_pending(app):
+    """A page built for a run it did not start (back from the Facilitator tab, or a run
+    taken back after a reload) shows that run's settings: no spurious "Apply" that would
+    rebuild it under the defaults."""
+    m = small_model(regime="professional judgment", compare_regime="prescriptive", rng="abc")
+    model_r, rc = render_app(app, m)
+    assert rc.find(v.Html, class_="cp-pending").widgets == []
+    assert rc.find(v.Btn, children=["Reset"]).widgets and not \
+        rc.find(v.Btn, children=["Apply"]).widgets
+    (card,) = by_class(rc, v.Card, "cp-settings")
+    from reacton.find import Finder
+    selects = {w.label: w.v_model for w in Finder([card]).find(v.Select).widgets}
+    assert selects["Regime"] == "professional judgment"
+    assert selects["Compare with (view 7)"] == "prescriptive"
+    assert settings_slider(rc, "LA size (children)").v_model == 10_000
+    (seed,) = [w for w in Finder([card]).find(v.TextField).widgets if w.label == "Seed"]
+    assert W.parse_seed(seed.v_model) == m.seed
+
+
+def test_reset_asks_first_when_the_run_has_something_to_lose(app):
+    from viz import session
+    fresh = small_model()
+    assert not session.has_progress(fresh)
+    m = small_model()
+    model_r, rc = render_app(app, m)
+    button(rc, "Step").click()
+    button(rc, "Step").click()
+    button(rc, "Media shock: a child's death in the news").click()
+    assert session.has_progress(m)
+    button(rc, "Reset").click()  # a mis-click: the run is still there, and a question
+    assert model_r.value is m and m.week == SMALL["history_weeks"] + 2
+    (question,) = rc.find(v.Html, class_="cp-reset-question").widgets
+    assert "2 weeks played and 1 media shock will be lost" in question.children[0]
+    assert rc.find(v.Btn, children=["Reset"]).widget.disabled
+    button(rc, "Cancel").click()
+    assert rc.find(v.Html, class_="cp-reset-question").widgets == []
+    assert model_r.value is m and not rc.find(v.Btn, children=["Reset"]).widget.disabled
+    button(rc, "Reset").click()
+    button(rc, "Yes, start again").click()
+    new = model_r.value
+    assert new is not m and new.week == new.session_start and new.shock_weeks == []
+    assert rc.find(v.Html, class_="cp-reset-question").widgets == []
+    button(rc, "Reset").click()  # nothing to lose now: at once, no question
+    assert model_r.value is not new
+    assert rc.find(v.Html, class_="cp-reset-question").widgets == []
+
+
+def test_presentation_mode_keeps_each_views_options(app):
+    """Present, and Back to all views, show a view as the user set it (view 2's colouring,
+    view 4's decision point), not its defaults."""
+    from viz import components as C
+    try:
+        m = small_model()
+        model_r, rc = render_app(app, m)
+        (toggle,) = by_class(rc, v.BtnToggle, "cp-colour-by")
+        toggle.v_model = 1  # "stress"
+        (select,) = by_class(rc, v.Select, "cp-decision-select")
+        select.v_model = "court application"
+        stress = F.workers_svg(m, "stress")
+        court = F.decisions_svg(m, C.DECISION_CHOICES["court application"])
+        assert stress != F.workers_svg(m, "caseload")
+
+        def images():
+            return [bytes(w.value) for w in rc.find(ipywidgets.Image).widgets]
+        assert stress in images() and court in images()
+        presents = by_class(rc, v.Btn, "cp-present-button")
+        presents[C.VIEW_KEYS.index("workers")].click()
+        assert images() == [stress]
+        (toggle,) = by_class(rc, v.BtnToggle, "cp-colour-by")
+        assert toggle.v_model == 1
+        by_class(rc, v.Btn, "cp-present-button")[0].click()  # back to all views
+        assert len(images()) == 7 and stress in images() and court in images()
+        by_class(rc, v.Btn, "cp-present-button")[C.VIEW_KEYS.index("decisions")].click()
+        assert images() == [court]
+        (select,) = by_class(rc, v.Select, "cp-decision-select")
+        assert select.v_model == "court application"
+    finally:  # outside a server these reactives are global: leave the defaults
+        C.PRESENTING.set(None)
+        C.WORKER_COLOUR.set("caseload")
+        C.DECISION_POINT.set("referral")
+
+
+class _Ctx:
+    """A stand-in for Solara's kernel context: a kernel id, the browser's session cookie,
+    and its close callbacks (run in reverse, as Solara runs them)."""
+
+    def __init__(self, kernel, browser):
+        self.id, self.session_id, self.callbacks = kernel, browser, []
+
+    def on_close(self, fn):
+        self.callbacks.append(fn)
+
+    def close(self):
+        for fn in reversed(self.callbacks):
+            fn()
+
+
+def test_a_reloaded_page_gets_its_run_back_and_others_do_not(app, monkeypatch):
+    """A page reload (or a connection back after Solara dropped the session) opens a new
+    session in the same browser: it gets the run its last session left, for
+    ``RESUME_S`` seconds; another browser never gets it; afterwards it is dropped."""
+    from viz import session
+    monkeypatch.setattr(app.POOL, "take", small_model)
+    monkeypatch.setattr(session, "RESUME_S", 60.0)
+    current = {}
+    monkeypatch.setattr(app.SESSION, "_context", lambda: current["ctx"])
+    current["ctx"] = first = _Ctx("k1", "browser-a")
+    m = app.session_model().value
+    m.step()
+    m.media_shock()
+    week = m.week
+    current["ctx"] = other = _Ctx("k2", "browser-b")
+    theirs = app.session_model().value
+    first.close()  # the reload closes the old page's session
+    assert "k1" not in app.SESSION_MODELS and "twin" in m.__dict__  # kept, not dropped
+    current["ctx"] = again = _Ctx("k3", "browser-a")
+    got = app.session_model().value
+    assert got is m and got.week == week and got.shock_weeks == [week]
+    assert got.session_id == "k3" and "browser-a" not in session.PARKED
+    other.close()  # browser b's run is kept for browser b only
+    current["ctx"] = _Ctx("k4", "browser-c")
+    assert app.session_model().value is not theirs
+    monkeypatch.setattr(session, "RESUME_S", 0.2)
+    again.close()
+    _wait(lambda: "twin" not in m.__dict__, timeout=10)  # dropped once the time is up
+    assert "browser-a" not in session.PARKED
+    current["ctx"] = _Ctx("k5", "browser-a")
+    assert app.session_model().value is not m
+    for entries in session.PARKED.values():  # leave nothing behind for other tests
+        for _, timer in entries:
+            timer.cancel()
+    session.PARKED.clear()
+    for key in ("k4", "k5"):
+        app.SESSION_MODELS.pop(key, None)
+
+
+class _Clock:
+    """A model for the play loop: counts weeks, and notes the week at every redraw."""
+
+    def __init__(self):
+        self.week, self.running, self.redraws = 0, True, []
+
+    def step(self):
+        self.week += 1
+
+
+def _play(model, pause_s, seconds, monkeypatch, hold_gate_s=0.0):
+    import threading
+    import time
+
+    from viz import session
+    monkeypatch.setattr(session, "force_update", lambda: model.redraws.append(model.week))
+    stop = threading.Event()
+    if hold_gate_s:
+        session.GATE.acquire()
+    t = threading.Thread(target=session.play, args=(model, stop, pause_s))
+    t.start()
+    if hold_gate_s:
+        time.sleep(hold_gate_s)
+        session.GATE.release()
+    time.sleep(seconds)
+    stop.set()
+    t.join(5)
+    assert not t.is_alive()
+    return np.diff([0, *model.redraws])
+
+
+def test_play_pauses_as_set_and_never_skips_weeks_for_the_pause(monkeypatch):
+    from viz import session
+    # a pause of 0.4 s: one week per redraw (the pause is not "missed time" to catch up)
+    steps = _play(_Clock(), lambda: 0.4, 1.7, monkeypatch)
+    assert 2 <= len(steps) <= 6 and (steps == 1).all(), steps
+    # no pause: still no faster than WEEKS_PER_SECOND
+    steps = _play(_Clock(), lambda: 0.0, 1.0, monkeypatch)
+    assert (steps == 1).all() and len(steps) <= session.WEEKS_PER_SECOND * 1.0 + 2, steps
+    # a session kept waiting for the server's gate catches up, up to MAX_CATCH_UP weeks
+    steps = _play(_Clock(), lambda: 0.1, 0.3, monkeypatch, hold_gate_s=0.5)
+    assert 2 <= steps[0] <= session.MAX_CATCH_UP and (steps[1:] == 1).all(), steps
+
+
+def test_the_pause_slider_applies_while_playing(app):
+    """The developer pause changes the pace at once, not at the next ▶."""
+    from viz import session
+    m = small_model()
+    pause_ms = solara.reactive(60_000)
+    box, rc = solara.render(session.SessionController(solara.reactive(m),
+                                                      play_interval=pause_ms),
+                            handle_error=False)
+    start = m.week
+    button(rc, "▶").click()
+    _wait(lambda: m.week >= start + 1, timeout=30)
+    pause_ms.set(0)  # was a minute between weeks
+    _wait(lambda: m.week >= start + 4, timeout=30)
+    button(rc, "❚❚").click()
