@@ -91,8 +91,8 @@ def fill(text: str, sources: dict, where: str = "") -> str:
         try:
             if parts[0] == "run" and len(parts) == 2:
                 value = sources["run"][parts[1]]
-            elif len(parts) == 3:
-                value = sources[parts[0]][parts[1]][parts[2]]
+            elif len(parts) >= 3:  # a target id may hold colons: series:SET:POINT
+                value = sources[parts[0]][":".join(parts[1:-1])][parts[-1]]
             else:
                 raise KeyError(key)
         except KeyError:

@@ -240,6 +240,8 @@ def test_report_placeholders_fill_from_the_results_and_an_unknown_one_stops_the_
         with pytest.raises(KeyError, match="names no figure"):
             rep.fill(f"x {bad} y", src, "misses_discussion")
     assert rep.fill("no placeholder {not one}", src) == "no placeholder {not one}"
+    src["1to1"]["series:workforce_context:vacancy_rate.y2006"] = {"median": 0.1289}
+    assert rep.fill("{{1to1:series:workforce_context:vacancy_rate.y2006:median|.2f}}", src) == "0.13"
     # the committed text against the committed results
     sources = rep.fill_sources()
     for key, value in tomlio.read(rep.TEXT).items():
