@@ -56,6 +56,11 @@ class Series:
                 "level": "mean over the period's days"}[self.kind]
 
 
+#: what a formula may hold: names, numbers, + - * / and brackets (abm.outputs.tables
+#: evaluates it on arrays)
+_ARITHMETIC = re.compile(r"[A-Za-z0-9_ .+\-*/()]+")
+
+
 @dataclass(frozen=True)
 class Indicator:
     """An output derived from period aggregates by ``formula`` (an arithmetic expression of
@@ -66,6 +71,11 @@ class Indicator:
     formula: str
     description: str
     mechanism: str = ""
+
+    def __post_init__(self):
+        if not _ARITHMETIC.fullmatch(self.formula):
+            raise ValueError(f"indicator {self.name!r}: formula {self.formula!r} is not "
+                             f"arithmetic on names and numbers (+ - * / and brackets only)")
 
     @property
     def kind(self) -> str:

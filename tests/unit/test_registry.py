@@ -74,3 +74,27 @@ def test_an_unknown_formula_input_is_refused_when_the_registry_loads(tmp_path):
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode != 0 and "unknown inputs ['referals']" in r.stderr
+
+
+def test_derived_indicators_equal_pandas_eval_to_the_bit_and_formulas_are_arithmetic():
+    """abm.outputs.tables evaluates each compiled formula on the columns as arrays: every
+    derived value, zeros in denominators included (inf, NaN), is the one DataFrame.eval
+    gives; a formula that is not arithmetic on names is refused where it is declared."""
+    import numpy as np
+
+    from abm.outputs.tables import _aggregate, _derive
+
+    m = ChildProtectionModel(small(children=3000, years=1.0, warmup=26), rng=4,
+                             agent_views=False).run()
+    for period in ("month", "fy"):
+        base = _aggregate(m, [s.name for s in I.SERIES], period)
+        base.iloc[0] = 0.0  # a period of zeros: every ratio's 0/0
+        ours = _derive(base.copy())
+        theirs = base.copy()
+        for ind in I.INDICATORS:
+            theirs[ind.name] = theirs.eval(ind.formula, engine="python")
+        assert list(ours.columns) == list(theirs.columns)
+        np.testing.assert_array_equal(ours.to_numpy(), theirs.to_numpy())
+        assert ours[[i.name for i in I.INDICATORS]].iloc[0].isna().sum() > 10  # the 0/0s
+    with pytest.raises(ValueError, match="is not arithmetic"):
+        I.Indicator("x", "share", "__import__('os').getcwd()", "no")
