@@ -135,8 +135,9 @@ def init_families(fam, las, p, rng) -> None:
 
 @njit(cache=True)
 def harm_events(fam, las, p, t, rng, rng_risk, referred):
-    """Severe harm events by thinning. Returns the number of events and the number of
-    families queued in ``referred``.
+    """Severe harm events by thinning. Returns the number of events, the number of
+    families queued, and the queue: ``referred``, or a larger copy of it when the week's
+    forced referrals did not fit (the caller keeps the returned array).
 
     Each event is counted as known (the family has an open social-care case) or missed.
     A harm event brings the family to children's social care: it is queued in ``referred``
@@ -156,7 +157,10 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
             n = e - s
             if n == 0:
                 continue
-            h_max = min(1.0, p.harm_hazard_base * math.exp(p.harm_hazard_slope * (las.bin_base_max[la, b] + bound)))
+            # the bound on the bin's hazard; not capped at 1: a hazard is a rate (the
+            # reference model draws Poisson(h) events), and thinning under a bound above 1
+            # gives exactly that
+            h_max = p.harm_hazard_base * math.exp(p.harm_hazard_slope * (las.bin_base_max[la, b] + bound))
             k = rng.poisson(n * h_max)
             for _ in range(k):
                 i = s + randbelow(rng, n)
@@ -178,10 +182,13 @@ def harm_events(fam, las, p, t, rng, rng_risk, referred):
                     flow[la, I.FL_HARM_KNOWN] += 1
                 else:
                     flow[la, I.FL_HARM_MISSED] += 1
-                    if nref < referred.shape[0]:
-                        referred[nref] = i
-                        nref += 1
-    return total, nref
+                    if nref == referred.shape[0]:  # full: grow it (no referral is dropped)
+                        grown = np.empty(2 * nref + 1, np.int64)
+                        grown[:nref] = referred
+                        referred = grown
+                    referred[nref] = i
+                    nref += 1
+    return total, nref, referred
 
 
 class HarmEvents(Mechanism):
@@ -201,8 +208,9 @@ class HarmEvents(Mechanism):
         m = self.model
         self.n_forced = 0
         if m.p.mech_harm_events:
-            _, self.n_forced = self.call(harm_events, m.fam, m.las, self.p, m._t,
-                                         m.streams["harm"], m.streams["risk"], self.forced)
+            _, self.n_forced, self.forced = self.call(
+                harm_events, m.fam, m.las, self.p, m._t, m.streams["harm"], m.streams["risk"],
+                self.forced)
 
 
 # ------------------------------------------------------------------ households renew
@@ -289,7 +297,10 @@ def harm_exposure(fam, las, p, t, rng):
             n = e - s
             if n == 0 or las.bin_base_max[la, b] + bound <= cut:
                 continue
-            q = 0.5 * math.erfc((cut - las.bin_base_max[la, b]) / (sd * math.sqrt(2.0)))
+            if sd > 0.0:
+                q = 0.5 * math.erfc((cut - las.bin_base_max[la, b]) / (sd * math.sqrt(2.0)))
+            else:  # no spread (risk_volatility = 0): the bin's riskiest family is above the
+                q = 1.0  # cut for certain (bins whose riskiest family is not were skipped)
             k = max(1, int(math.ceil(EXPOSURE_SAMPLES_PER_BIN * q)))
             hits = 0
             for _ in range(k):
