@@ -240,8 +240,8 @@ class ChildProtectionModel(mesa.Model):
                 self.p = self.p._replace(**{ev.parameter: ev.value})
             elif ev.type == "scale_parameter":
                 from abm.core.params import PARAMETERS, coerce_value
-                v = getattr(self.p, ev.parameter) * ev.value
-                v = coerce_value(PARAMETERS[ev.parameter], min(v, PARAMETERS[ev.parameter].hi),
+                v = getattr(self.p, ev.parameter) * ev.value  # checked when the scenario
+                v = coerce_value(PARAMETERS[ev.parameter], v,  # was read; never capped here
                                  f"event on {ev.date}")
                 self.p = self.p._replace(**{ev.parameter: v})
             self._policy_changed()

@@ -176,7 +176,7 @@ class ReferenceModel(mesa.Model):
                 self.p = self.p._replace(**{ev.parameter: ev.value})
             elif ev.type == "scale_parameter":
                 spec = PARAMETERS[ev.parameter]
-                v = min(getattr(self.p, ev.parameter) * ev.value, spec.hi)
+                v = getattr(self.p, ev.parameter) * ev.value  # checked with the scenario
                 self.p = self.p._replace(**{ev.parameter: coerce_value(spec, v, f"event on {ev.date}")})
             self._policy_changed()
 

@@ -531,3 +531,26 @@ def test_bad_parameter_in_a_base_is_blamed_on_the_base(tmp_path):
     msg = _message(child)
     assert "unknown parameter 'referer_threshold' = 1.9" in msg
     assert str(base) in msg
+
+
+def test_a_scaled_value_out_of_range_is_refused_never_capped_even_past_the_scenario_check():
+    """A scenario's scale_parameter events are checked when it is read; an event that reaches
+    a model some other way (built by hand) still cannot set a value out of range: the model
+    refuses it (it used to cap it at the range's top, silently)."""
+    import dataclasses
+
+    from conftest import small
+
+    from abm.core.model import ChildProtectionModel
+    from abm.core.params import PARAMETERS
+    from abm.core.scenario import Event
+    from abm.reference.model import ReferenceModel
+
+    sc = small(children=2000, years=0.3, warmup=0)
+    hi = PARAMETERS["hearing_slots_per_100k"].hi
+    ev = Event(sc.start, "scale_parameter", parameter="hearing_slots_per_100k", value=1000.0)
+    bad = dataclasses.replace(sc, events=[ev])
+    for cls in (ChildProtectionModel, ReferenceModel):
+        with pytest.raises(ConfigError, match=rf"out of range|valid range is \[.*{hi}"):
+            m = cls(bad, rng=1, **({"agent_views": False} if cls is ChildProtectionModel else {}))
+            m.run()
