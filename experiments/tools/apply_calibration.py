@@ -78,10 +78,13 @@ def _where(root: Path) -> str:
 
 
 def evidence(source: str) -> str:
-    """The evidence part of a source: what this script keeps when it rewrites the entry."""
-    if source.startswith(PREFIXES):
-        return source.split(EVIDENCE, 1)[1] if EVIDENCE in source else ""
-    return source
+    """The evidence part of a source: what this script keeps when it rewrites the entry.
+    A source reads "how the value was set; evidence: its basis" (the table's convention for
+    set values), so the part after the first "; evidence: " is the basis; a source without
+    it is all basis, unless this script wrote it."""
+    if EVIDENCE in source:
+        return source.split(EVIDENCE, 1)[1]
+    return "" if source.startswith(PREFIXES) else source
 
 
 def plan(post, threshold: float, keep_unidentified: bool = False) -> list[dict]:

@@ -258,3 +258,19 @@ def test_report_court_figure_takes_the_published_durations_from_the_targets():
         t = by_id[f"care_duration_q2_fy{fy}"]
         assert got[quarter] == (t.value, t.lo, t.hi)
     assert len(got) == 3
+
+
+def test_a_set_values_provenance_is_dropped_and_its_evidence_kept(folder, tmp_path):
+    """The table's sources read "how the value was set; evidence: its basis": a calibration
+    replaces how it was set and keeps the basis, so no earlier grid or hand search survives
+    in the source of a value the posterior now sets."""
+    import tomllib
+
+    root, _ = folder
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE.replace('source = "assumption (a report, p. 3)"',
+                                   'source = "set by a grid (0.4, 0.5); evidence: a report, p. 3"'))
+    assert tool().main([str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]) == 0
+    src = tomllib.loads(table.read_text())["rate"]["source"]
+    assert src.startswith("ABC-SMC posterior median (") and "set by a grid" not in src
+    assert src.endswith("; evidence: a report, p. 3")
