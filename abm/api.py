@@ -7,7 +7,7 @@ and tested (tests/integration/test_api.py). The rest of the package is private.
     >>> sc = abm.load_scenario("small_la", warmup_weeks=52)
     >>> res = abm.run(sc, seed=1, regime="professional_judgment")
     >>> res.outcomes()["harm_missed"]            # events per financial year, mean
-    >>> res.summary()                            # tidy: period, indicator, value, unit, days, weeks
+    >>> res.summary()                            # tidy: period, indicator, value, unit, days, weeks, kind
     >>> abm.evaluate({"hearing_slots_per_100k": 12}, scenario="small_la", seed=1)
 
 Definitions. Every output is declared once in the indicator registry (``cpabm outputs``

@@ -221,16 +221,17 @@ FLOWS = (
           "expert (reached from the national expert queue)", "courts"),
     _flow("expert_queue_weeks_sum", "report-weeks", "weeks from commissioning to the start "
           "of work, summed over the expert assessments started", "courts"),
-    _flow("reunification_breakdowns", "families", "children back from care whose return broke "
-          "down within 52 weeks (a new s47 enquiry or care application)", "outcomes"),
+    _flow("reunification_breakdowns", "families", "families whose children came back from care "
+          "and whose return broke down within 52 weeks (a new s47 enquiry or care application)",
+          "outcomes"),
     _flow("police_triaged", "contacts", "police contacts decided by the triage unit",
           "front door"),
     _flow("police_triage_referrals", "contacts", "police contacts the triage unit referred",
           "front door"),
     _flow("delay_weeks", "child-weeks", "weeks of drift and delay: past an assessment "
           "timescale, past the court yardstick, or without a social worker", "outcomes"),
-    _flow("reunification_attempts", "families", "children home from a care order after a "
-          "review", "outcomes"),
+    _flow("reunification_attempts", "families", "families whose children went home from a "
+          "care order after a review", "outcomes"),
 )
 
 # ------------------------------------------------------------------ stocks (per LA)
@@ -447,9 +448,10 @@ INDICATORS = (
               "satisfaction of the workers in post", "ripple effect"),
     Indicator("mean_stress", "index (0 = no overload)", f"work_stress_sum / {_FILLED}",
               "stress of the workers in post", "ripple effect"),
-    Indicator("worker_changes_per_child_in_need", "changes per open case",
+    Indicator("worker_changes_per_child_in_need", "changes per child in need",
               "worker_changes / children_in_need",
-              "changes of social worker per child with an open case at the period's end",
+              "changes of social worker (counted once per family's case) per child with an "
+              "open case at the period's end",
               "workload"),
     Indicator("mean_journey_weeks", "weeks", "journey_weeks_sum / journeys",
               "weeks from referral to the first help of the episode", "outcomes"),

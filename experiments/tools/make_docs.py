@@ -171,6 +171,34 @@ def refresh_odd(text: str, where: str = "docs/ODD.md") -> str:
     return head + START + "\n" + render_odd_block() + END + tail
 
 
+#: What `cpabm run` writes into its folder (abm/cli/__init__.py, cmd_run), one line each;
+#: tests/integration/test_cli.py checks that a run writes exactly these files.
+RUN_FILES_DOC = (
+    "* `national_weekly.parquet`: every series week by week, national (long: week, date, la "
+    "= -1, month, quarter, fy, indicator, value, unit, scenario, seed);",
+    "* `la_weekly.parquet`: the per-LA series (flows, stocks, workforce) per LA and week "
+    "(skipped with `--no-per-la`);",
+    "* `national_monthly.parquet`: every series and derived indicator per calendar month, "
+    "calendar-true (each week's flows apportioned to the days it covers; long);",
+    "* `summary_fy.csv`, `summary_fy.md`: one row per financial year, every series aggregated "
+    "by its rule, `weeks`, and every derived indicator; `summary_fy.parquet`: the same, long "
+    "(with units);",
+    "* `la_summary_fy.parquet`: the same per LA (long: la, la_code, fy, indicator, value, unit);",
+    "* `care_quarter.csv`, `care_month.csv`: the care-proceedings indicators side by side "
+    "(docs/courts.md);",
+    "* `decisions_by_fy.csv`: per financial year and decision point, true and false positives "
+    "and negatives, sensitivity, specificity and AUC;",
+    "* `reunification_by_skill.csv`: reunifications and their breakdowns within 52 weeks by "
+    "the decile of the worker's skill;",
+    "* `workforce_distributions.parquet`: workers per bin of caseload (cases) and of "
+    "experience (whole years), week by week (long: week, date, variable, bin, workers);",
+    "* `caseflow.png`, `workforce.png`, `decisions.png`: the run's figures;",
+    "* `run.json`: the scenario, seed, regime, its size (LAs, children, families, posts, "
+    "courts, weeks), the overrides and the seconds it took; `.cpabm-output.json`: the "
+    "folder's marker (docs/reliability.md).",
+)
+
+
 def render_outputs_md() -> str:
     """Every output of the indicator registry, with its unit and definition."""
     from abm.core import indicators as I
@@ -181,14 +209,10 @@ def render_outputs_md() -> str:
     out = ["# Outputs", "",
            f"Generated from the indicator registry [`abm/core/indicators.py`]"
            f"(../abm/core/indicators.py) by [`{GENERATOR}`](../{GENERATOR}); do not edit by "
-           f"hand. Every run records the series week by week (`national_weekly.parquet`, "
-           f"`la_weekly.parquet`) and calendar-true by month (`national_monthly.parquet`: "
-           f"each week's flows apportioned to the days it covers); a run's summary "
-           f"(`summary_fy.*`) holds every series aggregated by its "
-           f"rule and every derived indicator, and a sweep records those its spec lists "
+           f"hand. {len(I.SERIES)} series and {len(I.INDICATORS)} derived indicators; "
+           f"`cpabm outputs` lists them. A sweep records those its spec lists "
            f"(`[outputs] indicators`, at `period = \"fy\"`, `\"quarter\"` or "
-           f"`\"month\"`). {len(I.SERIES)} series and {len(I.INDICATORS)} derived "
-           f"indicators; `cpabm outputs` lists them.", ""]
+           f"`\"month\"`). `cpabm run` writes:", "", *RUN_FILES_DOC, ""]
     tables = (("Flows (per LA, per week)", "flow"), ("Stocks (per LA)", "stock"),
               ("Workforce (per LA, per week)", "work"), ("Courts (per court centre)", "court"),
               ("Cohorts (national, counted at the week a care case started)", "cohort"),

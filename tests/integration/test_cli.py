@@ -322,3 +322,17 @@ def test_compare_runs_not_a_run_folder_exit_2(runs, tmp_path, capsys):
 def test_no_command_is_a_usage_error(capsys):
     assert main([]) == 2
     assert "required: command" in capsys.readouterr().err
+
+
+def test_outputs_doc_names_exactly_the_files_a_run_writes(runs):
+    """docs/outputs.md (generated: make_docs.RUN_FILES_DOC) lists every file `cpabm run`
+    writes, and no other."""
+    import re
+
+    rc, out = runs["a"]
+    assert rc == 0
+    text = (Path(__file__).resolve().parents[2] / "docs" / "outputs.md").read_text()
+    listed = text.split("`cpabm run` writes:", 1)[1].split("\n## ", 1)[0]
+    named = {n for n in re.findall(r"`([^`]+\.(?:parquet|csv|md|png|json))`", listed)
+             if "/" not in n}
+    assert named == {p.name for p in out.iterdir()}

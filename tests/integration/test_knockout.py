@@ -273,7 +273,7 @@ def test_every_registry_unit_is_known_to_grow_with_the_sample_or_not():
     from abm.studies.knockout import EXTENSIVE_UNITS
 
     intensive = {"% of childhood", "0..1", "anxiety units", "applications per concluded case",
-                 "cases per worker", "changes per open case", "errors per 100k children per "
+                 "cases per worker", "changes per child in need", "errors per 100k children per "
                  "year", "index", "index (0 = neutral)", "index (0 = no overload)",
                  "initial assessments per referral", "latent risk units", "multiplier",
                  "per year", "prescription per year", "weeks", "weeks per child in need",
