@@ -274,3 +274,16 @@ def test_a_set_values_provenance_is_dropped_and_its_evidence_kept(folder, tmp_pa
     src = tomllib.loads(table.read_text())["rate"]["source"]
     assert src.startswith("ABC-SMC posterior median (") and "set by a grid" not in src
     assert src.endswith("; evidence: a report, p. 3")
+
+
+def test_every_file_path_the_report_text_names_exists():
+    """The hand-written text of the calibration report names files by path: each exists."""
+    import re
+
+    text = (ROOT / "experiments" / "tools" / "calibration_explanations.toml").read_text()
+    paths = set(re.findall(r"`((?:abm|experiments|results|docs|tests)/[^`\s]+?)`", text))
+    assert len(paths) > 10
+    missing = sorted(p for p in paths
+                     if not (ROOT / p.split("::")[0].rstrip(",.;")).exists()
+                     and not (ROOT / "results" / "calibration" / p).exists())
+    assert not missing, missing
