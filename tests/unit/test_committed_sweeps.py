@@ -40,7 +40,7 @@ def _cases():
         yield pytest.param(m, id=rel, marks=marks)
 
 
-@pytest.mark.parametrize("manifest", _cases())
+@pytest.mark.parametrize("manifest", list(_cases()))
 def test_a_committed_sweep_was_run_from_its_spec_as_it_stands(manifest):
     man = json.loads(manifest.read_text())
     spec = load_spec(ROOT / man["spec_path"])
