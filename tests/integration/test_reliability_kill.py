@@ -199,6 +199,17 @@ def staged(tmp_path: Path) -> list[Path]:
     return list(tmp_path.glob(".out.cpabm-*.tmp"))
 
 
+def _whole(folder: Path) -> bool:
+    """Every file the folder's marker records is there with its SHA-256, and no other."""
+    marker = io.read_marker(folder)
+    if marker is None:
+        return False
+    files = dict(marker["files"])
+    on_disk = {p.name for p in folder.iterdir() if p.name != ".cpabm-output.json"}
+    return on_disk == set(files) and all(
+        io.sha256_file(folder / name) == sha for name, sha in files.items())
+
+
 def test_kill_minus_9_of_run_at_a_random_moment_loses_nothing(tmp_path):
     """A previous result survives whole; the staging folder left behind is removed by the
     next run, whose result equals an uninterrupted one. The kill moments are random
@@ -222,7 +233,7 @@ def test_kill_minus_9_of_run_at_a_random_moment_loses_nothing(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     rng = random.Random(SEED)
     killed = 0
-    for attempt in range(2):
+    for attempt in range(4):
         stale = set(staged(tmp_path))  # left by the attempt killed before
         proc = subprocess.Popen([str(CPABM), "run", str(scenario), "--out", str(out), "--quiet",
                                  "--no-per-la", "--overwrite"], stderr=subprocess.PIPE)
@@ -236,12 +247,18 @@ def test_kill_minus_9_of_run_at_a_random_moment_loses_nothing(tmp_path):
             proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate()
         assert proc.returncode in (0, -signal.SIGKILL), (proc.returncode, err.decode())
-        if proc.returncode == 0:  # it finished first: the new result is whole
-            break
-        killed += 1
-        assert staged(tmp_path), f"seed {SEED}, attempt {attempt}: killed with nothing staged"
-        assert {p.name: p.read_bytes() for p in out.iterdir()} == before, \
-            f"seed {SEED}, attempt {attempt}: the previous result was changed"
+        # whatever the moment, the folder holds one result whole: the previous one, or (it
+        # finished, or was killed after its result was swapped in) the new one
+        assert _whole(out), f"seed {SEED}, attempt {attempt}: the result in place is not whole"
+        now = {p.name: p.read_bytes() for p in out.iterdir()}
+        if proc.returncode == 0 or now != before:
+            assert (out / "summary_fy.csv").read_bytes() == (ref / "summary_fy.csv").read_bytes()
+            before = now
+            continue
+        killed += 1  # killed while it ran: the previous result untouched, its staging left
+        assert set(staged(tmp_path)) - stale, \
+            f"seed {SEED}, attempt {attempt}: killed with nothing staged"
+        break
     assert killed, (f"seed {SEED}: no attempt was killed (kill {delay:.2f} s into a window of "
                     f"{window:.2f} s)")
     assert main(["run", str(scenario), "--out", str(out), "--quiet", "--no-per-la",

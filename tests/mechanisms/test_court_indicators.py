@@ -99,24 +99,30 @@ def _fy_mean(m, name, years):
     return float((fy.loc[years, name] * w).sum() / w.sum())
 
 
-@pytest.mark.parametrize("enforcement, least_gain", [(1.0, 10.0), (0.0, None)])
-def test_the_timetable_binds_when_capacity_allows(enforcement, least_gain):
-    """Same seed, ample capacity: a 20-week timetable concludes cases well before a 60-week
-    one when it is enforced, by closer hearings (case management) ; not enforced, it only
-    reorders the lists and durations stay close."""
-    runs = {}
-    for weeks in (20.0, 60.0):
-        runs[weeks] = _run(children=150_000, years=3.0, seed=11, timetable_weeks=weeks,
-                           timetable_enforcement=enforcement, hearing_slots_per_100k=20.0)
+@pytest.mark.parametrize("enforcement, least_gain, seeds", [(1.0, 10.0, (11,)),
+                                                            (0.0, None, (11, 12, 13, 14))])
+def test_the_timetable_binds_when_capacity_allows(enforcement, least_gain, seeds):
+    """Same seeds, ample capacity: a 20-week timetable concludes cases well before a 60-week
+    one when it is enforced, by closer hearings (case management); not enforced, it only
+    reorders the lists and durations stay close. One seed's difference in case management
+    varies by about 2 weeks either way (8 seeds: -3.0 to +3.1), so the unenforced check
+    takes the mean of four seeds (sd about 1) within 3.5 weeks; enforced, one seed gains
+    more than 10."""
+    gains, cm_gains = [], []
     years = ["FY2009", "FY2010"]
-    gain = (_fy_mean(runs[60.0], "care_mean_duration_weeks", years)
-            - _fy_mean(runs[20.0], "care_mean_duration_weeks", years))
-    cm_gain = (_fy_mean(runs[60.0], "care_case_management_weeks", years)
-               - _fy_mean(runs[20.0], "care_case_management_weeks", years))
+    for seed in seeds:
+        runs = {weeks: _run(children=150_000, years=3.0, seed=seed, timetable_weeks=weeks,
+                            timetable_enforcement=enforcement, hearing_slots_per_100k=20.0)
+                for weeks in (20.0, 60.0)}
+        gains.append(_fy_mean(runs[60.0], "care_mean_duration_weeks", years)
+                     - _fy_mean(runs[20.0], "care_mean_duration_weeks", years))
+        cm_gains.append(_fy_mean(runs[60.0], "care_case_management_weeks", years)
+                        - _fy_mean(runs[20.0], "care_case_management_weeks", years))
+    gain, cm_gain = np.mean(gains), np.mean(cm_gains)
     if least_gain is not None:
         assert gain > least_gain and cm_gain > least_gain
     else:
-        assert abs(cm_gain) < 2.0 and abs(gain) < 6.0
+        assert abs(cm_gain) < 3.5 and abs(gain) < 6.0
 
 
 def test_a_capacity_cut_lengthens_the_waits_for_the_lists_with_crn():
