@@ -80,8 +80,9 @@ def _save_checkpoint(spec, out, args) -> int:
     from abm.batch.abc.checkpoint import save
     from abm.core.io import out_path
 
-    head = save(out, out_path(args.save_checkpoint, "--save-checkpoint"))
-    size = out_path(args.save_checkpoint, "--save-checkpoint").stat().st_size
+    archive = out_path(args.save_checkpoint, "--save-checkpoint")
+    head = save(out, archive)
+    size = archive.stat().st_size
     print(f"saved {out}/ to {args.save_checkpoint} ({head['simulation_files']} simulation "
           f"files, {head['generations']} generation(s), {size / 1e6:.1f} MB)")
     if head["identity_sha256"] != spec.identity_hash():

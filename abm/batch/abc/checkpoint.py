@@ -57,6 +57,12 @@ def read_header(archive: Path) -> dict | None:
     return head if isinstance(head, dict) and head.get("kind") == "cpabm calibration checkpoint" else None
 
 
+def _add(tar, name: str, data: bytes, mtime: float) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), int(mtime), 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
 def save(root, archive) -> dict:
     """Pack the calibration folder ``root`` into ``archive`` (atomically). Refused when
     ``root`` holds no calibration, or when ``archive`` exists and is not a checkpoint of this
@@ -69,6 +75,8 @@ def save(root, archive) -> dict:
     if manifest is None:
         raise ConfigError(f"--out = {str(root)!r} holds no calibration (no {MANIFEST}); "
                           f"nothing to save")
+    members = _members(root)
+    n_sims = sum(1 for n, _ in members if n.startswith(f"{SIMS}/"))
     if archive.exists():
         old = read_header(archive)
         if old is None:
@@ -78,13 +86,11 @@ def save(root, archive) -> dict:
             raise ConfigError(f"--save-checkpoint = {str(archive)!r} is a checkpoint of another "
                               f"calibration ({old.get('name')}, identity "
                               f"{str(old.get('identity_sha256'))[:12]}); nothing was written")
-    members = _members(root)
-    n_sims = sum(1 for n, _ in members if n.startswith(f"{SIMS}/"))
-    if archive.exists() and old.get("simulation_files", 0) > n_sims:
-        raise ConfigError(f"--save-checkpoint = {str(archive)!r} holds more of this calibration "
-                          f"({old['simulation_files']} simulation files) than --out "
-                          f"({n_sims}); nothing was written. Restore it elsewhere, or choose "
-                          f"another file")
+        if old.get("simulation_files", 0) > n_sims:
+            raise ConfigError(f"--save-checkpoint = {str(archive)!r} holds more of this "
+                              f"calibration ({old['simulation_files']} simulation files) than "
+                              f"--out ({n_sims}); nothing was written. Restore it elsewhere, or "
+                              f"choose another file")
     head = {"kind": "cpabm calibration checkpoint", "name": manifest.get("name"),
             "identity_sha256": manifest["identity_sha256"],
             "simulation_files": n_sims,
@@ -94,17 +100,12 @@ def save(root, archive) -> dict:
     fd, tmp = tempfile.mkstemp(dir=archive.parent, prefix=f".{archive.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w:xz", preset=9) as tar:
-            data = json.dumps(head, indent=1).encode()
-            info = tarfile.TarInfo(HEADER)
-            info.size, info.mtime = len(data), int(time.time())
-            tar.addfile(info, io.BytesIO(data))
+            _add(tar, HEADER, json.dumps(head, indent=1).encode(), time.time())
             for name, path in members:
                 data = path.read_bytes()
                 if name.endswith(".jsonl"):  # a line being appended is left out, not torn
                     data = data[:data.rfind(b"\n") + 1]
-                info = tarfile.TarInfo(name)
-                info.size, info.mtime, info.mode = len(data), int(path.stat().st_mtime), 0o644
-                tar.addfile(info, io.BytesIO(data))
+                _add(tar, name, data, path.stat().st_mtime)
         os.chmod(tmp, 0o644)
         os.replace(tmp, archive)
     except BaseException:
