@@ -291,16 +291,23 @@ def courts_step(fam, work, las, courts, cases, open_list, p, t, rng, anxiety, ap
         for q in range(n_applied):
             order[q] = np.int64(fam.open_pos[new[q]]) * n_applied + q
         sort_int64(order)
-        for q in order:
-            open_case(fam, las, courts, cases, p, new[q % n_applied], t, rng, anxiety)
+        intake = np.empty(n_applied, np.int64)
+        for q in range(n_applied):
+            intake[q] = new[order[q] % n_applied]
     else:
         n_open = open_list.n[0]
+        intake = np.empty(n_open, np.int64)
+        n_in = 0
         for kk in range(n_open):
             if kk + PREFETCH_AHEAD < n_open:
                 prefetch(fam.state, open_list.idx[kk + PREFETCH_AHEAD])
             i = open_list.idx[kk]
             if fam.state[i] == COURT and fam.court_case[i] < 0:
-                open_case(fam, las, courts, cases, p, np.int64(i), t, rng, anxiety)
+                intake[n_in] = i
+                n_in += 1
+        intake = intake[:n_in]
+    for i in intake:  # one call site: open_case is inlined, and each site costs compile time
+        open_case(fam, las, courts, cases, p, i, t, rng, anxiety)
     # the active case rows, in row order (a few percent of the table; every later pass
     # visits only these)
     act = np.empty(M, np.int64)
