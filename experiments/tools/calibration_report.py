@@ -131,9 +131,10 @@ def _rel(path: Path) -> str:
 def _md_table(df: pd.DataFrame) -> str:
     cols = list(df.columns)
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in df.iterrows():
-        rows.append("| " + " | ".join(_fmt(v) if isinstance(v, float) else str(v)
-                                      for v in r.to_numpy()) + " |")
+    for r in df.itertuples(index=False):  # each column keeps its type: whole numbers stay so
+        rows.append("| " + " | ".join(_fmt(v) if isinstance(v, float) else
+                                      f"{v:,}" if isinstance(v, (int, np.integer)) else str(v)
+                                      for v in r) + " |")
     return "\n".join(rows)
 
 
@@ -313,11 +314,17 @@ def identifiability_section(text: dict) -> list[str]:
     except Exception as e:  # noqa: BLE001 - reported in the report
         return parts + [f"(no posterior in `{_rel(ABC)}`: {e})", ""]
     rows = summarise(post)
-    parts += [f"Run `{_rel(ABC)}` (generation {post.generation}, "
-              f"{len(post.weights)} particles, ESS {post.ess:.0f}). Width ratio: the "
-              f"posterior's 10-90% interval over the prior's (log scale for loguniform "
-              f"priors); below {IDENTIFIED} identified, {IDENTIFIED}-{WEAK} weakly, from "
-              f"{WEAK} not identified.", "",
+    ratios = [r["width_ratio"] for r in rows]
+    classes = {c: sum(r["identifiability"] == c for r in rows) for c in
+               ("identified", "weakly identified", "not identified (posterior ~ prior)")}
+    parts += [f"Run `{_rel(ABC)}` (generation {post.generation}, {len(post.weights)} "
+              f"particles, ESS {post.ess:.0f}). Width ratio: the posterior's 10-90% interval "
+              f"over the prior's (log scale for loguniform priors); below {IDENTIFIED} "
+              f"identified, {IDENTIFIED}-{WEAK} weakly, from {WEAK} not identified. Of the "
+              f"{len(rows)} parameters, {classes['identified']} are identified, "
+              f"{classes['weakly identified']} weakly and "
+              f"{classes['not identified (posterior ~ prior)']} not identified alone; the "
+              f"width ratios run from {min(ratios):.2f} to {max(ratios):.2f}.", "",
               "| parameter | prior | posterior median | 10-90% | width ratio | identifiability |",
               "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["width_ratio"]):
@@ -392,6 +399,9 @@ def cost_section(text: dict) -> list[str]:
 
 def main() -> int:
     FIG.mkdir(parents=True, exist_ok=True)
+    if (ABC / "cost.json").exists():  # killed sessions' walls, from their files' times
+        from abm.batch.abc.report import refresh_cost
+        refresh_cost(ABC)
     sources = fill_sources()
     text = {k: (fill(v, sources, k) if isinstance(v, str)
                 else {kk: fill(vv, sources, f"misses.{kk}") for kk, vv in v.items()})
@@ -406,7 +416,6 @@ def main() -> int:
     med = figure_court(FIG / "court_quarterly.png")
     atomic_write_text(OUT / "court_quarterly.csv", med.to_csv())
     hist = pd.read_csv(ABC / "history.csv") if (ABC / "history.csv").exists() else None
-    post_md = (ABC / "posterior.md").read_text() if (ABC / "posterior.md").exists() else ""
     n_pass = sum(r["pass"] for r in main_val["targets"] if r["fitted"] or r["scenario"] != "main")
     n_checked = sum(1 for r in main_val["targets"] if r["fitted"] or r["scenario"] != "main")
     parts = [
@@ -453,11 +462,11 @@ def main() -> int:
         parts += ["### Calibrated values (from the posterior, by script)", "",
                   values.read_text().split("\n", 2)[2].strip(), ""]
     if hist is not None:
-        parts += ["### ABC-SMC generations", "", _md_table(hist), ""]
-    if post_md:
-        parts += ["### Posterior (from `results/calibration/abc/posterior.md`)", "",
-                  (post_md.split("\n", 1)[1] if post_md.startswith("#") else post_md)
-                  .replace("\n## ", "\n#### "), ""]
+        cols = ["generation", "epsilon", "acceptance", "candidates", "simulations", "ess",
+                "median_distance", "cpu_seconds"]
+        parts += ["### ABC-SMC generations", "", _md_table(hist[[c for c in cols if c in hist]]), "",
+                  "The run's own summary, with the correlation of every pair of parameters "
+                  "and the targets at its closest particle: `abc/posterior.md`.", ""]
     parts += [*identifiability_section(text), *cost_section(text),
               "## How to reproduce", "", text["reproduce"].strip(), ""]
     atomic_write_text(OUT / "report.md", "\n".join(parts))

@@ -630,7 +630,7 @@ def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path
     import datetime as dt
     import os
 
-    from abm.batch.abc.status import session_walls_estimated
+    from abm.batch.abc.store import session_walls
 
     (tmp_path / "sims").mkdir()
     t0 = dt.datetime(2026, 12, 6, 10, 0, 0)
@@ -651,9 +651,47 @@ def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path
         f = tmp_path / "sims" / f"{i}.json"
         f.write_text("[]")
         os.utime(f, (at(minute), at(minute)))
-    walls = session_walls_estimated(tmp_path)
+    walls = session_walls(tmp_path)
     assert [w["ended"] for w in walls] == [False, False, True, False]
     assert [w["seconds"] for w in walls] == pytest.approx([50 * 60, 40 * 60, 30, 0])
+
+
+def test_refresh_cost_adds_killed_sessions_and_never_lowers_a_wall(tmp_path):
+    """A run whose cost.json was written without the killed sessions' walls gets them from
+    its files' times; the same call on a copy whose files lost their times (a fresh clone)
+    keeps the figures it has."""
+    import datetime as dt
+    import os
+
+    import pandas as pd
+
+    from abm.batch.abc.report import refresh_cost
+
+    (tmp_path / "sims").mkdir()
+    t0 = dt.datetime(2026, 12, 6, 10, 0, 0)
+    stamp = lambda m: (t0 + dt.timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    events = [{"event": "start", "time": stamp(0)},  # killed; files up to minute 50
+              {"event": "start", "time": stamp(60)},  # ran to the end: 600 s
+              {"event": "end", "time": stamp(70), "seconds": 600.0, "executed": 4}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    for i, minute in enumerate([5, 50, 65]):
+        f = tmp_path / "sims" / f"{i}.json"
+        f.write_text("[]")
+        t = (t0 + dt.timedelta(minutes=minute)).timestamp()
+        os.utime(f, (t, t))
+    pd.DataFrame({"simulations_run": [4, 2], "simulation_seconds": [8.0, 4.0],
+                  "cpu_seconds": [6.0, 3.0]}).to_csv(tmp_path / "history.csv", index=False)
+    # as a run without the estimate wrote it: the killed session has no wall
+    (tmp_path / "cost.json").write_text(json.dumps({"wall_seconds": 600.0, "sessions": [
+        {"start": stamp(0), "seconds": None}, {"start": stamp(60), "seconds": 600.0}]}))
+    cost = refresh_cost(tmp_path)
+    assert cost["wall_seconds"] == pytest.approx(50 * 60 + 600)
+    assert cost["sessions_estimated"] == 1 and cost["simulations"] == 6
+    assert cost["cpu_seconds"] == pytest.approx(9.0)
+    assert json.loads((tmp_path / "cost.json").read_text()) == cost
+    for f in (tmp_path / "sims").iterdir():  # a clone: every file written just now
+        os.utime(f, None)
+    assert refresh_cost(tmp_path)["wall_seconds"] == pytest.approx(50 * 60 + 600)
 
 
 def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lose_anything(

@@ -100,7 +100,6 @@ from abm.batch.abc.status import (
     format_status,
     read_status,
     replicate_median,
-    session_walls_estimated,
 )
 from abm.batch.abc.store import (
     GENS,
@@ -113,6 +112,7 @@ from abm.batch.abc.store import (
     AbcStore,
     build_manifest,
     prepare,
+    session_walls,
 )
 from abm.batch.abc.targets import (
     TARGET_KEYS,
@@ -124,7 +124,7 @@ from abm.batch.abc.targets import (
 )
 
 __all__ = [
-    "Candidates", "candidates", "folder_tool_main", "session_walls_estimated",
+    "Candidates", "candidates", "folder_tool_main", "session_walls",
     "priors_from_identity", "replicate_median",
     "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",

@@ -107,22 +107,44 @@ def cost_summary(root: Path, pops: list[Population], session: dict | None = None
     """The calibration's cost: simulations stored (accepted or not, in-flight ones
     included), the sum of their wall and CPU seconds, the median per simulation, and the
     wall time of every session (``session``: the one writing now, whose end is not yet
-    logged; a session without an end, e.g. killed, counts as unknown)."""
-    n = sum(p.simulations_run for p in pops)
-    sim_s = sum(p.simulation_seconds for p in pops)
-    cpu_s = sum(p.cpu_seconds for p in pops)
+    logged; a killed one counts to its last simulation file, :func:`store.session_walls`)."""
     sessions = session_walls(root)
-    if session is not None and sessions and sessions[-1]["seconds"] is None:
+    if session is not None and sessions and not sessions[-1]["ended"]:
         sessions[-1].update(seconds=round(session["seconds"], 3),
-                            executed=session["executed"])
-    known = [x["seconds"] for x in sessions if x["seconds"] is not None]
-    return {"simulations": n, "simulation_seconds": round(sim_s, 3),
-            "cpu_seconds": round(cpu_s, 3),
+                            executed=session["executed"], ended=True)
+    return _cost(sum(p.simulations_run for p in pops), sum(p.simulation_seconds for p in pops),
+                 sum(p.cpu_seconds for p in pops), sessions)
+
+
+def _cost(n: int, sim_s: float, cpu_s: float, sessions: list[dict]) -> dict:
+    return {"simulations": int(n), "simulation_seconds": round(float(sim_s), 3),
+            "cpu_seconds": round(float(cpu_s), 3),
             "seconds_per_simulation": float(f"{sim_s / n:.4g}") if n else None,
             "cpu_seconds_per_simulation": float(f"{cpu_s / n:.4g}") if n else None,
-            "wall_seconds": round(sum(known), 3),
+            "wall_seconds": round(sum(x["seconds"] for x in sessions), 3),
             "sessions": sessions,
-            "sessions_without_end": len(sessions) - len(known)}
+            "sessions_estimated": sum(not x["ended"] for x in sessions)}
+
+
+def refresh_cost(root: Path) -> dict:
+    """Rewrite a finished calibration's ``cost.json`` with the wall time of its killed
+    sessions estimated from their simulation files' times (:func:`store.session_walls`),
+    for a folder whose cost was written without that estimate. A session keeps the larger
+    of its recorded and its estimated wall, so a copy that lost the files' times (a fresh
+    clone) never lowers a figure. Returns the new record."""
+    import pandas as pd
+
+    root = Path(root)
+    old = json.loads((root / "cost.json").read_text()) if (root / "cost.json").exists() else {}
+    recorded = {x.get("start"): x.get("seconds") or 0.0 for x in old.get("sessions", [])}
+    sessions = session_walls(root)
+    for x in sessions:
+        x["seconds"] = max(x["seconds"], recorded.get(x["start"], 0.0))
+    h = pd.read_csv(root / "history.csv")
+    cost = _cost(h["simulations_run"].sum(), h["simulation_seconds"].sum(),
+                 h["cpu_seconds"].sum(), sessions)
+    atomic_write_text(root / "cost.json", json.dumps(cost, indent=1) + "\n")
+    return cost
 
 
 def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population],
@@ -239,8 +261,9 @@ def write_outputs(store: AbcStore, spec: CalibrationSpec, pops: list[Population]
     md += ["", f"Cost: {cost['simulations']} simulations, {cost['cpu_seconds']:.0f} CPU s "
                f"({per if per is not None else 'n/a'} s each), wall {cost['wall_seconds']:.0f} s "
                f"over {len(cost['sessions'])} session(s)"
-               + (f" ({cost['sessions_without_end']} without a logged end)"
-                  if cost["sessions_without_end"] else "") + " (`cost.json`)."]
+               + (f" ({cost['sessions_estimated']} killed at the end of a sitting, each "
+                  f"counted to its last simulation file)"
+                  if cost["sessions_estimated"] else "") + " (`cost.json`)."]
     md += ["", "Files: `posterior.parquet` (final particles), `generations/gen_NNN.parquet`, "
            "`history.csv`, `calibrated.toml`, `best_particle.csv`, `marginals.png`. Method: "
            "docs/calibration_method.md.", ""]

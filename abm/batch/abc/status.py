@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abm.batch.abc.store import GENS, LOG, MANIFEST, SIMS
+from abm.batch.abc.store import GENS, LOG, MANIFEST, SIMS, session_walls
 from abm.batch.abc.targets import Target, distance
 from abm.core.errors import ConfigError
 
@@ -100,38 +100,6 @@ def candidates(root: str | Path) -> Candidates:
                       np.array([k[1] for k in keys], int), stats)
 
 
-def session_walls_estimated(root: str | Path) -> list[dict]:
-    """Every session of a calibration folder with its wall seconds, killed ones included.
-
-    A session that ended has its wall time in ``log.jsonl``. One that was killed (a run
-    spanning several sittings ends each one so) has none there; its wall is taken from its
-    start to the last simulation file written before the next session started (the engine
-    writes finished simulations at least every second). Each row: ``start``, ``seconds``,
-    ``ended`` (True: from the log; False: estimated). The estimate needs the files' times,
-    so copy a folder with them kept (``cp -a``)."""
-    import datetime as dt
-
-    from abm.batch.abc.store import session_walls
-
-    root = Path(root)
-    rows = session_walls(root)
-    if not rows:
-        return []
-    starts = [dt.datetime.fromisoformat(r["start"]).timestamp() for r in rows]
-    mtimes = np.sort([f.stat().st_mtime for f in (root / SIMS).glob("*.json")]
-                     if (root / SIMS).is_dir() else [])
-    out = []
-    for i, r in enumerate(rows):
-        if r["seconds"] is not None:
-            out.append({"start": r["start"], "seconds": float(r["seconds"]), "ended": True})
-            continue
-        until = starts[i + 1] if i + 1 < len(rows) else math.inf
-        inside = mtimes[(mtimes >= starts[i]) & (mtimes < until)]
-        last = float(inside[-1]) if len(inside) else starts[i]
-        out.append({"start": r["start"], "seconds": last - starts[i], "ended": False})
-    return out
-
-
 def folder_tool_main(name: str, doc: str, argv, default_folder: Path, default_out: Path,
                      write) -> int:
     """The command line of a script that analyses a calibration folder, read only:
@@ -194,7 +162,7 @@ def read_status(root: str | Path) -> Status:
             cpu.setdefault(g, []).append(c)
     if cpu:
         st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
-    walls = session_walls_estimated(root)
+    walls = session_walls(root)
     st.wall_seconds, st.sessions = sum(w["seconds"] for w in walls), len(walls)
     res = root / "result.json"
     if res.exists():  # its outputs say what it did, with or without the log ...

@@ -108,22 +108,45 @@ def sim_cost(record: dict) -> tuple[int, float, float]:
 
 
 def session_walls(root: Path) -> list[dict]:
-    """The sessions of a calibration folder from its log.jsonl: start time, wall seconds
-    (None for a session that did not end, e.g. killed) and simulations run."""
-    out: list[dict] = []
+    """Every session of a calibration folder, from its log.jsonl: ``start``, wall
+    ``seconds``, ``executed`` (simulations run; None if not logged) and ``ended``.
+
+    A session that ended has its wall time in the log (``ended`` True). One that was killed
+    (a run spanning several sittings ends each one so) has none there; its wall is taken
+    from its start to the last simulation file written before the next session started
+    (the engine writes finished simulations at least every second), with ``ended`` False.
+    That estimate reads the files' times, so copy a folder with them kept (``cp -a``, or a
+    checkpoint); in a fresh clone a killed session has no file in its time and counts 0 s."""
+    import datetime as dt
+
+    import numpy as np
+
+    rows: list[dict] = []
     f = root / LOG
     if not f.exists():
-        return out
+        return rows
     for line in f.read_text().splitlines():
         try:
             ev = json.loads(line)
         except ValueError:
             continue
         if ev.get("event") == "start":
-            out.append({"start": ev.get("time"), "seconds": None, "executed": None})
-        elif ev.get("event") == "end" and out and out[-1]["seconds"] is None:
-            out[-1].update(seconds=ev.get("seconds"), executed=ev.get("executed"))
-    return out
+            rows.append({"start": ev.get("time"), "seconds": None, "executed": None,
+                         "ended": False})
+        elif ev.get("event") == "end" and rows and not rows[-1]["ended"]:
+            rows[-1].update(seconds=ev.get("seconds"), executed=ev.get("executed"), ended=True)
+    if all(r["ended"] for r in rows):
+        return rows
+    starts = [dt.datetime.fromisoformat(r["start"]).timestamp() for r in rows]
+    sims = root / SIMS
+    mtimes = np.sort([p.stat().st_mtime for p in sims.glob("*.json")] if sims.is_dir() else [])
+    for i, r in enumerate(rows):
+        if r["ended"]:
+            continue
+        until = starts[i + 1] if i + 1 < len(rows) else math.inf
+        inside = mtimes[(mtimes >= starts[i]) & (mtimes < until)]
+        r["seconds"] = round((float(inside[-1]) if len(inside) else starts[i]) - starts[i], 3)
+    return rows
 
 
 def _temp(name: str) -> bool:
