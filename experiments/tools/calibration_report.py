@@ -251,38 +251,55 @@ def figure_court(path: Path, scale: float = 0.1, seeds=(1, 2, 3)) -> pd.DataFram
     return med
 
 
-def court_indicators_section(text: dict) -> list[str]:
-    """The care indicators side by side: the explanation, a link to
-    ``court_indicators.md`` (written by ``experiments/tools/court_indicators_report.py``) and
-    its June-2010 table, copied from that file so that every number comes from a run."""
-    parts = ["## Care proceedings: the indicators side by side", "",
-             text["court_indicators"].strip(), ""]
-    src = OUT / "court_indicators.md"
+def copied_tables(name: str, producer: str, after: str | None = None,
+                  titled: bool = False) -> list[str]:
+    """The tables of ``results/calibration/NAME`` (written by ``producer``), copied so that
+    every number comes from a run: those after the heading ``after`` if given, each under
+    its own heading if ``titled``; a note naming the producer if the file is missing."""
+    src = OUT / name
     if not src.exists():
-        return parts + ["(`court_indicators.md` not found: run "
-                        "`experiments/tools/court_indicators_report.py`.)", ""]
-    body = src.read_text().split("## Arrivals per closure", 1)
-    if len(body) == 2:
-        table = [ln for ln in body[1].splitlines() if ln.startswith("|")]
-        parts += table + [""]
+        return [f"(`{name}` not found: run `{producer}`.)", ""]
+    text = src.read_text()
+    if after is not None:
+        text = text.split(after, 1)[-1] if after in text else ""
+    parts: list[str] = []
+    for block in ("\n" + text).split("\n## ") if titled else [text]:
+        title, _, body = block.partition("\n") if titled else ("", "", block)
+        table = [ln for ln in body.splitlines() if ln.startswith("|")]
+        if table:
+            parts += ([f"### {title.strip()}", ""] if titled else []) + table + [""]
     return parts
+
+
+def court_indicators_section(text: dict) -> list[str]:
+    """The care indicators side by side: the explanation, the June-2010 table of
+    ``court_indicators.md``, and the search over every candidate the calibration simulated
+    for a June ratio near five with the three durations kept (``court_tradeoff.md``)."""
+    return ["## Care proceedings: the indicators side by side", "",
+            text["court_indicators"].strip(), "",
+            *copied_tables("court_indicators.md",
+                           "experiments/tools/court_indicators_report.py",
+                           after="## Arrivals per closure"),
+            *([text["court_tradeoff"].strip(), ""] if "court_tradeoff" in text else []),
+            *(copied_tables("court_tradeoff.md", "experiments/tools/court_tradeoff.py")
+              if "court_tradeoff" in text else [])]
 
 
 def plans_section(text: dict) -> list[str]:
     """Child protection plans against the published figures: the explanation and the two
-    tables of ``plans.md`` (written by ``experiments/tools/plans_report.py``), copied from
-    that file so that every number comes from a run."""
-    parts = ["## Child protection plans: starts, stock, length and repeats", "",
-             text["plans"].strip(), ""]
-    src = OUT / "plans.md"
-    if not src.exists():
-        return parts + ["(`plans.md` not found: run `experiments/tools/plans_report.py`.)", ""]
-    for block in src.read_text().split("\n## ")[1:]:
-        title, _, body = block.partition("\n")
-        table = [ln for ln in body.splitlines() if ln.startswith("|")]
-        if table:
-            parts += [f"### {title.strip()}", "", *table, ""]
-    return parts
+    tables of ``plans.md`` (written by ``experiments/tools/plans_report.py``)."""
+    return ["## Child protection plans: starts, stock, length and repeats", "",
+            text["plans"].strip(), "",
+            *copied_tables("plans.md", "experiments/tools/plans_report.py", titled=True)]
+
+
+def tensions_section(text: dict) -> list[str]:
+    """The targets the posterior rarely meets and what meeting each costs
+    (``tensions.md``, written by ``experiments/tools/target_tensions.py``)."""
+    if "tensions" not in text:
+        return []
+    return ["### Targets in tension", "", text["tensions"].strip(), "",
+            *copied_tables("tensions.md", "experiments/tools/target_tensions.py")]
 
 
 def posterior_predictive_section(text: dict) -> list[str]:
@@ -437,6 +454,7 @@ def main() -> int:
         "",
         text["misses_discussion"].strip(),
         "",
+        *tensions_section(text),
         "## Care proceedings by quarter",
         "",
         "![court](figures/court_quarterly.png)",

@@ -287,3 +287,28 @@ def test_every_file_path_the_report_text_names_exists():
                      if not (ROOT / p.split("::")[0].rstrip(",.;")).exists()
                      and not (ROOT / "results" / "calibration" / p).exists())
     assert not missing, missing
+
+
+def test_report_copies_the_tables_of_the_analyses_it_names(monkeypatch, tmp_path):
+    """The report copies the tables of the files the analyses write (so every number in it
+    comes from a run), under their own headings where asked, and names the producer of a
+    file that is missing; a section whose text is not written is left out."""
+    rep = tool(REPORT, "calibration_report")
+    monkeypatch.setattr(rep, "OUT", tmp_path)
+    assert rep.copied_tables("tensions.md", "experiments/tools/target_tensions.py") == [
+        "(`tensions.md` not found: run `experiments/tools/target_tensions.py`.)", ""]
+    assert rep.tensions_section({}) == []
+    (tmp_path / "tensions.md").write_text("# Targets in tension\n\nWritten by x.\n\n"
+                                          "| target | weight |\n|---|---|\n| `a` | 1 |\n")
+    md = rep.tensions_section({"tensions": "WHY"})
+    assert md == ["### Targets in tension", "", "WHY", "", "| target | weight |", "|---|---|",
+                  "| `a` | 1 |", ""]
+    (tmp_path / "plans.md").write_text("# Plans\n\nintro\n\n## Starts\n\n| a |\n|---|\n| 1 |\n\n"
+                                       "## Bands\n\ntext only\n\n## Stock\n\n| b |\n|---|\n")
+    md = rep.plans_section({"plans": "P"})
+    assert md[4:] == ["### Starts", "", "| a |", "|---|", "| 1 |", "",
+                      "### Stock", "", "| b |", "|---|", ""]
+    (tmp_path / "court_indicators.md").write_text("| before |\n## Arrivals per closure\n| j |\n")
+    (tmp_path / "court_tradeoff.md").write_text("# T\n\n| kept | 12 |\n")
+    md = rep.court_indicators_section({"court_indicators": "C", "court_tradeoff": "T"})
+    assert "| before |" not in md and md.index("| j |") < md.index("T") < md.index("| kept | 12 |")
