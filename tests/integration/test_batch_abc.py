@@ -656,6 +656,47 @@ def test_wall_time_counts_killed_sessions_to_their_last_simulation_file(tmp_path
     assert [w["seconds"] for w in walls] == pytest.approx([50 * 60, 40 * 60, 30, 0])
 
 
+def test_the_pace_of_the_latest_session_plans_the_rest(tmp_path):
+    """--status plans the rest of a run at the latest session's pace: its wall time over the
+    simulations in the files it wrote; a session with too few is passed over; none at all
+    (or files that lost their times) leaves the CPU-based figure."""
+    import datetime as dt
+    import os
+
+    from abm.batch.abc.status import Status, format_status, session_pace
+    from abm.batch.abc.store import session_walls
+
+    (tmp_path / "sims").mkdir()
+    t0 = dt.datetime(2026, 12, 6, 10, 0, 0)
+    stamp = lambda s: (t0 + dt.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    events = [{"event": "start", "time": stamp(0)},  # killed: 30 files of 2, to second 300
+              {"event": "start", "time": stamp(1000)}]  # running: 5 files of 2 so far
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    for i, second in enumerate([*range(10, 301, 10), *range(1010, 1051, 10)]):
+        f = tmp_path / "sims" / f"{i:03d}.json"
+        f.write_text(json.dumps([{"stats": []}, {"stats": []}]))
+        t = (t0 + dt.timedelta(seconds=second)).timestamp()
+        os.utime(f, (t, t))
+    walls = session_walls(tmp_path)
+    assert [w["seconds"] for w in walls] == pytest.approx([300, 50])
+    assert session_pace(tmp_path, walls) == pytest.approx(300 / 60)  # the latest has 10 < 20
+    assert session_pace(tmp_path, walls, least=10) == pytest.approx(50 / 10)
+    st = Status(tmp_path, "x", "0" * 64, 100, 2, {}, cpu_per_simulation=8.0,
+                wall_per_simulation=5.0)
+    st.current = {"generation": 1, "epsilon": 1.0, "simulations": 4, "complete": 2,
+                  "accepted": 1, "acceptance": 0.5, "remaining_simulations": 720.0,
+                  "ess_so_far": math.nan, "ess_projected": math.nan}
+    assert "about 720 more simulations (1.0 wall h at the latest session's pace)" in format_status(st)
+    st.wall_per_simulation = math.nan  # no pace: 720 x 8 CPU s over 2 workers
+    assert "(0.8 wall h on 2 workers)" in format_status(st)
+    # a finished run in a fresh clone: its files lost their times (every one written now)
+    with (tmp_path / "log.jsonl").open("a") as f:
+        f.write(json.dumps({"event": "end", "time": stamp(1050), "seconds": 50.0}) + "\n")
+    for f in (tmp_path / "sims").iterdir():
+        os.utime(f, None)
+    assert math.isnan(session_pace(tmp_path, session_walls(tmp_path)))
+
+
 def test_refresh_cost_adds_killed_sessions_and_never_lowers_a_wall(tmp_path):
     """A run whose cost.json was written without the killed sessions' walls gets them from
     its files' times; the same call on a copy whose files lost their times (a fresh clone)

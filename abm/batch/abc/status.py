@@ -45,6 +45,7 @@ class Status:
     cpu_seconds: float = 0.0
     cpu_per_simulation: float = math.nan  # median, latest generation with simulations
     wall_seconds: float = 0.0  # over every session, killed ones estimated
+    wall_per_simulation: float = math.nan  # the latest session's pace (:func:`session_pace`)
     sessions: int = 0
     done: bool = False  # outputs written (result.json)
     stop_reason: str = ""
@@ -63,6 +64,30 @@ def records(root: Path):
         except ValueError:
             continue
         yield from recs
+
+
+def session_pace(root: Path, walls: list[dict], least: int = 20) -> float:
+    """Wall seconds per simulation in the latest session that wrote at least ``least``
+    simulations: its wall time over the simulations in the files it wrote (by the files'
+    times). It is what the machine actually delivered, workers, their contention and the
+    engine's own work included, so it plans the rest of a run better than CPU seconds over
+    workers do. NaN if no session qualifies (or the files lost their times)."""
+    import datetime as dt
+
+    files = [(f.stat().st_mtime, f) for f in (root / SIMS).glob("*.json")]
+    for w in reversed(walls):
+        start = dt.datetime.fromisoformat(w["start"]).timestamp()
+        end = start + w["seconds"]
+        n = 0
+        for t, f in files:
+            if start <= t <= end + 1.0:
+                try:
+                    n += len(json.loads(f.read_bytes()))
+                except ValueError:
+                    continue
+        if n >= least and w["seconds"] > 0:
+            return w["seconds"] / n
+    return math.nan
 
 
 @dataclass
@@ -164,6 +189,7 @@ def read_status(root: str | Path) -> Status:
         st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
     walls = session_walls(root)
     st.wall_seconds, st.sessions = sum(w["seconds"] for w in walls), len(walls)
+    st.wall_per_simulation = session_pace(root, walls)
     res = root / "result.json"
     if res.exists():  # its outputs say what it did, with or without the log ...
         result = json.loads(res.read_text())
@@ -270,8 +296,11 @@ def project_rest(st: Status) -> dict | None:
 
 
 def format_status(st: Status, workers: int = 2) -> str:
-    """The status as text; wall times assume ``workers`` busy processes."""
+    """The status as text. Wall times go at the latest session's pace, or, without one,
+    assume ``workers`` processes busy with the latest generation's CPU seconds each."""
     def hours(sims: float) -> str:
+        if math.isfinite(st.wall_per_simulation):
+            return f"{sims * st.wall_per_simulation / 3600:.1f} wall h at the latest session's pace"
         return (f"{sims * st.cpu_per_simulation / 3600 / workers:.1f} wall h on {workers} "
                 f"workers" if math.isfinite(st.cpu_per_simulation) else "n/a")
 
@@ -301,7 +330,9 @@ def format_status(st: Status, workers: int = 2) -> str:
     lines.append(f"  cost so far: {st.simulations:,} simulations, {st.cpu_seconds / 3600:.1f} "
                  f"CPU h, {st.wall_seconds / 3600:.1f} wall h over {st.sessions} session(s); "
                  f"{st.cpu_per_simulation:.2f} CPU s per simulation (median, latest "
-                 f"generation)")
+                 f"generation)" + (f"; the latest session ran {st.wall_per_simulation:.2f} wall "
+                                   f"s a simulation" if math.isfinite(st.wall_per_simulation)
+                                   else ""))
     rest = project_rest(st)
     if rest:
         gens = "; ".join(f"generation {t} at about {a:.3g} ({n:,} simulations)"
