@@ -75,6 +75,7 @@ calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/court_tradeoff.py
 	$(BIN)/python experiments/tools/target_tensions.py
 	$(BIN)/python experiments/tools/identify_rest.py results/calibration/abc --out results/calibration
+	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.calibration --pilot results/calibration/abc --out results/benchmarks
 	$(BIN)/python experiments/tools/calibration_report.py
 

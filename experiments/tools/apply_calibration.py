@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/tools/apply_calibration.py results/calibration/abc [--dry-run]
                      [--table abm/data/parameters.toml] [--summary results/calibration/calibrated_values.md]
-                     [--threshold 0.8] [--keep-unidentified] [--no-docs]
+                     [--threshold 0.8] [--keep-unidentified] [--point median|mode] [--no-docs]
 
 For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibrate``):
 
@@ -27,10 +27,16 @@ For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibra
   conditional on them, so ``default`` = the scenario's value, ``calibrated`` unchanged, and
   ``source`` says so, with the evidence kept.
 
-Why the median: it is defined by the weighted particles alone, is unchanged by the log
-transform of loguniform priors, stays inside the prior, and is stable with a few hundred
-effective particles; a kernel-density MAP in 20 dimensions depends on the bandwidth more
-than on the data at that sample size (docs/calibration_method.md, "Calibrated values").
+Why the median by default: it is defined by the weighted particles alone, is unchanged by
+the log transform of loguniform priors, stays inside the prior, and is stable with a few
+hundred effective particles. Its weakness: on a posterior that is curved, or concentrated
+near a ridge of combinations, the point of the marginal medians may lie off it, where the
+run accepted no particle. ``--point mode`` writes instead the values of the final
+generation's particle at the highest kernel density of the particles
+(:func:`abm.batch.abc.mode`): one point the run accepted, its values taken together, though
+in many dimensions it depends on the bandwidth. ``experiments/tools/point_summaries.py``
+runs both on fresh seeds and scores them as the calibration scores a particle, so the choice
+is made on evidence (docs/calibration_method.md, "Calibrated values").
 
 It edits the table as text (comments and layout stay), writes ``--summary`` (a Markdown
 table of every parameter: prior, posterior, width ratio, what was done), then regenerates
@@ -50,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.batch.abc.posterior import SUMMARY, load_posterior, summarise  # noqa: E402
+from abm.batch.abc.posterior import SUMMARY, load_posterior, mode, summarise  # noqa: E402
 from abm.batch.abc.report import WEAK  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text  # noqa: E402
@@ -87,24 +93,40 @@ def evidence(source: str) -> str:
     return "" if source.startswith(PREFIXES) else source
 
 
-def plan(post, threshold: float, keep_unidentified: bool = False) -> list[dict]:
-    """Per parameter: the posterior summary and what to write."""
+#: the point summaries ``--point`` can write (``point_summaries.py`` compares them)
+POINTS = ("median", "mode")
+
+
+def plan(post, threshold: float, keep_unidentified: bool = False,
+         point: str = "median") -> list[dict]:
+    """Per parameter: the posterior summary and what to write: the weighted marginal median
+    (``point = "median"``) or the value at the posterior's mode (``"mode"``, one particle:
+    :func:`abm.batch.abc.mode`)."""
     run = (f"{_where(post.root)}, run {post.identity_sha256[:12]}: generation "
            f"{post.generation}, ESS {post.ess:.0f}")
+    if point not in POINTS:
+        raise ConfigError(f"--point = {point!r} is not one of {', '.join(POINTS)}")
+    if point == "mode" and keep_unidentified:
+        raise ConfigError("--point mode writes one particle whole; --keep-unidentified would "
+                          "mix it with the table's values")
+    at = mode(post) if point == "mode" else None
+    what = ("posterior median" if at is None else
+            f"posterior mode (particle {at['index']}, the highest kernel density)")
     rows = []
     for r in summarise(post, threshold):
+        value = r["value"] if at is None else at["values"][r["parameter"]]
         prior = f"prior {r['prior']} [{r['low']:g}, {r['high']:g}]"
         band = f"10-90% [{r['q10']:.4g}, {r['q90']:.4g}], width ratio {r['width_ratio']:.2f}"
         if r["identified"]:
-            r["action"] = "set to the posterior median"
-            r["new"] = _round(r["value"], r["kind"])
-            r["note"] = f"ABC-SMC posterior median ({run}; {band}; {prior})"
+            r["action"] = f"set to the {what}"
+            r["new"] = _round(value, r["kind"])
+            r["note"] = f"ABC-SMC {what} ({run}; {band}; {prior})"
         elif not keep_unidentified:
-            r["action"] = "set to the posterior median (not identified alone)"
-            r["new"] = _round(r["value"], r["kind"])
-            r["note"] = (f"ABC-SMC posterior median, not identified alone ({run}; {band} >= "
-                         f"{threshold:g}; {prior}): near the prior's centre, the targets "
-                         f"constraining combinations it enters")
+            r["action"] = f"set to the {what} (not identified alone)"
+            r["new"] = _round(value, r["kind"])
+            r["note"] = (f"ABC-SMC {what}, not identified alone ({run}; {band} >= "
+                         f"{threshold:g}; {prior}): the targets constrain only combinations "
+                         f"it enters")
         else:
             r["action"] = "not identified: left at its documented value"
             r["new"] = None
@@ -173,7 +195,8 @@ def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
 
 
 def summary_markdown(post, rows: list[dict], threshold: float,
-                     fixed_rows: list[dict] = (), keep_unidentified: bool = False) -> str:
+                     fixed_rows: list[dict] = (), keep_unidentified: bool = False,
+                     point: str = "median") -> str:
     res = post.result
     lines = [
         SIGNATURE,
@@ -181,10 +204,16 @@ def summary_markdown(post, rows: list[dict], threshold: float,
         f"Run {post.identity_sha256[:12]} ({post.name}): final generation {post.generation}, "
         f"{len(post.weights)} particles, ESS {post.ess:.0f}; stopped: "
         f"{res.get('stop_reason', 'n/a')}. Identified: the width ratio (posterior 10-90% "
-        f"over the prior's, transformed space) is below {threshold:g}. Value = the {SUMMARY}"
-        + ("; a parameter not identified keeps its documented value." if keep_unidentified
-           else " for every parameter (one not identified alone is then near its prior's "
-                "centre, and the combinations the targets constrain are kept)."), "",
+        f"over the prior's, transformed space) is below {threshold:g}. Value = "
+        + (f"the {SUMMARY}" + ("; a parameter not identified keeps its documented value."
+                               if keep_unidentified else
+                               " for every parameter (one not identified alone is then near "
+                               "its prior's centre, and the combinations the targets "
+                               "constrain are kept).")
+           if point == "median" else
+           "the posterior's mode: the values of the final generation's particle at the "
+           "highest kernel density of the particles, for every parameter (one point the run "
+           "accepted, its values taken together)."), "",
         "| parameter | prior | posterior median | 5-95% | width ratio | identifiability | "
         "written |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -210,12 +239,15 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-unidentified", action="store_true",
                     help="leave a parameter the run does not identify at the table's value "
                          "(for values that are independent published figures)")
+    ap.add_argument("--point", default="median", choices=POINTS,
+                    help="the posterior summary to write (default: median); "
+                         "experiments/tools/point_summaries.py compares them")
     ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate the docs")
     args = ap.parse_args(argv)
     try:
         post = load_posterior(args.folder)
-        rows = plan(post, args.threshold, args.keep_unidentified)
+        rows = plan(post, args.threshold, args.keep_unidentified, args.point)
         fixed_rows = fixed(post)
         clash = sorted({r["parameter"] for r in rows} & {r["parameter"] for r in fixed_rows})
         if clash:
@@ -241,7 +273,7 @@ def main(argv=None) -> int:
     atomic_write_text(table, text)
     summ.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(summ, summary_markdown(post, rows, args.threshold, fixed_rows,
-                                               args.keep_unidentified))
+                                               args.keep_unidentified, args.point))
     n = sum(r["new"] is not None for r in rows)
     n_id = sum(bool(r["identified"]) for r in rows)
     print(f"set {n} calibrated values in {table} ({n_id} identified alone, "

@@ -803,3 +803,33 @@ def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lo
         checkpoint.restore(evil, tmp_path / "z")
     assert not (tmp_path / "z").exists() and not (tmp_path / "escape.json").exists()
     assert not list(tmp_path.glob(".z.restore-*"))
+
+
+def test_point_summaries_score_the_median_and_the_mode_on_fresh_seeds(tmp_path):
+    """experiments/tools/point_summaries.py runs the posterior's median and its mode with
+    the same fresh seeds and scores them as the calibration scores a particle; the mode is a
+    particle of the run; the report says how many targets each meets."""
+    import importlib.util
+
+    from abm.batch.abc import load_posterior, mode
+
+    spec = small(tmp_path, particles=30, generations=2)
+    out = tmp_path / "out"
+    calibrate(spec, out, workers=1, progress=False, log=quiet)
+    path = Path(__file__).resolve().parents[2] / "experiments" / "tools" / "point_summaries.py"
+    mod_spec = importlib.util.spec_from_file_location("point_summaries", path)
+    tool = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(tool)
+    res = tool.run(out, spec, replicates=3, workers=0, seed=11)
+    assert [r["summary"] for r in res] == ["posterior median", "posterior mode"]
+    post = load_posterior(out)
+    m = mode(post)
+    assert res[1]["point"] == m["values"]
+    assert m["values"]["mu"] == post.frame["mu"].iloc[m["index"]]
+    for r in res:
+        assert np.isfinite(r["distance"]) and r["of"] == 3 and 0 <= r["met"] <= 3
+        assert len(r["worst"]) == 3 - r["met"]
+    md = tool.report(res, out, 3)
+    assert md.startswith(tool.SIGNATURE) and "| posterior mode |" in md
+    assert tool.main([str(out), "--spec", str(spec), "--replicates", "0",
+                      "--out", str(tmp_path)]) == 2

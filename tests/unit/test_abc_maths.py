@@ -176,3 +176,33 @@ def test_constrained_directions_find_a_narrow_sum_of_wide_parameters_and_nothing
     logs[:, 11] = np.exp(rng.uniform(0, np.log(100), n))
     assert constrained_directions(_posterior(logs, w, lows[:11] + [1.0], highs,
                                              ["uniform"] * 11 + ["loguniform"]))["axes"] == []
+
+
+def test_the_mode_stays_on_a_ring_where_the_marginal_medians_fall_off_it():
+    """Particles on a ring (a posterior curved around its centre): the marginal medians lie
+    near the centre, where no particle is; the kernel-density mode is a particle on the
+    ring. On a Gaussian cloud the mode is a particle near the mean."""
+    from abm.batch.abc import mode, summarise
+
+    rng = np.random.default_rng(3)
+    n = 500
+    phi = rng.uniform(0, 2 * np.pi, n)
+    ring = np.column_stack([5 + 2 * np.cos(phi), 5 + 2 * np.sin(phi)]) + rng.normal(0, 0.1, (n, 2))
+    post = _posterior(ring, np.ones(n), [0.0, 0.0], [10.0, 10.0])
+    med = np.array([r["value"] for r in summarise(post)])
+    assert np.hypot(*(med - 5)) < 0.5  # the medians: off the ring
+    m = mode(post)
+    got = np.array([m["values"]["p0"], m["values"]["p1"]])
+    assert abs(np.hypot(*(got - 5)) - 2) < 0.3 and np.allclose(got, ring[m["index"]])
+    # a dense patch of the ring wins: the mode is there
+    dense = ring.copy()
+    dense[:150] = np.column_stack([7 + rng.normal(0, 0.1, 150), 5 + rng.normal(0, 0.1, 150)])
+    got = mode(_posterior(dense, np.ones(n), [0.0, 0.0], [10.0, 10.0]))["values"]
+    assert abs(got["p0"] - 7) < 0.3 and abs(got["p1"] - 5) < 0.3
+    # weights count: the same ring with the far side weighted up moves the mode there
+    w = np.where(ring[:, 0] < 4, 20.0, 1.0)
+    got = mode(_posterior(ring, w, [0.0, 0.0], [10.0, 10.0]))["values"]
+    assert got["p0"] < 4
+    cloud = rng.normal(5, 1, (n, 3))
+    m = mode(_posterior(cloud, np.ones(n), [0.0] * 3, [10.0] * 3))
+    assert np.linalg.norm(np.array(list(m["values"].values())) - 5) < 0.6

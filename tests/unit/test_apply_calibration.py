@@ -312,3 +312,31 @@ def test_report_copies_the_tables_of_the_analyses_it_names(monkeypatch, tmp_path
     (tmp_path / "court_tradeoff.md").write_text("# T\n\n| kept | 12 |\n")
     md = rep.court_indicators_section({"court_indicators": "C", "court_tradeoff": "T"})
     assert "| before |" not in md and md.index("| j |") < md.index("T") < md.index("| kept | 12 |")
+
+
+def test_script_writes_the_posterior_mode_as_one_particle_when_asked(folder, tmp_path, capsys):
+    """--point mode writes the values of one particle, the one at the highest kernel
+    density, for every parameter, says so in the sources and the summary, and refuses to
+    mix that particle with the table's values (--keep-unidentified)."""
+    import tomllib
+
+    from abm.batch.abc import mode
+
+    root, df = folder
+    mod = tool()
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE)
+    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    assert mod.main([*args, "--point", "mode"]) == 0
+    got = tomllib.loads(table.read_text())
+    m = mode(load_posterior(root))
+    row = df.iloc[m["index"]]
+    assert got["rate"]["default"] == float(f"{row['rate']:.4g}")
+    assert got["lag"]["default"] == float(f"{row['lag']:.4g}")
+    assert got["slots"]["default"] == int(row["slots"])
+    assert got["rate"]["source"].startswith(f"ABC-SMC posterior mode (particle {m['index']}")
+    assert "the posterior's mode" in summ.read_text()
+    table.write_text(TABLE)
+    assert mod.main([*args, "--point", "mode", "--keep-unidentified"]) == 2
+    assert "would mix it with the table's values" in capsys.readouterr().err
+    assert table.read_text() == TABLE

@@ -86,6 +86,7 @@ PRODUCERS = {
     "calibration/court_tradeoff": "experiments/tools/court_tradeoff.py",
     "calibration/tensions.": "experiments/tools/target_tensions.py",
     "calibration/identify_rest.": "experiments/tools/identify_rest.py",
+    "calibration/point_summaries.md": "experiments/tools/point_summaries.py",
     "calibration/report.md": "experiments/tools/calibration_report.py",
     "calibration/england_checkpoint.tar.xz": "--save-checkpoint results/calibration/england_checkpoint.tar.xz",
     "calibration/court_quarterly.csv": "experiments/tools/calibration_report.py",
@@ -128,5 +129,6 @@ def test_every_committed_result_has_a_make_producer():
                                              "calibration/court_tradeoff",
                                              "calibration/england_checkpoint.tar.xz",
                                              "calibration/identify_rest.",
+                                             "calibration/point_summaries.md",
                                              "calibration/tensions."})
     assert not unused, f"producers whose results are not committed: {unused}"

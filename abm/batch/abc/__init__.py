@@ -32,7 +32,7 @@ The modules, by concern (every public name is importable from here):
     smc.py      the algorithm: proposals, simulations, acceptance, generations; calibrate()
     store.py    the resumable results folder: manifest, simulations on disk, refusals
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
-    posterior.py  a finished folder read back: calibrated values, widths, correlations, draws
+    posterior.py  a finished folder read back: calibrated values, widths, correlations, mode, draws
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from abm.batch.abc.posterior import (
     correlations,
     draw,
     load_posterior,
+    mode,
     priors_from_identity,
     summarise,
 )
@@ -129,7 +130,7 @@ __all__ = [
     "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
     "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
-    "constrained_directions", "correlations", "draw", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "constrained_directions", "correlations", "draw", "mode", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
     "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
     "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
     "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",
