@@ -12,8 +12,8 @@ The candidates:
 * **the posterior mode**: the particle at the highest kernel density of the particles
   (``abm.batch.abc.mode``), a point the run accepted, which stays on a curved posterior
   where the marginal medians may fall off it (``apply_calibration.py --point mode``);
-* **the parameter table as it stands** (``abm/data/parameters.toml``), for reference (a
-  spec of the model's own adapter only).
+* **the parameter table as it stands** (``abm/data/parameters.toml``), for reference (when
+  every calibrated parameter is one of the model's).
 
 Each runs the spec's scenario with ``--replicates`` seeds of its own (the same seeds for
 every candidate: common random numbers); the statistics are the replicates' median, the
@@ -41,15 +41,17 @@ SIGNATURE = "<!-- written by experiments/tools/point_summaries.py -->"
 WORST = 4
 
 
-def candidate_points(post, with_table: bool) -> dict[str, dict]:
-    """The candidates' parameter values, as the model receives them (the table's own values
-    with ``with_table``: an empty point, which the model's adapter fills from the table)."""
+def candidate_points(post) -> dict[str, dict]:
+    """The candidates' parameter values, as the model receives them; the table's defaults
+    too when every calibrated parameter is one of the model's."""
     from abm.batch.abc import mode, summarise
+    from abm.core.params import PARAMETERS
 
     points = {"posterior median": {r["parameter"]: r["value"] for r in summarise(post)},
               "posterior mode": mode(post)["values"]}
-    if with_table:
-        points["the parameter table as it stands"] = {}
+    if all(p.name in PARAMETERS for p in post.priors):
+        points["the parameter table as it stands"] = {p.name: PARAMETERS[p.name].default
+                                                      for p in post.priors}
     return points
 
 
@@ -79,9 +81,7 @@ def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int)
     post = load_posterior(folder)
     if [p.name for p in post.priors] != [p.name for p in spec.priors]:
         raise ConfigError(f"{spec_path}'s priors are not those of the calibration in {folder}")
-    from abm.batch.abc.spec import DEFAULT_ADAPTER
-
-    points = candidate_points(post, with_table=spec.adapter_name == DEFAULT_ADAPTER)
+    points = candidate_points(post)
     seeds = replication_seeds(seed, replicates)
     one = partial(execute, spec.adapter.evaluate)  # as a calibration worker runs it
     tasks = [(one, pt, s, spec.context) for pt in points.values() for s in seeds]

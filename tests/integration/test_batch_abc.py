@@ -833,3 +833,14 @@ def test_point_summaries_score_the_median_and_the_mode_on_fresh_seeds(tmp_path):
     assert md.startswith(tool.SIGNATURE) and "| posterior mode |" in md
     assert tool.main([str(out), "--spec", str(spec), "--replicates", "0",
                       "--out", str(tmp_path)]) == 2
+    # a calibration of the model's own parameters is also scored at the table's values
+    from abm.batch.abc import Posterior, Prior
+    from abm.core.params import PARAMETERS
+
+    frame = pd.DataFrame({"contact_rate": np.linspace(0.003, 0.004, 50), "generation": 4})
+    model_post = Posterior(None, "m", [Prior("contact_rate", "uniform", 0.003, 0.0042)], frame,
+                           np.full(50, 1 / 50), {}, {}, "")
+    pts = tool.candidate_points(model_post)
+    assert pts["the parameter table as it stands"] == {
+        "contact_rate": PARAMETERS["contact_rate"].default}
+    assert "the parameter table as it stands" not in tool.candidate_points(post)
