@@ -56,6 +56,9 @@ bench: $(STAMP)
 ## does not exist yet, then resumes. ABC_OUT=DIR runs elsewhere (the folder of a run in
 ## progress is not committed; its checkpoint is).
 ABC_OUT ?= results/calibration/abc
+## The posterior summary written as the calibrated values: empty for the medians, or
+## POINT="--point mode" (point_summaries.md, written first, compares them with the table).
+POINT ?=
 ABC_FROM = $(if $(wildcard $(ABC_OUT)),,$(if $(wildcard results/calibration/england_checkpoint.tar.xz),--from-checkpoint results/calibration/england_checkpoint.tar.xz))
 calibrate: $(STAMP)
 	nice -n 10 $(BIN)/cpabm calibrate experiments/calibration/england.toml --out $(ABC_OUT) --workers 2 --resume $(ABC_FROM)
@@ -64,7 +67,8 @@ calibration-checkpoint: $(STAMP)
 	$(BIN)/cpabm calibrate experiments/calibration/england.toml --out $(ABC_OUT) --save-checkpoint results/calibration/england_checkpoint.tar.xz
 
 calibration-outputs: $(STAMP)
-	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc
+	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
+	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc $(POINT)
 	$(BIN)/python experiments/tools/court_timetable_levels.py
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite
 	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite
@@ -75,7 +79,6 @@ calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/court_tradeoff.py
 	$(BIN)/python experiments/tools/target_tensions.py
 	$(BIN)/python experiments/tools/identify_rest.py results/calibration/abc --out results/calibration
-	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.calibration --pilot results/calibration/abc --out results/benchmarks
 	$(BIN)/python experiments/tools/calibration_report.py
 
