@@ -22,10 +22,14 @@ process that opened the pool (:func:`die_with_parent`; for Dask the worker plugi
 :class:`abm.batch.dask_plugin.DieWithParent`) and kills
 itself when that process ends, however it ends (kill -9 included), so a killed sweep or
 calibration leaves no worker running.
+
+One run's memory at a time: a worker frees each run's objects as soon as the run returns
+(:func:`release_run_garbage`), so a long-lived worker does not pile up dead models.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import re
@@ -62,9 +66,44 @@ class SerialExecutor(Executor):
         return f
 
 
+#: set in a worker of this module's own process pool (by its initializer)
+_POOL_WORKER = False
+_frozen = False
+
+
+def release_run_garbage() -> None:
+    """Free a finished run's objects now, in a worker process (nothing in the main one).
+
+    A model is a web of reference cycles (a Mesa model and its components point at each
+    other), which only the cyclic collector frees, and a process holding as many long-lived
+    objects as a worker does (NumPy, pandas, Numba, the kernels) runs full collections
+    rarely: dead models piled up, and the England calibration's two workers held 4.3 GB
+    each where one live model of its scenario takes about 0.45 GB. So a worker collects
+    after every run. In a worker of our own pool, what is left after the first run's
+    collection (the modules and the kernels, alive for the worker's life) is then frozen out
+    of later collections (``gc.freeze``), which makes each one cost a few milliseconds rather
+    than 100-150 ms."""
+    global _frozen
+    if mp.parent_process() is None:
+        return
+    gc.collect()
+    if _POOL_WORKER and not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
+def run_and_release(fn: Callable, *args):
+    """``fn(*args)``, then :func:`release_run_garbage`: how a worker runs one evaluation."""
+    out = fn(*args)
+    release_run_garbage()
+    return out
+
+
 def die_with_parent(parent: int) -> None:
     """Pool initializer: a daemon thread that kills this worker as soon as the process
     ``parent`` has ended (pidfd on Linux; elsewhere a poll every half second)."""
+    global _POOL_WORKER
+    _POOL_WORKER = True
     def watch():
         try:
             import select

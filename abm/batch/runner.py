@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abm.batch.adapter import canonical_json, recorded_environment, sha256_text
-from abm.batch.executors import choose, open_executor
+from abm.batch.executors import choose, open_executor, release_run_garbage
 from abm.batch.seeds import replication_seeds
 from abm.batch.spec import Spec
 from abm.batch.store import FORMAT, ResultStore
@@ -175,6 +175,8 @@ def execute(evaluate, point: dict, seed: int, context: dict):
         ind, per, val = (rows[c].tolist() for c in ("indicator", "period", "value"))
     else:
         ind, per, val = (list(x) for x in zip(*rows, strict=True)) if len(rows) else ([], [], [])
+    del rows
+    release_run_garbage()  # the run's model, now garbage, freed before the next run
     return ({"indicator": [str(x) for x in ind], "period": [str(x) for x in per],
              "value": [float(x) for x in val]},
             {"seconds": round(seconds, 6), "cpu_seconds": round(cpu, 6),

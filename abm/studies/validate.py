@@ -65,7 +65,7 @@ def run_all(tasks, workers, scheduler=None, quiet=True):
     """Run ``(fn, point, seed, context)`` tasks through the batch executors; results in order."""
     from concurrent.futures import as_completed
 
-    from abm.batch.executors import choose, open_executor
+    from abm.batch.executors import choose, open_executor, run_and_release
     from abm.studies.adapter import warm
 
     plan = choose(workers, scheduler)
@@ -73,7 +73,8 @@ def run_all(tasks, workers, scheduler=None, quiet=True):
     results = [None] * len(tasks)
     with open_executor(plan, preload=("abm.core.model", "abm.outputs.tables"), warm=warm,
                        warm_args=(None,)) as (ex, _slots):
-        futs = {ex.submit(fn, point, seed, ctx): k for k, (fn, point, seed, ctx) in enumerate(tasks)}
+        futs = {ex.submit(run_and_release, fn, point, seed, ctx): k
+                for k, (fn, point, seed, ctx) in enumerate(tasks)}
         for n, f in enumerate(as_completed(futs), 1):
             results[futs[f]] = f.result()
             if not quiet:
