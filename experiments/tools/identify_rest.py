@@ -143,14 +143,12 @@ def report(post, found: pd.DataFrame, draws: int, folder: Path, fitted: set[str]
 
 
 def main(argv=None) -> int:
-    import argparse
+    from abm.batch.abc.status import folder_tool_parser
 
-    ap = argparse.ArgumentParser(prog="identify_rest", description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default=str(ROOT / "results" / "calibration" / "abc"))
-    ap.add_argument("--out", default=str(ROOT / "results" / "calibration"))
-    ap.add_argument("--spec", default=str(ROOT / "experiments" / "calibration" / "england.toml"))
+    out_dir = ROOT / "results" / "calibration"
+    ap = folder_tool_parser("identify_rest", __doc__, out_dir / "abc", out_dir,
+                            ROOT / "experiments" / "calibration" / "england.toml")
     ap.add_argument("--draws", type=int, default=60)
-    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2010)
     args = ap.parse_args(argv)
     folder, out = Path(args.folder), Path(args.out)

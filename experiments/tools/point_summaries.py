@@ -23,7 +23,6 @@ distance is the calibration's, and a target is met inside its tolerance. Writes
 
 from __future__ import annotations
 
-import argparse
 import sys
 from functools import partial
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from abm.batch.abc.status import folder_tool_parser  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text, output_file  # noqa: E402
 
@@ -110,12 +110,10 @@ def report(results: list[dict], folder: Path, replicates: int) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="point_summaries", description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default=str(ROOT / "results" / "calibration" / "abc"))
-    ap.add_argument("--out", default=str(ROOT / "results" / "calibration"))
-    ap.add_argument("--spec", default=str(ROOT / "experiments" / "calibration" / "england.toml"))
+    out_dir = ROOT / "results" / "calibration"
+    ap = folder_tool_parser("point_summaries", __doc__, out_dir / "abc", out_dir,
+                            ROOT / "experiments" / "calibration" / "england.toml")
     ap.add_argument("--replicates", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7301)
     args = ap.parse_args(argv)
     try:

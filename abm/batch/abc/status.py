@@ -125,18 +125,30 @@ def candidates(root: str | Path) -> Candidates:
                       np.array([k[1] for k in keys], int), stats)
 
 
+def folder_tool_parser(name: str, doc: str, default_folder: Path, default_out: Path,
+                       default_spec: Path | None = None):
+    """The argument parser of a script that analyses a calibration folder: ``NAME [FOLDER]
+    [--out DIR]``, and with ``default_spec`` (a script that also runs the spec's scenario)
+    ``[--spec SPEC] [--workers N]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=name, description=doc.splitlines()[0])
+    ap.add_argument("folder", nargs="?", default=str(default_folder))
+    ap.add_argument("--out", default=str(default_out))
+    if default_spec is not None:
+        ap.add_argument("--spec", default=str(default_spec))
+        ap.add_argument("--workers", type=int, default=2)
+    return ap
+
+
 def folder_tool_main(name: str, doc: str, argv, default_folder: Path, default_out: Path,
                      write) -> int:
     """The command line of a script that analyses a calibration folder, read only:
     ``NAME [FOLDER] [--out DIR]``; ``write(folder, out)`` writes the outputs and returns
     their paths. A refused input or output is one line on stderr and exit status 2."""
-    import argparse
     import sys
 
-    ap = argparse.ArgumentParser(prog=name, description=doc.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default=str(default_folder))
-    ap.add_argument("--out", default=str(default_out))
-    args = ap.parse_args(argv)
+    args = folder_tool_parser(name, doc, default_folder, default_out).parse_args(argv)
     try:
         paths = write(Path(args.folder), Path(args.out))
     except ConfigError as e:
