@@ -55,36 +55,39 @@ class Status:
         return math.ceil(self.particles * self.replicates / acceptance)
 
 
-def records(root: Path):
-    """Every simulation record on disk, read only (a file that does not parse is skipped:
-    the engine quarantines it when it next runs)."""
+def sim_files(root: Path):
+    """Every simulation file on disk, read only, as (its modification time, its records);
+    a file that does not parse is skipped (the engine quarantines it when it next runs)."""
     for f in sorted((root / SIMS).glob("*.json")):
         try:
-            recs = json.loads(f.read_bytes())
-        except ValueError:
+            yield f.stat().st_mtime, json.loads(f.read_bytes())
+        except (OSError, ValueError):
             continue
+
+
+def records(root: Path):
+    """Every simulation record on disk, read only (:func:`sim_files`)."""
+    for _, recs in sim_files(root):
         yield from recs
 
 
-def session_pace(root: Path, walls: list[dict], least: int = 20) -> float:
+def session_pace(root: Path, walls: list[dict], least: int = 20,
+                 files: list[tuple[float, int]] | None = None) -> float:
     """Wall seconds per simulation in the latest session that wrote at least ``least``
     simulations: its wall time over the simulations in the files it wrote (by the files'
     times). It is what the machine actually delivered, workers, their contention and the
     engine's own work included, so it plans the rest of a run better than CPU seconds over
-    workers do. NaN if no session qualifies (or the files lost their times)."""
+    workers do. NaN if no session qualifies (or the files lost their times). ``files``, the
+    (time, number of records) of every simulation file, saves reading them again when the
+    caller has already read them."""
     import datetime as dt
 
-    files = [(f.stat().st_mtime, f) for f in (root / SIMS).glob("*.json")]
+    if files is None:
+        files = [(t, len(recs)) for t, recs in sim_files(root)]
     for w in reversed(walls):
         start = dt.datetime.fromisoformat(w["start"]).timestamp()
         end = start + w["seconds"]
-        n = 0
-        for t, f in files:
-            if start <= t <= end + 1.0:
-                try:
-                    n += len(json.loads(f.read_bytes()))
-                except ValueError:
-                    continue
+        n = sum(k for t, k in files if start <= t <= end + 1.0)
         if n >= least and w["seconds"] > 0:
             return w["seconds"] / n
     return math.nan
@@ -187,21 +190,24 @@ def read_status(root: str | Path) -> Status:
     by_gen: dict[int, dict[int, dict[int, list]]] = {}
     points: dict[tuple[int, int], dict] = {}
     cpu: dict[int, list[float]] = {}
-    for r in records(root):
-        g = int(r["generation"])
-        by_gen.setdefault(g, {}).setdefault(int(r["candidate"]), {})[int(r["replicate"])] = \
-            r["stats"]
-        points[(g, int(r["candidate"]))] = r.get("point", {})
-        c = r.get("meta", {}).get("cpu_seconds")
-        st.simulations += 1
-        if c is not None and math.isfinite(c):
-            st.cpu_seconds += c
-            cpu.setdefault(g, []).append(c)
+    files: list[tuple[float, int]] = []  # (time, records) of each simulation file
+    for t_file, recs in sim_files(root):
+        files.append((t_file, len(recs)))
+        for r in recs:
+            g = int(r["generation"])
+            by_gen.setdefault(g, {}).setdefault(int(r["candidate"]), {})[int(r["replicate"])] = \
+                r["stats"]
+            points[(g, int(r["candidate"]))] = r.get("point", {})
+            c = r.get("meta", {}).get("cpu_seconds")
+            st.simulations += 1
+            if c is not None and math.isfinite(c):
+                st.cpu_seconds += c
+                cpu.setdefault(g, []).append(c)
     if cpu:
         st.cpu_per_simulation = float(np.median(cpu[max(cpu)]))
     walls = session_walls(root)
     st.wall_seconds, st.sessions = sum(w["seconds"] for w in walls), len(walls)
-    st.wall_per_simulation = session_pace(root, walls)
+    st.wall_per_simulation = session_pace(root, walls, files=files)
     res = root / "result.json"
     if res.exists():  # its outputs say what it did, with or without the log ...
         result = json.loads(res.read_text())
