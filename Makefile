@@ -57,7 +57,8 @@ bench: $(STAMP)
 ## progress is not committed; its checkpoint is).
 ABC_OUT ?= results/calibration/abc
 ## The posterior summary written as the calibrated values: empty for the medians, or
-## POINT="--point mode" (point_summaries.md, written first, compares them with the table).
+## POINT="--point mode" or POINT="--point particle=N" (point_summaries.md, written first,
+## scores them and the best-fitting particle beside the table).
 POINT ?=
 ABC_FROM = $(if $(wildcard $(ABC_OUT)),,$(if $(wildcard results/calibration/england_checkpoint.tar.xz),--from-checkpoint results/calibration/england_checkpoint.tar.xz))
 calibrate: $(STAMP)

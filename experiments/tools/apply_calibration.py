@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/tools/apply_calibration.py results/calibration/abc [--dry-run]
                      [--table abm/data/parameters.toml] [--summary results/calibration/calibrated_values.md]
-                     [--threshold 0.8] [--keep-unidentified] [--point median|mode] [--no-docs]
+                     [--threshold 0.8] [--keep-unidentified] [--point median|mode|particle=N] [--no-docs]
 
 For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibrate``):
 
@@ -34,8 +34,10 @@ near a ridge of combinations, the point of the marginal medians may lie off it, 
 run accepted no particle. ``--point mode`` writes instead the values of the final
 generation's particle at the highest kernel density of the particles
 (:func:`abm.batch.abc.mode`): one point the run accepted, its values taken together, though
-in many dimensions it depends on the bandwidth. ``experiments/tools/point_summaries.py``
-runs both on fresh seeds and scores them as the calibration scores a particle, so the choice
+in many dimensions it depends on the bandwidth. ``--point particle=N`` writes the final
+generation's particle N whole (its row in posterior.parquet), for the best-fitting particle
+``experiments/tools/point_summaries.py`` picks on seeds of its own. That script runs every
+candidate on fresh seeds and scores them as the calibration scores a particle, so the choice
 is made on evidence (docs/calibration_method.md, "Calibrated values").
 
 It edits the table as text (comments and layout stay), writes ``--summary`` (a Markdown
@@ -56,7 +58,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from abm.batch.abc.posterior import SUMMARY, load_posterior, mode, summarise  # noqa: E402
+from abm.batch.abc.posterior import (  # noqa: E402
+    SUMMARY,
+    load_posterior,
+    mode,
+    particle,
+    summarise,
+)
 from abm.batch.abc.report import WEAK  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text  # noqa: E402
@@ -93,25 +101,41 @@ def evidence(source: str) -> str:
     return "" if source.startswith(PREFIXES) else source
 
 
-#: the point summaries ``--point`` can write (``point_summaries.py`` compares them)
+#: the point summaries ``--point`` can write (``point_summaries.py`` compares them), and
+#: ``particle=N``, one particle of the final generation
 POINTS = ("median", "mode")
+
+
+def chosen_particle(point: str, post) -> dict | None:
+    """``{"index", "values", "what"}`` of the particle ``point`` names (``mode`` or
+    ``particle=N``); None for the median. Anything else is refused."""
+    if point == "median":
+        return None
+    if point == "mode":
+        m = mode(post)
+        return {**m, "what": f"posterior mode (particle {m['index']}, the highest kernel "
+                             f"density)"}
+    key, _, n = point.partition("=")
+    if key != "particle" or not n.strip().isdigit():
+        raise ConfigError(f"--point = {point!r} is not one of {', '.join(POINTS)} or "
+                          f"particle=N (N a row of the final generation)")
+    i = int(n)
+    return {"index": i, "values": particle(post, i),
+            "what": f"posterior particle {i} (one the run accepted, written whole)"}
 
 
 def plan(post, threshold: float, keep_unidentified: bool = False,
          point: str = "median") -> list[dict]:
     """Per parameter: the posterior summary and what to write: the weighted marginal median
-    (``point = "median"``) or the value at the posterior's mode (``"mode"``, one particle:
-    :func:`abm.batch.abc.mode`)."""
+    (``point = "median"``), the value at the posterior's mode (``"mode"``, one particle:
+    :func:`abm.batch.abc.mode`) or that of one named particle (``"particle=N"``)."""
     run = (f"{_where(post.root)}, run {post.identity_sha256[:12]}: generation "
            f"{post.generation}, ESS {post.ess:.0f}")
-    if point not in POINTS:
-        raise ConfigError(f"--point = {point!r} is not one of {', '.join(POINTS)}")
-    if point == "mode" and keep_unidentified:
-        raise ConfigError("--point mode writes one particle whole; --keep-unidentified would "
-                          "mix it with the table's values")
-    at = mode(post) if point == "mode" else None
-    what = ("posterior median" if at is None else
-            f"posterior mode (particle {at['index']}, the highest kernel density)")
+    at = chosen_particle(point, post)
+    if at is not None and keep_unidentified:
+        raise ConfigError(f"--point {point} writes one particle whole; --keep-unidentified "
+                          f"would mix it with the table's values")
+    what = "posterior median" if at is None else at["what"]
     rows = []
     for r in summarise(post, threshold):
         value = r["value"] if at is None else at["values"][r["parameter"]]
@@ -213,7 +237,11 @@ def summary_markdown(post, rows: list[dict], threshold: float,
            if point == "median" else
            "the posterior's mode: the values of the final generation's particle at the "
            "highest kernel density of the particles, for every parameter (one point the run "
-           "accepted, its values taken together)."), "",
+           "accepted, its values taken together)."
+           if point == "mode" else
+           f"the values of the final generation's particle {point.partition('=')[2]} "
+           f"(`--point {point}`), for every parameter (one point the run accepted, its values "
+           f"taken together; `point_summaries.md` says how it was chosen)."), "",
         "| parameter | prior | posterior median | 5-95% | width ratio | identifiability | "
         "written |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -239,9 +267,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-unidentified", action="store_true",
                     help="leave a parameter the run does not identify at the table's value "
                          "(for values that are independent published figures)")
-    ap.add_argument("--point", default="median", choices=POINTS,
-                    help="the posterior summary to write (default: median); "
-                         "experiments/tools/point_summaries.py compares them")
+    ap.add_argument("--point", default="median", metavar="median|mode|particle=N",
+                    help="the posterior summary to write (default: median), or one particle "
+                         "of the final generation; experiments/tools/point_summaries.py "
+                         "compares them")
     ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate the docs")
     args = ap.parse_args(argv)

@@ -1,9 +1,11 @@
-"""Which one point should stand for the posterior: the marginal medians, or the mode? Each
-candidate is run on fresh seeds and scored as the calibration scores a particle, so the
-calibrated values' summary is chosen on evidence and the report can say why.
+"""Which one point should stand for the posterior: the marginal medians, the mode, or the
+best-fitting particle? Each candidate is run on fresh seeds and scored as the calibration
+scores a particle, so the calibrated values' summary is chosen on evidence and the report can
+say why.
 
     python experiments/tools/point_summaries.py [results/calibration/abc] [--out results/calibration]
-        [--spec experiments/calibration/england.toml] [--replicates 4] [--workers 2] [--seed 7301]
+        [--spec experiments/calibration/england.toml] [--replicates 4] [--shortlist 12]
+        [--workers 2] [--seed 7301]
 
 The candidates:
 
@@ -12,13 +14,19 @@ The candidates:
 * **the posterior mode**: the particle at the highest kernel density of the particles
   (``abm.batch.abc.mode``), a point the run accepted, which stays on a curved posterior
   where the marginal medians may fall off it (``apply_calibration.py --point mode``);
+* **the best-fitting particle**: of the ``--shortlist`` particles with the smallest distance
+  in the run, the one with the smallest distance on ``--replicates`` selection seeds of its
+  own (``apply_calibration.py --point particle=N``). The run's distances were measured on
+  the seeds that accepted those particles, and the selection distance on the seeds that
+  chose among them, so both flatter the winner; its score is therefore taken, like the
+  others', on the scoring seeds, which played no part in choosing it;
 * **the parameter table as it stands** (``abm/data/parameters.toml``), for reference (when
   every calibrated parameter is one of the model's).
 
-Each runs the spec's scenario with ``--replicates`` seeds of its own (the same seeds for
-every candidate: common random numbers); the statistics are the replicates' median, the
-distance is the calibration's, and a target is met inside its tolerance. Writes
-``point_summaries.md``.
+Each runs the spec's scenario with ``--replicates`` scoring seeds (the same seeds for every
+candidate: common random numbers); the statistics are the replicates' median, the distance is
+the calibration's, and a target is met inside its tolerance. The scoring and the selection
+seeds are distinct children of one ``SeedSequence(--seed)``. Writes ``point_summaries.md``.
 """
 
 from __future__ import annotations
@@ -41,17 +49,25 @@ SIGNATURE = "<!-- written by experiments/tools/point_summaries.py -->"
 WORST = 4
 
 
-def candidate_points(post) -> dict[str, dict]:
-    """The candidates' parameter values, as the model receives them; the table's defaults
-    too when every calibrated parameter is one of the model's."""
-    from abm.batch.abc import mode, summarise
+def candidate_points(post, best: int | None = None) -> list[dict]:
+    """The candidates: ``summary`` (a name), ``arg`` (``apply_calibration.py --point`` that
+    writes it; None for the table) and ``point`` (the values as the model receives them):
+    the median, the mode, the particle ``best`` if given (:func:`select_best`), and the
+    table's defaults when every calibrated parameter is one of the model's."""
+    from abm.batch.abc import mode, particle, summarise
     from abm.core.params import PARAMETERS
 
-    points = {"posterior median": {r["parameter"]: r["value"] for r in summarise(post)},
-              "posterior mode": mode(post)["values"]}
+    m = mode(post)
+    points = [{"summary": "posterior median", "arg": "median",
+               "point": {r["parameter"]: r["value"] for r in summarise(post)}},
+              {"summary": f"posterior mode (particle {m['index']})", "arg": "mode",
+               "point": m["values"]}]
+    if best is not None:
+        points.append({"summary": f"best-fitting particle {best}", "arg": f"particle={best}",
+                       "point": particle(post, best)})
     if all(p.name in PARAMETERS for p in post.priors):
-        points["the parameter table as it stands"] = {p.name: PARAMETERS[p.name].default
-                                                      for p in post.priors}
+        points.append({"summary": "the parameter table as it stands", "arg": None,
+                       "point": {p.name: PARAMETERS[p.name].default for p in post.priors}})
     return points
 
 
@@ -69,43 +85,86 @@ def score(stats: np.ndarray, targets) -> dict:
             "of": len(used), "worst": [(tid, zz) for _, tid, zz in z[:WORST]]}
 
 
-def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int) -> list[dict]:
-    from abm.batch.abc import load_posterior
-    from abm.batch.abc.spec import load_calibration_spec
+def simulate(spec, points: list[dict], seeds: list[int], workers: int) -> list[np.ndarray]:
+    """Each point's target statistics on every seed (one array of replicates x targets per
+    point), run as a calibration worker runs a particle."""
     from abm.batch.abc.targets import target_stats
     from abm.batch.runner import execute
-    from abm.batch.seeds import replication_seeds
     from abm.studies.validate import run_all
+
+    one = partial(execute, spec.adapter.evaluate)
+    tasks = [(one, pt, s, spec.context) for pt in points for s in seeds]
+    rows = [r for r, _meta in run_all(tasks, workers)]
+    n = len(seeds)
+    return [np.array([target_stats(r, spec.targets) for r in rows[k * n:(k + 1) * n]])
+            for k in range(len(points))]
+
+
+def select_best(post, spec, shortlist: int, seeds: list[int], workers: int) -> list[dict]:
+    """The ``shortlist`` particles closest in the run (:func:`abm.batch.abc.closest`), each
+    with its run distance and its distance on the selection ``seeds``; the best (smallest
+    selection distance, ties to the closer in the run) first."""
+    from abm.batch.abc import closest, particle
+    from abm.batch.abc.targets import distance
+
+    idx = closest(post, shortlist)
+    stats = simulate(spec, [particle(post, i) for i in idx], seeds, workers)
+    rows = [{"particle": i, "run_distance": float(post.frame["distance"].iloc[i]),
+             "selection_distance": distance(np.median(st, axis=0), spec.targets), "order": k}
+            for k, (i, st) in enumerate(zip(idx, stats, strict=True))]
+    return sorted(rows, key=lambda r: (r["selection_distance"], r["order"]))
+
+
+def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
+        shortlist: int = 12) -> tuple[list[dict], list[dict]]:
+    """The candidates scored on the scoring seeds, and the shortlist the best-fitting particle
+    was chosen from (empty with ``shortlist = 0``)."""
+    from abm.batch.abc import load_posterior
+    from abm.batch.abc.spec import load_calibration_spec
+    from abm.batch.seeds import replication_seeds
 
     spec = load_calibration_spec(spec_path)
     post = load_posterior(folder)
     if [p.name for p in post.priors] != [p.name for p in spec.priors]:
         raise ConfigError(f"{spec_path}'s priors are not those of the calibration in {folder}")
-    points = candidate_points(post)
-    seeds = replication_seeds(seed, replicates)
-    one = partial(execute, spec.adapter.evaluate)  # as a calibration worker runs it
-    tasks = [(one, pt, s, spec.context) for pt in points.values() for s in seeds]
-    rows = [r for r, _meta in run_all(tasks, workers)]
-    out = []
-    for k, (name, pt) in enumerate(points.items()):
-        stats = np.array([target_stats(r, spec.targets)
-                          for r in rows[k * replicates:(k + 1) * replicates]])
-        out.append({"summary": name, "point": pt, **score(stats, spec.targets)})
-    return out
+    seeds = replication_seeds(seed, 2 * replicates)
+    scoring, selection = seeds[:replicates], seeds[replicates:]
+    chosen = select_best(post, spec, shortlist, selection, workers) if shortlist > 0 else []
+    points = candidate_points(post, chosen[0]["particle"] if chosen else None)
+    stats = simulate(spec, [c["point"] for c in points], scoring, workers)
+    return ([{**c, **score(st, spec.targets)} for c, st in zip(points, stats, strict=True)],
+            chosen)
 
 
-def report(results: list[dict], folder: Path, replicates: int) -> str:
-    lines = [SIGNATURE, "# One point for the posterior: median or mode", "",
+def report(results: list[dict], folder: Path, replicates: int,
+           shortlist: list[dict] = ()) -> str:
+    lines = [SIGNATURE, "# One point for the posterior", "",
              f"Written by `experiments/tools/point_summaries.py` from `{folder}`: each "
-             f"candidate run with the same {replicates} fresh seeds, scored as the calibration "
-             f"scores a particle (the distance of the replicates' median statistics; a target "
-             f"is met inside its tolerance).", "",
-             "| summary | distance | targets met | largest misses (half-widths) |",
-             "|---|---|---|---|"]
+             f"candidate run with the same {replicates} fresh scoring seeds, scored as the "
+             f"calibration scores a particle (the distance of the replicates' median "
+             f"statistics; a target is met inside its tolerance).", "",
+             "| summary | distance | targets met | largest misses (half-widths) | written by |",
+             "|---|---|---|---|---|"]
     for r in results:
         worst = "; ".join(f"`{tid}` {z:+.1f}" for tid, z in r["worst"])
+        how = f"`--point {r['arg']}`" if r["arg"] else "(the table before)"
         lines.append(f"| {r['summary']} | {r['distance']:.2f} | {r['met']} of {r['of']} | "
-                     f"{worst} |")
+                     f"{worst} | {how} |")
+    lines += ["", "`written by`: the option of `experiments/tools/apply_calibration.py` that "
+              "writes the candidate into the parameter table (`make calibration-outputs "
+              "POINT=\"--point ...\"`)."]
+    if shortlist:
+        lines += ["", "## How the best-fitting particle was chosen", "",
+                  f"The {len(shortlist)} particles of the final generation with the smallest "
+                  f"distance in the run, each run again on {replicates} selection seeds "
+                  f"(distinct from the scoring seeds); the smallest selection distance chose "
+                  f"particle {shortlist[0]['particle']}. Both columns flatter the particles "
+                  f"they ranked (each was measured on the seeds that picked it), which is why "
+                  f"the table above scores the chosen one on seeds that played no part.", "",
+                  "| particle | distance in the run | selection distance |", "|---|---|---|"]
+        lines += [f"| {r['particle']} | {r['run_distance']:.2f} | "
+                  f"{r['selection_distance']:.2f} |"
+                  for r in sorted(shortlist, key=lambda r: r["order"])]
     return "\n".join(lines) + "\n"
 
 
@@ -114,16 +173,21 @@ def main(argv=None) -> int:
     ap = folder_tool_parser("point_summaries", __doc__, out_dir / "abc", out_dir,
                             ROOT / "experiments" / "calibration" / "england.toml")
     ap.add_argument("--replicates", type=int, default=4)
+    ap.add_argument("--shortlist", type=int, default=12,
+                    help="particles the best-fitting one is chosen from (0: none)")
     ap.add_argument("--seed", type=int, default=7301)
     args = ap.parse_args(argv)
     try:
         if args.replicates < 1:
             raise ConfigError(f"--replicates = {args.replicates} must be at least 1")
+        if args.shortlist < 0:
+            raise ConfigError(f"--shortlist = {args.shortlist} must be at least 0")
         with output_file(Path(args.out) / "point_summaries.md", overwrite=True,
                          signed=lambda text: text.startswith(SIGNATURE)) as out:
-            results = run(Path(args.folder), Path(args.spec), args.replicates, args.workers,
-                          args.seed)
-            atomic_write_text(out, report(results, Path(args.folder), args.replicates))
+            results, chosen = run(Path(args.folder), Path(args.spec), args.replicates,
+                                  args.workers, args.seed, args.shortlist)
+            atomic_write_text(out, report(results, Path(args.folder), args.replicates,
+                                          chosen))
     except ConfigError as e:
         print(f"point_summaries: {e}", file=sys.stderr)
         return 2

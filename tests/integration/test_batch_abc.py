@@ -805,13 +805,16 @@ def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lo
     assert not list(tmp_path.glob(".z.restore-*"))
 
 
-def test_point_summaries_score_the_median_and_the_mode_on_fresh_seeds(tmp_path):
-    """experiments/tools/point_summaries.py runs the posterior's median and its mode with
-    the same fresh seeds and scores them as the calibration scores a particle; the mode is a
-    particle of the run; the report says how many targets each meets."""
+def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fresh_seeds(tmp_path):
+    """experiments/tools/point_summaries.py runs the posterior's median, its mode and its
+    best-fitting particle with the same fresh scoring seeds and scores them as the
+    calibration scores a particle. The mode is a particle of the run; the best-fitting one is
+    chosen among the particles closest in the run on selection seeds distinct from the
+    scoring seeds; the report says how many targets each meets and how to write each."""
     import importlib.util
 
-    from abm.batch.abc import load_posterior, mode
+    from abm.batch.abc import closest, load_posterior, mode, particle
+    from abm.batch.abc.targets import distance
 
     spec = small(tmp_path, particles=30, generations=2)
     out = tmp_path / "out"
@@ -820,18 +823,44 @@ def test_point_summaries_score_the_median_and_the_mode_on_fresh_seeds(tmp_path):
     mod_spec = importlib.util.spec_from_file_location("point_summaries", path)
     tool = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(tool)
-    res = tool.run(out, spec, replicates=3, workers=0, seed=11)
-    assert [r["summary"] for r in res] == ["posterior median", "posterior mode"]
+    res, chosen = tool.run(out, spec, replicates=3, workers=0, seed=11, shortlist=4)
     post = load_posterior(out)
     m = mode(post)
-    assert res[1]["point"] == m["values"]
+    # the shortlist: the run's four closest, the chosen one with the smallest selection distance
+    near = closest(post, 4)
+    d = post.frame["distance"].to_numpy()
+    assert sorted(d[near]) == sorted(d)[:4] and list(d[near]) == sorted(d[near])
+    assert sorted(r["particle"] for r in chosen) == sorted(near)
+    best = chosen[0]
+    assert best["selection_distance"] == min(r["selection_distance"] for r in chosen)
+    assert [r["summary"] for r in res] == ["posterior median",
+                                           f"posterior mode (particle {m['index']})",
+                                           f"best-fitting particle {best['particle']}"]
+    assert [r["arg"] for r in res] == ["median", "mode", f"particle={best['particle']}"]
+    assert res[1]["point"] == m["values"] and res[2]["point"] == particle(post, best["particle"])
     assert m["values"]["mu"] == post.frame["mu"].iloc[m["index"]]
+    # scored on other seeds than it was chosen on: the same candidate, the same seeds, the
+    # same distance; the selection seeds give another
+    sp = load_calibration_spec(spec)
+    from abm.batch.seeds import replication_seeds
+    seeds = replication_seeds(11, 6)
+    again = tool.simulate(sp, [res[2]["point"]], seeds[:3], 0)[0]
+    assert distance(np.median(again, axis=0), sp.targets) == res[2]["distance"]
+    sel = tool.simulate(sp, [res[2]["point"]], seeds[3:], 0)[0]
+    assert distance(np.median(sel, axis=0), sp.targets) == best["selection_distance"]
     for r in res:
         assert np.isfinite(r["distance"]) and r["of"] == 3 and 0 <= r["met"] <= 3
         assert len(r["worst"]) == 3 - r["met"]
-    md = tool.report(res, out, 3)
-    assert md.startswith(tool.SIGNATURE) and "| posterior mode |" in md
+    md = tool.report(res, out, 3, chosen)
+    assert md.startswith(tool.SIGNATURE) and f"| posterior mode (particle {m['index']}) |" in md
+    assert f"`--point particle={best['particle']}`" in md
+    assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 3) + (1 + 4)
+    # without a shortlist, no best-fitting particle
+    res0, chosen0 = tool.run(out, spec, replicates=1, workers=0, seed=11, shortlist=0)
+    assert chosen0 == [] and len(res0) == 2
     assert tool.main([str(out), "--spec", str(spec), "--replicates", "0",
+                      "--out", str(tmp_path)]) == 2
+    assert tool.main([str(out), "--spec", str(spec), "--shortlist", "-1",
                       "--out", str(tmp_path)]) == 2
     # a calibration of the model's own parameters is also scored at the table's values
     from abm.batch.abc import Posterior, Prior
@@ -841,6 +870,7 @@ def test_point_summaries_score_the_median_and_the_mode_on_fresh_seeds(tmp_path):
     model_post = Posterior(None, "m", [Prior("contact_rate", "uniform", 0.003, 0.0042)], frame,
                            np.full(50, 1 / 50), {}, {}, "")
     pts = tool.candidate_points(model_post)
-    assert pts["the parameter table as it stands"] == {
-        "contact_rate": PARAMETERS["contact_rate"].default}
-    assert "the parameter table as it stands" not in tool.candidate_points(post)
+    assert pts[-1] == {"summary": "the parameter table as it stands", "arg": None,
+                       "point": {"contact_rate": PARAMETERS["contact_rate"].default}}
+    assert "the parameter table as it stands" not in [c["summary"] for c in
+                                                       tool.candidate_points(post)]

@@ -340,3 +340,29 @@ def test_script_writes_the_posterior_mode_as_one_particle_when_asked(folder, tmp
     assert mod.main([*args, "--point", "mode", "--keep-unidentified"]) == 2
     assert "would mix it with the table's values" in capsys.readouterr().err
     assert table.read_text() == TABLE
+
+
+def test_script_writes_a_named_particle_whole_and_refuses_a_bad_one(folder, tmp_path, capsys):
+    """--point particle=N writes the final generation's particle N for every parameter (the
+    best-fitting particle point_summaries.py chooses); a particle that does not exist or a
+    point that is not a summary is refused and the table is left as it was."""
+    import tomllib
+
+    root, df = folder
+    mod = tool()
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE)
+    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    assert mod.main([*args, "--point", "particle=3"]) == 0
+    got = tomllib.loads(table.read_text())
+    row = df.iloc[3]
+    assert got["rate"]["default"] == float(f"{row['rate']:.4g}")
+    assert got["slots"]["default"] == int(row["slots"])
+    assert got["rate"]["source"].startswith("ABC-SMC posterior particle 3 (")
+    assert "particle 3 (`--point particle=3`)" in summ.read_text()
+    for bad, msg in [("particle=999", "is not one of the final generation's 0-"),
+                     ("particle=x", "is not one of median, mode or particle=N"),
+                     ("mean", "is not one of median, mode or particle=N")]:
+        table.write_text(TABLE)
+        assert mod.main([*args, "--point", bad]) == 2
+        assert msg in capsys.readouterr().err and table.read_text() == TABLE

@@ -40,11 +40,13 @@ from __future__ import annotations
 from abm.batch.abc.posterior import (
     SUMMARY,
     Posterior,
+    closest,
     constrained_directions,
     correlations,
     draw,
     load_posterior,
     mode,
+    particle,
     priors_from_identity,
     summarise,
 )
@@ -130,7 +132,7 @@ __all__ = [
     "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
     "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
-    "constrained_directions", "correlations", "draw", "mode", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "closest", "constrained_directions", "correlations", "draw", "mode", "particle", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
     "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
     "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
     "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",

@@ -190,10 +190,30 @@ def mode(post: Posterior) -> dict:
     top = logk.max(1)
     logdens = top + np.log(np.exp(logk - top[:, None]).sum(1))
     i = int(np.argmax(logdens))
-    row = post.frame.iloc[i]
-    return {"index": i, "log_density": float(logdens[i]),
-            "values": {p.name: (int(row[p.name]) if p.kind == "int" else float(row[p.name]))
-                       for p in post.priors}}
+    return {"index": i, "log_density": float(logdens[i]), "values": particle(post, i)}
+
+
+def particle(post: Posterior, i: int) -> dict:
+    """The values of the final generation's particle ``i`` (its row in posterior.parquet),
+    as the model received them."""
+    if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < len(post.frame):
+        raise ConfigError(f"particle {i!r} is not one of the final generation's 0-"
+                          f"{len(post.frame) - 1}")
+    row = post.frame.iloc[int(i)]
+    return {p.name: (int(row[p.name]) if p.kind == "int" else float(row[p.name]))
+            for p in post.priors}
+
+
+def closest(post: Posterior, k: int) -> list[int]:
+    """The ``k`` particles of the final generation with the smallest distance in the run (the
+    replicates' median statistics it accepted them on), closest first. That distance was
+    measured on the seeds that chose them, so it flatters them (the winner's curse): a point
+    picked from these is judged again on other seeds (``experiments/tools/
+    point_summaries.py``)."""
+    if "distance" not in post.frame.columns:
+        raise ConfigError(f"{post.root}: posterior.parquet has no distance column")
+    d = post.frame["distance"].to_numpy(float)
+    return [int(i) for i in np.argsort(d, kind="stable")[:max(int(k), 0)]]
 
 
 def draw(post: Posterior, k: int, seed: int) -> list[dict]:
@@ -203,9 +223,4 @@ def draw(post: Posterior, k: int, seed: int) -> list[dict]:
         raise ConfigError(f"draws = {k!r} must be a whole number >= 1")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
     idx = rng.choice(len(post.weights), size=k, p=post.weights)
-    out = []
-    for i in idx:
-        row = post.frame.iloc[int(i)]
-        out.append({p.name: (int(row[p.name]) if p.kind == "int" else float(row[p.name]))
-                    for p in post.priors})
-    return out
+    return [particle(post, int(i)) for i in idx]
