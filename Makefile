@@ -56,9 +56,10 @@ bench: $(STAMP)
 ## does not exist yet, then resumes. ABC_OUT=DIR runs elsewhere (the folder of a run in
 ## progress is not committed; its checkpoint is).
 ABC_OUT ?= results/calibration/abc
-## The posterior summary written as the calibrated values: empty for the medians, or
-## POINT="--point mode" or POINT="--point particle=N" (point_summaries.md, written first,
-## scores them and the best-fitting particle beside the table).
+## The posterior summary written as the calibrated values: by default the one
+## point_summaries.py (run first) chooses by its rule (the posterior candidate closest to the
+## targets on its scoring seeds: the medians, the mode or the best-fitting particle), or
+## POINT="--point median|mode|particle=N" to override it.
 POINT ?=
 ABC_FROM = $(if $(wildcard $(ABC_OUT)),,$(if $(wildcard results/calibration/england_checkpoint.tar.xz),--from-checkpoint results/calibration/england_checkpoint.tar.xz))
 calibrate: $(STAMP)
@@ -69,7 +70,7 @@ calibration-checkpoint: $(STAMP)
 
 calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
-	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc $(POINT)
+	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc $(if $(POINT),$(POINT),--point-from results/calibration/point_summaries.json)
 	$(BIN)/python experiments/tools/court_timetable_levels.py
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite
 	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite

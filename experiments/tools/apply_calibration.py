@@ -2,7 +2,8 @@
 
     .venv/bin/python experiments/tools/apply_calibration.py results/calibration/abc [--dry-run]
                      [--table abm/data/parameters.toml] [--summary results/calibration/calibrated_values.md]
-                     [--threshold 0.8] [--keep-unidentified] [--point median|mode|particle=N] [--no-docs]
+                     [--threshold 0.8] [--keep-unidentified] [--point median|mode|particle=N]
+                     [--point-from results/calibration/point_summaries.json] [--no-docs]
 
 For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibrate``):
 
@@ -38,7 +39,9 @@ in many dimensions it depends on the bandwidth. ``--point particle=N`` writes th
 generation's particle N whole (its row in posterior.parquet), for the best-fitting particle
 ``experiments/tools/point_summaries.py`` picks on seeds of its own. That script runs every
 candidate on fresh seeds and scores them as the calibration scores a particle, so the choice
-is made on evidence (docs/calibration_method.md, "Calibrated values").
+is made on evidence (docs/calibration_method.md, "Calibrated values"); ``--point-from`` its
+``point_summaries.json`` writes the candidate it chose (refused if that file scored another
+run).
 
 It edits the table as text (comments and layout stay), writes ``--summary`` (a Markdown
 table of every parameter: prior, posterior, width ratio, what was done), then regenerates
@@ -104,6 +107,25 @@ def evidence(source: str) -> str:
 #: the point summaries ``--point`` can write (``point_summaries.py`` compares them), and
 #: ``particle=N``, one particle of the final generation
 POINTS = ("median", "mode")
+
+
+def point_from(path: str | Path, post) -> str:
+    """The ``--point`` that ``experiments/tools/point_summaries.py`` chose, from its
+    ``point_summaries.json``; refused if it was not written by that script or scored another
+    run than ``post``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--point-from {p}: cannot be read as JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("written_by") != "experiments/tools/point_summaries.py":
+        raise ConfigError(f"--point-from {p} was not written by experiments/tools/"
+                          f"point_summaries.py")
+    if data.get("identity_sha256") != post.identity_sha256:
+        raise ConfigError(f"--point-from {p} scored the run {str(data.get('identity_sha256'))[:12]}"
+                          f", not this one ({post.identity_sha256[:12]}); run point_summaries.py "
+                          f"on this folder")
+    return str(data["chosen"])
 
 
 def chosen_particle(point: str, post) -> dict | None:
@@ -267,15 +289,23 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-unidentified", action="store_true",
                     help="leave a parameter the run does not identify at the table's value "
                          "(for values that are independent published figures)")
-    ap.add_argument("--point", default="median", metavar="median|mode|particle=N",
+    ap.add_argument("--point", default=None, metavar="median|mode|particle=N",
                     help="the posterior summary to write (default: median), or one particle "
                          "of the final generation; experiments/tools/point_summaries.py "
                          "compares them")
+    ap.add_argument("--point-from", metavar="JSON",
+                    help="write the point that experiments/tools/point_summaries.py chose "
+                         "(its point_summaries.json); not with --point")
     ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate the docs")
     args = ap.parse_args(argv)
     try:
         post = load_posterior(args.folder)
+        if args.point_from is not None:
+            if args.point is not None:
+                raise ConfigError("give --point or --point-from, not both")
+            args.point = point_from(args.point_from, post)
+        args.point = args.point or "median"
         rows = plan(post, args.threshold, args.keep_unidentified, args.point)
         fixed_rows = fixed(post)
         clash = sorted({r["parameter"] for r in rows} & {r["parameter"] for r in fixed_rows})

@@ -26,7 +26,14 @@ The candidates:
 Each runs the spec's scenario with ``--replicates`` scoring seeds (the same seeds for every
 candidate: common random numbers); the statistics are the replicates' median, the distance is
 the calibration's, and a target is met inside its tolerance. The scoring and the selection
-seeds are distinct children of one ``SeedSequence(--seed)``. Writes ``point_summaries.md``.
+seeds are distinct children of one ``SeedSequence(--seed)``.
+
+**The choice**, by a rule fixed in advance, not after seeing the scores: the posterior
+candidate (median, mode or best-fitting particle; not the table) with the smallest distance
+on the scoring seeds, ties to the earlier in that order (:func:`choose`). Writes
+``point_summaries.md`` and ``point_summaries.json`` (the scores and the choice, with the
+run's identity); ``apply_calibration.py --point-from point_summaries.json`` writes the
+choice, and ``make calibration-outputs`` does so unless ``POINT`` is given.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text, output_file  # noqa: E402
 
 SIGNATURE = "<!-- written by experiments/tools/point_summaries.py -->"
+#: ``written_by`` of point_summaries.json
+WRITER = "experiments/tools/point_summaries.py"
 #: the largest misses listed per candidate
 WORST = 4
 
@@ -81,8 +90,9 @@ def score(stats: np.ndarray, targets) -> dict:
     used = [(t, s) for t, s in zip(targets, med, strict=True) if t.weight > 0]
     z = sorted(((abs(s - t.value) / t.scale, t.id, (s - t.value) / t.scale)
                 for t, s in used if not (t.lo <= s <= t.hi)), reverse=True)
-    return {"distance": distance(med, targets), "met": sum(t.lo <= s <= t.hi for t, s in used),
-            "of": len(used), "worst": [(tid, zz) for _, tid, zz in z[:WORST]]}
+    return {"distance": float(distance(med, targets)),
+            "met": int(sum(bool(t.lo <= s <= t.hi) for t, s in used)), "of": len(used),
+            "worst": [(tid, float(zz)) for _, tid, zz in z[:WORST]]}
 
 
 def simulate(spec, points: list[dict], seeds: list[int], workers: int) -> list[np.ndarray]:
@@ -110,7 +120,8 @@ def select_best(post, spec, shortlist: int, seeds: list[int], workers: int) -> l
     idx = closest(post, shortlist)
     stats = simulate(spec, [particle(post, i) for i in idx], seeds, workers)
     rows = [{"particle": i, "run_distance": float(post.frame["distance"].iloc[i]),
-             "selection_distance": distance(np.median(st, axis=0), spec.targets), "order": k}
+             "selection_distance": float(distance(np.median(st, axis=0), spec.targets)),
+             "order": k}
             for k, (i, st) in enumerate(zip(idx, stats, strict=True))]
     return sorted(rows, key=lambda r: (r["selection_distance"], r["order"]))
 
@@ -136,6 +147,30 @@ def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
             chosen)
 
 
+def choose(results: list[dict]) -> str:
+    """The ``--point`` of the posterior candidate with the smallest distance on the scoring
+    seeds (the table is not a candidate), ties to the earlier one."""
+    cands = [r for r in results if r["arg"] is not None]
+    if not cands:
+        raise ConfigError("no posterior candidate was scored")
+    return min(cands, key=lambda r: r["distance"])["arg"]
+
+
+def choice_json(results: list[dict], shortlist: list[dict], identity: str, folder: Path,
+                replicates: int, seed: int) -> str:
+    """point_summaries.json: the scores, the shortlist and the choice, with the run's identity
+    (``apply_calibration.py --point-from`` refuses a choice made on another run)."""
+    import json
+
+    return json.dumps({"written_by": WRITER, "folder": str(folder), "identity_sha256": identity,
+                       "replicates": replicates, "seed": seed, "chosen": choose(results),
+                       "rule": "the posterior candidate with the smallest distance on the "
+                               "scoring seeds",
+                       "candidates": [{k: r[k] for k in ("summary", "arg", "distance", "met",
+                                                         "of")} for r in results],
+                       "shortlist": list(shortlist)}, indent=1) + "\n"
+
+
 def report(results: list[dict], folder: Path, replicates: int,
            shortlist: list[dict] = ()) -> str:
     lines = [SIGNATURE, "# One point for the posterior", "",
@@ -151,8 +186,10 @@ def report(results: list[dict], folder: Path, replicates: int,
         lines.append(f"| {r['summary']} | {r['distance']:.2f} | {r['met']} of {r['of']} | "
                      f"{worst} | {how} |")
     lines += ["", "`written by`: the option of `experiments/tools/apply_calibration.py` that "
-              "writes the candidate into the parameter table (`make calibration-outputs "
-              "POINT=\"--point ...\"`)."]
+              "writes the candidate into the parameter table. **Chosen** by the rule fixed "
+              "in advance (the posterior candidate with the smallest "
+              f"distance on the scoring seeds): `--point {choose(results)}`, which `make "
+              "calibration-outputs` writes unless `POINT` says otherwise."]
     if shortlist:
         lines += ["", "## How the best-fitting particle was chosen", "",
                   f"The {len(shortlist)} particles of the final generation with the smallest "
@@ -182,16 +219,23 @@ def main(argv=None) -> int:
             raise ConfigError(f"--replicates = {args.replicates} must be at least 1")
         if args.shortlist < 0:
             raise ConfigError(f"--shortlist = {args.shortlist} must be at least 0")
-        with output_file(Path(args.out) / "point_summaries.md", overwrite=True,
-                         signed=lambda text: text.startswith(SIGNATURE)) as out:
+        with (output_file(Path(args.out) / "point_summaries.md", overwrite=True,
+                          signed=lambda text: text.startswith(SIGNATURE)) as out,
+              output_file(Path(args.out) / "point_summaries.json", overwrite=True,
+                          signed=lambda text: f'"written_by": "{WRITER}"' in text) as js):
+            from abm.batch.abc import load_posterior
+
             results, chosen = run(Path(args.folder), Path(args.spec), args.replicates,
                                   args.workers, args.seed, args.shortlist)
+            identity = load_posterior(args.folder).identity_sha256
+            atomic_write_text(js, choice_json(results, chosen, identity, Path(args.folder),
+                                              args.replicates, args.seed))
             atomic_write_text(out, report(results, Path(args.folder), args.replicates,
                                           chosen))
     except ConfigError as e:
         print(f"point_summaries: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {out}")
+    print(f"wrote {out} and {js}")
     return 0
 
 

@@ -858,6 +858,14 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fres
     # without a shortlist, no best-fitting particle
     res0, chosen0 = tool.run(out, spec, replicates=1, workers=0, seed=11, shortlist=0)
     assert chosen0 == [] and len(res0) == 2
+    # the command line writes the report and the choice, with the run's identity
+    ps = tmp_path / "ps"
+    assert tool.main([str(out), "--spec", str(spec), "--replicates", "1", "--shortlist", "2",
+                      "--workers", "0", "--out", str(ps)]) == 0
+    choice = json.loads((ps / "point_summaries.json").read_text())
+    assert choice["identity_sha256"] == post.identity_sha256
+    assert choice["chosen"] == tool.choose(choice["candidates"])
+    assert f"`--point {choice['chosen']}`, which `make" in (ps / "point_summaries.md").read_text()
     assert tool.main([str(out), "--spec", str(spec), "--replicates", "0",
                       "--out", str(tmp_path)]) == 2
     assert tool.main([str(out), "--spec", str(spec), "--shortlist", "-1",

@@ -366,3 +366,46 @@ def test_script_writes_a_named_particle_whole_and_refuses_a_bad_one(folder, tmp_
         table.write_text(TABLE)
         assert mod.main([*args, "--point", bad]) == 2
         assert msg in capsys.readouterr().err and table.read_text() == TABLE
+
+
+def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder, tmp_path,
+                                                                           capsys):
+    """--point-from point_summaries.json writes the candidate point_summaries.py chose by its
+    rule (the posterior candidate with the smallest scoring distance); a file another tool
+    wrote, one that scored another run, or --point given too is refused, and the table is
+    left as it was."""
+    import tomllib
+
+    root, df = folder
+    mod = tool()
+    summaries = tool(ROOT / "experiments" / "tools" / "point_summaries.py", "point_summaries")
+    results = [{"summary": "posterior median", "arg": "median", "distance": 2.5, "met": 3,
+                "of": 5},
+               {"summary": "posterior mode (particle 7)", "arg": "mode", "distance": 2.5,
+                "met": 2, "of": 5},
+               {"summary": "best-fitting particle 3", "arg": "particle=3", "distance": 1.9,
+                "met": 2, "of": 5},
+               {"summary": "the parameter table as it stands", "arg": None, "distance": 1.0,
+                "met": 5, "of": 5}]
+    # the table is not a candidate; the smallest distance wins, ties to the earlier
+    assert summaries.choose(results) == "particle=3"
+    assert summaries.choose(results[:2]) == "median"
+    js = tmp_path / "point_summaries.json"
+    js.write_text(summaries.choice_json(results, [], "ab" * 32, root, 4, 7301))
+    assert json.loads(js.read_text())["chosen"] == "particle=3"
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(TABLE)
+    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    assert mod.main([*args, "--point-from", str(js)]) == 0
+    assert tomllib.loads(table.read_text())["rate"]["default"] == float(f"{df.iloc[3]['rate']:.4g}")
+    other = tmp_path / "other.json"
+    for text, msg in [(summaries.choice_json(results, [], "cd" * 32, root, 4, 1),
+                       "scored the run cdcdcdcdcdcd, not this one (abababababab)"),
+                      ('{"chosen": "mode"}', "was not written by experiments/tools/point_summaries.py"),
+                      ("not json", "cannot be read as JSON")]:
+        other.write_text(text)
+        table.write_text(TABLE)
+        assert mod.main([*args, "--point-from", str(other)]) == 2
+        assert msg in capsys.readouterr().err and table.read_text() == TABLE
+    assert mod.main([*args, "--point-from", str(js), "--point", "mode"]) == 2
+    assert "not both" in capsys.readouterr().err and table.read_text() == TABLE
