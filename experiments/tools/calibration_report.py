@@ -271,6 +271,27 @@ def copied_tables(name: str, producer: str, after: str | None = None,
     return parts
 
 
+def point_section(text: dict) -> list[str]:
+    """Which point of the posterior was written, and why: the scores of the candidates
+    (``point_summaries.md``: medians, mode, best-fitting particle, the table before), the
+    choice, and the shortlist the best-fitting particle came from."""
+    src = OUT / "point_summaries.md"
+    parts = ["### Which point was written", ""]
+    if "point_summaries" in text:
+        parts += [text["point_summaries"].strip(), ""]
+    if not src.exists():
+        return parts + copied_tables("point_summaries.md", "experiments/tools/point_summaries.py")
+    head, _, rest = src.read_text().partition("\n## ")
+    parts += [ln for ln in head.splitlines() if ln.startswith("|")] + [""]
+    parts += [ln for ln in head.splitlines() if ln.startswith("`written by`")] + [""]
+    if rest:
+        title, _, body = rest.partition("\n")
+        parts += [f"#### {title.strip()}", ""]
+        parts += [ln for ln in body.splitlines() if ln.strip() and not ln.startswith("|")][:1]
+        parts += [""] + [ln for ln in body.splitlines() if ln.startswith("|")] + [""]
+    return parts
+
+
 def court_indicators_section(text: dict) -> list[str]:
     """The care indicators side by side: the explanation, the June-2010 table of
     ``court_indicators.md``, and the search over every candidate the calibration simulated
@@ -478,7 +499,7 @@ def main() -> int:
     values = OUT / "calibrated_values.md"
     if values.exists():
         parts += ["### Calibrated values (from the posterior, by script)", "",
-                  values.read_text().split("\n", 2)[2].strip(), ""]
+                  values.read_text().split("\n", 2)[2].strip(), "", *point_section(text)]
     if hist is not None:
         cols = ["generation", "epsilon", "acceptance", "candidates", "simulations", "ess",
                 "median_distance", "cpu_seconds"]

@@ -312,6 +312,19 @@ def test_report_copies_the_tables_of_the_analyses_it_names(monkeypatch, tmp_path
     (tmp_path / "court_tradeoff.md").write_text("# T\n\n| kept | 12 |\n")
     md = rep.court_indicators_section({"court_indicators": "C", "court_tradeoff": "T"})
     assert "| before |" not in md and md.index("| j |") < md.index("T") < md.index("| kept | 12 |")
+    assert rep.point_section({}) == ["### Which point was written", "",
+                                     "(`point_summaries.md` not found: run "
+                                     "`experiments/tools/point_summaries.py`.)", ""]
+    (tmp_path / "point_summaries.md").write_text(
+        "<!-- sig -->\n# One point\n\nWritten by x.\n\n| summary | distance |\n|---|---|\n"
+        "| median | 2.1 |\n\n`written by`: ... **Chosen** ... `--point median`\n\n"
+        "## How the best-fitting particle was chosen\n\nThe 2 particles ...\n\n"
+        "| particle | d |\n|---|---|\n| 4 | 1.9 |\n")
+    assert rep.point_section({"point_summaries": "WHY"}) == [
+        "### Which point was written", "", "WHY", "", "| summary | distance |", "|---|---|",
+        "| median | 2.1 |", "", "`written by`: ... **Chosen** ... `--point median`", "",
+        "#### How the best-fitting particle was chosen", "", "The 2 particles ...", "",
+        "| particle | d |", "|---|---|", "| 4 | 1.9 |", ""]
 
 
 def test_script_writes_the_posterior_mode_as_one_particle_when_asked(folder, tmp_path, capsys):
