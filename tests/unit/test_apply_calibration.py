@@ -54,6 +54,13 @@ def tool(path=TOOL, name="apply_calibration"):
     return mod
 
 
+def _table(root, tmp_path, text=TABLE):
+    """A parameter table with ``text``, a summary path, and the script's arguments for them."""
+    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
+    table.write_text(text)
+    return table, summ, [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+
+
 @pytest.fixture
 def folder(tmp_path):
     """A finished calibration: rate identified (narrow around 2), lag not identified (its
@@ -104,9 +111,7 @@ def test_script_writes_every_posterior_median_labels_the_unidentified_and_is_ide
 
     root, df = folder
     mod = tool()
-    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
-    table.write_text(TABLE)
-    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    table, summ, args = _table(root, tmp_path)
     assert mod.main(args) == 0
     got = tomllib.loads(table.read_text())
     med = float(f"{weighted_quantile(df['rate'], df['weight'], 0.5):.4g}")
@@ -204,9 +209,7 @@ def test_script_writes_what_the_calibration_scenario_fixed(folder, tmp_path, cap
     (root / "manifest.json").write_text(json.dumps(man))
     renewal = ('\n[household_renewal_rate]\ntype = "float"\nunit = "per year"\ndefault = 0.0\n'
                'range = [0.0, 0.5]\nsource = "demography"\n')
-    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
-    table.write_text(TABLE + renewal)
-    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    table, summ, args = _table(root, tmp_path, TABLE + renewal)
     assert tool().main(args) == 0
     got = tomllib.loads(table.read_text())["household_renewal_rate"]
     assert got["default"] == 0.056 and "calibrated" not in got
@@ -337,9 +340,7 @@ def test_script_writes_the_posterior_mode_as_one_particle_when_asked(folder, tmp
 
     root, df = folder
     mod = tool()
-    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
-    table.write_text(TABLE)
-    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    table, summ, args = _table(root, tmp_path)
     assert mod.main([*args, "--point", "mode"]) == 0
     got = tomllib.loads(table.read_text())
     m = mode(load_posterior(root))
@@ -363,9 +364,7 @@ def test_script_writes_a_named_particle_whole_and_refuses_a_bad_one(folder, tmp_
 
     root, df = folder
     mod = tool()
-    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
-    table.write_text(TABLE)
-    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    table, summ, args = _table(root, tmp_path)
     assert mod.main([*args, "--point", "particle=3"]) == 0
     got = tomllib.loads(table.read_text())
     row = df.iloc[3]
@@ -406,9 +405,7 @@ def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder,
     js = tmp_path / "point_summaries.json"
     js.write_text(summaries.choice_json(results, [], "ab" * 32, root, 4, 7301))
     assert json.loads(js.read_text())["chosen"] == "particle=3"
-    table, summ = tmp_path / "parameters.toml", tmp_path / "values.md"
-    table.write_text(TABLE)
-    args = [str(root), "--table", str(table), "--summary", str(summ), "--no-docs"]
+    table, summ, args = _table(root, tmp_path)
     assert mod.main([*args, "--point-from", str(js)]) == 0
     assert tomllib.loads(table.read_text())["rate"]["default"] == float(f"{df.iloc[3]['rate']:.4g}")
     other = tmp_path / "other.json"
