@@ -127,6 +127,12 @@ class Adapter:
         """Picklable inputs shared by every run (``factors`` are :class:`Factor` objects)."""
         return {"fixed": dict(fixed), "indicators": list(indicators), "period": period}
 
+    def set_by_model(self, context: dict) -> set[str]:
+        """Factors the base model sets itself (a base scenario's own values, say), which a
+        posterior draw (a spec's ``[posterior]``, :mod:`abm.batch.draws`) leaves as they are.
+        The spec's ``[fixed]`` values and varied factors are left alone in any case."""
+        return set()
+
     def config(self) -> dict:
         """The [model] table as it enters the run identity (no machine-specific paths)."""
         return {k: v for k, v in self.table.items()}

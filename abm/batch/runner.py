@@ -93,6 +93,8 @@ def build_manifest(spec: Spec, runs: list[RunItem]) -> dict:
         "replications": spec.replications,
         "seeds": {"root": spec.seed, "rule": SEED_RULE,
                   "by_replication": replication_seeds(spec.seed, spec.replications)},
+        **({"posterior": spec.posterior.describe(spec.replications)}
+           if spec.posterior is not None else {}),
         "period": spec.period,
         "indicators": spec.indicators,
         "units": spec.units,
@@ -280,8 +282,8 @@ def _drive(spec: Spec, store: ResultStore, ex, pending: list[RunItem], window: i
             item = next(todo, None)
             if item is None:
                 return
-            fut = ex.submit(execute, evaluate, spec.design.inputs[item.point], item.seed,
-                            spec.context)
+            fut = ex.submit(execute, evaluate, spec.run_input(item.point, item.replication),
+                            item.seed, spec.context)
             inflight[fut] = item
 
     try:
@@ -309,6 +311,8 @@ def _drive(spec: Spec, store: ResultStore, ex, pending: list[RunItem], window: i
         point = spec.design.points[item.point]
         if spec.design.run_inputs is not None:
             point = {**point, "overrides": spec.design.inputs[item.point]}
+        if spec.posterior is not None:
+            point = {**point, "posterior particle": spec.posterior.index(item.replication)}
         hint = ("a worker process died (killed, or out of memory)"
                 if type(e).__name__ == "BrokenProcessPool" else f"{type(e).__name__}: {e}")
         raise SweepRunError(

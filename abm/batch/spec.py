@@ -4,7 +4,8 @@ document in memory), validate with clear errors, and normalise.
 A spec has the sections ``[sweep]`` (name, description, replications, seed), ``[model]``
 (the adapter and its keys, e.g. the base scenario), ``[fixed]`` (values for every run),
 ``[factors.NAME]``, ``[variants.NAME]`` (the named arms of a variants design, crossed with any factors),
-``[design]``, ``[outputs]``, ``[metrics.NAME]`` and ``[summary]``.
+``[design]``, ``[outputs]``, ``[metrics.NAME]``, ``[summary]`` and ``[posterior]`` (each
+replication's parameters drawn from a calibration's posterior: :mod:`abm.batch.draws`).
 docs/batch.md documents every key. Every error raises :class:`abm.core.errors.ConfigError`
 naming the spec file, the key, the value and what is valid.
 
@@ -27,13 +28,14 @@ from typing import Any
 
 from abm.batch.adapter import Adapter, canonical_json, load_adapter, sha256_text, suggest
 from abm.batch.design import DESIGN_KEYS, VARIANT, Design, build_design
+from abm.batch.draws import PosteriorDraws, load_draws
 from abm.batch.factors import RESERVED, Factor, check_value, parse_factor
 from abm.core import tomlio
 from abm.core.errors import ConfigError
 from abm.core.io import safe_name
 
 SECTIONS = ("sweep", "model", "fixed", "factors", "variants", "design", "outputs", "metrics",
-            "summary")
+            "summary", "posterior")
 SWEEP_KEYS = ("name", "description", "replications", "seed")
 OUTPUT_KEYS = ("indicators", "period")
 METRIC_KEYS = ("indicator", "periods", "stat")
@@ -79,6 +81,7 @@ class Spec:
     confidence: float = 0.95
     context: dict = field(default_factory=dict)
     counts: list = field(default_factory=list)  # indicators that count events
+    posterior: PosteriorDraws | None = None  # each replication's parameters, drawn
     _identity: dict | None = None
 
     # ------------------------------------------------------------------ digests
@@ -95,6 +98,8 @@ class Spec:
                 "seed": self.seed,
                 "environment": self.adapter.environment(),
             }
+            if self.posterior is not None:  # only then: other sweeps keep their identity
+                self._identity["posterior"] = self.posterior.identity()
         return self._identity
 
     def identity_hash(self) -> str:
@@ -120,6 +125,12 @@ class Spec:
     @property
     def n_runs(self) -> int:
         return len(self.design.points) * self.replications
+
+    def run_input(self, point: int, replication: int) -> dict:
+        """The model input of design point ``point`` in replication ``replication``: its
+        design input, over the replication's posterior draw if the spec has one."""
+        inp = self.design.inputs[point]
+        return inp if self.posterior is None else {**self.posterior.point(replication), **inp}
 
 
 # ------------------------------------------------------------------ helpers
@@ -338,13 +349,21 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
     else:
         reference = _reference(summ.get("reference"), design, where)
     context = adapter.context(fixed, varied, indicators, period)
+    posterior = None
+    if "posterior" in raw:
+        mine = set(fixed) | {f.name for f in varied} | adapter.set_by_model(context)
+        posterior = load_draws(_table(raw, "posterior", where), base, where, seed, adapter,
+                               mine)
+        first = {**posterior.point(0), **design.inputs[reference]}
+        adapter.check_point(first, f"{where}: [posterior], replication 0")
     units = {k: available[k] for k in indicators}
     counts = [k for k in adapter.counts(period, list(indicators)) if k in units]
     return Spec(path=path, text=text, name=name, description=description, replications=reps,
                 seed=seed, adapter_name=adapter_name, adapter=adapter, fixed=fixed,
                 factors=factors, design=design, period=period, indicators=list(indicators),
                 units=units, counts=counts, metrics=metrics, reference=reference,
-                band=(float(band[0]), float(band[1])), confidence=float(conf), context=context)
+                band=(float(band[0]), float(band[1])), confidence=float(conf), context=context,
+                posterior=posterior)
 
 
 def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,

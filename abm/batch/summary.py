@@ -315,6 +315,16 @@ def summarise(out: str | Path, log=None) -> Path:
     return summary_dir
 
 
+def _posterior_line(post: dict) -> str:
+    """The summary's line for a sweep whose replications draw their parameters from a
+    posterior (:mod:`abm.batch.draws`)."""
+    from abm.batch.draws import describe_text
+
+    return (f"- parameters: replication r runs with {describe_text(post)}. Bands and "
+            f"intervals over replications carry the parameters' uncertainty as well as the "
+            f"noise")
+
+
 def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, extra, seconds,
               n_rows, sens, prec, few) -> str:
     lo, hi = _q(band[0]), _q(band[1])
@@ -330,6 +340,7 @@ def _markdown(m, factors, points, mb, pdiff, names, band, conf, ref, missing, ex
               + (" **(PARTIAL)**" if missing else ""),
               f"- seeds: root {m['seeds']['root']}; replication r has the same seed at every "
               f"design point (common random numbers)",
+              *([_posterior_line(m["posterior"])] if m.get("posterior") else []),
               f"- outputs: {len(m['indicators'])} indicators per {m['period']}; {n_rows:,} rows"]
     if d["type"] in PAIRED_DESIGNS and len(points) > 1:
         lines.append(f"- reference point for paired differences: {ref} "

@@ -148,6 +148,13 @@ def _check(spec, out, args) -> int:
           f"{', '.join(m.name for m in spec.metrics)}")
     print(f"  seeds      root {spec.seed}; replication seeds {seeds[:3]}"
           f"{' ...' if len(seeds) > 3 else ''} (shared by every design point)")
+    if spec.posterior is not None:
+        from abm.batch.draws import describe_text
+
+        first = spec.posterior.describe(min(spec.replications, 3))["particles_by_replication"]
+        print(f"  posterior  replication r runs with "
+              f"{describe_text(spec.posterior.describe(0))}; particles {first}"
+              f"{' ...' if spec.replications > 3 else ''}")
     if spec.design.type == "factorial" and len(spec.design.points) > 1:
         print(f"  reference  point {spec.reference} {spec.design.points[spec.reference]} "
               f"(paired differences)")

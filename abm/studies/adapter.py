@@ -284,6 +284,14 @@ class CPModelAdapter(Adapter):
         return {"scenario": self.base, "regimes": dict(self._regimes),
                 "indicators": list(indicators), "period": period}
 
+    def set_by_model(self, context: dict) -> set[str]:
+        """The base scenario's own parameters (with [fixed]) and every regime's: a posterior
+        draw changes neither a scenario's deliberate values nor what a regime prescribes."""
+        keys = set(context["scenario"].overrides) | set(context["scenario"].regime_params)
+        for params in context["regimes"].values():
+            keys |= set(params)
+        return keys
+
     def config(self) -> dict:
         # the scenario enters the identity by content (fingerprint), not by path
         return {}

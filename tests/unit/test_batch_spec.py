@@ -311,9 +311,12 @@ def test_docs_examples_are_true(tmp_path):
     block = re.search(r"```toml\n(\[sweep\].*?)```", doc, re.S).group(1)
     scenario = ROOT / "experiments" / "scenarios" / "england_2011_2015_s10.toml"
     block = block.replace('"../scenarios/england_2011_2015_s10.toml"', f'"{scenario}"')
+    block = block.replace('"../../results/calibration/abc"',
+                          f'"{ROOT / "results" / "calibration" / "abc"}"')
     p = tmp_path / "doc_spec.toml"
     p.write_text(block)
     spec = load_spec(p)
+    assert spec.posterior is not None and spec.posterior.names  # the project's calibration
     assert len(spec.design.points) == 2 * 5 and spec.replications == 30
     assert spec.design.points[spec.reference] == {"regime": "prescriptive",
                                                   "referrer_threshold": pytest.approx(1.9)}
