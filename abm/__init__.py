@@ -54,6 +54,7 @@ from abm.api import (  # noqa: E402
     evaluate,
     load_scenario,
     outcome_units,
+    posterior_draws,
     run,
 )
 from abm.core.errors import ConfigError  # noqa: E402
@@ -61,7 +62,7 @@ from abm.core.scenario import Event, Scenario, small_la_scenario  # noqa: E402
 
 #: the stable public API (tests/integration/test_api.py); everything else is private
 __all__ = ["ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate",
-           "load_scenario", "outcome_units", "run", "small_la_scenario",
+           "load_scenario", "outcome_units", "posterior_draws", "run", "small_la_scenario",
            "ChildProtectionModel", "FamilyAgent", "ReferrerAgent", "SocialWorkerAgent",
            "CourtAgent", "EvaluationModel"]
 __version__ = "0.1.0"

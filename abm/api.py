@@ -310,10 +310,50 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     return {n: float(got[n]) for n in names}
 
 
+def posterior_draws(folder: str | Path, k: int, *, seed: int = 0,
+                    scenario: Scenario | str | Path | None = None) -> list[dict[str, Any]]:
+    """``k`` parameter sets drawn by weight from the final generation of a finished
+    calibration (``cpabm calibrate --out``: the project's is ``results/calibration/abc``),
+    each with the calibration's own ``[fixed]`` values, for :func:`evaluate` or
+    :func:`load_scenario`. Draw ``r`` is the one replication ``r`` of a sweep with
+    ``[posterior]`` and this ``seed`` runs, and does not depend on ``k``.
+
+    With ``scenario``, the parameters it sets itself (its ``[parameters]``) and those any
+    regime sets are left out of the draws, as a sweep leaves them: a draw then changes
+    neither the scenario's deliberate values nor what a regime prescribes. Without it, every
+    parameter of the posterior is drawn."""
+    from abm.batch.draws import from_folder
+    from abm.core.params import PARAMETERS
+    from abm.core.scenario import load_regime, regime_names
+
+    _check_seed(seed, "posterior_draws")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
+        raise ConfigError(f"posterior_draws: k = {k!r} is out of range: a whole number in "
+                          f"[1, 100000]")
+
+    def check(name: str, where: str) -> None:
+        if name not in PARAMETERS:
+            raise ConfigError(f"{where} is not a model parameter (cpabm params)")
+
+    keep: set[str] = set()
+    if scenario is not None:
+        sc = _scenario(scenario)
+        keep = set(sc.overrides) | set(sc.regime_params)
+        for name in regime_names():
+            keep |= set(load_regime(name, "posterior_draws"))
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigError(f"posterior_draws: folder = {str(folder)!r}: no such folder")
+    draws = from_folder(root.resolve(), seed, check, keep,
+                        f"posterior_draws: folder = {str(folder)!r}", shown=str(folder))
+    return [draws.point(r) for r in range(k)]
+
+
 def outcome_units() -> dict[str, str]:
     """The unit of every indicator (the outcome ``NAME`` and ``NAME[FYyyyy]`` share it)."""
     from abm.core.indicators import units
     return {k: v for k, v in units().items() if k != "weeks"}
 
 
-__all__ = ["Quantity", "Result", "evaluate", "load_scenario", "outcome_units", "run"]
+__all__ = ["Quantity", "Result", "evaluate", "load_scenario", "outcome_units",
+           "posterior_draws", "run"]

@@ -55,3 +55,27 @@ def small(children=8000, years=1.0, regime="prescriptive", shock=None, warmup=52
 @pytest.fixture
 def small_scenario():
     return small
+
+
+def write_posterior(root, columns: dict, priors: dict, fixed=None, identity="ab" * 32,
+                    weights=None, generation=4):
+    """A finished calibration folder as `cpabm calibrate` leaves it, as far as reading its
+    posterior goes: manifest.json (the priors, the calibration's [fixed] values) and
+    posterior.parquet (``columns``, one row per particle; ``weights`` default equal)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps({
+        "name": root.name, "identity_sha256": identity,
+        "spec": {"identity": {"priors": {k: {"dist": "uniform", "low": lo, "high": hi,
+                                             "kind": "float"} for k, (lo, hi) in priors.items()},
+                              "fixed": fixed or {}}}}))
+    n = len(next(iter(columns.values())))
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    pd.DataFrame({**{k: np.asarray(v, float) for k, v in columns.items()}, "weight": w,
+                  "generation": generation, "distance": np.linspace(1, 2, n)}).to_parquet(
+        root / "posterior.parquet")
+    return root

@@ -98,8 +98,6 @@ def load_draws(table: dict, base: Path, where: str, seed: int, adapter,
     calibration (relative paths start at the spec's folder), and every parameter of its
     posterior is a factor of the sweep's model. ``set_elsewhere``: the parameters the sweep
     sets itself, which the draws leave alone."""
-    from abm.batch.abc.posterior import load_posterior, particle
-
     unknown = set(table) - set(POSTERIOR_KEYS)
     if unknown:
         k = sorted(unknown)[0]
@@ -113,25 +111,35 @@ def load_draws(table: dict, base: Path, where: str, seed: int, adapter,
     if not root.is_dir():
         raise ConfigError(f"{where}: posterior.folder = {folder!r}: no such folder ({root}); "
                           f"the path is relative to the spec's folder")
+    return from_folder(root, seed, adapter.factor, set_elsewhere,
+                       f"{where}: posterior.folder = {folder!r}", shown=folder)
+
+
+def from_folder(root: Path, seed: int, check, set_elsewhere: set[str], where: str,
+                shown: str | None = None) -> PosteriorDraws:
+    """The draws of the finished calibration in ``root``: ``check(name, where)`` refuses a
+    parameter the model does not have (a ConfigError); ``set_elsewhere`` are left alone;
+    ``shown`` is the folder as the user gave it."""
+    import json
+
+    from abm.batch.abc.posterior import load_posterior, particle
+
     try:
         post = load_posterior(root)
     except ConfigError as e:
-        raise ConfigError(f"{where}: posterior.folder = {folder!r}: {e}") from None
-    import json
-
+        raise ConfigError(f"{where}: {e}") from None
     fixed = json.loads((root / "manifest.json").read_text())["spec"]["identity"].get("fixed", {})
     for name in [*post.names, *fixed]:
-        adapter.factor(name, f"{where}: posterior.folder = {folder!r}: its parameter '{name}'")
+        check(name, f"{where}: its parameter '{name}'")
     names = tuple(n for n in post.names if n not in set_elsewhere)
     kept = tuple(n for n in [*post.names, *fixed] if n in set_elsewhere)
     constants = tuple((k, v) for k, v in fixed.items()
                       if k not in set_elsewhere and k not in post.names)
     if not names:
-        raise ConfigError(f"{where}: posterior.folder = {folder!r}: the sweep sets every "
-                          f"parameter of the posterior itself ({', '.join(kept)}); a draw "
-                          f"would change nothing")
+        raise ConfigError(f"{where}: the sweep sets every parameter of the posterior itself "
+                          f"({', '.join(kept)}); a draw would change nothing")
     values = tuple(tuple(particle(post, i)[n] for n in names) for i in range(len(post.frame)))
     digest = hashlib.sha256((root / "posterior.parquet").read_bytes()).hexdigest()
-    return PosteriorDraws(str(folder), post.identity_sha256, digest, post.generation,
-                          post.ess, names, kept, constants, values,
+    return PosteriorDraws(str(shown if shown is not None else root), post.identity_sha256,
+                          digest, post.generation, post.ess, names, kept, constants, values,
                           tuple(float(w) for w in post.weights), seed)

@@ -54,7 +54,7 @@ def base(scenario_file):
 def test_public_names_are_exactly_the_documented_ones():
     assert sorted(abm.__all__) == sorted([
         "ConfigError", "Event", "Quantity", "Result", "Scenario", "evaluate", "load_scenario",
-        "outcome_units", "run", "small_la_scenario", "ChildProtectionModel", "FamilyAgent",
+        "outcome_units", "posterior_draws", "run", "small_la_scenario", "ChildProtectionModel", "FamilyAgent",
         "ReferrerAgent", "SocialWorkerAgent", "CourtAgent", "EvaluationModel"])
     for name in abm.__all__:
         assert getattr(abm, name) is not None
@@ -157,6 +157,41 @@ def test_evaluate_is_run_as_a_function(base, scenario_file):
         abm.evaluate({}, scenario=scenario_file, seed=5, outcomes=["harm_mised"])
     with pytest.raises(abm.ConfigError, match="prescription"):
         abm.evaluate({"prescription": 7.0}, scenario=scenario_file, seed=5)
+
+
+def test_posterior_draws_are_a_sweeps_draws_and_leave_the_scenarios_values(tmp_path,
+                                                                          scenario_file):
+    """abm.posterior_draws gives the parameter sets a sweep with [posterior] and the same
+    seed runs, replication by replication, with the calibration's [fixed] values; given a
+    scenario it leaves out what the scenario and the regimes set; a draw is an evaluate()
+    input. Bad input is refused with the key and the value."""
+    from conftest import write_posterior
+
+    root = write_posterior(tmp_path / "abc", {"court_threshold": [1.6, 2.0, 2.4],
+                                             "scope_for_judgment": [0.2, 0.5, 0.8],
+                                             "warmup_weeks": [20.0, 30.0, 40.0]},
+                           {"court_threshold": (1.5, 2.5), "scope_for_judgment": (0.1, 0.9),
+                            "warmup_weeks": (10, 60)}, fixed={"contact_rate": 0.0036},
+                           weights=[0.2, 0.3, 0.5])
+    draws = abm.posterior_draws(root, 6, seed=9)
+    assert abm.posterior_draws(root, 2, seed=9) == draws[:2]
+    from abm.batch.draws import from_folder
+    rule = from_folder(root, 9, lambda n, w: None, set(), "x")
+    assert draws == [rule.point(r) for r in range(6)]
+    assert all(d["contact_rate"] == 0.0036 and set(d) == {"contact_rate", "court_threshold",
+                                                          "scope_for_judgment", "warmup_weeks"}
+               for d in draws)
+    # the scenario sets warmup_weeks, the regimes scope_for_judgment: neither is drawn
+    kept = abm.posterior_draws(root, 6, seed=9, scenario=scenario_file)
+    assert kept == [{"contact_rate": 0.0036, "court_threshold": d["court_threshold"]}
+                    for d in draws]
+    got = abm.evaluate(kept[0], scenario=scenario_file, seed=5, outcomes=["referrals"])
+    assert np.isfinite(got["referrals"])
+    for bad, msg in [({"k": 0}, "k = 0 is out of range"), ({"seed": -1}, "seed"),
+                     ({"folder": tmp_path / "none"}, "no such folder")]:
+        args = {"folder": root, "k": 2, **bad}
+        with pytest.raises(abm.ConfigError, match=msg):
+            abm.posterior_draws(args.pop("folder"), args.pop("k"), **args)
 
 
 def test_evaluate_reads_an_edited_scenario_file_and_its_base_again(tmp_path):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_posterior
 
 from abm.batch.draws import DRAW_RULE
 from abm.batch.runner import run_sweep
@@ -52,24 +52,13 @@ def quiet(msg):
     pass
 
 
-def posterior_folder(root, mu, name="toy", identity="ab" * 32, extra=None, fixed=None):
-    """A finished calibration folder: particles over mu (and nuisance), unequal weights, and
-    the calibration's ``fixed`` values."""
-    root.mkdir(parents=True)
+def posterior_folder(root, mu, identity="ab" * 32, extra=None, fixed=None):
+    """A finished calibration folder: particles over mu (and nuisance; ``extra``: more
+    parameters at 1.0 in [0, 2]), unequal weights, and the calibration's ``fixed`` values."""
     n = len(mu)
-    priors = {"mu": {"dist": "uniform", "low": -10.0, "high": 10.0, "kind": "float"},
-              "nuisance": {"dist": "uniform", "low": 0.0, "high": 1.0, "kind": "float"}}
-    priors.update(extra or {})
-    (root / "manifest.json").write_text(json.dumps({
-        "name": name, "identity_sha256": identity,
-        "spec": {"identity": {"priors": priors, "fixed": fixed or {}}}}))
-    cols = {"mu": np.asarray(mu, float), "nuisance": np.linspace(0.1, 0.9, n)}
-    for k in extra or {}:
-        cols[k] = np.ones(n)
-    w = np.arange(1, n + 1, dtype=float)
-    pd.DataFrame({**cols, "weight": w / w.sum(), "generation": 4,
-                  "distance": np.linspace(1, 2, n)}).to_parquet(root / "posterior.parquet")
-    return root
+    cols = {"mu": mu, "nuisance": np.linspace(0.1, 0.9, n), **{k: np.ones(n) for k in extra or ()}}
+    priors = {"mu": (-10.0, 10.0), "nuisance": (0.0, 1.0), **{k: (0.0, 2.0) for k in extra or ()}}
+    return write_posterior(root, cols, priors, fixed, identity, weights=np.arange(1, n + 1))
 
 
 def spec_file(tmp_path, folder, reps=5, factor="rate", values="[1.0, 100.0]", fixed="",
@@ -186,8 +175,7 @@ def test_bad_posteriors_are_refused_before_anything_runs(tmp_path, case, message
         (tmp_path / "abc").mkdir()
         (tmp_path / "abc" / "manifest.json").write_text("{}")
     elif case == "unknown parameter":
-        posterior_folder(tmp_path / "abc", np.zeros(4), extra={
-            "zeta": {"dist": "uniform", "low": 0.0, "high": 2.0, "kind": "float"}})
+        posterior_folder(tmp_path / "abc", np.zeros(4), extra=["zeta"])
     else:
         posterior_folder(tmp_path / "abc", np.zeros(4))
         if case == "all set":
@@ -208,16 +196,11 @@ def test_the_child_protection_model_keeps_its_scenarios_and_regimes_values(tmp_p
     from conftest import TINY_SCENARIO
 
     (tmp_path / "tiny.toml").write_text(TINY_SCENARIO + "contact_rate = 0.0036\n")
-    root = tmp_path / "abc"
-    root.mkdir()
-    priors = {k: {"dist": "uniform", "low": lo, "high": hi, "kind": "float"}
-              for k, lo, hi in [("contact_rate", 0.003, 0.004), ("close_threshold", 0.3, 0.7),
-                                ("scope_for_judgment", 0.1, 0.9)]}
-    (root / "manifest.json").write_text(json.dumps({
-        "name": "cp", "identity_sha256": "cd" * 32, "spec": {"identity": {"priors": priors}}}))
-    pd.DataFrame({"contact_rate": [0.0031, 0.0039], "close_threshold": [0.41, 0.62],
-                  "scope_for_judgment": [0.2, 0.8], "weight": [0.5, 0.5], "generation": 3,
-                  "distance": [1.0, 1.1]}).to_parquet(root / "posterior.parquet")
+    write_posterior(tmp_path / "abc", {"contact_rate": [0.0031, 0.0039],
+                                       "close_threshold": [0.41, 0.62],
+                                       "scope_for_judgment": [0.2, 0.8]},
+                    {"contact_rate": (0.003, 0.004), "close_threshold": (0.3, 0.7),
+                     "scope_for_judgment": (0.1, 0.9)})
     p = tmp_path / "cp.toml"
     p.write_text('[sweep]\nname = "cp"\nreplications = 4\nseed = 5\n\n[model]\n'
                  'scenario = "tiny.toml"\n\n[factors.regime]\n'
