@@ -1,7 +1,7 @@
 """``cpabm knockout``: the loop-knockout experiment.
 
     cpabm knockout [--scenario S] [--replications N] [--scale X] [--seed N] [--workers N]
-                   [--scheduler ADDRESS] [--resume | --replace] [--out DIR]
+                   [--posterior FOLDER] [--scheduler ADDRESS] [--resume | --replace] [--out DIR]
                    [--spec TEMPLATE] [--report-only] [--quiet]
 
 Runs the default research scenario with each learning loop (B1, B2, R), the ripple effect
@@ -97,6 +97,10 @@ def configure(p) -> None:
                         f"{DEFAULT_SCALE})")
     p.add_argument("--seed", type=int, default=None, metavar="N",
                    help="root seed (default: the template's)")
+    p.add_argument("--posterior", default=None, metavar="FOLDER",
+                   help="draw each replication's parameters from this finished calibration "
+                        "(e.g. results/calibration/abc; the same draw in every variant), so "
+                        "the contributions carry the parameters' uncertainty too")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local worker processes (default: the CPUs available; 0 or 1: serial)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -162,6 +166,7 @@ def _argv(args) -> list[str]:
                                  ("--replications", args.replications, None),
                                  ("--scale", args.scale, DEFAULT_SCALE),
                                  ("--seed", args.seed, None),
+                                 ("--posterior", getattr(args, "posterior", None), None),
                                  ("--spec", args.spec, str(DEFAULT_TEMPLATE)),
                                  ("--out", args.out, str(DEFAULT_OUT))):
         if value is not None and value != default:
@@ -251,6 +256,9 @@ def prepare_inputs(args, out: Path, log) -> tuple[dict, str]:
     if args.seed is not None:
         spec["sweep"]["seed"] = args.seed
     spec["model"] = {**(model if isinstance(model, dict) else {}), "scenario": SCENARIO_NAME}
+    if getattr(args, "posterior", None) is not None:
+        spec["posterior"] = {"folder": os.path.relpath(Path(args.posterior).resolve(),
+                                                       inputs.resolve())}
     notes = _fit_metric_periods(spec, base)
     text = tomlio.comment(
         f"Written by `cpabm knockout` from {_shown(template_path)}: the sweep it ran. To "
@@ -427,6 +435,7 @@ def _pct(x) -> str:
 def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
     """Write OUT/report.md, knockout_table.csv, knockout_matrix.csv, knockout.png and
     knockout.json from the summarised sweep in OUT/sweep."""
+    from abm.batch.draws import describe_text
     from abm.core.io import atomic_write_text
 
     log = log or (lambda msg: None)
@@ -479,6 +488,9 @@ def write_report(out: Path, log=None, run_info: dict | None = None) -> Path:
              + (" **(PARTIAL)**" if n_done < len(m['runs']) else ""),
              f"- common random numbers: replication r has the same seed in every variant "
              f"(root seed {m['seeds']['root']})",
+             *([f"- parameters: replication r runs with {describe_text(m['posterior'])}; "
+                f"the intervals and bands carry the parameters' uncertainty as well as the "
+                f"noise"] if m.get("posterior") else []),
              f"- metrics: mean per financial year over {window}",
              f"- contribution of a mechanism = full model - knockout, paired by replication; "
              f"[{100 * conf:g}% CI] of the mean; band = {band} of the replicates",

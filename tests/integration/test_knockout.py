@@ -225,6 +225,40 @@ def test_rerun_is_refused_resume_rebuilds_the_report_and_replace_runs_afresh(don
     assert "--scale 0.5" in (done / "report.md").read_text()
 
 
+def test_posterior_draws_each_replications_parameters_in_every_variant(done, scenario,
+                                                                       tmp_path):
+    """--posterior FOLDER: the sweep spec draws each replication's parameters from the
+    calibration (what the scenario sets is kept), and the report says so."""
+    import json
+    import shutil
+
+    from conftest import write_posterior
+
+    from abm.batch.draws import describe_text
+
+    post = write_posterior(tmp_path / "abc", {"contact_rate": [0.0031, 0.0039],
+                                              "compliance_target": [0.8, 0.9]},
+                           {"contact_rate": (0.003, 0.004), "compliance_target": (0.5, 1.0)})
+    out = tmp_path / "ko"
+    args = args_of("--scenario", str(scenario), "--replications", "2", "--posterior",
+                   str(post), "--out", str(out), "--quiet")
+    knockout.prepare_inputs(args, out, lambda m: None)
+    spec = load_spec(out / "inputs" / "loop_knockout.toml")
+    assert spec.posterior.names == ("contact_rate",)
+    assert spec.posterior.kept == ("compliance_target",)  # the scenario sets it
+    assert "--posterior" in knockout._argv(args)
+    # the report of a knockout that drew its parameters says so
+    copy = tmp_path / "done"
+    shutil.copytree(done, copy)
+    mpath = copy / "sweep" / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["posterior"] = spec.posterior.describe(m["replications"])
+    mpath.write_text(json.dumps(m))
+    assert knockout.run(args_of("--out", str(copy), "--report-only", "--quiet")) == 0
+    assert f"- parameters: replication r runs with {describe_text(m['posterior'])}" in \
+        (copy / "report.md").read_text()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--replications", "1"], "--replications = 1 is out of range: valid range is >= 2"),
     (["--scale", "0"], "--scale = 0.0 is out of range: valid range is (0, 1]"),
