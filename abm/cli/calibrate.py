@@ -1,7 +1,7 @@
 """``cpabm calibrate``: run (or resume) an ABC-SMC calibration spec.
 
     cpabm calibrate SPEC [--out DIR] [--workers N] [--scheduler ADDRESS] [--resume]
-                         [--check] [--status] [--quiet]
+                         [--check] [--status] [--quiet] [--top-up ESS]
                          [--save-checkpoint FILE] [--from-checkpoint FILE]
 
 ``configure(parser)`` and ``run(args) -> int`` for ``abm.cli.EXTENSIONS``; nothing heavy is
@@ -44,6 +44,11 @@ def configure(p) -> None:
     p.add_argument("--from-checkpoint", default=None, metavar="FILE",
                    help="first unpack the checkpoint FILE into --out (a new or empty folder), "
                         "then go on as asked (--resume continues the run, --status reports)")
+    p.add_argument("--top-up", type=float, default=None, metavar="ESS",
+                   help="continue the final generation of the finished calibration in --out "
+                        "until its effective sample size is about ESS (the same tolerance and "
+                        "proposal; its particles kept), after checking that this code "
+                        "replays the run and reproduces its simulations")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 
@@ -65,6 +70,18 @@ def run(args) -> int:
         return _check(spec, out, args)
     if args.status:
         return _status(spec, out, args)
+    if args.top_up is not None:
+        from abm.batch.abc.topup import top_up
+        try:
+            rec = top_up(spec, out, args.top_up, workers=args.workers,
+                         scheduler=args.scheduler, progress=not args.quiet, log=log)
+        except CalibrationRunError as e:
+            from abm.cli import run_failed
+            return run_failed(e, args)
+        if not args.quiet:
+            print(f"wrote {out}/: generation {rec['generation']} has {rec['particles']} "
+                  f"particles, ESS {rec['ess']:.0f}")
+        return 0
     try:
         res = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.quiet, log=log)

@@ -882,3 +882,78 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fres
                        "point": {"contact_rate": PARAMETERS["contact_rate"].default}}
     assert "the parameter table as it stands" not in [c["summary"] for c in
                                                        tool.candidate_points(post)]
+
+
+# --------------------------------------------------------------------------- top-up
+def test_top_up_continues_the_final_generation_keeping_its_particles(tmp_path, capsys):
+    """--top-up ESS continues the final generation (same tolerance, same proposal, the
+    run's particles first) to ceil(N * target / ESS) particles, rounded up to 10; the
+    weights of the run's particles keep their ratios; the outputs and result.json say so;
+    it is deterministic; bad input changes nothing."""
+    import shutil
+
+    from abm.batch.abc.topup import particles_for, top_up
+
+    spec = small(tmp_path, particles=20, generations=2)
+    calibrate(spec, tmp_path / "run", workers=1, progress=False, log=quiet)
+    for name in ("a", "b"):
+        shutil.copytree(tmp_path / "run", tmp_path / name)
+    before = pd.read_parquet(tmp_path / "a" / "posterior.parquet")
+    ess = 1.0 / np.sum(before["weight"] ** 2)
+    target = 1.6 * ess
+    rec = top_up(spec, tmp_path / "a", target, workers=0, progress=False, log=quiet)
+    n2 = particles_for(20, ess, target)
+    assert rec["particles"] == n2 > 20 and rec["particles_before"] == 20
+    assert rec["ess"] > ess and rec["verified_simulations"] == 2
+    after = pd.read_parquet(tmp_path / "a" / "posterior.parquet")
+    assert len(after) == n2
+    assert list(after["candidate"][:20]) == list(before["candidate"])
+    ratio = after["weight"][:20].to_numpy() / before["weight"].to_numpy()
+    assert np.allclose(ratio, ratio[0])  # the same weights, normalised over more particles
+    assert (after["distance"] <= json.loads((tmp_path / "a" / "result.json").read_text())
+            ["top_up"]["epsilon"]).all()
+    assert len(pd.read_parquet(tmp_path / "a" / "generations" / "gen_001.parquet")) == n2
+    res = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert res["top_up"]["particles"] == n2 and res["history"][-1]["particles"] == n2
+    assert "continued from 20 to" in res["stop_reason"]
+    # the same again on another copy, through the command line: identical
+    assert abc_cli.run(_args(spec, "--out", tmp_path / "b", "--top-up", target, "--workers",
+                             0, "--quiet")) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "b" / "posterior.parquet"), after)
+    # nothing to do once the target is reached; a higher one continues further
+    with pytest.raises(ConfigError, match="ESS is .* already"):
+        top_up(spec, tmp_path / "a", 5.0, workers=0, progress=False, log=quiet)
+    more = top_up(spec, tmp_path / "a", 1.3 * rec["ess"], workers=0, progress=False,
+                  log=quiet)
+    again = pd.read_parquet(tmp_path / "a" / "posterior.parquet")
+    assert more["particles"] > n2 and more["particles_before"] == 20
+    assert list(again["candidate"][:n2]) == list(after["candidate"])
+
+
+def test_top_up_refuses_another_spec_another_model_and_an_unfinished_run(tmp_path,
+                                                                         monkeypatch):
+    """The top-up reuses the run's simulations under its identity, so it refuses a spec
+    that is not the run's, a model that no longer reproduces the run's simulations, and a
+    folder with no finished run; the folder is left as it was."""
+    from abm.batch import testfunctions
+    from abm.batch.abc.topup import top_up
+
+    spec = small(tmp_path, particles=20, generations=2)
+    calibrate(spec, tmp_path / "run", workers=1, progress=False, log=quiet)
+    post = (tmp_path / "run" / "posterior.parquet").read_bytes()
+    other = small(tmp_path, particles=20, generations=2, name="other.toml")
+    other.write_text(other.read_text().replace("low = -5.0", "low = -6.0"))
+    with pytest.raises(ConfigError, match="not the spec of the run .*priors"):
+        top_up(other, tmp_path / "run", 50.0, workers=0, progress=False, log=quiet)
+    real = testfunctions.gaussian_evaluate
+
+    def shifted(point, seed, context):
+        return [(i, p, v + 1e-9) for i, p, v in real(point, seed, context)]
+
+    monkeypatch.setattr(testfunctions.Gaussian, "evaluate", staticmethod(shifted))
+    with pytest.raises(ConfigError, match="run again gives other statistics"):
+        top_up(spec, tmp_path / "run", 50.0, workers=0, progress=False, log=quiet)
+    assert (tmp_path / "run" / "posterior.parquet").read_bytes() == post
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="holds no finished calibration"):
+        top_up(spec, tmp_path / "empty", 50.0, workers=0, progress=False, log=quiet)

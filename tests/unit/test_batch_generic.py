@@ -91,14 +91,15 @@ def test_importing_abm_batch_loads_nothing_of_the_model(adapter):
 def test_abc_engine_modules_are_classified():
     """The calibration's run identity hashes the engine's modules (ENGINE_MODULES); every
     module of abm/batch/abc is either one of them or only re-exports, reports, reads a
-    folder back (status.py: where a run stands) or packs it (checkpoint.py: the folder's
-    files, byte for byte)."""
+    folder back (status.py: where a run stands), packs it (checkpoint.py: the folder's
+    files, byte for byte) or continues its final generation under the run's identity after
+    checking that the code replays and reproduces the run (topup.py)."""
     from abm.batch.abc.spec import ENGINE_MODULES, PACKAGE
 
     files = {p.name for p in PACKAGE.glob("*.py")}
     assert set(ENGINE_MODULES) <= files
     assert files - set(ENGINE_MODULES) == {"__init__.py", "report.py", "posterior.py",
-                                           "status.py", "checkpoint.py"}
+                                           "status.py", "checkpoint.py", "topup.py"}
 
 
 #: the public names of the engine before it became a package of modules

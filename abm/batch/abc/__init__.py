@@ -33,6 +33,7 @@ The modules, by concern (every public name is importable from here):
     store.py    the resumable results folder: manifest, simulations on disk, refusals
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
     posterior.py  a finished folder read back: calibrated values, widths, correlations, mode, draws
+    topup.py    a finished run's final generation continued to an ESS (after replay checks)
 """
 
 from __future__ import annotations
