@@ -213,3 +213,12 @@ def test_the_child_protection_model_keeps_its_scenarios_and_regimes_values(tmp_p
         want = [0.41, 0.62][spec.posterior.index(r)]
         assert spec.run_input(1, r) == {"close_threshold": want,
                                         "regime": "professional_judgment"}
+    # and the model runs with them, every design point and replication
+    from abm.batch.runner import run_sweep
+    from abm.studies import adapter as cpmodel
+
+    cpmodel.warm()
+    run_sweep(spec, tmp_path / "out", workers=0, progress=False, log=quiet)
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["posterior"]["kept"] == ["contact_rate", "scope_for_judgment"]
+    assert len(pq.read_table(tmp_path / "out" / "runs").to_pandas()["run"].unique()) == 8
