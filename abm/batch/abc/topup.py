@@ -179,6 +179,8 @@ def top_up(spec_path, out, target_ess: float, *, workers: int | None = None,
             n2 = particles_for(n, ess, target_ess)
             log(f"generation {final}: {n} particles, ESS {ess:.1f}; continuing it to {n2} "
                 f"particles at epsilon {last.epsilon:.4g}")
+            store.log(event="start", executor=plan.describe(), on_disk=len(eng.done),
+                      top_up=target_ess)
             eng.spec = dataclasses.replace(spec, particles=n2)
             prev = pops[-2] if len(pops) > 1 else None
             pop = eng.generation(final, last.epsilon, prev)
@@ -212,6 +214,8 @@ def top_up(spec_path, out, target_ess: float, *, workers: int | None = None,
         res["top_up"] = record
         atomic_write_text(result, json.dumps(res, indent=1, default=float) + "\n")
         store.log(event="top_up", **{k: v for k, v in record.items() if k != "code_identity"})
+        store.log(event="end", executed=eng.executed, reused=eng.reused,
+                  seconds=round(time.perf_counter() - t_start, 3), stop="top-up")
     log(f"generation {final}: {n2} particles, ESS {pop.ess:.1f} (target {target_ess:g}"
         f"{'' if record['reached'] else ', NOT reached: run --top-up again'}); ran "
         f"{eng.executed} simulations")
