@@ -149,7 +149,9 @@ def run(scenario: Scenario | str | Path, *, seed: int = 0, regime: str | None = 
         _check_event_values(sc.regime_params, sc.overrides, sc.events, f"{sc.source}: run")
     model = ChildProtectionModel(sc, rng=seed, agent_views=False)
     model.run()
-    return Result(sc, int(seed), model)
+    res = Result(sc, int(seed), model)
+    res._owns_model = True  # made here: released when the result is dropped
+    return res
 
 
 def _check_period(period: Any, where: str) -> None:
@@ -168,6 +170,17 @@ class Result:
         self.seed = seed
         self._model = model
         self._summaries: dict[str, pd.DataFrame] = {}  # by period
+        self._owns_model = False
+
+    def __del__(self) -> None:
+        # a model that abm.run made is freed with its result (a model is a web of reference
+        # cycles, which Python's collector may reach only many runs later); one stepped by
+        # hand (Result.from_model) belongs to its caller
+        if getattr(self, "_owns_model", False):
+            try:
+                self._model.release()
+            except Exception:  # noqa: BLE001 - never raise from a finaliser
+                pass
 
     @classmethod
     def from_model(cls, model) -> Result:
@@ -297,6 +310,7 @@ def evaluate(params: Mapping[str, Any], *, scenario: Scenario | str | Path, seed
     _check_shares(make_params(sc.regime_params, ov)._asdict(), where)
     res = run(dataclasses.replace(sc, overrides=ov), seed=seed)
     got = res.outcomes()
+    del res  # its model is released now (Result.__del__), not at the next full collection
     if outcomes is None:
         return {k: float(v) for k, v in got.items() if "[" not in k}
     names = [outcomes] if isinstance(outcomes, str) else list(outcomes)

@@ -194,6 +194,45 @@ def test_posterior_draws_are_a_sweeps_draws_and_leave_the_scenarios_values(tmp_p
             abm.posterior_draws(args.pop("folder"), args.pop("k"), **args)
 
 
+def test_a_runs_memory_is_freed_when_its_result_is_dropped(scenario_file, monkeypatch):
+    """A model is a web of reference cycles; without help its state tables wait for a full
+    garbage collection, which a loop of runs can postpone for many runs. abm.run's result
+    frees its model's tables when it is dropped, abm.evaluate at once; a model stepped by
+    hand stays its caller's. Checked with the cyclic collector off."""
+    import gc
+    import weakref
+
+    from abm.core.model import ChildProtectionModel
+
+    def table(res):
+        return weakref.ref(res._model.fam[0])  # one state array of the model
+
+    gc.disable()
+    try:
+        res = abm.run(scenario_file, seed=5)
+        fam = table(res)
+        del res
+        assert fam() is None
+        refs = []
+        real = abm.api.run
+
+        def spy(*a, **k):  # keeps a weak reference to the model's table, not the result
+            res = real(*a, **k)
+            refs.append(table(res))
+            return res
+
+        monkeypatch.setattr(abm.api, "run", spy)
+        assert abm.evaluate({}, scenario=scenario_file, seed=5, outcomes=["referrals"])
+        assert refs[0]() is None
+        m = ChildProtectionModel(abm.load_scenario(scenario_file), rng=5, agent_views=False)
+        m.step()
+        res = abm.Result.from_model(m)
+        del res
+        assert m.fam is not None and m.running
+    finally:
+        gc.enable()
+
+
 def test_evaluate_reads_an_edited_scenario_file_and_its_base_again(tmp_path):
     p = tmp_path / "la.toml"
     p.write_text(SCENARIO)
