@@ -336,31 +336,38 @@ def posterior_draws(folder: str | Path, k: int, *, seed: int = 0,
     regime sets are left out of the draws, as a sweep leaves them: a draw then changes
     neither the scenario's deliberate values nor what a regime prescribes. Without it, every
     parameter of the posterior is drawn."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
+        raise ConfigError(f"posterior_draws: k = {k!r} is out of range: a whole number in "
+                          f"[1, 100000]")
+    draws = _posterior(folder, seed, scenario, "posterior_draws")
+    return [draws.point(r) for r in range(k)]
+
+
+def _posterior(folder: str | Path, seed: int, scenario, where: str):
+    """The draws of the calibration in ``folder`` (:class:`abm.batch.draws.PosteriorDraws`),
+    checked against the model's parameters, leaving out what ``scenario`` (if given) and the
+    regimes set. Shared by :func:`posterior_draws` and ``cpabm validate --posterior``."""
     from abm.batch.draws import from_folder
     from abm.core.params import PARAMETERS
     from abm.core.scenario import load_regime, regime_names
 
-    _check_seed(seed, "posterior_draws")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
-        raise ConfigError(f"posterior_draws: k = {k!r} is out of range: a whole number in "
-                          f"[1, 100000]")
+    _check_seed(seed, where)
 
-    def check(name: str, where: str) -> None:
+    def check(name: str, at: str) -> None:
         if name not in PARAMETERS:
-            raise ConfigError(f"{where} is not a model parameter (cpabm params)")
+            raise ConfigError(f"{at} is not a model parameter (cpabm params)")
 
     keep: set[str] = set()
     if scenario is not None:
         sc = _scenario(scenario)
         keep = set(sc.overrides) | set(sc.regime_params)
         for name in regime_names():
-            keep |= set(load_regime(name, "posterior_draws"))
+            keep |= set(load_regime(name, where))
     root = Path(folder)
     if not root.is_dir():
-        raise ConfigError(f"posterior_draws: folder = {str(folder)!r}: no such folder")
-    draws = from_folder(root.resolve(), seed, check, keep,
-                        f"posterior_draws: folder = {str(folder)!r}", shown=str(folder))
-    return [draws.point(r) for r in range(k)]
+        raise ConfigError(f"{where}: folder = {str(folder)!r}: no such folder")
+    return from_folder(root.resolve(), seed, check, keep, f"{where}: folder = {str(folder)!r}",
+                       shown=str(folder))
 
 
 def outcome_units() -> dict[str, str]:

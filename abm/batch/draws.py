@@ -42,6 +42,7 @@ DRAW_RULE = ("replication r: particle numpy.random.default_rng(SeedSequence(swee
 @dataclass(frozen=True)
 class PosteriorDraws:
     folder: str
+    name: str  # the calibration's
     identity_sha256: str  # the calibration run
     posterior_sha256: str  # the bytes of its posterior.parquet (the final generation)
     generation: int
@@ -140,6 +141,7 @@ def from_folder(root: Path, seed: int, check, set_elsewhere: set[str], where: st
                           f"({', '.join(kept)}); a draw would change nothing")
     values = tuple(tuple(particle(post, i)[n] for n in names) for i in range(len(post.frame)))
     digest = hashlib.sha256((root / "posterior.parquet").read_bytes()).hexdigest()
-    return PosteriorDraws(str(shown if shown is not None else root), post.identity_sha256,
+    return PosteriorDraws(str(shown if shown is not None else root), post.name,
+                          post.identity_sha256,
                           digest, post.generation, post.ess, names, kept, constants, values,
                           tuple(float(w) for w in post.weights), seed)

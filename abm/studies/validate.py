@@ -84,27 +84,25 @@ def run_all(tasks, workers, scheduler=None, quiet=True):
     return results
 
 
-def posterior_points(folder, draws: int, seed: int) -> tuple[list[dict], dict]:
+def posterior_points(folder, draws: int, seed: int, scenario=None) -> tuple[list[dict], dict]:
     """``draws`` points drawn by weight from the ABC-SMC result in ``folder`` (with its
-    ``[fixed]`` values), and a description of the run for the table's heading."""
-    import json
-
-    from abm.batch.abc import draw, load_posterior
+    ``[fixed]`` values; what ``scenario`` or a regime sets is not drawn), the same draws as
+    ``abm.posterior_draws`` and a sweep's ``[posterior]`` with this seed; and a description
+    of the run for the table's heading."""
+    from abm.api import _posterior
     from abm.core.errors import ConfigError
-    from abm.core.params import validate_overrides
 
     if isinstance(draws, bool) or not isinstance(draws, int) or not (1 <= draws <= 10_000):
         raise ConfigError(f"--draws = {draws!r} is out of range: valid range is [1, 10000]")
-    post = load_posterior(folder)
-    fixed = json.loads((post.root / "manifest.json").read_text())["spec"]["identity"].get(
-        "fixed", {})
-    points = [{**fixed, **pt} for pt in draw(post, draws, seed)]
+    from abm.core.params import validate_overrides
+
+    d = _posterior(folder, seed, scenario, "--posterior")
+    points = [d.point(r) for r in range(draws)]
     for pt in points[:1]:  # every draw has the same keys: one check names a bad one
-        validate_overrides({k: v for k, v in pt.items() if k not in ("regime", "events")},
-                           f"--posterior {folder}")
-    return points, {"folder": str(folder), "name": post.name, "draws": draws,
-                    "generation": post.generation, "ess": round(post.ess, 1),
-                    "identity_sha256": post.identity_sha256}
+        validate_overrides(pt, f"--posterior {folder}")
+    return points, {
+        "folder": str(folder), "name": d.name, "draws": draws, "generation": d.generation,
+        "ess": round(d.ess, 1), "identity_sha256": d.identity_sha256}
 
 
 def _quantiles(x, qs):
@@ -166,7 +164,7 @@ def validate(scenario_path: str | None = None, replicates: int = 5, seed: int = 
     tasks = [(evaluate_targets, {}, s, ctx) for s in seeds]
     post_meta = None
     if posterior is not None:
-        points, post_meta = posterior_points(posterior, draws, seed)
+        points, post_meta = posterior_points(posterior, draws, seed, sc)
         # seeds of their own (the same root's next children): none shared with the replicates
         post_seeds = replication_seeds(seed, replicates + draws)[replicates:]
         tasks += [(_posterior_targets, pt, s, ctx) for pt, s in zip(points, post_seeds,

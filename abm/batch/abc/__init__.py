@@ -32,7 +32,7 @@ The modules, by concern (every public name is importable from here):
     smc.py      the algorithm: proposals, simulations, acceptance, generations; calibrate()
     store.py    the resumable results folder: manifest, simulations on disk, refusals
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
-    posterior.py  a finished folder read back: calibrated values, widths, correlations, mode, draws
+    posterior.py  a finished folder read back: calibrated values, widths, correlations, mode, particles
     topup.py    a finished run's final generation continued to an ESS (after replay checks)
 """
 
@@ -44,7 +44,6 @@ from abm.batch.abc.posterior import (
     closest,
     constrained_directions,
     correlations,
-    draw,
     load_posterior,
     mode,
     particle,
@@ -133,7 +132,7 @@ __all__ = [
     "truncated_log_mass", "truncated_moves",
     "BUDGET_KEYS", "CALIBRATION_KEYS", "COLUMNS", "DEFAULTS", "DEFAULT_ADAPTER", "DISTS",
     "ENGINE_MODULES", "FLUSH_SECONDS", "KERNELS", "cost_summary", "SUMMARY", "Posterior",
-    "closest", "constrained_directions", "correlations", "draw", "mode", "particle", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
+    "closest", "constrained_directions", "correlations", "mode", "particle", "load_posterior", "summarise", "FORMAT", "GENS", "IDENTIFIED", "LOCK", "LOG",
     "MANIFEST", "MAX_SEED", "OURS", "OUTPUTS", "PRIOR_KEYS", "SECTIONS", "SIMS", "TARGET_KEYS",
     "WEAK", "AbcStore", "CalibrationResult", "CalibrationRunError", "CalibrationSpec",
     "Population", "Prior", "Target", "build_manifest", "calibrate", "check_targets",

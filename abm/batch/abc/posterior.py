@@ -14,7 +14,11 @@ any calibration, of any model, without loading the model or its spec:
   single parameters are not, against what sampling noise alone would show;
 * :func:`mode`: the particle at the highest kernel density of the particles, a summary that
   stays on a curved or ridge-shaped posterior where the marginal medians may not;
-* :func:`draw`: K particles drawn by weight (for posterior-predictive checks).
+* :func:`particle`, :func:`closest`: one particle's values; the particles closest to the
+  targets in the run.
+
+Draws of the posterior (posterior-predictive checks, sweeps with ``[posterior]``,
+``abm.posterior_draws``) are :mod:`abm.batch.draws`'.
 """
 
 from __future__ import annotations
@@ -214,13 +218,3 @@ def closest(post: Posterior, k: int) -> list[int]:
         raise ConfigError(f"{post.root}: posterior.parquet has no distance column")
     d = post.frame["distance"].to_numpy(float)
     return [int(i) for i in np.argsort(d, kind="stable")[:max(int(k), 0)]]
-
-
-def draw(post: Posterior, k: int, seed: int) -> list[dict]:
-    """``k`` particles drawn with replacement by weight (a posterior sample), in draw
-    order, as the points the model received."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"draws = {k!r} must be a whole number >= 1")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
-    idx = rng.choice(len(post.weights), size=k, p=post.weights)
-    return [particle(post, int(i)) for i in idx]
