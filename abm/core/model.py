@@ -396,8 +396,8 @@ class ChildProtectionModel(mesa.Model):
     def release(self) -> None:
         """Free the model's memory now: drop its state tables, its weekly record and the
         mechanisms that hold them. A model is a web of reference cycles (mechanisms and
-        agents point back to it), so without this its tables (about 80 MB at England 5%,
-        1.6 GB at 1:1) wait for Python's next full collection, which a loop of runs in a
+        agents point back to it), so without this its tables (about 80 MB for England at a
+        5% sample) wait for Python's next full collection, which a loop of runs in a
         process with many long-lived objects can postpone by many runs. The model cannot
         step or report afterwards. ``abm.evaluate`` and a dropped ``abm.run`` result call
         it."""
