@@ -359,10 +359,9 @@ def _posterior(folder: str | Path, seed: int, scenario, where: str):
 
     keep: set[str] = set()
     if scenario is not None:
-        sc = _scenario(scenario)
-        keep = set(sc.overrides) | set(sc.regime_params)
-        for name in regime_names():
-            keep |= set(load_regime(name, where))
+        from abm.studies.adapter import set_by_scenario
+        keep = set_by_scenario(_scenario(scenario),
+                               [load_regime(name, where) for name in regime_names()])
     root = Path(folder)
     if not root.is_dir():
         raise ConfigError(f"{where}: folder = {str(folder)!r}: no such folder")

@@ -66,6 +66,15 @@ def outputs() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ per run (workers)
+def set_by_scenario(scenario, regimes) -> set[str]:
+    """The parameters a scenario sets itself (its overrides, its regime's) and those the
+    given regimes' parameter tables set: what a posterior draw leaves alone."""
+    keys = set(scenario.overrides) | set(scenario.regime_params)
+    for params in regimes:
+        keys |= set(params)
+    return keys
+
+
 def build_scenario(point: dict, context: dict, where: str = "design point"):
     """The base scenario with one design point applied (validated)."""
     from abm.core.params import make_params, validate_overrides
@@ -285,12 +294,10 @@ class CPModelAdapter(Adapter):
                 "indicators": list(indicators), "period": period}
 
     def set_by_model(self, context: dict) -> set[str]:
-        """The base scenario's own parameters (with [fixed]) and every regime's: a posterior
-        draw changes neither a scenario's deliberate values nor what a regime prescribes."""
-        keys = set(context["scenario"].overrides) | set(context["scenario"].regime_params)
-        for params in context["regimes"].values():
-            keys |= set(params)
-        return keys
+        """The base scenario's own parameters (with [fixed]) and every regime's in use: a
+        posterior draw changes neither a scenario's deliberate values nor what a regime
+        prescribes."""
+        return set_by_scenario(context["scenario"], context["regimes"].values())
 
     def config(self) -> dict:
         # the scenario enters the identity by content (fingerprint), not by path
