@@ -19,8 +19,10 @@ text cannot drift from the results:
                           post_p95, p05, p95, ...
   {{post:PARAMETER:FIELD}} the final generation's summary (abm.batch.abc.summarise): median,
                           q05, q10, q90, q95, width_ratio, identifiability
-  {{run:FIELD}}           the run: generation, particles, ess, simulations, cpu_hours,
-                          wall_hours, stop_reason
+  {{run:FIELD}}           the run: generation, particles, parameters (how many were
+                          calibrated), ess, simulations, cpu_hours, wall_hours, stop_reason,
+                          and after a top-up (docs/calibration_method.md) particles_before
+                          and ess_before (the final generation as the run left it)
 
 with an optional format after a bar, ``{{1to1:referrals_fy2008:median|,.0f}}`` (default: 4
 significant figures). An unknown placeholder stops the report, naming it.
@@ -74,8 +76,11 @@ def fill_sources() -> dict:
         return src
     src["post"] = {r["parameter"]: r for r in summarise(post)}
     cost = json.loads((ABC / "cost.json").read_text()) if (ABC / "cost.json").exists() else {}
+    top = post.result.get("top_up") or {}
     src["run"] = {"generation": post.generation, "particles": len(post.weights),
-                  "ess": post.ess, "stop_reason": post.result.get("stop_reason", "n/a"),
+                  "parameters": len(post.priors), "ess": post.ess,
+                  **{k: top[k] for k in ("particles_before", "ess_before") if k in top},
+                  "stop_reason": post.result.get("stop_reason", "n/a"),
                   "simulations": cost.get("simulations", math.nan),
                   "cpu_hours": cost.get("cpu_seconds", math.nan) / 3600,
                   "wall_hours": cost.get("wall_seconds", math.nan) / 3600}

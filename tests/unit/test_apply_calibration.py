@@ -259,6 +259,24 @@ def test_report_placeholders_fill_from_the_results_and_an_unknown_one_stops_the_
             rep.fill(v, sources, k)
 
 
+def test_report_run_figures_count_the_parameters_and_say_what_a_top_up_began_from(
+        folder, monkeypatch):
+    root, df = folder
+    rep = tool(REPORT, "calibration_report")
+    monkeypatch.setattr(rep, "ABC", root)
+    run = rep.fill_sources()["run"]
+    assert (run["parameters"], run["particles"], run["generation"]) == (3, len(df), 5)
+    assert "ess_before" not in run  # no top-up: the placeholder would stop the report
+    result = json.loads((root / "result.json").read_text())
+    result["top_up"] = {"particles_before": 300, "ess_before": 171.3, "particles": 400}
+    (root / "result.json").write_text(json.dumps(result))
+    run = rep.fill_sources()["run"]
+    assert (run["particles_before"], run["ess_before"]) == (300, 171.3)
+    assert rep.fill("{{run:particles_before}} -> {{run:particles}} particles, ESS "
+                    "{{run:ess_before|.0f}} -> {{run:ess|.0f}}", rep.fill_sources()) == \
+        f"300 -> {len(df)} particles, ESS 171 -> {run['ess']:.0f}"
+
+
 def test_report_court_figure_takes_the_published_durations_from_the_targets():
     rep = tool(REPORT, "calibration_report")
     got = {t.periods[0]: (t.value, t.lo, t.hi) for t in rep.published_durations()}
