@@ -26,7 +26,13 @@ For every calibrated parameter of the ABC-SMC run in the folder (``cpabm calibra
 * **fixed by the calibration scenario** (the ``[parameters]`` of the run's ``[model]
   scenario``, e.g. households renewing at the demographic rate): the posterior is
   conditional on them, so ``default`` = the scenario's value, ``calibrated`` unchanged, and
-  ``source`` says so, with the evidence kept.
+  ``source`` says so, with the evidence kept;
+* **held**: a parameter the table flags ``calibrated = true`` that the run neither calibrates
+  nor fixes (a value an earlier calibration set, say): the posterior is conditional on its
+  value, which no longer comes from a calibration, so ``default`` stays, ``calibrated =
+  false`` and ``source`` says the run held it, with the evidence kept. Such an entry needs an
+  evidence part (``...; evidence: ...``), or its earlier provenance would survive as its
+  basis: the script refuses it, naming the entry.
 
 Why the median by default: it is defined by the weighted particles alone, is unchanged by
 the log transform of loguniform priors, stays inside the prior, and is stable with a few
@@ -76,7 +82,7 @@ TABLE = ROOT / "abm" / "data" / "parameters.toml"
 SUMMARY_FILE = ROOT / "results" / "calibration" / "calibrated_values.md"
 #: how the sources this script writes begin (so that a later run replaces them)
 PREFIXES = ("ABC-SMC posterior median", "not identified by ABC-SMC",
-            "fixed in the calibration scenario")
+            "fixed in the calibration scenario", "held at this value by the calibration")
 EVIDENCE = "; evidence: "
 SIGNATURE = "<!-- written by experiments/tools/apply_calibration.py -->"
 
@@ -208,6 +214,33 @@ def fixed(post) -> list[dict]:
             for k, v in sorted(load_scenario(path).overrides.items())]
 
 
+def held(post, text: str, others: list[dict], where: str = "parameters.toml") -> list[dict]:
+    """Rows for the parameters ``text`` (the table) flags ``calibrated = true`` that are not
+    among ``others`` (the run's calibrated and fixed parameters): the run held them at their
+    values. Refused (ConfigError naming it) if such an entry's source has no evidence part."""
+    from abm.core import tomlio
+
+    table = tomlio.loads(text, where)
+    done = {r["parameter"] for r in others}
+    rows = []
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or entry.get("calibrated") is not True or name in done:
+            continue
+        source = str(entry.get("source", ""))
+        if EVIDENCE not in source and not source.startswith(PREFIXES):
+            raise ConfigError(
+                f"{where}: [{name}] is flagged calibrated, but the run {_where(post.root)} "
+                f"neither calibrates nor fixes it, and its source has no '{EVIDENCE.strip()}' "
+                f"part to keep (source = {source!r}); write its basis as '...; evidence: ...' "
+                f"or add it to the calibration's priors")
+        rows.append({"parameter": name, "new": None, "calibrated": False,
+                     "action": "held at its value (not in the run)",
+                     "note": f"held at this value by the calibration ({_where(post.root)}, run "
+                             f"{post.identity_sha256[:12]}: not among its priors, so the "
+                             f"posterior is conditional on it)"})
+    return rows
+
+
 def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
     """``text`` (the parameter table) with every row's default, calibrated flag and source
     rewritten. Raises ConfigError for a parameter the table does not hold."""
@@ -242,7 +275,7 @@ def apply(rows: list[dict], text: str, where: str = "parameters.toml") -> str:
 
 def summary_markdown(post, rows: list[dict], threshold: float,
                      fixed_rows: list[dict] = (), keep_unidentified: bool = False,
-                     point: str = "median") -> str:
+                     point: str = "median", held_rows: list[dict] = ()) -> str:
     res = post.result
     lines = [
         SIGNATURE,
@@ -275,6 +308,10 @@ def summary_markdown(post, rows: list[dict], threshold: float,
         lines += ["", "Fixed by the calibration scenario (the posterior is conditional on "
                   "them), written as defaults:", ""]
         lines += [f"* `{r['parameter']}` = {r['new']!r}" for r in fixed_rows]
+    if held_rows:
+        lines += ["", "Held at their values (flagged calibrated before, not in this run; the "
+                  "posterior is conditional on them), now `calibrated = false`:", ""]
+        lines += [f"* `{r['parameter']}`" for r in held_rows]
     return "\n".join(lines) + "\n"
 
 
@@ -313,7 +350,8 @@ def main(argv=None) -> int:
             raise ConfigError(f"{args.folder}: the calibration scenario fixes calibrated "
                               f"parameters: {', '.join(clash)}")
         table = Path(args.table)
-        text = apply(rows + fixed_rows, table.read_text(), table.name)
+        held_rows = held(post, table.read_text(), rows + fixed_rows, table.name)
+        text = apply(rows + fixed_rows + held_rows, table.read_text(), table.name)
     except ConfigError as e:
         print(f"apply_calibration: error: {e}", file=sys.stderr)
         return 2
@@ -322,6 +360,8 @@ def main(argv=None) -> int:
               f"{'-> ' + repr(r['new']) if r['new'] is not None else 'kept'}")
     for r in fixed_rows:
         print(f"{r['parameter']:32s} {'fixed by the calibration scenario':36s} -> {r['new']!r}")
+    for r in held_rows:
+        print(f"{r['parameter']:32s} {'held (not in the run)':36s} calibrated = false")
     if args.dry_run:
         return 0
     summ = Path(args.summary)
@@ -332,7 +372,7 @@ def main(argv=None) -> int:
     atomic_write_text(table, text)
     summ.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(summ, summary_markdown(post, rows, args.threshold, fixed_rows,
-                                               args.keep_unidentified, args.point))
+                                               args.keep_unidentified, args.point, held_rows))
     n = sum(r["new"] is not None for r in rows)
     n_id = sum(bool(r["identified"]) for r in rows)
     print(f"set {n} calibrated values in {table} ({n_id} identified alone, "

@@ -166,6 +166,37 @@ def test_script_refuses_a_foreign_summary_an_unknown_parameter_and_a_non_calibra
         load_posterior(tmp_path)
 
 
+def test_a_value_an_earlier_calibration_set_and_this_run_did_not_is_held_not_calibrated(
+        folder, tmp_path, capsys):
+    """A parameter flagged calibrated that the run neither calibrates nor fixes keeps its
+    value, loses the flag and says the run held it, its evidence kept; one with no evidence
+    part to keep is refused, naming it, and nothing is written."""
+    import tomllib
+
+    root, _ = folder
+    mod = tool()
+    extra = ('\n[switch]\ntype = "bool"\nunit = "switch"\ndefault = true\n'
+             'range = [false, true]\nsource = "set by a search after an earlier run; '
+             'evidence: assumption (hearings within days)"\ncalibrated = true\n')
+    table, summ, args = _table(root, tmp_path, TABLE + extra)
+    assert mod.main(args) == 0
+    got = tomllib.loads(table.read_text())
+    assert got["switch"]["default"] is True and got["switch"]["calibrated"] is False
+    assert got["switch"]["source"] == (
+        f"held at this value by the calibration ({root}, run {'ab' * 6}: not among its priors, "
+        f"so the posterior is conditional on it); evidence: assumption (hearings within days)")
+    assert "* `switch`" in summ.read_text()
+    first = table.read_text()
+    assert mod.main(args) == 0 and table.read_text() == first  # idempotent
+    # an entry whose provenance has no evidence part: refused, nothing written
+    table.write_text(TABLE + extra.replace("; evidence: ", "; before calibration: "))
+    before, summ_before = table.read_text(), summ.read_text()
+    assert mod.main(args) == 2
+    assert table.read_text() == before and summ.read_text() == summ_before
+    err = capsys.readouterr().err
+    assert "[switch] is flagged calibrated" in err and "before calibration" in err
+
+
 def test_report_identifiability_section_reads_the_folder(folder, monkeypatch, tmp_path):
     """The calibration report's identifiability section: every parameter's width ratio and
     label, sorted from the best identified, the strongest correlations, the constrained
