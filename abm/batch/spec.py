@@ -178,7 +178,10 @@ def _check_size(dtype: str, params: dict, factors: list, reps: int, where: str) 
                           f"{points * reps} runs, over the limit of {MAX_RUNS}")
 
 
-def _int(value, key: str, where: str, lo: int, hi: int | None = None, what: str = "") -> int:
+def whole_number(value, key: str, where: str, lo: int, hi: int | None = None,
+                 what: str = "") -> int:
+    """``value`` if it is a whole number in [lo, hi) (or >= lo); otherwise a ConfigError
+    naming ``key``, the value and the range."""
     rng = f"[{lo}, {hi})" if hi is not None else f">= {lo}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{where}: {key} = {value!r} has the wrong type: expected a whole "
@@ -230,12 +233,12 @@ def build_spec(raw: dict, base: str | Path, *, where: str, name: str | None = No
         raise ConfigError(f"{where}: sweep.description = {description!r} must be a string")
     if "replications" not in sweep:
         raise ConfigError(f"{where}: [sweep] needs 'replications' (runs per design point, >= 1)")
-    reps = _int(sweep["replications"], "sweep.replications", where, 1, MAX_REPLICATIONS + 1,
-                what=" (runs per design point)")
+    reps = whole_number(sweep["replications"], "sweep.replications", where, 1,
+                        MAX_REPLICATIONS + 1, what=" (runs per design point)")
     if "seed" not in sweep:
         raise ConfigError(f"{where}: [sweep] needs 'seed' (the root seed, a whole number in "
                           f"[0, 2**63))")
-    seed = _int(sweep["seed"], "sweep.seed", where, 0, MAX_SEED, " (root seed)")
+    seed = whole_number(sweep["seed"], "sweep.seed", where, 0, MAX_SEED, " (root seed)")
 
     # ---- the model (adapter)
     model = _table(raw, "model", where)
@@ -392,7 +395,8 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
             raise ConfigError(f"{where}: factors.{f.name}.levels: 'levels' is for factorial "
                               f"designs; a {dtype} design samples the range")
     if "seed" in raw:
-        params["seed"] = _int(raw["seed"], "design.seed", where, 0, 2**32, " (sampler seed)")
+        params["seed"] = whole_number(raw["seed"], "design.seed", where, 0, 2**32,
+                                      " (sampler seed)")
     else:  # default: the root seed, folded into the samplers' 32-bit range
         params["seed"] = root_seed % 2**32
     if dtype in ("lhs", "sobol"):
@@ -400,7 +404,7 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
             raise ConfigError(f"{where}: a {dtype} design needs design.samples "
                               + ("(number of points)" if dtype == "lhs" else
                                  "(N, a power of 2; the design has N*(k+2) points)"))
-        n = _int(raw["samples"], "design.samples", where, 2, MAX_SAMPLES + 1)
+        n = whole_number(raw["samples"], "design.samples", where, 2, MAX_SAMPLES + 1)
         if dtype == "sobol":
             if n & (n - 1):
                 lo = 2 ** int(math.log2(n))
@@ -418,8 +422,8 @@ def _design_params(dtype: str, raw: dict, factors: list[Factor], root_seed: int,
         if "trajectories" not in raw:
             raise ConfigError(f"{where}: a morris design needs design.trajectories (r, >= 2; "
                               f"the design has r*(k+1) points)")
-        params["trajectories"] = _int(raw["trajectories"], "design.trajectories", where, 2,
-                                      MAX_SAMPLES + 1)
+        params["trajectories"] = whole_number(raw["trajectories"], "design.trajectories",
+                                              where, 2, MAX_SAMPLES + 1)
         lv = raw.get("levels", 4)
         if (isinstance(lv, bool) or not isinstance(lv, int) or lv < 2 or lv % 2
                 or lv > MAX_LEVELS):

@@ -24,6 +24,7 @@ from abm.batch.adapter import (
     source_fingerprint,
     suggest,
 )
+from abm.batch.spec import whole_number
 from abm.core import tomlio
 from abm.core.errors import ConfigError
 from abm.core.io import safe_name
@@ -149,15 +150,7 @@ def _int(t: dict, key: str, where: str, lo: int, hi: int | None = None,
         if default is not None:
             return default
         raise ConfigError(f"{where}: [calibration] needs '{key}'{what}")
-    v = t[key]
-    rng = f"[{lo}, {hi})" if hi is not None else f">= {lo}"
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ConfigError(f"{where}: calibration.{key} = {v!r} has the wrong type: expected a "
-                          f"whole number {rng}{what}")
-    if v < lo or (hi is not None and v >= hi):
-        raise ConfigError(f"{where}: calibration.{key} = {v!r} is out of range: valid range "
-                          f"is {rng}{what}")
-    return v
+    return whole_number(t[key], f"calibration.{key}", where, lo, hi, what)
 
 
 def _float(t: dict, key: str, where: str, lo: float, hi: float, lo_open: bool, hi_open: bool,
