@@ -140,6 +140,7 @@ def _status(spec, out, args) -> int:
     import os
 
     from abm.batch.abc.status import format_status, read_status
+    from abm.batch.abc.store import AbcStore, topped_up
 
     st = read_status(out)
     workers = args.workers if args.workers and args.workers > 1 else (os.cpu_count() or 1)
@@ -147,6 +148,10 @@ def _status(spec, out, args) -> int:
     if st.identity != spec.identity_hash():
         print(f"  note: {spec.path} does not match this run's identity (its code, inputs, "
               f"priors, targets or settings changed), so `--resume` would refuse it")
+    elif topped_up(AbcStore(out)) is not None:
+        print(f"  {spec.path} matches this run, whose final generation was topped up: "
+              f"`--top-up ESS` extends it further; `--resume` refuses it (it would drop the "
+              f"top-up)")
     else:
         print(f"  {spec.path} matches this run: `--resume` continues it")
     return 0

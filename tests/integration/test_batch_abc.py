@@ -930,6 +930,36 @@ def test_top_up_continues_the_final_generation_keeping_its_particles(tmp_path, c
     assert list(again["candidate"][:n2]) == list(after["candidate"])
 
 
+def test_a_topped_up_run_refuses_resume_which_would_drop_the_top_up(tmp_path, capsys):
+    """--resume replays a run from its own particles, so on a topped-up run it would rewrite
+    the final generation without the top-up: refused, naming the top-up, nothing changed;
+    --status says so; a copy without result.json resumes to the run's own particles."""
+    import shutil
+
+    from abm.batch.abc.topup import top_up
+
+    spec = small(tmp_path, particles=20, generations=2)
+    run = tmp_path / "run"
+    calibrate(spec, run, workers=1, progress=False, log=quiet)
+    ess = 1.0 / np.sum(pd.read_parquet(run / "posterior.parquet")["weight"] ** 2)
+    rec = top_up(spec, run, 1.6 * ess, workers=0, progress=False, log=quiet)
+    before = {f: f.read_bytes() for f in sorted(run.rglob("*")) if f.is_file()}
+    with pytest.raises(ConfigError, match=rf"topped up from 20 to {rec['particles']} particles"):
+        calibrate(spec, run, workers=0, resume=True, progress=False, log=quiet)
+    capsys.readouterr()
+    assert abc_cli.main([str(spec), "--out", str(run), "--resume", "--workers", "0",
+                         "--quiet"]) == 2
+    assert "--resume would rewrite it" in capsys.readouterr().err
+    assert {f: f.read_bytes() for f in sorted(run.rglob("*")) if f.is_file()} == before
+    assert abc_cli.run(_args(spec, "--out", run, "--status")) == 0
+    assert "`--resume` refuses it" in capsys.readouterr().out
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "result.json").unlink()
+    res = calibrate(spec, copy, workers=0, resume=True, progress=False, log=quiet)
+    assert res.executed == 0 and len(res.posterior) == 20
+
+
 def test_top_up_refuses_another_spec_another_model_and_an_unfinished_run(tmp_path,
                                                                          monkeypatch):
     """The top-up reuses the run's simulations under its identity, so it refuses a spec

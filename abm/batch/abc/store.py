@@ -168,10 +168,23 @@ def build_manifest(spec: CalibrationSpec) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname()}
 
 
+def topped_up(store: AbcStore) -> dict | None:
+    """The ``top_up`` record of the finished run in ``store`` (its result.json), if its final
+    generation was topped up (:mod:`abm.batch.abc.topup`); None otherwise."""
+    path = store.root / "result.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("top_up")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
     """Make ``store`` ready for ``spec``: a new manifest in an empty folder; the same
-    calibration only with ``resume`` (the manifest updated if only the budget changed);
-    anything else refused with a ConfigError."""
+    calibration only with ``resume`` (the manifest updated if only the budget changed), and
+    not once its final generation was topped up (a resume would drop the top-up); anything
+    else refused with a ConfigError."""
     from abm.batch.runner import diff_keys
 
     m = store.manifest()
@@ -198,6 +211,16 @@ def prepare(store: AbcStore, spec: CalibrationSpec, resume: bool, log) -> None:
                           f"({len(store.load_sims())} simulations); add --resume to continue "
                           f"or finish it (finished simulations are reused), or choose another "
                           f"--out")
+    top = topped_up(store)
+    if top is not None:
+        raise ConfigError(
+            f"--out = {str(root)!r} holds a finished calibration whose final generation "
+            f"{top['generation']} was topped up from {top['particles_before']} to "
+            f"{top['particles']} particles (--top-up {top['target_ess']:g}); --resume would "
+            f"rewrite it from the run's own {top['particles_before']} particles and drop the "
+            f"top-up, so it is refused and nothing was changed. To top it up further: "
+            f"--top-up ESS. To run more generations from the run's own particles: --resume a "
+            f"copy of the folder without its result.json")
     n = store.clean_temp()
     if n:
         log(f"removed {n} temporary file(s) left by an interrupted writer")

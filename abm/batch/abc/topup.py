@@ -30,8 +30,9 @@ otherwise, that
 
 The topped-up generation replaces the final one in the outputs (``posterior.parquet``,
 ``generations/``, ``history.csv``, ``result.json``), with a ``top_up`` record in
-``result.json`` and ``log.jsonl``. A later ``--resume`` of the run rewrites the outputs
-without it; ``--top-up`` again reuses its simulations.
+``result.json`` and ``log.jsonl``. ``--resume`` then refuses the folder, since replaying the
+run would rewrite the outputs without the top-up (:func:`abm.batch.abc.store.prepare`);
+``--top-up`` again extends it, reusing its simulations.
 """
 
 from __future__ import annotations
