@@ -308,6 +308,23 @@ def test_report_run_figures_count_the_parameters_and_say_what_a_top_up_began_fro
         f"300 -> {len(df)} particles, ESS 171 -> {run['ess']:.0f}"
 
 
+def test_report_counts_the_review_s_own_figures_apart():
+    """The report's headline counts the checked targets passing, and apart those of the seed
+    file (the review's own figures): a target not fitted on the main scenario is not
+    counted; one measured on a variant is."""
+    from abm.studies.targets import load_targets
+
+    rep = tool(REPORT, "calibration_report")
+    seed = [t.id for t in load_targets(extra=())]
+    extra = [t.id for t in load_targets() if t.id not in set(seed)]
+    row = lambda i, ok, fitted=True, scen="main": {"id": i, "pass": ok, "fitted": fitted,  # noqa: E731
+                                                   "scenario": scen}
+    val = {"targets": [row(seed[0], True), row(seed[1], False), row(seed[2], True, False),
+                       row(seed[3], False, False), row(seed[4], True, False, "triage"),
+                       row(extra[0], True), row(extra[1], False)]}
+    assert rep.pass_counts(val) == (3, 5, 2, 3)
+
+
 def test_report_court_figure_takes_the_published_durations_from_the_targets():
     rep = tool(REPORT, "calibration_report")
     got = {t.periods[0]: (t.value, t.lo, t.hi) for t in rep.published_durations()}
