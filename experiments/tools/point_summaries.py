@@ -50,12 +50,15 @@ sys.path.insert(0, str(ROOT))
 from abm.batch.abc.status import folder_tool_parser  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text, output_file  # noqa: E402
+from abm.studies.targets import load_targets  # noqa: E402
 
 SIGNATURE = "<!-- written by experiments/tools/point_summaries.py -->"
 #: ``written_by`` of point_summaries.json
 WRITER = "experiments/tools/point_summaries.py"
 #: the largest misses listed per candidate
 WORST = 4
+#: the review's own figures: the targets of the seed file (abm/data/targets/england_2005_2011.toml)
+SEED_IDS = frozenset(t.id for t in load_targets(extra=()))
 
 
 def candidate_points(post, best: int | None = None) -> list[dict]:
@@ -90,8 +93,10 @@ def score(stats: np.ndarray, targets) -> dict:
     used = [(t, s) for t, s in zip(targets, med, strict=True) if t.weight > 0]
     z = sorted(((abs(s - t.value) / t.scale, t.id, (s - t.value) / t.scale)
                 for t, s in used if not (t.lo <= s <= t.hi)), reverse=True)
+    own = [(t, s) for t, s in used if t.id in SEED_IDS]
     return {"distance": float(distance(med, targets)),
             "met": int(sum(bool(t.lo <= s <= t.hi) for t, s in used)), "of": len(used),
+            "seed_met": int(sum(bool(t.lo <= s <= t.hi) for t, s in own)), "seed_of": len(own),
             "worst": [(tid, float(zz)) for _, tid, zz in z[:WORST]]}
 
 
@@ -177,13 +182,15 @@ def report(results: list[dict], folder: Path, replicates: int,
              f"Written by `experiments/tools/point_summaries.py` from `{folder}`: each "
              f"candidate run with the same {replicates} fresh scoring seeds, scored as the "
              f"calibration scores a particle (the distance of the replicates' median "
-             f"statistics; a target is met inside its tolerance).", "",
+             f"statistics; a target is met inside its tolerance; in brackets, of the "
+             f"review's own figures, the seed file's targets).", "",
              "| summary | distance | targets met | largest misses (half-widths) | written by |",
              "|---|---|---|---|---|"]
     for r in results:
         worst = "; ".join(f"`{tid}` {z:+.1f}" for tid, z in r["worst"])
         how = f"`--point {r['arg']}`" if r["arg"] else "(the table before)"
-        lines.append(f"| {r['summary']} | {r['distance']:.2f} | {r['met']} of {r['of']} | "
+        own = f" ({r['seed_met']} of {r['seed_of']})" if r.get("seed_of") else ""
+        lines.append(f"| {r['summary']} | {r['distance']:.2f} | {r['met']} of {r['of']}{own} | "
                      f"{worst} | {how} |")
     lines += ["", "`written by`: the option of `experiments/tools/apply_calibration.py` that "
               "writes the candidate into the parameter table. **Chosen** by the rule fixed "

@@ -850,6 +850,7 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fres
     assert distance(np.median(sel, axis=0), sp.targets) == best["selection_distance"]
     for r in res:
         assert np.isfinite(r["distance"]) and r["of"] == 3 and 0 <= r["met"] <= 3
+        assert r["seed_of"] == 0  # the toy's targets are none of the review's figures
         assert len(r["worst"]) == 3 - r["met"]
     md = tool.report(res, out, 3, chosen)
     assert md.startswith(tool.SIGNATURE) and f"| posterior mode (particle {m['index']}) |" in md

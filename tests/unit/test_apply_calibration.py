@@ -325,6 +325,22 @@ def test_report_counts_the_review_s_own_figures_apart():
     assert rep.pass_counts(val) == (3, 5, 2, 3)
 
 
+def test_point_summaries_count_the_review_s_own_figures_apart():
+    """A candidate's score counts the targets met and, apart, those of the seed file."""
+    from abm.batch.abc.targets import Target
+    from abm.studies.targets import load_targets
+
+    ps = tool(ROOT / "experiments" / "tools" / "point_summaries.py", "point_summaries")
+    seed = [t.id for t in load_targets(extra=())]
+    extra = [t.id for t in load_targets() if t.id not in set(seed)]
+    targets = [Target(seed[0], 1.0, 0.0, 2.0, 1.0), Target(seed[1], 1.0, 0.0, 2.0, 1.0),
+               Target(extra[0], 1.0, 0.0, 2.0, 1.0), Target(seed[2], 1.0, 0.0, 2.0, 0.0)]
+    got = ps.score(np.array([[1.5, 3.0, 0.5, 9.0], [1.5, 3.0, 0.5, 9.0]]), targets)
+    assert (got["met"], got["of"], got["seed_met"], got["seed_of"]) == (2, 3, 1, 2)
+    line = ps.report([{"summary": "s", "arg": "median", "worst": [], **got}], Path("f"), 2)
+    assert "| s | " in line and " | 2 of 3 (1 of 2) | " in line
+
+
 def test_report_court_figure_takes_the_published_durations_from_the_targets():
     rep = tool(REPORT, "calibration_report")
     got = {t.periods[0]: (t.value, t.lo, t.hi) for t in rep.published_durations()}
