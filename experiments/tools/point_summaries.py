@@ -1,39 +1,54 @@
-"""Which one point should stand for the posterior: the marginal medians, the mode, or the
-best-fitting particle? Each candidate is run on fresh seeds and scored as the calibration
-scores a particle, so the calibrated values' summary is chosen on evidence and the report can
-say why.
+"""Which one point should stand for the posterior? Each candidate summary of the posterior is
+run on fresh seeds and scored as the calibration scores a particle, so the calibrated values'
+point is chosen on evidence, by a rule fixed in advance, and the report can say why.
 
     python experiments/tools/point_summaries.py [results/calibration/abc] [--out results/calibration]
         [--spec experiments/calibration/england.toml] [--replicates 4] [--shortlist 12]
         [--workers 2] [--seed 7301]
 
+Every particle of the final generation fits all the targets within the run's tolerance; the
+posterior, not one point, carries the uncertainty into experiments (a sweep's
+``[posterior]``, ``cpabm validate --posterior``). The parameter table's defaults must still be
+one point, and a point estimate is defined by a loss: the marginal median minimises absolute
+error per parameter, the mode is the most probable point. For the defaults of a model built
+to reproduce the review's analysis, the loss here is the distance on **the review's own
+figures**: the calibration's distance (the same weights and half-widths) over its targets
+that come from the seed file, ``abm/data/targets/england_2005_2011.toml`` (referrals,
+assessments, plans, children in need, care applications, the three published durations,
+the workforce). The descriptive evidence added beside them (plan life courses, timeliness,
+court components) has already shaped the posterior; it decides which parameter sets are
+plausible, not which plausible one the defaults carry. (A spec without any of those targets
+decides on all its targets.)
+
 The candidates:
 
 * **the posterior median**: each parameter's weighted marginal median
-  (``abm.batch.abc.summarise``), what ``apply_calibration.py`` writes by default;
+  (``abm.batch.abc.summarise``, ``apply_calibration.py --point median``);
 * **the posterior mode**: the particle at the highest kernel density of the particles
   (``abm.batch.abc.mode``), a point the run accepted, which stays on a curved posterior
-  where the marginal medians may fall off it (``apply_calibration.py --point mode``);
+  where the marginal medians may fall off it (``--point mode``);
 * **the best-fitting particle**: of the ``--shortlist`` particles with the smallest distance
   in the run, the one with the smallest distance on ``--replicates`` selection seeds of its
-  own (``apply_calibration.py --point particle=N``). The run's distances were measured on
-  the seeds that accepted those particles, and the selection distance on the seeds that
-  chose among them, so both flatter the winner; its score is therefore taken, like the
-  others', on the scoring seeds, which played no part in choosing it;
+  own (``--point particle=N``);
+* **the particle closest to the review's figures**: the same, by the distance on the
+  review's own figures (its run value from the particle's stored statistics);
 * **the parameter table as it stands** (``abm/data/parameters.toml``), for reference (when
-  every calibrated parameter is one of the model's).
+  every calibrated parameter is one of the model's); not a candidate.
 
-Each runs the spec's scenario with ``--replicates`` scoring seeds (the same seeds for every
-candidate: common random numbers); the statistics are the replicates' median, the distance is
-the calibration's, and a target is met inside its tolerance. The scoring and the selection
-seeds are distinct children of one ``SeedSequence(--seed)``.
+The run's distances were measured on the seeds that accepted those particles, and the
+selection distances on the seeds that chose among them, so both flatter the winners; every
+candidate's score is therefore taken on the scoring seeds, which played no part in choosing
+it. Each runs the spec's scenario with ``--replicates`` scoring seeds (the same seeds for
+every candidate: common random numbers); the statistics are the replicates' median, and a
+target is met inside its tolerance. The scoring and the selection seeds are distinct children
+of one ``SeedSequence(--seed)``.
 
-**The choice**, by a rule fixed in advance, not after seeing the scores: the posterior
-candidate (median, mode or best-fitting particle; not the table) with the smallest distance
-on the scoring seeds, ties to the earlier in that order (:func:`choose`). Writes
-``point_summaries.md`` and ``point_summaries.json`` (the scores and the choice, with the
-run's identity); ``apply_calibration.py --point-from point_summaries.json`` writes the
-choice, and ``make calibration-outputs`` does so unless ``POINT`` is given.
+**The choice**, by a rule fixed before the final generation was seen: the posterior
+candidate with the smallest distance on the review's own figures on the scoring seeds, ties
+to the earlier in the order above (:func:`choose`). Writes ``point_summaries.md`` and
+``point_summaries.json`` (the scores and the choice, with the run's identity);
+``apply_calibration.py --point-from point_summaries.json`` writes the choice, and ``make
+calibration-outputs`` does so unless ``POINT`` is given.
 """
 
 from __future__ import annotations
@@ -61,11 +76,28 @@ WORST = 4
 SEED_IDS = frozenset(t.id for t in load_targets(extra=()))
 
 
-def candidate_points(post, best: int | None = None) -> list[dict]:
+def deciding(targets) -> list[int]:
+    """Indices of the targets the choice is made on: the spec's weighted targets that are the
+    review's own figures (:data:`SEED_IDS`), or all its weighted targets if none is."""
+    used = [i for i, t in enumerate(targets) if t.weight > 0]
+    own = [i for i in used if targets[i].id in SEED_IDS]
+    return own or used
+
+
+def decisive_distance(med: np.ndarray, targets) -> float:
+    """The calibration's distance over the deciding targets only (:func:`deciding`)."""
+    from abm.batch.abc.targets import distance
+
+    keep = deciding(targets)
+    return float(distance(np.asarray(med, float)[keep], [targets[i] for i in keep]))
+
+
+def candidate_points(post, best: int | None = None, closest_own: int | None = None) -> list[dict]:
     """The candidates: ``summary`` (a name), ``arg`` (``apply_calibration.py --point`` that
     writes it; None for the table) and ``point`` (the values as the model receives them):
-    the median, the mode, the particle ``best`` if given (:func:`select_best`), and the
-    table's defaults when every calibrated parameter is one of the model's."""
+    the median, the mode, the particles ``best`` and ``closest_own`` if given (the latter
+    only when it differs; :func:`select`), and the table's defaults when every calibrated
+    parameter is one of the model's."""
     from abm.batch.abc import mode, particle, summarise
     from abm.core.params import PARAMETERS
 
@@ -77,6 +109,9 @@ def candidate_points(post, best: int | None = None) -> list[dict]:
     if best is not None:
         points.append({"summary": f"best-fitting particle {best}", "arg": f"particle={best}",
                        "point": particle(post, best)})
+    if closest_own is not None and closest_own != best:
+        points.append({"summary": f"particle {closest_own}, closest to the review's figures",
+                       "arg": f"particle={closest_own}", "point": particle(post, closest_own)})
     if all(p.name in PARAMETERS for p in post.priors):
         points.append({"summary": "the parameter table as it stands", "arg": None,
                        "point": {p.name: PARAMETERS[p.name].default for p in post.priors}})
@@ -85,8 +120,9 @@ def candidate_points(post, best: int | None = None) -> list[dict]:
 
 def score(stats: np.ndarray, targets) -> dict:
     """The calibration's distance of replicate statistics (one row per replicate), the
-    targets met (weighted targets only, as the distance counts them) and the largest misses
-    in tolerance half-widths."""
+    distance on the review's own figures (:func:`decisive_distance`), the targets met
+    (weighted targets only, as the distance counts them; and of them the review's figures)
+    and the largest misses in tolerance half-widths."""
     from abm.batch.abc.targets import distance
 
     med = np.median(stats, axis=0)
@@ -95,6 +131,7 @@ def score(stats: np.ndarray, targets) -> dict:
                 for t, s in used if not (t.lo <= s <= t.hi)), reverse=True)
     own = [(t, s) for t, s in used if t.id in SEED_IDS]
     return {"distance": float(distance(med, targets)),
+            "decisive_distance": decisive_distance(med, targets),
             "met": int(sum(bool(t.lo <= s <= t.hi) for t, s in used)), "of": len(used),
             "seed_met": int(sum(bool(t.lo <= s <= t.hi) for t, s in own)), "seed_of": len(own),
             "worst": [(tid, float(zz)) for _, tid, zz in z[:WORST]]}
@@ -115,26 +152,54 @@ def simulate(spec, points: list[dict], seeds: list[int], workers: int) -> list[n
             for k in range(len(points))]
 
 
-def select_best(post, spec, shortlist: int, seeds: list[int], workers: int) -> list[dict]:
-    """The ``shortlist`` particles closest in the run (:func:`abm.batch.abc.closest`), each
-    with its run distance and its distance on the selection ``seeds``; the best (smallest
-    selection distance, ties to the closer in the run) first."""
+def run_distances(post, targets) -> tuple[np.ndarray, np.ndarray]:
+    """Each particle's distance in the run, and its distance on the review's own figures from
+    its stored statistics (``stat.<id>`` columns of posterior.parquet)."""
+    frame = post.frame
+    d = frame["distance"].to_numpy(float)
+    cols = [f"stat.{t.id}" for t in targets]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{post.root}: posterior.parquet has no column {missing[0]!r}")
+    stats = frame[cols].to_numpy(float)
+    return d, np.array([decisive_distance(row, targets) for row in stats])
+
+
+def select(post, spec, shortlist: int, seeds: list[int], workers: int) -> dict[str, list[dict]]:
+    """Shortlists of the ``shortlist`` particles closest in the run: by the distance
+    (``"best"``) and, when the review's own figures are not all the targets, by the distance
+    on them (``"own"``). Each particle of either is run once on the selection ``seeds``; each
+    list is sorted best first (smallest selection distance of its kind, ties to the closer
+    in the run)."""
     from abm.batch.abc import closest, particle
     from abm.batch.abc.targets import distance
 
-    idx = closest(post, shortlist)
-    stats = simulate(spec, [particle(post, i) for i in idx], seeds, workers)
-    rows = [{"particle": i, "run_distance": float(post.frame["distance"].iloc[i]),
-             "selection_distance": float(distance(np.median(st, axis=0), spec.targets)),
-             "order": k}
-            for k, (i, st) in enumerate(zip(idx, stats, strict=True))]
-    return sorted(rows, key=lambda r: (r["selection_distance"], r["order"]))
+    d, own = run_distances(post, spec.targets)
+    k = max(int(shortlist), 0)
+    lists = {"best": closest(post, k)}
+    if len(deciding(spec.targets)) < sum(t.weight > 0 for t in spec.targets):
+        lists["own"] = [int(i) for i in np.argsort(own, kind="stable")[:k]]
+    idx = list(dict.fromkeys(i for ids in lists.values() for i in ids))
+    stats = dict(zip(idx, simulate(spec, [particle(post, i) for i in idx], seeds, workers),
+                     strict=True))
+    out = {}
+    for kind, ids in lists.items():
+        rows = []
+        for order, i in enumerate(ids):
+            med = np.median(stats[i], axis=0)
+            rows.append({"particle": i, "order": order, "run_distance": float(d[i]),
+                         "run_own_distance": float(own[i]),
+                         "selection_distance": float(distance(med, spec.targets)),
+                         "selection_own_distance": decisive_distance(med, spec.targets)})
+        key = "selection_distance" if kind == "best" else "selection_own_distance"
+        out[kind] = sorted(rows, key=lambda r, key=key: (r[key], r["order"]))
+    return out
 
 
 def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
-        shortlist: int = 12) -> tuple[list[dict], list[dict]]:
-    """The candidates scored on the scoring seeds, and the shortlist the best-fitting particle
-    was chosen from (empty with ``shortlist = 0``)."""
+        shortlist: int = 12) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The candidates scored on the scoring seeds, and the two shortlists the particles were
+    chosen from (empty with ``shortlist = 0``)."""
     from abm.batch.abc import load_posterior
     from abm.batch.abc.spec import load_calibration_spec
     from abm.batch.seeds import replication_seeds
@@ -145,70 +210,80 @@ def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
         raise ConfigError(f"{spec_path}'s priors are not those of the calibration in {folder}")
     seeds = replication_seeds(seed, 2 * replicates)
     scoring, selection = seeds[:replicates], seeds[replicates:]
-    chosen = select_best(post, spec, shortlist, selection, workers) if shortlist > 0 else []
-    points = candidate_points(post, chosen[0]["particle"] if chosen else None)
+    lists = select(post, spec, shortlist, selection, workers) if shortlist > 0 else {}
+    points = candidate_points(post, lists["best"][0]["particle"] if lists else None,
+                              lists["own"][0]["particle"] if "own" in lists else None)
     stats = simulate(spec, [c["point"] for c in points], scoring, workers)
     return ([{**c, **score(st, spec.targets)} for c, st in zip(points, stats, strict=True)],
-            chosen)
+            lists)
 
 
 def choose(results: list[dict]) -> str:
-    """The ``--point`` of the posterior candidate with the smallest distance on the scoring
-    seeds (the table is not a candidate), ties to the earlier one."""
+    """The ``--point`` of the posterior candidate with the smallest distance on the review's
+    own figures on the scoring seeds (the table is not a candidate), ties to the earlier."""
     cands = [r for r in results if r["arg"] is not None]
     if not cands:
         raise ConfigError("no posterior candidate was scored")
-    return min(cands, key=lambda r: r["distance"])["arg"]
+    return min(cands, key=lambda r: r["decisive_distance"])["arg"]
 
 
-def choice_json(results: list[dict], shortlist: list[dict], identity: str, folder: Path,
+RULE = ("the posterior candidate with the smallest distance on the review's own figures (the "
+        "seed file's targets) on the scoring seeds")
+
+
+def choice_json(results: list[dict], lists: dict, identity: str, folder: Path,
                 replicates: int, seed: int) -> str:
-    """point_summaries.json: the scores, the shortlist and the choice, with the run's identity
-    (``apply_calibration.py --point-from`` refuses a choice made on another run)."""
+    """point_summaries.json: the scores, the shortlists and the choice, with the run's
+    identity (``apply_calibration.py --point-from`` refuses a choice made on another run)."""
     import json
 
+    keys = ("summary", "arg", "decisive_distance", "distance", "met", "of", "seed_met",
+            "seed_of")
     return json.dumps({"written_by": WRITER, "folder": str(folder), "identity_sha256": identity,
                        "replicates": replicates, "seed": seed, "chosen": choose(results),
-                       "rule": "the posterior candidate with the smallest distance on the "
-                               "scoring seeds",
-                       "candidates": [{k: r[k] for k in ("summary", "arg", "distance", "met",
-                                                         "of")} for r in results],
-                       "shortlist": list(shortlist)}, indent=1) + "\n"
+                       "rule": RULE,
+                       "candidates": [{k: r[k] for k in keys} for r in results],
+                       "shortlists": lists}, indent=1) + "\n"
 
 
-def report(results: list[dict], folder: Path, replicates: int,
-           shortlist: list[dict] = ()) -> str:
+def report(results: list[dict], folder: Path, replicates: int, lists: dict | None = None) -> str:
     lines = [SIGNATURE, "# One point for the posterior", "",
              f"Written by `experiments/tools/point_summaries.py` from `{folder}`: each "
              f"candidate run with the same {replicates} fresh scoring seeds, scored as the "
-             f"calibration scores a particle (the distance of the replicates' median "
-             f"statistics; a target is met inside its tolerance; in brackets, of the "
-             f"review's own figures, the seed file's targets).", "",
-             "| summary | distance | targets met | largest misses (half-widths) | written by |",
-             "|---|---|---|---|---|"]
+             f"calibration scores a particle (distances of the replicates' median statistics: "
+             f"on the review's own figures, the seed file's targets, and on all the targets; "
+             f"a target is met inside its tolerance; in brackets, of the review's figures).",
+             "",
+             "| summary | distance on the review's figures | distance | targets met | "
+             "largest misses (half-widths) | written by |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         worst = "; ".join(f"`{tid}` {z:+.1f}" for tid, z in r["worst"])
         how = f"`--point {r['arg']}`" if r["arg"] else "(the table before)"
         own = f" ({r['seed_met']} of {r['seed_of']})" if r.get("seed_of") else ""
-        lines.append(f"| {r['summary']} | {r['distance']:.2f} | {r['met']} of {r['of']}{own} | "
-                     f"{worst} | {how} |")
+        lines.append(f"| {r['summary']} | {r['decisive_distance']:.2f} | {r['distance']:.2f} | "
+                     f"{r['met']} of {r['of']}{own} | {worst} | {how} |")
     lines += ["", "`written by`: the option of `experiments/tools/apply_calibration.py` that "
               "writes the candidate into the parameter table. **Chosen** by the rule fixed "
-              "in advance (the posterior candidate with the smallest "
-              f"distance on the scoring seeds): `--point {choose(results)}`, which `make "
-              "calibration-outputs` writes unless `POINT` says otherwise."]
-    if shortlist:
-        lines += ["", "## How the best-fitting particle was chosen", "",
-                  f"The {len(shortlist)} particles of the final generation with the smallest "
-                  f"distance in the run, each run again on {replicates} selection seeds "
-                  f"(distinct from the scoring seeds); the smallest selection distance chose "
-                  f"particle {shortlist[0]['particle']}. Both columns flatter the particles "
-                  f"they ranked (each was measured on the seeds that picked it), which is why "
-                  f"the table above scores the chosen one on seeds that played no part.", "",
-                  "| particle | distance in the run | selection distance |", "|---|---|---|"]
-        lines += [f"| {r['particle']} | {r['run_distance']:.2f} | "
-                  f"{r['selection_distance']:.2f} |"
-                  for r in sorted(shortlist, key=lambda r: r["order"])]
+              f"before the final generation was seen ({RULE}): `--point {choose(results)}`, "
+              "which `make calibration-outputs` writes unless `POINT` says otherwise."]
+    heads = {"best": ("the best-fitting particle", "distance"),
+             "own": ("the particle closest to the review's figures",
+                     "distance on the review's figures")}
+    for kind, rows in (lists or {}).items():
+        what, by = heads[kind]
+        run_key, sel_key = (("run_distance", "selection_distance") if kind == "best" else
+                            ("run_own_distance", "selection_own_distance"))
+        lines += ["", f"## How {what} was chosen", "",
+                  f"The {len(rows)} particles of the final generation with the smallest "
+                  f"{by} in the run, each run again on {replicates} selection seeds (distinct "
+                  f"from the scoring seeds); the smallest selection {by} chose particle "
+                  f"{rows[0]['particle']}. Both columns flatter the particles they ranked "
+                  f"(each was measured on the seeds that picked it), which is why the table "
+                  f"above scores the chosen one on seeds that played no part.", "",
+                  f"| particle | {by} in the run | selection {by} |", "|---|---|---|"]
+        lines += [f"| {r['particle']} | {r[run_key]:.2f} | {r[sel_key]:.2f} |"
+                  for r in sorted(rows, key=lambda r: r["order"])]
     return "\n".join(lines) + "\n"
 
 
@@ -218,7 +293,7 @@ def main(argv=None) -> int:
                             ROOT / "experiments" / "calibration" / "england.toml")
     ap.add_argument("--replicates", type=int, default=4)
     ap.add_argument("--shortlist", type=int, default=12,
-                    help="particles the best-fitting one is chosen from (0: none)")
+                    help="particles each chosen particle is chosen from (0: none)")
     ap.add_argument("--seed", type=int, default=7301)
     args = ap.parse_args(argv)
     try:

@@ -805,12 +805,14 @@ def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lo
     assert not list(tmp_path.glob(".z.restore-*"))
 
 
-def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fresh_seeds(tmp_path):
-    """experiments/tools/point_summaries.py runs the posterior's median, its mode and its
-    best-fitting particle with the same fresh scoring seeds and scores them as the
-    calibration scores a particle. The mode is a particle of the run; the best-fitting one is
-    chosen among the particles closest in the run on selection seeds distinct from the
-    scoring seeds; the report says how many targets each meets and how to write each."""
+def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fresh_seeds(
+        tmp_path, monkeypatch):
+    """experiments/tools/point_summaries.py runs the posterior's median, its mode, its
+    best-fitting particle and its particle closest to the review's own figures with the same
+    fresh scoring seeds and scores them as the calibration scores a particle. The mode is a
+    particle of the run; the particles are chosen among those closest in the run on selection
+    seeds distinct from the scoring seeds; the choice is the candidate closest to the review's
+    figures; the report says how many targets each meets and how to write each."""
     import importlib.util
 
     from abm.batch.abc import closest, load_posterior, mode, particle
@@ -823,13 +825,17 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fres
     mod_spec = importlib.util.spec_from_file_location("point_summaries", path)
     tool = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(tool)
-    res, chosen = tool.run(out, spec, replicates=3, workers=0, seed=11, shortlist=4)
+    res, lists = tool.run(out, spec, replicates=3, workers=0, seed=11, shortlist=4)
     post = load_posterior(out)
     m = mode(post)
+    # none of the toy's targets is one of the review's: one shortlist, decided on all targets
+    assert list(lists) == ["best"]
+    assert all(r["decisive_distance"] == r["distance"] for r in res)
     # the shortlist: the run's four closest, the chosen one with the smallest selection distance
     near = closest(post, 4)
     d = post.frame["distance"].to_numpy()
     assert sorted(d[near]) == sorted(d)[:4] and list(d[near]) == sorted(d[near])
+    chosen = lists["best"]
     assert sorted(r["particle"] for r in chosen) == sorted(near)
     best = chosen[0]
     assert best["selection_distance"] == min(r["selection_distance"] for r in chosen)
@@ -850,15 +856,34 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particle_on_fres
     assert distance(np.median(sel, axis=0), sp.targets) == best["selection_distance"]
     for r in res:
         assert np.isfinite(r["distance"]) and r["of"] == 3 and 0 <= r["met"] <= 3
-        assert r["seed_of"] == 0  # the toy's targets are none of the review's figures
+        assert r["seed_of"] == 0
         assert len(r["worst"]) == 3 - r["met"]
-    md = tool.report(res, out, 3, chosen)
+    md = tool.report(res, out, 3, lists)
     assert md.startswith(tool.SIGNATURE) and f"| posterior mode (particle {m['index']}) |" in md
     assert f"`--point particle={best['particle']}`" in md
     assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 3) + (1 + 4)
-    # without a shortlist, no best-fitting particle
+    # with y taken for one of the review's figures, the choice is made on y alone: a second
+    # shortlist, ranked in the run by y's distance and chosen on the selection seeds
+    monkeypatch.setattr(tool, "SEED_IDS", frozenset({"y"}))
+    res2, lists2 = tool.run(out, spec, replicates=3, workers=0, seed=11, shortlist=4)
+    y = [t.id for t in sp.targets].index("y")
+    z = np.abs(post.frame["stat.y"].to_numpy() - sp.targets[y].value) / sp.targets[y].scale
+    own = lists2["own"]
+    assert sorted(r["particle"] for r in own) == sorted(np.argsort(z, kind="stable")[:4])
+    assert own[0]["selection_own_distance"] == min(r["selection_own_distance"] for r in own)
+    for r in res2:  # the distance on y alone: |median - value| / half-width
+        med = np.median(tool.simulate(sp, [r["point"]], seeds[:3], 0)[0], axis=0)
+        assert r["seed_of"] == 1 and r["decisive_distance"] == pytest.approx(
+            abs(med[y] - sp.targets[y].value) / sp.targets[y].scale, rel=1e-12)
+    pick = [r for r in res2 if r["arg"] is not None]
+    assert tool.choose(res2) == min(pick, key=lambda r: r["decisive_distance"])["arg"]
+    if own[0]["particle"] != lists2["best"][0]["particle"]:
+        assert res2[3]["summary"] == f"particle {own[0]['particle']}, closest to the review's figures"
+    assert "| selection distance on the review's figures |" in tool.report(res2, out, 3, lists2)
+    monkeypatch.undo()
+    # without a shortlist, no chosen particle
     res0, chosen0 = tool.run(out, spec, replicates=1, workers=0, seed=11, shortlist=0)
-    assert chosen0 == [] and len(res0) == 2
+    assert chosen0 == {} and len(res0) == 2
     # the command line writes the report and the choice, with the run's identity
     ps = tmp_path / "ps"
     assert tool.main([str(out), "--spec", str(spec), "--replicates", "1", "--shortlist", "2",

@@ -480,25 +480,29 @@ def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder,
     root, df = folder
     mod = tool()
     summaries = tool(ROOT / "experiments" / "tools" / "point_summaries.py", "point_summaries")
-    results = [{"summary": "posterior median", "arg": "median", "distance": 2.5, "met": 3,
-                "of": 5},
-               {"summary": "posterior mode (particle 7)", "arg": "mode", "distance": 2.5,
-                "met": 2, "of": 5},
+    own = {"seed_met": 1, "seed_of": 2}
+    results = [{"summary": "posterior median", "arg": "median", "distance": 2.5,
+                "decisive_distance": 2.0, "met": 3, "of": 5, **own},
+               {"summary": "posterior mode (particle 7)", "arg": "mode", "distance": 2.4,
+                "decisive_distance": 2.0, "met": 2, "of": 5, **own},
                {"summary": "best-fitting particle 3", "arg": "particle=3", "distance": 1.9,
-                "met": 2, "of": 5},
+                "decisive_distance": 1.7, "met": 2, "of": 5, **own},
+               {"summary": "particle 5, closest to the review's figures", "arg": "particle=5",
+                "distance": 2.2, "decisive_distance": 1.6, "met": 2, "of": 5, **own},
                {"summary": "the parameter table as it stands", "arg": None, "distance": 1.0,
-                "met": 5, "of": 5}]
-    # the table is not a candidate; the smallest distance wins, ties to the earlier
-    assert summaries.choose(results) == "particle=3"
+                "decisive_distance": 1.0, "met": 5, "of": 5, **own}]
+    # the table is not a candidate; the smallest distance on the review's figures wins (not
+    # the smallest distance on all targets), ties to the earlier
+    assert summaries.choose(results) == "particle=5"
     assert summaries.choose(results[:2]) == "median"
     js = tmp_path / "point_summaries.json"
-    js.write_text(summaries.choice_json(results, [], "ab" * 32, root, 4, 7301))
-    assert json.loads(js.read_text())["chosen"] == "particle=3"
+    js.write_text(summaries.choice_json(results, {}, "ab" * 32, root, 4, 7301))
+    assert json.loads(js.read_text())["chosen"] == "particle=5"
     table, summ, args = _table(root, tmp_path)
     assert mod.main([*args, "--point-from", str(js)]) == 0
-    assert tomllib.loads(table.read_text())["rate"]["default"] == float(f"{df.iloc[3]['rate']:.4g}")
+    assert tomllib.loads(table.read_text())["rate"]["default"] == float(f"{df.iloc[5]['rate']:.4g}")
     other = tmp_path / "other.json"
-    for text, msg in [(summaries.choice_json(results, [], "cd" * 32, root, 4, 1),
+    for text, msg in [(summaries.choice_json(results, {}, "cd" * 32, root, 4, 1),
                        "scored the run cdcdcdcdcdcd, not this one (abababababab)"),
                       ('{"chosen": "mode"}', "was not written by experiments/tools/point_summaries.py"),
                       ("not json", "cannot be read as JSON")]:
