@@ -81,7 +81,7 @@ from abm.core.io import atomic_write_text  # noqa: E402
 TABLE = ROOT / "abm" / "data" / "parameters.toml"
 SUMMARY_FILE = ROOT / "results" / "calibration" / "calibrated_values.md"
 #: how the sources this script writes begin (so that a later run replaces them)
-PREFIXES = ("ABC-SMC posterior median", "not identified by ABC-SMC",
+PREFIXES = ("ABC-SMC ", "not identified by ABC-SMC",
             "fixed in the calibration scenario", "held at this value by the calibration")
 EVIDENCE = "; evidence: "
 SIGNATURE = "<!-- written by experiments/tools/apply_calibration.py -->"
@@ -115,10 +115,10 @@ def evidence(source: str) -> str:
 POINTS = ("median", "mode")
 
 
-def point_from(path: str | Path, post) -> str:
+def point_from(path: str | Path, post) -> str | dict:
     """The ``--point`` that ``experiments/tools/point_summaries.py`` chose, from its
-    ``point_summaries.json``; refused if it was not written by that script or scored another
-    run than ``post``."""
+    ``point_summaries.json`` (for its search point, ``{"values", "what"}``); refused if it
+    was not written by that script or scored another run than ``post``."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
@@ -131,12 +131,29 @@ def point_from(path: str | Path, post) -> str:
         raise ConfigError(f"--point-from {p} scored the run {str(data.get('identity_sha256'))[:12]}"
                           f", not this one ({post.identity_sha256[:12]}); run point_summaries.py "
                           f"on this folder")
+    if data["chosen"] == "search":
+        found = [c for c in data.get("candidates", []) if c.get("arg") == "search"]
+        if not found or "values" not in found[0]:
+            raise ConfigError(f"--point-from {p} chose the search point but holds no values "
+                              f"for it")
+        names = {q.name for q in post.priors}
+        if set(found[0]["values"]) != names:
+            raise ConfigError(f"--point-from {p}: the search point's parameters are not the "
+                              f"run's")
+        f = found[0]
+        return {"values": f["values"],
+                "what": (f"point of the acceptance region closest to the review's figures "
+                         f"(emulator search, point_summaries.json; scored distance "
+                         f"{f['distance']:.2f}, within the tolerance "
+                         f"{f['search']['tolerance']:.3g})")}
     return str(data["chosen"])
 
 
 def chosen_particle(point: str, post) -> dict | None:
     """``{"index", "values", "what"}`` of the particle ``point`` names (``mode`` or
     ``particle=N``); None for the median. Anything else is refused."""
+    if isinstance(point, dict):  # the search point of --point-from (point_from)
+        return {"index": None, **point}
     if point == "median":
         return None
     if point == "mode":
@@ -294,6 +311,9 @@ def summary_markdown(post, rows: list[dict], threshold: float,
            "highest kernel density of the particles, for every parameter (one point the run "
            "accepted, its values taken together)."
            if point == "mode" else
+           f"the values of the {point['what']}, for every parameter (`point_summaries.md` "
+           f"says how it was found and checked)."
+           if isinstance(point, dict) else
            f"the values of the final generation's particle {point.partition('=')[2]} "
            f"(`--point {point}`), for every parameter (one point the run accepted, its values "
            f"taken together; `point_summaries.md` says how it was chosen)."), "",

@@ -32,6 +32,14 @@ The candidates:
   own (``--point particle=N``);
 * **the particle closest to the review's figures**: the same, by the distance on the
   review's own figures (its run value from the particle's stored statistics);
+* **the acceptance region's point closest to the review's figures**: found on an emulator of
+  the run's stored simulations (``abm.batch.abc.emulate``: a quadratic ridge regression of
+  the targets' z-scores near the posterior, searched for the smallest distance on the
+  review's figures with the all-target distance kept within the final generation's median
+  distance, the next tolerance); a candidate only if, scored by simulation, its all-target
+  distance lies within the run's final tolerance, i.e. in the posterior's support
+  (``--point-from`` writes its values). The run's 500 particles sample 36 dimensions
+  sparsely, so the region holds points closer to the review's figures than any particle;
 * **the parameter table as it stands** (``abm/data/parameters.toml``), for reference (when
   every calibrated parameter is one of the model's); not a candidate.
 
@@ -196,6 +204,34 @@ def select(post, spec, shortlist: int, seeds: list[int], workers: int) -> dict[s
     return out
 
 
+#: simulations fitted by the emulator: those within this multiple of the final tolerance
+NEAR = 1.5
+
+
+def search_point(post, spec, seed: int) -> dict | None:
+    """The search candidate (module docstring): its values, the emulator's predicted
+    distances and the simulations it was fitted to; None when too few simulations lie near
+    the posterior to fit it (fewer than twice its coefficients)."""
+    from abm.batch.abc import emulate
+
+    u, z = emulate.stored(post.root, post.priors, spec.targets)
+    w = np.array([t.weight for t in spec.targets], float)
+    last = post.result["history"][-1]
+    near = emulate.rms(z, w) <= NEAR * last["epsilon"] if len(z) else np.zeros(0, bool)
+    if near.sum() < 2 * emulate.features(u[:1]).shape[1]:
+        return None
+    em = emulate.Emulator(u[near], z[near])
+    mask = np.zeros(len(spec.targets), bool)
+    mask[deciding(spec.targets)] = True
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    best = emulate.search(em, u[near], w, mask, float(last["median_distance"]), rng)
+    zp = em.predict(best)
+    return {"point": emulate.unscaled(post.priors, best), "fitted": int(near.sum()),
+            "predicted_distance": float(emulate.rms(zp, w)[0]),
+            "predicted_decisive_distance": float(emulate.rms(zp[:, mask], w[mask])[0]),
+            "ceiling": float(last["median_distance"]), "tolerance": float(last["epsilon"])}
+
+
 def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
         shortlist: int = 12) -> tuple[list[dict], dict[str, list[dict]]]:
     """The candidates scored on the scoring seeds, and the two shortlists the particles were
@@ -213,15 +249,26 @@ def run(folder: Path, spec_path: Path, replicates: int, workers: int, seed: int,
     lists = select(post, spec, shortlist, selection, workers) if shortlist > 0 else {}
     points = candidate_points(post, lists["best"][0]["particle"] if lists else None,
                               lists["own"][0]["particle"] if "own" in lists else None)
+    found = search_point(post, spec, seed)
+    if found is not None:
+        table = [i for i, c in enumerate(points) if c["arg"] is None]
+        at = table[0] if table else len(points)
+        points.insert(at, {"summary": "the acceptance region's point closest to the review's "
+                                      "figures (emulator search)", "arg": "search",
+                           "point": found["point"], "search": found})
     stats = simulate(spec, [c["point"] for c in points], scoring, workers)
-    return ([{**c, **score(st, spec.targets)} for c, st in zip(points, stats, strict=True)],
-            lists)
+    out = [{**c, **score(st, spec.targets)} for c, st in zip(points, stats, strict=True)]
+    for r in out:  # in the posterior's support only if within the run's final tolerance
+        if r["arg"] == "search":
+            r["eligible"] = bool(r["distance"] <= r["search"]["tolerance"])
+    return out, lists
 
 
 def choose(results: list[dict]) -> str:
     """The ``--point`` of the posterior candidate with the smallest distance on the review's
-    own figures on the scoring seeds (the table is not a candidate), ties to the earlier."""
-    cands = [r for r in results if r["arg"] is not None]
+    own figures on the scoring seeds (the table is not a candidate, nor a search point whose
+    distance falls outside the run's tolerance), ties to the earlier."""
+    cands = [r for r in results if r["arg"] is not None and r.get("eligible", True)]
     if not cands:
         raise ConfigError("no posterior candidate was scored")
     return min(cands, key=lambda r: r["decisive_distance"])["arg"]
@@ -242,7 +289,11 @@ def choice_json(results: list[dict], lists: dict, identity: str, folder: Path,
     return json.dumps({"written_by": WRITER, "folder": str(folder), "identity_sha256": identity,
                        "replicates": replicates, "seed": seed, "chosen": choose(results),
                        "rule": RULE,
-                       "candidates": [{k: r[k] for k in keys} for r in results],
+                       "candidates": [{**{k: r[k] for k in keys},
+                                       **({"values": r["point"], "search": r["search"],
+                                           "eligible": r["eligible"]}
+                                          if r["arg"] == "search" else {})}
+                                      for r in results],
                        "shortlists": lists}, indent=1) + "\n"
 
 
@@ -259,14 +310,31 @@ def report(results: list[dict], folder: Path, replicates: int, lists: dict | Non
              "|---|---|---|---|---|---|"]
     for r in results:
         worst = "; ".join(f"`{tid}` {z:+.1f}" for tid, z in r["worst"])
-        how = f"`--point {r['arg']}`" if r["arg"] else "(the table before)"
+        how = (f"`--point {r['arg']}`" if r["arg"] not in (None, "search") else
+               "(the table before)" if r["arg"] is None else
+               "`--point-from`" + ("" if r["eligible"] else
+                                   ": not a candidate, outside the run's tolerance"))
         own = f" ({r['seed_met']} of {r['seed_of']})" if r.get("seed_of") else ""
         lines.append(f"| {r['summary']} | {r['decisive_distance']:.2f} | {r['distance']:.2f} | "
                      f"{r['met']} of {r['of']}{own} | {worst} | {how} |")
+    pick = choose(results)
+    how = "`--point-from point_summaries.json`" if pick == "search" else f"`--point {pick}`"
     lines += ["", "`written by`: the option of `experiments/tools/apply_calibration.py` that "
               "writes the candidate into the parameter table. **Chosen** by the rule fixed "
-              f"before the final generation was seen ({RULE}): `--point {choose(results)}`, "
-              "which `make calibration-outputs` writes unless `POINT` says otherwise."]
+              f"before the final generation was seen ({RULE}): {how}, which `make "
+              "calibration-outputs` writes unless `POINT` says otherwise."]
+    for r in results:
+        if r["arg"] == "search":
+            f = r["search"]
+            lines += ["", f"The search point: an emulator fitted to the {f['fitted']:,} stored "
+                      f"simulations within {NEAR:g} x the final tolerance ({f['tolerance']:.3g})"
+                      f" predicted an all-target distance of {f['predicted_distance']:.2f} "
+                      f"(kept within {f['ceiling']:.3g}, the final generation's median "
+                      f"distance) and {f['predicted_decisive_distance']:.2f} on the review's "
+                      f"figures; scored by simulation, {r['distance']:.2f} and "
+                      f"{r['decisive_distance']:.2f}, "
+                      + ("inside the run's tolerance, so in the posterior's support." if
+                         r["eligible"] else "outside the run's tolerance, so not a candidate.")]
     heads = {"best": ("the best-fitting particle", "distance"),
              "own": ("the particle closest to the review's figures",
                      "distance on the review's figures")}

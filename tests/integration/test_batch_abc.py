@@ -805,6 +805,10 @@ def test_checkpoint_carries_an_interrupted_run_to_a_new_folder_and_refuses_to_lo
     assert not list(tmp_path.glob(".z.restore-*"))
 
 
+def sp_priors(spec):
+    return load_calibration_spec(spec).priors
+
+
 def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fresh_seeds(
         tmp_path, monkeypatch):
     """experiments/tools/point_summaries.py runs the posterior's median, its mode, its
@@ -839,10 +843,18 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
     assert sorted(r["particle"] for r in chosen) == sorted(near)
     best = chosen[0]
     assert best["selection_distance"] == min(r["selection_distance"] for r in chosen)
-    assert [r["summary"] for r in res] == ["posterior median",
-                                           f"posterior mode (particle {m['index']})",
-                                           f"best-fitting particle {best['particle']}"]
-    assert [r["arg"] for r in res] == ["median", "mode", f"particle={best['particle']}"]
+    assert [r["summary"] for r in res[:3]] == ["posterior median",
+                                               f"posterior mode (particle {m['index']})",
+                                               f"best-fitting particle {best['particle']}"]
+    assert [r["arg"] for r in res] == ["median", "mode", f"particle={best['particle']}",
+                                       "search"]
+    # the search point: inside the prior, a candidate only within the run's final tolerance
+    found = res[3]
+    tol = json.loads((out / "result.json").read_text())["history"][-1]["epsilon"]
+    assert found["eligible"] == (found["distance"] <= tol)
+    assert found["search"]["tolerance"] == tol and found["search"]["fitted"] >= 20
+    for q in sp_priors(spec):
+        assert q.low <= found["point"][q.name] <= q.high
     assert res[1]["point"] == m["values"] and res[2]["point"] == particle(post, best["particle"])
     assert m["values"]["mu"] == post.frame["mu"].iloc[m["index"]]
     # scored on other seeds than it was chosen on: the same candidate, the same seeds, the
@@ -860,8 +872,8 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
         assert len(r["worst"]) == 3 - r["met"]
     md = tool.report(res, out, 3, lists)
     assert md.startswith(tool.SIGNATURE) and f"| posterior mode (particle {m['index']}) |" in md
-    assert f"`--point particle={best['particle']}`" in md
-    assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 3) + (1 + 4)
+    assert f"`--point particle={best['particle']}`" in md and "The search point: an emulator" in md
+    assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 4) + (1 + 4)
     # with y taken for one of the review's figures, the choice is made on y alone: a second
     # shortlist, ranked in the run by y's distance and chosen on the selection seeds
     monkeypatch.setattr(tool, "SEED_IDS", frozenset({"y"}))
@@ -883,7 +895,7 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
     monkeypatch.undo()
     # without a shortlist, no chosen particle
     res0, chosen0 = tool.run(out, spec, replicates=1, workers=0, seed=11, shortlist=0)
-    assert chosen0 == {} and len(res0) == 2
+    assert chosen0 == {} and [r["arg"] for r in res0] == ["median", "mode", "search"]
     # the command line writes the report and the choice, with the run's identity
     ps = tmp_path / "ps"
     assert tool.main([str(out), "--spec", str(spec), "--replicates", "1", "--shortlist", "2",

@@ -512,3 +512,23 @@ def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder,
         assert msg in capsys.readouterr().err and table.read_text() == TABLE
     assert mod.main([*args, "--point-from", str(js), "--point", "mode"]) == 2
     assert "not both" in capsys.readouterr().err and table.read_text() == TABLE
+    # the search point: chosen only within the run's tolerance; its values are written
+    values = {"rate": 2.05, "lag": 9.5, "slots": 6.6}
+    search = {"summary": "the acceptance region's point closest to the review's figures "
+                         "(emulator search)", "arg": "search", "distance": 1.8,
+              "decisive_distance": 1.2, "met": 4, "of": 5, **own, "point": values,
+              "search": {"tolerance": 2.0, "fitted": 300}, "eligible": True}
+    assert summaries.choose([*results, search]) == "search"
+    assert summaries.choose([*results, {**search, "eligible": False}]) == "particle=5"
+    js.write_text(summaries.choice_json([*results, search], {}, "ab" * 32, root, 4, 7301))
+    assert mod.main([*args, "--point-from", str(js)]) == 0
+    got = tomllib.loads(table.read_text())
+    assert (got["rate"]["default"], got["lag"]["default"], got["slots"]["default"]) == (2.05, 9.5, 7)
+    assert got["rate"]["source"].startswith("ABC-SMC point of the acceptance region closest")
+    assert "emulator search" in summ.read_text()
+    bad = json.loads(js.read_text())
+    bad["candidates"][-1]["values"] = {"rate": 1.0}
+    js.write_text(json.dumps(bad))
+    table.write_text(TABLE)
+    assert mod.main([*args, "--point-from", str(js)]) == 2
+    assert "not the run's" in capsys.readouterr().err and table.read_text() == TABLE

@@ -34,10 +34,13 @@ The modules, by concern (every public name is importable from here):
     report.py   particle tables, posterior summary, calibrated.toml, posterior.md, plot
     posterior.py  a finished folder read back: calibrated values, widths, correlations, mode, particles
     topup.py    a finished run's final generation continued to an ESS (after replay checks)
+    emulate.py  an emulator of a run's stored simulations, and a search of it (the module
+                ``abm.batch.abc.emulate``)
 """
 
 from __future__ import annotations
 
+from abm.batch.abc import emulate
 from abm.batch.abc.posterior import (
     SUMMARY,
     Posterior,
@@ -127,6 +130,7 @@ from abm.batch.abc.targets import (
 )
 
 __all__ = [
+    "emulate",
     "Candidates", "candidates", "folder_tool_main", "session_walls",
     "priors_from_identity", "replicate_median",
     "truncated_log_mass", "truncated_moves",
