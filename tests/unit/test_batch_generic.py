@@ -93,13 +93,15 @@ def test_abc_engine_modules_are_classified():
     module of abm/batch/abc is either one of them or only re-exports, reports, reads a
     folder back (status.py: where a run stands), packs it (checkpoint.py: the folder's
     files, byte for byte) or continues its final generation under the run's identity after
-    checking that the code replays and reproduces the run (topup.py)."""
+    checking that the code replays and reproduces the run (topup.py), or fits an emulator to
+    its stored simulations after it (emulate.py)."""
     from abm.batch.abc.spec import ENGINE_MODULES, PACKAGE
 
     files = {p.name for p in PACKAGE.glob("*.py")}
     assert set(ENGINE_MODULES) <= files
     assert files - set(ENGINE_MODULES) == {"__init__.py", "report.py", "posterior.py",
-                                           "status.py", "checkpoint.py", "topup.py"}
+                                           "status.py", "checkpoint.py", "topup.py",
+                                           "emulate.py"}
 
 
 #: the public names of the engine before it became a package of modules
