@@ -122,6 +122,13 @@ def load_targets(targets_file: str | Path = TARGETS_FILE, map_file: str | Path =
     return out
 
 
+def seed_ids() -> frozenset[str]:
+    """The ids of the review's own figures: the targets of the seed file
+    (:data:`TARGETS_FILE`, mapped by :data:`MAP_FILE`), apart from the descriptive evidence
+    of the extra files."""
+    return frozenset(t.id for t in load_targets(extra=()))
+
+
 def _load(raw: dict, mapping: dict, tf: Path, mf: Path) -> list[TargetSpec]:
     by_id = {t["id"]: t for t in raw.get("target", [])}
     series = {s["id"]: s for s in raw.get("series", [])}

@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 from abm.batch.abc.status import folder_tool_parser  # noqa: E402
 from abm.core.errors import ConfigError  # noqa: E402
 from abm.core.io import atomic_write_text, output_file  # noqa: E402
-from abm.studies.targets import load_targets  # noqa: E402
+from abm.studies.targets import seed_ids  # noqa: E402
 
 SIGNATURE = "<!-- written by experiments/tools/point_summaries.py -->"
 #: ``written_by`` of point_summaries.json
@@ -81,7 +81,7 @@ WRITER = "experiments/tools/point_summaries.py"
 #: the largest misses listed per candidate
 WORST = 4
 #: the review's own figures: the targets of the seed file (abm/data/targets/england_2005_2011.toml)
-SEED_IDS = frozenset(t.id for t in load_targets(extra=()))
+SEED_IDS = seed_ids()
 
 
 def deciding(targets) -> list[int]:
@@ -218,7 +218,7 @@ def search_point(post, spec, seed: int) -> dict | None:
     w = np.array([t.weight for t in spec.targets], float)
     last = post.result["history"][-1]
     near = emulate.rms(z, w) <= NEAR * last["epsilon"] if len(z) else np.zeros(0, bool)
-    if near.sum() < 2 * emulate.features(u[:1]).shape[1]:
+    if near.sum() < 2 * emulate.coefficients(len(post.priors)):
         return None
     em = emulate.Emulator(u[near], z[near])
     mask = np.zeros(len(spec.targets), bool)

@@ -42,6 +42,7 @@ def test_the_search_finds_the_constrained_optimum_of_a_known_quadratic():
     u = rng.uniform(-1, 1, (2000, 2))
     z = np.column_stack([u[:, 0], u[:, 1], u[:, 0] + 1]) + rng.normal(0, 0.05, (2000, 3))
     em = E.Emulator(u, z, ridge=1e-6)
+    assert em.coef.shape == (E.coefficients(2), 3) == (6, 3)
     truth = np.column_stack([u[:, 0], u[:, 1], u[:, 0] + 1])
     assert np.abs(em.predict(u) - truth).max() < 0.02  # the noise averaged out
     w = np.ones(3)

@@ -65,6 +65,11 @@ def features(u: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(u)), u, (u[:, :, None] * u[:, None, :])[:, iu[0], iu[1]]])
 
 
+def coefficients(d: int) -> int:
+    """How many coefficients the emulator fits per target for ``d`` parameters."""
+    return 1 + d + d * (d + 1) // 2
+
+
 class Emulator:
     """Quadratic ridge regression of every target's z-score on the scaled coordinates."""
 
