@@ -72,10 +72,10 @@ calibration-outputs: $(STAMP)
 	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
 	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc $(if $(POINT),$(POINT),--point-from results/calibration/point_summaries.json)
 	$(BIN)/python experiments/tools/court_timetable_levels.py
-	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite
-	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite
-	$(BIN)/cpabm validate --replicates 3 --out results/calibration/validation_1to1.json --overwrite
-	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --posterior results/calibration/abc --draws 20 --no-variants --out results/calibration/posterior_predictive.json --overwrite
+	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite --exit-zero
+	$(BIN)/cpabm validate --scale 0.05 --replicates 10 --out results/calibration/validation_s05.json --overwrite --exit-zero
+	$(BIN)/cpabm validate --replicates 3 --out results/calibration/validation_1to1.json --overwrite --exit-zero
+	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --posterior results/calibration/abc --draws 20 --no-variants --out results/calibration/posterior_predictive.json --overwrite --exit-zero
 	$(BIN)/python experiments/tools/plans_report.py
 	$(BIN)/python experiments/tools/court_indicators_report.py
 	$(BIN)/python experiments/tools/court_tradeoff.py

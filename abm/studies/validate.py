@@ -38,6 +38,10 @@ def configure(p) -> None:
     p.add_argument("--no-variants", action="store_true",
                    help="skip the one-LA front-door variant checks")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 even when checked targets miss (to record a table whose "
+                        "misses are explained, as `make calibration-outputs` does); bad "
+                        "input and failed runs still fail")
     p.add_argument("--out", default=None,
                    help="also write the table here (.md, .json or .csv)")
     p.add_argument("--overwrite", action="store_true",
@@ -315,4 +319,4 @@ def _run(args, atomic_write_text, ConfigError) -> int:
     if not args.json:
         n_fail = sum(1 for r in rows if not r["pass"] and (r["fitted"] or r["scenario"] != "main"))
         print(f"{'all checked targets pass' if meta['ok'] else f'{n_fail} checked target(s) outside tolerance'}")
-    return 0 if meta["ok"] else 1
+    return 0 if meta["ok"] or args.exit_zero else 1

@@ -453,6 +453,37 @@ def cost_section(text: dict) -> list[str]:
     return parts
 
 
+def movement_section() -> list[str]:
+    """How far the marginals moved in the last generation (:func:`abm.batch.abc.movement`),
+    against sampling noise: whether the run stopped where another generation would change
+    little."""
+    from abm.batch.abc import load_posterior, movement
+    try:
+        rows = movement(load_posterior(ABC))
+    except Exception:  # noqa: BLE001 - a folder without generations/ has no such check
+        return []
+    if not rows:
+        return []
+    t0, t1 = rows[0]["generations"]
+    shift = np.array([r["shift"] for r in rows])
+    noise = np.array([r["noise"] for r in rows])
+    narrow = np.array([r["narrowing"] for r in rows])
+    top = sorted(rows, key=lambda r: -r["shift"] / r["noise"])[:5]
+    table = pd.DataFrame({"parameter": [r["parameter"] for r in top],
+                          "shift (of prior width)": [r["shift"] for r in top],
+                          "noise alone": [r["noise"] for r in top],
+                          "shift / noise": [r["shift"] / r["noise"] for r in top],
+                          "10-90% width, new / old": [r["narrowing"] for r in top]})
+    return [f"**How far the posterior moved from generation {t0} to {t1}.** Each "
+            f"parameter's median moved by a median of {np.median(shift):.3f} of its prior's "
+            f"width (largest {shift.max():.3f}), against {np.median(noise):.3f} that "
+            f"sampling alone gives (the standard error of a weighted median with the two "
+            f"generations' ESS); {int(np.sum(shift > 2 * noise))} of {len(rows)} moved by more "
+            f"than twice that. The 10-90% intervals kept a median of "
+            f"{np.median(narrow):.0%} of their width. The parameters that moved most, "
+            f"relative to the noise:", "", _md_table(table), ""]
+
+
 def main() -> int:
     FIG.mkdir(parents=True, exist_ok=True)
     if (ABC / "cost.json").exists():  # killed sessions' walls, from their files' times
@@ -524,7 +555,8 @@ def main() -> int:
                 "median_distance", "cpu_seconds"]
         parts += ["### ABC-SMC generations", "", _md_table(hist[[c for c in cols if c in hist]]), "",
                   "The run's own summary, with the correlation of every pair of parameters "
-                  "and the targets at its closest particle: `abc/posterior.md`.", ""]
+                  "and the targets at its closest particle: `abc/posterior.md`.", "",
+                  *movement_section()]
     parts += [*identifiability_section(text), *cost_section(text),
               "## How to reproduce", "", text["reproduce"].strip(), ""]
     atomic_write_text(OUT / "report.md", "\n".join(parts))

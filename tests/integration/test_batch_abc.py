@@ -573,6 +573,13 @@ def test_status_reads_a_finished_and_an_interrupted_run_without_changing_it(tmp_
     (part / "result.json").write_text(json.dumps({"final_generation": 1, "stop_reason": "x"}))
     st = read_status(part)
     assert not st.done and st.current["generation"] == 2
+    # ... but one whose budget was then lowered to end it there (generation 2 given up, its
+    # simulations kept) is finished
+    man = json.loads((part / "manifest.json").read_text())
+    man["spec"]["generations"] = 2
+    (part / "manifest.json").write_text(json.dumps(man))
+    st = read_status(part)
+    assert st.done and st.stop_reason == "x" and st.current is None
     # a finished run as committed (no log, no simulations): its result.json tells
     bare = tmp_path / "bare"
     shutil.copytree(out, bare, ignore=shutil.ignore_patterns("sims", "log.jsonl"))
@@ -888,7 +895,8 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
         assert r["seed_of"] == 1 and r["decisive_distance"] == pytest.approx(
             abs(med[y] - sp.targets[y].value) / sp.targets[y].scale, rel=1e-12)
     pick = [r for r in res2 if r["arg"] is not None]
-    assert tool.choose(res2) == min(pick, key=lambda r: r["decisive_distance"])["arg"]
+    assert tool.choose(res2) == min(pick, key=lambda r: (-r["seed_met"],
+                                                         r["decisive_distance"]))["arg"]
     named = [r["summary"] for r in res2 if "closest to the review's figures" in r["summary"]
              and r["arg"] != "search"]
     if own[0]["particle"] != lists2["best"][0]["particle"]:
@@ -965,6 +973,11 @@ def test_top_up_continues_the_final_generation_keeping_its_particles(tmp_path, c
     # nothing to do once the target is reached; a higher one continues further
     with pytest.raises(ConfigError, match="ESS is .* already"):
         top_up(spec, tmp_path / "a", 5.0, workers=0, progress=False, log=quiet)
+    # a target whose particles the earlier top-up already has is refused, not rerun
+    same = n2 * ess / 20  # the largest target that still asks for n2 particles
+    with pytest.raises(ConfigError, match="already" if rec["ess"] >= same else "no more than"):
+        top_up(spec, tmp_path / "a", same, workers=0, progress=False, log=quiet)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "posterior.parquet"), after)
     more = top_up(spec, tmp_path / "a", 1.3 * rec["ess"], workers=0, progress=False,
                   log=quiet)
     again = pd.read_parquet(tmp_path / "a" / "posterior.parquet")

@@ -236,6 +236,11 @@ def test_validate_prints_json_and_exits_nonzero_on_a_miss_and_zero_on_a_pass(
     assert code == 0
     code, got = judged(1.001 * med, 1.1 * med)  # just above the median: a miss again
     assert not got["referrals_fy2008"]["pass"] and code == 1
+    # --exit-zero records the same table and exits 0 (make calibration-outputs)
+    code = main(["validate", str(p), "--replicates", "2", "--workers", "1", "--no-variants",
+                 "--json", "--exit-zero"])
+    again = {x["id"]: x for x in json.loads(capsys.readouterr().out)["targets"]}
+    assert code == 0 and not again["referrals_fy2008"]["pass"]
 
 
 def test_validate_refuses_bad_arguments(tmp_path, capsys):

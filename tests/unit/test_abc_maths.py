@@ -206,3 +206,38 @@ def test_the_mode_stays_on_a_ring_where_the_marginal_medians_fall_off_it():
     cloud = rng.normal(5, 1, (n, 3))
     m = mode(_posterior(cloud, np.ones(n), [0.0] * 3, [10.0] * 3))
     assert np.linalg.norm(np.array(list(m["values"].values())) - 5) < 0.6
+
+
+def test_movement_measures_the_last_generations_shift_against_sampling_noise(tmp_path):
+    """movement(): a marginal moved by 0.2 of its prior's width reads 0.2, far above the
+    noise; one drawn again from the same distribution moves by about the noise; the
+    interval ratio reads a halving; no previous generation, no check."""
+    import pandas as pd
+
+    from abm.batch.abc import Posterior, Prior, movement
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    priors = [Prior("moved", "uniform", 0.0, 10.0), Prior("still", "loguniform", 1.0, 100.0),
+              Prior("narrowed", "uniform", 0.0, 1.0)]
+    old = pd.DataFrame({"generation": 0, "weight": 1.0, "moved": rng.uniform(2, 6, n),
+                        "still": np.exp(rng.uniform(np.log(2), np.log(50), n)),
+                        "narrowed": rng.uniform(0.2, 0.8, n)})
+    (tmp_path / "generations").mkdir()
+    old.to_parquet(tmp_path / "generations" / "gen_000.parquet")
+    new = pd.DataFrame({"generation": 1, "weight": 1.0, "moved": rng.uniform(4, 8, n),
+                        "still": np.exp(rng.uniform(np.log(2), np.log(50), n)),
+                        "narrowed": rng.uniform(0.35, 0.65, n)})
+    post = Posterior(tmp_path, "t", priors, new, np.full(n, 1.0 / n), {}, {}, "x")
+    rows = {r["parameter"]: r for r in movement(post)}
+    assert rows["moved"]["generations"] == (0, 1)
+    assert rows["moved"]["shift"] == pytest.approx(0.2, abs=0.01)
+    assert rows["moved"]["shift"] > 10 * rows["moved"]["noise"]
+    # the standard error of a median of a uniform of width 0.4 (of the prior's) over n, twice
+    assert rows["moved"]["noise"] == pytest.approx(1.2533 * 0.4 / np.sqrt(12 * n) * np.sqrt(2),
+                                                   rel=0.05)
+    assert rows["still"]["shift"] < 4 * rows["still"]["noise"]
+    assert rows["narrowed"]["narrowing"] == pytest.approx(0.5, abs=0.03)
+    assert rows["moved"]["narrowing"] == pytest.approx(1.0, abs=0.05)
+    one = Posterior(tmp_path, "t", priors, old, np.full(n, 1.0 / n), {}, {}, "x")
+    assert movement(one) == []

@@ -472,7 +472,8 @@ def test_script_writes_a_named_particle_whole_and_refuses_a_bad_one(folder, tmp_
 def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder, tmp_path,
                                                                            capsys):
     """--point-from point_summaries.json writes the candidate point_summaries.py chose by its
-    rule (the posterior candidate with the smallest scoring distance); a file another tool
+    rule (the posterior candidate meeting the most of the review's figures, then the smallest
+    distance on them); a file another tool
     wrote, one that scored another run, or --point given too is refused, and the table is
     left as it was."""
     import tomllib
@@ -491,10 +492,16 @@ def test_script_writes_the_point_that_point_summaries_chose_for_this_run(folder,
                 "distance": 2.2, "decisive_distance": 1.6, "met": 2, "of": 5, **own},
                {"summary": "the parameter table as it stands", "arg": None, "distance": 1.0,
                 "decisive_distance": 1.0, "met": 5, "of": 5, **own}]
-    # the table is not a candidate; the smallest distance on the review's figures wins (not
-    # the smallest distance on all targets), ties to the earlier
+    # the table is not a candidate; with the review's figures met equally, the smallest
+    # distance on them wins (not the smallest distance on all targets), ties to the earlier
     assert summaries.choose(results) == "particle=5"
     assert summaries.choose(results[:2]) == "median"
+    # more of the review's figures met beats a smaller distance on them
+    more = {**results[2], "seed_met": 2}
+    assert summaries.choose([*results[:2], more, results[3]]) == "particle=3"
+    # a spec without seed-file targets counts all its targets
+    plain = [{**r, "seed_of": 0} for r in results]
+    assert summaries.choose(plain) == "median"
     js = tmp_path / "point_summaries.json"
     js.write_text(summaries.choice_json(results, {}, "ab" * 32, root, 4, 7301))
     assert json.loads(js.read_text())["chosen"] == "particle=5"

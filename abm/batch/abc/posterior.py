@@ -15,7 +15,10 @@ any calibration, of any model, without loading the model or its spec:
 * :func:`mode`: the particle at the highest kernel density of the particles, a summary that
   stays on a curved or ridge-shaped posterior where the marginal medians may not;
 * :func:`particle`, :func:`closest`: one particle's values; the particles closest to the
-  targets in the run.
+  targets in the run;
+* :func:`movement`: how far each marginal moved in the last generation, against what
+  sampling noise alone moves it (a check that the run has stopped where more generations
+  would change little).
 
 Draws of the posterior (posterior-predictive checks, sweeps with ``[posterior]``,
 ``abm.posterior_draws``) are :mod:`abm.batch.draws`'.
@@ -31,7 +34,7 @@ import numpy as np
 
 from abm.batch.abc.priors import Prior, weighted_quantile
 from abm.batch.abc.report import WEAK, marginal, weighted_correlation
-from abm.batch.abc.store import MANIFEST
+from abm.batch.abc.store import GENS, MANIFEST
 from abm.core.errors import ConfigError
 
 #: how a calibrated value is derived from the posterior (the docs quote this)
@@ -218,3 +221,38 @@ def closest(post: Posterior, k: int) -> list[int]:
         raise ConfigError(f"{post.root}: posterior.parquet has no distance column")
     d = post.frame["distance"].to_numpy(float)
     return [int(i) for i in np.argsort(d, kind="stable")[:max(int(k), 0)]]
+
+
+def movement(post: Posterior) -> list[dict]:
+    """How far each parameter's marginal moved from the previous generation to the final one
+    (``generations/gen_NNN.parquet``), in the transformed space, as a share of its prior's
+    width: ``shift`` = |median_t - median_t-1| / (b - a); ``noise`` = the shift sampling
+    alone gives, sqrt(se_t^2 + se_t-1^2) / (b - a) with se = 1.2533 x weighted sd / sqrt(ESS)
+    (the standard error of a median); ``narrowing`` = the final 10-90% width over the
+    previous one. Empty when the run has one generation or its folder lacks the previous
+    generation's table."""
+    import pandas as pd
+
+    t = post.generation
+    prev = Path(post.root) / GENS / f"gen_{t - 1:03d}.parquet"
+    if t < 1 or not prev.is_file():
+        return []
+    df = pd.read_parquet(prev)
+    w0 = df["weight"].to_numpy(float)
+    w0 = w0 / w0.sum()
+
+    def stats(y, w):
+        q10, q50, q90 = weighted_quantile(y, w, [0.1, 0.5, 0.9])
+        sd = float(np.sqrt(np.sum(w * (y - np.sum(w * y)) ** 2)))
+        return float(q50), float(q90 - q10), 1.2533 * sd * float(np.sqrt(np.sum(w**2)))
+
+    Y = post.Y()
+    out = []
+    for k, p in enumerate(post.priors):
+        a, b = p.bounds()
+        m1, w1, se1 = stats(Y[:, k], post.weights)
+        m0, wd0, se0 = stats(np.asarray(p.transform(df[p.name].to_numpy(float))), w0)
+        out.append({"parameter": p.name, "generations": (t - 1, t),
+                    "shift": abs(m1 - m0) / (b - a), "noise": float(np.hypot(se0, se1)) / (b - a),
+                    "narrowing": w1 / wd0 if wd0 > 0 else float("nan")})
+    return out

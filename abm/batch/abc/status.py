@@ -211,8 +211,11 @@ def read_status(root: str | Path) -> Status:
     res = root / "result.json"
     if res.exists():  # its outputs say what it did, with or without the log ...
         result = json.loads(res.read_text())
-        # ... unless it was resumed with a larger budget and has gone on since
-        st.done = int(result.get("final_generation", -1)) + 1 not in by_gen
+        # ... unless it was resumed with a larger budget and has gone on since (simulations
+        # of a later generation that its budget allows; a run whose budget was lowered to
+        # end it keeps those of the generation it gave up, and is done)
+        nxt = int(result.get("final_generation", -1)) + 1
+        st.done = nxt not in by_gen or nxt >= int(budget.get("generations", nxt + 1))
         if st.done:
             st.stop_reason = result.get("stop_reason", st.stop_reason)
             if not st.finished:

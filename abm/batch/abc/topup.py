@@ -32,7 +32,8 @@ The topped-up generation replaces the final one in the outputs (``posterior.parq
 ``generations/``, ``history.csv``, ``result.json``), with a ``top_up`` record in
 ``result.json`` and ``log.jsonl``. ``--resume`` then refuses the folder, since replaying the
 run would rewrite the outputs without the top-up (:func:`abm.batch.abc.store.prepare`);
-``--top-up`` again extends it, reusing its simulations.
+``--top-up`` with a larger target extends it, reusing its simulations (the particles are
+fixed by the target, so the same target again is refused).
 """
 
 from __future__ import annotations
@@ -178,6 +179,12 @@ def top_up(spec_path, out, target_ess: float, *, workers: int | None = None,
                 raise ConfigError(f"the final generation's ESS is {ess:.0f} already, at least "
                                   f"--top-up = {target_ess:g}; nothing to do")
             n2 = particles_for(n, ess, target_ess)
+            if earlier is not None and n2 <= earlier["particles"]:
+                raise ConfigError(
+                    f"--top-up = {target_ess:g} asks for {n2} particles, no more than the "
+                    f"{earlier['particles']} an earlier top-up reached (ESS "
+                    f"{earlier['ess']:.0f}); the number of particles is fixed by the target "
+                    f"(N x target / ESS of the run's own {n}), so give a larger target")
             log(f"generation {final}: {n} particles, ESS {ess:.1f}; continuing it to {n2} "
                 f"particles at epsilon {last.epsilon:.4g}")
             store.log(event="start", executor=plan.describe(), on_disk=len(eng.done),
@@ -218,7 +225,7 @@ def top_up(spec_path, out, target_ess: float, *, workers: int | None = None,
         store.log(event="end", executed=eng.executed, reused=eng.reused,
                   seconds=round(time.perf_counter() - t_start, 3), stop="top-up")
     log(f"generation {final}: {n2} particles, ESS {pop.ess:.1f} (target {target_ess:g}"
-        f"{'' if record['reached'] else ', NOT reached: run --top-up again'}); ran "
+        f"{'' if record['reached'] else ', NOT reached: --top-up with a larger target, about ' + format(target_ess * target_ess / pop.ess, '.0f') + ', continues it, reusing these simulations'}); ran "
         f"{eng.executed} simulations")
     return record
 
