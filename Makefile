@@ -78,8 +78,8 @@ calibration-outputs: $(STAMP)
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --posterior results/calibration/abc --draws 20 --no-variants --out results/calibration/posterior_predictive.json --overwrite --exit-zero
 	$(BIN)/python experiments/tools/plans_report.py
 	$(BIN)/python experiments/tools/court_indicators_report.py
-	$(BIN)/python experiments/tools/court_tradeoff.py
-	$(BIN)/python experiments/tools/target_tensions.py
+	$(BIN)/python experiments/tools/court_tradeoff.py results/calibration/abc --out results/calibration
+	$(BIN)/python experiments/tools/target_tensions.py results/calibration/abc --out results/calibration
 	$(BIN)/python experiments/tools/identify_rest.py results/calibration/abc --out results/calibration
 	PYTHONPATH=experiments $(BIN)/python -m benchmarks.calibration --pilot results/calibration/abc --out results/benchmarks
 	$(BIN)/python experiments/tools/calibration_report.py

@@ -79,3 +79,48 @@ def write_posterior(root, columns: dict, priors: dict, fixed=None, identity="ab"
                   "generation": generation, "distance": np.linspace(1, 2, n)}).to_parquet(
         root / "posterior.parquet")
     return root
+
+
+#: The parameter values the mechanism tests that pin them were designed and checked at: the table's
+#: defaults before the ABC-SMC calibration of 2026-12-07 (results/calibration/abc). A test of
+#: a mechanism's behaviour (an effect's sign, a queue's law) at a set point must not move with
+#: each recalibration; the calibrated defaults are checked by tests/golden and the report.
+DESIGN_VALUES = {
+    'risk_baseline_sd': 1.0,
+    'household_renewal_rate': 0.0,
+    'risk_reversion': 0.02,
+    'risk_volatility': 0.08,
+    'contact_rate': 0.00358,
+    'ia_work_weeks': 2.57,
+    'ca_work_weeks': 5.12,
+    'ia_threshold_s47': 2.868,
+    'conference_threshold': 2.2,
+    'cpp_step_down_threshold': 1.6,
+    'cpp_first_review_threshold': 1.0,
+    'plan_change_persistence': 0.0,
+    'close_threshold': 0.5352,
+    'court_threshold': 2.9,
+    'la_court_sigma': 0.25,
+    'defensive_halflife_weeks': 300.0,
+    'anxiety_threshold_shift': 0.135,
+    'quit_hazard_base': 0.00137,
+    'ripple_gain': 0.5,
+    'hearing_slots_per_100k': 9.0,
+    'guardians_per_100k': 2.6,
+    'guardian_staffing_response': 1.5,
+    'guardian_staffing_lag_weeks': 39.0,
+    'hearings_mean': 5.1,
+    'hearing_interval_weeks': 11.0,
+    'adjourn_weeks': 6.0,
+    'ineffective_load_slope': 0.3131,
+    'court_load_onset': 0.7,
+    'case_complexity_shape': 1.5,
+    'court_capacity_response': 1.0,
+    'court_capacity_lag_weeks': 39.0,
+    'compliance_target': 0.8,
+    'anxiety_expert_gain': 1.5,
+    'anxiety_contact_gain': 0.1299,
+    'anxiety_contact_lag_weeks': 53.87,
+    'anxiety_court_lag_weeks': 6.0,
+    'shock_audit_weeks': 24.17,
+}

@@ -47,8 +47,12 @@ def quiet(msg):
 
 @pytest.fixture
 def tiny_example(tmp_path):
-    """The example spec with a small LA as its base scenario and 2 replications."""
-    (tmp_path / "la.toml").write_text(LA)
+    """The example spec with a small LA as its base scenario and 2 replications, at the
+    parameter values the arms' difference was checked at (conftest.DESIGN_VALUES)."""
+    from conftest import DESIGN_VALUES
+
+    (tmp_path / "la.toml").write_text(LA + "".join(f"{k} = {v!r}\n"
+                                                   for k, v in DESIGN_VALUES.items()))
     raw = tomlio.read(EXAMPLE)
     raw["model"]["scenario"] = "la.toml"
     raw["sweep"]["replications"] = 2

@@ -40,9 +40,12 @@ def test_knockout_doc_quotes_the_pulse_table():
             f"{on.loop_effect_ci_lo:+.0f}, {on.loop_effect_ci_hi:+.0f}]") in FLAT
     assert (f"{on.pulse_excess_leavers:.0f} extra leavers with the loop and "
             f"{off.pulse_excess_leavers:.0f} without") in FLAT
-    # the point of it: the loop turns a damped pulse into one passed on, every year
-    assert off.after_share_ci_hi < 0 < on.after_share_ci_lo
+    # the point of it: without the loop the pulse is damped; the loop adds leavers after it,
+    # every year (at the calibrated gain it cancels the damping; at higher gains it passes
+    # the pulse on)
+    assert off.after_share_ci_hi < 0 < on.loop_effect_ci_lo
     assert "every year to FY2011" in FLAT
+    assert all(on[f"share_FY{y}"] > off[f"share_FY{y}"] for y in range(2007, 2012))
     assert all(on[f"share_FY{y}"] > 0 for y in range(2007, 2012))
 
 

@@ -5,7 +5,7 @@ The components of the duration, and the timetable lever that acts on them."""
 
 import numpy as np
 import pytest
-from conftest import small
+from conftest import DESIGN_VALUES, small
 
 from abm import ChildProtectionModel
 from abm.core import indicators as I
@@ -79,8 +79,8 @@ def test_components_add_up_to_the_duration_of_every_concluded_case(cold_start):
 def test_each_case_s_components_add_up_when_it_concludes():
     """Case by case: just before the courts' week, every open case's components add up to
     its age; the cases concluded in the week add their components to the flows."""
-    m = ChildProtectionModel(small(children=160_000, years=1.0, warmup_weeks=0), rng=2,
-                             agent_views=False)
+    m = ChildProtectionModel(small(children=160_000, years=1.0, warmup_weeks=0,
+                                   **DESIGN_VALUES), rng=2, agent_views=False)
     checked = 0
     while m.week < m.calendar.n_weeks:
         act = np.flatnonzero(m.cases.active)

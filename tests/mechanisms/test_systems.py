@@ -5,7 +5,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from conftest import small
+from conftest import DESIGN_VALUES, small
 
 from abm import ChildProtectionModel
 from abm.core import indicators as I
@@ -240,8 +240,8 @@ def test_reunification_success_rises_with_team_skill():
 
     rates = []
     for ov in (POOR, {}, GOOD):
-        m = ChildProtectionModel(small(children=1_000_000, years=4.0, warmup=104, **ov), rng=5,
-                                 agent_views=False)
+        m = ChildProtectionModel(small(children=1_000_000, years=4.0, warmup=104,
+                                       **{**DESIGN_VALUES, **ov}), rng=5, agent_views=False)
         m.run()
         r = reunification_table(m)[["reunifications", "breakdowns_52w"]].sum()
         assert r["reunifications"] >= 40

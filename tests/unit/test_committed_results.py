@@ -86,15 +86,12 @@ PRODUCERS = {
     "calibration/court_tradeoff": "experiments/tools/court_tradeoff.py",
     "calibration/tensions.": "experiments/tools/target_tensions.py",
     "calibration/identify_rest.": "experiments/tools/identify_rest.py",
-    "calibration/point_summaries.md": "experiments/tools/point_summaries.py",
+    "calibration/point_summaries.": "experiments/tools/point_summaries.py",
     "calibration/report.md": "experiments/tools/calibration_report.py",
     "calibration/england_checkpoint.tar.xz": "--save-checkpoint results/calibration/england_checkpoint.tar.xz",
     "calibration/court_quarterly.csv": "experiments/tools/calibration_report.py",
     "calibration/figures/": "experiments/tools/calibration_report.py",
 }
-#: committed records with no producer any more (the calibration that replaces them removes them)
-RECORDS = ("calibration/stage2/", "calibration/plans_grid.csv",
-           "calibration/validation_1to1_courts.md")
 #: what is not committed (.gitignore): a sweep's or a calibration's per-run files, LA tables
 IGNORED = re.compile(r"(^|/)(la_weekly\.parquet|sims/.*|sweep/runs/.*|court_timetable/runs/.*"
                      r"|\.gitignore|\.lock)$")
@@ -115,8 +112,6 @@ def test_every_committed_result_has_a_make_producer():
     recipes = _recipes()
     orphans, used = [], set()
     for f in _committed():
-        if f.startswith(RECORDS):
-            continue
         prefix = max((k for k in PRODUCERS if f.startswith(k)), key=len, default=None)
         if prefix is None:
             orphans.append(f)
