@@ -224,8 +224,10 @@ def top_up(spec_path, out, target_ess: float, *, workers: int | None = None,
         store.log(event="top_up", **{k: v for k, v in record.items() if k != "code_identity"})
         store.log(event="end", executed=eng.executed, reused=eng.reused,
                   seconds=round(time.perf_counter() - t_start, 3), stop="top-up")
-    log(f"generation {final}: {n2} particles, ESS {pop.ess:.1f} (target {target_ess:g}"
-        f"{'' if record['reached'] else ', NOT reached: --top-up with a larger target, about ' + format(target_ess * target_ess / pop.ess, '.0f') + ', continues it, reusing these simulations'}); ran "
+    short = "" if record["reached"] else (
+        f", NOT reached: --top-up with a larger target, about {target_ess**2 / pop.ess:.0f}, "
+        f"continues it, reusing these simulations")
+    log(f"generation {final}: {n2} particles, ESS {pop.ess:.1f} (target {target_ess:g}{short}); ran "
         f"{eng.executed} simulations")
     return record
 
