@@ -57,8 +57,9 @@ bench: $(STAMP)
 ## progress is not committed; its checkpoint is).
 ABC_OUT ?= results/calibration/abc
 ## The posterior summary written as the calibrated values: by default the one
-## point_summaries.py (run first) chooses by its rule (the posterior candidate closest to the
-## targets on its scoring seeds: the medians, the mode or the best-fitting particle), or
+## point_summaries.py (run first) chooses by its rule (scored at 1:1: the posterior candidate
+## keeping the three published durations, then meeting the most of the review's figures; the
+## medians, the mode, a particle or the emulator's search point), or
 ## POINT="--point median|mode|particle=N" to override it.
 POINT ?=
 ABC_FROM = $(if $(wildcard $(ABC_OUT)),,$(if $(wildcard results/calibration/england_checkpoint.tar.xz),--from-checkpoint results/calibration/england_checkpoint.tar.xz))
@@ -69,7 +70,7 @@ calibration-checkpoint: $(STAMP)
 	$(BIN)/cpabm calibrate experiments/calibration/england.toml --out $(ABC_OUT) --save-checkpoint results/calibration/england_checkpoint.tar.xz
 
 calibration-outputs: $(STAMP)
-	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration
+	$(BIN)/python experiments/tools/point_summaries.py results/calibration/abc --out results/calibration --scale 1
 	$(BIN)/python experiments/tools/apply_calibration.py results/calibration/abc $(if $(POINT),$(POINT),--point-from results/calibration/point_summaries.json)
 	$(BIN)/python experiments/tools/court_timetable_levels.py
 	$(BIN)/cpabm validate --scale 0.1 --replicates 10 --out results/calibration/validation_s10.json --overwrite --exit-zero

@@ -860,6 +860,15 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
     tol = json.loads((out / "result.json").read_text())["history"][-1]["epsilon"]
     assert found["eligible"] == (found["distance"] <= tol)
     assert found["search"]["tolerance"] == tol and found["search"]["fitted"] >= 20
+    # its rounds, each run on the selection seeds: the kept one keeps the most required
+    # targets (none here), then meets the most, then is the closest
+    rounds = found["search"]["rounds"]
+    assert [q["round"] for q in rounds] == list(range(tool.ROUNDS))
+    kept = min(rounds, key=lambda q: (-q["met"], q["decisive_distance"], q["round"]))
+    assert found["search"]["kept_round"] == kept["round"]
+    assert found["search"]["run_scale_distance"] == found["distance"]  # scored at its scale
+    with pytest.raises(ConfigError, match="no scenario with a scale"):
+        tool.run(out, spec, replicates=1, workers=0, seed=11, shortlist=0, scale=1.0)
     for q in sp_priors(spec):
         assert q.low <= found["point"][q.name] <= q.high
     assert res[1]["point"] == m["values"] and res[2]["point"] == particle(post, best["particle"])
@@ -880,7 +889,7 @@ def test_point_summaries_score_the_median_the_mode_and_the_best_particles_on_fre
     md = tool.report(res, out, 3, lists)
     assert md.startswith(tool.SIGNATURE) and f"| posterior mode (particle {m['index']}) |" in md
     assert f"`--point particle={best['particle']}`" in md and "The search point: an emulator" in md
-    assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 4) + (1 + 4)
+    assert md.count("| selection distance |") == 1 and md.count("\n| ") == (1 + 4) + (1 + 4) + (1 + tool.ROUNDS)
     # with y taken for one of the review's figures, the choice is made on y alone: a second
     # shortlist, ranked in the run by y's distance and chosen on the selection seeds
     monkeypatch.setattr(tool, "SEED_IDS", frozenset({"y"}))

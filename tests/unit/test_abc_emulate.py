@@ -53,3 +53,35 @@ def test_the_search_finds_the_constrained_optimum_of_a_known_quadratic():
     # without the constraint, the deciding targets' own optimum
     free = E.search(em, u, w, np.array([True, True, False]), 10.0, np.random.default_rng(2))
     assert np.abs(free).max() < 0.02
+
+
+def test_the_search_holds_required_targets_within_the_margin_after_the_offset():
+    """z1 = u0, z2 = u1, z3 = u0 + 1; deciding on z1, z2, no ceiling; z3 required within 0.2
+    half-widths: the optimum moves from u0 = 0 to the margin's edge, u0 = -0.8. A measured
+    offset of -0.5 on z3 (the model's z3 is the emulator's minus 0.5) moves it to -0.3."""
+    rng = np.random.default_rng(1)
+    u = rng.uniform(-1, 1, (2000, 2))
+    em = E.Emulator(u, np.column_stack([u[:, 0], u[:, 1], u[:, 0] + 1]), ridge=1e-6)
+    w, dec, need = np.ones(3), np.array([True, True, False]), np.array([False, False, True])
+    best = E.search(em, u, w, dec, 10.0, np.random.default_rng(2), required=need, margin=0.2)
+    assert best[0] == pytest.approx(-0.8, abs=0.02) and best[1] == pytest.approx(0.0, abs=0.02)
+    moved = E.search(em, u, w, dec, 10.0, np.random.default_rng(2), required=need, margin=0.2,
+                     offset=np.array([0.0, 0.0, -0.5]))
+    assert moved[0] == pytest.approx(-0.3, abs=0.02)
+    # an offset on the deciding targets shifts their optimum the same way
+    shifted = E.search(em, u, w, dec, 10.0, np.random.default_rng(2),
+                       offset=np.array([0.25, 0.0, 0.0]))
+    assert shifted[0] == pytest.approx(-0.25, abs=0.02)
+
+
+def test_the_search_stays_in_its_trust_region():
+    """With a centre and a radius the search moves no further than the radius from it: the
+    deciding targets' optimum (0, 0) lies outside the box around (0.5, 0.5), so the corner
+    nearest it is found."""
+    rng = np.random.default_rng(1)
+    u = rng.uniform(-1, 1, (2000, 2))
+    em = E.Emulator(u, np.column_stack([u[:, 0], u[:, 1]]), ridge=1e-6)
+    centre = np.array([0.5, 0.5])
+    best = E.search(em, centre[None], np.ones(2), np.array([True, True]), 10.0,
+                    np.random.default_rng(2), centre=centre, radius=0.1)
+    assert best == pytest.approx([0.4, 0.4], abs=1e-3)

@@ -341,6 +341,33 @@ def test_point_summaries_count_the_review_s_own_figures_apart():
     assert "| s | " in line and " | 2 of 3 (1 of 2) | " in line
 
 
+def test_point_summaries_keep_the_published_durations_first(monkeypatch):
+    """The choice keeps the required figures (the three published durations) first, then
+    counts the review's figures met, then the distance on them; the score counts the
+    required apart."""
+    from abm.batch.abc.targets import Target
+    from abm.studies.targets import seed_ids
+
+    ps = tool(ROOT / "experiments" / "tools" / "point_summaries.py", "point_summaries")
+    assert set(ps.REQUIRED) <= seed_ids() and len(ps.REQUIRED) == 3
+    seed = sorted(seed_ids())
+    monkeypatch.setattr(ps, "REQUIRED", (seed[0],))
+    targets = [Target(seed[0], 1.0, 0.0, 2.0, 1.0), Target(seed[1], 1.0, 0.0, 2.0, 1.0),
+               Target(seed[2], 1.0, 0.0, 2.0, 1.0)]
+    assert ps.required(targets).tolist() == [True, False, False]
+    keeps = ps.score(np.array([[1.0, 5.0, 5.0]]), targets)
+    misses = ps.score(np.array([[5.0, 1.0, 1.0]]), targets)
+    assert (keeps["required_met"], keeps["required_of"], keeps["seed_met"]) == (1, 1, 1)
+    assert (misses["required_met"], misses["seed_met"]) == (0, 2)
+    one = {"summary": "a", "arg": "median", **keeps}
+    two = {"summary": "b", "arg": "mode", **misses}
+    assert ps.choose([two, one]) == "median"  # fewer figures, but the durations kept
+    three = {**two, "arg": "particle=3", "decisive_distance": 0.1}
+    assert ps.choose([two, three]) == "particle=3"  # none keeps them: the count, the distance
+    line = ps.report([{**one, "worst": []}], Path("f"), 1)
+    assert " | 1 of 3 (1 of 3; durations 1 of 1) | " in line
+
+
 def test_report_court_figure_takes_the_published_durations_from_the_targets():
     rep = tool(REPORT, "calibration_report")
     got = {t.periods[0]: (t.value, t.lo, t.hi) for t in rep.published_durations()}

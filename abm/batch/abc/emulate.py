@@ -6,8 +6,10 @@ Every simulation a run made is stored with its point and its target statistics
 coordinates (each in [-1, 1] over the prior's support, log scale for log-uniform priors)
 predicts every target's z-score, (statistic - value) / half-width, far faster than the model.
 :func:`search` then minimises, on the emulator, the distance on the deciding targets plus
-``penalty`` x the excess of the all-target distance over ``ceiling``, by a deterministic
-population search. Its point is a proposal only: the caller scores it by simulation on fresh
+``penalty`` x the excess of the all-target distance over ``ceiling`` (and of required
+targets' z-scores over a margin), by a deterministic population search; an offset measured
+by simulation corrects its predictions (``point_summaries.py`` iterates it at the scale the
+review's figures are validated at). Its point is a proposal only: the caller scores it by simulation on fresh
 seeds and keeps it only if its all-target distance lies within the run's final tolerance.
 """
 
@@ -87,21 +89,38 @@ def rms(z: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def search(em: Emulator, starts: np.ndarray, weights: np.ndarray, deciding: np.ndarray,
-           ceiling: float, rng: np.random.Generator, *, penalty: float = 10.0, keep: int = 50,
-           children: int = 20, rounds: int = 60, step: float = 0.08) -> np.ndarray:
+           ceiling: float, rng: np.random.Generator, *, offset: np.ndarray | None = None,
+           required: np.ndarray | None = None, margin: float = 0.4,
+           centre: np.ndarray | None = None, radius: float = 2.0, penalty: float = 10.0,
+           keep: int = 50, children: int = 20, rounds: int = 60,
+           step: float = 0.08) -> np.ndarray:
     """The coordinates that minimise, on the emulator, the distance on the ``deciding``
-    targets (a boolean mask) + ``penalty`` x max(0, all-target distance - ``ceiling``): a
-    population of ``keep`` points from ``starts``, each round ``children`` Gaussian moves of
-    each (step shrinking 3% a round, clipped to the prior box), the best ``keep`` kept."""
+    targets (a boolean mask) + ``penalty`` x max(0, all-target distance - ``ceiling``) +
+    ``penalty`` x the sum over the ``required`` targets (a boolean mask) of max(0, |z| -
+    ``margin``): a population of ``keep`` points from ``starts``, each round ``children``
+    Gaussian moves of each (step shrinking 3% a round, clipped to the prior box and, with a
+    ``centre``, to the box of half-width ``radius`` around it: a trust region), the best
+    ``keep`` kept. ``offset`` (one z-score per target, default 0) is added to the predictions
+    of the deciding and required targets: a correction measured by simulation (the caller's
+    bias correction, e.g. for another sampling scale); the ceiling applies to the emulator as
+    fitted, the run's own scale."""
+    off = np.zeros(len(weights)) if offset is None else np.asarray(offset, float)
+    need = np.zeros(len(weights), bool) if required is None else np.asarray(required, bool)
+    lo, hi = -1.0, 1.0
+    if centre is not None:
+        lo, hi = np.maximum(centre - radius, -1.0), np.minimum(centre + radius, 1.0)
+
     def loss(u):
         z = em.predict(u)
-        return rms(z[:, deciding], weights[deciding]) + penalty * np.maximum(
-            rms(z, weights) - ceiling, 0.0)
+        zc = z + off
+        return (rms(zc[:, deciding], weights[deciding])
+                + penalty * np.maximum(rms(z, weights) - ceiling, 0.0)
+                + penalty * np.maximum(np.abs(zc[:, need]) - margin, 0.0).sum(axis=1))
 
     best = starts[np.argsort(loss(starts), kind="stable")[:keep]]
     for k in range(rounds):
         kids = np.repeat(best, children, axis=0)
-        kids = np.clip(kids + rng.normal(0.0, step * 0.97**k, kids.shape), -1.0, 1.0)
+        kids = np.clip(kids + rng.normal(0.0, step * 0.97**k, kids.shape), lo, hi)
         pool = np.vstack([best, kids])
         best = pool[np.argsort(loss(pool), kind="stable")[:keep]]
     return best[0]
