@@ -49,13 +49,15 @@ def test_a_ten_percent_parameter_change_is_caught(name):
 
 #: Targets the calibrated scenario must keep inside tolerance, checked on a 1-in-10 sample
 #: (results/calibration/report.md shows the sample preserves them): the review's figures the
-#: calibrated point meets with a margin. The misses the report explains (the durations of
-#: Q2 2008 and Q2 2010, children in need in 2008-09, arrivals per closure in June 2010, the
-#: workforce in 2005) are not here.
-KEY_TARGETS = ("referrals_fy2008", "core_assessment_share", "cp_plan_share",
-               "care_applications_rise_fy2009", "care_duration_q2_fy2009",
-               "series:care_applications_by_year:FY2008",
-               "series:care_applications_by_year:FY2009",
+#: calibrated point meets with a margin at 10%. The three durations are met at 1:1 (the
+#: report) but a quarter's mean at 10% varies by 2-3 weeks between seeds, so only their
+#: order is checked here; the misses the report explains (children in need in 2009-10,
+#: arrivals per closure in June 2010, care applications in 2008-09 and 2010-11, referrals
+#: and turnover in 2005) are not here.
+KEY_TARGETS = ("referrals_fy2008", "referrals_fy2009", "core_assessment_share",
+               "cp_plan_share", "care_applications_rise_fy2009",
+               "series:care_applications_by_year:FY2007",
+               "series:workforce_context:turnover.y2006",
                "series:workforce_context:vacancy_rate.y2006")
 
 

@@ -24,16 +24,19 @@ def test_the_readme_quotes_the_committed_1to1_pass_counts():
     assert tuple(int(x) for x in m.groups()) == (seed_pass, seed_checked, n_pass, n_checked)
 
 
-def test_the_method_doc_quotes_the_point_summaries_of_the_committed_run():
-    """docs/calibration_method.md says what the distance rule chose and what the count rule
-    chose on the final run: the counts are those of results/calibration/point_summaries.json."""
+def test_the_method_doc_quotes_the_point_rule_and_the_committed_choice_follows_it():
+    """docs/calibration_method.md states the search's settings (the durations' margin, the
+    trust region, the rounds) as point_summaries.py has them, and the committed choice
+    (results/calibration/point_summaries.json) is the one its rule makes, at 1:1."""
+    tool = load_tool("point_summaries")
     doc = json.loads((ROOT / "results" / "calibration" / "point_summaries.json").read_text())
-    cands = [c for c in doc["candidates"] if c["arg"] is not None and c.get("eligible", True)]
-    by_distance = min(cands, key=lambda c: c["decisive_distance"])
-    chosen = next(c for c in cands if c["arg"] == doc["chosen"])
-    assert by_distance["arg"] != chosen["arg"]  # the two rules disagree on this run
     flat = " ".join((ROOT / "docs" / "calibration_method.md").read_text().split())
-    assert (f"the distance chose a particle that met {by_distance['seed_met']} of the "
-            f"{by_distance['seed_of']} figures scored at 10%") in flat
-    assert f"while the search point met {chosen['seed_met']}, at a slightly larger distance" in flat
-    assert chosen["arg"] == "search" and by_distance["arg"].startswith("particle=")
+    assert f"the durations held within {tool.MARGIN:g} half-widths" in flat
+    assert f"searches again within {tool.RADIUS:g} (in the prior's scaled coordinates" in flat
+    assert f"Of the {tool.ROUNDS} rounds the one kept keeps the most durations" in flat
+    assert "(`--scale 1` in `make calibration-outputs`)" in flat
+    assert "point_summaries.py results/calibration/abc --out results/calibration --scale 1" in (
+        ROOT / "Makefile").read_text()
+    assert doc["scale"] == 1.0 and doc["chosen"] == tool.choose(doc["candidates"])
+    chosen = next(c for c in doc["candidates"] if c["arg"] == doc["chosen"])
+    assert chosen["required_met"] == chosen["required_of"] == len(tool.REQUIRED)
