@@ -40,13 +40,17 @@ def test_knockout_doc_quotes_the_pulse_table():
             f"{on.loop_effect_ci_lo:+.0f}, {on.loop_effect_ci_hi:+.0f}]") in FLAT
     assert (f"{on.pulse_excess_leavers:.0f} extra leavers with the loop and "
             f"{off.pulse_excess_leavers:.0f} without") in FLAT
-    # the point of it: without the loop the pulse is damped; the loop adds leavers after it,
-    # every year (at the calibrated gain it cancels the damping; at higher gains it passes
-    # the pulse on)
-    assert off.after_share_ci_hi < 0 < on.loop_effect_ci_lo
-    assert "every year to FY2011" in FLAT
-    assert all(on[f"share_FY{y}"] > off[f"share_FY{y}"] for y in range(2007, 2012))
-    assert all(on[f"share_FY{y}"] > 0 for y in range(2007, 2012))
+    # what the guide says of it must be what the runs show: without the loop the pulse is
+    # damped; whether the loop's effect is told from zero, and whether the pulse is damped
+    # with the loop too
+    assert off.after_share_ci_hi < 0
+    assert ("The pulse is damped either way" in FLAT) == (on.after_share_ci_hi < 0)
+    if on.loop_effect_ci_lo < 0 < on.loop_effect_ci_hi:
+        assert "too little to show within these seeds" in FLAT
+        assert "too small to tell from zero with six paired seeds" in " ".join(
+            (ROOT / "docs" / "ODD.md").read_text().split()) and int(on.seeds) == 6
+    else:
+        assert "too little to show" not in FLAT
 
 
 def test_knockout_doc_quotes_the_ripple_loop_contribution():
