@@ -114,9 +114,12 @@ def test_optimiser_example_minimises_the_loss_through_abm_evaluate(la, tmp_path)
     # the optimum is the best point the search evaluated; its trace row is abm.evaluate's
     # outcomes at that threshold on the fit seeds, and the objective is a function of the
     # threshold alone (common random numbers: the same seeds give the same loss, exactly)
+    # (in a small LA the loss moves in whole events, so thresholds may tie at the minimum:
+    # the optimum is one of them)
     assert o["fit_loss"] == trace["loss"].min()
-    row = trace.loc[trace["loss"].idxmin()]
-    assert row["referrer_threshold"] == o["best_threshold"]
+    ties = trace[trace["loss"] == trace["loss"].min()]
+    assert o["best_threshold"] in ties["referrer_threshold"].tolist()
+    row = ties[ties["referrer_threshold"] == o["best_threshold"]].iloc[0]
     fit = per_seed(o["best_threshold"], o["fit_seeds"])
     for k in ("harm_missed", "unnecessary_investigations", "loss"):
         assert row[k] == mean(fit[k]), (k, row[k], fit[k])

@@ -86,8 +86,11 @@ def test_a_plan_is_reviewed_first_within_13_weeks_then_at_most_every_26():
 def test_plans_end_at_reviews_with_their_length_in_the_bands():
     """One plan's risk has fallen far (it closes at its first review); another's is
     moderate (the first review keeps it, the second steps it down): plans ended, their
-    weeks and their DfE bands add up."""
-    m = _model()
+    weeks and their DfE bands add up (at the values the mechanism was checked at,
+    conftest.DESIGN_VALUES: the moderate plan's risk drifts with the family-risk values)."""
+    from conftest import DESIGN_VALUES
+
+    m = _model(**DESIGN_VALUES)
     p = m.p._replace(cpp_first_review_threshold=0.0, cpp_step_down_threshold=6.0,
                      court_threshold=8.0)
     t0 = 10
