@@ -83,8 +83,8 @@ def test_the_ema_scores_are_the_committed_result():
                                                                    "referrals_children"].sum()
     x = pd.read_csv(EMA / "experiments.csv")
     assert f"{len(x)} experiments on `small_la`" in FLAT
-    assert (f"about one event a year ({x.harm_missed.mean():.1f} on average over the "
-            f"{len(x)} experiments)") in FLAT
+    assert (f"missed harm is rare ({x.harm_missed.mean():.2f} events a year on average over "
+            f"the {len(x)} experiments; {(x.harm_missed > 0).sum()} of them have any)") in FLAT
 
 
 def test_the_optimiser_figures_are_the_committed_result():
@@ -102,19 +102,20 @@ def test_the_optimiser_figures_are_the_committed_result():
     assert (f"seeds {o['fit_seeds'][0]}-{o['fit_seeds'][-1]}" in FLAT
             and f"on {len(o['check_seeds'])} fresh seeds" in FLAT)
     assert f"{o['harm_weight']:.0f} * harm_missed" in DOC
-    # "the optimum does not hold": the loss difference's CI spans zero; missed harm rises;
-    # "saves about 25 unnecessary investigations a year"
+    # "the optimum is not confirmed": the loss difference's CI spans zero, and so does
+    # missed harm's ("does not move detectably"); "saves about N unnecessary investigations"
     lo, hi = c["best_minus_default"]["loss"]["ci95"]
     assert lo < 0 < hi
-    assert c["best_minus_default"]["harm_missed"]["ci95"][0] > 0
+    lo, hi = c["best_minus_default"]["harm_missed"]["ci95"]
+    assert lo < 0 < hi and "missed harm does not move detectably" in FLAT
     saved = -c["best_minus_default"]["unnecessary_investigations"]["difference"]
     assert f"saves about {5 * round(saved / 5):.0f} unnecessary" in FLAT
     changelog = " ".join((ROOT / "docs" / "CHANGELOG.md").read_text().split())
     assert f"optimum of {len(o['fit_seeds'])} seeds ({best}) saves {saved:.1f}" in changelog
     t = pd.read_csv(OPT / "trace.csv")
     assert len(t) == o["evaluations"]
-    near = t[t["referrer_threshold"].between(2.35, 2.47)]
-    assert (f"between 2.35 and 2.47 ({len(near)} of the {len(t)} evaluations) the fit seeds' "
+    near = t[t["referrer_threshold"].between(2.10, 2.19)]
+    assert (f"between 2.10 and 2.19 ({len(near)} of the {len(t)} evaluations) the fit seeds' "
             f"missed harm ranges from {near.harm_missed.min():.2f} to "
             f"{near.harm_missed.max():.2f} a year in no order of the threshold") in FLAT
     ordered = near.sort_values("referrer_threshold")["harm_missed"]
