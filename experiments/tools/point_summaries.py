@@ -117,17 +117,19 @@ def required(targets) -> np.ndarray:
 
 
 def at_scale(context: dict, scale: float | None) -> dict:
-    """The spec's run context with its scenario at sampling ``scale`` (None: as it is)."""
+    """The spec's run context with its scenario at sampling ``scale`` (None: as it is),
+    checked as every scenario's scale is (:func:`abm.core.scenario.check_scale`)."""
     import dataclasses
+
+    from abm.core.scenario import check_scale
 
     if scale is None:
         return context
     sc = context.get("scenario")
     if sc is None or not hasattr(sc, "scale"):
         raise ConfigError(f"--scale {scale}: this spec's model has no scenario with a scale")
-    if not 0 < scale <= 1:
-        raise ConfigError(f"--scale = {scale} must be in (0, 1]")
-    return {**context, "scenario": dataclasses.replace(sc, scale=float(scale))}
+    return {**context, "scenario": dataclasses.replace(
+        sc, scale=check_scale(scale, sc.places, "point_summaries", "--scale"))}
 
 
 def decisive_distance(med: np.ndarray, targets) -> float:
@@ -288,8 +290,6 @@ def search_point(post, spec, seed: int, seeds: list[int] | None = None, workers:
     need = required(spec.targets)
     ceiling = float(last["median_distance"])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-    value = np.array([t.value for t in spec.targets], float)
-    half = np.array([t.scale for t in spec.targets], float)
     cur = emulate.search(em, u[near], w, mask, ceiling, rng, required=need, margin=MARGIN)
     first = cur
     rounds = []
@@ -298,8 +298,8 @@ def search_point(post, spec, seed: int, seeds: list[int] | None = None, workers:
         sc = score(st, spec.targets)
         rounds.append({"round": k, "u": cur, **{key: sc[key] for key in (
             "decisive_distance", "seed_met", "seed_of", "met", "required_met")}})
-        offset = np.where(mask | need,
-                          (np.median(st, axis=0) - value) / half - em.predict(cur)[0], 0.0)
+        observed = emulate.z_scores(np.median(st, axis=0), spec.targets)
+        offset = np.where(mask | need, observed - em.predict(cur)[0], 0.0)
         if k + 1 < ROUNDS:
             cur = emulate.search(em, cur[None], w, mask, ceiling, rng, offset=offset,
                                  required=need, margin=MARGIN, centre=cur, radius=RADIUS)

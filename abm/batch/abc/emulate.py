@@ -42,22 +42,28 @@ def unscaled(priors, u) -> dict:
     return out
 
 
+def z_scores(stats: np.ndarray, targets) -> np.ndarray:
+    """Statistics (the last axis in the targets' order) as z-scores, (statistic - value) /
+    half-width: the emulator's response."""
+    v = np.array([t.value for t in targets], float)
+    h = np.array([t.scale for t in targets], float)
+    return (np.asarray(stats, float) - v) / h
+
+
 def stored(root: str | Path, priors, targets) -> tuple[np.ndarray, np.ndarray]:
     """Every simulation in the run's folder with finite statistics: scaled points (one row
     per simulation) and the targets' z-scores."""
     names = [p.name for p in priors]
-    v = np.array([t.value for t in targets], float)
-    h = np.array([t.scale for t in targets], float)
     points, stats = [], []
     for f in AbcStore(root).sim_files():
         for r in json.loads(f.read_text()):
             points.append([r["point"][k] for k in names])
             stats.append(r["stats"])
     if not points:
-        return np.empty((0, len(names))), np.empty((0, len(v)))
+        return np.empty((0, len(names))), np.empty((0, len(targets)))
     x, y = np.array(points, float), np.array(stats, float)
     keep = np.isfinite(y).all(axis=1)
-    return scaled(priors, x[keep]), (y[keep] - v) / h
+    return scaled(priors, x[keep]), z_scores(y[keep], targets)
 
 
 def features(u: np.ndarray) -> np.ndarray:
